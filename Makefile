@@ -1,0 +1,181 @@
+# metastore + metastore-agent: one Makefile for the store, the BPF objects, the agent and the tests.
+# `make` builds everything into build/; `make test` runs all tests; `make run` starts store + agent.
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.SUFFIXES:
+
+BUILD   ?= build
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+PROTOC_C ?= protoc-c
+ARCH    := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# Debian packages the build, the tests and `make run` need (installed by `make deps`).
+DEB_PKGS := gcc make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
+	libmicrohttpd-dev libcmocka-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler \
+	libuv1-dev pkg-config etcd-client prometheus curl
+
+GEN := $(BUILD)/gen
+WARN := -Wall -Wextra -Werror
+COMMON_CFLAGS := -O2 -g $(WARN) -MMD -MP -D_GNU_SOURCE -Iinclude -I$(GEN) $(EXTRA_CFLAGS)
+
+# metastore is linked non-PIE: gcc only puts its 5-byte entry NOP (-mnop-mcount) in non-PIC
+# code, and the probe functions need it for the kernel's optimized uprobe path.
+MS_CFLAGS := $(COMMON_CFLAGS) -fno-pie -Imetastore
+MS_PROBE_CFLAGS := -pg -mfentry -mnop-mcount -fno-optimize-sibling-calls
+MS_LDFLAGS := -no-pie
+MS_LIBS := -lnghttp2 -lprotobuf-c -luv
+
+AGENT_CFLAGS := $(COMMON_CFLAGS) -Iagent -I$(BUILD)/bpf
+AGENT_LIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Ivmlinux -Iinclude
+
+# --- sources --------------------------------------------------------------------------
+PROTOS := $(wildcard metastore/proto/*.proto)
+PROTO_C := $(patsubst metastore/proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
+PROTO_H := $(PROTO_C:.c=.h)
+PROTO_O := $(patsubst $(GEN)/%.c,$(BUILD)/metastore/gen/%.o,$(PROTO_C))
+
+MS_SRCS := $(filter-out metastore/main.c,$(wildcard metastore/*.c))
+MS_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(MS_SRCS)) $(PROTO_O)
+MS_LIB  := $(BUILD)/libmetastore.a
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
+
+AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
+AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRCS))
+AGENT_LIB  := $(BUILD)/libagent.a
+
+UNIT_MS    := $(patsubst tests/unit/metastore/%.c,$(BUILD)/tests/metastore/%,$(wildcard tests/unit/metastore/test_*.c))
+UNIT_AGENT := $(patsubst tests/unit/agent/%.c,$(BUILD)/tests/agent/%,$(wildcard tests/unit/agent/test_*.c))
+
+METASTORE := $(BUILD)/metastore
+AGENT     := $(BUILD)/metastore-agent
+
+.PHONY: all deps check-deps metastore agent unit e2e test run vmlinux clean
+all: $(BUILD)/.deps-ok $(METASTORE) $(AGENT) $(UNIT_MS) $(UNIT_AGENT)
+
+metastore: $(METASTORE)
+agent: $(AGENT)
+
+# --- Debian packages ------------------------------------------------------------------
+# Installs what is missing when run as root; otherwise prints the exact apt-get line.
+deps:
+	$(Q)missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+		else \
+			echo "missing Debian packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+		fi; \
+	fi
+
+$(BUILD)/.deps-ok: Makefile
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)mkdir -p $(@D) && touch $@
+
+# --- vmlinux.h ------------------------------------------------------------------------
+# Checked in so the BPF objects build the same everywhere; regenerate from the running kernel.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+# --- protobuf -------------------------------------------------------------------------
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: metastore/proto/%.proto | $(BUILD)/.deps-ok
+	$(call msg,PROTOC,$<)
+	$(Q)mkdir -p $(GEN)
+	$(Q)$(PROTOC_C) --c_out=$(GEN) -Imetastore/proto $<
+
+$(BUILD)/metastore/gen/%.o: $(GEN)/%.c $(PROTO_H)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(MS_CFLAGS) -c $< -o $@
+
+# --- metastore ------------------------------------------------------------------------
+$(BUILD)/metastore/probes.o: MS_EXTRA := $(MS_PROBE_CFLAGS)
+
+$(BUILD)/metastore/%.o: metastore/%.c | $(PROTO_H) $(BUILD)/.deps-ok
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(MS_CFLAGS) $(MS_EXTRA) -c $< -o $@
+
+$(MS_LIB): $(MS_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(METASTORE): $(BUILD)/metastore/main.o $(MS_LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(MS_LDFLAGS) -o $@ $^ $(MS_LIBS)
+
+# --- BPF ------------------------------------------------------------------------------
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c | $(BUILD)/.deps-ok
+	$(call msg,BPF,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# --- agent ----------------------------------------------------------------------------
+$(BUILD)/agent/%.o: agent/%.c | $(SKELS) $(BUILD)/.deps-ok
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(AGENT_CFLAGS) -c $< -o $@
+
+$(AGENT_LIB): $(AGENT_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(AGENT): $(BUILD)/agent/main.o $(AGENT_LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(AGENT_LIBS)
+
+# --- tests ----------------------------------------------------------------------------
+# One cmocka binary per module: tests/unit/<component>/test_<module>.c.
+$(BUILD)/tests/metastore/%: tests/unit/metastore/%.c $(MS_LIB) | $(PROTO_H)
+	$(call msg,TEST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(MS_CFLAGS) $(MS_LDFLAGS) -o $@ $< $(MS_LIB) $(MS_LIBS) -lcmocka
+
+$(BUILD)/tests/agent/%: tests/unit/agent/%.c $(AGENT_LIB) | $(SKELS)
+	$(call msg,TEST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(AGENT_CFLAGS) -o $@ $< $(AGENT_LIB) $(AGENT_LIBS) -lcmocka
+
+unit: $(UNIT_MS) $(UNIT_AGENT)
+	$(Q)fail=0; for t in $^; do \
+		if $$t >$$t.log 2>&1; then echo "  PASS     $$t"; \
+		else echo "  FAIL     $$t"; cat $$t.log; fail=1; fi; \
+	done; exit $$fail
+
+e2e: $(METASTORE) $(AGENT)
+	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) tests/e2e/run.sh
+
+test: all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory e2e
+
+run: all
+	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) deploy/run-local.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,26 @@
+/* Symbol lookup in the target ELF binary: where a probe function is and what its entry holds. */
+#ifndef AGENT_ELF_SYM_H
+#define AGENT_ELF_SYM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct elf_syms;
+
+struct elf_sym_info {
+	uint64_t addr;   /* st_value */
+	uint64_t offset; /* file offset of the first instruction */
+	bool nop5;       /* entry is the 5-byte NOP 0f 1f 44 00 00 (optimizable uprobe site) */
+};
+
+/* Opens `path` for lookups. Returns 0, -ENOENT (no such file), -EACCES, -ENOEXEC (not a
+ * 64-bit ELF), or -ENODATA (no symbol table: stripped). *out is owned by the caller. */
+int elf_syms_open(const char *path, struct elf_syms **out);
+
+/* Frees a table from elf_syms_open; NULL is allowed. */
+void elf_syms_free(struct elf_syms *es);
+
+/* Looks up function `name`. Returns 0 and fills *info, or -ENOENT when it is not defined. */
+int elf_syms_lookup(struct elf_syms *es, const char *name, struct elf_sym_info *info);
+
+#endif /* AGENT_ELF_SYM_H */

@@ -1,0 +1,215 @@
+/* BPF loader: open -> set rodata -> load -> attach, per selected subsystem, all or nothing. */
+#include "loader.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "elf_sym.h"
+#include "grpc.skel.h"
+#include "ms_maps.h"
+#include "mvcc.skel.h"
+#include "storage.skel.h"
+
+struct loader_sub {
+	void *skel;
+	struct bpf_object *obj;
+	void (*destroy)(void *skel);
+	struct bpf_link *links[MS_MAX_PROBES];
+	size_t nr_links;
+};
+
+struct loader {
+	struct loader_sub subs[SUBSYS_COUNT];
+	struct loader_probe_state probes[MS_MAX_PROBES];
+	uint64_t bounds[MS_MAX_BUCKETS];
+	uint32_t nr_bounds;
+};
+
+/* Each skeleton has its own rodata type; these wrappers give them one shape. */
+#define LOADER_OPEN_FN(name)                                                            \
+	static int open_##name(struct loader *l, struct loader_sub *s)                  \
+	{                                                                               \
+		struct name##_bpf *k = name##_bpf__open();                              \
+		if (!k)                                                                 \
+			return errno ? -errno : -ENOMEM;                                \
+		memcpy((void *)k->rodata->bounds_ns, l->bounds,                         \
+		       sizeof(l->bounds[0]) * l->nr_bounds);                            \
+		k->rodata->nr_bounds = l->nr_bounds;                                    \
+		s->skel = k;                                                            \
+		s->obj = k->obj;                                                        \
+		s->destroy = (void (*)(void *))name##_bpf__destroy;                     \
+		return 0;                                                               \
+	}
+
+LOADER_OPEN_FN(grpc)
+LOADER_OPEN_FN(storage)
+LOADER_OPEN_FN(mvcc)
+
+static int (*const openers[SUBSYS_COUNT])(struct loader *, struct loader_sub *) = {
+	[SUBSYS_GRPC] = open_grpc,
+	[SUBSYS_STORAGE] = open_storage,
+	[SUBSYS_MVCC] = open_mvcc,
+};
+
+static void set_err(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+/* Checks every selected probe symbol before anything is loaded; records nop5 sites. */
+static int check_symbols(struct loader *l, const struct loader_opts *o, char *eb, size_t el)
+{
+	struct elf_syms *es = NULL;
+	int err = elf_syms_open(o->binary, &es);
+
+	if (err == -ENODATA) {
+		set_err(eb, el, "%s has no symbol table (stripped binary); probes need symbols",
+			o->binary);
+		return err;
+	}
+	if (err == -ENOEXEC) {
+		set_err(eb, el, "%s is not a 64-bit ELF executable", o->binary);
+		return err;
+	}
+	if (err) {
+		set_err(eb, el, "cannot open %s: %s", o->binary, strerror(-err));
+		return err;
+	}
+	for (int id = 0; id < SUBSYS_COUNT; id++) {
+		const struct subsys_desc *d = subsys_get(id);
+
+		if (!(o->subsys_mask & (1u << id)))
+			continue;
+		for (size_t i = 0; i < d->nr_probes; i++) {
+			struct elf_sym_info info;
+
+			err = elf_syms_lookup(es, d->probes[i].func, &info);
+			if (err) {
+				set_err(eb, el, "symbol %s (subsystem %s) not found in %s",
+					d->probes[i].func, d->name, o->binary);
+				goto cleanup;
+			}
+			l->probes[subsys_probe_index(id, i)].nop5 = info.nop5;
+		}
+	}
+cleanup:
+	elf_syms_free(es);
+	return err;
+}
+
+static int attach_sub(struct loader *l, enum subsys_id id, const struct loader_opts *o, char *eb,
+		      size_t el)
+{
+	const struct subsys_desc *d = subsys_get(id);
+	struct loader_sub *s = &l->subs[id];
+	int err;
+
+	err = openers[id](l, s);
+	if (err) {
+		set_err(eb, el, "cannot open BPF object of subsystem %s: %s", d->name, strerror(-err));
+		return err;
+	}
+	err = bpf_object__load(s->obj);
+	if (err) {
+		set_err(eb, el, "cannot load BPF object of subsystem %s: %s", d->name,
+			strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < d->nr_probes; i++) {
+		uint32_t idx = subsys_probe_index(id, i);
+		struct bpf_program *prog = bpf_object__find_program_by_name(s->obj, d->probes[i].prog);
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = d->probes[i].func, .bpf_cookie = idx);
+		struct bpf_link *link;
+
+		if (!prog) {
+			err = -ENOENT;
+			set_err(eb, el, "BPF program %s missing from subsystem %s", d->probes[i].prog,
+				d->name);
+			return err;
+		}
+		link = bpf_program__attach_uprobe_opts(prog, o->pid, o->binary, 0, &uo);
+		if (!link) {
+			err = -errno;
+			set_err(eb, el, "cannot attach uprobe to %s in %s: %s", d->probes[i].func,
+				o->binary, strerror(-err));
+			return err;
+		}
+		s->links[s->nr_links++] = link;
+		l->probes[idx].attached = true;
+	}
+	return 0;
+}
+
+int loader_new(const struct loader_opts *o, struct loader **out, char *eb, size_t el)
+{
+	struct loader *l;
+	int err;
+
+	*out = NULL;
+	if (o->nr_bounds > MS_MAX_BUCKETS || subsys_total_probes() > MS_MAX_PROBES) {
+		set_err(eb, el, "too many histogram buckets or probes");
+		return -EINVAL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		set_err(eb, el, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(l->bounds, o->bounds_ns, sizeof(l->bounds[0]) * o->nr_bounds);
+	l->nr_bounds = o->nr_bounds;
+
+	err = check_symbols(l, o, eb, el);
+	if (err)
+		goto cleanup;
+	for (int id = 0; id < SUBSYS_COUNT; id++) {
+		if (!(o->subsys_mask & (1u << id)))
+			continue;
+		err = attach_sub(l, id, o, eb, el);
+		if (err)
+			goto cleanup;
+	}
+	*out = l;
+	return 0;
+cleanup:
+	loader_free(l);
+	return err;
+}
+
+void loader_free(struct loader *l)
+{
+	if (!l)
+		return;
+	for (int id = 0; id < SUBSYS_COUNT; id++) {
+		struct loader_sub *s = &l->subs[id];
+
+		for (size_t i = 0; i < s->nr_links; i++)
+			bpf_link__destroy(s->links[i]);
+		if (s->skel)
+			s->destroy(s->skel);
+	}
+	free(l);
+}
+
+struct bpf_object *loader_object(const struct loader *l, enum subsys_id id)
+{
+	return l->subs[id].obj;
+}
+
+const struct loader_probe_state *loader_probe(const struct loader *l, uint32_t idx)
+{
+	return &l->probes[idx < MS_MAX_PROBES ? idx : 0];
+}
+
+const uint64_t *loader_bounds(const struct loader *l, uint32_t *nr)
+{
+	*nr = l->nr_bounds;
+	return l->bounds;
+}

@@ -1,0 +1,48 @@
+/* BPF loader: opens, configures, loads and attaches the selected subsystems' BPF objects. */
+#ifndef AGENT_LOADER_H
+#define AGENT_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "subsys.h"
+
+struct bpf_object;
+struct loader;
+
+struct loader_opts {
+	const char *binary;       /* target executable (for --pid: /proc/PID/exe resolved) */
+	int pid;                  /* -1: every process running `binary` */
+	uint32_t subsys_mask;     /* 1u << enum subsys_id */
+	const uint64_t *bounds_ns; /* histogram upper bounds, increasing */
+	uint32_t nr_bounds;        /* <= MS_MAX_BUCKETS */
+};
+
+/* Attachment state of one probe (index = its BPF cookie, subsys_probe_index()). */
+struct loader_probe_state {
+	bool attached;
+	bool nop5; /* probe site is a 5-byte NOP: the kernel's optimized uprobe path */
+};
+
+/*
+ * Resolves every probe symbol first, then opens, loads and attaches each selected subsystem;
+ * on any failure everything already loaded is detached, so nothing is left half-attached.
+ * Returns 0 with *out owned by the caller (loader_free), or -errno with a one-line reason
+ * in errbuf (e.g. the missing symbol's name).
+ */
+int loader_new(const struct loader_opts *opts, struct loader **out, char *errbuf, size_t errlen);
+
+/* Detaches and frees everything; NULL is allowed. */
+void loader_free(struct loader *l);
+
+/* The loaded BPF object of a subsystem, or NULL when it was not selected. */
+struct bpf_object *loader_object(const struct loader *l, enum subsys_id id);
+
+/* State of probe `idx` (< subsys_total_probes()). */
+const struct loader_probe_state *loader_probe(const struct loader *l, uint32_t idx);
+
+/* Histogram bounds the objects were loaded with. */
+const uint64_t *loader_bounds(const struct loader *l, uint32_t *nr);
+
+#endif /* AGENT_LOADER_H */

@@ -1,0 +1,92 @@
+/* Subsystem table: which probe-contract functions each subsystem attaches to. */
+#include "subsys.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const struct subsys_probe grpc_probes[] = {
+	{ "ms_probe_grpc_request_begin", "grpc_request_begin" },
+	{ "ms_probe_grpc_request_end", "grpc_request_end" },
+	{ "ms_probe_grpc_panic", "grpc_panic" },
+};
+static const char *const grpc_metrics[] = {
+	"grpc_server_request_duration_seconds", "grpc_server_request_total",
+	"grpc_server_in_flight_requests", "grpc_server_panic_total", NULL,
+};
+
+static const struct subsys_probe storage_probes[] = {
+	{ "ms_probe_storage_begin", "storage_begin" },
+	{ "ms_probe_storage_end", "storage_end" },
+};
+static const char *const storage_metrics[] = {
+	"storage_operation_duration_seconds", "storage_operation_total", NULL,
+};
+
+static const struct subsys_probe mvcc_probes[] = {
+	{ "ms_probe_mvcc_revision", "mvcc_revision_set" },
+	{ "ms_probe_mvcc_compact", "mvcc_compact" },
+};
+static const char *const mvcc_metrics[] = {
+	"mvcc_current_revision", "mvcc_compaction_total", NULL,
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct subsys_desc subsystems[SUBSYS_COUNT] = {
+	[SUBSYS_GRPC] = { "grpc", "gRPC calls: latency, totals by method and code, in-flight, panics",
+			  grpc_probes, ARRAY_LEN(grpc_probes), grpc_metrics },
+	[SUBSYS_STORAGE] = { "storage", "key-value engine operations: latency and totals by status",
+			     storage_probes, ARRAY_LEN(storage_probes), storage_metrics },
+	[SUBSYS_MVCC] = { "mvcc", "current revision per node and compactions",
+			  mvcc_probes, ARRAY_LEN(mvcc_probes), mvcc_metrics },
+};
+
+const struct subsys_desc *subsys_get(enum subsys_id id)
+{
+	return &subsystems[id];
+}
+
+int subsys_parse_list(const char *list, uint32_t *mask, const char **bad, size_t *bad_len)
+{
+	uint32_t m = 0;
+	const char *p = list;
+
+	*bad = list;
+	*bad_len = 0;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		uint32_t bit = 0;
+
+		if (len == 3 && strncmp(p, "all", 3) == 0)
+			bit = SUBSYS_ALL_MASK;
+		for (int i = 0; i < SUBSYS_COUNT && !bit; i++) {
+			if (strlen(subsystems[i].name) == len && strncmp(p, subsystems[i].name, len) == 0)
+				bit = 1u << i;
+		}
+		if (!bit) {
+			*bad = p;
+			*bad_len = len;
+			return -EINVAL;
+		}
+		m |= bit;
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	*mask = m;
+	return 0;
+}
+
+uint32_t subsys_probe_index(enum subsys_id id, size_t probe)
+{
+	uint32_t idx = 0;
+
+	for (int i = 0; i < (int)id; i++)
+		idx += subsystems[i].nr_probes;
+	return idx + (uint32_t)probe;
+}
+
+uint32_t subsys_total_probes(void)
+{
+	return subsys_probe_index(SUBSYS_COUNT, 0);
+}

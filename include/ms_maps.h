@@ -1,0 +1,48 @@
+/* BPF map layouts shared by bpf/ (writer) and agent/ (reader). */
+#ifndef MS_MAPS_H
+#define MS_MAPS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#include "ms_probes.h"
+
+/* Histogram upper bounds live in each BPF object's rodata; the agent sets them before load. */
+#define MS_MAX_BUCKETS 32
+
+/*
+ * One histogram series. bucket[i] counts observations <= bound[i] and > bound[i-1]
+ * (not cumulative; the agent accumulates); bucket[nr_bounds] counts the rest (+Inf).
+ * Values are nanoseconds. Stored per CPU; the agent sums the CPUs.
+ */
+struct ms_hist {
+	__u64 bucket[MS_MAX_BUCKETS + 1];
+	__u64 sum_ns;
+	__u64 count;
+};
+
+/* grpc maps: hist indexed by method * MS_GRPC_CODE_COUNT + code; inflight/panic by method. */
+#define MS_GRPC_SERIES (MS_METHOD_COUNT * MS_GRPC_CODE_COUNT)
+
+/* Key of an in-progress request or storage operation (begin seen, end not yet). */
+struct ms_req_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 id;
+};
+
+/* storage maps: hist indexed by op * KIND_COUNT + kind; total by that * STATUS_COUNT + status. */
+#define MS_STORAGE_SERIES (MS_STORAGE_OP_COUNT * MS_STORAGE_KIND_COUNT)
+#define MS_STORAGE_TOTAL_SERIES (MS_STORAGE_SERIES * MS_STORAGE_STATUS_COUNT)
+
+/* Bound on concurrently tracked begin/end pairs per map; beyond it a pair is not timed. */
+#define MS_MAX_PENDING 65536
+
+/* Bound on distinct raft node ids tracked by the mvcc gauges. */
+#define MS_MAX_NODES 64
+
+/* Per-probe hit counters, indexed by the BPF cookie the agent gives each attachment. */
+#define MS_MAX_PROBES 64
+
+#endif /* MS_MAPS_H */

@@ -1,0 +1,114 @@
+/* The probe contract: functions in metastore that bpf/ attaches uprobes to, and what they mean. */
+#ifndef MS_PROBES_H
+#define MS_PROBES_H
+
+/*
+ * Like USDT probe names in PostgreSQL, these functions are a versioned interface between
+ * metastore/ and bpf/. metastore calls them at the documented points; each body is empty and
+ * compiled with a 5-byte NOP at its entry (gcc -pg -mfentry -mnop-mcount), so an entry uprobe
+ * takes the kernel's optimized path. The agent attaches entry probes only and reads the
+ * arguments from registers (x86-64 SysV: rdi, rsi, rdx, rcx, r8, r9).
+ *
+ * Rules for changing this file:
+ *  - never change the meaning or order of an argument of an existing probe;
+ *  - a new probe, or a new enum value appended at the end, bumps MS_PROBE_ABI_MINOR;
+ *  - anything else bumps MS_PROBE_ABI_MAJOR and renames the affected functions.
+ * metastore exports the version as the global `ms_probe_abi_version` (major << 16 | minor).
+ *
+ * Request ids are unique within one process for its lifetime (a 64-bit counter that starts
+ * at 1). A begin/end pair is matched by (process, id), never by thread or call stack, so a
+ * request that completes later on the event loop is timed from begin to end.
+ */
+#define MS_PROBE_ABI_MAJOR 1
+#define MS_PROBE_ABI_MINOR 0
+
+#include "ms_methods.h"
+
+/* Storage operations: the `op` argument of the storage probes and the `operation` label. */
+#define MS_STORAGE_OPS(X)                                                          \
+	X(RANGE, "range")                                                          \
+	X(PUT, "put")                                                              \
+	X(DELETE, "delete")                                                        \
+	X(TXN, "txn")                                                              \
+	X(COMPACT, "compact")
+
+#define MS_STORAGE_OP_ENUM_(id, name) MS_STORAGE_OP_##id,
+enum ms_storage_op {
+	MS_STORAGE_OPS(MS_STORAGE_OP_ENUM_)
+	MS_STORAGE_OP_COUNT
+};
+#undef MS_STORAGE_OP_ENUM_
+
+/* Storage engines: the `storage` argument and label. */
+#define MS_STORAGE_KINDS(X) X(MEMORY, "memory")
+
+#define MS_STORAGE_KIND_ENUM_(id, name) MS_STORAGE_##id,
+enum ms_storage_kind {
+	MS_STORAGE_KINDS(MS_STORAGE_KIND_ENUM_)
+	MS_STORAGE_KIND_COUNT
+};
+#undef MS_STORAGE_KIND_ENUM_
+
+/* Result of a storage operation: the `status` argument and label. */
+#define MS_STORAGE_STATUSES(X)                                                     \
+	X(OK, "ok")                                                                \
+	X(COMPACTED, "compacted")                                                  \
+	X(FUTURE_REV, "future_revision")                                           \
+	X(INVALID, "invalid")                                                      \
+	X(NOMEM, "nomem")
+
+#define MS_STORAGE_STATUS_ENUM_(id, name) MS_STORAGE_STATUS_##id,
+enum ms_storage_status {
+	MS_STORAGE_STATUSES(MS_STORAGE_STATUS_ENUM_)
+	MS_STORAGE_STATUS_COUNT
+};
+#undef MS_STORAGE_STATUS_ENUM_
+
+#ifndef __bpf__
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+extern const uint32_t ms_probe_abi_version;
+
+/*
+ * grpc: one pair per gRPC call (unary or stream).
+ * begin: the request headers were accepted and the method resolved; `method` is an
+ *        enum ms_method id (MS_METHOD_UNKNOWN for a path the server does not serve).
+ * end:   the call's trailers (grpc-status) were queued; `code` is that grpc-status.
+ *        Called exactly once for every begin, on every path, including errors.
+ */
+void ms_probe_grpc_request_begin(uint64_t req_id, uint32_t method);
+void ms_probe_grpc_request_end(uint64_t req_id, uint32_t method, uint32_t code);
+
+/*
+ * grpc: a handler hit an internal fault (failed invariant, allocation failure) and the
+ * recovery path ends the call with INTERNAL. Called before the matching request_end.
+ */
+void ms_probe_grpc_panic(uint64_t req_id, uint32_t method);
+
+/*
+ * storage: one pair around each operation on the key-value engine.
+ * `op_id` is unique per process like a request id; `op` an enum ms_storage_op; `kind` an enum
+ * ms_storage_kind; `status` an enum ms_storage_status (the operation's result).
+ */
+void ms_probe_storage_begin(uint64_t op_id, uint32_t op, uint32_t kind);
+void ms_probe_storage_end(uint64_t op_id, uint32_t op, uint32_t kind, uint32_t status);
+
+/*
+ * mvcc: the store's current revision became `rev` on raft node `node_id` (1 for a single
+ * node). Called after every write that creates a revision, and once at start-up.
+ */
+void ms_probe_mvcc_revision(uint64_t node_id, int64_t rev);
+
+/* mvcc: a compaction up to and including `rev` finished on node `node_id`. */
+void ms_probe_mvcc_compact(uint64_t node_id, int64_t rev);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* !__bpf__ */
+
+#endif /* MS_PROBES_H */

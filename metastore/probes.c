@@ -1,0 +1,67 @@
+/* Probe points of the probe contract (include/ms_probes.h): empty bodies with a nop5 at entry. */
+#include "ms_probes.h"
+
+/*
+ * This file is compiled with -pg -mfentry -mnop-mcount, which puts a 5-byte NOP as the first
+ * instruction of every function here: the kernel turns an entry uprobe on it into a call to
+ * a trampoline instead of an int3 trap. noinline + the empty asm keep each function, and
+ * each call to it, in the binary even though the body does nothing; the "memory" clobber
+ * makes every argument live at the call, so the registers hold what the contract says.
+ */
+#define MS_PROBE_BODY() __asm__ __volatile__("" ::: "memory")
+#define MS_PROBE_FN __attribute__((noinline, used, visibility("default")))
+
+const uint32_t ms_probe_abi_version = (MS_PROBE_ABI_MAJOR << 16) | MS_PROBE_ABI_MINOR;
+
+MS_PROBE_FN void ms_probe_grpc_request_begin(uint64_t req_id, uint32_t method)
+{
+	(void)req_id;
+	(void)method;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_grpc_request_end(uint64_t req_id, uint32_t method, uint32_t code)
+{
+	(void)req_id;
+	(void)method;
+	(void)code;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_grpc_panic(uint64_t req_id, uint32_t method)
+{
+	(void)req_id;
+	(void)method;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_storage_begin(uint64_t op_id, uint32_t op, uint32_t kind)
+{
+	(void)op_id;
+	(void)op;
+	(void)kind;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_storage_end(uint64_t op_id, uint32_t op, uint32_t kind, uint32_t status)
+{
+	(void)op_id;
+	(void)op;
+	(void)kind;
+	(void)status;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_mvcc_revision(uint64_t node_id, int64_t rev)
+{
+	(void)node_id;
+	(void)rev;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_mvcc_compact(uint64_t node_id, int64_t rev)
+{
+	(void)node_id;
+	(void)rev;
+	MS_PROBE_BODY();
+}

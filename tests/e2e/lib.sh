@@ -1,0 +1,117 @@
+# Shared helpers for the end-to-end tests: ports, bounded waits, process cleanup, assertions.
+# Sourced by tests/e2e/test_*.sh; every process a test starts is recorded and ended on exit.
+
+set -euo pipefail
+
+: "${METASTORE:=build/metastore}"
+: "${AGENT:=build/metastore-agent}"
+export ETCDCTL_API=3
+
+E2E_PIDS=()
+E2E_TMP=$(mktemp -d /tmp/ms-e2e.XXXXXX)
+E2E_NAME=$(basename "$0" .sh)
+
+e2e_cleanup() {
+	local rc=$?
+	local p
+	for p in "${E2E_PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${E2E_PIDS[@]}"; do
+		# bounded: SIGKILL after 5 s
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	if [ $rc -ne 0 ]; then
+		echo "FAIL $E2E_NAME (logs below)" >&2
+		for f in "$E2E_TMP"/*.log; do
+			[ -f "$f" ] || continue
+			echo "--- $f" >&2
+			tail -n 30 "$f" >&2
+		done
+	fi
+	rm -rf "$E2E_TMP"
+	exit $rc
+}
+trap e2e_cleanup EXIT
+
+fail() {
+	echo "$E2E_NAME: $*" >&2
+	exit 1
+}
+
+need_root() {
+	[ "$(id -u)" = 0 ] || fail "needs root (BPF uprobes); run as root"
+	[ -r /sys/kernel/btf/vmlinux ] || fail "needs kernel BTF (/sys/kernel/btf/vmlinux)"
+}
+
+# A loopback port nobody listens on (connection refused), from a range unlikely to be used.
+free_port() {
+	local p
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "no free port found"
+}
+
+# wait_until SECONDS CMD...: retries CMD every 0.1 s until it succeeds or time runs out.
+wait_until() {
+	local secs=$1
+	shift
+	local i
+	for i in $(seq $((secs * 10))); do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_metastore PORT [ARGS...]: starts the store in the background; sets MS_PID.
+start_metastore() {
+	local port=$1
+	shift
+	"$METASTORE" --listen "127.0.0.1:$port" --data-dir "$E2E_TMP/data-$port" "$@" \
+		>"$E2E_TMP/metastore-$port.log" 2>&1 &
+	MS_PID=$!
+	E2E_PIDS+=("$MS_PID")
+	wait_until 10 etcdctl --endpoints="127.0.0.1:$port" --dial-timeout=1s endpoint health ||
+		wait_until 10 etcdctl --endpoints="127.0.0.1:$port" --dial-timeout=1s get probe-ready ||
+		fail "metastore on port $port did not start"
+}
+
+# start_agent PORT ARGS...: starts the agent in the background; waits for /health; sets AGENT_PID.
+start_agent() {
+	local port=$1
+	shift
+	"$AGENT" --listen "127.0.0.1:$port" "$@" >"$E2E_TMP/agent-$port.log" 2>&1 &
+	AGENT_PID=$!
+	E2E_PIDS+=("$AGENT_PID")
+	wait_until 20 curl -sf "http://127.0.0.1:$port/health" ||
+		fail "agent on port $port did not become healthy"
+}
+
+ctl() {
+	etcdctl --endpoints="127.0.0.1:$MS_PORT" --dial-timeout=2s --command-timeout=5s "$@"
+}
+
+scrape() {
+	curl -sf --max-time 10 "http://127.0.0.1:$AGENT_PORT/metrics"
+}
+
+# sample_value FILE SERIES: value of the exact series line `SERIES value` (empty if absent).
+sample_value() {
+	awk -v s="$2" 'index($0, s " ") == 1 { print substr($0, length(s) + 2) }' "$1"
+}
+
+# assert_sample FILE SERIES EXPECTED
+assert_sample() {
+	local got
+	got=$(sample_value "$1" "$2")
+	[ "$got" = "$3" ] || fail "$2: expected $3, got '${got:-<absent>}'"
+}
