@@ -86,19 +86,22 @@ void ms_range_res_release(struct ms_range_res *res);
 
 /* Puts key=value in its own revision. If prev is non-NULL, *prev receives the previous kv
  * and *had_prev whether there was one (prev's pointers valid until the next write).
- * Returns 0, -EINVAL (empty key) or -ENOMEM; *rev_out (if non-NULL) gets the new revision. */
+ * Returns 0, -EINVAL (empty key), -EBUSY (a transaction is open) or -ENOMEM; *rev_out
+ * (if non-NULL) gets the new revision (the unchanged current one on failure). */
 int ms_mvcc_put(struct ms_mvcc *s, const uint8_t *key, size_t key_len, const uint8_t *value,
 		size_t value_len, int64_t lease, struct ms_kv *prev, bool *had_prev, int64_t *rev_out);
 
 /* Deletes a range (ms_range_req's key/end convention) in one revision. *deleted gets the
  * number of keys removed; if prevs is non-NULL it receives a malloc'ed array of the deleted
  * kvs (caller frees the array; kv pointers valid until the next write). No revision is
- * created when nothing is deleted. Returns 0, -EINVAL or -ENOMEM. */
+ * created when nothing is deleted. Returns 0, -EINVAL, -EBUSY (a transaction is open) or
+ * -ENOMEM; on failure nothing is deleted. */
 int ms_mvcc_delete(struct ms_mvcc *s, const uint8_t *key, size_t key_len, const uint8_t *end,
 		   size_t end_len, int64_t *deleted, struct ms_kv **prevs, int64_t *rev_out);
 
 /* Compacts history up to and including `rev`: reads below `rev` fail afterwards.
- * Returns 0, -MS_MVCC_ECOMPACTED (rev <= last compaction) or -MS_MVCC_EFUTURE. */
+ * Returns 0, -MS_MVCC_ECOMPACTED (rev <= last compaction), -MS_MVCC_EFUTURE or -EBUSY
+ * (a transaction is open). */
 int ms_mvcc_compact(struct ms_mvcc *s, int64_t rev);
 
 /*
@@ -108,6 +111,10 @@ int ms_mvcc_compact(struct ms_mvcc *s, int64_t rev);
  * operations above; ms_mvcc_txn_end returns the revision of the transaction (the new
  * revision if it wrote anything, else the unchanged current one). The storage probes
  * see one "txn" operation for the whole of it.
+ * ms_mvcc_txn_begin returns NULL while another transaction is open; plain reads stay
+ * allowed meanwhile (they see the store before the transaction) but plain writes and
+ * compaction return -EBUSY. A failed write inside a transaction changes nothing, the
+ * writes before it stay. ms_mvcc_txn_end(NULL) returns -EINVAL.
  */
 struct ms_mvcc_txn *ms_mvcc_txn_begin(struct ms_mvcc *s);
 int ms_mvcc_txn_range(struct ms_mvcc_txn *t, const struct ms_range_req *req,
@@ -122,5 +129,26 @@ int64_t ms_mvcc_txn_end(struct ms_mvcc_txn *t);
 /* Latest kv of one key at the current revision (txn compares); returns false if absent.
  * *kv pointers valid until the next write. */
 bool ms_mvcc_get(struct ms_mvcc *s, const uint8_t *key, size_t key_len, struct ms_kv *kv);
+
+/*
+ * The event log, for watchers: every change in revision order (a transaction's changes in
+ * the order it made them). A position is a sequence number that stays valid across
+ * compactions until compaction removes the event it names.
+ */
+struct ms_event {
+	bool is_delete;
+	struct ms_kv kv;   /* a delete carries only key and mod_rev, like etcd's */
+	bool has_prev;     /* prev holds the kv before the change (not when compacted away) */
+	struct ms_kv prev;
+};
+
+/* Position of the first event with revision >= rev (past the last event if none yet).
+ * Returns 0, or -MS_MVCC_ECOMPACTED if rev < the compaction revision. */
+int ms_mvcc_event_seek(struct ms_mvcc *s, int64_t rev, uint64_t *pos);
+
+/* Copies up to `max` events from *pos on into out and advances *pos past them. Returns the
+ * number copied (0: caught up) or -MS_MVCC_ECOMPACTED if *pos was compacted away. kv
+ * pointers stay valid until the next write or compaction. Emits no probes. */
+int64_t ms_mvcc_events(struct ms_mvcc *s, uint64_t *pos, struct ms_event *out, size_t max);
 
 #endif /* MS_MVCC_H */

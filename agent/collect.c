@@ -1,0 +1,370 @@
+/* Collector: turns the loaded subsystems' BPF maps into metric families on each scrape. */
+#include "collect.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mapread.h"
+#include "ms_maps.h"
+
+#define HIST_WORDS (sizeof(struct ms_hist) / sizeof(uint64_t))
+
+struct collector {
+	struct loader *loader;
+	const char *version;
+	struct mapread *reader;
+	struct expo_registry *reg;
+	pthread_mutex_t lock;
+	uint64_t map_read_errors;
+	bool last_read_ok;
+	double bounds_s[MS_MAX_BUCKETS];
+	uint32_t nr_bounds;
+	uint64_t *scratch; /* summed map values, sized for the largest map */
+};
+
+#define STORAGE_LABEL_(id, name) name,
+static const char *const storage_op_names[] = { MS_STORAGE_OPS(STORAGE_LABEL_) };
+static const char *const storage_kind_names[] = { MS_STORAGE_KINDS(STORAGE_LABEL_) };
+static const char *const storage_status_names[] = { MS_STORAGE_STATUSES(STORAGE_LABEL_) };
+#undef STORAGE_LABEL_
+
+static size_t max_scratch_words(void)
+{
+	size_t a = (size_t)MS_GRPC_SERIES * HIST_WORDS;
+	size_t b = (size_t)MS_STORAGE_SERIES * HIST_WORDS;
+
+	return a > b ? a : b;
+}
+
+int collector_new(struct loader *l, const char *version, struct collector **out)
+{
+	struct collector *c;
+	const uint64_t *b;
+	int err;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->loader = l;
+	c->version = version;
+	c->last_read_ok = true;
+	pthread_mutex_init(&c->lock, NULL);
+	b = loader_bounds(l, &c->nr_bounds);
+	for (uint32_t i = 0; i < c->nr_bounds; i++)
+		c->bounds_s[i] = (double)b[i] / 1e9;
+	err = mapread_new(&c->reader);
+	if (err)
+		goto cleanup;
+	c->reg = expo_registry_new();
+	c->scratch = calloc(max_scratch_words(), sizeof(uint64_t));
+	if (!c->reg || !c->scratch) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	*out = c;
+	return 0;
+cleanup:
+	collector_free(c);
+	return err;
+}
+
+void collector_free(struct collector *c)
+{
+	if (!c)
+		return;
+	expo_registry_free(c->reg);
+	mapread_free(c->reader);
+	free(c->scratch);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* Reads a whole per-CPU array of `sub` into c->scratch; counts a failure. */
+static int read_map(struct collector *c, enum subsys_id sub, const char *name, uint32_t nr,
+		    uint32_t words)
+{
+	struct bpf_object *obj = loader_object(c->loader, sub);
+	int fd, err;
+
+	fd = obj ? bpf_object__find_map_fd_by_name(obj, name) : -ENOENT;
+	err = fd < 0 ? fd : mapread_percpu_sum(c->reader, fd, nr, words, c->scratch);
+	if (err) {
+		c->map_read_errors++;
+		c->last_read_ok = false;
+	}
+	return err;
+}
+
+static void add_hist(struct expo_family *f, const struct expo_label *labels, size_t n,
+		     const struct collector *c, const uint64_t *h)
+{
+	const struct ms_hist *mh = (const struct ms_hist *)h;
+
+	expo_series_add_hist(f, labels, n, c->bounds_s, c->nr_bounds, mh->bucket,
+			     c->nr_bounds + 1, (double)mh->sum_ns / 1e9, mh->count);
+}
+
+static void collect_grpc(struct collector *c)
+{
+	struct expo_family *dur, *total, *inflight, *panics;
+	uint64_t *v = c->scratch;
+
+	if (!loader_object(c->loader, SUBSYS_GRPC))
+		return;
+	dur = expo_family_add(c->reg, "grpc_server_request_duration_seconds",
+			      "Latency of gRPC calls from request headers to trailers.",
+			      EXPO_HISTOGRAM);
+	total = expo_family_add(c->reg, "grpc_server_request_total",
+				"gRPC calls completed, by method and status code.", EXPO_COUNTER);
+	inflight = expo_family_add(c->reg, "grpc_server_in_flight_requests",
+				   "gRPC calls begun and not yet completed.", EXPO_GAUGE);
+	panics = expo_family_add(c->reg, "grpc_server_panic_total",
+				 "gRPC calls ended by the internal-fault recovery path.", EXPO_COUNTER);
+
+	if (read_map(c, SUBSYS_GRPC, "grpc_hist", MS_GRPC_SERIES, HIST_WORDS) == 0) {
+		for (uint32_t m = 0; m < MS_METHOD_COUNT; m++) {
+			for (uint32_t code = 0; code < MS_GRPC_CODE_COUNT; code++) {
+				const uint64_t *h = v + (size_t)(m * MS_GRPC_CODE_COUNT + code) * HIST_WORDS;
+				const struct ms_hist *mh = (const struct ms_hist *)h;
+				struct expo_label l[] = { { "method", ms_method_name(m) },
+							  { "code", ms_grpc_code_name(code) } };
+
+				if (!mh->count)
+					continue;
+				add_hist(dur, l, 2, c, h);
+				expo_series_add_value(total, l, 2, (double)mh->count);
+			}
+		}
+	}
+	if (read_map(c, SUBSYS_GRPC, "grpc_inflight", MS_METHOD_COUNT, 1) == 0) {
+		/* Every served method, so dashboards see 0 rather than no data. */
+		for (uint32_t m = 1; m < MS_METHOD_COUNT; m++) {
+			struct expo_label l[] = { { "method", ms_method_name(m) } };
+
+			expo_series_add_value(inflight, l, 1, (double)(int64_t)v[m]);
+		}
+	}
+	if (read_map(c, SUBSYS_GRPC, "grpc_panics", MS_METHOD_COUNT, 1) == 0) {
+		for (uint32_t m = 0; m < MS_METHOD_COUNT; m++) {
+			struct expo_label l[] = { { "method", ms_method_name(m) } };
+
+			if (v[m])
+				expo_series_add_value(panics, l, 1, (double)v[m]);
+		}
+	}
+}
+
+static void collect_storage(struct collector *c)
+{
+	struct expo_family *dur, *total;
+	uint64_t *v = c->scratch;
+
+	if (!loader_object(c->loader, SUBSYS_STORAGE))
+		return;
+	dur = expo_family_add(c->reg, "storage_operation_duration_seconds",
+			      "Latency of key-value engine operations.", EXPO_HISTOGRAM);
+	total = expo_family_add(c->reg, "storage_operation_total",
+				"Key-value engine operations, by result.", EXPO_COUNTER);
+
+	if (read_map(c, SUBSYS_STORAGE, "storage_hist", MS_STORAGE_SERIES, HIST_WORDS) == 0) {
+		for (uint32_t i = 0; i < MS_STORAGE_SERIES; i++) {
+			const uint64_t *h = v + (size_t)i * HIST_WORDS;
+			struct expo_label l[] = {
+				{ "operation", storage_op_names[i / MS_STORAGE_KIND_COUNT] },
+				{ "storage", storage_kind_names[i % MS_STORAGE_KIND_COUNT] },
+			};
+
+			if (((const struct ms_hist *)h)->count)
+				add_hist(dur, l, 2, c, h);
+		}
+	}
+	if (read_map(c, SUBSYS_STORAGE, "storage_total", MS_STORAGE_TOTAL_SERIES, 1) == 0) {
+		for (uint32_t i = 0; i < MS_STORAGE_TOTAL_SERIES; i++) {
+			uint32_t s = i / MS_STORAGE_STATUS_COUNT;
+			struct expo_label l[] = {
+				{ "operation", storage_op_names[s / MS_STORAGE_KIND_COUNT] },
+				{ "storage", storage_kind_names[s % MS_STORAGE_KIND_COUNT] },
+				{ "status", storage_status_names[i % MS_STORAGE_STATUS_COUNT] },
+			};
+
+			if (v[i])
+				expo_series_add_value(total, l, 3, (double)v[i]);
+		}
+	}
+}
+
+static void collect_mvcc(struct collector *c)
+{
+	struct bpf_object *obj = loader_object(c->loader, SUBSYS_MVCC);
+	struct expo_family *rev, *comp;
+	uint64_t node, next;
+	int64_t value;
+	bool first = true;
+	int fd;
+
+	if (!obj)
+		return;
+	rev = expo_family_add(c->reg, "mvcc_current_revision",
+			      "Current MVCC revision of the store, per raft node.", EXPO_GAUGE);
+	comp = expo_family_add(c->reg, "mvcc_compaction_total", "Completed MVCC compactions.",
+			       EXPO_COUNTER);
+
+	fd = bpf_object__find_map_fd_by_name(obj, "mvcc_revision");
+	/* Bounded by the map size even if entries change under us. */
+	for (int n = 0; fd >= 0 && n < MS_MAX_NODES; n++) {
+		char id[24];
+		struct expo_label l[] = { { "node", id } };
+
+		if (bpf_map_get_next_key(fd, first ? NULL : &node, &next))
+			break;
+		first = false;
+		node = next;
+		if (bpf_map_lookup_elem(fd, &node, &value))
+			continue;
+		snprintf(id, sizeof(id), "%" PRIu64, node);
+		expo_series_add_value(rev, l, 1, (double)value);
+	}
+	if (fd < 0) {
+		c->map_read_errors++;
+		c->last_read_ok = false;
+	}
+	if (read_map(c, SUBSYS_MVCC, "mvcc_compactions", 1, 1) == 0)
+		expo_series_add_value(comp, NULL, 0, (double)c->scratch[0]);
+}
+
+/* Agent self-metrics: probes, BPF program stats, read errors, build info. */
+static void collect_self(struct collector *c, double scrape_s)
+{
+	struct expo_family *att, *nop, *hits, *drops, *runs, *rtime, *errs, *dur, *info;
+	uint64_t *v = c->scratch;
+
+	att = expo_family_add(c->reg, "metastore_agent_probe_attached",
+			      "1 if the probe function is attached, else 0.", EXPO_GAUGE);
+	nop = expo_family_add(c->reg, "metastore_agent_probe_nop5",
+			      "1 if the probe site is a 5-byte NOP (optimized uprobe path).",
+			      EXPO_GAUGE);
+	hits = expo_family_add(c->reg, "metastore_agent_probe_hits_total",
+			       "Times the probe fired.", EXPO_COUNTER);
+	drops = expo_family_add(c->reg, "metastore_agent_pending_dropped_total",
+				"Begin events not timed because the pending table was full.",
+				EXPO_COUNTER);
+	runs = expo_family_add(c->reg, "metastore_agent_bpf_prog_run_count_total",
+			       "BPF program runs (needs kernel.bpf_stats_enabled=1).", EXPO_COUNTER);
+	rtime = expo_family_add(c->reg, "metastore_agent_bpf_prog_run_time_seconds_total",
+				"BPF program run time (needs kernel.bpf_stats_enabled=1).",
+				EXPO_COUNTER);
+	errs = expo_family_add(c->reg, "metastore_agent_map_read_errors_total",
+			       "BPF map reads that failed.", EXPO_COUNTER);
+	dur = expo_family_add(c->reg, "metastore_agent_scrape_duration_seconds",
+			      "Time to read all maps for this scrape.", EXPO_GAUGE);
+	info = expo_family_add(c->reg, "metastore_agent_build_info",
+			       "Build information; the value is always 1.", EXPO_GAUGE);
+
+	for (int id = 0; id < SUBSYS_COUNT; id++) {
+		const struct subsys_desc *d = subsys_get(id);
+		struct bpf_object *obj = loader_object(c->loader, id);
+		bool hits_ok = obj && read_map(c, id, "probe_hits", MS_MAX_PROBES, 1) == 0;
+
+		for (size_t i = 0; i < d->nr_probes; i++) {
+			uint32_t idx = subsys_probe_index(id, i);
+			const struct loader_probe_state *ps = loader_probe(c->loader, idx);
+			struct expo_label l[] = { { "subsystem", d->name },
+						  { "function", d->probes[i].func } };
+
+			expo_series_add_value(att, l, 2, ps->attached);
+			if (!ps->attached)
+				continue;
+			expo_series_add_value(nop, l, 2, ps->nop5);
+			if (hits_ok)
+				expo_series_add_value(hits, l, 2, (double)v[idx]);
+		}
+		if (!obj)
+			continue;
+		if (read_map(c, id, "pending_drops", 1, 1) == 0) {
+			struct expo_label l[] = { { "subsystem", d->name } };
+
+			expo_series_add_value(drops, l, 1, (double)v[0]);
+		}
+		struct bpf_program *p;
+		bpf_object__for_each_program(p, obj) {
+			struct bpf_prog_info pi;
+			uint32_t len = sizeof(pi);
+			struct expo_label l[] = { { "subsystem", d->name },
+						  { "program", bpf_program__name(p) } };
+
+			memset(&pi, 0, sizeof(pi));
+			if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &pi, &len)) {
+				c->map_read_errors++;
+				continue;
+			}
+			expo_series_add_value(runs, l, 2, (double)pi.run_cnt);
+			expo_series_add_value(rtime, l, 2, (double)pi.run_time_ns / 1e9);
+		}
+	}
+	expo_series_add_value(errs, NULL, 0, (double)c->map_read_errors);
+	expo_series_add_value(dur, NULL, 0, scrape_s);
+	{
+		struct expo_label l[] = { { "version", c->version } };
+
+		expo_series_add_value(info, l, 1, 1);
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int collector_render(struct collector *c, enum expo_format fmt, struct expo_buf *out)
+{
+	double t0 = now_s();
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	expo_registry_reset(c->reg);
+	c->last_read_ok = true;
+	collect_grpc(c);
+	collect_storage(c);
+	collect_mvcc(c);
+	collect_self(c, now_s() - t0);
+	err = expo_render(c->reg, fmt, out);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+bool collector_healthy(struct collector *c, char *why, size_t len)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&c->lock);
+	for (int id = 0; id < SUBSYS_COUNT && ok; id++) {
+		const struct subsys_desc *d = subsys_get(id);
+
+		if (!loader_object(c->loader, id))
+			continue;
+		for (size_t i = 0; i < d->nr_probes; i++) {
+			if (!loader_probe(c->loader, subsys_probe_index(id, i))->attached) {
+				snprintf(why, len, "probe %s is not attached", d->probes[i].func);
+				ok = false;
+				break;
+			}
+		}
+	}
+	if (ok && !c->last_read_ok) {
+		snprintf(why, len, "the last scrape could not read every BPF map");
+		ok = false;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ok;
+}

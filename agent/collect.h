@@ -1,0 +1,30 @@
+/* Collector: turns the loaded subsystems' BPF maps into metric families on each scrape. */
+#ifndef AGENT_COLLECT_H
+#define AGENT_COLLECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "expo.h"
+#include "loader.h"
+
+struct collector;
+
+/* Creates a collector over `l` (borrowed; must outlive the collector). Returns 0 or -errno. */
+int collector_new(struct loader *l, const char *version, struct collector **out);
+
+/* Frees the collector; NULL is allowed. */
+void collector_free(struct collector *c);
+
+/*
+ * Reads every map and renders the exposition in `fmt` into `out` (appended). Safe to call
+ * from several HTTP threads: scrapes are serialized. Returns 0 or -errno; a map that cannot
+ * be read is counted in metastore_agent_map_read_errors_total and its families are skipped.
+ */
+int collector_render(struct collector *c, enum expo_format fmt, struct expo_buf *out);
+
+/* True while every selected probe is attached and the last map read succeeded; otherwise
+ * false with a one-line reason in `why`. */
+bool collector_healthy(struct collector *c, char *why, size_t len);
+
+#endif /* AGENT_COLLECT_H */
