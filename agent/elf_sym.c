@@ -13,6 +13,7 @@ struct elf_syms {
 	int fd;
 	Elf *elf;
 	Elf_Scn *symtab; /* .symtab if present, else .dynsym */
+	bool stripped;
 };
 
 static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
@@ -48,6 +49,7 @@ int elf_syms_open(const char *path, struct elf_syms **out)
 		else if (sh.sh_type == SHT_DYNSYM)
 			dynsym = scn;
 	}
+	es->stripped = !es->symtab;
 	if (!es->symtab)
 		es->symtab = dynsym;
 	if (!es->symtab) {
@@ -70,6 +72,11 @@ void elf_syms_free(struct elf_syms *es)
 	if (es->fd >= 0)
 		close(es->fd);
 	free(es);
+}
+
+bool elf_syms_stripped(const struct elf_syms *es)
+{
+	return es->stripped;
 }
 
 /* File offset of virtual address `addr`, from the section that holds it. */

@@ -20,6 +20,9 @@ int elf_syms_open(const char *path, struct elf_syms **out);
 /* Frees a table from elf_syms_open; NULL is allowed. */
 void elf_syms_free(struct elf_syms *es);
 
+/* True when the binary has no .symtab (stripped): only exported symbols can be found. */
+bool elf_syms_stripped(const struct elf_syms *es);
+
 /* Looks up function `name`. Returns 0 and fills *info, or -ENOENT when it is not defined. */
 int elf_syms_lookup(struct elf_syms *es, const char *name, struct elf_sym_info *info);
 

@@ -93,8 +93,9 @@ static int check_symbols(struct loader *l, const struct loader_opts *o, char *eb
 
 			err = elf_syms_lookup(es, d->probes[i].func, &info);
 			if (err) {
-				set_err(eb, el, "symbol %s (subsystem %s) not found in %s",
-					d->probes[i].func, d->name, o->binary);
+				set_err(eb, el, "symbol %s (subsystem %s) not found in %s%s",
+					d->probes[i].func, d->name, o->binary,
+					elf_syms_stripped(es) ? " (stripped binary: no .symtab)" : "");
 				goto cleanup;
 			}
 			l->probes[subsys_probe_index(id, i)].nop5 = info.nop5;

@@ -1,0 +1,158 @@
+/* metastore-agent: attach uprobes to a metastore binary and serve its metrics over HTTP. */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "collect.h"
+#include "http.h"
+#include "loader.h"
+
+#define AGENT_VERSION "0.1.0"
+
+static bool verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || (!verbose && level != LIBBPF_WARN))
+		return 0;
+	if (!verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("metastore-agent: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* Resolves the target executable: --binary as given, or /proc/PID/exe for --pid. */
+static int resolve_target(const struct agent_args *a, char *path, size_t len)
+{
+	struct stat st;
+
+	if (a->pid > 0) {
+		char link[64];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/%d/exe", a->pid);
+		n = readlink(link, path, len - 1);
+		if (n < 0)
+			return errno == ENOENT ? die("no process with pid %d", a->pid)
+					       : die("cannot read %s: %s", link, strerror(errno));
+		path[n] = '\0';
+		/* Attach through /proc so a replaced or deleted file still names the mapped inode. */
+		snprintf(path, len, "/proc/%d/exe", a->pid);
+		return 0;
+	}
+	if (stat(a->binary, &st))
+		return die("binary %s: %s", a->binary, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return die("binary %s is not a regular file", a->binary);
+	snprintf(path, len, "%s", a->binary);
+	return 0;
+}
+
+static struct collector *g_collector;
+
+static int metrics_cb(enum expo_format fmt, struct expo_buf *out, void *arg)
+{
+	(void)arg;
+	return collector_render(g_collector, fmt, out);
+}
+
+static bool health_cb(char *why, size_t len, void *arg)
+{
+	(void)arg;
+	return collector_healthy(g_collector, why, len);
+}
+
+int main(int argc, char **argv)
+{
+	struct agent_args a;
+	char err[512], target[PATH_MAX];
+	struct loader *loader = NULL;
+	struct http_server *http = NULL;
+	struct loader_opts lo;
+	sigset_t sigs;
+	int sig, rc = 1, e;
+
+	e = agent_args_parse(argc, argv, &a, err, sizeof(err));
+	if (e)
+		return die("%s (see --help)", err), 2;
+	if (a.help) {
+		agent_args_help(stdout);
+		return 0;
+	}
+	if (a.version) {
+		printf("metastore-agent %s\n", AGENT_VERSION);
+		return 0;
+	}
+	if (a.list_probes) {
+		agent_args_list_probes(stdout);
+		return 0;
+	}
+	verbose = a.verbose;
+	libbpf_set_print(libbpf_print);
+
+	if (geteuid() != 0)
+		return die("must run as root (BPF uprobes need CAP_BPF and CAP_PERFMON)");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return die("kernel BTF not available at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF)");
+	if (resolve_target(&a, target, sizeof(target)))
+		return 1;
+
+	lo = (struct loader_opts){
+		.binary = target,
+		.pid = a.pid > 0 ? a.pid : -1,
+		.subsys_mask = a.probes,
+		.bounds_ns = a.bounds_ns,
+		.nr_bounds = a.nr_bounds,
+	};
+	e = loader_new(&lo, &loader, err, sizeof(err));
+	if (e)
+		return die("%s", err);
+	e = collector_new(loader, AGENT_VERSION, &g_collector);
+	if (e) {
+		die("cannot set up the collector: %s", strerror(-e));
+		goto cleanup;
+	}
+
+	/* Signals are taken synchronously with sigwait, so block them before threads start. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	e = http_server_new(a.listen, &(struct http_handlers){ .metrics = metrics_cb,
+							       .health = health_cb },
+			    &http);
+	if (e) {
+		die("cannot listen on %s: %s", a.listen, strerror(-e));
+		goto cleanup;
+	}
+	fprintf(stderr, "metastore-agent: probing %s (%s); serving http://%s/metrics\n", target,
+		a.probes_text, a.listen);
+	sigwait(&sigs, &sig);
+	fprintf(stderr, "metastore-agent: %s, detaching\n", strsignal(sig));
+	rc = 0;
+cleanup:
+	http_server_free(http);
+	collector_free(g_collector);
+	loader_free(loader);
+	return rc;
+}
