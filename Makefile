@@ -37,7 +37,7 @@ MS_LDFLAGS := -no-pie
 MS_LIBS := -lnghttp2 -lprotobuf-c -luv
 
 AGENT_CFLAGS := $(COMMON_CFLAGS) -Iagent -I$(BUILD)/bpf
-AGENT_LIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread
+AGENT_LIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ivmlinux -Iinclude

@@ -108,7 +108,7 @@ static void add_hist(struct expo_family *f, const struct expo_label *labels, siz
 {
 	const struct ms_hist *mh = (const struct ms_hist *)h;
 
-	expo_series_add_hist(f, labels, n, c->bounds_s, c->nr_bounds, mh->bucket,
+	expo_series_add_hist(f, labels, n, c->bounds_s, c->nr_bounds, (const uint64_t *)mh->bucket,
 			     c->nr_bounds + 1, (double)mh->sum_ns / 1e9, mh->count);
 }
 

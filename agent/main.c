@@ -1,5 +1,7 @@
 /* metastore-agent: attach uprobes to a metastore binary and serve its metrics over HTTP. */
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <pthread.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -89,7 +91,7 @@ int main(int argc, char **argv)
 	struct http_server *http = NULL;
 	struct loader_opts lo;
 	sigset_t sigs;
-	int sig, rc = 1, e;
+	int sig, rc = 1, e, stats_fd = -1;
 
 	e = agent_args_parse(argc, argv, &a, err, sizeof(err));
 	if (e)
@@ -123,6 +125,12 @@ int main(int argc, char **argv)
 		.bounds_ns = a.bounds_ns,
 		.nr_bounds = a.nr_bounds,
 	};
+	if (a.bpf_stats) {
+		/* Run-time stats stay on while this fd is open, and go off when the agent exits. */
+		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (stats_fd < 0)
+			return die("cannot enable BPF run-time stats: %s", strerror(errno));
+	}
 	e = loader_new(&lo, &loader, err, sizeof(err));
 	if (e)
 		return die("%s", err);
@@ -154,5 +162,7 @@ cleanup:
 	http_server_free(http);
 	collector_free(g_collector);
 	loader_free(loader);
+	if (stats_fd >= 0)
+		close(stats_fd);
 	return rc;
 }

@@ -1,0 +1,222 @@
+/* Agent command line: parsing into a settings struct, and the --help / --list-probes texts. */
+#include "args.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buckets.h"
+#include "subsys.h"
+
+enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
+	      OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
+
+static const struct {
+	const char *name;
+	enum opt_id id;
+	bool has_value;
+	const char *help;
+} options[] = {
+	{ "binary", OPT_BINARY, true, "PATH   probe every process running this metastore executable" },
+	{ "pid", OPT_PID, true, "PID       probe one running metastore process" },
+	{ "probes", OPT_PROBES, true, "LIST   subsystems to probe, comma-separated, or all (default all)" },
+	{ "listen", OPT_LISTEN, true, "ADDR:PORT  HTTP listen address (default " AGENT_DEFAULT_LISTEN ")" },
+	{ "buckets", OPT_BUCKETS, true, "LIST  latency bucket bounds in seconds, increasing" },
+	{ "bpf-stats", OPT_BPF_STATS, false, "      turn on kernel.bpf_stats_enabled for BPF run time metrics" },
+	{ "verbose", OPT_VERBOSE, false, "        print libbpf messages" },
+	{ "list-probes", OPT_LIST_PROBES, false, "    list subsystems, their probe functions and metrics" },
+	{ "version", OPT_VERSION, false, "        print the version" },
+	{ "help", OPT_HELP, false, "           this text" },
+};
+
+#define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+int agent_args_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon, *h = listen;
+	size_t hlen;
+	char *end;
+	long p;
+	unsigned char addr[16];
+
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		h = listen + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon)
+			return -EINVAL;
+		hlen = (size_t)(colon - listen);
+	}
+	if (hlen == 0 || hlen >= hostlen)
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(listen[0] == '[' ? AF_INET6 : AF_INET, host, addr) != 1)
+		return -EINVAL;
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || p < 0 || p > 65535)
+		return -EINVAL;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int set_probes(struct agent_args *a, const char *v, char *err, size_t len)
+{
+	const char *bad;
+	size_t bad_len, o = 0;
+
+	if (subsys_parse_list(v, &a->probes, &bad, &bad_len)) {
+		snprintf(err, len, "--probes: unknown subsystem '%.*s'", (int)bad_len, bad);
+		return -EINVAL;
+	}
+	a->probes_text[0] = '\0';
+	for (int id = 0; id < SUBSYS_COUNT; id++) {
+		if (a->probes & (1u << id))
+			o += (size_t)snprintf(a->probes_text + o, sizeof(a->probes_text) - o, "%s%s",
+					      o ? "," : "", subsys_get(id)->name);
+	}
+	return 0;
+}
+
+static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err, size_t len)
+{
+	char host[64], reason[160], *end;
+	uint16_t port;
+	long pid;
+
+	switch (id) {
+	case OPT_BINARY:
+		a->binary = v;
+		return 0;
+	case OPT_PID:
+		errno = 0;
+		pid = strtol(v, &end, 10);
+		if (!*v || *end || errno || pid <= 0 || pid > 4194304) {
+			snprintf(err, len, "--pid: invalid process id '%s'", v);
+			return -EINVAL;
+		}
+		a->pid = (int)pid;
+		return 0;
+	case OPT_PROBES:
+		return set_probes(a, v, err, len);
+	case OPT_LISTEN:
+		if (agent_args_split_listen(v, host, sizeof(host), &port)) {
+			snprintf(err, len, "--listen: invalid address '%s' (want IP:PORT)", v);
+			return -EINVAL;
+		}
+		a->listen = v;
+		return 0;
+	case OPT_BUCKETS:
+		if (buckets_parse(v, a->bounds_ns, MS_MAX_BUCKETS, &a->nr_bounds, reason,
+				  sizeof(reason))) {
+			snprintf(err, len, "--buckets: %s", reason);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_BPF_STATS:
+		a->bpf_stats = true;
+		return 0;
+	case OPT_VERBOSE:
+		a->verbose = true;
+		return 0;
+	case OPT_HELP:
+		a->help = true;
+		return 0;
+	case OPT_VERSION:
+		a->version = true;
+		return 0;
+	case OPT_LIST_PROBES:
+		a->list_probes = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, size_t len)
+{
+	int e;
+
+	memset(a, 0, sizeof(*a));
+	a->listen = AGENT_DEFAULT_LISTEN;
+	a->nr_bounds = buckets_default(a->bounds_ns, MS_MAX_BUCKETS);
+	set_probes(a, "all", err, len);
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *eq, *val = NULL;
+		size_t nlen, k;
+
+		if (strncmp(arg, "--", 2) != 0) {
+			snprintf(err, len, "unexpected argument '%s'", arg);
+			return -EINVAL;
+		}
+		eq = strchr(arg + 2, '=');
+		nlen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		for (k = 0; k < NR_OPTIONS; k++) {
+			if (strlen(options[k].name) == nlen && !strncmp(arg + 2, options[k].name, nlen))
+				break;
+		}
+		if (k == NR_OPTIONS) {
+			snprintf(err, len, "unknown option %.*s", (int)(nlen + 2), arg);
+			return -EINVAL;
+		}
+		if (options[k].has_value) {
+			val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!val) {
+				snprintf(err, len, "--%s: missing value", options[k].name);
+				return -EINVAL;
+			}
+		} else if (eq) {
+			snprintf(err, len, "--%s takes no value", options[k].name);
+			return -EINVAL;
+		}
+		e = apply(a, options[k].id, val, err, len);
+		if (e)
+			return e;
+	}
+	if (a->help || a->version || a->list_probes)
+		return 0;
+	if (a->binary && a->pid) {
+		snprintf(err, len, "--binary and --pid are exclusive");
+		return -EINVAL;
+	}
+	if (!a->binary && !a->pid) {
+		snprintf(err, len, "one of --binary or --pid is required");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void agent_args_list_probes(FILE *out)
+{
+	for (int id = 0; id < SUBSYS_COUNT; id++) {
+		const struct subsys_desc *d = subsys_get(id);
+
+		fprintf(out, "%s: %s\n  probes:", d->name, d->summary);
+		for (size_t i = 0; i < d->nr_probes; i++)
+			fprintf(out, " %s", d->probes[i].func);
+		fprintf(out, "\n  metrics:");
+		for (const char *const *m = d->metrics; *m; m++)
+			fprintf(out, " %s", *m);
+		fprintf(out, "\n");
+	}
+}
+
+void agent_args_help(FILE *out)
+{
+	fprintf(out, "usage: metastore-agent (--binary PATH | --pid PID) [options]\n\n"
+		     "Attaches eBPF uprobes to a metastore and serves its metrics in the Prometheus\n"
+		     "text format on /metrics (also /health and /). Needs root and kernel BTF.\n\n"
+		     "options:\n");
+	for (size_t k = 0; k < NR_OPTIONS; k++)
+		fprintf(out, "  --%s %s\n", options[k].name, options[k].help);
+	fprintf(out, "\nsubsystems (--probes):\n");
+	agent_args_list_probes(out);
+}

@@ -1,0 +1,43 @@
+/* Agent command line: parsing into a settings struct, and the --help / --list-probes texts. */
+#ifndef AGENT_ARGS_H
+#define AGENT_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ms_maps.h"
+
+#define AGENT_DEFAULT_LISTEN "127.0.0.1:9464"
+
+struct agent_args {
+	const char *binary;     /* --binary PATH (points into argv) */
+	int pid;                /* --pid PID, 0 if not given */
+	uint32_t probes;        /* --probes, as 1u << enum subsys_id */
+	char probes_text[128];  /* the selected subsystems, "grpc,storage,mvcc" */
+	const char *listen;     /* --listen ADDR:PORT */
+	uint64_t bounds_ns[MS_MAX_BUCKETS];
+	uint32_t nr_bounds;
+	bool bpf_stats;   /* --bpf-stats: turn on kernel.bpf_stats_enabled */
+	bool verbose;     /* --verbose: libbpf messages */
+	bool help, version, list_probes;
+};
+
+/*
+ * Parses argv (options as "--name value" or "--name=value"). Returns 0, or -EINVAL with a
+ * one-line message in err (e.g. "--pid: invalid process id 'abc'"). Never prints.
+ */
+int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, size_t errlen);
+
+/* Writes the --help text: usage, options, each subsystem with its functions and metrics. */
+void agent_args_help(FILE *out);
+
+/* Writes the --list-probes text: one block per subsystem. */
+void agent_args_list_probes(FILE *out);
+
+/* Splits "IP:PORT" ("[IPv6]:PORT" too) into host and port; port 0 allowed. Returns 0 or
+ * -EINVAL. host must hold at least 64 bytes. */
+int agent_args_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port);
+
+#endif /* AGENT_ARGS_H */

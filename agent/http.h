@@ -1,0 +1,44 @@
+/* HTTP front end of the agent (libmicrohttpd): /metrics, /health, / and errors for the rest. */
+#ifndef AGENT_HTTP_H
+#define AGENT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expo.h"
+
+struct http_server;
+
+struct http_handlers {
+	/* Appends the exposition in `fmt` to `out`; returns 0 or -errno (-> 500). */
+	int (*metrics)(enum expo_format fmt, struct expo_buf *out, void *arg);
+	/* Returns true if healthy; otherwise false with a one-line reason in `why`. */
+	bool (*health)(char *why, size_t len, void *arg);
+	void *arg;
+};
+
+/* Bounds that keep a scraper from tying the agent up. */
+#define HTTP_MAX_CONNECTIONS 10
+#define HTTP_CONNECTION_TIMEOUT_S 30
+
+/*
+ * Starts serving on `listen` ("IP:PORT" or "[IPv6]:PORT"; port 0 picks a free port) on a
+ * background thread. The handlers are copied; `arg` is borrowed. Returns 0 with *out owned
+ * by the caller, -EINVAL for a bad address, or -errno from bind/listen.
+ */
+int http_server_new(const char *listen, const struct http_handlers *h, struct http_server **out);
+
+/* The bound port (useful with port 0). */
+uint16_t http_server_port(const struct http_server *s);
+
+/* Stops serving (waits for running requests) and frees; NULL is allowed. */
+void http_server_free(struct http_server *s);
+
+/* The exposition format a request's Accept header asks for. */
+enum expo_format http_negotiate_format(const char *accept);
+
+/* True if an Accept-Encoding header value allows gzip (and does not give it q=0). */
+bool http_accepts_gzip(const char *accept_encoding);
+
+#endif /* AGENT_HTTP_H */
