@@ -46,10 +46,10 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 PROTOS := $(wildcard metastore/proto/*.proto)
 PROTO_C := $(patsubst metastore/proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 PROTO_H := $(PROTO_C:.c=.h)
-PROTO_O := $(patsubst $(GEN)/%.c,$(BUILD)/metastore/gen/%.o,$(PROTO_C))
+PROTO_O := $(patsubst $(GEN)/%.c,$(BUILD)/obj/metastore/gen/%.o,$(PROTO_C))
 
 MS_SRCS := $(filter-out metastore/main.c,$(wildcard metastore/*.c))
-MS_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(MS_SRCS)) $(PROTO_O)
+MS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(MS_SRCS)) $(PROTO_O)
 MS_LIB  := $(BUILD)/libmetastore.a
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -57,7 +57,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
 
 AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
-AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRCS))
+AGENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
 AGENT_LIB  := $(BUILD)/libagent.a
 
 UNIT_MS    := $(patsubst tests/unit/metastore/%.c,$(BUILD)/tests/metastore/%,$(wildcard tests/unit/metastore/test_*.c))
@@ -102,15 +102,15 @@ $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: metastore/proto/%.proto | $(BUILD)/.deps-ok
 	$(Q)mkdir -p $(GEN)
 	$(Q)$(PROTOC_C) --c_out=$(GEN) -Imetastore/proto $<
 
-$(BUILD)/metastore/gen/%.o: $(GEN)/%.c $(PROTO_H)
+$(BUILD)/obj/metastore/gen/%.o: $(GEN)/%.c $(PROTO_H)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(MS_CFLAGS) -c $< -o $@
 
 # --- metastore ------------------------------------------------------------------------
-$(BUILD)/metastore/probes.o: MS_EXTRA := $(MS_PROBE_CFLAGS)
+$(BUILD)/obj/metastore/probes.o: MS_EXTRA := $(MS_PROBE_CFLAGS)
 
-$(BUILD)/metastore/%.o: metastore/%.c | $(PROTO_H) $(BUILD)/.deps-ok
+$(BUILD)/obj/metastore/%.o: metastore/%.c | $(PROTO_H) $(BUILD)/.deps-ok
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(MS_CFLAGS) $(MS_EXTRA) -c $< -o $@
@@ -119,7 +119,7 @@ $(MS_LIB): $(MS_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(METASTORE): $(BUILD)/metastore/main.o $(MS_LIB)
+$(METASTORE): $(BUILD)/obj/metastore/main.o $(MS_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(MS_LDFLAGS) -o $@ $^ $(MS_LIBS)
 
@@ -134,7 +134,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 # --- agent ----------------------------------------------------------------------------
-$(BUILD)/agent/%.o: agent/%.c | $(SKELS) $(BUILD)/.deps-ok
+$(BUILD)/obj/agent/%.o: agent/%.c | $(SKELS) $(BUILD)/.deps-ok
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(AGENT_CFLAGS) -c $< -o $@
@@ -143,7 +143,7 @@ $(AGENT_LIB): $(AGENT_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(AGENT): $(BUILD)/agent/main.o $(AGENT_LIB)
+$(AGENT): $(BUILD)/obj/agent/main.o $(AGENT_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) -o $@ $^ $(AGENT_LIBS)
 

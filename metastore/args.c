@@ -1,0 +1,181 @@
+/* metastore command line: parsing into settings, and the --help text. */
+#include "args.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_id { OPT_LISTEN, OPT_LISTEN_URLS, OPT_DATA_DIR, OPT_NAME, OPT_MAX_REQ, OPT_MAX_CONN,
+	      OPT_HELP, OPT_VERSION };
+
+static const struct {
+	const char *name;
+	enum opt_id id;
+	bool has_value;
+	const char *help;
+} options[] = {
+	{ "listen", OPT_LISTEN, true, "IP:PORT           client gRPC address (default 127.0.0.1:2379)" },
+	{ "listen-client-urls", OPT_LISTEN_URLS, true, "URL   etcd-style form of --listen: http://IP:PORT" },
+	{ "data-dir", OPT_DATA_DIR, true, "DIR             data directory (default ./default.metastore)" },
+	{ "name", OPT_NAME, true, "NAME                member name (default default)" },
+	{ "max-request-bytes", OPT_MAX_REQ, true, "N    largest request accepted (default 1572864)" },
+	{ "max-connections", OPT_MAX_CONN, true, "N      client connections served at once (default 1024)" },
+	{ "version", OPT_VERSION, false, "                  print the version" },
+	{ "help", OPT_HELP, false, "                     this text" },
+};
+
+#define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static int parse_hostport(const char *v, struct ms_args *a)
+{
+	const char *colon = strrchr(v, ':');
+	unsigned char addr[4];
+	char *end;
+	long port;
+
+	if (!colon || colon == v || (size_t)(colon - v) >= sizeof(a->host))
+		return -EINVAL;
+	memcpy(a->host, v, (size_t)(colon - v));
+	a->host[colon - v] = '\0';
+	if (inet_pton(AF_INET, a->host, addr) != 1)
+		return -EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port < 0 || port > 65535)
+		return -EINVAL;
+	a->port = (uint16_t)port;
+	return 0;
+}
+
+static int parse_size(const char *v, unsigned long long min, unsigned long long max,
+		      unsigned long long *out)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	if (*v < '0' || *v > '9')
+		return -EINVAL;
+	n = strtoull(v, &end, 10);
+	if (*end || errno || n < min || n > max)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int apply(struct ms_args *a, enum opt_id id, const char *v, char *err, size_t len)
+{
+	unsigned long long n;
+
+	switch (id) {
+	case OPT_LISTEN:
+		if (parse_hostport(v, a)) {
+			snprintf(err, len, "--listen: invalid address '%s' (want IPv4:PORT)", v);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_LISTEN_URLS:
+		/* The first URL; only cleartext HTTP/2 is served. */
+		if (strncmp(v, "http://", 7) != 0) {
+			snprintf(err, len, "--listen-client-urls: '%s' is not an http:// URL", v);
+			return -EINVAL;
+		} else {
+			char first[128];
+			size_t l = strcspn(v + 7, ",/");
+
+			snprintf(first, sizeof(first), "%.*s", (int)l, v + 7);
+			if (parse_hostport(first, a)) {
+				snprintf(err, len, "--listen-client-urls: invalid address in '%s'", v);
+				return -EINVAL;
+			}
+		}
+		return 0;
+	case OPT_DATA_DIR:
+		a->data_dir = v;
+		return 0;
+	case OPT_NAME:
+		if (!*v) {
+			snprintf(err, len, "--name: empty name");
+			return -EINVAL;
+		}
+		a->name = v;
+		return 0;
+	case OPT_MAX_REQ:
+		if (parse_size(v, 1, 64ull << 20, &n)) {
+			snprintf(err, len, "--max-request-bytes: '%s' is not a size in [1, 67108864]", v);
+			return -EINVAL;
+		}
+		a->max_request_bytes = (size_t)n;
+		return 0;
+	case OPT_MAX_CONN:
+		if (parse_size(v, 1, 1000000, &n)) {
+			snprintf(err, len, "--max-connections: '%s' is not a number in [1, 1000000]", v);
+			return -EINVAL;
+		}
+		a->max_connections = (unsigned)n;
+		return 0;
+	case OPT_HELP:
+		a->help = true;
+		return 0;
+	case OPT_VERSION:
+		a->version = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t len)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->host, sizeof(a->host), "%s", MS_DEFAULT_HOST);
+	a->port = MS_DEFAULT_PORT;
+	a->data_dir = "default.metastore";
+	a->name = "default";
+	a->max_request_bytes = MS_DEFAULT_MAX_REQUEST_BYTES;
+	a->max_connections = MS_DEFAULT_MAX_CONNECTIONS;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *eq, *val = NULL;
+		size_t nlen, k;
+		int e;
+
+		if (strncmp(arg, "--", 2) != 0) {
+			snprintf(err, len, "unexpected argument '%s'", arg);
+			return -EINVAL;
+		}
+		eq = strchr(arg + 2, '=');
+		nlen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		for (k = 0; k < NR_OPTIONS; k++) {
+			if (strlen(options[k].name) == nlen && !strncmp(arg + 2, options[k].name, nlen))
+				break;
+		}
+		if (k == NR_OPTIONS) {
+			snprintf(err, len, "unknown option %.*s", (int)(nlen + 2), arg);
+			return -EINVAL;
+		}
+		if (options[k].has_value) {
+			val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!val) {
+				snprintf(err, len, "--%s: missing value", options[k].name);
+				return -EINVAL;
+			}
+		} else if (eq) {
+			snprintf(err, len, "--%s takes no value", options[k].name);
+			return -EINVAL;
+		}
+		e = apply(a, options[k].id, val, err, len);
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
+void ms_args_help(FILE *out)
+{
+	fprintf(out, "usage: metastore [options]\n\n"
+		     "An etcd-v3-compatible key-value store: gRPC over cleartext HTTP/2, MVCC\n"
+		     "revisions. Works with etcdctl (ETCDCTL_API=3).\n\noptions:\n");
+	for (size_t k = 0; k < NR_OPTIONS; k++)
+		fprintf(out, "  --%s %s\n", options[k].name, options[k].help);
+}

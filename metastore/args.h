@@ -1,0 +1,34 @@
+/* metastore command line: parsing into settings, and the --help text. */
+#ifndef MS_ARGS_H
+#define MS_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MS_DEFAULT_HOST "127.0.0.1"
+#define MS_DEFAULT_PORT 2379
+/* etcd's defaults: 1.5 MiB per request; gRPC may carry 512 KiB more of framing. */
+#define MS_DEFAULT_MAX_REQUEST_BYTES (1536u * 1024)
+#define MS_GRPC_OVERHEAD_BYTES (512u * 1024)
+#define MS_DEFAULT_MAX_CONNECTIONS 1024
+
+struct ms_args {
+	char host[64];
+	uint16_t port;
+	const char *data_dir;
+	const char *name;
+	size_t max_request_bytes;
+	unsigned max_connections;
+	bool help, version;
+};
+
+/* Parses argv ("--opt value" or "--opt=value"). Returns 0, or -EINVAL with a one-line
+ * message in err. Never prints. */
+int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t errlen);
+
+/* Writes the --help text. */
+void ms_args_help(FILE *out);
+
+#endif /* MS_ARGS_H */

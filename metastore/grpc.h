@@ -1,0 +1,86 @@
+/* gRPC calls over HTTP/2: message framing, status, and the call API the services use. */
+#ifndef MS_GRPC_H
+#define MS_GRPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "ms_methods.h"
+
+/* Length-prefixed message header: 1 byte compressed flag, 4 bytes big-endian length. */
+#define GRPC_FRAME_HDR 5
+
+struct grpc_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+};
+
+struct ms_conn;
+
+/* One gRPC call = one HTTP/2 stream. Owned by its connection; freed when the stream closes. */
+struct grpc_call {
+	uint64_t id;          /* per-process request id of the probe contract */
+	uint32_t method;      /* enum ms_method */
+	int32_t stream_id;
+	struct ms_conn *conn;
+	struct grpc_buf in;   /* request body (framed messages) */
+	struct grpc_buf out;  /* framed response messages not yet taken by HTTP/2 */
+	size_t out_off;
+	uint32_t code;        /* grpc-status, valid once finished */
+	char *message;        /* grpc-message (raw, not yet percent-encoded) */
+	bool headers_sent;    /* response HEADERS submitted */
+	bool finished;        /* status set: trailers submitted or pending */
+	bool trailers_sent;
+	bool ended;           /* ms_probe_grpc_request_end called */
+	struct grpc_call *next;
+};
+
+/* A unary handler: `msg` is the one request message (valid during the call). It must end
+ * the call with grpc_call_finish (after grpc_call_send for a response) before returning
+ * or, later, from the event loop. */
+typedef void (*grpc_unary_fn)(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx);
+
+/* Packs `m` as one framed response message on `call`. Returns 0 or -ENOMEM. */
+int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *m);
+
+/* Ends the call with `code` and an optional message (copied); sends trailers after any
+ * queued responses. Only the first finish of a call counts. */
+void grpc_call_finish(struct grpc_call *call, uint32_t code, const char *message);
+
+/* Internal-fault recovery: fires the panic probe and finishes with INTERNAL. */
+void grpc_call_fault(struct grpc_call *call, const char *what);
+
+/* --- pure helpers (no I/O) ----------------------------------------------------------- */
+
+/* Appends len bytes of data (data NULL: reserves them, uninitialized). Returns 0 or -ENOMEM. */
+int grpc_buf_append(struct grpc_buf *b, const void *data, size_t len);
+
+/* Frees the buffer's memory and zeroes it. */
+void grpc_buf_free(struct grpc_buf *b);
+
+enum grpc_unframe_result {
+	GRPC_UNFRAME_OK,
+	GRPC_UNFRAME_EMPTY,      /* no message at all */
+	GRPC_UNFRAME_TRUNCATED,  /* prefix or payload incomplete */
+	GRPC_UNFRAME_TRAILING,   /* more bytes after the first message (unary needs one) */
+	GRPC_UNFRAME_COMPRESSED, /* compressed flag set: no decompressor */
+	GRPC_UNFRAME_TOO_LARGE,  /* declared length above the limit */
+};
+
+/* Finds the single message of a unary request body. On GRPC_UNFRAME_OK, *msg and *len point
+ * into `body`. *len receives the declared length for GRPC_UNFRAME_TOO_LARGE. */
+enum grpc_unframe_result grpc_unframe(const uint8_t *body, size_t body_len, size_t max_len,
+				      const uint8_t **msg, size_t *len);
+
+/* Writes the 5-byte prefix for an uncompressed message of `len` bytes. */
+void grpc_frame_header(uint8_t hdr[GRPC_FRAME_HDR], uint32_t len);
+
+/* Percent-encodes a grpc-message value per the gRPC HTTP/2 spec (bytes outside 0x20-0x7e
+ * and '%'). Returns a malloc'ed string or NULL. */
+char *grpc_percent_encode(const char *s);
+
+#endif /* MS_GRPC_H */
