@@ -22,7 +22,9 @@ struct expo_series {
 	struct expo_series *next;
 	struct expo_label *labels;
 	size_t nlabels;
+	bool is_u64;
 	double value;
+	uint64_t u64;
 	/* histogram only */
 	const double *bounds;
 	uint64_t *counts; /* nbounds + 1, non-cumulative */
@@ -107,6 +109,8 @@ void expo_registry_free(struct expo_registry *reg)
 
 void expo_registry_reset(struct expo_registry *reg)
 {
+	if (!reg)
+		return;
 	reg->cur = reg->chunks;
 	if (reg->cur)
 		reg->cur->used = 0;
@@ -134,8 +138,14 @@ struct expo_family *expo_family_add(struct expo_registry *reg, const char *name,
 {
 	struct expo_family *f;
 
-	if (!valid_name(name, true))
+	if (!reg || !valid_name(name, true) ||
+	    (type != EXPO_COUNTER && type != EXPO_GAUGE && type != EXPO_HISTOGRAM))
 		return NULL;
+	/* Two families of one name would be an invalid exposition. */
+	for (f = reg->head; f; f = f->next) {
+		if (strcmp(f->name, name) == 0)
+			return NULL;
+	}
 	f = arena_alloc(reg, sizeof(*f));
 	if (!f)
 		return NULL;
@@ -160,11 +170,17 @@ static struct expo_series *series_new(struct expo_family *f, const struct expo_l
 	struct expo_registry *r = f->reg;
 	struct expo_series *s;
 
+	*err = -EINVAL;
+	if (n && !labels)
+		return NULL;
 	for (size_t i = 0; i < n; i++) {
+		/* "le" belongs to histogram buckets; "__" names are reserved by Prometheus. */
 		if (!valid_name(labels[i].name, false) || strcmp(labels[i].name, "le") == 0 ||
-		    !labels[i].value) {
-			*err = -EINVAL;
+		    strncmp(labels[i].name, "__", 2) == 0 || !labels[i].value)
 			return NULL;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(labels[i].name, labels[j].name) == 0)
+				return NULL;
 		}
 	}
 	*err = -ENOMEM;
@@ -213,6 +229,23 @@ int expo_series_add_value(struct expo_family *f, const struct expo_label *labels
 	return 0;
 }
 
+int expo_series_add_u64(struct expo_family *f, const struct expo_label *labels, size_t n,
+			uint64_t value)
+{
+	struct expo_series *s;
+	int err;
+
+	if (!f || f->type == EXPO_HISTOGRAM)
+		return -EINVAL;
+	s = series_new(f, labels, n, &err);
+	if (!s)
+		return err;
+	s->is_u64 = true;
+	s->u64 = value;
+	series_link(f, s);
+	return 0;
+}
+
 int expo_series_add_hist(struct expo_family *f, const struct expo_label *labels, size_t n,
 			 const double *bounds, size_t nbounds, const uint64_t *counts,
 			 size_t ncounts, double sum, uint64_t count)
@@ -221,10 +254,12 @@ int expo_series_add_hist(struct expo_family *f, const struct expo_label *labels,
 	double *b;
 	int err;
 
-	if (!f || f->type != EXPO_HISTOGRAM || ncounts != nbounds + 1)
+	if (!f || f->type != EXPO_HISTOGRAM || ncounts != nbounds + 1 || !counts ||
+	    (nbounds && !bounds))
 		return -EINVAL;
-	for (size_t i = 1; i < nbounds; i++) {
-		if (!(bounds[i] > bounds[i - 1]))
+	for (size_t i = 0; i < nbounds; i++) {
+		/* +Inf is implicit: a finite bound list keeps exactly one +Inf bucket. */
+		if (!isfinite(bounds[i]) || (i && !(bounds[i] > bounds[i - 1])))
 			return -EINVAL;
 	}
 	s = series_new(f, labels, n, &err);
@@ -437,21 +472,26 @@ static int render_head(struct expo_buf *b, const char *name, const char *suffix,
 static int render_hist(struct expo_buf *b, const struct expo_family *f,
 		       const struct expo_series *s)
 {
-	uint64_t cum = 0;
+	uint64_t cum = 0, total = s->count;
 	char le[64];
 	int err = 0;
 
+	/* Per-CPU buckets and the total are not read atomically; never let them disagree. */
+	for (size_t i = 0; i <= s->nbounds; i++)
+		cum += s->counts[i];
+	if (cum > total)
+		total = cum;
+	cum = 0;
 	for (size_t i = 0; i <= s->nbounds && !err; i++) {
 		cum += s->counts[i];
 		if (i < s->nbounds)
 			expo_format_double(s->bounds[i], le, sizeof(le));
 		else
 			snprintf(le, sizeof(le), "+Inf");
-		/* +Inf carries the total so that it always equals _count. */
 		err = render_head(b, f->name, "_bucket", s, "le", le);
 		if (!err)
 			err = expo_buf_printf(b, "%llu\n",
-					      (unsigned long long)(i < s->nbounds ? cum : s->count));
+					      (unsigned long long)(i < s->nbounds ? cum : total));
 	}
 	if (!err)
 		err = render_head(b, f->name, "_sum", s, NULL, NULL);
@@ -462,7 +502,7 @@ static int render_hist(struct expo_buf *b, const struct expo_family *f,
 	if (!err)
 		err = render_head(b, f->name, "_count", s, NULL, NULL);
 	if (!err)
-		err = expo_buf_printf(b, "%llu\n", (unsigned long long)s->count);
+		err = expo_buf_printf(b, "%llu\n", (unsigned long long)total);
 	return err;
 }
 
@@ -470,6 +510,9 @@ int expo_render(const struct expo_registry *reg, enum expo_format fmt, struct ex
 {
 	bool om = fmt == EXPO_OPENMETRICS;
 	int err = 0;
+
+	if (fmt != EXPO_PROMETHEUS && fmt != EXPO_OPENMETRICS)
+		return -EINVAL;
 
 	for (const struct expo_family *f = reg->head; f && !err; f = f->next) {
 		size_t nlen = strlen(f->name);
@@ -492,7 +535,9 @@ int expo_render(const struct expo_registry *reg, enum expo_format fmt, struct ex
 			err = render_head(out, f->name, (om && f->type == EXPO_COUNTER && !strip) ?
 							"_total" : "", s, NULL, NULL);
 			if (!err)
-				err = buf_value(out, s->value);
+				err = s->is_u64 ? expo_buf_printf(out, "%llu",
+								  (unsigned long long)s->u64)
+						: buf_value(out, s->value);
 			if (!err)
 				err = buf_put(out, "\n", 1);
 		}
