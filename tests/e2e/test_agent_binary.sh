@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# End-to-end: --binary attaches before the store starts; the store's start-up revision and
+# every request of the process started afterwards are seen, exactly.
+. "$(dirname "$0")/lib.sh"
+need_root
+
+N_PUT=4
+AGENT_PORT=$(free_port)
+# No metastore runs yet: uprobes on the file apply to processes started later.
+start_agent "$AGENT_PORT" --binary "$METASTORE" --probes grpc,mvcc
+scrape >"$E2E_TMP/m0"
+assert_sample "$E2E_TMP/m0" 'metastore_agent_probe_attached{subsystem="grpc",function="ms_probe_grpc_request_begin"}' 1
+assert_sample "$E2E_TMP/m0" 'metastore_agent_probe_attached{subsystem="storage",function="ms_probe_storage_begin"}' 0
+assert_sample "$E2E_TMP/m0" 'metastore_agent_probe_nop5{subsystem="grpc",function="ms_probe_grpc_request_begin"}' 1
+grep -q '^storage_operation_total' "$E2E_TMP/m0" && fail "storage metrics exported with storage not probed"
+
+MS_PORT=$(free_port)
+start_metastore "$MS_PORT"
+scrape >"$E2E_TMP/m1"
+assert_sample "$E2E_TMP/m1" 'mvcc_current_revision{node="1"}' 1
+
+for i in $(seq $N_PUT); do ctl put "key$i" "value$i" >/dev/null; done
+ctl get key --prefix >/dev/null
+scrape >"$E2E_TMP/m2"
+promtool check metrics <"$E2E_TMP/m2" || fail "promtool check metrics rejected the exposition"
+assert_sample "$E2E_TMP/m2" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' "$N_PUT"
+assert_sample "$E2E_TMP/m2" 'grpc_server_request_total{method="/etcdserverpb.KV/Range",code="OK"}' 1
+assert_sample "$E2E_TMP/m2" 'mvcc_current_revision{node="1"}' $((1 + N_PUT))
+assert_sample "$E2E_TMP/m2" 'metastore_agent_probe_hits_total{subsystem="grpc",function="ms_probe_grpc_request_begin"}' $((N_PUT + 1))
+
+# /health is OK while attached; the other paths behave.
+[ "$(curl -s "http://127.0.0.1:$AGENT_PORT/health")" = ok ] || fail "/health not ok"
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+[ "$(code "http://127.0.0.1:$AGENT_PORT/")" = 200 ] || fail "/ not 200"
+[ "$(code "http://127.0.0.1:$AGENT_PORT/nope")" = 404 ] || fail "/nope not 404"
+[ "$(code -X POST "http://127.0.0.1:$AGENT_PORT/metrics")" = 405 ] || fail "POST not 405"
+ctype=$(curl -s -o /dev/null -w '%{content_type}' "http://127.0.0.1:$AGENT_PORT/metrics")
+[ "$ctype" = "text/plain; version=0.0.4; charset=utf-8" ] || fail "content type $ctype"
+
+# SIGTERM: detach and exit 0.
+kill -TERM "$AGENT_PID"
+rc=0
+wait "$AGENT_PID" || rc=$?
+[ "$rc" = 0 ] || fail "agent exited $rc on SIGTERM"
+echo "PASS $E2E_NAME"
