@@ -1,0 +1,85 @@
+/* Unit tests for the metastore command line. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "args.h"
+
+#define MAX_ARGV 8
+
+static void test_parse_table(void **state)
+{
+	static const struct {
+		const char *argv[MAX_ARGV];
+		const char *err; /* NULL: success */
+		const char *host;
+		uint16_t port;
+		size_t max_req;
+		unsigned max_conn;
+		const char *name;
+	} cases[] = {
+		{ { "metastore" }, NULL, "127.0.0.1", 2379, 1572864, 1024, "default" },
+		{ { "metastore", "--listen", "127.0.0.1:0" }, NULL, "127.0.0.1", 0, 1572864, 1024, "default" },
+		{ { "metastore", "--listen=0.0.0.0:12379", "--name", "n1" }, NULL, "0.0.0.0", 12379,
+		  1572864, 1024, "n1" },
+		{ { "metastore", "--listen-client-urls", "http://127.0.0.1:22379" }, NULL, "127.0.0.1",
+		  22379, 1572864, 1024, "default" },
+		{ { "metastore", "--listen-client-urls", "http://127.0.0.1:22379,http://127.0.0.1:1" },
+		  NULL, "127.0.0.1", 22379, 1572864, 1024, "default" },
+		{ { "metastore", "--max-request-bytes", "4096", "--max-connections", "3" }, NULL,
+		  "127.0.0.1", 2379, 4096, 3, "default" },
+		{ .argv = { "metastore", "--listen", "nonsense" }, .err = "--listen: invalid address 'nonsense' (want IPv4:PORT)" },
+		{ .argv = { "metastore", "--listen", "127.0.0.1:65536" }, .err = "--listen: invalid address '127.0.0.1:65536' (want IPv4:PORT)" },
+		{ .argv = { "metastore", "--listen", "localhost:2379" }, .err = "--listen: invalid address 'localhost:2379' (want IPv4:PORT)" },
+		{ .argv = { "metastore", "--listen-client-urls", "https://127.0.0.1:1" },
+		  .err = "--listen-client-urls: 'https://127.0.0.1:1' is not an http:// URL" },
+		{ .argv = { "metastore", "--max-request-bytes", "0" },
+		  .err = "--max-request-bytes: '0' is not a size in [1, 67108864]" },
+		{ .argv = { "metastore", "--max-request-bytes", "-5" },
+		  .err = "--max-request-bytes: '-5' is not a size in [1, 67108864]" },
+		{ .argv = { "metastore", "--max-connections", "12x" },
+		  .err = "--max-connections: '12x' is not a number in [1, 1000000]" },
+		{ .argv = { "metastore", "--name", "" }, .err = "--name: empty name" },
+		{ .argv = { "metastore", "--data-dir" }, .err = "--data-dir: missing value" },
+		{ .argv = { "metastore", "--bogus" }, .err = "unknown option --bogus" },
+		{ .argv = { "metastore", "--help=yes" }, .err = "--help takes no value" },
+		{ .argv = { "metastore", "positional" }, .err = "unexpected argument 'positional'" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ms_args a;
+		char err[256] = "";
+		int argc = 0;
+		int rc;
+
+		while (argc < MAX_ARGV && cases[i].argv[argc])
+			argc++;
+		rc = ms_args_parse(argc, (char **)cases[i].argv, &a, err, sizeof(err));
+		if (cases[i].err) {
+			assert_int_equal(rc, -EINVAL);
+			assert_string_equal(err, cases[i].err);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_string_equal(a.host, cases[i].host);
+		assert_int_equal(a.port, cases[i].port);
+		assert_int_equal(a.max_request_bytes, cases[i].max_req);
+		assert_int_equal(a.max_connections, cases[i].max_conn);
+		assert_string_equal(a.name, cases[i].name);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_table),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

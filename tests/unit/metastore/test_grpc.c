@@ -1,0 +1,130 @@
+/* Unit tests for grpc.c: message unframing, frame headers, grpc-message encoding, buffers. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "grpc.h"
+
+static void test_unframe_table(void **state)
+{
+	static const struct {
+		const char *name;
+		const uint8_t body[16];
+		size_t len;
+		size_t max;
+		enum grpc_unframe_result want;
+		size_t want_len; /* message length (or declared length for TOO_LARGE) */
+	} cases[] = {
+		{ "empty body", { 0 }, 0, 100, GRPC_UNFRAME_EMPTY, 0 },
+		{ "short prefix", { 0, 0, 0 }, 3, 100, GRPC_UNFRAME_TRUNCATED, 0 },
+		{ "empty message", { 0, 0, 0, 0, 0 }, 5, 100, GRPC_UNFRAME_OK, 0 },
+		{ "one message", { 0, 0, 0, 0, 3, 'a', 'b', 'c' }, 8, 100, GRPC_UNFRAME_OK, 3 },
+		{ "payload cut", { 0, 0, 0, 0, 4, 'a', 'b' }, 7, 100, GRPC_UNFRAME_TRUNCATED, 4 },
+		{ "two messages", { 0, 0, 0, 0, 1, 'a', 0, 0, 0, 0, 1, 'b' }, 12, 100,
+		  GRPC_UNFRAME_TRAILING, 1 },
+		{ "compressed", { 1, 0, 0, 0, 1, 'a' }, 6, 100, GRPC_UNFRAME_COMPRESSED, 1 },
+		{ "over limit", { 0, 0, 0, 0, 101 }, 5, 100, GRPC_UNFRAME_TOO_LARGE, 101 },
+		{ "at limit", { 0, 0, 0, 0, 3, 'x', 'y', 'z' }, 8, 3, GRPC_UNFRAME_OK, 3 },
+		{ "2 GiB declared", { 0, 0x80, 0, 0, 0 }, 5, 100, GRPC_UNFRAME_TOO_LARGE, 1u << 31 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const uint8_t *msg = NULL;
+		size_t len = 12345;
+		enum grpc_unframe_result r =
+			grpc_unframe(cases[i].body, cases[i].len, cases[i].max, &msg, &len);
+
+		if (r != cases[i].want)
+			fail_msg("%s: result %d, want %d", cases[i].name, r, cases[i].want);
+		if (r == GRPC_UNFRAME_OK) {
+			assert_ptr_equal(msg, cases[i].body + GRPC_FRAME_HDR);
+			assert_int_equal(len, cases[i].want_len);
+		} else if (r == GRPC_UNFRAME_TOO_LARGE) {
+			assert_int_equal(len, cases[i].want_len);
+		}
+	}
+}
+
+static void test_frame_header_roundtrip(void **state)
+{
+	static const uint32_t lens[] = { 0, 1, 255, 256, 65536, 0x01020304, UINT32_MAX };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		uint8_t hdr[GRPC_FRAME_HDR];
+		const uint8_t *msg;
+		size_t len;
+
+		grpc_frame_header(hdr, lens[i]);
+		assert_int_equal(hdr[0], 0);
+		assert_int_equal((uint32_t)hdr[1] << 24 | hdr[2] << 16 | hdr[3] << 8 | hdr[4], lens[i]);
+		/* A header alone is a complete frame only for the empty message. */
+		assert_int_equal(grpc_unframe(hdr, sizeof(hdr), SIZE_MAX, &msg, &len),
+				 lens[i] ? GRPC_UNFRAME_TRUNCATED : GRPC_UNFRAME_OK);
+	}
+}
+
+static void test_percent_encode_table(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "", "" },
+		{ "etcdserver: key is not provided", "etcdserver: key is not provided" },
+		{ "100%", "100%25" },
+		{ "line\nbreak\ttab", "line%0Abreak%09tab" },
+		{ "caf\xc3\xa9", "caf%C3%A9" },
+		{ "~ and \x7f", "~ and %7F" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = grpc_percent_encode(cases[i].in);
+
+		assert_non_null(got);
+		assert_string_equal(got, cases[i].out);
+		free(got);
+	}
+}
+
+static void test_buf_append(void **state)
+{
+	struct grpc_buf b = { 0 };
+	char expect[3000];
+
+	(void)state;
+	for (int i = 0; i < 3000; i++) {
+		char c = (char)('a' + i % 26);
+
+		expect[i] = c;
+		assert_int_equal(grpc_buf_append(&b, &c, 1), 0);
+	}
+	assert_int_equal(b.len, 3000);
+	assert_memory_equal(b.data, expect, 3000);
+	/* NULL data reserves without copying. */
+	assert_int_equal(grpc_buf_append(&b, NULL, 10), 0);
+	assert_int_equal(b.len, 3010);
+	assert_true(b.cap >= b.len);
+	grpc_buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unframe_table),
+		cmocka_unit_test(test_frame_header_roundtrip),
+		cmocka_unit_test(test_percent_encode_table),
+		cmocka_unit_test(test_buf_append),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
