@@ -15,19 +15,19 @@ enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_
 static const struct {
 	const char *name;
 	enum opt_id id;
-	bool has_value;
+	const char *arg; /* NULL for a flag */
 	const char *help;
 } options[] = {
-	{ "binary", OPT_BINARY, true, "PATH   probe every process running this metastore executable" },
-	{ "pid", OPT_PID, true, "PID       probe one running metastore process" },
-	{ "probes", OPT_PROBES, true, "LIST   subsystems to probe, comma-separated, or all (default all)" },
-	{ "listen", OPT_LISTEN, true, "ADDR:PORT  HTTP listen address (default " AGENT_DEFAULT_LISTEN ")" },
-	{ "buckets", OPT_BUCKETS, true, "LIST  latency bucket bounds in seconds, increasing" },
-	{ "bpf-stats", OPT_BPF_STATS, false, "      turn on kernel.bpf_stats_enabled for BPF run time metrics" },
-	{ "verbose", OPT_VERBOSE, false, "        print libbpf messages" },
-	{ "list-probes", OPT_LIST_PROBES, false, "    list subsystems, their probe functions and metrics" },
-	{ "version", OPT_VERSION, false, "        print the version" },
-	{ "help", OPT_HELP, false, "           this text" },
+	{ "binary", OPT_BINARY, "PATH", "probe every process running this metastore executable" },
+	{ "pid", OPT_PID, "PID", "probe one running metastore process" },
+	{ "probes", OPT_PROBES, "LIST", "subsystems to probe, comma-separated, or all (default all)" },
+	{ "listen", OPT_LISTEN, "ADDR:PORT", "HTTP listen address (default " AGENT_DEFAULT_LISTEN ")" },
+	{ "buckets", OPT_BUCKETS, "LIST", "latency bucket bounds in seconds, increasing" },
+	{ "bpf-stats", OPT_BPF_STATS, NULL, "turn on kernel.bpf_stats_enabled for BPF run-time metrics" },
+	{ "verbose", OPT_VERBOSE, NULL, "print libbpf messages" },
+	{ "list-probes", OPT_LIST_PROBES, NULL, "list subsystems, their probe functions and metrics" },
+	{ "version", OPT_VERSION, NULL, "print the version" },
+	{ "help", OPT_HELP, NULL, "this text (also -h)" },
 };
 
 #define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -60,10 +60,14 @@ int agent_args_split_listen(const char *listen, char *host, size_t hostlen, uint
 	host[hlen] = '\0';
 	if (inet_pton(listen[0] == '[' ? AF_INET6 : AF_INET, host, addr) != 1)
 		return -EINVAL;
+	/* The port is checked after the address so that a bad port gets its own error. */
+	/* Digits only: strtol alone would take "+80", " 80" and "-0". */
+	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return -EINVAL;
 	errno = 0;
 	p = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || errno || p < 0 || p > 65535)
-		return -EINVAL;
+	if (errno || p > 65535)
+		return -ERANGE;
 	*port = (uint16_t)p;
 	return 0;
 }
@@ -74,14 +78,20 @@ static int set_probes(struct agent_args *a, const char *v, char *err, size_t len
 	size_t bad_len, o = 0;
 
 	if (subsys_parse_list(v, &a->probes, &bad, &bad_len)) {
-		snprintf(err, len, "--probes: unknown subsystem '%.*s'", (int)bad_len, bad);
+		if (bad_len)
+			snprintf(err, len, "--probes: unknown subsystem '%.*s'", (int)bad_len, bad);
+		else
+			snprintf(err, len, "--probes: empty subsystem name in '%s'", v);
 		return -EINVAL;
 	}
 	a->probes_text[0] = '\0';
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
-		if (a->probes & (1u << id))
-			o += (size_t)snprintf(a->probes_text + o, sizeof(a->probes_text) - o, "%s%s",
-					      o ? "," : "", subsys_get(id)->name);
+		const char *name = subsys_get(id)->name;
+
+		if (!(a->probes & (1u << id)) || o + strlen(name) + 2 > sizeof(a->probes_text))
+			continue;
+		o += (size_t)snprintf(a->probes_text + o, sizeof(a->probes_text) - o, "%s%s",
+				      o ? "," : "", name);
 	}
 	return 0;
 }
@@ -91,15 +101,22 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 	char host[64], reason[160], *end;
 	uint16_t port;
 	long pid;
+	int e;
 
 	switch (id) {
 	case OPT_BINARY:
+		if (!*v) {
+			snprintf(err, len, "--binary: empty path");
+			return -EINVAL;
+		}
 		a->binary = v;
 		return 0;
 	case OPT_PID:
 		errno = 0;
 		pid = strtol(v, &end, 10);
-		if (!*v || *end || errno || pid <= 0 || pid > 4194304) {
+		/* Digits only (no "+5", " 5"); 4194304 is the kernel's PID_MAX_LIMIT. */
+		if (!*v || *end || errno || strspn(v, "0123456789") != strlen(v) || pid <= 0 ||
+		    pid > 4194304) {
 			snprintf(err, len, "--pid: invalid process id '%s'", v);
 			return -EINVAL;
 		}
@@ -108,8 +125,11 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 	case OPT_PROBES:
 		return set_probes(a, v, err, len);
 	case OPT_LISTEN:
-		if (agent_args_split_listen(v, host, sizeof(host), &port)) {
-			snprintf(err, len, "--listen: invalid address '%s' (want IP:PORT)", v);
+		e = agent_args_split_listen(v, host, sizeof(host), &port);
+		if (e) {
+			snprintf(err, len, "--listen: invalid address '%s': %s", v,
+				 e == -ERANGE ? "port out of range 0-65535"
+					      : "want IP:PORT or [IPv6]:PORT");
 			return -EINVAL;
 		}
 		a->listen = v;
@@ -153,6 +173,10 @@ int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, siz
 		const char *arg = argv[i], *eq, *val = NULL;
 		size_t nlen, k;
 
+		if (strcmp(arg, "-h") == 0) {
+			a->help = true;
+			continue;
+		}
 		if (strncmp(arg, "--", 2) != 0) {
 			snprintf(err, len, "unexpected argument '%s'", arg);
 			return -EINVAL;
@@ -167,8 +191,12 @@ int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, siz
 			snprintf(err, len, "unknown option %.*s", (int)(nlen + 2), arg);
 			return -EINVAL;
 		}
-		if (options[k].has_value) {
-			val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+		if (options[k].arg) {
+			/* "--pid --probes x" means the value was forgotten, not that it is "--probes". */
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+				val = argv[++i];
 			if (!val) {
 				snprintf(err, len, "--%s: missing value", options[k].name);
 				return -EINVAL;
@@ -199,24 +227,34 @@ void agent_args_list_probes(FILE *out)
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		const struct subsys_desc *d = subsys_get(id);
 
-		fprintf(out, "%s: %s\n  probes:", d->name, d->summary);
+		fprintf(out, "%s%s: %s\n", id ? "\n" : "", d->name, d->summary);
+		/* One name per line, in a column after the "probes:" / "metrics:" label. */
 		for (size_t i = 0; i < d->nr_probes; i++)
-			fprintf(out, " %s", d->probes[i].func);
-		fprintf(out, "\n  metrics:");
-		for (const char *const *m = d->metrics; *m; m++)
-			fprintf(out, " %s", *m);
-		fprintf(out, "\n");
+			fprintf(out, "  %-9s%s\n", i ? "" : "probes:", d->probes[i].func);
+		for (size_t i = 0; d->metrics[i]; i++)
+			fprintf(out, "  %-9s%s\n", i ? "" : "metrics:", d->metrics[i]);
 	}
 }
 
 void agent_args_help(FILE *out)
 {
+	uint64_t b[MS_MAX_BUCKETS];
+	uint32_t n = buckets_default(b, MS_MAX_BUCKETS);
+
 	fprintf(out, "usage: metastore-agent (--binary PATH | --pid PID) [options]\n\n"
 		     "Attaches eBPF uprobes to a metastore and serves its metrics in the Prometheus\n"
 		     "text format on /metrics (also /health and /). Needs root and kernel BTF.\n\n"
 		     "options:\n");
-	for (size_t k = 0; k < NR_OPTIONS; k++)
-		fprintf(out, "  --%s %s\n", options[k].name, options[k].help);
-	fprintf(out, "\nsubsystems (--probes):\n");
+	for (size_t k = 0; k < NR_OPTIONS; k++) {
+		char left[32];
+
+		snprintf(left, sizeof(left), "--%s%s%s", options[k].name, options[k].arg ? " " : "",
+			 options[k].arg ? options[k].arg : "");
+		fprintf(out, "  %-20s %s\n", left, options[k].help);
+	}
+	fprintf(out, "\ndefault buckets (seconds):");
+	for (uint32_t i = 0; i < n; i++)
+		fprintf(out, "%s%g", i ? "," : " ", (double)b[i] / 1e9);
+	fprintf(out, "\n\nsubsystems (--probes):\n");
 	agent_args_list_probes(out);
 }

@@ -25,8 +25,11 @@ struct agent_args {
 };
 
 /*
- * Parses argv (options as "--name value" or "--name=value"). Returns 0, or -EINVAL with a
- * one-line message in err (e.g. "--pid: invalid process id 'abc'"). Never prints.
+ * Parses argv (options as "--name value" or "--name=value"; a separate value must not
+ * start with "--"; -h is --help). Defaults: probes all, listen AGENT_DEFAULT_LISTEN,
+ * buckets buckets_default(). Exactly one of --binary / --pid is required unless --help,
+ * --version or --list-probes is given. Returns 0, or -EINVAL with a one-line message in
+ * err (e.g. "--pid: invalid process id 'abc'"). Never prints; pointers in *a point into argv.
  */
 int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, size_t errlen);
 
@@ -36,8 +39,9 @@ void agent_args_help(FILE *out);
 /* Writes the --list-probes text: one block per subsystem. */
 void agent_args_list_probes(FILE *out);
 
-/* Splits "IP:PORT" ("[IPv6]:PORT" too) into host and port; port 0 allowed. Returns 0 or
- * -EINVAL. host must hold at least 64 bytes. */
+/* Splits "IP:PORT" ("[IPv6]:PORT" too; numeric addresses only) into host and port; port 0
+ * allowed. Returns 0, -ERANGE for a port above 65535, or -EINVAL for anything else
+ * malformed. host must hold at least 64 bytes. */
 int agent_args_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port);
 
 #endif /* AGENT_ARGS_H */

@@ -23,38 +23,79 @@ uint32_t buckets_default(uint64_t *out, uint32_t max)
 	return n;
 }
 
+/* Copies item [p, p+len) without surrounding blanks into buf; returns its length. */
+static size_t trim_item(const char *p, size_t len, char *buf, size_t cap)
+{
+	while (len && (*p == ' ' || *p == '\t')) {
+		p++;
+		len--;
+	}
+	while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return len;
+}
+
 int buckets_parse(const char *list, uint64_t *out, uint32_t max, uint32_t *n, char *err,
 		  size_t errlen)
 {
 	const char *p = list;
+	char prev[BUCKETS_ITEM_MAX] = "";
 	uint32_t k = 0;
 
+	if (!list || !*list) {
+		snprintf(err, errlen, "empty bucket list");
+		return -EINVAL;
+	}
 	for (;;) {
 		size_t len = strcspn(p, ",");
-		char item[64], *end;
+		char item[BUCKETS_ITEM_MAX], *end;
 		double s;
 
-		if (len == 0 || len >= sizeof(item)) {
-			snprintf(err, errlen, "empty or overlong bound in '%s'", list);
+		if (len >= sizeof(item)) {
+			snprintf(err, errlen, "bound %u is too long", k + 1);
 			return -EINVAL;
 		}
-		memcpy(item, p, len);
-		item[len] = '\0';
+		if (trim_item(p, len, item, sizeof(item)) == 0) {
+			snprintf(err, errlen, "bound %u is empty", k + 1);
+			return -EINVAL;
+		}
 		errno = 0;
 		s = strtod(item, &end);
-		if (*end || errno || !isfinite(s) || s <= 0 || s > 1e6) {
-			snprintf(err, errlen, "'%s' is not a number of seconds in (0, 1e6]", item);
+		if (*end || end == item) {
+			snprintf(err, errlen, "'%s' is not a number of seconds", item);
+			return -EINVAL;
+		}
+		if (!isfinite(s)) {
+			snprintf(err, errlen, "'%s' is not finite", item);
+			return -EINVAL;
+		}
+		if (signbit(s) || (s == 0 && !errno)) {
+			snprintf(err, errlen, "'%s' is not positive", item);
+			return -EINVAL;
+		}
+		if (s > BUCKETS_MAX_SECONDS) {
+			snprintf(err, errlen, "'%s' is above %g seconds", item, BUCKETS_MAX_SECONDS);
+			return -EINVAL;
+		}
+		/* errno here means strtod underflowed: a tiny positive number. */
+		if (errno || llround(s * 1e9) == 0) {
+			snprintf(err, errlen, "'%s' is below 1 ns", item);
 			return -EINVAL;
 		}
 		if (k == max) {
-			snprintf(err, errlen, "at most %u bounds", max);
+			snprintf(err, errlen, "more than %u bounds", max);
 			return -EINVAL;
 		}
 		out[k] = (uint64_t)llround(s * 1e9);
-		if (out[k] == 0 || (k && out[k] <= out[k - 1])) {
-			snprintf(err, errlen, "bounds must increase (at ns resolution): '%s'", item);
+		if (k && out[k] <= out[k - 1]) {
+			snprintf(err, errlen, "bounds must increase: '%s' after '%s'", item, prev);
 			return -EINVAL;
 		}
+		memcpy(prev, item, sizeof(prev));
 		k++;
 		if (p[len] == '\0')
 			break;

@@ -140,7 +140,7 @@ static void collect_grpc(struct collector *c)
 				if (!mh->count)
 					continue;
 				add_hist(dur, l, 2, c, h);
-				expo_series_add_value(total, l, 2, (double)mh->count);
+				expo_series_add_u64(total, l, 2, mh->count);
 			}
 		}
 	}
@@ -157,7 +157,7 @@ static void collect_grpc(struct collector *c)
 			struct expo_label l[] = { { "method", ms_method_name(m) } };
 
 			if (v[m])
-				expo_series_add_value(panics, l, 1, (double)v[m]);
+				expo_series_add_u64(panics, l, 1, v[m]);
 		}
 	}
 }
@@ -196,7 +196,7 @@ static void collect_storage(struct collector *c)
 			};
 
 			if (v[i])
-				expo_series_add_value(total, l, 3, (double)v[i]);
+				expo_series_add_u64(total, l, 3, v[i]);
 		}
 	}
 }
@@ -237,7 +237,7 @@ static void collect_mvcc(struct collector *c)
 		c->last_read_ok = false;
 	}
 	if (read_map(c, SUBSYS_MVCC, "mvcc_compactions", 1, 1) == 0)
-		expo_series_add_value(comp, NULL, 0, (double)c->scratch[0]);
+		expo_series_add_u64(comp, NULL, 0, c->scratch[0]);
 }
 
 /* Agent self-metrics: probes, BPF program stats, read errors, build info. */
@@ -284,14 +284,14 @@ static void collect_self(struct collector *c, double scrape_s)
 				continue;
 			expo_series_add_value(nop, l, 2, ps->nop5);
 			if (hits_ok)
-				expo_series_add_value(hits, l, 2, (double)v[idx]);
+				expo_series_add_u64(hits, l, 2, v[idx]);
 		}
 		if (!obj)
 			continue;
 		if (read_map(c, id, "pending_drops", 1, 1) == 0) {
 			struct expo_label l[] = { { "subsystem", d->name } };
 
-			expo_series_add_value(drops, l, 1, (double)v[0]);
+			expo_series_add_u64(drops, l, 1, v[0]);
 		}
 		struct bpf_program *p;
 		bpf_object__for_each_program(p, obj) {
@@ -305,11 +305,11 @@ static void collect_self(struct collector *c, double scrape_s)
 				c->map_read_errors++;
 				continue;
 			}
-			expo_series_add_value(runs, l, 2, (double)pi.run_cnt);
+			expo_series_add_u64(runs, l, 2, pi.run_cnt);
 			expo_series_add_value(rtime, l, 2, (double)pi.run_time_ns / 1e9);
 		}
 	}
-	expo_series_add_value(errs, NULL, 0, (double)c->map_read_errors);
+	expo_series_add_u64(errs, NULL, 0, c->map_read_errors);
 	expo_series_add_value(dur, NULL, 0, scrape_s);
 	{
 		struct expo_label l[] = { { "version", c->version } };

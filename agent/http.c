@@ -26,31 +26,66 @@ static const char index_html[] =
 	"<li><a href=\"/health\">/health</a> &mdash; probes attached and maps readable</li>\n"
 	"</ul>\n</body></html>\n";
 
+/*
+ * Walks a comma-separated header value ("a;q=0.5, b") and returns the q-value (1 if absent)
+ * of the first item whose name equals `name` (case-insensitive, parameters other than q
+ * ignored), or -1 if none does.
+ */
+static double header_q(const char *value, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = value;
+
+	while (p && *p) {
+		const char *item_end = p + strcspn(p, ","), *e;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		e = p + strcspn(p, ";, \t");
+		if ((size_t)(e - p) == nlen && strncasecmp(p, name, nlen) == 0) {
+			double q = 1;
+
+			/* Parameters: ";version=1.0.0;q=0.5" */
+			for (const char *a = e; a < item_end; a++) {
+				if (*a != ';')
+					continue;
+				a++;
+				while (*a == ' ' || *a == '\t')
+					a++;
+				if ((a[0] == 'q' || a[0] == 'Q') && a[1] == '=')
+					q = strtod(a + 2, NULL);
+			}
+			return q;
+		}
+		p = *item_end ? item_end + 1 : NULL;
+	}
+	return -1;
+}
+
 enum expo_format http_negotiate_format(const char *accept)
 {
-	return accept && strstr(accept, "application/openmetrics-text") ? EXPO_OPENMETRICS
-									 : EXPO_PROMETHEUS;
+	double om, text;
+
+	if (!accept)
+		return EXPO_PROMETHEUS;
+	om = header_q(accept, "application/openmetrics-text");
+	text = header_q(accept, "text/plain");
+	/* OpenMetrics only when asked for and not ranked below the classic format. */
+	return om > 0 && om >= text ? EXPO_OPENMETRICS : EXPO_PROMETHEUS;
 }
 
 bool http_accepts_gzip(const char *ae)
 {
-	const char *p = ae;
+	double q;
 
-	while (p && (p = strcasestr(p, "gzip"))) {
-		const char *q = p + 4;
-
-		while (*q == ' ')
-			q++;
-		/* "gzip;q=0" (or 0.0, 0.000) explicitly refuses it. */
-		if (*q == ';') {
-			const char *v = strstr(q, "q=");
-
-			if (v && strtod(v + 2, NULL) == 0.0 && (v - q) < 8)
-				return false;
-		}
-		return true;
-	}
-	return false;
+	if (!ae)
+		return false;
+	q = header_q(ae, "gzip");
+	if (q < 0)
+		q = header_q(ae, "x-gzip");
+	if (q < 0)
+		q = header_q(ae, "*");
+	return q > 0;
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned int status, const char *ctype,
@@ -180,7 +215,8 @@ int http_server_new(const char *listen, const struct http_handlers *h, struct ht
 	uint16_t port;
 
 	*out = NULL;
-	if (agent_args_split_listen(listen, host, sizeof(host), &port))
+	if (!h || !h->metrics || !h->health || !listen ||
+	    agent_args_split_listen(listen, host, sizeof(host), &port))
 		return -EINVAL;
 	if (listen[0] == '[') {
 		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;

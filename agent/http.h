@@ -24,8 +24,12 @@ struct http_handlers {
 
 /*
  * Starts serving on `listen` ("IP:PORT" or "[IPv6]:PORT"; port 0 picks a free port) on a
- * background thread. The handlers are copied; `arg` is borrowed. Returns 0 with *out owned
- * by the caller, -EINVAL for a bad address, or -errno from bind/listen.
+ * background thread: GET/HEAD /metrics (200, or 500 if the callback fails; gzip when
+ * accepted), /health (200 "ok" or 503 "unhealthy: <why>"), / (HTML index); 404 for other
+ * paths; 405 with "Allow: GET, HEAD" for other methods. At most HTTP_MAX_CONNECTIONS
+ * connections, idle ones closed after HTTP_CONNECTION_TIMEOUT_S. Both callbacks are
+ * required; the handlers are copied and `arg` is borrowed. Returns 0 with *out owned by the
+ * caller, -EINVAL for a bad address or handler, or -errno from bind/listen.
  */
 int http_server_new(const char *listen, const struct http_handlers *h, struct http_server **out);
 
@@ -35,10 +39,12 @@ uint16_t http_server_port(const struct http_server *s);
 /* Stops serving (waits for running requests) and frees; NULL is allowed. */
 void http_server_free(struct http_server *s);
 
-/* The exposition format a request's Accept header asks for. */
+/* The exposition format an Accept header (NULL if absent) asks for: OpenMetrics if
+ * application/openmetrics-text has q > 0 and no lower q than text/plain, else 0.0.4. */
 enum expo_format http_negotiate_format(const char *accept);
 
-/* True if an Accept-Encoding header value allows gzip (and does not give it q=0). */
+/* True if an Accept-Encoding value (NULL if absent) allows gzip: "gzip", "x-gzip" or "*"
+ * (checked in that order; the first one listed decides) with q > 0. */
 bool http_accepts_gzip(const char *accept_encoding);
 
 #endif /* AGENT_HTTP_H */
