@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mapread.h"
 #include "ms_maps.h"
@@ -160,6 +161,47 @@ static void collect_grpc(struct collector *c)
 				expo_series_add_u64(panics, l, 1, v[m]);
 		}
 	}
+}
+
+/* Sums the last count each live store process reported; forgets processes that exited. */
+static void collect_conn(struct collector *c)
+{
+	struct bpf_object *obj = loader_object(c->loader, SUBSYS_CONN);
+	struct expo_family *f;
+	uint32_t tgid, next, active, gone[MS_MAX_PROCS];
+	uint64_t sum = 0;
+	size_t ngone = 0;
+	bool first = true;
+	int fd;
+
+	if (!obj)
+		return;
+	f = expo_family_add(c->reg, "grpc_server_active_connections",
+			    "Open client connections of the probed store processes.", EXPO_GAUGE);
+	fd = bpf_object__find_map_fd_by_name(obj, "conn_active");
+	if (fd < 0) {
+		c->map_read_errors++;
+		c->last_read_ok = false;
+		return;
+	}
+	for (int n = 0; n < MS_MAX_PROCS; n++) {
+		char proc[32];
+
+		if (bpf_map_get_next_key(fd, first ? NULL : &tgid, &next))
+			break;
+		first = false;
+		tgid = next;
+		if (bpf_map_lookup_elem(fd, &tgid, &active))
+			continue;
+		snprintf(proc, sizeof(proc), "/proc/%u", tgid);
+		if (access(proc, F_OK) == 0)
+			sum += active;
+		else
+			gone[ngone++] = tgid;
+	}
+	for (size_t i = 0; i < ngone; i++)
+		bpf_map_delete_elem(fd, &gone[i]);
+	expo_series_add_u64(f, NULL, 0, sum);
 }
 
 static void collect_storage(struct collector *c)
@@ -335,6 +377,7 @@ int collector_render(struct collector *c, enum expo_format fmt, struct expo_buf 
 	expo_registry_reset(c->reg);
 	c->last_read_ok = true;
 	collect_grpc(c);
+	collect_conn(c);
 	collect_storage(c);
 	collect_mvcc(c);
 	collect_self(c, now_s() - t0);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "elf_sym.h"
+#include "conn.skel.h"
 #include "grpc.skel.h"
 #include "ms_maps.h"
 #include "mvcc.skel.h"
@@ -46,11 +47,13 @@ struct loader {
 	}
 
 LOADER_OPEN_FN(grpc)
+LOADER_OPEN_FN(conn)
 LOADER_OPEN_FN(storage)
 LOADER_OPEN_FN(mvcc)
 
 static int (*const openers[SUBSYS_COUNT])(struct loader *, struct loader_sub *) = {
 	[SUBSYS_GRPC] = open_grpc,
+	[SUBSYS_CONN] = open_conn,
 	[SUBSYS_STORAGE] = open_storage,
 	[SUBSYS_MVCC] = open_mvcc,
 };

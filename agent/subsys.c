@@ -14,6 +14,12 @@ static const char *const grpc_metrics[] = {
 	"grpc_server_in_flight_requests", "grpc_server_panic_total", NULL,
 };
 
+static const struct subsys_probe conn_probes[] = {
+	{ "ms_probe_conn_open", "conn_open" },
+	{ "ms_probe_conn_close", "conn_close" },
+};
+static const char *const conn_metrics[] = { "grpc_server_active_connections", NULL };
+
 static const struct subsys_probe storage_probes[] = {
 	{ "ms_probe_storage_begin", "storage_begin" },
 	{ "ms_probe_storage_end", "storage_end" },
@@ -35,6 +41,8 @@ static const char *const mvcc_metrics[] = {
 static const struct subsys_desc subsystems[SUBSYS_COUNT] = {
 	[SUBSYS_GRPC] = { "grpc", "gRPC calls: latency, totals by method and code, in-flight, panics",
 			  grpc_probes, ARRAY_LEN(grpc_probes), grpc_metrics },
+	[SUBSYS_CONN] = { "conn", "open client connections", conn_probes, ARRAY_LEN(conn_probes),
+			  conn_metrics },
 	[SUBSYS_STORAGE] = { "storage", "key-value engine operations: latency and totals by status",
 			     storage_probes, ARRAY_LEN(storage_probes), storage_metrics },
 	[SUBSYS_MVCC] = { "mvcc", "current revision per node and compactions",

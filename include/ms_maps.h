@@ -42,6 +42,9 @@ struct ms_req_key {
 /* Bound on distinct raft node ids tracked by the mvcc gauges. */
 #define MS_MAX_NODES 64
 
+/* Bound on store processes tracked by per-process gauges (conn). */
+#define MS_MAX_PROCS 1024
+
 /* Per-probe hit counters, indexed by the BPF cookie the agent gives each attachment. */
 #define MS_MAX_PROBES 64
 

@@ -20,7 +20,7 @@
  * request that completes later on the event loop is timed from begin to end.
  */
 #define MS_PROBE_ABI_MAJOR 1
-#define MS_PROBE_ABI_MINOR 0
+#define MS_PROBE_ABI_MINOR 1
 
 #include "ms_methods.h"
 
@@ -105,6 +105,14 @@ void ms_probe_mvcc_revision(uint64_t node_id, int64_t rev);
 
 /* mvcc: a compaction up to and including `rev` finished on node `node_id`. */
 void ms_probe_mvcc_compact(uint64_t node_id, int64_t rev);
+
+/*
+ * conn (since 1.1): a client connection was accepted / closed. `conn_id` is unique per
+ * process; `active` is the number of open client connections right after the event, so a
+ * probe attached late still reads the true count from the next event on.
+ */
+void ms_probe_conn_open(uint64_t conn_id, uint32_t active);
+void ms_probe_conn_close(uint64_t conn_id, uint32_t active);
 
 #ifdef __cplusplus
 }

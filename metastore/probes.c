@@ -65,3 +65,17 @@ MS_PROBE_FN void ms_probe_mvcc_compact(uint64_t node_id, int64_t rev)
 	(void)rev;
 	MS_PROBE_BODY();
 }
+
+MS_PROBE_FN void ms_probe_conn_open(uint64_t conn_id, uint32_t active)
+{
+	(void)conn_id;
+	(void)active;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_conn_close(uint64_t conn_id, uint32_t active)
+{
+	(void)conn_id;
+	(void)active;
+	MS_PROBE_BODY();
+}

@@ -30,6 +30,7 @@ struct ms_server {
 
 struct ms_conn {
 	uv_tcp_t tcp;
+	uint64_t id;
 	struct ms_server *srv;
 	nghttp2_session *h2;
 	struct grpc_call *calls;
@@ -52,6 +53,7 @@ struct call_hdrs {
 };
 
 static uint64_t req_seq;
+static uint64_t conn_seq;
 
 static void conn_close(struct ms_conn *c);
 static void conn_flush(struct ms_conn *c);
@@ -508,6 +510,7 @@ static void conn_close(struct ms_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->nconns--;
+	ms_probe_conn_close(c->id, s->nconns);
 	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -579,6 +582,8 @@ static void on_connection(uv_stream_t *l, int status)
 		s->conns->prev = c;
 	s->conns = c;
 	s->nconns++;
+	c->id = ++conn_seq;
+	ms_probe_conn_open(c->id, s->nconns);
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 	conn_flush(c);
 }

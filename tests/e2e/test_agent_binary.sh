@@ -7,7 +7,7 @@ need_root
 N_PUT=4
 AGENT_PORT=$(free_port)
 # No metastore runs yet: uprobes on the file apply to processes started later.
-start_agent "$AGENT_PORT" --binary "$METASTORE" --probes grpc,mvcc
+start_agent "$AGENT_PORT" --binary "$METASTORE" --probes grpc,conn,mvcc
 scrape >"$E2E_TMP/m0"
 assert_sample "$E2E_TMP/m0" 'metastore_agent_probe_attached{subsystem="grpc",function="ms_probe_grpc_request_begin"}' 1
 assert_sample "$E2E_TMP/m0" 'metastore_agent_probe_attached{subsystem="storage",function="ms_probe_storage_begin"}' 0
@@ -27,6 +27,15 @@ assert_sample "$E2E_TMP/m2" 'grpc_server_request_total{method="/etcdserverpb.KV/
 assert_sample "$E2E_TMP/m2" 'grpc_server_request_total{method="/etcdserverpb.KV/Range",code="OK"}' 1
 assert_sample "$E2E_TMP/m2" 'mvcc_current_revision{node="1"}' $((1 + N_PUT))
 assert_sample "$E2E_TMP/m2" 'metastore_agent_probe_hits_total{subsystem="grpc",function="ms_probe_grpc_request_begin"}' $((N_PUT + 1))
+
+# Connections: the gauge follows open client connections, back to 0 when they close.
+active_is() { scrape | grep -qx "grpc_server_active_connections $1"; }
+wait_until 5 active_is 0 || fail "active connections not 0 after etcdctl exited"
+exec 5<>"/dev/tcp/127.0.0.1/$MS_PORT"
+exec 6<>"/dev/tcp/127.0.0.1/$MS_PORT"
+wait_until 5 active_is 2 || fail "active connections not 2 with two open"
+exec 5>&- 6>&-
+wait_until 5 active_is 0 || fail "active connections not 0 after closing"
 
 # /health is OK while attached; the other paths behave.
 [ "$(curl -s "http://127.0.0.1:$AGENT_PORT/health")" = ok ] || fail "/health not ok"

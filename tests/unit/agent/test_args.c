@@ -17,6 +17,7 @@
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_ARGV 10
 #define G (1u << SUBSYS_GRPC)
+#define CN (1u << SUBSYS_CONN)
 #define ST (1u << SUBSYS_STORAGE)
 #define M (1u << SUBSYS_MVCC)
 
@@ -45,7 +46,7 @@ static void test_valid(void **state)
 		const char *listen;
 		bool bpf_stats, help, version, list_probes;
 	} cases[] = {
-#define ALL G | ST | M, "grpc,storage,mvcc"
+#define ALL G | CN | ST | M, "grpc,conn,storage,mvcc"
 #define DEF "127.0.0.1:9464"
 		{ { "--binary", "./metastore" }, "./metastore", 0, ALL, DEF, .bpf_stats = false },
 		{ { "--binary=./ms" }, "./ms", 0, ALL, DEF, .bpf_stats = false },

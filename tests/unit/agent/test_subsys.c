@@ -12,6 +12,7 @@
 #include "subsys.h"
 
 #define G (1u << SUBSYS_GRPC)
+#define C (1u << SUBSYS_CONN)
 #define S (1u << SUBSYS_STORAGE)
 #define M (1u << SUBSYS_MVCC)
 
@@ -26,8 +27,9 @@ static void test_parse_table(void **state)
 		{ "grpc", 0, G, NULL },
 		{ "grpc,storage", 0, G | S, NULL },
 		{ "mvcc,grpc,mvcc", 0, G | M, NULL },
-		{ "all", 0, G | S | M, NULL },
-		{ "grpc,all", 0, G | S | M, NULL },
+		{ "all", 0, G | C | S | M, NULL },
+		{ "conn", 0, C, NULL },
+		{ "grpc,all", 0, G | C | S | M, NULL },
 		{ "", -EINVAL, 0, "" },
 		{ "grpc,", -EINVAL, 0, "" },
 		{ ",grpc", -EINVAL, 0, "" },

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0
+/* conn subsystem: open client connections, as last reported by each store process. */
+#include "common.bpf.h"
+
+/* tgid -> open connections after that process's latest open/close event. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, __u32);
+} conn_active SEC(".maps");
+
+static __always_inline int conn_event(void *ctx, __u32 active)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	probe_hit(ctx);
+	bpf_map_update_elem(&conn_active, &tgid, &active, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(conn_open, __u64 conn_id, __u32 active)
+{
+	return conn_event(ctx, active);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(conn_close, __u64 conn_id, __u32 active)
+{
+	return conn_event(ctx, active);
+}
+
+char LICENSE[] SEC("license") = "GPL";
