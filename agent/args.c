@@ -10,7 +10,7 @@
 #include "subsys.h"
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
-	      OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
+	      OPT_USER, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
 
 static const struct {
 	const char *name;
@@ -24,6 +24,7 @@ static const struct {
 	{ "listen", OPT_LISTEN, "ADDR:PORT", "HTTP listen address (default " AGENT_DEFAULT_LISTEN ")" },
 	{ "buckets", OPT_BUCKETS, "LIST", "latency bucket bounds in seconds, increasing" },
 	{ "bpf-stats", OPT_BPF_STATS, NULL, "turn on kernel.bpf_stats_enabled for BPF run-time metrics" },
+	{ "user", OPT_USER, "USER", "after attaching, run as USER (all capabilities are dropped anyway)" },
 	{ "verbose", OPT_VERBOSE, NULL, "print libbpf messages" },
 	{ "list-probes", OPT_LIST_PROBES, NULL, "list subsystems, their probe functions and metrics" },
 	{ "version", OPT_VERSION, NULL, "print the version" },
@@ -143,6 +144,13 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 		return 0;
 	case OPT_BPF_STATS:
 		a->bpf_stats = true;
+		return 0;
+	case OPT_USER:
+		if (!*v) {
+			snprintf(err, len, "--user: empty name");
+			return -EINVAL;
+		}
+		a->user = v;
 		return 0;
 	case OPT_VERBOSE:
 		a->verbose = true;

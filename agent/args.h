@@ -19,6 +19,7 @@ struct agent_args {
 	const char *listen;     /* --listen ADDR:PORT */
 	uint64_t bounds_ns[MS_MAX_BUCKETS];
 	uint32_t nr_bounds;
+	const char *user;       /* --user USER: run as USER after attaching */
 	bool bpf_stats;   /* --bpf-stats: turn on kernel.bpf_stats_enabled */
 	bool verbose;     /* --verbose: libbpf messages */
 	bool help, version, list_probes;

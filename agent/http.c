@@ -6,9 +6,11 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "args.h"
@@ -205,53 +207,94 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", body);
 }
 
-int http_server_new(const char *listen, const struct http_handlers *h, struct http_server **out)
+int http_listener_open(const char *listen_addr, int *fd_out)
 {
 	struct sockaddr_storage ss = { 0 };
-	struct http_server *s;
-	const union MHD_DaemonInfo *info;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	socklen_t sslen;
 	char host[64];
 	uint16_t port;
+	int fd, one = 1, err;
 
-	*out = NULL;
-	if (!h || !h->metrics || !h->health || !listen ||
-	    agent_args_split_listen(listen, host, sizeof(host), &port))
+	*fd_out = -1;
+	if (!listen_addr || agent_args_split_listen(listen_addr, host, sizeof(host), &port))
 		return -EINVAL;
-	if (listen[0] == '[') {
+	if (listen_addr[0] == '[') {
 		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
 
 		a6->sin6_family = AF_INET6;
 		a6->sin6_port = htons(port);
 		inet_pton(AF_INET6, host, &a6->sin6_addr);
-		flags |= MHD_USE_IPv6;
+		sslen = sizeof(*a6);
 	} else {
 		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
 
 		a4->sin_family = AF_INET;
 		a4->sin_port = htons(port);
 		inet_pton(AF_INET, host, &a4->sin_addr);
+		sslen = sizeof(*a4);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, 64)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int http_server_start(int fd, const struct http_handlers *h, struct http_server **out)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sslen = sizeof(ss);
+	struct http_server *s;
+	int err;
+
+	*out = NULL;
+	if (!h || !h->metrics || !h->health) {
+		close(fd);
+		return -EINVAL;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		close(fd);
 		return -ENOMEM;
+	}
 	s->h = *h;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							 : ((struct sockaddr_in *)&ss)->sin_port);
 	errno = 0;
-	s->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, s,
-				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+				     on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
 				     MHD_OPTION_END);
 	if (!s->daemon) {
-		int err = errno ? -errno : -EADDRINUSE;
-
+		err = errno ? -errno : -EIO;
+		close(fd);
 		free(s);
 		return err;
 	}
-	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = info ? info->port : port;
 	*out = s;
 	return 0;
+}
+
+int http_server_new(const char *listen_addr, const struct http_handlers *h,
+		    struct http_server **out)
+{
+	int fd, err;
+
+	*out = NULL;
+	if (!h || !h->metrics || !h->health)
+		return -EINVAL;
+	err = http_listener_open(listen_addr, &fd);
+	if (err)
+		return err;
+	return http_server_start(fd, h, out);
 }
 
 uint16_t http_server_port(const struct http_server *s)

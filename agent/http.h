@@ -33,6 +33,14 @@ struct http_handlers {
  */
 int http_server_new(const char *listen, const struct http_handlers *h, struct http_server **out);
 
+/* Binds and listens on `listen` without serving yet, so that the caller can drop its
+ * privileges in between. Returns 0 with *fd (owned by the caller), -EINVAL or -errno. */
+int http_listener_open(const char *listen, int *fd);
+
+/* Starts serving on a listening socket from http_listener_open; the fd is owned by the
+ * server from here on (closed on failure too). Same routes and returns as http_server_new. */
+int http_server_start(int fd, const struct http_handlers *h, struct http_server **out);
+
 /* The bound port (useful with port 0). */
 uint16_t http_server_port(const struct http_server *s);
 

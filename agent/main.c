@@ -16,6 +16,7 @@
 #include "collect.h"
 #include "http.h"
 #include "loader.h"
+#include "privs.h"
 
 #define AGENT_VERSION "0.1.0"
 
@@ -91,7 +92,7 @@ int main(int argc, char **argv)
 	struct http_server *http = NULL;
 	struct loader_opts lo;
 	sigset_t sigs;
-	int sig, rc = 1, e, stats_fd = -1;
+	int sig, rc = 1, e, stats_fd = -1, listen_fd = -1;
 
 	e = agent_args_parse(argc, argv, &a, err, sizeof(err));
 	if (e)
@@ -146,11 +147,24 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	e = http_server_new(a.listen, &(struct http_handlers){ .metrics = metrics_cb,
-							       .health = health_cb },
-			    &http);
+	/* Bind while privileged (the port may be < 1024), then drop every capability before
+	 * the HTTP threads exist: what faces the network holds none. */
+	e = http_listener_open(a.listen, &listen_fd);
 	if (e) {
 		die("cannot listen on %s: %s", a.listen, strerror(-e));
+		goto cleanup;
+	}
+	e = privs_drop(a.user, err, sizeof(err));
+	if (e) {
+		close(listen_fd);
+		die("%s", err);
+		goto cleanup;
+	}
+	e = http_server_start(listen_fd, &(struct http_handlers){ .metrics = metrics_cb,
+								  .health = health_cb },
+			      &http);
+	if (e) {
+		die("cannot serve HTTP on %s: %s", a.listen, strerror(-e));
 		goto cleanup;
 	}
 	fprintf(stderr, "metastore-agent: probing %s (%s); serving http://%s/metrics\n", target,

@@ -1,0 +1,78 @@
+/* Privilege drop: after the probes are attached the agent keeps no capabilities. */
+#include "privs.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int cap_last(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
+	int last = CAP_LAST_CAP;
+
+	if (f) {
+		if (fscanf(f, "%d", &last) != 1)
+			last = CAP_LAST_CAP;
+		fclose(f);
+	}
+	return last;
+}
+
+int privs_drop(const char *user, char *err, size_t len)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	struct passwd *pw = NULL;
+	int e;
+
+	if (user) {
+		pw = getpwnam(user);
+		if (!pw) {
+			snprintf(err, len, "--user: no such user '%s'", user);
+			return -ENOENT;
+		}
+	}
+	/* The bounding set needs CAP_SETPCAP, so it goes while we still have it. */
+	for (int cap = 0; cap <= cap_last(); cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL) {
+			e = -errno;
+			snprintf(err, len, "cannot drop capability %d from the bounding set: %s", cap,
+				 strerror(-e));
+			return e;
+		}
+	}
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (pw && (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid))) {
+		e = -errno;
+		snprintf(err, len, "cannot switch to user %s: %s", user, strerror(-e));
+		return e;
+	}
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data)) {
+		e = -errno;
+		snprintf(err, len, "cannot clear capabilities: %s", strerror(-e));
+		return e;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		e = -errno;
+		snprintf(err, len, "cannot set no_new_privs: %s", strerror(-e));
+		return e;
+	}
+	return 0;
+}
+
+int privs_effective_count(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	return __builtin_popcount(data[0].effective) + __builtin_popcount(data[1].effective);
+}
