@@ -7,17 +7,13 @@
 #include <string.h>
 
 #include "buckets.h"
+#include "ms_cli.h"
 #include "subsys.h"
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
 	      OPT_USER, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
 
-static const struct {
-	const char *name;
-	enum opt_id id;
-	const char *arg; /* NULL for a flag */
-	const char *help;
-} options[] = {
+static const struct ms_cli_opt options[] = {
 	{ "binary", OPT_BINARY, "PATH", "probe every process running this metastore executable" },
 	{ "pid", OPT_PID, "PID", "probe one running metastore process" },
 	{ "probes", OPT_PROBES, "LIST", "subsystems to probe, comma-separated, or all (default all)" },
@@ -178,42 +174,17 @@ int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, siz
 	set_probes(a, "all", err, len);
 
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *eq, *val = NULL;
-		size_t nlen, k;
+		const char *arg = argv[i], *val;
+		int id;
 
 		if (strcmp(arg, "-h") == 0) {
 			a->help = true;
 			continue;
 		}
-		if (strncmp(arg, "--", 2) != 0) {
-			snprintf(err, len, "unexpected argument '%s'", arg);
-			return -EINVAL;
-		}
-		eq = strchr(arg + 2, '=');
-		nlen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-		for (k = 0; k < NR_OPTIONS; k++) {
-			if (strlen(options[k].name) == nlen && !strncmp(arg + 2, options[k].name, nlen))
-				break;
-		}
-		if (k == NR_OPTIONS) {
-			snprintf(err, len, "unknown option %.*s", (int)(nlen + 2), arg);
-			return -EINVAL;
-		}
-		if (options[k].arg) {
-			/* "--pid --probes x" means the value was forgotten, not that it is "--probes". */
-			if (eq)
-				val = eq + 1;
-			else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
-				val = argv[++i];
-			if (!val) {
-				snprintf(err, len, "--%s: missing value", options[k].name);
-				return -EINVAL;
-			}
-		} else if (eq) {
-			snprintf(err, len, "--%s takes no value", options[k].name);
-			return -EINVAL;
-		}
-		e = apply(a, options[k].id, val, err, len);
+		e = ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, err, len);
+		if (e)
+			return e;
+		e = apply(a, (enum opt_id)id, val, err, len);
 		if (e)
 			return e;
 	}
@@ -253,13 +224,7 @@ void agent_args_help(FILE *out)
 		     "Attaches eBPF uprobes to a metastore and serves its metrics in the Prometheus\n"
 		     "text format on /metrics (also /health and /). Needs root and kernel BTF.\n\n"
 		     "options:\n");
-	for (size_t k = 0; k < NR_OPTIONS; k++) {
-		char left[32];
-
-		snprintf(left, sizeof(left), "--%s%s%s", options[k].name, options[k].arg ? " " : "",
-			 options[k].arg ? options[k].arg : "");
-		fprintf(out, "  %-20s %s\n", left, options[k].help);
-	}
+	ms_cli_print_options(out, options, NR_OPTIONS);
 	fprintf(out, "\ndefault buckets (seconds):");
 	for (uint32_t i = 0; i < n; i++)
 		fprintf(out, "%s%g", i ? "," : " ", (double)b[i] / 1e9);

@@ -6,23 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ms_cli.h"
+
 enum opt_id { OPT_LISTEN, OPT_LISTEN_URLS, OPT_DATA_DIR, OPT_NAME, OPT_MAX_REQ, OPT_MAX_CONN,
 	      OPT_HELP, OPT_VERSION };
 
-static const struct {
-	const char *name;
-	enum opt_id id;
-	bool has_value;
-	const char *help;
-} options[] = {
-	{ "listen", OPT_LISTEN, true, "IP:PORT           client gRPC address (default 127.0.0.1:2379)" },
-	{ "listen-client-urls", OPT_LISTEN_URLS, true, "URL   etcd-style form of --listen: http://IP:PORT" },
-	{ "data-dir", OPT_DATA_DIR, true, "DIR             data directory (default ./default.metastore)" },
-	{ "name", OPT_NAME, true, "NAME                member name (default default)" },
-	{ "max-request-bytes", OPT_MAX_REQ, true, "N    largest request accepted (default 1572864)" },
-	{ "max-connections", OPT_MAX_CONN, true, "N      client connections served at once (default 1024)" },
-	{ "version", OPT_VERSION, false, "                  print the version" },
-	{ "help", OPT_HELP, false, "                     this text" },
+static const struct ms_cli_opt options[] = {
+	{ "listen", OPT_LISTEN, "IP:PORT", "client gRPC address (default 127.0.0.1:2379)" },
+	{ "listen-client-urls", OPT_LISTEN_URLS, "URL", "etcd-style form of --listen: http://IP:PORT" },
+	{ "data-dir", OPT_DATA_DIR, "DIR", "data directory (default ./default.metastore)" },
+	{ "name", OPT_NAME, "NAME", "member name (default default)" },
+	{ "max-request-bytes", OPT_MAX_REQ, "N", "largest request accepted (default 1572864)" },
+	{ "max-connections", OPT_MAX_CONN, "N", "client connections served at once (default 1024)" },
+	{ "version", OPT_VERSION, NULL, "print the version" },
+	{ "help", OPT_HELP, NULL, "this text" },
 };
 
 #define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -136,35 +133,13 @@ int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t le
 	a->max_connections = MS_DEFAULT_MAX_CONNECTIONS;
 
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *eq, *val = NULL;
-		size_t nlen, k;
-		int e;
+		const char *val;
+		int e, id;
 
-		if (strncmp(arg, "--", 2) != 0) {
-			snprintf(err, len, "unexpected argument '%s'", arg);
-			return -EINVAL;
-		}
-		eq = strchr(arg + 2, '=');
-		nlen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-		for (k = 0; k < NR_OPTIONS; k++) {
-			if (strlen(options[k].name) == nlen && !strncmp(arg + 2, options[k].name, nlen))
-				break;
-		}
-		if (k == NR_OPTIONS) {
-			snprintf(err, len, "unknown option %.*s", (int)(nlen + 2), arg);
-			return -EINVAL;
-		}
-		if (options[k].has_value) {
-			val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-			if (!val) {
-				snprintf(err, len, "--%s: missing value", options[k].name);
-				return -EINVAL;
-			}
-		} else if (eq) {
-			snprintf(err, len, "--%s takes no value", options[k].name);
-			return -EINVAL;
-		}
-		e = apply(a, options[k].id, val, err, len);
+		e = ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, err, len);
+		if (e)
+			return e;
+		e = apply(a, (enum opt_id)id, val, err, len);
 		if (e)
 			return e;
 	}
@@ -176,6 +151,5 @@ void ms_args_help(FILE *out)
 	fprintf(out, "usage: metastore [options]\n\n"
 		     "An etcd-v3-compatible key-value store: gRPC over cleartext HTTP/2, MVCC\n"
 		     "revisions. Works with etcdctl (ETCDCTL_API=3).\n\noptions:\n");
-	for (size_t k = 0; k < NR_OPTIONS; k++)
-		fprintf(out, "  --%s %s\n", options[k].name, options[k].help);
+	ms_cli_print_options(out, options, NR_OPTIONS);
 }
