@@ -88,6 +88,12 @@ void collector_free(struct collector *c)
 	free(c);
 }
 
+static void read_failed(struct collector *c)
+{
+	c->map_read_errors++;
+	c->last_read_ok = false;
+}
+
 /* Reads a whole per-CPU array of `sub` into c->scratch; counts a failure. */
 static int read_map(struct collector *c, enum subsys_id sub, const char *name, uint32_t nr,
 		    uint32_t words)
@@ -97,10 +103,8 @@ static int read_map(struct collector *c, enum subsys_id sub, const char *name, u
 
 	fd = obj ? bpf_object__find_map_fd_by_name(obj, name) : -ENOENT;
 	err = fd < 0 ? fd : mapread_percpu_sum(c->reader, fd, nr, words, c->scratch);
-	if (err) {
-		c->map_read_errors++;
-		c->last_read_ok = false;
-	}
+	if (err)
+		read_failed(c);
 	return err;
 }
 
@@ -167,40 +171,29 @@ static void collect_grpc(struct collector *c)
 static void collect_conn(struct collector *c)
 {
 	struct bpf_object *obj = loader_object(c->loader, SUBSYS_CONN);
+	uint32_t tgids[MS_MAX_PROCS], active[MS_MAX_PROCS], n;
 	struct expo_family *f;
-	uint32_t tgid, next, active, gone[MS_MAX_PROCS];
 	uint64_t sum = 0;
-	size_t ngone = 0;
-	bool first = true;
-	int fd;
 
 	if (!obj)
 		return;
 	f = expo_family_add(c->reg, "grpc_server_active_connections",
 			    "Open client connections of the probed store processes.", EXPO_GAUGE);
-	fd = bpf_object__find_map_fd_by_name(obj, "conn_active");
-	if (fd < 0) {
-		c->map_read_errors++;
-		c->last_read_ok = false;
+	if (mapread_hash(bpf_object__find_map_fd_by_name(obj, "conn_active"), sizeof(tgids[0]),
+			 sizeof(active[0]), MS_MAX_PROCS, tgids, active, &n)) {
+		read_failed(c);
 		return;
 	}
-	for (int n = 0; n < MS_MAX_PROCS; n++) {
+	for (uint32_t i = 0; i < n; i++) {
 		char proc[32];
 
-		if (bpf_map_get_next_key(fd, first ? NULL : &tgid, &next))
-			break;
-		first = false;
-		tgid = next;
-		if (bpf_map_lookup_elem(fd, &tgid, &active))
-			continue;
-		snprintf(proc, sizeof(proc), "/proc/%u", tgid);
+		snprintf(proc, sizeof(proc), "/proc/%u", tgids[i]);
 		if (access(proc, F_OK) == 0)
-			sum += active;
-		else
-			gone[ngone++] = tgid;
+			sum += active[i];
+		else /* the process exited: its connections are gone too */
+			bpf_map_delete_elem(bpf_object__find_map_fd_by_name(obj, "conn_active"),
+					    &tgids[i]);
 	}
-	for (size_t i = 0; i < ngone; i++)
-		bpf_map_delete_elem(fd, &gone[i]);
 	expo_series_add_u64(f, NULL, 0, sum);
 }
 
@@ -247,10 +240,9 @@ static void collect_mvcc(struct collector *c)
 {
 	struct bpf_object *obj = loader_object(c->loader, SUBSYS_MVCC);
 	struct expo_family *rev, *comp;
-	uint64_t node, next;
-	int64_t value;
-	bool first = true;
-	int fd;
+	uint64_t nodes[MS_MAX_NODES];
+	int64_t revs[MS_MAX_NODES];
+	uint32_t n;
 
 	if (!obj)
 		return;
@@ -259,24 +251,17 @@ static void collect_mvcc(struct collector *c)
 	comp = expo_family_add(c->reg, "mvcc_compaction_total", "Completed MVCC compactions.",
 			       EXPO_COUNTER);
 
-	fd = bpf_object__find_map_fd_by_name(obj, "mvcc_revision");
-	/* Bounded by the map size even if entries change under us. */
-	for (int n = 0; fd >= 0 && n < MS_MAX_NODES; n++) {
-		char id[24];
-		struct expo_label l[] = { { "node", id } };
+	if (mapread_hash(bpf_object__find_map_fd_by_name(obj, "mvcc_revision"), sizeof(nodes[0]),
+			 sizeof(revs[0]), MS_MAX_NODES, nodes, revs, &n) == 0) {
+		for (uint32_t i = 0; i < n; i++) {
+			char id[24];
+			struct expo_label l[] = { { "node", id } };
 
-		if (bpf_map_get_next_key(fd, first ? NULL : &node, &next))
-			break;
-		first = false;
-		node = next;
-		if (bpf_map_lookup_elem(fd, &node, &value))
-			continue;
-		snprintf(id, sizeof(id), "%" PRIu64, node);
-		expo_series_add_value(rev, l, 1, (double)value);
-	}
-	if (fd < 0) {
-		c->map_read_errors++;
-		c->last_read_ok = false;
+			snprintf(id, sizeof(id), "%" PRIu64, nodes[i]);
+			expo_series_add_value(rev, l, 1, (double)revs[i]);
+		}
+	} else {
+		read_failed(c);
 	}
 	if (read_map(c, SUBSYS_MVCC, "mvcc_compactions", 1, 1) == 0)
 		expo_series_add_u64(comp, NULL, 0, c->scratch[0]);
@@ -344,7 +329,7 @@ static void collect_self(struct collector *c, double scrape_s)
 
 			memset(&pi, 0, sizeof(pi));
 			if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &pi, &len)) {
-				c->map_read_errors++;
+				read_failed(c);
 				continue;
 			}
 			expo_series_add_u64(runs, l, 2, pi.run_cnt);

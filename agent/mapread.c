@@ -101,3 +101,30 @@ int mapread_percpu_sum(struct mapread *r, int fd, uint32_t nr, uint32_t words, u
 	}
 	return 0;
 }
+
+int mapread_hash(int fd, uint32_t key_size, uint32_t value_size, uint32_t max, void *keys,
+		 void *values, uint32_t *n)
+{
+	uint8_t *k = keys, *v = values;
+	uint32_t got = 0;
+
+	*n = 0;
+	if (fd < 0)
+		return -EBADF;
+	/* Bounded even if entries come and go while we walk. */
+	for (uint32_t tries = 0; got < max && tries < 2 * max + 2; tries++) {
+		const void *prev = got ? k + (size_t)(got - 1) * key_size : NULL;
+		uint8_t *key = k + (size_t)got * key_size;
+
+		if (bpf_map_get_next_key(fd, prev, key)) {
+			if (errno == ENOENT)
+				break;
+			return -errno;
+		}
+		/* A key deleted since get_next_key is skipped: the next walk resumes after prev. */
+		if (bpf_map_lookup_elem(fd, key, v + (size_t)got * value_size) == 0)
+			got++;
+	}
+	*n = got;
+	return 0;
+}

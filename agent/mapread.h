@@ -22,4 +22,12 @@ void mapread_free(struct mapread *r);
  */
 int mapread_percpu_sum(struct mapread *r, int fd, uint32_t nr, uint32_t words, uint64_t *out);
 
+/*
+ * Copies up to `max` entries of the hash map `fd` into keys[] / values[] (key_size and
+ * value_size bytes each, in map order); entries deleted meanwhile are skipped. *n gets the
+ * count. Returns 0 or -errno (bad fd).
+ */
+int mapread_hash(int fd, uint32_t key_size, uint32_t value_size, uint32_t max, void *keys,
+		 void *values, uint32_t *n);
+
 #endif /* AGENT_MAPREAD_H */

@@ -66,6 +66,41 @@ static void test_sums_table(void **state)
 		check_sizes(cases[i].nr, cases[i].words);
 }
 
+static void test_hash_table(void **state)
+{
+	static const uint32_t sizes[] = { 0, 1, 5, 64 };
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
+		uint32_t n = sizes[t], got = 99, keys[64], seen = 0;
+		uint64_t vals[64];
+		int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "mr_hash", sizeof(uint32_t),
+					sizeof(uint64_t), 64, NULL);
+
+		assert_true(fd >= 0);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t k = 1000 + i;
+			uint64_t v = (uint64_t)k * 7;
+
+			assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+		}
+		/* Room for fewer than there are: exactly `max` come back. */
+		if (n > 1) {
+			assert_int_equal(mapread_hash(fd, 4, 8, n - 1, keys, vals, &got), 0);
+			assert_int_equal(got, n - 1);
+		}
+		assert_int_equal(mapread_hash(fd, 4, 8, 64, keys, vals, &got), 0);
+		assert_int_equal(got, n);
+		for (uint32_t i = 0; i < got; i++) {
+			assert_true(keys[i] >= 1000 && keys[i] < 1000 + n);
+			assert_int_equal(vals[i], (uint64_t)keys[i] * 7);
+			seen += keys[i] - 999;
+		}
+		assert_int_equal(seen, n * (n + 1) / 2); /* each key once */
+		close(fd);
+	}
+}
+
 static void test_bad_fd(void **state)
 {
 	uint64_t out[4];
@@ -74,6 +109,13 @@ static void test_bad_fd(void **state)
 	(void)state;
 	assert_int_equal(mapread_new(&r), 0);
 	assert_int_equal(mapread_percpu_sum(r, -1, 4, 1, out), -EBADF);
+	{
+		uint32_t k, n = 5;
+		uint64_t v;
+
+		assert_int_equal(mapread_hash(-1, 4, 8, 1, &k, &v, &n), -EBADF);
+		assert_int_equal(n, 0);
+	}
 	mapread_free(r);
 	mapread_free(NULL);
 }
@@ -82,6 +124,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sums_table),
+		cmocka_unit_test(test_hash_table),
 		cmocka_unit_test(test_bad_fd),
 	};
 
