@@ -43,23 +43,25 @@ static int die(const char *fmt, ...)
 	return 1;
 }
 
-/* Resolves the target executable: --binary as given, or /proc/PID/exe for --pid. */
-static int resolve_target(const struct agent_args *a, char *path, size_t len)
+/*
+ * Resolves the target: --binary as given, or for --pid the process's executable, attached
+ * through /proc/PID/exe so that a replaced or deleted file still names the mapped inode.
+ * `shown` gets the path to report.
+ */
+static int resolve_target(const struct agent_args *a, char *path, size_t len, char *shown,
+			  size_t shown_len)
 {
 	struct stat st;
 
 	if (a->pid > 0) {
-		char link[64];
 		ssize_t n;
 
-		snprintf(link, sizeof(link), "/proc/%d/exe", a->pid);
-		n = readlink(link, path, len - 1);
+		snprintf(path, len, "/proc/%d/exe", a->pid);
+		n = readlink(path, shown, shown_len - 1);
 		if (n < 0)
 			return errno == ENOENT ? die("no process with pid %d", a->pid)
-					       : die("cannot read %s: %s", link, strerror(errno));
-		path[n] = '\0';
-		/* Attach through /proc so a replaced or deleted file still names the mapped inode. */
-		snprintf(path, len, "/proc/%d/exe", a->pid);
+					       : die("cannot read %s: %s", path, strerror(errno));
+		shown[n] = '\0';
 		return 0;
 	}
 	if (stat(a->binary, &st))
@@ -67,6 +69,7 @@ static int resolve_target(const struct agent_args *a, char *path, size_t len)
 	if (!S_ISREG(st.st_mode))
 		return die("binary %s is not a regular file", a->binary);
 	snprintf(path, len, "%s", a->binary);
+	snprintf(shown, shown_len, "%s", a->binary);
 	return 0;
 }
 
@@ -87,7 +90,7 @@ static bool health_cb(char *why, size_t len, void *arg)
 int main(int argc, char **argv)
 {
 	struct agent_args a;
-	char err[512], target[PATH_MAX];
+	char err[512], target[PATH_MAX], shown[PATH_MAX];
 	struct loader *loader = NULL;
 	struct http_server *http = NULL;
 	struct loader_opts lo;
@@ -116,7 +119,7 @@ int main(int argc, char **argv)
 		return die("must run as root (BPF uprobes need CAP_BPF and CAP_PERFMON)");
 	if (access("/sys/kernel/btf/vmlinux", R_OK))
 		return die("kernel BTF not available at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF)");
-	if (resolve_target(&a, target, sizeof(target)))
+	if (resolve_target(&a, target, sizeof(target), shown, sizeof(shown)))
 		return 1;
 
 	lo = (struct loader_opts){
@@ -167,8 +170,12 @@ int main(int argc, char **argv)
 		die("cannot serve HTTP on %s: %s", a.listen, strerror(-e));
 		goto cleanup;
 	}
-	fprintf(stderr, "metastore-agent: probing %s (%s); serving http://%s/metrics\n", target,
-		a.probes_text, a.listen);
+	if (a.pid > 0)
+		fprintf(stderr, "metastore-agent: probing pid %d (%s) for %s; serving http://%s/metrics\n",
+			a.pid, shown, a.probes_text, a.listen);
+	else
+		fprintf(stderr, "metastore-agent: probing every process of %s for %s; serving http://%s/metrics\n",
+			shown, a.probes_text, a.listen);
 	sigwait(&sigs, &sig);
 	fprintf(stderr, "metastore-agent: %s, detaching\n", strsignal(sig));
 	rc = 0;
