@@ -24,7 +24,6 @@ struct collector {
 	struct expo_registry *reg;
 	pthread_mutex_t lock;
 	uint64_t map_read_errors;
-	bool last_read_ok;
 	double bounds_s[MS_MAX_BUCKETS];
 	uint32_t nr_bounds;
 	uint64_t *scratch; /* summed map values, sized for the largest map */
@@ -56,7 +55,6 @@ int collector_new(struct loader *l, const char *version, struct collector **out)
 		return -ENOMEM;
 	c->loader = l;
 	c->version = version;
-	c->last_read_ok = true;
 	pthread_mutex_init(&c->lock, NULL);
 	b = loader_bounds(l, &c->nr_bounds);
 	for (uint32_t i = 0; i < c->nr_bounds; i++)
@@ -91,7 +89,6 @@ void collector_free(struct collector *c)
 static void read_failed(struct collector *c)
 {
 	c->map_read_errors++;
-	c->last_read_ok = false;
 }
 
 /* Reads a whole per-CPU array of `sub` into c->scratch; counts a failure. */
@@ -360,7 +357,6 @@ int collector_render(struct collector *c, enum expo_format fmt, struct expo_buf 
 
 	pthread_mutex_lock(&c->lock);
 	expo_registry_reset(c->reg);
-	c->last_read_ok = true;
 	collect_grpc(c);
 	collect_conn(c);
 	collect_storage(c);
@@ -381,17 +377,17 @@ bool collector_healthy(struct collector *c, char *why, size_t len)
 
 		if (!loader_object(c->loader, id))
 			continue;
-		for (size_t i = 0; i < d->nr_probes; i++) {
+		for (size_t i = 0; i < d->nr_probes && ok; i++) {
 			if (!loader_probe(c->loader, subsys_probe_index(id, i))->attached) {
 				snprintf(why, len, "probe %s is not attached", d->probes[i].func);
 				ok = false;
-				break;
 			}
 		}
-	}
-	if (ok && !c->last_read_ok) {
-		snprintf(why, len, "the last scrape could not read every BPF map");
-		ok = false;
+		/* Readable now, not just at the last scrape: one small map per subsystem. */
+		if (ok && read_map(c, id, "probe_hits", MS_MAX_PROBES, 1)) {
+			snprintf(why, len, "cannot read the BPF maps of subsystem %s", d->name);
+			ok = false;
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return ok;

@@ -23,8 +23,8 @@ void collector_free(struct collector *c);
  */
 int collector_render(struct collector *c, enum expo_format fmt, struct expo_buf *out);
 
-/* True while every selected probe is attached and the last map read succeeded; otherwise
- * false with a one-line reason in `why`. */
+/* True while every selected probe is attached and each subsystem's maps can be read right
+ * now; otherwise false with a one-line reason in `why`. */
 bool collector_healthy(struct collector *c, char *why, size_t len);
 
 #endif /* AGENT_COLLECT_H */
