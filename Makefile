@@ -23,7 +23,7 @@ endif
 # Debian packages the build, the tests and `make run` need (installed by `make deps`).
 DEB_PKGS := gcc make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	libmicrohttpd-dev libcmocka-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler \
-	libuv1-dev pkg-config etcd-client prometheus curl
+	libuv1-dev libyaml-dev pkg-config etcd-client prometheus curl
 
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror
@@ -37,7 +37,7 @@ MS_LDFLAGS := -no-pie
 MS_LIBS := -lnghttp2 -lprotobuf-c -luv
 
 AGENT_CFLAGS := $(COMMON_CFLAGS) -Iagent -I$(BUILD)/bpf
-AGENT_LIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread -lm
+AGENT_LIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ivmlinux -Iinclude

@@ -7,11 +7,12 @@
 #include <string.h>
 
 #include "buckets.h"
+#include "config.h"
 #include "ms_cli.h"
 #include "subsys.h"
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
-	      OPT_USER, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
+	      OPT_USER, OPT_CONFIG, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
 
 static const struct ms_cli_opt options[] = {
 	{ "binary", OPT_BINARY, "PATH", "probe every process running this metastore executable" },
@@ -21,6 +22,7 @@ static const struct ms_cli_opt options[] = {
 	{ "buckets", OPT_BUCKETS, "LIST", "latency bucket bounds in seconds, increasing" },
 	{ "bpf-stats", OPT_BPF_STATS, NULL, "turn on kernel.bpf_stats_enabled for BPF run-time metrics" },
 	{ "user", OPT_USER, "USER", "after attaching, run as USER (all capabilities are dropped anyway)" },
+	{ "config", OPT_CONFIG, "PATH", "YAML file of settings; environment and command line win" },
 	{ "verbose", OPT_VERBOSE, NULL, "print libbpf messages" },
 	{ "list-probes", OPT_LIST_PROBES, NULL, "list subsystems, their probe functions and metrics" },
 	{ "version", OPT_VERSION, NULL, "print the version" },
@@ -148,6 +150,9 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 		}
 		a->user = v;
 		return 0;
+	case OPT_CONFIG:
+		/* Read before everything else by agent_args_parse. */
+		return 0;
 	case OPT_VERBOSE:
 		a->verbose = true;
 		return 0;
@@ -164,8 +169,135 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 	return -EINVAL;
 }
 
+/* Where a setting came from; a later source overrides an earlier one. */
+enum args_src { SRC_DEFAULT, SRC_CONFIG, SRC_ENV, SRC_ARGV };
+
+static const char *keep(struct agent_args *a, const char *v)
+{
+	char *c;
+
+	if (a->nr_owned == ARGS_MAX_OWNED || !(c = strdup(v)))
+		return NULL;
+	a->owned[a->nr_owned++] = c;
+	return c;
+}
+
+/* Applies one setting from `src`: values outside argv are copied, flags take a boolean,
+ * and --binary / --pid from a later source replace the other from an earlier one. */
+static int apply_from(struct agent_args *a, enum args_src src, enum opt_id id, const char *v,
+		      char *err, size_t len)
+{
+	const struct ms_cli_opt *o = options;
+	int e;
+
+	while ((enum opt_id)o->id != id)
+		o++;
+	if (src != SRC_ARGV && o->arg == NULL) {
+		if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
+			v = NULL;
+		else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
+			return 0;
+		else {
+			snprintf(err, len, "--%s: expects true or false, not '%s'", o->name, v);
+			return -EINVAL;
+		}
+	} else if (src != SRC_ARGV && !(v = keep(a, v))) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	if (id == OPT_BINARY && a->pid_src < (int)src)
+		a->pid = 0;
+	if (id == OPT_PID && a->binary_src < (int)src)
+		a->binary = NULL;
+	e = apply(a, id, v, err, len);
+	if (!e && id == OPT_BINARY)
+		a->binary_src = (int)src;
+	if (!e && id == OPT_PID)
+		a->pid_src = (int)src;
+	return e;
+}
+
+/* Options that only make sense on the command line. */
+static bool argv_only(enum opt_id id)
+{
+	return id == OPT_CONFIG || id == OPT_HELP || id == OPT_VERSION || id == OPT_LIST_PROBES;
+}
+
+static int config_entry(const char *key, const char *value, void *arg, char *err, size_t len)
+{
+	struct agent_args *a = arg;
+	char name[64];
+	size_t k;
+
+	/* Keys are option names; "bpf_stats" works as well as "bpf-stats". */
+	snprintf(name, sizeof(name), "%s", key);
+	for (char *p = name; *p; p++)
+		if (*p == '_')
+			*p = '-';
+	for (k = 0; k < NR_OPTIONS; k++)
+		if (!strcmp(options[k].name, name))
+			break;
+	if (k == NR_OPTIONS || argv_only((enum opt_id)options[k].id)) {
+		snprintf(err, len, "unknown key '%s'", key);
+		return -EINVAL;
+	}
+	return apply_from(a, SRC_CONFIG, (enum opt_id)options[k].id, value, err, len);
+}
+
+/* METASTORE_AGENT_<OPTION>, e.g. METASTORE_AGENT_BPF_STATS for --bpf-stats. */
+static void env_name(const char *opt, char *out, size_t len)
+{
+	size_t o = (size_t)snprintf(out, len, "METASTORE_AGENT_");
+
+	for (const char *p = opt; *p && o + 1 < len; p++)
+		out[o++] = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+	out[o] = '\0';
+}
+
+static int apply_env(struct agent_args *a, char *err, size_t len)
+{
+	for (size_t k = 0; k < NR_OPTIONS; k++) {
+		char name[64], reason[200];
+		const char *v;
+		int e;
+
+		if (argv_only((enum opt_id)options[k].id))
+			continue;
+		env_name(options[k].name, name, sizeof(name));
+		v = getenv(name);
+		if (!v)
+			continue;
+		e = apply_from(a, SRC_ENV, (enum opt_id)options[k].id, v, reason, sizeof(reason));
+		if (e) {
+			snprintf(err, len, "%s: %s", name, reason);
+			return e;
+		}
+	}
+	return 0;
+}
+
+/* The --config path from argv (last one wins), else METASTORE_AGENT_CONFIG, else NULL.
+ * Malformed arguments are left for the real pass to report. */
+static const char *find_config(int argc, char **argv)
+{
+	const char *path = getenv("METASTORE_AGENT_CONFIG");
+	char scratch[8];
+
+	for (int i = 1; i < argc; i++) {
+		const char *val;
+		int id;
+
+		if (ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, scratch,
+				sizeof(scratch)) == 0 &&
+		    id == OPT_CONFIG)
+			path = val;
+	}
+	return path;
+}
+
 int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, size_t len)
 {
+	const char *config;
 	int e;
 
 	memset(a, 0, sizeof(*a));
@@ -173,18 +305,28 @@ int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, siz
 	a->nr_bounds = buckets_default(a->bounds_ns, MS_MAX_BUCKETS);
 	set_probes(a, "all", err, len);
 
+	/* Lowest to highest: configuration file, environment, command line. */
+	config = find_config(argc, argv);
+	if (config) {
+		e = config_load(config, config_entry, a, err, len);
+		if (e)
+			return e;
+	}
+	e = apply_env(a, err, len);
+	if (e)
+		return e;
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val;
+		const char *val;
 		int id;
 
-		if (strcmp(arg, "-h") == 0) {
+		if (strcmp(argv[i], "-h") == 0) {
 			a->help = true;
 			continue;
 		}
 		e = ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, err, len);
 		if (e)
 			return e;
-		e = apply(a, (enum opt_id)id, val, err, len);
+		e = apply_from(a, SRC_ARGV, (enum opt_id)id, val, err, len);
 		if (e)
 			return e;
 	}
@@ -199,6 +341,13 @@ int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, siz
 		return -EINVAL;
 	}
 	return 0;
+}
+
+void agent_args_release(struct agent_args *a)
+{
+	for (size_t i = 0; i < a->nr_owned; i++)
+		free(a->owned[i]);
+	a->nr_owned = 0;
 }
 
 void agent_args_list_probes(FILE *out)

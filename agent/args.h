@@ -23,9 +23,20 @@ struct agent_args {
 	bool bpf_stats;   /* --bpf-stats: turn on kernel.bpf_stats_enabled */
 	bool verbose;     /* --verbose: libbpf messages */
 	bool help, version, list_probes;
+	/* private: where --binary / --pid came from, and copies of non-argv values */
+	int binary_src, pid_src;
+#define ARGS_MAX_OWNED 16
+	char *owned[ARGS_MAX_OWNED];
+	size_t nr_owned;
 };
 
 /*
+ * Settings come from, lowest to highest: defaults, the YAML file of --config PATH (or
+ * METASTORE_AGENT_CONFIG; keys are option names), METASTORE_AGENT_<OPTION> environment
+ * variables (e.g. METASTORE_AGENT_LISTEN, METASTORE_AGENT_BPF_STATS=true), then argv. A
+ * --binary or --pid from a higher source replaces the other one from a lower source.
+ * Release with agent_args_release().
+ *
  * Parses argv (options as "--name value" or "--name=value"; a separate value must not
  * start with "--"; -h is --help). Defaults: probes all, listen AGENT_DEFAULT_LISTEN,
  * buckets buckets_default(). Exactly one of --binary / --pid is required unless --help,
@@ -33,6 +44,9 @@ struct agent_args {
  * err (e.g. "--pid: invalid process id 'abc'"). Never prints; pointers in *a point into argv.
  */
 int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, size_t errlen);
+
+/* Frees the copies agent_args_parse made of configuration and environment values. */
+void agent_args_release(struct agent_args *a);
 
 /* Writes the --help text: usage, options, each subsystem with its functions and metrics. */
 void agent_args_help(FILE *out);

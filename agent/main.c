@@ -185,5 +185,6 @@ cleanup:
 	loader_free(loader);
 	if (stats_fd >= 0)
 		close(stats_fd);
+	agent_args_release(&a);
 	return rc;
 }

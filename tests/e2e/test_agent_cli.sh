@@ -32,6 +32,12 @@ expect_error 2 "--probes: unknown subsystem 'bogus'" --binary "$METASTORE" --pro
 expect_error 2 "--listen: invalid address '127.0.0.1:99999'" --binary "$METASTORE" --listen 127.0.0.1:99999
 expect_error 2 "--buckets:" --binary "$METASTORE" --buckets 0.5,0.1
 expect_error 2 "--binary: missing value" --binary
+printf 'bogus: 1\n' >"$E2E_TMP/bad-key.yaml"
+printf 'binary: [unclosed\n' >"$E2E_TMP/bad-syntax.yaml"
+expect_error 2 "$E2E_TMP/bad-key.yaml:1: unknown key 'bogus'" --config "$E2E_TMP/bad-key.yaml"
+expect_error 2 "$E2E_TMP/bad-syntax.yaml:2: " --config "$E2E_TMP/bad-syntax.yaml"
+expect_error 2 "/nonexistent.yaml: No such file or directory" --config /nonexistent.yaml
+METASTORE_AGENT_PROBES=nope expect_error 2 "METASTORE_AGENT_PROBES: --probes: unknown subsystem 'nope'" --binary "$METASTORE"
 expect_error 1 "no process with pid $gone" --pid "$gone"
 expect_error 1 "binary /nonexistent/metastore: No such file or directory" --binary /nonexistent/metastore
 expect_error 1 "$E2E_TMP/script is not a 64-bit ELF executable" --binary "$E2E_TMP/script"

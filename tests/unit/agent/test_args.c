@@ -269,6 +269,7 @@ static void test_help(void **state)
 		"  --buckets LIST           latency bucket bounds in seconds, increasing\n"
 		"  --bpf-stats              turn on kernel.bpf_stats_enabled for BPF run-time metrics\n"
 		"  --user USER              after attaching, run as USER (all capabilities are dropped anyway)\n"
+		"  --config PATH            YAML file of settings; environment and command line win\n"
 		"  --verbose                print libbpf messages\n"
 		"  --list-probes            list subsystems, their probe functions and metrics\n"
 		"  --version                print the version\n"
