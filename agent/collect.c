@@ -27,7 +27,12 @@ struct collector {
 	double bounds_s[MS_MAX_BUCKETS];
 	uint32_t nr_bounds;
 	uint64_t *scratch; /* summed map values, sized for the largest map */
+	/* In-flight calls of processes that died: taken back out of the per-method gauge. */
+	uint64_t inflight_reaped[MS_METHOD_COUNT];
 };
+
+/* Dead keys removed per map per scrape; the rest go at the next scrape. */
+#define REAP_BATCH 256
 
 #define STORAGE_LABEL_(id, name) name,
 static const char *const storage_op_names[] = { MS_STORAGE_OPS(STORAGE_LABEL_) };
@@ -114,6 +119,53 @@ static void add_hist(struct expo_family *f, const struct expo_label *labels, siz
 			     c->nr_bounds + 1, (double)mh->sum_ns / 1e9, mh->count);
 }
 
+static bool process_alive(uint32_t tgid)
+{
+	char proc[32];
+
+	snprintf(proc, sizeof(proc), "/proc/%u", tgid);
+	return access(proc, F_OK) == 0;
+}
+
+/*
+ * A call or operation whose process died never sees its end probe, and nothing runs in the
+ * kernel for a dead process: the agent removes such pending entries, and for gRPC calls
+ * takes their +1 back out of the in-flight gauge (counted in c->inflight_reaped).
+ */
+static void reap_pending(struct collector *c, enum subsys_id id, const char *map, bool grpc)
+{
+	struct bpf_object *obj = loader_object(c->loader, id);
+	struct ms_req_key key, dead[REAP_BATCH];
+	uint32_t methods[REAP_BATCH], last_tgid = 0;
+	bool last_alive = true, first = true;
+	size_t ndead = 0;
+	int fd = obj ? bpf_object__find_map_fd_by_name(obj, map) : -1;
+
+	if (fd < 0)
+		return;
+	for (uint32_t n = 0; n < MS_MAX_PENDING && ndead < REAP_BATCH; n++) {
+		struct ms_pending p;
+
+		if (bpf_map_get_next_key(fd, first ? NULL : &key, &key))
+			break;
+		first = false;
+		if (key.tgid != last_tgid) {
+			last_tgid = key.tgid;
+			last_alive = process_alive(key.tgid);
+		}
+		if (last_alive)
+			continue;
+		if (grpc && bpf_map_lookup_elem(fd, &key, &p))
+			continue;
+		methods[ndead] = grpc && p.method < MS_METHOD_COUNT ? p.method : MS_METHOD_COUNT;
+		dead[ndead++] = key;
+	}
+	for (size_t i = 0; i < ndead; i++) {
+		if (bpf_map_delete_elem(fd, &dead[i]) == 0 && methods[i] < MS_METHOD_COUNT)
+			c->inflight_reaped[methods[i]]++;
+	}
+}
+
 static void collect_grpc(struct collector *c)
 {
 	struct expo_family *dur, *total, *inflight, *panics;
@@ -146,12 +198,14 @@ static void collect_grpc(struct collector *c)
 			}
 		}
 	}
+	reap_pending(c, SUBSYS_GRPC, "grpc_pending", true);
 	if (read_map(c, SUBSYS_GRPC, "grpc_inflight", MS_METHOD_COUNT, 1) == 0) {
 		/* Every served method, so dashboards see 0 rather than no data. */
 		for (uint32_t m = 1; m < MS_METHOD_COUNT; m++) {
 			struct expo_label l[] = { { "method", ms_method_name(m) } };
 
-			expo_series_add_value(inflight, l, 1, (double)(int64_t)v[m]);
+			expo_series_add_value(inflight, l, 1,
+					      (double)((int64_t)v[m] - (int64_t)c->inflight_reaped[m]));
 		}
 	}
 	if (read_map(c, SUBSYS_GRPC, "grpc_panics", MS_METHOD_COUNT, 1) == 0) {
@@ -182,10 +236,7 @@ static void collect_conn(struct collector *c)
 		return;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		char proc[32];
-
-		snprintf(proc, sizeof(proc), "/proc/%u", tgids[i]);
-		if (access(proc, F_OK) == 0)
+		if (process_alive(tgids[i]))
 			sum += active[i];
 		else /* the process exited: its connections are gone too */
 			bpf_map_delete_elem(bpf_object__find_map_fd_by_name(obj, "conn_active"),
@@ -206,6 +257,7 @@ static void collect_storage(struct collector *c)
 	total = expo_family_add(c->reg, "storage_operation_total",
 				"Key-value engine operations, by result.", EXPO_COUNTER);
 
+	reap_pending(c, SUBSYS_STORAGE, "storage_pending", false);
 	if (read_map(c, SUBSYS_STORAGE, "storage_hist", MS_STORAGE_SERIES, HIST_WORDS) == 0) {
 		for (uint32_t i = 0; i < MS_STORAGE_SERIES; i++) {
 			const uint64_t *h = v + (size_t)i * HIST_WORDS;

@@ -2,12 +2,12 @@
 /* gRPC subsystem: per-call latency by method and code, in-flight calls, handler panics. */
 #include "common.bpf.h"
 
-/* Begin timestamp (ns) of each call whose end has not been seen. */
+/* Each call whose end has not been seen; the agent reaps those of processes that died. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MS_MAX_PENDING);
 	__type(key, struct ms_req_key);
-	__type(value, __u64);
+	__type(value, struct ms_pending);
 } grpc_pending SEC(".maps");
 
 struct {
@@ -48,16 +48,16 @@ static __always_inline void inflight_add(__u32 method, __s64 d)
 SEC("uprobe")
 int BPF_KPROBE(grpc_request_begin, __u64 req_id, __u32 method)
 {
+	struct ms_pending p = { .start_ns = bpf_ktime_get_ns(), .method = clamp_method(method) };
 	struct ms_req_key key;
-	__u64 now = bpf_ktime_get_ns();
 
 	probe_hit(ctx);
 	pending_key(&key, req_id);
-	if (bpf_map_update_elem(&grpc_pending, &key, &now, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(&grpc_pending, &key, &p, BPF_NOEXIST)) {
 		pending_dropped();
 		return 0;
 	}
-	inflight_add(clamp_method(method), 1);
+	inflight_add(p.method, 1);
 	return 0;
 }
 
@@ -65,21 +65,23 @@ SEC("uprobe")
 int BPF_KPROBE(grpc_request_end, __u64 req_id, __u32 method, __u32 code)
 {
 	struct ms_req_key key;
+	struct ms_pending *p;
 	struct ms_hist *h;
-	__u64 *start, delta;
+	__u64 delta;
 	__u32 idx;
 
 	probe_hit(ctx);
 	pending_key(&key, req_id);
-	start = bpf_map_lookup_elem(&grpc_pending, &key);
+	p = bpf_map_lookup_elem(&grpc_pending, &key);
 	/* A call that began before the probes were attached is neither timed nor counted. */
-	if (!start)
+	if (!p)
 		return 0;
-	delta = bpf_ktime_get_ns() - *start;
+	delta = bpf_ktime_get_ns() - p->start_ns;
+	/* The gauge moves back by what begin added to it. */
+	inflight_add(p->method, -1);
 	bpf_map_delete_elem(&grpc_pending, &key);
 
 	method = clamp_method(method);
-	inflight_add(method, -1);
 	if (code >= MS_GRPC_CODE_COUNT)
 		code = MS_GRPC_UNKNOWN;
 	idx = method * MS_GRPC_CODE_COUNT + code;

@@ -32,6 +32,13 @@ struct ms_req_key {
 	__u64 id;
 };
 
+/* Value of a pending gRPC call: when it began and its method (for the in-flight gauge). */
+struct ms_pending {
+	__u64 start_ns;
+	__u32 method;
+	__u32 pad;
+};
+
 /* storage maps: hist indexed by op * KIND_COUNT + kind; total by that * STATUS_COUNT + status. */
 #define MS_STORAGE_SERIES (MS_STORAGE_OP_COUNT * MS_STORAGE_KIND_COUNT)
 #define MS_STORAGE_TOTAL_SERIES (MS_STORAGE_SERIES * MS_STORAGE_STATUS_COUNT)
