@@ -23,7 +23,7 @@ endif
 # Debian packages the build, the tests and `make run` need (installed by `make deps`).
 DEB_PKGS := gcc make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	libmicrohttpd-dev libcmocka-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler \
-	libuv1-dev libyaml-dev pkg-config etcd-client prometheus curl
+	libuv1-dev libyaml-dev pkg-config etcd-client prometheus curl jq systemd
 
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror
@@ -179,3 +179,31 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- benchmarks -----------------------------------------------------------------------
+# `make bench` (root): probe and /metrics costs measured side by side in one run, printed
+# as ratios and written to docs/BENCHMARKS.md. Never part of `make test`.
+.PHONY: bench
+BENCH_DIR := $(BUILD)/bench
+BENCH_BINS := $(BENCH_DIR)/probe_cost $(BENCH_DIR)/render_cost
+
+$(BENCH_DIR)/%.bpf.o: bench/%.bpf.c | $(BUILD)/.deps-ok
+	$(call msg,BPF,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BENCH_DIR)/%.skel.h: $(BENCH_DIR)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(BENCH_DIR)/probe_cost: bench/probe_cost.c $(BENCH_DIR)/probe_cost.skel.h $(AGENT_LIB) | $(SKELS)
+	$(call msg,BENCH-CC,$<)
+	$(Q)$(CC) $(AGENT_CFLAGS) -I$(BENCH_DIR) -o $@ $< $(AGENT_LIB) $(AGENT_LIBS)
+
+$(BENCH_DIR)/render_cost: bench/render_cost.c $(AGENT_LIB) | $(SKELS)
+	$(call msg,BENCH-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(AGENT_CFLAGS) -o $@ $< $(AGENT_LIB) $(AGENT_LIBS)
+
+bench: $(BENCH_BINS)
+	$(Q)bench/run.sh $(BENCH_BINS) docs/BENCHMARKS.md

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# End-to-end with a real Prometheus: it scrapes the agent, loads deploy/alerts.yml, and its
+# queries return the exact etcdctl load; every dashboard query evaluates.
+. "$(dirname "$0")/lib.sh"
+need_root
+: "${PROMETHEUS:=/usr/bin/prometheus}"
+[ -x "$PROMETHEUS" ] || fail "needs $PROMETHEUS (Debian package prometheus)"
+command -v jq >/dev/null || fail "needs jq (Debian package jq)"
+
+N_PUT1=10 # before the second batch, so Put has two different samples for rate()
+N_PUT2=10
+N_GET=10
+
+MS_PORT=$(free_port)
+start_metastore "$MS_PORT"
+AGENT_PORT=$(free_port)
+start_agent "$AGENT_PORT" --pid "$MS_PID" --probes all
+
+PROM_PORT=$(free_port)
+cat >"$E2E_TMP/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+  - $PWD/deploy/alerts.yml
+scrape_configs:
+  - job_name: metastore
+    static_configs:
+      - targets: ["127.0.0.1:$AGENT_PORT"]
+EOF
+"$PROMETHEUS" --config.file="$E2E_TMP/prometheus.yml" --storage.tsdb.path="$E2E_TMP/tsdb" \
+	--web.listen-address="127.0.0.1:$PROM_PORT" >"$E2E_TMP/prometheus.log" 2>&1 &
+E2E_PIDS+=("$!")
+
+# prom_query EXPR: the value of a one-sample instant-query result, empty if there is none;
+# fails on a query error or on more than one sample.
+prom_query() {
+	local out
+	out=$(curl -sf --max-time 5 --get --data-urlencode "query=$1" \
+		"http://127.0.0.1:$PROM_PORT/api/v1/query") || return 1
+	jq -e '.status == "success" and (.data.result | length) <= 1' <<<"$out" >/dev/null || return 1
+	jq -r '.data.result[0].value[1] // empty' <<<"$out"
+}
+
+# query_is EXPR VALUE: succeeds when the query returns exactly VALUE.
+query_is() {
+	[ "$(prom_query "$1")" = "$2" ]
+}
+
+# A scrape that began after time $1 (seconds, fractional) has been stored.
+scraped_after() {
+	local ts
+	ts=$(prom_query 'timestamp(up{job="metastore"})') || return 1
+	[ -n "$ts" ] && awk -v a="$ts" -v b="$1" 'BEGIN { exit !(a > b) }'
+}
+
+wait_until 30 query_is 'up{job="metastore"}' 1 || fail "Prometheus never scraped the agent"
+
+put_sel='grpc_server_request_total{job="metastore",method="/etcdserverpb.KV/Put",code="OK"}'
+range_sel='grpc_server_request_total{job="metastore",method="/etcdserverpb.KV/Range",code="OK"}'
+for i in $(seq $N_PUT1); do ctl put "k$i" "v$i" >/dev/null; done
+wait_until 15 query_is "sum($put_sel)" "$N_PUT1" || fail "first Put batch not seen by Prometheus"
+for i in $(seq $N_PUT2); do ctl put "k$((N_PUT1 + i))" "v$i" >/dev/null; done
+for i in $(seq $N_GET); do ctl get "k$i" >/dev/null; done
+# Every call was counted when it ended, before etcdctl exited; two scrapes after that, the
+# last sample holds the whole load.
+loaded=$(date +%s.%N)
+wait_until 15 scraped_after "$(awk -v t="$loaded" 'BEGIN { printf "%.3f", t + 1 }')" ||
+	fail "no scrape after the load"
+
+got=$(prom_query "sum($put_sel)")
+[ "$got" = $((N_PUT1 + N_PUT2)) ] || fail "Put count: expected $((N_PUT1 + N_PUT2)), got '$got'"
+got=$(prom_query "sum($range_sel)")
+[ "$got" = "$N_GET" ] || fail "Range count: expected $N_GET, got '$got'"
+got=$(prom_query 'sum(grpc_server_request_total{job="metastore"})')
+[ "$got" = $((N_PUT1 + N_PUT2 + N_GET)) ] || fail "request total: got '$got'"
+
+qps=$(prom_query 'sum(rate(grpc_server_request_total{job="metastore"}[1m]))')
+awk -v v="$qps" 'BEGIN { exit !(v + 0 > 0) }' || fail "request rate not positive: '$qps'"
+
+p99=$(prom_query 'histogram_quantile(0.99, sum by (le) (rate(grpc_server_request_duration_seconds_bucket{job="metastore",method="/etcdserverpb.KV/Put"}[1m])))')
+# A number, not NaN or +Inf, inside the default bucket range (5 us ... 10 s).
+[[ "$p99" =~ ^[0-9.]+(e[-+]?[0-9]+)?$ ]] || fail "Put p99 is not a number: '$p99'"
+awk -v v="$p99" 'BEGIN { exit !(v > 0 && v <= 10) }' || fail "Put p99 out of range: $p99"
+
+query_is 'up{job="metastore"}' 1 || fail "up{job=\"metastore\"} is not 1"
+query_is 'min(metastore_agent_probe_attached{job="metastore"})' 1 ||
+	fail "not every probe is attached"
+
+# deploy/alerts.yml loads and every rule evaluates without error.
+n_rules=$(grep -c -- '- alert:' deploy/alerts.yml)
+rules_ok() {
+	curl -sf --max-time 5 "http://127.0.0.1:$PROM_PORT/api/v1/rules" |
+		jq -e --argjson n "$n_rules" \
+			'[.data.groups[].rules[]] | length == $n and all(.health == "ok")'
+}
+wait_until 10 rules_ok || fail "alert rules not all loaded and healthy"
+
+# Every dashboard query parses and evaluates against this server.
+jq -r '.panels[].targets[]?.expr' deploy/grafana-dashboard.json |
+	sed -e 's/\$job/metastore/g' -e 's/\$instance/.*/g' -e 's/\$__rate_interval/1m/g' \
+		>"$E2E_TMP/dash.exprs"
+while IFS= read -r expr; do
+	curl -sf --max-time 5 --get --data-urlencode "query=$expr" \
+		"http://127.0.0.1:$PROM_PORT/api/v1/query" >/dev/null ||
+		fail "dashboard query rejected: $expr"
+done <"$E2E_TMP/dash.exprs"
+
+echo "PASS $E2E_NAME"
