@@ -1,0 +1,354 @@
+/* Benchmark: nanoseconds per uprobe hit for each probe kind the agent can use, side by side. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buckets.h"
+#include "loader.h"
+#include "mapread.h"
+#include "ms_maps.h"
+#include "probe_cost.skel.h"
+
+/*
+ * The probed functions are written in assembly so their first instruction is exactly the
+ * one each probe kind needs, whatever the compiler flags: a 5-byte NOP (the probe contract's
+ * entry, the kernel's optimized path), `push %rbp` (the usual gcc prologue) and
+ * `mov %rdi,%rax` (an ordinary instruction). The probe-contract functions of the grpc
+ * subsystem are emitted the same way metastore/probes.c compiles them, so the agent's own
+ * loader and BPF programs attach to this binary.
+ */
+#define NOP5_FN(name)                                                                      \
+	".globl " #name "\n.type " #name ",@function\n" #name ":\n"                         \
+	".byte 0x0f,0x1f,0x44,0x00,0x00\nret\n.size " #name ", .-" #name "\n"
+__asm__(".text\n" NOP5_FN(bench_fn_bare) NOP5_FN(bench_fn_nop5) NOP5_FN(bench_fn_ret)
+		NOP5_FN(ms_probe_grpc_request_begin) NOP5_FN(ms_probe_grpc_request_end)
+			NOP5_FN(ms_probe_grpc_panic)
+	".globl bench_fn_push\n.type bench_fn_push,@function\nbench_fn_push:\n"
+	"push %rbp\nmov %rsp,%rbp\npop %rbp\nret\n.size bench_fn_push, .-bench_fn_push\n"
+	".globl bench_fn_mov\n.type bench_fn_mov,@function\nbench_fn_mov:\n"
+	"mov %rdi,%rax\nret\n.size bench_fn_mov, .-bench_fn_mov\n");
+
+void bench_fn_bare(void);
+void bench_fn_nop5(void);
+void bench_fn_ret(void);
+void bench_fn_push(void);
+void bench_fn_mov(void);
+
+enum kind { K_BASE, K_NOP5, K_PUSH, K_MOV, K_RET, K_AGENT, K_COUNT };
+
+struct kind_desc {
+	const char *name;
+	const char *site;     /* first instruction of the probed function */
+	void (*fn)(void);     /* NULL: the agent's begin/end pair */
+	unsigned hits;        /* probe hits per call (per pair for the agent) */
+};
+
+static const struct kind_desc kinds[K_COUNT] = {
+	[K_BASE] = { "(a) no probe (baseline)", "nop5", bench_fn_bare, 0 },
+	[K_NOP5] = { "(b) entry uprobe on nop5 (optimized)", "nop5", bench_fn_nop5, 1 },
+	[K_PUSH] = { "(c) entry uprobe on push %rbp (int3)", "push %rbp", bench_fn_push, 1 },
+	[K_MOV] = { "(c') entry uprobe on mov %rdi,%rax (int3)", "mov", bench_fn_mov, 1 },
+	[K_RET] = { "(d) uretprobe on nop5 function", "nop5", bench_fn_ret, 1 },
+	[K_AGENT] = { "(e) agent grpc begin+end pair", "nop5", NULL, 2 },
+};
+
+/* Each timed run lasts about this long, so every kind gets a comparable sample. */
+#define TARGET_NS 20000000.0
+#define MAX_ROUNDS 101
+
+struct bench {
+	struct probe_cost_bpf *skel;
+	struct bpf_link *links[K_COUNT];
+	struct loader *agent;
+	uint64_t iters[K_COUNT];
+	uint64_t calls[K_COUNT]; /* every call made, warm-up included */
+	uint64_t next_req;
+	double ns[K_COUNT][MAX_ROUNDS];
+};
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Runs `n` calls of kind k; returns ns per call (per pair for the agent). */
+static double run_kind(struct bench *b, enum kind k, uint64_t n)
+{
+	double t0 = now_ns();
+
+	if (kinds[k].fn) {
+		void (*fn)(void) = kinds[k].fn;
+
+		for (uint64_t i = 0; i < n; i++)
+			fn();
+	} else {
+		for (uint64_t i = 0; i < n; i++, b->next_req++) {
+			ms_probe_grpc_request_begin(b->next_req, MS_METHOD_KV_PUT);
+			ms_probe_grpc_request_end(b->next_req, MS_METHOD_KV_PUT, MS_GRPC_OK);
+		}
+	}
+	b->calls[k] += n;
+	return (now_ns() - t0) / (double)n;
+}
+
+static int attach_one(struct bench *b, enum kind k, struct bpf_program *prog, const char *self,
+		      const char *func, int retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = func, .bpf_cookie = k,
+		    .retprobe = retprobe != 0);
+
+	b->links[k] = bpf_program__attach_uprobe_opts(prog, getpid(), self, 0, &uo);
+	return b->links[k] ? 0 : -errno;
+}
+
+static int bench_setup(struct bench *b, const char *self, char *eb, size_t el)
+{
+	uint64_t bounds[MS_MAX_BUCKETS];
+	struct loader_opts lo = { .binary = self, .pid = getpid(), .subsys_mask = 1u << SUBSYS_GRPC,
+				  .bounds_ns = bounds };
+	struct bpf_program *entry, *ret;
+	int err;
+
+	b->skel = probe_cost_bpf__open_and_load();
+	if (!b->skel) {
+		err = errno ? -errno : -ENOMEM;
+		snprintf(eb, el, "cannot load bench BPF object: %s", strerror(-err));
+		return err;
+	}
+	entry = b->skel->progs.bench_entry;
+	ret = b->skel->progs.bench_return;
+	err = attach_one(b, K_NOP5, entry, self, "bench_fn_nop5", 0);
+	if (!err)
+		err = attach_one(b, K_PUSH, entry, self, "bench_fn_push", 0);
+	if (!err)
+		err = attach_one(b, K_MOV, entry, self, "bench_fn_mov", 0);
+	if (!err)
+		err = attach_one(b, K_RET, ret, self, "bench_fn_ret", 1);
+	if (err) {
+		snprintf(eb, el, "cannot attach bench uprobes: %s", strerror(-err));
+		return err;
+	}
+	/* The agent exactly as it runs: default buckets, grpc subsystem, this process. */
+	lo.nr_bounds = buckets_default(bounds, MS_MAX_BUCKETS);
+	return loader_new(&lo, &b->agent, eb, el);
+}
+
+static void bench_teardown(struct bench *b)
+{
+	loader_free(b->agent);
+	for (int k = 0; k < K_COUNT; k++)
+		bpf_link__destroy(b->links[k]);
+	probe_cost_bpf__destroy(b->skel);
+}
+
+/* Sums entries [0, nr) of a per-CPU u64 array over CPUs. */
+static int read_sum(int fd, uint32_t nr, uint32_t words, uint64_t *out)
+{
+	struct mapread *r = NULL;
+	int err = fd < 0 ? fd : mapread_new(&r);
+
+	if (!err)
+		err = mapread_percpu_sum(r, fd, nr, words, out);
+	mapread_free(r);
+	return err;
+}
+
+/* Hits recorded in the BPF maps for each kind (probe hits per call times calls expected). */
+static int read_hits(struct bench *b, uint64_t hits[K_COUNT])
+{
+	struct bpf_object *gobj = loader_object(b->agent, SUBSYS_GRPC);
+	uint64_t slots[8], agent[MS_MAX_PROBES];
+	int err;
+
+	err = read_sum(bpf_map__fd(b->skel->maps.bench_hits), 8, 1, slots);
+	if (!err)
+		err = read_sum(bpf_object__find_map_fd_by_name(gobj, "probe_hits"), MS_MAX_PROBES, 1,
+			       agent);
+	if (err)
+		return err;
+	for (int k = 0; k < K_COUNT; k++)
+		hits[k] = slots[k];
+	hits[K_AGENT] = agent[subsys_probe_index(SUBSYS_GRPC, 0)] +
+			agent[subsys_probe_index(SUBSYS_GRPC, 1)];
+	return 0;
+}
+
+/* Timed pairs that the agent's histogram recorded: must equal the pairs made. */
+static int read_agent_observations(struct bench *b, uint64_t *count)
+{
+	const size_t words = sizeof(struct ms_hist) / sizeof(uint64_t);
+	struct bpf_object *gobj = loader_object(b->agent, SUBSYS_GRPC);
+	uint64_t *v = calloc((size_t)MS_GRPC_SERIES * words, sizeof(uint64_t));
+	int err;
+
+	if (!v)
+		return -ENOMEM;
+	err = read_sum(bpf_object__find_map_fd_by_name(gobj, "grpc_hist"), MS_GRPC_SERIES, words, v);
+	if (!err)
+		*count = ((const struct ms_hist *)(v + (size_t)(MS_METHOD_KV_PUT * MS_GRPC_CODE_COUNT +
+								  MS_GRPC_OK) * words))->count;
+	free(v);
+	return err;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n, double *lo, double *hi)
+{
+	double s[MAX_ROUNDS];
+
+	memcpy(s, v, sizeof(double) * (size_t)n);
+	qsort(s, (size_t)n, sizeof(double), cmp_double);
+	*lo = s[0];
+	*hi = s[n - 1];
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* Warm-up (the kernel optimizes a nop5 probe after its first hit) and per-kind calibration. */
+static void calibrate(struct bench *b)
+{
+	for (int k = 0; k < K_COUNT; k++) {
+		double ns;
+
+		run_kind(b, k, 200);
+		ns = run_kind(b, k, 2000);
+		b->iters[k] = (uint64_t)(TARGET_NS / (ns > 0.1 ? ns : 0.1));
+		if (b->iters[k] < 1000)
+			b->iters[k] = 1000;
+		if (b->iters[k] > 50000000)
+			b->iters[k] = 50000000;
+	}
+}
+
+/* Rounds A/B/C/...: every kind once per round, the starting kind rotating each round. */
+static void measure(struct bench *b, int rounds)
+{
+	for (int r = 0; r < rounds; r++) {
+		for (int i = 0; i < K_COUNT; i++) {
+			int k = (r + i) % K_COUNT;
+
+			b->ns[k][r] = run_kind(b, k, b->iters[k]);
+		}
+	}
+}
+
+/* Whether the kernel rewrote a nop5 probe into a trampoline call (the optimized path). */
+static int trampoline_mapped(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, "[uprobes-trampoline]") != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static int report(struct bench *b, int rounds)
+{
+	double med[K_COUNT], lo[K_COUNT], hi[K_COUNT];
+	uint64_t hits[K_COUNT], observed = 0;
+	int bad = 0, err;
+
+	err = read_hits(b, hits);
+	if (!err)
+		err = read_agent_observations(b, &observed);
+	if (err)
+		return err;
+	for (int k = 0; k < K_COUNT; k++)
+		med[k] = median(b->ns[k], rounds, &lo[k], &hi[k]);
+
+	printf("Median of %d interleaved rounds per kind; each round runs every kind once, "
+	       "about %.0f ms each.\n\n", rounds, TARGET_NS / 1e6);
+	printf("| probe kind | first instruction | calls per round | ns per call (median) "
+	       "| min .. max | ns per hit | per hit vs (a) | per hit vs (b) | hits in map "
+	       "| hits expected |\n");
+	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (int k = 0; k < K_COUNT; k++) {
+		double per_hit = kinds[k].hits ? med[k] / kinds[k].hits : med[k];
+		uint64_t want = b->calls[k] * kinds[k].hits;
+
+		printf("| %s | `%s` | %" PRIu64 " | %.1f | %.1f .. %.1f | ", kinds[k].name,
+		       kinds[k].site, b->iters[k], med[k], lo[k], hi[k]);
+		if (k == K_BASE)
+			printf("- | 1.0x | - ");
+		else
+			printf("%.1f | %.0fx | %.2fx ", per_hit, per_hit / med[K_BASE],
+			       per_hit / med[K_NOP5]);
+		printf("| %" PRIu64 " | %" PRIu64 " |\n", hits[k], want);
+		bad |= hits[k] != want;
+	}
+	printf("\nAdded cost per hit over the baseline call: ");
+	for (int k = K_NOP5; k < K_COUNT; k++)
+		printf("%s%s %.1f ns", k > K_NOP5 ? ", " : "", kinds[k].name,
+		       med[k] / kinds[k].hits - med[K_BASE]);
+	printf(".\n\nThe kernel's optimized-uprobe trampoline (`[uprobes-trampoline]`) %s mapped "
+	       "in this process.\n", trampoline_mapped() ? "is" : "is NOT");
+	printf("\nAgent pairs timed into grpc_server_request_duration_seconds "
+	       "(KV/Put, OK): %" PRIu64 " of %" PRIu64 " pairs made.\n",
+	       observed, b->calls[K_AGENT]);
+	bad |= observed != b->calls[K_AGENT];
+	return bad ? -EPROTO : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bench *b = calloc(1, sizeof(*b));
+	char self[4096], eb[256] = "";
+	int rounds = argc > 1 ? atoi(argv[1]) : 11;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	cpu_set_t cpus;
+	int err;
+
+	if (!b || n <= 0 || rounds < 1 || rounds > MAX_ROUNDS) {
+		fprintf(stderr, "usage: probe_cost [ROUNDS 1..%d] (as root)\n", MAX_ROUNDS);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "probe_cost: needs root to load BPF programs\n");
+		return 1;
+	}
+	self[n] = '\0';
+	b->next_req = 1;
+	/* One CPU for the whole run: per-CPU noise and migrations do not favour any kind. */
+	CPU_ZERO(&cpus);
+	CPU_SET(sched_getcpu(), &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+	libbpf_set_print(NULL);
+
+	err = bench_setup(b, self, eb, sizeof(eb));
+	if (!err) {
+		calibrate(b);
+		measure(b, rounds);
+		err = report(b, rounds);
+		if (err == -EPROTO)
+			snprintf(eb, sizeof(eb), "hit counts in the BPF maps differ from calls made");
+		else if (err)
+			snprintf(eb, sizeof(eb), "cannot read BPF maps: %s", strerror(-err));
+	}
+	bench_teardown(b);
+	free(b);
+	if (err) {
+		fprintf(stderr, "probe_cost: %s\n", eb);
+		return 1;
+	}
+	return 0;
+}
