@@ -20,7 +20,7 @@
  * request that completes later on the event loop is timed from begin to end.
  */
 #define MS_PROBE_ABI_MAJOR 1
-#define MS_PROBE_ABI_MINOR 1
+#define MS_PROBE_ABI_MINOR 2
 
 #include "ms_methods.h"
 
@@ -113,6 +113,18 @@ void ms_probe_mvcc_compact(uint64_t node_id, int64_t rev);
  */
 void ms_probe_conn_open(uint64_t conn_id, uint32_t active);
 void ms_probe_conn_close(uint64_t conn_id, uint32_t active);
+
+/*
+ * watch (since 1.2): a watcher was created / canceled (by the client, or because its
+ * stream ended). `watch_id` is the id within its stream; `active` is the number of watchers
+ * open in the process right after the event.
+ */
+void ms_probe_watch_create(int64_t watch_id, uint32_t active);
+void ms_probe_watch_cancel(int64_t watch_id, uint32_t active);
+
+/* watch (since 1.2): one WatchResponse carrying `puts` PUT and `deletes` DELETE events was
+ * queued for watcher `watch_id`. */
+void ms_probe_watch_events(int64_t watch_id, uint32_t puts, uint32_t deletes);
 
 #ifdef __cplusplus
 }

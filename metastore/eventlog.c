@@ -71,9 +71,12 @@ void ms_eventlog_compact(struct ms_eventlog *l, int64_t rev)
 		    (at + 1 < e->k->n && e->k->revs[at + 1].mod_rev <= rev))
 			e->k = NULL;
 	}
-	l->n -= cut;
-	memmove(l->ev, l->ev + cut, l->n * sizeof(*l->ev));
-	l->base += cut;
+	/* an empty log has no array: even a zero-length memmove from NULL + 0 is undefined */
+	if (cut) {
+		l->n -= cut;
+		memmove(l->ev, l->ev + cut, l->n * sizeof(*l->ev));
+		l->base += cut;
+	}
 	/* a long log cut down gives its memory back; failure just keeps it */
 	if (l->cap > 1024 && l->n <= l->cap / 4) {
 		struct event *ev = realloc(l->ev, l->cap / 2 * sizeof(*ev));

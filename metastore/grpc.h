@@ -36,6 +36,8 @@ struct grpc_call {
 	bool finished;        /* status set: trailers submitted or pending */
 	bool trailers_sent;
 	bool ended;           /* ms_probe_grpc_request_end called */
+	bool streaming;       /* routed to grpc_stream_ops */
+	void *user;           /* per-call state of a streaming service */
 	struct grpc_call *next;
 };
 
@@ -44,7 +46,22 @@ struct grpc_call {
  * or, later, from the event loop. */
 typedef void (*grpc_unary_fn)(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx);
 
-/* Packs `m` as one framed response message on `call`. Returns 0 or -ENOMEM. */
+/*
+ * A streaming method (client, server or bidirectional stream). Response headers go out when
+ * the call opens; every complete request message is handed to `message` as it arrives.
+ * The call ends with grpc_call_finish (trailers follow the queued responses); `closed` runs
+ * exactly once when the stream is gone for any reason (finished, reset, connection lost),
+ * and the call pointer is invalid after it returns.
+ */
+struct grpc_stream_ops {
+	void (*open)(struct grpc_call *call, void *ctx);
+	void (*message)(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx);
+	void (*half_close)(struct grpc_call *call, void *ctx); /* client sent END_STREAM */
+	void (*closed)(struct grpc_call *call, void *ctx);
+};
+
+/* Packs `m` as one framed response message on `call`; it is sent from the event loop, so
+ * this may be called from any callback, for any connection. Returns 0 or -ENOMEM. */
 int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *m);
 
 /* Ends the call with `code` and an optional message (copied); sends trailers after any

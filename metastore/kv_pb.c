@@ -149,6 +149,12 @@ void kv_pb_reply(struct grpc_call *call, struct kv_pb_arena *a, const ProtobufCM
 		grpc_call_finish(call, MS_GRPC_OK, NULL);
 }
 
+void kv_pb_changed(const struct kv_service *svc)
+{
+	if (svc->changed)
+		svc->changed(svc->changed_arg);
+}
+
 void kv_pb_fail(struct grpc_call *call, struct kv_pb_err e)
 {
 	if (!e.msg)

@@ -68,6 +68,9 @@ void kv_pb_range_resp(struct kv_pb_arena *a, Etcdserverpb__RangeResponse *resp,
 /* Sends `m` and finishes OK, or ends the call through the fault path. */
 void kv_pb_reply(struct grpc_call *call, struct kv_pb_arena *a, const ProtobufCMessage *m);
 
+/* Runs the service's `changed` hook, if any (after a write was applied). */
+void kv_pb_changed(const struct kv_service *svc);
+
 /* Finishes the call with e (the fault path when e.msg is NULL). */
 void kv_pb_fail(struct grpc_call *call, struct kv_pb_err e);
 

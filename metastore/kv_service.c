@@ -117,6 +117,7 @@ void kv_service_put(struct grpc_call *call, const uint8_t *msg, size_t len, void
 	if (req->prev_kv && had_prev)
 		resp.prev_kv = kv_pb_kv(&a, &prev);
 	kv_pb_reply(call, &a, &resp.base);
+	kv_pb_changed(svc);
 cleanup:
 	free(copy);
 	kv_pb_arena_free(&a);
@@ -155,6 +156,8 @@ void kv_service_delete_range(struct grpc_call *call, const uint8_t *msg, size_t 
 		resp.n_prev_kvs = resp.prev_kvs ? (size_t)deleted : 0;
 	}
 	kv_pb_reply(call, &a, &resp.base);
+	if (deleted)
+		kv_pb_changed(svc);
 cleanup:
 	free(prevs);
 	kv_pb_arena_free(&a);
@@ -180,6 +183,7 @@ void kv_service_compact(struct grpc_call *call, const uint8_t *msg, size_t len, 
 	}
 	resp.header = kv_pb_header(&a, svc, ms_mvcc_rev(svc->mvcc));
 	kv_pb_reply(call, &a, &resp.base);
+	kv_pb_changed(svc);
 cleanup:
 	kv_pb_arena_free(&a);
 	etcdserverpb__compaction_request__free_unpacked(req, NULL);

@@ -17,6 +17,9 @@ struct kv_service {
 	uint64_t member_id;
 	uint64_t raft_term;
 	size_t max_request_bytes;  /* etcd's --max-request-bytes: larger requests are refused */
+	/* Called after every request that may have changed the store (watchers catch up). */
+	void (*changed)(void *arg);
+	void *changed_arg;
 };
 
 /* Routes the five KV methods of `srv` to `svc` (borrowed; must outlive the server). */

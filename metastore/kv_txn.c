@@ -513,6 +513,7 @@ void kv_service_txn(struct grpc_call *call, const uint8_t *msg, size_t len, void
 		goto cleanup;
 	}
 	kv_pb_reply(call, &a, &resp->base);
+	kv_pb_changed(svc);
 cleanup:
 	kv_pb_arena_free(&a);
 	etcdserverpb__txn_request__free_unpacked(req, NULL);

@@ -10,6 +10,7 @@
 #include "kv_service.h"
 #include "mvcc.h"
 #include "server.h"
+#include "watch_service.h"
 
 #define MS_VERSION "0.1.0"
 /* Raft node id of a single-node store (the `node` of the mvcc probes). */
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
 	struct ms_args a;
 	struct app app = { 0 };
 	struct ms_mvcc *mvcc = NULL;
+	struct watch_hub *hub = NULL;
 	struct kv_service kv;
 	struct ms_server_opts so;
 	uv_loop_t *loop = uv_default_loop();
@@ -89,6 +91,14 @@ int main(int argc, char **argv)
 				  .member_id = id_of("member:", a.name), .raft_term = 1,
 				  .max_request_bytes = a.max_request_bytes };
 	kv_service_register(&kv, app.srv);
+	hub = watch_hub_new(&kv);
+	if (!hub) {
+		fprintf(stderr, "metastore: out of memory\n");
+		goto cleanup;
+	}
+	kv.changed = watch_hub_notify;
+	kv.changed_arg = hub;
+	watch_hub_register(hub, app.srv);
 
 	uv_signal_init(loop, &app.sigint);
 	uv_signal_init(loop, &app.sigterm);
@@ -102,6 +112,7 @@ int main(int argc, char **argv)
 	rc = 0;
 cleanup:
 	ms_server_free(app.srv);
+	watch_hub_free(hub);
 	ms_mvcc_free(mvcc);
 	uv_loop_close(loop);
 	return rc;

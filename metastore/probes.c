@@ -79,3 +79,25 @@ MS_PROBE_FN void ms_probe_conn_close(uint64_t conn_id, uint32_t active)
 	(void)active;
 	MS_PROBE_BODY();
 }
+
+MS_PROBE_FN void ms_probe_watch_create(int64_t watch_id, uint32_t active)
+{
+	(void)watch_id;
+	(void)active;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_watch_cancel(int64_t watch_id, uint32_t active)
+{
+	(void)watch_id;
+	(void)active;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_watch_events(int64_t watch_id, uint32_t puts, uint32_t deletes)
+{
+	(void)watch_id;
+	(void)puts;
+	(void)deletes;
+	MS_PROBE_BODY();
+}

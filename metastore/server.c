@@ -22,8 +22,13 @@ struct ms_server {
 	uv_tcp_t listener;
 	struct ms_server_opts opts;
 	grpc_unary_fn handlers[MS_METHOD_COUNT];
+	struct grpc_stream_ops streams[MS_METHOD_COUNT];
 	void *ctx[MS_METHOD_COUNT];
 	struct ms_conn *conns;
+	/* Connections with output produced outside their own read callback, flushed from an
+	 * idle handle so that no flush (and no close it may cause) runs inside a caller. */
+	uv_idle_t flusher;
+	struct ms_conn *dirty;
 	unsigned nconns;
 	bool shutting_down;
 };
@@ -38,6 +43,8 @@ struct ms_conn {
 	char *rbuf;
 	bool in_recv;  /* inside nghttp2_session_mem_recv: no mem_send now */
 	bool closing;
+	bool dirty;    /* on srv->dirty, waiting for the flusher */
+	struct ms_conn *next_dirty;
 };
 
 struct write_req {
@@ -58,6 +65,50 @@ static uint64_t conn_seq;
 static void conn_close(struct ms_conn *c);
 static void conn_flush(struct ms_conn *c);
 
+/* --- deferred flushing --------------------------------------------------------------- */
+
+static void on_flusher(uv_idle_t *h)
+{
+	struct ms_server *s = h->data;
+
+	while (s->dirty) {
+		struct ms_conn *c = s->dirty;
+
+		s->dirty = c->next_dirty;
+		c->dirty = false;
+		conn_flush(c);
+	}
+	uv_idle_stop(&s->flusher);
+}
+
+/* Output for `c` is ready: its read callback flushes it, or else the flusher does. */
+static void conn_schedule_flush(struct ms_conn *c)
+{
+	struct ms_server *s = c->srv;
+
+	if (c->in_recv || c->dirty || c->closing)
+		return;
+	c->dirty = true;
+	c->next_dirty = s->dirty;
+	s->dirty = c;
+	uv_idle_start(&s->flusher, on_flusher);
+}
+
+static void conn_unschedule(struct ms_conn *c)
+{
+	struct ms_conn **p;
+
+	if (!c->dirty)
+		return;
+	for (p = &c->srv->dirty; *p; p = &(*p)->next_dirty) {
+		if (*p == c) {
+			*p = c->next_dirty;
+			break;
+		}
+	}
+	c->dirty = false;
+}
+
 /* --- call lifecycle ------------------------------------------------------------------ */
 
 static void call_end_probe(struct grpc_call *call)
@@ -70,6 +121,10 @@ static void call_end_probe(struct grpc_call *call)
 
 static void call_free(struct grpc_call *call)
 {
+	struct ms_server *s = call->conn->srv;
+
+	if (call->streaming && s->streams[call->method].closed)
+		s->streams[call->method].closed(call, s->ctx[call->method]);
 	grpc_buf_free(&call->in);
 	grpc_buf_free(&call->out);
 	free(call->message);
@@ -176,8 +231,10 @@ int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *m)
 	    grpc_buf_append(&call->out, NULL, n))
 		return -ENOMEM;
 	protobuf_c_message_pack(m, call->out.data + call->out.len - n);
-	if (call->headers_sent)
+	if (call->headers_sent) {
 		nghttp2_session_resume_data(call->conn->h2, call->stream_id);
+		conn_schedule_flush(call->conn);
+	}
 	return 0;
 }
 
@@ -197,7 +254,7 @@ void grpc_call_finish(struct grpc_call *call, uint32_t code, const char *message
 	} else {
 		nghttp2_session_resume_data(c->h2, call->stream_id);
 	}
-	conn_flush(c);
+	conn_schedule_flush(c);
 }
 
 void grpc_call_fault(struct grpc_call *call, const char *what)
@@ -322,10 +379,53 @@ static void on_request_headers(struct ms_conn *c, struct grpc_call *call)
 	}
 	call->id = ++req_seq;
 	ms_probe_grpc_request_begin(call->id, call->method);
+	if (s->streams[call->method].message) {
+		call->streaming = true;
+		/* Headers now, so that responses can follow whenever the service has them. */
+		if (submit_response(call)) {
+			grpc_call_fault(call, "cannot submit response headers");
+			return;
+		}
+		if (s->streams[call->method].open)
+			s->streams[call->method].open(call, s->ctx[call->method]);
+		return;
+	}
 	if (!s->handlers[call->method])
 		grpc_call_finish(call, MS_GRPC_UNIMPLEMENTED,
 				 call->method == MS_METHOD_UNKNOWN ? "unknown method"
 								   : "method not implemented");
+}
+
+/* Hands every complete message buffered on a streaming call to its service, in order. */
+static void stream_deliver(struct ms_server *s, struct grpc_call *call)
+{
+	size_t off = 0;
+
+	while (!call->finished && call->in.len - off >= GRPC_FRAME_HDR) {
+		const uint8_t *p = call->in.data + off;
+		size_t n = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+
+		if (p[0]) {
+			grpc_call_finish(call, MS_GRPC_UNIMPLEMENTED,
+					 "grpc: compressed messages are not supported");
+			break;
+		}
+		if (n > s->opts.max_recv_bytes) {
+			grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED,
+					 "grpc: received message larger than max");
+			break;
+		}
+		if (call->in.len - off - GRPC_FRAME_HDR < n)
+			break; /* the rest of this message has not arrived yet */
+		off += GRPC_FRAME_HDR + n;
+		s->streams[call->method].message(call, p + GRPC_FRAME_HDR, n, s->ctx[call->method]);
+	}
+	if (call->finished) {
+		call->in.len = 0;
+		return;
+	}
+	memmove(call->in.data, call->in.data + off, call->in.len - off);
+	call->in.len -= off;
 }
 
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *user)
@@ -340,8 +440,12 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *user
 		return 0;
 	if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST)
 		on_request_headers(c, call);
-	if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	if (!call->streaming)
 		call_dispatch(c->srv, call);
+	else if (!call->finished && c->srv->streams[call->method].half_close)
+		c->srv->streams[call->method].half_close(call, c->srv->ctx[call->method]);
 	return 0;
 }
 
@@ -365,6 +469,8 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id,
 	}
 	if (grpc_buf_append(&call->in, data, len))
 		grpc_call_fault(call, "out of memory buffering the request");
+	else if (call->streaming)
+		stream_deliver(c->srv, call);
 	return 0;
 }
 
@@ -492,6 +598,7 @@ static void conn_close(struct ms_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	conn_unschedule(c);
 	for (call = c->calls; call; call = next) {
 		next = call->next;
 		if (!call->ended) {
@@ -603,6 +710,8 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 		return -ENOMEM;
 	s->loop = loop;
 	s->opts = *o;
+	uv_idle_init(loop, &s->flusher);
+	s->flusher.data = s;
 	uv_tcp_init(loop, &s->listener);
 	s->listener.data = s;
 	err = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
@@ -611,6 +720,7 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 	if (err) {
 		/* The handle must still be closed through the loop before it is freed. */
 		uv_close((uv_handle_t *)&s->listener, NULL);
+		uv_close((uv_handle_t *)&s->flusher, NULL);
 		uv_run(loop, UV_RUN_NOWAIT);
 		free(s);
 		return err;
@@ -624,6 +734,15 @@ void ms_server_handle(struct ms_server *s, enum ms_method m, grpc_unary_fn fn, v
 	if ((unsigned)m >= MS_METHOD_COUNT || m == MS_METHOD_UNKNOWN)
 		return;
 	s->handlers[m] = fn;
+	s->ctx[m] = ctx;
+}
+
+void ms_server_handle_stream(struct ms_server *s, enum ms_method m,
+			     const struct grpc_stream_ops *ops, void *ctx)
+{
+	if ((unsigned)m >= MS_METHOD_COUNT || m == MS_METHOD_UNKNOWN || !ops->message)
+		return;
+	s->streams[m] = *ops;
 	s->ctx[m] = ctx;
 }
 
@@ -648,6 +767,7 @@ void ms_server_shutdown(struct ms_server *s)
 		return;
 	s->shutting_down = true;
 	uv_close((uv_handle_t *)&s->listener, NULL);
+	uv_close((uv_handle_t *)&s->flusher, NULL);
 	while (s->conns)
 		conn_close(s->conns);
 }

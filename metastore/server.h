@@ -23,6 +23,10 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 /* Routes unary method `m` to `fn` with `ctx` (borrowed). Unrouted methods get UNIMPLEMENTED. */
 void ms_server_handle(struct ms_server *s, enum ms_method m, grpc_unary_fn fn, void *ctx);
 
+/* Routes streaming method `m` to `ops` (copied) with `ctx` (borrowed). */
+void ms_server_handle_stream(struct ms_server *s, enum ms_method m,
+			     const struct grpc_stream_ops *ops, void *ctx);
+
 /* The bound port. */
 uint16_t ms_server_port(const struct ms_server *s);
 

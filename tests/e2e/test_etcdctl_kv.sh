@@ -75,7 +75,7 @@ got=$(ctl txn <"$E2E_TMP/txn3")
 [ "$got" = $'SUCCESS\n\nOK' ] || fail "txn on mod revision: $got"
 # A txn's writes share one revision: t1 at 13, t2 and the delete at 14, t3 at 15.
 ctl get t3 -w json | grep -qF '"revision":15' || fail "txn revisions: $(ctl get t3 -w json)"
-printf '\n\nput d 1\nput d 2\n\n\n' >"$E2E_TMP/txn4"
+printf '\nput d 1\nput d 2\n\n\n' >"$E2E_TMP/txn4"
 expect_fail "etcdserver: duplicate key given in txn request" ctl txn <"$E2E_TMP/txn4"
 
 # Compaction: reads below the compacted revision fail; at and above it they work.
