@@ -219,30 +219,59 @@ static void collect_grpc(struct collector *c)
 }
 
 /* Sums the last count each live store process reported; forgets processes that exited. */
-static void collect_conn(struct collector *c)
+/* Sums the last count each live store process reported in a tgid -> u32 map; forgets
+ * processes that exited. Returns 0 or -errno. */
+static int sum_per_process(struct collector *c, enum subsys_id id, const char *map, uint64_t *sum)
 {
-	struct bpf_object *obj = loader_object(c->loader, SUBSYS_CONN);
-	uint32_t tgids[MS_MAX_PROCS], active[MS_MAX_PROCS], n;
-	struct expo_family *f;
-	uint64_t sum = 0;
+	uint32_t tgids[MS_MAX_PROCS], counts[MS_MAX_PROCS], n;
+	int fd = bpf_object__find_map_fd_by_name(loader_object(c->loader, id), map);
 
-	if (!obj)
-		return;
-	f = expo_family_add(c->reg, "grpc_server_active_connections",
-			    "Open client connections of the probed store processes.", EXPO_GAUGE);
-	if (mapread_hash(bpf_object__find_map_fd_by_name(obj, "conn_active"), sizeof(tgids[0]),
-			 sizeof(active[0]), MS_MAX_PROCS, tgids, active, &n)) {
+	*sum = 0;
+	if (mapread_hash(fd, sizeof(tgids[0]), sizeof(counts[0]), MS_MAX_PROCS, tgids, counts, &n)) {
 		read_failed(c);
-		return;
+		return -EIO;
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		if (process_alive(tgids[i]))
-			sum += active[i];
-		else /* the process exited: its connections are gone too */
-			bpf_map_delete_elem(bpf_object__find_map_fd_by_name(obj, "conn_active"),
-					    &tgids[i]);
+			*sum += counts[i];
+		else /* the process exited: what it had open is gone too */
+			bpf_map_delete_elem(fd, &tgids[i]);
 	}
-	expo_series_add_u64(f, NULL, 0, sum);
+	return 0;
+}
+
+static void collect_conn(struct collector *c)
+{
+	struct expo_family *f;
+	uint64_t sum;
+
+	if (!loader_object(c->loader, SUBSYS_CONN))
+		return;
+	f = expo_family_add(c->reg, "grpc_server_active_connections",
+			    "Open client connections of the probed store processes.", EXPO_GAUGE);
+	if (sum_per_process(c, SUBSYS_CONN, "conn_active", &sum) == 0)
+		expo_series_add_u64(f, NULL, 0, sum);
+}
+
+static void collect_watch(struct collector *c)
+{
+	struct expo_family *active, *events;
+	uint64_t sum;
+
+	if (!loader_object(c->loader, SUBSYS_WATCH))
+		return;
+	active = expo_family_add(c->reg, "watch_active_total",
+				 "Open watchers of the probed store processes.", EXPO_GAUGE);
+	events = expo_family_add(c->reg, "watch_events_sent_total",
+				 "Events sent to watchers, by type.", EXPO_COUNTER);
+	if (sum_per_process(c, SUBSYS_WATCH, "watch_active", &sum) == 0)
+		expo_series_add_u64(active, NULL, 0, sum);
+	if (read_map(c, SUBSYS_WATCH, "watch_events", 2, 1) == 0) {
+		struct expo_label put[] = { { "type", "PUT" } }, del[] = { { "type", "DELETE" } };
+
+		expo_series_add_u64(events, put, 1, c->scratch[0]);
+		expo_series_add_u64(events, del, 1, c->scratch[1]);
+	}
 }
 
 static void collect_storage(struct collector *c)
@@ -413,6 +442,7 @@ int collector_render(struct collector *c, enum expo_format fmt, struct expo_buf 
 	collect_conn(c);
 	collect_storage(c);
 	collect_mvcc(c);
+	collect_watch(c);
 	collect_self(c, now_s() - t0);
 	err = expo_render(c->reg, fmt, out);
 	pthread_mutex_unlock(&c->lock);

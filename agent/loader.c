@@ -14,6 +14,7 @@
 #include "ms_maps.h"
 #include "mvcc.skel.h"
 #include "storage.skel.h"
+#include "watch.skel.h"
 
 struct loader_sub {
 	void *skel;
@@ -50,12 +51,14 @@ LOADER_OPEN_FN(grpc)
 LOADER_OPEN_FN(conn)
 LOADER_OPEN_FN(storage)
 LOADER_OPEN_FN(mvcc)
+LOADER_OPEN_FN(watch)
 
 static int (*const openers[SUBSYS_COUNT])(struct loader *, struct loader_sub *) = {
 	[SUBSYS_GRPC] = open_grpc,
 	[SUBSYS_CONN] = open_conn,
 	[SUBSYS_STORAGE] = open_storage,
 	[SUBSYS_MVCC] = open_mvcc,
+	[SUBSYS_WATCH] = open_watch,
 };
 
 static void set_err(char *buf, size_t len, const char *fmt, ...)

@@ -36,6 +36,15 @@ static const char *const mvcc_metrics[] = {
 	"mvcc_current_revision", "mvcc_compaction_total", NULL,
 };
 
+static const struct subsys_probe watch_probes[] = {
+	{ "ms_probe_watch_create", "watch_create" },
+	{ "ms_probe_watch_cancel", "watch_cancel" },
+	{ "ms_probe_watch_events", "watch_events_sent" },
+};
+static const char *const watch_metrics[] = {
+	"watch_active_total", "watch_events_sent_total", NULL,
+};
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct subsys_desc subsystems[SUBSYS_COUNT] = {
@@ -45,6 +54,8 @@ static const struct subsys_desc subsystems[SUBSYS_COUNT] = {
 			  conn_metrics },
 	[SUBSYS_STORAGE] = { "storage", "key-value engine operations: latency and totals by status",
 			     storage_probes, ARRAY_LEN(storage_probes), storage_metrics },
+	[SUBSYS_WATCH] = { "watch", "open watchers and the events sent to them",
+			   watch_probes, ARRAY_LEN(watch_probes), watch_metrics },
 	[SUBSYS_MVCC] = { "mvcc", "current revision per node and compactions",
 			  mvcc_probes, ARRAY_LEN(mvcc_probes), mvcc_metrics },
 };

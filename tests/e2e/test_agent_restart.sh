@@ -36,6 +36,6 @@ scrape >"$E2E_TMP/m"
 assert_sample "$E2E_TMP/m" "$put_ok" 5
 assert_sample "$E2E_TMP/m" "$inflight_put" 0
 assert_sample "$E2E_TMP/m" 'mvcc_current_revision{node="1"}' 3
-promtool check metrics <"$E2E_TMP/m" || fail "promtool check metrics rejected the exposition"
+check_exposition "$E2E_TMP/m"
 exec 7>&-
 echo "PASS $E2E_NAME"

@@ -13,7 +13,8 @@ ctl put b 2 >/dev/null      # rev 3
 watch_bg() {
 	local name=$1
 	shift
-	ctl watch "$@" >"$E2E_TMP/$name" 2>&1 &
+	# etcdctl itself, not the ctl function, so that $! is its pid and cleanup ends it.
+	etcdctl --endpoints="127.0.0.1:$MS_PORT" --dial-timeout=2s watch "$@" >"$E2E_TMP/$name" 2>&1 &
 	E2E_PIDS+=($!)
 }
 # Watchers start at revision 4 (the marker's, still in the future), so when each registers

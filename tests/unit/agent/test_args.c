@@ -20,6 +20,7 @@
 #define CN (1u << SUBSYS_CONN)
 #define ST (1u << SUBSYS_STORAGE)
 #define M (1u << SUBSYS_MVCC)
+#define W (1u << SUBSYS_WATCH)
 
 /* Parses a NULL-terminated argument list (argv[0] is added). */
 static int parse(const char *const *args, struct agent_args *a, char *err, size_t len)
@@ -46,7 +47,7 @@ static void test_valid(void **state)
 		const char *listen;
 		bool bpf_stats, help, version, list_probes;
 	} cases[] = {
-#define ALL G | CN | ST | M, "grpc,conn,storage,mvcc"
+#define ALL G | CN | ST | M | W, "grpc,conn,storage,mvcc,watch"
 #define DEF "127.0.0.1:9464"
 		{ { "--binary", "./metastore" }, "./metastore", 0, ALL, DEF, .bpf_stats = false },
 		{ { "--binary=./ms" }, "./ms", 0, ALL, DEF, .bpf_stats = false },

@@ -15,6 +15,7 @@
 #define C (1u << SUBSYS_CONN)
 #define S (1u << SUBSYS_STORAGE)
 #define M (1u << SUBSYS_MVCC)
+#define W (1u << SUBSYS_WATCH)
 
 static void test_parse_table(void **state)
 {
@@ -27,9 +28,9 @@ static void test_parse_table(void **state)
 		{ "grpc", 0, G, NULL },
 		{ "grpc,storage", 0, G | S, NULL },
 		{ "mvcc,grpc,mvcc", 0, G | M, NULL },
-		{ "all", 0, G | C | S | M, NULL },
+		{ "all", 0, G | C | S | M | W, NULL },
 		{ "conn", 0, C, NULL },
-		{ "grpc,all", 0, G | C | S | M, NULL },
+		{ "grpc,all", 0, G | C | S | M | W, NULL },
 		{ "", -EINVAL, 0, "" },
 		{ "grpc,", -EINVAL, 0, "" },
 		{ ",grpc", -EINVAL, 0, "" },

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+/* watch subsystem: open watchers per store process, events sent by type. */
+#include "common.bpf.h"
+
+/* tgid -> watchers open after that process's latest create/cancel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, __u32);
+} watch_active SEC(".maps");
+
+/* Events sent: [0] PUT, [1] DELETE. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} watch_events SEC(".maps");
+
+static __always_inline int watch_set_active(void *ctx, __u32 active)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	probe_hit(ctx);
+	bpf_map_update_elem(&watch_active, &tgid, &active, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(watch_create, __s64 watch_id, __u32 active)
+{
+	return watch_set_active(ctx, active);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(watch_cancel, __s64 watch_id, __u32 active)
+{
+	return watch_set_active(ctx, active);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(watch_events_sent, __s64 watch_id, __u32 puts, __u32 deletes)
+{
+	__u32 k = 0;
+	__u64 *v;
+
+	probe_hit(ctx);
+	v = bpf_map_lookup_elem(&watch_events, &k);
+	if (v)
+		count_add(v, puts);
+	k = 1;
+	v = bpf_map_lookup_elem(&watch_events, &k);
+	if (v)
+		count_add(v, deletes);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
