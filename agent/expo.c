@@ -10,6 +10,8 @@
 #include <string.h>
 
 #define ARENA_CHUNK (64 * 1024)
+/* Bucket bounds whose le text is cached while rendering (more are formatted each time). */
+#define MS_LE_MAX 64
 
 /* Bump allocator: a scrape's families and series are freed together, or rewound for reuse. */
 struct arena_chunk {
@@ -342,19 +344,35 @@ void expo_buf_free(struct expo_buf *b)
 /* Escapes `s` for a label value (\\, \", \n) or a HELP text (\\, \n; OpenMetrics adds \"). */
 static int buf_escaped(struct expo_buf *b, const char *s, bool quote)
 {
+	const char *special = quote ? "\\\n\"" : "\\\n";
 	int err = 0;
 
-	for (const char *p = s; *p && !err; p++) {
-		if (*p == '\\')
-			err = buf_put(b, "\\\\", 2);
-		else if (*p == '\n')
-			err = buf_put(b, "\\n", 2);
-		else if (*p == '"' && quote)
-			err = buf_put(b, "\\\"", 2);
-		else
-			err = buf_put(b, p, 1);
+	while (*s && !err) {
+		/* Plain runs go in one copy; only the escaped bytes are handled one by one. */
+		size_t run = strcspn(s, special);
+
+		if (run)
+			err = buf_put(b, s, run);
+		s += run;
+		if (!*s || err)
+			break;
+		err = buf_put(b, *s == '\\' ? "\\\\" : *s == '\n' ? "\\n" : "\\\"", 2);
+		s++;
 	}
 	return err;
+}
+
+/* Appends v in decimal. */
+static int buf_u64(struct expo_buf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t o = sizeof(tmp);
+
+	do {
+		tmp[--o] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return buf_put(b, tmp + o, sizeof(tmp) - o);
 }
 
 /* --- number formatting --------------------------------------------------------------- */
@@ -378,11 +396,21 @@ char *expo_format_double(double v, char *out, size_t len)
 		snprintf(out, len, "0");
 		return out;
 	}
-	/* Shortest %e precision that reads back as the same double. */
-	for (p = 1; p <= 17; p++) {
+	/* Shortest %e precision that reads back as the same double. Round-tripping is monotonic
+	 * in the precision (17 always does), so a binary search finds it in about 4 tries. */
+	{
+		int lo = 1, hi = 17;
+
+		while (lo < hi) {
+			p = (lo + hi) / 2;
+			snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
+			if (strtod(tmp, NULL) == v)
+				hi = p;
+			else
+				lo = p + 1;
+		}
+		p = lo;
 		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
-		if (strtod(tmp, NULL) == v)
-			break;
 	}
 	for (const char *c = tmp; *c && *c != 'e'; c++) {
 		if (*c >= '0' && *c <= '9')
@@ -431,8 +459,12 @@ static int buf_value(struct expo_buf *b, double v)
 {
 	char tmp[64];
 
-	if (v == floor(v) && fabs(v) < 9.2e18)
-		return expo_buf_printf(b, "%lld", (long long)v);
+	if (v == floor(v) && fabs(v) < 9.2e18) {
+		int err = v < 0 ? buf_put(b, "-", 1) : 0;
+
+		/* -(int64) of a negative integral double below 2^63 in magnitude is exact. */
+		return err ? err : buf_u64(b, (uint64_t)(v < 0 ? -(long long)v : (long long)v));
+	}
 	return buf_str(b, expo_format_double(v, tmp, sizeof(tmp)));
 }
 
@@ -444,8 +476,42 @@ static const char *type_name(enum expo_type t)
 }
 
 /* name{l1="v1",...,extra="x"} (the extra label is le for buckets). */
-static int render_head(struct expo_buf *b, const char *name, const char *suffix,
-		       const struct expo_series *s, const char *extra, const char *extra_val)
+/* A series' rendered label pairs, `l1="v1",l2="v2"`, built once and reused for every
+ * line of the series (a histogram has one per bucket). */
+struct label_cache {
+	const struct expo_series *series;
+	struct expo_buf text;
+};
+
+static int labels_of(struct label_cache *lc, const struct expo_series *s)
+{
+	int err = 0;
+
+	if (lc->series == s)
+		return 0;
+	lc->series = NULL;
+	lc->text.len = 0;
+	for (size_t i = 0; i < s->nlabels && !err; i++) {
+		if (i)
+			err = buf_put(&lc->text, ",", 1);
+		if (!err)
+			err = buf_str(&lc->text, s->labels[i].name);
+		if (!err)
+			err = buf_put(&lc->text, "=\"", 2);
+		if (!err)
+			err = buf_escaped(&lc->text, s->labels[i].value, true);
+		if (!err)
+			err = buf_put(&lc->text, "\"", 1);
+	}
+	if (!err)
+		lc->series = s;
+	return err;
+}
+
+/* name+suffix{labels[,extra="extra_val"]} followed by a space. */
+static int render_head(struct expo_buf *b, struct label_cache *lc, const char *name,
+		       const char *suffix, const struct expo_series *s, const char *extra,
+		       const char *extra_val)
 {
 	int err = buf_str(b, name);
 
@@ -453,24 +519,49 @@ static int render_head(struct expo_buf *b, const char *name, const char *suffix,
 		err = buf_str(b, suffix);
 	if (err || (!s->nlabels && !extra))
 		return err ? err : buf_put(b, " ", 1);
-	err = buf_put(b, "{", 1);
-	for (size_t i = 0; i < s->nlabels && !err; i++) {
-		if (i)
+	err = labels_of(lc, s);
+	if (!err)
+		err = buf_put(b, "{", 1);
+	if (!err && lc->text.len)
+		err = buf_put(b, lc->text.data, lc->text.len);
+	if (!err && extra) {
+		if (s->nlabels)
 			err = buf_put(b, ",", 1);
 		if (!err)
-			err = expo_buf_printf(b, "%s=\"", s->labels[i].name);
+			err = buf_str(b, extra);
 		if (!err)
-			err = buf_escaped(b, s->labels[i].value, true);
+			err = buf_put(b, "=\"", 2);
+		if (!err)
+			err = buf_str(b, extra_val);
 		if (!err)
 			err = buf_put(b, "\"", 1);
 	}
-	if (!err && extra)
-		err = expo_buf_printf(b, "%s%s=\"%s\"", s->nlabels ? "," : "", extra, extra_val);
 	return err ? err : buf_put(b, "} ", 2);
 }
 
-static int render_hist(struct expo_buf *b, const struct expo_family *f,
-		       const struct expo_series *s)
+/* The le texts of the last bounds formatted; series sharing bounds reuse them. */
+struct le_cache {
+	const double *bounds;
+	size_t n;
+	char text[MS_LE_MAX][32];
+};
+
+static const char *le_of(struct le_cache *c, const struct expo_series *s, size_t i)
+{
+	if (c->bounds != s->bounds && !(c->bounds && c->n == s->nbounds &&
+					 !memcmp(c->bounds, s->bounds, s->nbounds * sizeof(double)))) {
+		c->n = s->nbounds < MS_LE_MAX ? s->nbounds : MS_LE_MAX;
+		for (size_t k = 0; k < c->n; k++)
+			expo_format_double(s->bounds[k], c->text[k], sizeof(c->text[k]));
+	}
+	c->bounds = s->bounds;
+	if (i < c->n)
+		return c->text[i];
+	return NULL;
+}
+
+static int render_hist(struct expo_buf *b, struct label_cache *lc, struct le_cache *lec,
+		       const struct expo_family *f, const struct expo_series *s)
 {
 	uint64_t cum = 0, total = s->count;
 	char le[64];
@@ -484,35 +575,42 @@ static int render_hist(struct expo_buf *b, const struct expo_family *f,
 	cum = 0;
 	for (size_t i = 0; i <= s->nbounds && !err; i++) {
 		cum += s->counts[i];
-		if (i < s->nbounds)
-			expo_format_double(s->bounds[i], le, sizeof(le));
-		else
-			snprintf(le, sizeof(le), "+Inf");
-		err = render_head(b, f->name, "_bucket", s, "le", le);
+		const char *text = i < s->nbounds ? le_of(lec, s, i) : "+Inf";
+
+		if (!text)
+			text = expo_format_double(s->bounds[i], le, sizeof(le));
+		err = render_head(b, lc, f->name, "_bucket", s, "le", text);
 		if (!err)
-			err = expo_buf_printf(b, "%llu\n",
-					      (unsigned long long)(i < s->nbounds ? cum : total));
+			err = buf_u64(b, i < s->nbounds ? cum : total);
+		if (!err)
+			err = buf_put(b, "\n", 1);
 	}
 	if (!err)
-		err = render_head(b, f->name, "_sum", s, NULL, NULL);
+		err = render_head(b, lc, f->name, "_sum", s, NULL, NULL);
 	if (!err)
 		err = buf_value(b, s->sum);
 	if (!err)
 		err = buf_put(b, "\n", 1);
 	if (!err)
-		err = render_head(b, f->name, "_count", s, NULL, NULL);
+		err = render_head(b, lc, f->name, "_count", s, NULL, NULL);
 	if (!err)
-		err = expo_buf_printf(b, "%llu\n", (unsigned long long)total);
+		err = buf_u64(b, total);
+	if (!err)
+		err = buf_put(b, "\n", 1);
 	return err;
 }
 
 int expo_render(const struct expo_registry *reg, enum expo_format fmt, struct expo_buf *out)
 {
 	bool om = fmt == EXPO_OPENMETRICS;
-	int err = 0;
+	struct label_cache lc = { 0 };
+	struct le_cache *lec;
+	int err;
 
 	if (fmt != EXPO_PROMETHEUS && fmt != EXPO_OPENMETRICS)
 		return -EINVAL;
+	lec = calloc(1, sizeof(*lec));
+	err = lec ? 0 : -ENOMEM;
 
 	for (const struct expo_family *f = reg->head; f && !err; f = f->next) {
 		size_t nlen = strlen(f->name);
@@ -529,15 +627,14 @@ int expo_render(const struct expo_registry *reg, enum expo_format fmt, struct ex
 					      type_name(f->type));
 		for (const struct expo_series *s = f->head; s && !err; s = s->next) {
 			if (f->type == EXPO_HISTOGRAM) {
-				err = render_hist(out, f, s);
+				err = render_hist(out, &lc, lec, f, s);
 				continue;
 			}
-			err = render_head(out, f->name, (om && f->type == EXPO_COUNTER && !strip) ?
-							"_total" : "", s, NULL, NULL);
+			err = render_head(out, &lc, f->name,
+					  (om && f->type == EXPO_COUNTER && !strip) ? "_total" : "", s,
+					  NULL, NULL);
 			if (!err)
-				err = s->is_u64 ? expo_buf_printf(out, "%llu",
-								  (unsigned long long)s->u64)
-						: buf_value(out, s->value);
+				err = s->is_u64 ? buf_u64(out, s->u64) : buf_value(out, s->value);
 			if (!err)
 				err = buf_put(out, "\n", 1);
 		}
@@ -546,5 +643,7 @@ int expo_render(const struct expo_registry *reg, enum expo_format fmt, struct ex
 		err = buf_str(out, "# EOF\n");
 	if (!err && !out->data)
 		err = buf_put(out, "", 0);
+	expo_buf_free(&lc.text);
+	free(lec);
 	return err;
 }
