@@ -64,6 +64,36 @@ enum ms_storage_status {
 };
 #undef MS_STORAGE_STATUS_ENUM_
 
+/* Lease operations (since 1.2): the `op` argument of ms_probe_lease_op and the `operation`
+ * label. EXPIRE is a revoke the leader made because the lease's TTL ran out. */
+#define MS_LEASE_OPS(X)                                                            \
+	X(GRANT, "grant")                                                          \
+	X(REVOKE, "revoke")                                                        \
+	X(RENEW, "renew")                                                          \
+	X(EXPIRE, "expire")
+
+#define MS_LEASE_OP_ENUM_(id, name) MS_LEASE_OP_##id,
+enum ms_lease_op {
+	MS_LEASE_OPS(MS_LEASE_OP_ENUM_)
+	MS_LEASE_OP_COUNT
+};
+#undef MS_LEASE_OP_ENUM_
+
+/* Result of a lease operation (since 1.2): the `status` argument and label. */
+#define MS_LEASE_STATUSES(X)                                                       \
+	X(OK, "ok")                                                                \
+	X(NOT_FOUND, "not_found")                                                  \
+	X(EXISTS, "exists")                                                        \
+	X(INVALID, "invalid")                                                      \
+	X(NOMEM, "nomem")
+
+#define MS_LEASE_STATUS_ENUM_(id, name) MS_LEASE_STATUS_##id,
+enum ms_lease_status {
+	MS_LEASE_STATUSES(MS_LEASE_STATUS_ENUM_)
+	MS_LEASE_STATUS_COUNT
+};
+#undef MS_LEASE_STATUS_ENUM_
+
 #ifndef __bpf__
 #include <stdint.h>
 
@@ -125,6 +155,19 @@ void ms_probe_watch_cancel(int64_t watch_id, uint32_t active);
 /* watch (since 1.2): one WatchResponse carrying `puts` PUT and `deletes` DELETE events was
  * queued for watcher `watch_id`. */
 void ms_probe_watch_events(int64_t watch_id, uint32_t puts, uint32_t deletes);
+
+/*
+ * lease (since 1.2): one call per grant, revoke, keep-alive renew or expiry revoke, after
+ * the operation decided its result. `op` is an enum ms_lease_op; `lease_id` the lease the
+ * request named (0 for a grant that failed before an id was chosen); `status` an enum
+ * ms_lease_status: OK; NOT_FOUND (no such lease, or renewing one that already expired);
+ * EXISTS (grant of an id in use); INVALID (negative id, TTL above the maximum); NOMEM.
+ */
+void ms_probe_lease_op(uint32_t op, int64_t lease_id, uint32_t status);
+
+/* lease (since 1.2): the number of leases became `count`. Called after every grant and
+ * revoke (of either op) that changed it, right after the matching ms_probe_lease_op. */
+void ms_probe_lease_active(uint32_t count);
 
 #ifdef __cplusplus
 }

@@ -101,3 +101,17 @@ MS_PROBE_FN void ms_probe_watch_events(int64_t watch_id, uint32_t puts, uint32_t
 	(void)deletes;
 	MS_PROBE_BODY();
 }
+
+MS_PROBE_FN void ms_probe_lease_op(uint32_t op, int64_t lease_id, uint32_t status)
+{
+	(void)op;
+	(void)lease_id;
+	(void)status;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_lease_active(uint32_t count)
+{
+	(void)count;
+	MS_PROBE_BODY();
+}
