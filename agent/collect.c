@@ -274,6 +274,39 @@ static void collect_watch(struct collector *c)
 	}
 }
 
+#define LEASE_LABEL_(id, name) name,
+static const char *const lease_op_names[] = { MS_LEASE_OPS(LEASE_LABEL_) };
+static const char *const lease_status_names[] = { MS_LEASE_STATUSES(LEASE_LABEL_) };
+#undef LEASE_LABEL_
+
+static void collect_lease(struct collector *c)
+{
+	struct expo_family *active, *ops;
+	uint64_t sum;
+
+	if (!loader_object(c->loader, SUBSYS_LEASE))
+		return;
+	active = expo_family_add(c->reg, "lease_active_total",
+				 "Leases held by the probed store processes.", EXPO_GAUGE);
+	ops = expo_family_add(c->reg, "lease_operations_total",
+			      "Lease operations, by operation and result.", EXPO_COUNTER);
+	if (sum_per_process(c, SUBSYS_LEASE, "lease_active", &sum) == 0)
+		expo_series_add_u64(active, NULL, 0, sum);
+	if (read_map(c, SUBSYS_LEASE, "lease_ops", MS_LEASE_OP_COUNT * MS_LEASE_STATUS_COUNT, 1))
+		return;
+	for (uint32_t op = 0; op < MS_LEASE_OP_COUNT; op++) {
+		for (uint32_t st = 0; st < MS_LEASE_STATUS_COUNT; st++) {
+			uint64_t v = c->scratch[op * MS_LEASE_STATUS_COUNT + st];
+			struct expo_label l[] = { { "operation", lease_op_names[op] },
+						  { "status", lease_status_names[st] } };
+
+			/* Every operation's ok series, so rates start at 0; failures once seen. */
+			if (v || st == MS_LEASE_STATUS_OK)
+				expo_series_add_u64(ops, l, 2, v);
+		}
+	}
+}
+
 static void collect_storage(struct collector *c)
 {
 	struct expo_family *dur, *total;
@@ -443,6 +476,7 @@ int collector_render(struct collector *c, enum expo_format fmt, struct expo_buf 
 	collect_storage(c);
 	collect_mvcc(c);
 	collect_watch(c);
+	collect_lease(c);
 	collect_self(c, now_s() - t0);
 	err = expo_render(c->reg, fmt, out);
 	pthread_mutex_unlock(&c->lock);

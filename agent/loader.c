@@ -11,6 +11,7 @@
 #include "elf_sym.h"
 #include "conn.skel.h"
 #include "grpc.skel.h"
+#include "lease.skel.h"
 #include "ms_maps.h"
 #include "mvcc.skel.h"
 #include "storage.skel.h"
@@ -52,6 +53,7 @@ LOADER_OPEN_FN(conn)
 LOADER_OPEN_FN(storage)
 LOADER_OPEN_FN(mvcc)
 LOADER_OPEN_FN(watch)
+LOADER_OPEN_FN(lease)
 
 static int (*const openers[SUBSYS_COUNT])(struct loader *, struct loader_sub *) = {
 	[SUBSYS_GRPC] = open_grpc,
@@ -59,6 +61,7 @@ static int (*const openers[SUBSYS_COUNT])(struct loader *, struct loader_sub *) 
 	[SUBSYS_STORAGE] = open_storage,
 	[SUBSYS_MVCC] = open_mvcc,
 	[SUBSYS_WATCH] = open_watch,
+	[SUBSYS_LEASE] = open_lease,
 };
 
 static void set_err(char *buf, size_t len, const char *fmt, ...)

@@ -45,6 +45,14 @@ static const char *const watch_metrics[] = {
 	"watch_active_total", "watch_events_sent_total", NULL,
 };
 
+static const struct subsys_probe lease_probes[] = {
+	{ "ms_probe_lease_op", "lease_op" },
+	{ "ms_probe_lease_active", "lease_active_set" },
+};
+static const char *const lease_metrics[] = {
+	"lease_active_total", "lease_operations_total", NULL,
+};
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct subsys_desc subsystems[SUBSYS_COUNT] = {
@@ -56,6 +64,8 @@ static const struct subsys_desc subsystems[SUBSYS_COUNT] = {
 			     storage_probes, ARRAY_LEN(storage_probes), storage_metrics },
 	[SUBSYS_WATCH] = { "watch", "open watchers and the events sent to them",
 			   watch_probes, ARRAY_LEN(watch_probes), watch_metrics },
+	[SUBSYS_LEASE] = { "lease", "active leases and lease operations by result",
+			   lease_probes, ARRAY_LEN(lease_probes), lease_metrics },
 	[SUBSYS_MVCC] = { "mvcc", "current revision per node and compactions",
 			  mvcc_probes, ARRAY_LEN(mvcc_probes), mvcc_metrics },
 };

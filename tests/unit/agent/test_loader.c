@@ -28,7 +28,8 @@
 __asm__(".text\n" PROBE_ASM(ms_probe_grpc_request_begin) PROBE_ASM(ms_probe_grpc_request_end)
 		PROBE_ASM(ms_probe_grpc_panic) PROBE_ASM(ms_probe_storage_begin)
 			PROBE_ASM(ms_probe_storage_end) PROBE_ASM(ms_probe_mvcc_revision)
-				PROBE_ASM(ms_probe_mvcc_compact));
+				PROBE_ASM(ms_probe_mvcc_compact) PROBE_ASM(ms_probe_lease_op)
+					PROBE_ASM(ms_probe_lease_active));
 
 static const uint64_t bounds[] = { 1000, 1000000000ull }; /* 1 us, 1 s */
 static char self[4096];
@@ -194,6 +195,47 @@ static void test_storage_and_mvcc(void **state)
 	loader_free(l);
 }
 
+static void test_lease_exact(void **state)
+{
+	struct loader *l = attach(1u << SUBSYS_LEASE);
+	uint64_t *v;
+	uint32_t tgid = (uint32_t)getpid(), active = 0;
+	int fd;
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		ms_probe_lease_op(MS_LEASE_OP_GRANT, 100 + i, MS_LEASE_STATUS_OK);
+	ms_probe_lease_op(MS_LEASE_OP_GRANT, 100, MS_LEASE_STATUS_EXISTS);
+	ms_probe_lease_op(MS_LEASE_OP_RENEW, 101, MS_LEASE_STATUS_OK);
+	ms_probe_lease_op(MS_LEASE_OP_RENEW, 999, MS_LEASE_STATUS_NOT_FOUND);
+	ms_probe_lease_op(MS_LEASE_OP_EXPIRE, 102, MS_LEASE_STATUS_OK);
+	ms_probe_lease_op(77, 1, MS_LEASE_STATUS_OK); /* out of contract: dropped */
+	ms_probe_lease_active(5);
+	ms_probe_lease_active(4);
+
+	v = read_all(l, SUBSYS_LEASE, "lease_ops", MS_LEASE_OP_COUNT * MS_LEASE_STATUS_COUNT, 1);
+	for (uint32_t op = 0; op < MS_LEASE_OP_COUNT; op++) {
+		for (uint32_t st = 0; st < MS_LEASE_STATUS_COUNT; st++) {
+			uint64_t want = 0;
+
+			if (op == MS_LEASE_OP_GRANT && st == MS_LEASE_STATUS_OK)
+				want = 5;
+			else if ((op == MS_LEASE_OP_GRANT && st == MS_LEASE_STATUS_EXISTS) ||
+				 (op == MS_LEASE_OP_RENEW && st == MS_LEASE_STATUS_OK) ||
+				 (op == MS_LEASE_OP_RENEW && st == MS_LEASE_STATUS_NOT_FOUND) ||
+				 (op == MS_LEASE_OP_EXPIRE && st == MS_LEASE_STATUS_OK))
+				want = 1;
+			assert_int_equal(v[op * MS_LEASE_STATUS_COUNT + st], want);
+		}
+	}
+	free(v);
+	/* The gauge is the last count this process reported. */
+	fd = bpf_object__find_map_fd_by_name(loader_object(l, SUBSYS_LEASE), "lease_active");
+	assert_int_equal(bpf_map_lookup_elem(fd, &tgid, &active), 0);
+	assert_int_equal(active, 4);
+	loader_free(l);
+}
+
 static void test_missing_symbol_attaches_nothing(void **state)
 {
 	struct loader_opts o = { .binary = "/bin/true", .pid = -1, .subsys_mask = SUBSYS_ALL_MASK,
@@ -217,6 +259,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grpc_exact),
 		cmocka_unit_test(test_storage_and_mvcc),
+		cmocka_unit_test(test_lease_exact),
 		cmocka_unit_test(test_missing_symbol_attaches_nothing),
 	};
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);

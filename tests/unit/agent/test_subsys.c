@@ -16,6 +16,7 @@
 #define S (1u << SUBSYS_STORAGE)
 #define M (1u << SUBSYS_MVCC)
 #define W (1u << SUBSYS_WATCH)
+#define L (1u << SUBSYS_LEASE)
 
 static void test_parse_table(void **state)
 {
@@ -28,9 +29,9 @@ static void test_parse_table(void **state)
 		{ "grpc", 0, G, NULL },
 		{ "grpc,storage", 0, G | S, NULL },
 		{ "mvcc,grpc,mvcc", 0, G | M, NULL },
-		{ "all", 0, G | C | S | M | W, NULL },
+		{ "all", 0, G | C | S | M | W | L, NULL },
 		{ "conn", 0, C, NULL },
-		{ "grpc,all", 0, G | C | S | M | W, NULL },
+		{ "grpc,all", 0, G | C | S | M | W | L, NULL },
 		{ "", -EINVAL, 0, "" },
 		{ "grpc,", -EINVAL, 0, "" },
 		{ ",grpc", -EINVAL, 0, "" },

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/* lease subsystem: active leases per store process, lease operations by result. */
+#include "common.bpf.h"
+
+/* tgid -> leases held after that process's latest grant/revoke/expiry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, __u32);
+} lease_active SEC(".maps");
+
+/* Operations, indexed by op * MS_LEASE_STATUS_COUNT + status. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_LEASE_OP_COUNT * MS_LEASE_STATUS_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} lease_ops SEC(".maps");
+
+SEC("uprobe")
+int BPF_KPROBE(lease_op, __u32 op, __s64 lease_id, __u32 status)
+{
+	__u32 idx;
+	__u64 *v;
+
+	probe_hit(ctx);
+	/* Out-of-contract values are dropped rather than folded into a real label. */
+	if (op >= MS_LEASE_OP_COUNT || status >= MS_LEASE_STATUS_COUNT)
+		return 0;
+	idx = op * MS_LEASE_STATUS_COUNT + status;
+	v = bpf_map_lookup_elem(&lease_ops, &idx);
+	if (v)
+		count_add(v, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(lease_active_set, __u32 count)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	probe_hit(ctx);
+	bpf_map_update_elem(&lease_active, &tgid, &count, BPF_ANY);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
