@@ -23,7 +23,8 @@ endif
 # Debian packages the build, the tests and `make run` need (installed by `make deps`).
 DEB_PKGS := gcc make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	libmicrohttpd-dev libcmocka-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler \
-	libuv1-dev libyaml-dev pkg-config etcd-client prometheus curl jq systemd
+	libuv1-dev libyaml-dev pkg-config etcd-client prometheus curl jq systemd \
+	libclang-rt-14-dev
 
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror
@@ -171,6 +172,7 @@ e2e: $(METASTORE) $(AGENT)
 test: all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 
 run: all
 	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) deploy/run-local.sh
@@ -207,3 +209,56 @@ $(BENCH_DIR)/render_cost: bench/render_cost.c $(AGENT_LIB) | $(SKELS)
 
 bench: $(BENCH_BINS)
 	$(Q)bench/run.sh $(BENCH_BINS) docs/BENCHMARKS.md
+
+# --- fuzzing ----------------------------------------------------------------------------
+# libFuzzer harnesses (clang, ASan + UBSan; the runtime is in libclang-rt-14-dev), built
+# straight from the sources so that no BPF object or libbpf is needed. `make fuzz` runs each
+# target FUZZ_SECONDS; `make fuzz-smoke` is the short run for the test suite. New corpus
+# entries go to $(BUILD)/fuzz/corpus/<target>; tests/fuzz/corpus/<target> holds the seeds.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_FLAGS ?=
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined $(WARN) -D_GNU_SOURCE -Iinclude -I$(GEN)
+FUZZ_TARGETS := fuzz_expo fuzz_buckets_args fuzz_grpc_request
+FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+
+FUZZ_SRCS_fuzz_expo := agent/expo.c
+FUZZ_LIBS_fuzz_expo := -lm
+FUZZ_SRCS_fuzz_buckets_args := agent/buckets.c agent/args.c agent/config.c agent/subsys.c
+FUZZ_LIBS_fuzz_buckets_args := -lyaml -lm
+FUZZ_SRCS_fuzz_grpc_request := metastore/grpc.c metastore/kv_service.c metastore/kv_txn.c \
+	metastore/kv_pb.c metastore/mvcc.c metastore/keyindex.c metastore/eventlog.c \
+	metastore/probes.c $(PROTO_C)
+FUZZ_LIBS_fuzz_grpc_request := -lprotobuf-c
+
+.PHONY: fuzz-build fuzz fuzz-smoke
+fuzz-build: $(FUZZ_BINS)
+
+.SECONDEXPANSION:
+$(BUILD)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRCS_$$*) | $(PROTO_H)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Iagent -Imetastore -o $@ $^ $(FUZZ_LIBS_$*)
+
+# $(1): seconds per target. Crashes land in $(BUILD)/fuzz/artifacts/<target>-crash-<sha1>.
+fuzz_run = fail=0; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/corpus/$$t $(BUILD)/fuzz/artifacts; \
+		echo "  FUZZ     $$t ($(1) s)"; \
+		if $(BUILD)/fuzz/$$t -max_total_time=$(1) -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/artifacts/$$t- $(FUZZ_FLAGS) \
+			$(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+			>$(BUILD)/fuzz/$$t.log 2>&1; then \
+			grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec' \
+				$(BUILD)/fuzz/$$t.log | sed 's/^/           /'; \
+		else echo "  FAIL     $$t (see $(BUILD)/fuzz/$$t.log)"; \
+			grep -E 'ERROR|SUMMARY|check failed|internal fault' $(BUILD)/fuzz/$$t.log | head -5; \
+			fail=1; fi; \
+	done; exit $$fail
+
+fuzz: $(FUZZ_BINS)
+	$(Q)$(call fuzz_run,$(FUZZ_SECONDS))
+
+fuzz-smoke: $(FUZZ_BINS)
+	$(Q)$(call fuzz_run,$(FUZZ_SMOKE_SECONDS))

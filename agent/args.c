@@ -295,7 +295,7 @@ static const char *find_config(int argc, char **argv)
 	return path;
 }
 
-int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, size_t len)
+static int parse_all(int argc, char **argv, struct agent_args *a, char *err, size_t len)
 {
 	const char *config;
 	int e;
@@ -341,6 +341,17 @@ int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, siz
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int agent_args_parse(int argc, char **argv, struct agent_args *a, char *err, size_t len)
+{
+	int e = parse_all(argc, argv, a, err, len);
+
+	/* Messages quote argv, files and the environment: control bytes must not split the line. */
+	for (char *p = err; e && len && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return e;
 }
 
 void agent_args_release(struct agent_args *a)

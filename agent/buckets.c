@@ -39,8 +39,8 @@ static size_t trim_item(const char *p, size_t len, char *buf, size_t cap)
 	return len;
 }
 
-int buckets_parse(const char *list, uint64_t *out, uint32_t max, uint32_t *n, char *err,
-		  size_t errlen)
+static int parse_list(const char *list, uint64_t *out, uint32_t max, uint32_t *n, char *err,
+		      size_t errlen)
 {
 	const char *p = list;
 	char prev[BUCKETS_ITEM_MAX] = "";
@@ -103,4 +103,16 @@ int buckets_parse(const char *list, uint64_t *out, uint32_t max, uint32_t *n, ch
 	}
 	*n = k;
 	return 0;
+}
+
+int buckets_parse(const char *list, uint64_t *out, uint32_t max, uint32_t *n, char *err,
+		  size_t errlen)
+{
+	int e = parse_list(list, out, max, n, err, errlen);
+
+	/* The reason quotes the input: a newline or CR in it must not split the line. */
+	for (char *p = err; e && errlen && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return e;
 }

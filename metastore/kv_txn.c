@@ -17,7 +17,14 @@ static struct kv_pb_err check_op(const Etcdserverpb__RequestOp *op, size_t max_o
 
 	switch (op->request_case) {
 	case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE:
-		return op->request_range->key.len ? ok : empty;
+		if (!op->request_range->key.len)
+			return empty;
+		/* The store refuses unknown sort options; refuse them before anything is written,
+		 * with the status a plain Range gets, not as a storage fault mid-transaction. */
+		if ((unsigned)op->request_range->sort_order > MS_SORT_DESCEND ||
+		    (unsigned)op->request_range->sort_target > MS_SORT_VALUE)
+			return kv_pb_mvcc_err(-EINVAL);
+		return ok;
 	case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT:
 		if (!op->request_put->key.len)
 			return empty;
@@ -364,7 +371,9 @@ static Etcdserverpb__PutResponse *apply_put(struct txn_ctx *x, const Etcdserverp
 			copy = kv_pb_alloc(x->a, cur.value_len);
 			if (!copy)
 				return NULL;
-			memcpy(copy, cur.value, cur.value_len);
+			/* an empty value may have no bytes at all: memcpy from NULL is undefined */
+			if (cur.value_len)
+				memcpy(copy, cur.value, cur.value_len);
 			val = copy;
 			val_len = cur.value_len;
 		}
