@@ -15,8 +15,11 @@ static const struct ms_cli_opt options[] = {
 	{ "listen", OPT_LISTEN, "IP:PORT", "client gRPC address (default 127.0.0.1:2379)" },
 	{ "listen-client-urls", OPT_LISTEN_URLS, "URL", "etcd-style form of --listen: http://IP:PORT" },
 	{ "data-dir", OPT_DATA_DIR, "DIR", "data directory (default ./default.metastore)" },
-	{ "name", OPT_NAME, "NAME", "member name (default default)" },
-	{ "max-request-bytes", OPT_MAX_REQ, "N", "largest request accepted (default 1572864)" },
+	/* Response headers carry ids hashed from the name, so they stay the same across runs. */
+	{ "name", OPT_NAME, "NAME", "member name; cluster/member ids derive from it (default default)" },
+	/* As etcd: gRPC reads messages up to N + 512 KiB, a write above N is refused with
+	 * "etcdserver: request is too large". */
+	{ "max-request-bytes", OPT_MAX_REQ, "N", "largest write request (default 1572864)" },
 	{ "max-connections", OPT_MAX_CONN, "N", "client connections served at once (default 1024)" },
 	{ "version", OPT_VERSION, NULL, "print the version" },
 	{ "help", OPT_HELP, NULL, "this text" },

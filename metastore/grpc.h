@@ -21,29 +21,33 @@ struct grpc_buf {
 
 struct ms_conn;
 
-/* One gRPC call = one HTTP/2 stream. Owned by its connection; freed when the stream closes. */
+/* One gRPC call = one HTTP/2 stream. Owned by its connection while the stream lives; a
+ * handler that finishes later holds a reference (grpc_call_ref) so the call outlives it. */
 struct grpc_call {
 	uint64_t id;          /* per-process request id of the probe contract */
 	uint32_t method;      /* enum ms_method */
 	int32_t stream_id;
-	struct ms_conn *conn;
+	struct ms_conn *conn; /* NULL once the stream is gone */
 	struct grpc_buf in;   /* request body (framed messages) */
 	struct grpc_buf out;  /* framed response messages not yet taken by HTTP/2 */
 	size_t out_off;
 	uint32_t code;        /* grpc-status, valid once finished */
 	char *message;        /* grpc-message (raw, not yet percent-encoded) */
+	unsigned refs;        /* the stream's own reference + grpc_call_ref */
 	bool headers_sent;    /* response HEADERS submitted */
 	bool finished;        /* status set: trailers submitted or pending */
 	bool trailers_sent;
 	bool ended;           /* ms_probe_grpc_request_end called */
 	bool streaming;       /* routed to grpc_stream_ops */
+	bool gone;            /* stream reset or closed, connection lost: nothing more is sent */
 	void *user;           /* per-call state of a streaming service */
 	struct grpc_call *next;
 };
 
-/* A unary handler: `msg` is the one request message (valid during the call). It must end
- * the call with grpc_call_finish (after grpc_call_send for a response) before returning
- * or, later, from the event loop. */
+/* A unary handler: `msg` is the one request message (valid during the call only). It ends
+ * the call with grpc_call_finish (after grpc_call_send for a response) before returning,
+ * or takes a reference with grpc_call_ref and finishes later from the event loop. Returning
+ * with neither is a failed invariant: the call ends with INTERNAL through the fault path. */
 typedef void (*grpc_unary_fn)(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx);
 
 /*
@@ -68,8 +72,25 @@ int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *m);
  * queued responses. Only the first finish of a call counts. */
 void grpc_call_finish(struct grpc_call *call, uint32_t code, const char *message);
 
-/* Internal-fault recovery: fires the panic probe and finishes with INTERNAL. */
+/* Internal-fault recovery, the one path for a handler's failed invariant or allocation
+ * failure: fires the panic probe, drops any queued response and finishes with INTERNAL. */
 void grpc_call_fault(struct grpc_call *call, const char *what);
+
+/* Keeps `call` valid after its stream is gone, for work that completes later from the event
+ * loop (e.g. a write waiting for raft). Every ref needs one grpc_call_unref. */
+void grpc_call_ref(struct grpc_call *call);
+
+/* Drops a reference; the call is freed when its stream is gone and no reference is left. */
+void grpc_call_unref(struct grpc_call *call);
+
+/* True once the stream is gone (reset by the client, connection lost, server shut down):
+ * sends fail with -ECANCELED and finishes do nothing; the call already ended as CANCELLED
+ * unless it had finished before. */
+bool grpc_call_cancelled(const struct grpc_call *call);
+
+/* Bytes of responses queued on `call` that HTTP/2 flow control has not let out yet; a
+ * streaming service uses it to stop producing for a client that does not read. */
+size_t grpc_call_pending_bytes(const struct grpc_call *call);
 
 /* --- pure helpers (no I/O) ----------------------------------------------------------- */
 
@@ -95,6 +116,21 @@ enum grpc_unframe_result grpc_unframe(const uint8_t *body, size_t body_len, size
 
 /* Writes the 5-byte prefix for an uncompressed message of `len` bytes. */
 void grpc_frame_header(uint8_t hdr[GRPC_FRAME_HDR], uint32_t len);
+
+/* Largest :path kept for error messages; longer paths are cut. */
+#define GRPC_PATH_MAX 256
+
+/* The grpc-message of an UNIMPLEMENTED status for `path` (":path" as received), worded as
+ * grpc-go words it: "malformed method name: ...", "unknown service S", or "unknown method M
+ * for service S" when `service_known`. Writes a NUL-terminated, possibly cut, string. */
+void grpc_unimplemented_message(const char *path, size_t len, bool service_known, char *out,
+				size_t outlen);
+
+/* Splits a :path into service and method the way grpc-go does (one leading '/' dropped,
+ * then cut at the last '/'); the pieces point into `path`. Returns 0, or -EINVAL for a
+ * path with no '/' to cut at (a malformed method name). */
+int grpc_path_split(const char *path, size_t len, const char **svc, size_t *svc_len,
+		    const char **meth, size_t *meth_len);
 
 /* Percent-encodes a grpc-message value per the gRPC HTTP/2 spec (bytes outside 0x20-0x7e
  * and '%'). Returns a malloc'ed string or NULL. */

@@ -135,6 +135,12 @@ void kv_service_delete_range(struct grpc_call *call, const uint8_t *msg, size_t 
 	int64_t deleted = 0, rev;
 	int err;
 
+	if (len > svc->max_request_bytes) {
+		/* etcd refuses any write whose raft entry would exceed --max-request-bytes. */
+		etcdserverpb__delete_range_request__free_unpacked(req, NULL);
+		grpc_call_finish(call, MS_GRPC_INVALID_ARGUMENT, ERR_TOO_LARGE);
+		return;
+	}
 	if (!req) {
 		kv_pb_bad_request(call);
 		return;

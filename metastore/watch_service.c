@@ -186,9 +186,11 @@ static void watch_create(struct watch_stream *st, const Etcdserverpb__WatchCreat
 		return;
 	}
 	w->id = id ? id : st->next_id++;
-	memcpy(w->key, req->key.data, req->key.len);
+	if (req->key.len)
+		memcpy(w->key, req->key.data, req->key.len);
 	w->key_len = req->key.len;
-	memcpy(w->end, req->range_end.data, req->range_end.len);
+	if (req->range_end.len)
+		memcpy(w->end, req->range_end.data, req->range_end.len);
 	w->end_len = req->range_end.len;
 	w->prev_kv = req->prev_kv;
 	for (size_t i = 0; i < req->n_filters; i++) {

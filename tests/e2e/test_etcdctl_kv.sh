@@ -108,13 +108,30 @@ head -c 700000 /dev/zero >"$E2E_TMP/oversize"                      # above 4 KiB
 [ "$(grpc_status /etcdserverpb.KV/Range "$E2E_TMP/compressed")" = "200 12" ] || fail "compressed message"
 [ "$(grpc_status /etcdserverpb.KV/Range "$E2E_TMP/huge")" = "200 8" ] || fail "declared oversize"
 [ "$(grpc_status /etcdserverpb.KV/Put "$E2E_TMP/oversize")" = "200 8" ] || fail "oversize body"
-[ "$(grpc_status /etcdserverpb.Nope/Nope "$E2E_TMP/range_a")" = "200 12" ] || fail "unknown method"
+[ "$(grpc_status /etcdserverpb.Nope/Nope "$E2E_TMP/range_a")" = "200 12" ] || fail "unknown service"
+grep -qF 'grpc-message: unknown service etcdserverpb.Nope' "$E2E_TMP/hdr" || fail "unknown service message: $(cat "$E2E_TMP/hdr")"
+[ "$(grpc_status /etcdserverpb.KV/Nope "$E2E_TMP/range_a")" = "200 12" ] || fail "unknown method"
+grep -qF 'grpc-message: unknown method Nope for service etcdserverpb.KV' "$E2E_TMP/hdr" || fail "unknown method message: $(cat "$E2E_TMP/hdr")"
 [ "$(grpc_status /etcdserverpb.KV/Range "$E2E_TMP/range_a" text/plain)" = "415 " ] || fail "wrong content type"
 [ "$(grpc_status /etcdserverpb.KV/Range "$E2E_TMP/range_a")" = "200 0" ] || fail "valid raw request"
 # Garbage instead of the HTTP/2 preface: the connection is dropped, the server lives on.
 head -c 4096 /dev/urandom | timeout 5 bash -c "cat >/dev/tcp/127.0.0.1/$MS_PORT" 2>/dev/null || true
 kill -0 "$MS_PID" || fail "metastore died on bad input"
 expect ctl get a <<<$'a\n5'
+
+# Large values with the default limits: 1 MB puts (value on stdin) and a 3 MB range
+# response, which HTTP/2 flow control has to let through in pieces.
+BIG_PORT=$(free_port)
+start_metastore "$BIG_PORT"
+bigctl() { etcdctl --endpoints="127.0.0.1:$BIG_PORT" --dial-timeout=2s --command-timeout=5s "$@"; }
+head -c 1000000 /dev/zero | tr '\0' w >"$E2E_TMP/1mb"
+for k in big/1 big/2 big/3; do
+	[ "$(bigctl put "$k" <"$E2E_TMP/1mb")" = "OK" ] || fail "put $k (1 MB)"
+done
+got=$(bigctl get big/ --prefix --print-value-only | tr -d '\n' | wc -c)
+[ "$got" = 3000000 ] || fail "3 MB range returned $got value bytes"
+head -c 1600000 /dev/zero | tr '\0' w >"$E2E_TMP/1600kb"
+expect_fail "etcdserver: request is too large" bigctl put big/4 <"$E2E_TMP/1600kb"
 
 # --help and a bad flag.
 "$METASTORE" --help | grep -q -- "--listen" || fail "--help lacks --listen"

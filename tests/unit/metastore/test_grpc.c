@@ -1,4 +1,4 @@
-/* Unit tests for grpc.c: message unframing, frame headers, grpc-message encoding, buffers. */
+/* Unit tests for grpc.c: unframing, frame headers, grpc-message encoding, buffers, paths. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,6 +117,67 @@ static void test_buf_append(void **state)
 	assert_int_equal(b.len, 0);
 }
 
+static void test_path_split_table(void **state)
+{
+	static const struct {
+		const char *path;
+		int rv;
+		const char *svc, *meth;
+	} cases[] = {
+		{ "/etcdserverpb.KV/Range", 0, "etcdserverpb.KV", "Range" },
+		{ "etcdserverpb.KV/Range", 0, "etcdserverpb.KV", "Range" },
+		{ "/a/b/c", 0, "a/b", "c" }, /* cut at the last '/' */
+		{ "/svc/", 0, "svc", "" },
+		{ "//m", 0, "", "m" },
+		{ "/nonsense", -EINVAL, NULL, NULL },
+		{ "/", -EINVAL, NULL, NULL },
+		{ "", -EINVAL, NULL, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *svc = NULL, *meth = NULL;
+		size_t sl = 0, ml = 0;
+		int rv = grpc_path_split(cases[i].path, strlen(cases[i].path), &svc, &sl, &meth, &ml);
+
+		if (rv != cases[i].rv)
+			fail_msg("%s: rv %d, want %d", cases[i].path, rv, cases[i].rv);
+		if (rv)
+			continue;
+		if (sl != strlen(cases[i].svc) || memcmp(svc, cases[i].svc, sl) ||
+		    ml != strlen(cases[i].meth) || memcmp(meth, cases[i].meth, ml))
+			fail_msg("%s: got '%.*s' '%.*s'", cases[i].path, (int)sl, svc, (int)ml, meth);
+	}
+}
+
+static void test_unimplemented_message_table(void **state)
+{
+	static const struct {
+		const char *path;
+		bool known;
+		size_t outlen;
+		const char *want;
+	} cases[] = {
+		{ "/etcdserverpb.Nope/Get", false, 128, "unknown service etcdserverpb.Nope" },
+		{ "/etcdserverpb.KV/Nope", true, 128, "unknown method Nope for service etcdserverpb.KV" },
+		{ "/nonsense", false, 128, "malformed method name: \"/nonsense\"" },
+		{ "/a\"b\\c\x01", false, 128, "malformed method name: \"/a\\\"b\\\\c\\x01\"" },
+		{ "/etcdserverpb.Nope/Get", false, 12, "unknown ser" }, /* cut to fit */
+		{ "/nonsense", false, 30, "malformed method name: \"/nons" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[128];
+
+		memset(out, 'X', sizeof(out));
+		grpc_unimplemented_message(cases[i].path, strlen(cases[i].path), cases[i].known, out,
+					   cases[i].outlen);
+		assert_true(strlen(out) < cases[i].outlen);
+		assert_string_equal(out, cases[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +185,8 @@ int main(void)
 		cmocka_unit_test(test_frame_header_roundtrip),
 		cmocka_unit_test(test_percent_encode_table),
 		cmocka_unit_test(test_buf_append),
+		cmocka_unit_test(test_path_split_table),
+		cmocka_unit_test(test_unimplemented_message_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

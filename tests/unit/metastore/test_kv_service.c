@@ -190,6 +190,11 @@ static void test_request_errors(void **state)
 	p.value = bin(big);
 	run(f, kv_service_put, &p.base);
 	expect_status(f, MS_GRPC_INVALID_ARGUMENT, "etcdserver: request is too large");
+	/* A delete is a write too: its size is checked the same way, before anything else. */
+	d.key = bin(big);
+	run(f, kv_service_delete_range, &d.base);
+	expect_status(f, MS_GRPC_INVALID_ARGUMENT, "etcdserver: request is too large");
+	d.key = bin("");
 	p.value = bin("x");
 	p.ignore_value = true;
 	run(f, kv_service_put, &p.base);
