@@ -149,6 +149,32 @@ void kv_pb_reply(struct grpc_call *call, struct kv_pb_arena *a, const ProtobufCM
 		grpc_call_finish(call, MS_GRPC_OK, NULL);
 }
 
+struct kv_pb_err kv_pb_lease_check(const struct kv_service *svc, int64_t lease)
+{
+	if (lease && svc->leases && !ms_lease_exists(svc->leases, lease))
+		return (struct kv_pb_err){ MS_GRPC_NOT_FOUND, ERR_LEASE_NOT_FOUND };
+	return (struct kv_pb_err){ MS_GRPC_OK, NULL };
+}
+
+void kv_pb_lease_put(const struct kv_service *svc, const uint8_t *key, size_t len, int64_t lease)
+{
+	if (!svc->leases)
+		return;
+	/* The lease was checked before the write; attach can only fail for memory, and then
+	 * the key simply outlives its lease, as if put without one. */
+	if (lease)
+		ms_lease_attach(svc->leases, lease, key, len);
+	else
+		ms_lease_detach(svc->leases, 0, key, len);
+}
+
+void kv_pb_lease_deleted(const struct kv_service *svc, const struct ms_kv *kvs, size_t n)
+{
+	for (size_t i = 0; svc->leases && i < n; i++)
+		if (kvs[i].lease)
+			ms_lease_detach(svc->leases, kvs[i].lease, kvs[i].key, kvs[i].key_len);
+}
+
 void kv_pb_changed(const struct kv_service *svc)
 {
 	if (svc->changed)

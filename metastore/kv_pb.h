@@ -21,6 +21,7 @@
 #define ERR_VALUE_PROVIDED "etcdserver: value is provided"
 #define ERR_LEASE_PROVIDED "etcdserver: lease is provided"
 #define ERR_KEY_NOT_FOUND "etcdserver: key not found"
+#define ERR_LEASE_NOT_FOUND "etcdserver: requested lease not found"
 
 /* Everything one response needs; freed in one go after packing. A failed allocation
  * sets `failed`, so builders can go on and check once at the end. */
@@ -67,6 +68,14 @@ void kv_pb_range_resp(struct kv_pb_arena *a, Etcdserverpb__RangeResponse *resp,
 
 /* Sends `m` and finishes OK, or ends the call through the fault path. */
 void kv_pb_reply(struct grpc_call *call, struct kv_pb_arena *a, const ProtobufCMessage *m);
+
+/* A put naming a lease the table does not hold is refused (NotFound), like etcd. */
+struct kv_pb_err kv_pb_lease_check(const struct kv_service *svc, int64_t lease);
+
+/* Keeps the lease table in step after a write: a put attaches the key to its lease (or
+ * detaches it when the put has none); deleted keys are detached. */
+void kv_pb_lease_put(const struct kv_service *svc, const uint8_t *key, size_t len, int64_t lease);
+void kv_pb_lease_deleted(const struct kv_service *svc, const struct ms_kv *kvs, size_t n);
 
 /* Runs the service's `changed` hook, if any (after a write was applied). */
 void kv_pb_changed(const struct kv_service *svc);

@@ -93,6 +93,8 @@ void kv_service_put(struct grpc_call *call, const uint8_t *msg, size_t len, void
 		return;
 	}
 	e = put_resolve(svc, req, &val, &val_len, &lease);
+	if (e.code == MS_GRPC_OK)
+		e = kv_pb_lease_check(svc, lease);
 	if (e.code != MS_GRPC_OK) {
 		kv_pb_fail(call, e);
 		goto cleanup;
@@ -117,6 +119,7 @@ void kv_service_put(struct grpc_call *call, const uint8_t *msg, size_t len, void
 	if (req->prev_kv && had_prev)
 		resp.prev_kv = kv_pb_kv(&a, &prev);
 	kv_pb_reply(call, &a, &resp.base);
+	kv_pb_lease_put(svc, req->key.data, req->key.len, lease);
 	kv_pb_changed(svc);
 cleanup:
 	free(copy);
@@ -150,18 +153,22 @@ void kv_service_delete_range(struct grpc_call *call, const uint8_t *msg, size_t 
 		goto cleanup;
 	}
 	err = ms_mvcc_delete(svc->mvcc, req->key.data, req->key.len, req->range_end.data,
-			     req->range_end.len, &deleted, req->prev_kv ? &prevs : NULL, &rev);
+			     req->range_end.len, &deleted,
+			     /* the deleted keys also leave their leases */
+			     req->prev_kv || svc->leases ? &prevs : NULL, &rev);
 	if (err) {
 		kv_pb_fail(call, kv_pb_mvcc_err(err));
 		goto cleanup;
 	}
 	resp.header = kv_pb_header(&a, svc, rev);
 	resp.deleted = deleted;
-	if (prevs && deleted) {
+	if (req->prev_kv && prevs && deleted) {
 		resp.prev_kvs = kv_pb_kvs(&a, prevs, (size_t)deleted);
 		resp.n_prev_kvs = resp.prev_kvs ? (size_t)deleted : 0;
 	}
 	kv_pb_reply(call, &a, &resp.base);
+	if (prevs)
+		kv_pb_lease_deleted(svc, prevs, (size_t)deleted);
 	if (deleted)
 		kv_pb_changed(svc);
 cleanup:

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lease.h"
 #include "mvcc.h"
 #include "server.h"
 
@@ -17,6 +18,8 @@ struct kv_service {
 	uint64_t member_id;
 	uint64_t raft_term;
 	size_t max_request_bytes;  /* etcd's --max-request-bytes: larger requests are refused */
+	/* Leases keys are attached to (NULL: lease ids are stored but not checked). */
+	struct ms_lease_table *leases;
 	/* Called after every request that may have changed the store (watchers catch up). */
 	void (*changed)(void *arg);
 	void *changed_arg;

@@ -222,6 +222,28 @@ static struct kv_pb_err check_revisions(struct ms_mvcc *s, Etcdserverpb__Request
 	return e;
 }
 
+/* Puts of the chosen branch (and of nested txns, either way) must name existing leases. */
+static struct kv_pb_err check_leases(const struct kv_service *svc, Etcdserverpb__RequestOp **ops,
+				     size_t n)
+{
+	struct kv_pb_err e = { MS_GRPC_OK, NULL };
+
+	for (size_t i = 0; i < n && e.code == MS_GRPC_OK; i++) {
+		const Etcdserverpb__RequestOp *op = ops[i];
+
+		if (op->request_case == ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT) {
+			e = kv_pb_lease_check(svc, op->request_put->lease);
+		} else if (op->request_case == ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_TXN) {
+			const Etcdserverpb__TxnRequest *t = op->request_txn;
+
+			e = check_leases(svc, t->success, t->n_success);
+			if (e.code == MS_GRPC_OK)
+				e = check_leases(svc, t->failure, t->n_failure);
+		}
+	}
+	return e;
+}
+
 /* --- applying ------------------------------------------------------------------------ */
 
 struct txn_ctx {
@@ -384,6 +406,8 @@ static Etcdserverpb__PutResponse *apply_put(struct txn_ctx *x, const Etcdserverp
 				 r->prev_kv ? &prev : NULL, &had_prev);
 	if (!x->err && r->prev_kv && had_prev)
 		resp->prev_kv = kv_pb_kv_copy(x->a, &prev);
+	if (!x->err)
+		kv_pb_lease_put(x->svc, r->key.data, r->key.len, lease);
 	return resp;
 }
 
@@ -399,9 +423,12 @@ static Etcdserverpb__DeleteRangeResponse *apply_delete(struct txn_ctx *x,
 	etcdserverpb__delete_range_response__init(resp);
 	resp->header = x->hdr;
 	x->err = ms_mvcc_txn_delete(x->t, r->key.data, r->key.len, r->range_end.data,
-				    r->range_end.len, &deleted, r->prev_kv ? &prevs : NULL);
+				    r->range_end.len, &deleted,
+				    r->prev_kv || x->svc->leases ? &prevs : NULL);
 	resp->deleted = deleted;
-	if (!x->err && prevs && deleted) {
+	if (!x->err && prevs)
+		kv_pb_lease_deleted(x->svc, prevs, (size_t)deleted);
+	if (!x->err && r->prev_kv && prevs && deleted) {
 		resp->prev_kvs = kv_pb_alloc(x->a, (size_t)deleted * sizeof(*resp->prev_kvs));
 		for (int64_t i = 0; resp->prev_kvs && i < deleted; i++)
 			resp->prev_kvs[i] = kv_pb_kv_copy(x->a, &prevs[i]);
@@ -460,6 +487,8 @@ static Etcdserverpb__TxnResponse *apply_txn(struct txn_ctx *x, const Etcdserverp
 	n = ok ? r->n_success : r->n_failure;
 	if (x->depth++ == 0) {
 		x->pre = check_revisions(x->svc->mvcc, ops, n);
+		if (x->pre.code == MS_GRPC_OK)
+			x->pre = check_leases(x->svc, ops, n);
 		if (x->pre.code != MS_GRPC_OK)
 			return resp;
 	}

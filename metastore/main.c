@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "kv_service.h"
+#include "lease_service.h"
 #include "mvcc.h"
 #include "server.h"
 #include "watch_service.h"
@@ -18,6 +19,7 @@
 
 struct app {
 	struct ms_server *srv;
+	struct lease_service *leases;
 	uv_signal_t sigint, sigterm;
 };
 
@@ -27,6 +29,7 @@ static void on_signal(uv_signal_t *h, int signum)
 
 	fprintf(stderr, "metastore: %s, shutting down\n", strsignal(signum));
 	ms_server_shutdown(app->srv);
+	lease_service_stop(app->leases);
 	uv_close((uv_handle_t *)&app->sigint, NULL);
 	uv_close((uv_handle_t *)&app->sigterm, NULL);
 }
@@ -49,6 +52,7 @@ int main(int argc, char **argv)
 	struct app app = { 0 };
 	struct ms_mvcc *mvcc = NULL;
 	struct watch_hub *hub = NULL;
+	struct ms_lease_table *leases = NULL;
 	struct kv_service kv;
 	struct ms_server_opts so;
 	uv_loop_t *loop = uv_default_loop();
@@ -74,7 +78,10 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	mvcc = ms_mvcc_new(MS_NODE_ID);
-	if (!mvcc) {
+	leases = ms_lease_table_new();
+	if (!mvcc || !leases) {
+		ms_mvcc_free(mvcc);
+		ms_lease_table_free(leases);
 		fprintf(stderr, "metastore: out of memory\n");
 		return 1;
 	}
@@ -89,8 +96,14 @@ int main(int argc, char **argv)
 	}
 	kv = (struct kv_service){ .mvcc = mvcc, .cluster_id = id_of("cluster:", a.name),
 				  .member_id = id_of("member:", a.name), .raft_term = 1,
-				  .max_request_bytes = a.max_request_bytes };
+				  .max_request_bytes = a.max_request_bytes, .leases = leases };
 	kv_service_register(&kv, app.srv);
+	e = lease_service_new(loop, &kv, &app.leases);
+	if (e) {
+		fprintf(stderr, "metastore: cannot start the lease service: %s\n", strerror(-e));
+		goto cleanup;
+	}
+	lease_service_register(app.leases, app.srv);
 	hub = watch_hub_new(&kv);
 	if (!hub) {
 		fprintf(stderr, "metastore: out of memory\n");
@@ -112,7 +125,9 @@ int main(int argc, char **argv)
 	rc = 0;
 cleanup:
 	ms_server_free(app.srv);
+	lease_service_free(app.leases);
 	watch_hub_free(hub);
+	ms_lease_table_free(leases);
 	ms_mvcc_free(mvcc);
 	uv_loop_close(loop);
 	return rc;

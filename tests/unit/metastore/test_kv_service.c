@@ -416,6 +416,66 @@ static void test_txn_too_many_ops(void **state)
 	assert_int_equal(ms_mvcc_rev(f->mvcc), 2);
 }
 
+static void test_lease_tracking(void **state)
+{
+	struct fixture *f = *state;
+	struct ms_lease_table *t = ms_lease_table_new();
+	Etcdserverpb__PutRequest p = ETCDSERVERPB__PUT_REQUEST__INIT;
+	Etcdserverpb__DeleteRangeRequest d = ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
+	Etcdserverpb__RequestOp o, *ops[1];
+	Etcdserverpb__PutRequest tp;
+
+	assert_non_null(t);
+	f->svc.leases = t;
+	assert_int_equal(ms_lease_grant(t, 7, 60, 0, NULL, NULL), 0);
+
+	p.key = bin("k");
+	p.value = bin("v");
+	p.lease = 7;
+	run(f, kv_service_put, &p.base);
+	expect_status(f, MS_GRPC_OK, NULL);
+	assert_int_equal(ms_lease_key_owner(t, (const uint8_t *)"k", 1), 7);
+
+	/* A put without a lease takes the key off its lease. */
+	p.lease = 0;
+	run(f, kv_service_put, &p.base);
+	assert_int_equal(ms_lease_key_owner(t, (const uint8_t *)"k", 1), 0);
+
+	/* An unknown lease: refused, nothing written. */
+	p.lease = 8;
+	run(f, kv_service_put, &p.base);
+	expect_status(f, MS_GRPC_NOT_FOUND, "etcdserver: requested lease not found");
+	assert_int_equal(ms_mvcc_rev(f->mvcc), 3);
+	ops[0] = op_put(&o, &tp, "t", "v");
+	tp.lease = 8;
+	assert_int_equal(txn(f, NULL, ops, 1, NULL, 0, NULL), -1);
+	expect_status(f, MS_GRPC_NOT_FOUND, "etcdserver: requested lease not found");
+	assert_int_equal(ms_mvcc_rev(f->mvcc), 3);
+
+	/* A deleted key leaves its lease; so does one deleted inside a txn. */
+	p.key = bin("k2");
+	p.lease = 7;
+	run(f, kv_service_put, &p.base);
+	tp.lease = 7;
+	assert_int_equal(txn(f, NULL, ops, 1, NULL, 0, NULL), 1);
+	assert_int_equal(ms_lease_key_owner(t, (const uint8_t *)"t", 1), 7);
+	d.key = bin("k2");
+	run(f, kv_service_delete_range, &d.base);
+	expect_status(f, MS_GRPC_OK, NULL);
+	assert_int_equal(ms_lease_key_owner(t, (const uint8_t *)"k2", 2), 0);
+	{
+		Etcdserverpb__RequestOp od, *dops[1];
+		Etcdserverpb__DeleteRangeRequest dd;
+
+		dops[0] = op_del(&od, &dd, "t", NULL);
+		assert_int_equal(txn(f, NULL, dops, 1, NULL, 0, NULL), 1);
+	}
+	assert_int_equal(ms_lease_key_owner(t, (const uint8_t *)"t", 1), 0);
+	assert_int_equal(faults, 0);
+	f->svc.leases = NULL;
+	ms_lease_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +484,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_txn_compares, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_writes_and_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_too_many_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_tracking, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
