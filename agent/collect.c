@@ -166,9 +166,20 @@ static void reap_pending(struct collector *c, enum subsys_id id, const char *map
 	}
 }
 
+/* A per-method counter: the methods that counted anything. */
+static void add_per_method(struct expo_family *f, const uint64_t *v)
+{
+	for (uint32_t m = 0; m < MS_METHOD_COUNT; m++) {
+		struct expo_label l[] = { { "method", ms_method_name(m) } };
+
+		if (v[m])
+			expo_series_add_u64(f, l, 1, v[m]);
+	}
+}
+
 static void collect_grpc(struct collector *c)
 {
-	struct expo_family *dur, *total, *inflight, *panics;
+	struct expo_family *dur, *total, *inflight, *panics, *limited;
 	uint64_t *v = c->scratch;
 
 	if (!loader_object(c->loader, SUBSYS_GRPC))
@@ -182,6 +193,8 @@ static void collect_grpc(struct collector *c)
 				   "gRPC calls begun and not yet completed.", EXPO_GAUGE);
 	panics = expo_family_add(c->reg, "grpc_server_panic_total",
 				 "gRPC calls ended by the internal-fault recovery path.", EXPO_COUNTER);
+	limited = expo_family_add(c->reg, "grpc_server_rate_limit_hits_total",
+				  "gRPC calls refused by the server's rate limit.", EXPO_COUNTER);
 
 	if (read_map(c, SUBSYS_GRPC, "grpc_hist", MS_GRPC_SERIES, HIST_WORDS) == 0) {
 		for (uint32_t m = 0; m < MS_METHOD_COUNT; m++) {
@@ -208,14 +221,10 @@ static void collect_grpc(struct collector *c)
 					      (double)((int64_t)v[m] - (int64_t)c->inflight_reaped[m]));
 		}
 	}
-	if (read_map(c, SUBSYS_GRPC, "grpc_panics", MS_METHOD_COUNT, 1) == 0) {
-		for (uint32_t m = 0; m < MS_METHOD_COUNT; m++) {
-			struct expo_label l[] = { { "method", ms_method_name(m) } };
-
-			if (v[m])
-				expo_series_add_u64(panics, l, 1, v[m]);
-		}
-	}
+	if (read_map(c, SUBSYS_GRPC, "grpc_panics", MS_METHOD_COUNT, 1) == 0)
+		add_per_method(panics, v);
+	if (read_map(c, SUBSYS_GRPC, "grpc_rate_limited_hits", MS_METHOD_COUNT, 1) == 0)
+		add_per_method(limited, v);
 }
 
 /* Sums the last count each live store process reported; forgets processes that exited. */

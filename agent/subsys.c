@@ -8,10 +8,12 @@ static const struct subsys_probe grpc_probes[] = {
 	{ "ms_probe_grpc_request_begin", "grpc_request_begin" },
 	{ "ms_probe_grpc_request_end", "grpc_request_end" },
 	{ "ms_probe_grpc_panic", "grpc_panic" },
+	{ "ms_probe_grpc_rate_limited", "grpc_rate_limited" },
 };
 static const char *const grpc_metrics[] = {
 	"grpc_server_request_duration_seconds", "grpc_server_request_total",
-	"grpc_server_in_flight_requests", "grpc_server_panic_total", NULL,
+	"grpc_server_in_flight_requests", "grpc_server_panic_total",
+	"grpc_server_rate_limit_hits_total", NULL,
 };
 
 static const struct subsys_probe conn_probes[] = {

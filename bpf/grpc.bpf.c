@@ -32,6 +32,13 @@ struct {
 	__type(value, __u64);
 } grpc_panics SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_METHOD_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} grpc_rate_limited_hits SEC(".maps");
+
 static __always_inline __u32 clamp_method(__u32 method)
 {
 	return method < MS_METHOD_COUNT ? method : MS_METHOD_UNKNOWN;
@@ -99,6 +106,19 @@ int BPF_KPROBE(grpc_panic, __u64 req_id, __u32 method)
 
 	probe_hit(ctx);
 	v = bpf_map_lookup_elem(&grpc_panics, &m);
+	if (v)
+		count_add(v, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(grpc_rate_limited, __u64 req_id, __u32 method)
+{
+	__u32 m = clamp_method(method);
+	__u64 *v;
+
+	probe_hit(ctx);
+	v = bpf_map_lookup_elem(&grpc_rate_limited_hits, &m);
 	if (v)
 		count_add(v, 1);
 	return 0;

@@ -120,6 +120,12 @@ void ms_probe_grpc_request_end(uint64_t req_id, uint32_t method, uint32_t code);
 void ms_probe_grpc_panic(uint64_t req_id, uint32_t method);
 
 /*
+ * grpc (since 1.2): the server's rate limit refused the call; it ends with
+ * RESOURCE_EXHAUSTED right after (its request_end follows).
+ */
+void ms_probe_grpc_rate_limited(uint64_t req_id, uint32_t method);
+
+/*
  * storage: one pair around each operation on the key-value engine.
  * `op_id` is unique per process like a request id; `op` an enum ms_storage_op; `kind` an enum
  * ms_storage_kind; `status` an enum ms_storage_status (the operation's result).

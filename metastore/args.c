@@ -9,6 +9,7 @@
 #include "ms_cli.h"
 
 enum opt_id { OPT_LISTEN, OPT_LISTEN_URLS, OPT_DATA_DIR, OPT_NAME, OPT_MAX_REQ, OPT_MAX_CONN,
+	      OPT_RATE_LIMIT, OPT_RATE_BURST,
 	      OPT_HELP, OPT_VERSION };
 
 static const struct ms_cli_opt options[] = {
@@ -21,6 +22,8 @@ static const struct ms_cli_opt options[] = {
 	 * "etcdserver: request is too large". */
 	{ "max-request-bytes", OPT_MAX_REQ, "N", "largest write request (default 1572864)" },
 	{ "max-connections", OPT_MAX_CONN, "N", "client connections served at once (default 1024)" },
+	{ "rate-limit", OPT_RATE_LIMIT, "N", "calls per second served, over all clients; beyond: ResourceExhausted (default 0: none)" },
+	{ "rate-burst", OPT_RATE_BURST, "N", "calls allowed at once before --rate-limit applies (default: the limit)" },
 	{ "version", OPT_VERSION, NULL, "print the version" },
 	{ "help", OPT_HELP, NULL, "this text" },
 };
@@ -115,6 +118,24 @@ static int apply(struct ms_args *a, enum opt_id id, const char *v, char *err, si
 		}
 		a->max_connections = (unsigned)n;
 		return 0;
+	case OPT_RATE_LIMIT:
+	case OPT_RATE_BURST: {
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(v, &end);
+		if (!*v || *end || errno || !(d >= 0) || d > 1e9) {
+			snprintf(err, len, "--%s: '%s' is not a number in [0, 1e9]",
+				 id == OPT_RATE_LIMIT ? "rate-limit" : "rate-burst", v);
+			return -EINVAL;
+		}
+		if (id == OPT_RATE_LIMIT)
+			a->rate_limit = d;
+		else
+			a->rate_burst = d;
+		return 0;
+	}
 	case OPT_HELP:
 		a->help = true;
 		return 0;

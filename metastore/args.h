@@ -21,6 +21,8 @@ struct ms_args {
 	const char *name;
 	size_t max_request_bytes;
 	unsigned max_connections;
+	double rate_limit; /* calls per second, 0: none */
+	double rate_burst; /* 0: the rate limit, at least 1 */
 	bool help, version;
 };
 

@@ -353,6 +353,11 @@ static void on_request_headers(struct ms_conn *c, struct grpc_call *call)
 	}
 	call->id = ++req_seq;
 	ms_probe_grpc_request_begin(call->id, call->method);
+	if (!ms_ratelimit_take(&s->rate, uv_hrtime())) {
+		ms_probe_grpc_rate_limited(call->id, call->method);
+		grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, "etcdserver: too many requests");
+		return;
+	}
 	if (s->streams[call->method].message) {
 		call->streaming = true;
 		/* Headers now, so that responses can follow whenever the service has them. */

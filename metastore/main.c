@@ -87,7 +87,9 @@ int main(int argc, char **argv)
 	}
 	so = (struct ms_server_opts){ .host = a.host, .port = a.port,
 				      .max_connections = a.max_connections,
-				      .max_recv_bytes = a.max_request_bytes + MS_GRPC_OVERHEAD_BYTES };
+				      .max_recv_bytes = a.max_request_bytes + MS_GRPC_OVERHEAD_BYTES,
+				      .rate_limit = a.rate_limit,
+				      .rate_burst = a.rate_burst > 0 ? a.rate_burst : a.rate_limit };
 	e = ms_server_new(loop, &so, &app.srv);
 	if (e) {
 		fprintf(stderr, "metastore: cannot listen on %s:%u: %s\n", a.host, a.port,

@@ -115,3 +115,10 @@ MS_PROBE_FN void ms_probe_lease_active(uint32_t count)
 	(void)count;
 	MS_PROBE_BODY();
 }
+
+MS_PROBE_FN void ms_probe_grpc_rate_limited(uint64_t req_id, uint32_t method)
+{
+	(void)req_id;
+	(void)method;
+	MS_PROBE_BODY();
+}

@@ -282,6 +282,7 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 		return -ENOMEM;
 	s->loop = loop;
 	s->opts = *o;
+	ms_ratelimit_init(&s->rate, o->rate_limit, o->rate_burst, uv_hrtime());
 	s->conn_in_cap = 4 * (o->max_recv_bytes + GRPC_FRAME_HDR);
 	if (s->conn_in_cap < CONN_IN_CAP_MIN)
 		s->conn_in_cap = CONN_IN_CAP_MIN;

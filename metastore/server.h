@@ -15,6 +15,8 @@ struct ms_server_opts {
 	uint16_t port;             /* 0: any free port */
 	unsigned max_connections;  /* accepted beyond this are closed at once */
 	size_t max_recv_bytes;     /* largest request message accepted (gRPC max receive size) */
+	double rate_limit;         /* calls per second over all connections; 0: no limit */
+	double rate_burst;         /* calls allowed at once before the rate applies */
 };
 
 /* Binds and listens on `loop`. Returns 0 with *out owned by the caller, or -errno. */

@@ -8,12 +8,14 @@
 #include <uv.h>
 
 #include "grpc.h"
+#include "ratelimit.h"
 #include "server.h"
 
 struct ms_server {
 	uv_loop_t *loop;
 	uv_tcp_t listener;
 	struct ms_server_opts opts;
+	struct ms_ratelimit rate;
 	grpc_unary_fn handlers[MS_METHOD_COUNT];
 	struct grpc_stream_ops streams[MS_METHOD_COUNT];
 	void *ctx[MS_METHOD_COUNT];

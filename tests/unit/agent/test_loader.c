@@ -26,7 +26,7 @@
 	".globl " #name "\n.type " #name ",@function\n" #name ":\n"                         \
 	".byte 0x0f,0x1f,0x44,0x00,0x00\nret\n.size " #name ", .-" #name "\n"
 __asm__(".text\n" PROBE_ASM(ms_probe_grpc_request_begin) PROBE_ASM(ms_probe_grpc_request_end)
-		PROBE_ASM(ms_probe_grpc_panic) PROBE_ASM(ms_probe_storage_begin)
+		PROBE_ASM(ms_probe_grpc_panic) PROBE_ASM(ms_probe_grpc_rate_limited) PROBE_ASM(ms_probe_storage_begin)
 			PROBE_ASM(ms_probe_storage_end) PROBE_ASM(ms_probe_mvcc_revision)
 				PROBE_ASM(ms_probe_mvcc_compact) PROBE_ASM(ms_probe_lease_op)
 					PROBE_ASM(ms_probe_lease_active));
@@ -64,6 +64,16 @@ static uint64_t *read_all(struct loader *l, enum subsys_id id, const char *map, 
 	return out;
 }
 
+/* Hits of the rate-limit probe, by its cookie. */
+static uint64_t v_hits_rate_limited(struct loader *l)
+{
+	uint64_t *v = read_all(l, SUBSYS_GRPC, "probe_hits", MS_MAX_PROBES, 1);
+	uint64_t n = v[subsys_probe_index(SUBSYS_GRPC, 3)];
+
+	free(v);
+	return n;
+}
+
 static const struct ms_hist *hist_at(const uint64_t *v, uint32_t idx)
 {
 	return (const struct ms_hist *)(v + (size_t)idx * HIST_WORDS);
@@ -91,6 +101,8 @@ static void test_grpc_exact(void **state)
 	ms_probe_grpc_request_end(500, MS_METHOD_KV_PUT, MS_GRPC_OK);  /* no begin: ignored */
 	ms_probe_grpc_request_end(3, MS_METHOD_KV_PUT, MS_GRPC_OK);    /* second end: ignored */
 	ms_probe_grpc_panic(12, MS_METHOD_KV_TXN);
+	ms_probe_grpc_rate_limited(13, MS_METHOD_KV_RANGE);
+	ms_probe_grpc_rate_limited(14, MS_METHOD_KV_RANGE);
 
 	v = read_all(l, SUBSYS_GRPC, "grpc_hist", MS_GRPC_SERIES, HIST_WORDS);
 	for (uint32_t i = 0; i < MS_GRPC_SERIES; i++) {
@@ -119,6 +131,10 @@ static void test_grpc_exact(void **state)
 	for (uint32_t m = 0; m < MS_METHOD_COUNT; m++)
 		assert_int_equal(v[m], m == MS_METHOD_KV_TXN ? 1 : 0);
 	free(v);
+	v = read_all(l, SUBSYS_GRPC, "grpc_rate_limited_hits", MS_METHOD_COUNT, 1);
+	for (uint32_t m = 0; m < MS_METHOD_COUNT; m++)
+		assert_int_equal(v[m], m == MS_METHOD_KV_RANGE ? 2 : 0);
+	free(v);
 
 	/* Hits per probe by cookie: 11 begins, 13 ends, 1 panic. */
 	v = read_all(l, SUBSYS_GRPC, "probe_hits", MS_MAX_PROBES, 1);
@@ -127,7 +143,8 @@ static void test_grpc_exact(void **state)
 	assert_int_equal(v[subsys_probe_index(SUBSYS_GRPC, 2)], 1);
 	free(v);
 
-	for (size_t i = 0; i < 3; i++) {
+	assert_int_equal(v_hits_rate_limited(l), 2);
+	for (size_t i = 0; i < 4; i++) {
 		assert_true(loader_probe(l, subsys_probe_index(SUBSYS_GRPC, i))->attached);
 		assert_true(loader_probe(l, subsys_probe_index(SUBSYS_GRPC, i))->nop5);
 	}
