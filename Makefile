@@ -35,7 +35,7 @@ COMMON_CFLAGS := -O2 -g $(WARN) -MMD -MP -D_GNU_SOURCE -Iinclude -I$(GEN) $(EXTR
 MS_CFLAGS := $(COMMON_CFLAGS) -fno-pie -Imetastore
 MS_PROBE_CFLAGS := -pg -mfentry -mnop-mcount -fno-optimize-sibling-calls
 MS_LDFLAGS := -no-pie
-MS_LIBS := -lnghttp2 -lprotobuf-c -luv
+MS_LIBS := -lnghttp2 -lprotobuf-c -luv -lz
 
 AGENT_CFLAGS := $(COMMON_CFLAGS) -Iagent -I$(BUILD)/bpf
 AGENT_LIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lpthread -lm

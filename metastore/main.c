@@ -9,6 +9,7 @@
 #include "args.h"
 #include "kv_service.h"
 #include "lease_service.h"
+#include "maintenance_service.h"
 #include "mvcc.h"
 #include "server.h"
 #include "watch_service.h"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
 	struct ms_mvcc *mvcc = NULL;
 	struct watch_hub *hub = NULL;
 	struct ms_lease_table *leases = NULL;
+	struct maintenance_service *maint = NULL;
+	char client_url[96];
 	struct kv_service kv;
 	struct ms_server_opts so;
 	uv_loop_t *loop = uv_default_loop();
@@ -114,6 +117,13 @@ int main(int argc, char **argv)
 	kv.changed = watch_hub_notify;
 	kv.changed_arg = hub;
 	watch_hub_register(hub, app.srv);
+	snprintf(client_url, sizeof(client_url), "http://%s:%u", a.host, ms_server_port(app.srv));
+	e = maintenance_service_new(&kv, a.name, client_url, &maint);
+	if (e) {
+		fprintf(stderr, "metastore: out of memory\n");
+		goto cleanup;
+	}
+	maintenance_service_register(maint, app.srv);
 
 	uv_signal_init(loop, &app.sigint);
 	uv_signal_init(loop, &app.sigterm);
@@ -128,6 +138,7 @@ int main(int argc, char **argv)
 cleanup:
 	ms_server_free(app.srv);
 	lease_service_free(app.leases);
+	maintenance_service_free(maint);
 	watch_hub_free(hub);
 	ms_lease_table_free(leases);
 	ms_mvcc_free(mvcc);
