@@ -260,6 +260,11 @@ static void collect_conn(struct collector *c)
 			    "Open client connections of the probed store processes.", EXPO_GAUGE);
 	if (sum_per_process(c, SUBSYS_CONN, "conn_active", &sum) == 0)
 		expo_series_add_u64(f, NULL, 0, sum);
+	f = expo_family_add(c->reg, "grpc_server_connections_rejected_total",
+			    "Connections closed at once because --max-connections were open.",
+			    EXPO_COUNTER);
+	if (read_map(c, SUBSYS_CONN, "conn_rejected", 1, 1) == 0)
+		expo_series_add_u64(f, NULL, 0, c->scratch[0]);
 }
 
 static void collect_watch(struct collector *c)

@@ -19,8 +19,11 @@ static const char *const grpc_metrics[] = {
 static const struct subsys_probe conn_probes[] = {
 	{ "ms_probe_conn_open", "conn_open" },
 	{ "ms_probe_conn_close", "conn_close" },
+	{ "ms_probe_conn_reject", "conn_reject" },
 };
-static const char *const conn_metrics[] = { "grpc_server_active_connections", NULL };
+static const char *const conn_metrics[] = {
+	"grpc_server_active_connections", "grpc_server_connections_rejected_total", NULL,
+};
 
 static const struct subsys_probe storage_probes[] = {
 	{ "ms_probe_storage_begin", "storage_begin" },

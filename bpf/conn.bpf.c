@@ -10,6 +10,14 @@ struct {
 	__type(value, __u32);
 } conn_active SEC(".maps");
 
+/* Connections refused over --max-connections. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} conn_rejected SEC(".maps");
+
 static __always_inline int conn_event(void *ctx, __u32 active)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -29,6 +37,19 @@ SEC("uprobe")
 int BPF_KPROBE(conn_close, __u64 conn_id, __u32 active)
 {
 	return conn_event(ctx, active);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(conn_reject, __u32 active)
+{
+	__u32 zero = 0;
+	__u64 *v;
+
+	probe_hit(ctx);
+	v = bpf_map_lookup_elem(&conn_rejected, &zero);
+	if (v)
+		count_add(v, 1);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -150,6 +150,10 @@ void ms_probe_mvcc_compact(uint64_t node_id, int64_t rev);
 void ms_probe_conn_open(uint64_t conn_id, uint32_t active);
 void ms_probe_conn_close(uint64_t conn_id, uint32_t active);
 
+/* conn (since 1.2): a connection was accepted and closed at once because `active`
+ * connections were already open (--max-connections). */
+void ms_probe_conn_reject(uint32_t active);
+
 /*
  * watch (since 1.2): a watcher was created / canceled (by the client, or because its
  * stream ended). `watch_id` is the id within its stream; `active` is the number of watchers

@@ -122,3 +122,9 @@ MS_PROBE_FN void ms_probe_grpc_rate_limited(uint64_t req_id, uint32_t method)
 	(void)method;
 	MS_PROBE_BODY();
 }
+
+MS_PROBE_FN void ms_probe_conn_reject(uint32_t active)
+{
+	(void)active;
+	MS_PROBE_BODY();
+}

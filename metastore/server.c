@@ -238,7 +238,8 @@ static void on_connection(uv_stream_t *l, int status)
 		if (!t)
 			return;
 		uv_tcp_init(s->loop, t);
-		uv_accept(l, (uv_stream_t *)t);
+		if (uv_accept(l, (uv_stream_t *)t) == 0)
+			ms_probe_conn_reject(s->nconns);
 		uv_close((uv_handle_t *)t, on_rejected_closed);
 		return;
 	}

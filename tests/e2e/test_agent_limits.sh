@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# End-to-end: the store's limits, and the agent counting every refusal exactly: the rate
+# limit (ResourceExhausted, grpc_server_rate_limit_hits_total) and --max-connections
+# (grpc_server_connections_rejected_total).
+. "$(dirname "$0")/lib.sh"
+need_root
+
+MS_PORT=$(free_port)
+# Two calls at once, then one per 100 s: everything after the first two is refused.
+start_metastore "$MS_PORT" --rate-limit 0.01 --rate-burst 2 --max-connections 2
+AGENT_PORT=$(free_port)
+start_agent "$AGENT_PORT" --pid "$MS_PID" --probes grpc,conn
+
+ok=0 refused=0
+for i in 1 2 3 4 5; do
+	if ctl put "k$i" v >/dev/null 2>"$E2E_TMP/err"; then
+		ok=$((ok + 1))
+	else
+		grep -qF "etcdserver: too many requests" "$E2E_TMP/err" || fail "put $i: $(cat "$E2E_TMP/err")"
+		refused=$((refused + 1))
+	fi
+done
+[ "$ok" = 2 ] && [ "$refused" = 3 ] || fail "ok=$ok refused=$refused, expected 2 and 3"
+
+scrape >"$E2E_TMP/m"
+check_exposition "$E2E_TMP/m"
+assert_sample "$E2E_TMP/m" 'grpc_server_rate_limit_hits_total{method="/etcdserverpb.KV/Put"}' 3
+assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="ResourceExhausted"}' 3
+assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 2
+assert_sample "$E2E_TMP/m" 'grpc_server_connections_rejected_total' 0
+
+# Two connections are served; the third is closed at once, and counted.
+metric_is() { scrape | grep -qxF "$1 $2"; }
+exec 5<>"/dev/tcp/127.0.0.1/$MS_PORT"
+exec 6<>"/dev/tcp/127.0.0.1/$MS_PORT"
+wait_until 5 metric_is grpc_server_active_connections 2 || fail "two connections not open"
+exec 7<>"/dev/tcp/127.0.0.1/$MS_PORT"
+wait_until 5 metric_is grpc_server_connections_rejected_total 1 || fail "rejection not counted"
+metric_is grpc_server_active_connections 2 || fail "the rejected connection was counted as open"
+exec 5>&- 6>&- 7>&-
+echo "PASS $E2E_NAME"
