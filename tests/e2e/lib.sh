@@ -35,6 +35,12 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 
+# Each test runs its own copy of the store: uprobes attach to an inode, so an agent started
+# with --binary here counts this test's processes only, even while other tests run.
+[ -x "$METASTORE" ] || { echo "$E2E_NAME: $METASTORE not built (run make)" >&2; exit 1; }
+cp "$METASTORE" "$E2E_TMP/metastore"
+METASTORE=$E2E_TMP/metastore
+
 fail() {
 	echo "$E2E_NAME: $*" >&2
 	exit 1
