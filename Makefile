@@ -23,8 +23,8 @@ endif
 # Debian packages the build, the tests and `make run` need (installed by `make deps`).
 DEB_PKGS := gcc make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	libmicrohttpd-dev libcmocka-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler \
-	libuv1-dev libyaml-dev pkg-config etcd-client prometheus curl jq systemd \
-	libclang-rt-14-dev
+	libuv1-dev libraft-dev libyaml-dev pkg-config etcd-client prometheus curl jq systemd \
+	libclang-rt-14-dev libcrypt-dev
 
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror
@@ -35,7 +35,7 @@ COMMON_CFLAGS := -O2 -g $(WARN) -MMD -MP -D_GNU_SOURCE -Iinclude -I$(GEN) $(EXTR
 MS_CFLAGS := $(COMMON_CFLAGS) -fno-pie -Imetastore
 MS_PROBE_CFLAGS := -pg -mfentry -mnop-mcount -fno-optimize-sibling-calls
 MS_LDFLAGS := -no-pie
-MS_LIBS := -lnghttp2 -lprotobuf-c -luv -lz
+MS_LIBS := -lnghttp2 -lprotobuf-c -lraft -luv -lz -lcrypt
 
 AGENT_CFLAGS := $(COMMON_CFLAGS) -Iagent -I$(BUILD)/bpf
 AGENT_LIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
@@ -122,7 +122,7 @@ $(MS_LIB): $(MS_OBJS)
 
 $(METASTORE): $(BUILD)/obj/metastore/main.o $(MS_LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(MS_LDFLAGS) -o $@ $^ $(MS_LIBS)
+	$(Q)$(CC) $(MS_LDFLAGS) $(EXTRA_LDFLAGS) -o $@ $^ $(MS_LIBS)
 
 # --- BPF ------------------------------------------------------------------------------
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c | $(BUILD)/.deps-ok
@@ -146,7 +146,7 @@ $(AGENT_LIB): $(AGENT_OBJS)
 
 $(AGENT): $(BUILD)/obj/agent/main.o $(AGENT_LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) -o $@ $^ $(AGENT_LIBS)
+	$(Q)$(CC) $(EXTRA_LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 # --- tests ----------------------------------------------------------------------------
 # One cmocka binary per module: tests/unit/<component>/test_<module>.c.
@@ -174,6 +174,14 @@ test: all
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 
+# `make stress`: the long versions of the fault tests (kill -9 rounds, cluster kills);
+# `make test` runs the same scripts with bounded defaults (seconds each).
+.PHONY: stress
+stress: $(METASTORE) $(AGENT)
+	$(Q)export METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)); \
+	ROUNDS=20 bash tests/e2e/test_durability.sh && \
+	KILLS=10 N_AFTER=30 bash tests/e2e/test_raft_cluster.sh
+
 run: all
 	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) deploy/run-local.sh
 
@@ -182,12 +190,25 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
+# --- sanitizers -----------------------------------------------------------------------
+# `make asan`: the store and the agent built with AddressSanitizer + UBSan (gcc) into
+# $(BUILD)/asan/, for tests/e2e/test_asan.sh. The store stays non-PIE with its nop5 probe
+# sites (ASan works with -no-pie on x86_64); UBSan findings abort (no recovery).
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+.PHONY: asan
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan EXTRA_CFLAGS="$(ASAN_FLAGS)" \
+		EXTRA_LDFLAGS="$(ASAN_FLAGS)" $(BUILD)/asan/metastore $(BUILD)/asan/metastore-agent
+
 # --- benchmarks -----------------------------------------------------------------------
-# `make bench` (root): probe and /metrics costs measured side by side in one run, printed
-# as ratios and written to docs/BENCHMARKS.md. Never part of `make test`.
+# `make bench` (root): probe and /metrics costs, store overhead with the agent attached,
+# the store against etcd (installs etcd-server if missing) and the agent's own CPU and RSS,
+# written to docs/BENCHMARKS.md. Never part of `make test`.
 .PHONY: bench
 BENCH_DIR := $(BUILD)/bench
-BENCH_BINS := $(BENCH_DIR)/probe_cost $(BENCH_DIR)/render_cost
+BENCH_BINS := $(BENCH_DIR)/probe_cost $(BENCH_DIR)/render_cost $(BENCH_DIR)/loadgen
+LOADGEN_SRCS := bench/loadgen.c bench/lg_opts.c bench/lg_stats.c bench/lg_verify.c \
+	bench/h2client.c
 
 $(BENCH_DIR)/%.bpf.o: bench/%.bpf.c | $(BUILD)/.deps-ok
 	$(call msg,BPF,$<)
@@ -207,8 +228,15 @@ $(BENCH_DIR)/render_cost: bench/render_cost.c $(AGENT_LIB) | $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(AGENT_CFLAGS) -o $@ $< $(AGENT_LIB) $(AGENT_LIBS)
 
-bench: $(BENCH_BINS)
-	$(Q)bench/run.sh $(BENCH_BINS) docs/BENCHMARKS.md
+# The load generator links the store's generated protobuf objects (non-PIC, hence -no-pie).
+$(BENCH_DIR)/loadgen: $(LOADGEN_SRCS) $(wildcard bench/*.h) $(PROTO_O) | $(PROTO_H)
+	$(call msg,BENCH-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(MS_CFLAGS) -Ibench $(MS_LDFLAGS) -o $@ $(LOADGEN_SRCS) $(PROTO_O) \
+		-lnghttp2 -lprotobuf-c -lpthread -lm
+
+bench: $(BENCH_BINS) $(METASTORE) $(AGENT)
+	$(Q)bench/run.sh $(BENCH_BINS) $(METASTORE) $(AGENT) docs/BENCHMARKS.md
 
 # --- fuzzing ----------------------------------------------------------------------------
 # libFuzzer harnesses (clang, ASan + UBSan; the runtime is in libclang-rt-14-dev), built
@@ -224,14 +252,14 @@ FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefine
 FUZZ_TARGETS := fuzz_expo fuzz_buckets_args fuzz_grpc_request
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 
-FUZZ_SRCS_fuzz_expo := agent/expo.c
+FUZZ_SRCS_fuzz_expo := agent/expo.c agent/expo_render.c agent/expo_num.c
 FUZZ_LIBS_fuzz_expo := -lm
 FUZZ_SRCS_fuzz_buckets_args := agent/buckets.c agent/args.c agent/config.c agent/subsys.c
 FUZZ_LIBS_fuzz_buckets_args := -lyaml -lm
 FUZZ_SRCS_fuzz_grpc_request := metastore/grpc.c metastore/kv_service.c metastore/kv_txn.c \
 	metastore/kv_pb.c metastore/mvcc.c metastore/keyindex.c metastore/eventlog.c metastore/lease.c \
-	metastore/probes.c $(PROTO_C)
-FUZZ_LIBS_fuzz_grpc_request := -lprotobuf-c
+	metastore/probes.c metastore/raftnode.c metastore/raft_route.c $(PROTO_C)
+FUZZ_LIBS_fuzz_grpc_request := -lprotobuf-c -lraft -luv
 
 .PHONY: fuzz-build fuzz fuzz-smoke
 fuzz-build: $(FUZZ_BINS)

@@ -307,6 +307,10 @@ static int parse_all(int argc, char **argv, struct agent_args *a, char *err, siz
 
 	/* Lowest to highest: configuration file, environment, command line. */
 	config = find_config(argc, argv);
+	if (config && !*config) {
+		snprintf(err, len, "--config: empty path");
+		return -EINVAL;
+	}
 	if (config) {
 		e = config_load(config, config_entry, a, err, len);
 		if (e)

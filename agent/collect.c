@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "binwatch.h"
 #include "mapread.h"
 #include "ms_maps.h"
 
@@ -29,6 +30,7 @@ struct collector {
 	uint64_t *scratch; /* summed map values, sized for the largest map */
 	/* In-flight calls of processes that died: taken back out of the per-method gauge. */
 	uint64_t inflight_reaped[MS_METHOD_COUNT];
+	struct binwatch *watch; /* --binary: re-attaches a replaced file; NULL otherwise */
 };
 
 /* Dead keys removed per map per scrape; the rest go at the next scrape. */
@@ -78,6 +80,30 @@ int collector_new(struct loader *l, const char *version, struct collector **out)
 cleanup:
 	collector_free(c);
 	return err;
+}
+
+void collector_set_binwatch(struct collector *c, struct binwatch *w)
+{
+	c->watch = w;
+}
+
+/* Re-attachments to a replaced --binary file, when it is watched. */
+static void collect_binwatch(struct collector *c)
+{
+	struct binwatch_stats st;
+	struct expo_family *f;
+
+	if (!c->watch)
+		return;
+	binwatch_poll(c->watch, &st);
+	f = expo_family_add(c->reg, "metastore_agent_binary_reattach_total",
+			    "Times the probes were attached to a new file at the --binary path.",
+			    EXPO_COUNTER);
+	expo_series_add_u64(f, NULL, 0, st.reattached);
+	f = expo_family_add(c->reg, "metastore_agent_binary_reattach_errors_total",
+			    "New files at the --binary path that could not be attached.",
+			    EXPO_COUNTER);
+	expo_series_add_u64(f, NULL, 0, st.failures);
 }
 
 void collector_free(struct collector *c)
@@ -321,6 +347,40 @@ static void collect_lease(struct collector *c)
 	}
 }
 
+#define AUTH_LABEL_(id, name) name,
+static const char *const auth_authn_names[] = { MS_AUTH_AUTHN_RESULTS(AUTH_LABEL_) };
+static const char *const auth_authz_names[] = { MS_AUTH_AUTHZ_RESULTS(AUTH_LABEL_) };
+#undef AUTH_LABEL_
+
+/* One `result`-labelled counter per value of a per-CPU array of `nr` results. */
+static void add_results(struct collector *c, struct expo_family *f, const char *map, uint32_t nr,
+			const char *const *names)
+{
+	if (read_map(c, SUBSYS_AUTH, map, nr, 1))
+		return;
+	for (uint32_t i = 0; i < nr; i++) {
+		struct expo_label l[] = { { "result", names[i] } };
+
+		/* Every result, so rates start at 0. */
+		expo_series_add_u64(f, l, 1, c->scratch[i]);
+	}
+}
+
+static void collect_auth(struct collector *c)
+{
+	struct expo_family *authn, *authz;
+
+	if (!loader_object(c->loader, SUBSYS_AUTH))
+		return;
+	authn = expo_family_add(c->reg, "auth_authentication_total",
+				"Authenticate requests, by result.", EXPO_COUNTER);
+	authz = expo_family_add(c->reg, "auth_authorization_total",
+				"Permission checks made while auth is enabled, by result.",
+				EXPO_COUNTER);
+	add_results(c, authn, "auth_authn", MS_AUTH_AUTHN_COUNT, auth_authn_names);
+	add_results(c, authz, "auth_authz", MS_AUTH_AUTHZ_COUNT, auth_authz_names);
+}
+
 static void collect_storage(struct collector *c)
 {
 	struct expo_family *dur, *total;
@@ -372,7 +432,7 @@ static void collect_mvcc(struct collector *c)
 	if (!obj)
 		return;
 	rev = expo_family_add(c->reg, "mvcc_current_revision",
-			      "Current MVCC revision of the store, per raft node.", EXPO_GAUGE);
+			      "Current MVCC revision of the store, per raft node (etcd member id, hex).", EXPO_GAUGE);
 	comp = expo_family_add(c->reg, "mvcc_compaction_total", "Completed MVCC compactions.",
 			       EXPO_COUNTER);
 
@@ -382,7 +442,7 @@ static void collect_mvcc(struct collector *c)
 			char id[24];
 			struct expo_label l[] = { { "node", id } };
 
-			snprintf(id, sizeof(id), "%" PRIu64, nodes[i]);
+			snprintf(id, sizeof(id), "%" PRIx64, nodes[i]);
 			expo_series_add_value(rev, l, 1, (double)revs[i]);
 		}
 	} else {
@@ -390,6 +450,48 @@ static void collect_mvcc(struct collector *c)
 	}
 	if (read_map(c, SUBSYS_MVCC, "mvcc_compactions", 1, 1) == 0)
 		expo_series_add_u64(comp, NULL, 0, c->scratch[0]);
+}
+
+static void collect_raft(struct collector *c)
+{
+	struct bpf_object *obj = loader_object(c->loader, SUBSYS_RAFT);
+	struct expo_family *applied, *commit;
+	uint64_t nodes[MS_MAX_NODES], idx[MS_MAX_NODES];
+	struct ms_hist hists[MS_MAX_NODES];
+	uint32_t n;
+
+	if (!obj)
+		return;
+	applied = expo_family_add(c->reg, "raft_applied_index",
+				  "Last raft log index applied, per raft node (etcd member id, hex).",
+				  EXPO_GAUGE);
+	commit = expo_family_add(c->reg, "raft_commit_duration_seconds",
+				 "Time from a leader's proposal of an entry to its commit, per node.",
+				 EXPO_HISTOGRAM);
+	if (mapread_hash(bpf_object__find_map_fd_by_name(obj, "raft_applied"), sizeof(nodes[0]),
+			 sizeof(idx[0]), MS_MAX_NODES, nodes, idx, &n) == 0) {
+		for (uint32_t i = 0; i < n; i++) {
+			char id[24];
+			struct expo_label l[] = { { "node", id } };
+
+			snprintf(id, sizeof(id), "%" PRIx64, nodes[i]);
+			expo_series_add_u64(applied, l, 1, idx[i]);
+		}
+	} else {
+		read_failed(c);
+	}
+	if (mapread_hash(bpf_object__find_map_fd_by_name(obj, "raft_commit_hist"),
+			 sizeof(nodes[0]), sizeof(hists[0]), MS_MAX_NODES, nodes, hists, &n) == 0) {
+		for (uint32_t i = 0; i < n; i++) {
+			char id[24];
+			struct expo_label l[] = { { "node", id } };
+
+			snprintf(id, sizeof(id), "%" PRIx64, nodes[i]);
+			add_hist(commit, l, 1, c, (const uint64_t *)&hists[i]);
+		}
+	} else {
+		read_failed(c);
+	}
 }
 
 /* Agent self-metrics: probes, BPF program stats, read errors, build info. */
@@ -491,6 +593,9 @@ int collector_render(struct collector *c, enum expo_format fmt, struct expo_buf 
 	collect_mvcc(c);
 	collect_watch(c);
 	collect_lease(c);
+	collect_auth(c);
+	collect_raft(c);
+	collect_binwatch(c);
 	collect_self(c, now_s() - t0);
 	err = expo_render(c->reg, fmt, out);
 	pthread_mutex_unlock(&c->lock);
@@ -516,6 +621,18 @@ bool collector_healthy(struct collector *c, char *why, size_t len)
 		/* Readable now, not just at the last scrape: one small map per subsystem. */
 		if (ok && read_map(c, id, "probe_hits", MS_MAX_PROBES, 1)) {
 			snprintf(why, len, "cannot read the BPF maps of subsystem %s", d->name);
+			ok = false;
+		}
+	}
+	if (ok && c->watch) {
+		struct binwatch_stats st;
+
+		binwatch_poll(c->watch, &st);
+		if (!st.alive) {
+			snprintf(why, len, "the --binary watcher exited");
+			ok = false;
+		} else if (st.failing) {
+			snprintf(why, len, "cannot attach to the replaced binary: %s", st.last_error);
 			ok = false;
 		}
 	}

@@ -13,6 +13,12 @@ struct collector;
 /* Creates a collector over `l` (borrowed; must outlive the collector). Returns 0 or -errno. */
 int collector_new(struct loader *l, const char *version, struct collector **out);
 
+struct binwatch;
+
+/* Adds the --binary watcher's re-attachments to the metrics and its failures to the health
+ * check (`w` borrowed; must outlive the collector, or be unset with NULL first). */
+void collector_set_binwatch(struct collector *c, struct binwatch *w);
+
 /* Frees the collector; NULL is allowed. */
 void collector_free(struct collector *c);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #define CONFIG_MAX_KEYS 64
@@ -128,6 +129,7 @@ int config_load(const char *path, config_entry_fn fn, void *arg, char *err, size
 	struct config_state st = { .path = path };
 	yaml_parser_t parser;
 	yaml_event_t ev;
+	struct stat sb;
 	bool done = false;
 	FILE *f = fopen(path, "r");
 	int rc = 0;
@@ -136,6 +138,12 @@ int config_load(const char *path, config_entry_fn fn, void *arg, char *err, size
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
+	}
+	/* A directory opens for reading; its read fails later with a vague "input error". */
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		fclose(f);
+		snprintf(err, errlen, "%s: %s", path, strerror(EISDIR));
+		return -EISDIR;
 	}
 	if (!yaml_parser_initialize(&parser)) {
 		fclose(f);

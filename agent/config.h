@@ -12,8 +12,9 @@ typedef int (*config_entry_fn)(const char *key, const char *value, void *arg, ch
 /*
  * Reads `path`: a YAML document whose top level is a mapping of keys to scalars or to
  * sequences of scalars (an empty document is allowed). Calls fn for each entry in file
- * order. Returns 0, or -errno with "PATH:LINE: reason" in err (unreadable file, YAML syntax
- * error, nested mapping, duplicate key, or fn's own error). Never prints.
+ * order. Returns 0, or -errno with "PATH: reason" in err for a file that cannot be read
+ * (missing, no permission, a directory), or "PATH:LINE: reason" (YAML syntax error, nested
+ * mapping, duplicate key, or fn's own error). Never prints.
  */
 int config_load(const char *path, config_entry_fn fn, void *arg, char *err, size_t errlen);
 

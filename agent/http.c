@@ -5,21 +5,73 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "args.h"
+#include "http_guard.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_handlers h;
 	uint16_t port;
+	atomic_uint scrapes; /* /metrics responses queued and not yet completed */
+	pthread_mutex_t guard_lock;
+	struct http_guard *guard; /* which connection makes room for a new one */
 };
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The connection's guard slot, kept as its socket context (slot + 1; 0: none). */
+static int guard_slot(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? (int)(intptr_t)ci->socket_context - 1 : -1;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: every connection is in the guard from open to close; when
+ * one opens, the guard may pick a slow one to shut down (MHD then closes it). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *s = cls;
+
+	pthread_mutex_lock(&s->guard_lock);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		int victim = -1, slot = -1;
+
+		if (ci)
+			slot = http_guard_open(s->guard, ci->connect_fd, now_s(), &victim);
+		*socket_ctx = (void *)(intptr_t)(slot + 1);
+		if (victim >= 0)
+			shutdown(victim, SHUT_RDWR);
+		else if (slot < 0 && ci)
+			shutdown(ci->connect_fd, SHUT_RDWR);
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		http_guard_close(s->guard, (int)(intptr_t)*socket_ctx - 1);
+		*socket_ctx = NULL;
+	}
+	pthread_mutex_unlock(&s->guard_lock);
+}
 
 static const char index_html[] =
 	"<!DOCTYPE html>\n<html><head><title>metastore-agent</title></head><body>\n"
@@ -137,6 +189,30 @@ cleanup:
 	return err;
 }
 
+/* Takes one of the HTTP_MAX_SCRAPES scrape slots; false if all are taken. */
+static bool scrape_slot_take(struct http_server *s)
+{
+	if (atomic_fetch_add(&s->scrapes, 1) < HTTP_MAX_SCRAPES)
+		return true;
+	atomic_fetch_sub(&s->scrapes, 1);
+	return false;
+}
+
+/* MHD_OPTION_NOTIFY_COMPLETED: a request whose context holds a scrape slot gives it back. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+
+	(void)toe;
+	pthread_mutex_lock(&s->guard_lock);
+	http_guard_idle(s->guard, guard_slot(c), now_s());
+	pthread_mutex_unlock(&s->guard_lock);
+	if (*req_ctx == &s->scrapes)
+		atomic_fetch_sub(&s->scrapes, 1);
+	*req_ctx = NULL;
+}
+
 static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connection *c)
 {
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
@@ -178,6 +254,24 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
 	return ret;
 }
 
+/*
+ * MHD_OPTION_UNESCAPE_CALLBACK: percent-decoding as libmicrohttpd does it, except that a
+ * decoded NUL ("%00") empties the string: "/%00/etc/passwd" must not route as "/", nor
+ * "/metrics%00x" as "/metrics". An empty path is unknown (404).
+ */
+static size_t unescape_url(void *cls, struct MHD_Connection *c, char *uri)
+{
+	size_t n = MHD_http_unescape(uri);
+
+	(void)cls;
+	(void)c;
+	if (memchr(uri, '\0', n)) {
+		uri[0] = '\0';
+		return 0;
+	}
+	return n;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_len, void **req_ctx)
@@ -190,15 +284,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	(void)upload;
 	(void)upload_len;
-	(void)req_ctx;
 	/* Every answer is queued on the first call: a request body, if any, is never read. */
+	pthread_mutex_lock(&s->guard_lock);
+	http_guard_busy(s->guard, guard_slot(c));
+	pthread_mutex_unlock(&s->guard_lock);
 	if (!known)
 		return send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
 	if (!get)
 		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
 				 "method not allowed\n");
-	if (!strcmp(url, "/metrics"))
-		return serve_metrics(s, c);
+	if (!strcmp(url, "/metrics")) {
+		struct MHD_Response *busy;
+		enum MHD_Result ret;
+
+		/* The slot is held until the response is sent (on_completed gives it back). */
+		if (scrape_slot_take(s)) {
+			*req_ctx = &s->scrapes;
+			return serve_metrics(s, c);
+		}
+		busy = MHD_create_response_from_buffer(strlen("too many scrapes\n"),
+						       (void *)"too many scrapes\n",
+						       MHD_RESPMEM_PERSISTENT);
+		if (!busy)
+			return MHD_NO;
+		MHD_add_response_header(busy, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+		MHD_add_response_header(busy, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		ret = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, busy);
+		MHD_destroy_response(busy);
+		return ret;
+	}
 	if (!strcmp(url, "/"))
 		return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", index_html);
 	if (s->h.health(why, sizeof(why), s->h.arg))
@@ -237,7 +351,7 @@ int http_listener_open(const char *listen_addr, int *fd_out)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, 64)) {
+	if (bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, HTTP_LISTEN_BACKLOG)) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -264,6 +378,15 @@ int http_server_start(int fd, const struct http_handlers *h, struct http_server 
 		return -ENOMEM;
 	}
 	s->h = *h;
+	pthread_mutex_init(&s->guard_lock, NULL);
+	s->guard = http_guard_new(HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS - HTTP_GUARD_SPARE,
+				  HTTP_GUARD_MIN_AGE_S);
+	if (!s->guard) {
+		close(fd);
+		pthread_mutex_destroy(&s->guard_lock);
+		free(s);
+		return -ENOMEM;
+	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
 		s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 							 : ((struct sockaddr_in *)&ss)->sin_port);
@@ -272,10 +395,15 @@ int http_server_start(int fd, const struct http_handlers *h, struct http_server 
 				     on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				     MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
+				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				     MHD_OPTION_END);
 	if (!s->daemon) {
 		err = errno ? -errno : -EIO;
 		close(fd);
+		http_guard_free(s->guard);
+		pthread_mutex_destroy(&s->guard_lock);
 		free(s);
 		return err;
 	}
@@ -307,5 +435,7 @@ void http_server_free(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon);
+	http_guard_free(s->guard);
+	pthread_mutex_destroy(&s->guard_lock);
 	free(s);
 }

@@ -18,16 +18,26 @@ struct http_handlers {
 	void *arg;
 };
 
-/* Bounds that keep a scraper from tying the agent up. */
-#define HTTP_MAX_CONNECTIONS 10
+/* Bounds that keep a scraper from tying the agent up: at most HTTP_MAX_SCRAPES /metrics
+ * responses in progress (more get 503 with Retry-After), HTTP_MAX_CONNECTIONS open
+ * connections, each closed after HTTP_CONNECTION_TIMEOUT_S without traffic. Past
+ * HTTP_MAX_CONNECTIONS - HTTP_GUARD_SPARE open, a new connection pushes out the one that
+ * has waited longest (at least HTTP_GUARD_MIN_AGE_S) for its request; at the limit, the
+ * longest-waiting one whatever its age (http_guard.h): slow clients never keep scrapes out. */
+#define HTTP_MAX_SCRAPES 10
+#define HTTP_MAX_CONNECTIONS 256
+#define HTTP_GUARD_SPARE 32
+#define HTTP_GUARD_MIN_AGE_S 1.0
 #define HTTP_CONNECTION_TIMEOUT_S 30
+#define HTTP_LISTEN_BACKLOG 256
 
 /*
  * Starts serving on `listen` ("IP:PORT" or "[IPv6]:PORT"; port 0 picks a free port) on a
  * background thread: GET/HEAD /metrics (200, or 500 if the callback fails; gzip when
  * accepted), /health (200 "ok" or 503 "unhealthy: <why>"), / (HTML index); 404 for other
- * paths; 405 with "Allow: GET, HEAD" for other methods. At most HTTP_MAX_CONNECTIONS
- * connections, idle ones closed after HTTP_CONNECTION_TIMEOUT_S. Both callbacks are
+ * paths; 405 with "Allow: GET, HEAD" for other methods. At most HTTP_MAX_SCRAPES /metrics
+ * responses at once (503 "too many scrapes" beyond), HTTP_MAX_CONNECTIONS connections, idle
+ * ones closed after HTTP_CONNECTION_TIMEOUT_S. Both callbacks are
  * required; the handlers are copied and `arg` is borrowed. Returns 0 with *out owned by the
  * caller, -EINVAL for a bad address or handler, or -errno from bind/listen.
  */

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.skel.h"
 #include "elf_sym.h"
 #include "conn.skel.h"
 #include "grpc.skel.h"
 #include "lease.skel.h"
 #include "ms_maps.h"
 #include "mvcc.skel.h"
+#include "raft.skel.h"
 #include "storage.skel.h"
 #include "watch.skel.h"
 
@@ -25,11 +27,20 @@ struct loader_sub {
 	size_t nr_links;
 };
 
+/* Links of one loader_attach_path() call: every selected probe on one more binary file. */
+struct loader_gen {
+	struct bpf_link *links[MS_MAX_PROBES];
+	size_t nr_links;
+};
+
 struct loader {
 	struct loader_sub subs[SUBSYS_COUNT];
 	struct loader_probe_state probes[MS_MAX_PROBES];
 	uint64_t bounds[MS_MAX_BUCKETS];
 	uint32_t nr_bounds;
+	uint32_t subsys_mask;
+	struct loader_gen gens[LOADER_MAX_GENERATIONS]; /* oldest first */
+	size_t nr_gens;
 };
 
 /* Each skeleton has its own rodata type; these wrappers give them one shape. */
@@ -54,6 +65,8 @@ LOADER_OPEN_FN(storage)
 LOADER_OPEN_FN(mvcc)
 LOADER_OPEN_FN(watch)
 LOADER_OPEN_FN(lease)
+LOADER_OPEN_FN(auth)
+LOADER_OPEN_FN(raft)
 
 static int (*const openers[SUBSYS_COUNT])(struct loader *, struct loader_sub *) = {
 	[SUBSYS_GRPC] = open_grpc,
@@ -62,6 +75,8 @@ static int (*const openers[SUBSYS_COUNT])(struct loader *, struct loader_sub *) 
 	[SUBSYS_MVCC] = open_mvcc,
 	[SUBSYS_WATCH] = open_watch,
 	[SUBSYS_LEASE] = open_lease,
+	[SUBSYS_AUTH] = open_auth,
+	[SUBSYS_RAFT] = open_raft,
 };
 
 static void set_err(char *buf, size_t len, const char *fmt, ...)
@@ -115,6 +130,40 @@ cleanup:
 	return err;
 }
 
+/* Attaches every probe of loaded subsystem `id` to `binary` (pid -1: every process), adding
+ * the links to links[*nr]. Returns 0 or -errno with a reason in eb. */
+static int attach_probes(struct loader *l, enum subsys_id id, const char *binary, int pid,
+			 struct bpf_link **links, size_t *nr, char *eb, size_t el)
+{
+	const struct subsys_desc *d = subsys_get(id);
+	struct loader_sub *s = &l->subs[id];
+	int err;
+
+	for (size_t i = 0; i < d->nr_probes; i++) {
+		uint32_t idx = subsys_probe_index(id, i);
+		struct bpf_program *prog = bpf_object__find_program_by_name(s->obj, d->probes[i].prog);
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = d->probes[i].func, .bpf_cookie = idx);
+		struct bpf_link *link;
+
+		if (!prog) {
+			err = -ENOENT;
+			set_err(eb, el, "BPF program %s missing from subsystem %s", d->probes[i].prog,
+				d->name);
+			return err;
+		}
+		link = bpf_program__attach_uprobe_opts(prog, pid, binary, 0, &uo);
+		if (!link) {
+			err = -errno;
+			set_err(eb, el, "cannot attach uprobe to %s in %s: %s", d->probes[i].func,
+				binary, strerror(-err));
+			return err;
+		}
+		links[(*nr)++] = link;
+		l->probes[idx].attached = true;
+	}
+	return 0;
+}
+
 static int attach_sub(struct loader *l, enum subsys_id id, const struct loader_opts *o, char *eb,
 		      size_t el)
 {
@@ -133,29 +182,60 @@ static int attach_sub(struct loader *l, enum subsys_id id, const struct loader_o
 			strerror(-err));
 		return err;
 	}
-	for (size_t i = 0; i < d->nr_probes; i++) {
-		uint32_t idx = subsys_probe_index(id, i);
-		struct bpf_program *prog = bpf_object__find_program_by_name(s->obj, d->probes[i].prog);
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = d->probes[i].func, .bpf_cookie = idx);
-		struct bpf_link *link;
+	return attach_probes(l, id, o->binary, o->pid, s->links, &s->nr_links, eb, el);
+}
 
-		if (!prog) {
-			err = -ENOENT;
-			set_err(eb, el, "BPF program %s missing from subsystem %s", d->probes[i].prog,
-				d->name);
-			return err;
-		}
-		link = bpf_program__attach_uprobe_opts(prog, o->pid, o->binary, 0, &uo);
-		if (!link) {
-			err = -errno;
-			set_err(eb, el, "cannot attach uprobe to %s in %s: %s", d->probes[i].func,
-				o->binary, strerror(-err));
-			return err;
-		}
-		s->links[s->nr_links++] = link;
-		l->probes[idx].attached = true;
+/* Replaces the first `from` in the reason by `to` (if `to` is set and it fits). */
+static void rename_in_reason(char *eb, size_t el, const char *from, const char *to)
+{
+	char *at = to ? strstr(eb, from) : NULL;
+	char tail[256];
+
+	if (!at)
+		return;
+	snprintf(tail, sizeof(tail), "%s", at + strlen(from));
+	*at = '\0';
+	snprintf(at, el - (size_t)(at - eb), "%s%s", to, tail);
+}
+
+static void gen_destroy(struct loader_gen *g)
+{
+	for (size_t i = 0; i < g->nr_links; i++)
+		bpf_link__destroy(g->links[i]);
+	g->nr_links = 0;
+}
+
+int loader_attach_path(struct loader *l, const char *binary, const char *shown, char *eb,
+		       size_t el)
+{
+	struct loader_opts o = { .binary = binary, .pid = -1, .subsys_mask = l->subsys_mask };
+	struct loader_gen g = { 0 };
+	int err;
+
+	err = check_symbols(l, &o, eb, el);
+	if (err)
+		goto cleanup;
+	if (err)
+		return err;
+	for (int id = 0; id < SUBSYS_COUNT; id++) {
+		if (!(l->subsys_mask & (1u << id)))
+			continue;
+		err = attach_probes(l, id, binary, -1, g.links, &g.nr_links, eb, el);
+		if (err)
+			goto cleanup;
 	}
+	/* Full: the oldest added generation goes (the links of loader_new always stay). */
+	if (l->nr_gens == LOADER_MAX_GENERATIONS) {
+		gen_destroy(&l->gens[0]);
+		memmove(&l->gens[0], &l->gens[1], sizeof(l->gens[0]) * (LOADER_MAX_GENERATIONS - 1));
+		l->nr_gens--;
+	}
+	l->gens[l->nr_gens++] = g;
 	return 0;
+cleanup:
+	gen_destroy(&g);
+	rename_in_reason(eb, el, binary, shown);
+	return err;
 }
 
 int loader_new(const struct loader_opts *o, struct loader **out, char *eb, size_t el)
@@ -175,6 +255,7 @@ int loader_new(const struct loader_opts *o, struct loader **out, char *eb, size_
 	}
 	memcpy(l->bounds, o->bounds_ns, sizeof(l->bounds[0]) * o->nr_bounds);
 	l->nr_bounds = o->nr_bounds;
+	l->subsys_mask = o->subsys_mask;
 
 	err = check_symbols(l, o, eb, el);
 	if (err)
@@ -197,6 +278,8 @@ void loader_free(struct loader *l)
 {
 	if (!l)
 		return;
+	for (size_t g = 0; g < l->nr_gens; g++)
+		gen_destroy(&l->gens[g]);
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		struct loader_sub *s = &l->subs[id];
 

@@ -33,6 +33,22 @@ struct loader_probe_state {
  */
 int loader_new(const struct loader_opts *opts, struct loader **out, char *errbuf, size_t errlen);
 
+/* How many loader_attach_path() generations stay attached at once. */
+#define LOADER_MAX_GENERATIONS 8
+
+/*
+ * Attaches every selected probe, with the programs and maps already loaded, to one more
+ * executable file `binary` (every process running it): for a --binary path that now names a
+ * new file (replaced on disk). Symbols are checked first; on failure nothing of this call
+ * stays attached. Earlier attachments stay (processes of the old file keep being counted),
+ * except that past LOADER_MAX_GENERATIONS calls the oldest call's links are detached.
+ * Counters continue: the maps are the same. Needs the privileges loader_new needed.
+ * `shown` (may be NULL) names the file in the reason instead of `binary`, for a `binary`
+ * like /proc/self/fd/N. Returns 0 or -errno with a one-line reason in errbuf.
+ */
+int loader_attach_path(struct loader *l, const char *binary, const char *shown, char *errbuf,
+		       size_t errlen);
+
 /* Detaches and frees everything; NULL is allowed. */
 void loader_free(struct loader *l);
 

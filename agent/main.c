@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "binwatch.h"
 #include "collect.h"
 #include "http.h"
 #include "loader.h"
@@ -93,6 +94,8 @@ int main(int argc, char **argv)
 	char err[512], target[PATH_MAX], shown[PATH_MAX];
 	struct loader *loader = NULL;
 	struct http_server *http = NULL;
+	struct binwatch *watch = NULL;
+	struct stat bin_st, bin_now;
 	struct loader_opts lo;
 	sigset_t sigs;
 	int sig, rc = 1, e, stats_fd = -1, listen_fd = -1;
@@ -121,6 +124,8 @@ int main(int argc, char **argv)
 		return die("kernel BTF not available at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF)");
 	if (resolve_target(&a, target, sizeof(target), shown, sizeof(shown)))
 		return 1;
+	if (a.pid <= 0 && stat(target, &bin_st))
+		return die("binary %s: %s", target, strerror(errno));
 
 	lo = (struct loader_opts){
 		.binary = target,
@@ -143,12 +148,31 @@ int main(int argc, char **argv)
 		die("cannot set up the collector: %s", strerror(-e));
 		goto cleanup;
 	}
+	/* --binary: the watcher re-attaches when the path names a new file; it must start from
+	 * the file the loader attached to, so a replacement during loader_new is refused. */
+	if (a.pid <= 0) {
+		if (stat(target, &bin_now) || bin_now.st_dev != bin_st.st_dev ||
+		    bin_now.st_ino != bin_st.st_ino) {
+			die("binary %s was replaced while the probes were attached; start again", shown);
+			goto cleanup;
+		}
+	}
 
 	/* Signals are taken synchronously with sigwait, so block them before threads start. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	/* Forked while single-threaded, privileged and before any socket exists. */
+	if (a.pid <= 0) {
+		e = binwatch_start(loader, target, bin_st.st_dev, bin_st.st_ino, &watch);
+		if (e) {
+			die("cannot start the --binary watcher: %s", strerror(-e));
+			goto cleanup;
+		}
+		collector_set_binwatch(g_collector, watch);
+	}
 
 	/* Bind while privileged (the port may be < 1024), then drop every capability before
 	 * the HTTP threads exist: what faces the network holds none. */
@@ -181,6 +205,7 @@ int main(int argc, char **argv)
 	rc = 0;
 cleanup:
 	http_server_free(http);
+	binwatch_stop(watch);
 	collector_free(g_collector);
 	loader_free(loader);
 	if (stats_fd >= 0)

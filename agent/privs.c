@@ -67,6 +67,46 @@ int privs_drop(const char *user, char *err, size_t len)
 	return 0;
 }
 
+int privs_keep_only(uint64_t keep, char *err, size_t len)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	int e;
+
+	/* Only what is permitted now can stay (capset cannot add). */
+	if (syscall(SYS_capget, &hdr, data)) {
+		e = -errno;
+		snprintf(err, len, "cannot read capabilities: %s", strerror(-e));
+		return e;
+	}
+	keep &= (uint64_t)data[0].permitted | (uint64_t)data[1].permitted << 32;
+	for (int cap = 0; cap <= cap_last(); cap++) {
+		if ((keep >> cap) & 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL) {
+			e = -errno;
+			snprintf(err, len, "cannot drop capability %d from the bounding set: %s", cap,
+				 strerror(-e));
+			return e;
+		}
+	}
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = (uint32_t)keep;
+	data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
+	if (syscall(SYS_capset, &hdr, data)) {
+		e = -errno;
+		snprintf(err, len, "cannot limit capabilities: %s", strerror(-e));
+		return e;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		e = -errno;
+		snprintf(err, len, "cannot set no_new_privs: %s", strerror(-e));
+		return e;
+	}
+	return 0;
+}
+
 int privs_effective_count(void)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };

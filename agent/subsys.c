@@ -58,6 +58,23 @@ static const char *const lease_metrics[] = {
 	"lease_active_total", "lease_operations_total", NULL,
 };
 
+static const struct subsys_probe auth_probes[] = {
+	{ "ms_probe_auth_authenticate", "auth_authenticate" },
+	{ "ms_probe_auth_authorize", "auth_authorize" },
+};
+static const char *const auth_metrics[] = {
+	"auth_authentication_total", "auth_authorization_total", NULL,
+};
+
+static const struct subsys_probe raft_probes[] = {
+	{ "ms_probe_raft_propose", "raft_propose" },
+	{ "ms_probe_raft_commit", "raft_commit" },
+	{ "ms_probe_raft_apply", "raft_apply" },
+};
+static const char *const raft_metrics[] = {
+	"raft_applied_index", "raft_commit_duration_seconds", NULL,
+};
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct subsys_desc subsystems[SUBSYS_COUNT] = {
@@ -73,6 +90,10 @@ static const struct subsys_desc subsystems[SUBSYS_COUNT] = {
 			   lease_probes, ARRAY_LEN(lease_probes), lease_metrics },
 	[SUBSYS_MVCC] = { "mvcc", "current revision per node and compactions",
 			  mvcc_probes, ARRAY_LEN(mvcc_probes), mvcc_metrics },
+	[SUBSYS_AUTH] = { "auth", "authentications and permission checks by result",
+			  auth_probes, ARRAY_LEN(auth_probes), auth_metrics },
+	[SUBSYS_RAFT] = { "raft", "applied index per node, propose-to-commit latency per node",
+			  raft_probes, ARRAY_LEN(raft_probes), raft_metrics },
 };
 
 const struct subsys_desc *subsys_get(enum subsys_id id)

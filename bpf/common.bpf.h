@@ -81,6 +81,18 @@ static __always_inline void hist_observe(struct ms_hist *h, __u64 v)
 	count_add(&h->count, 1);
 }
 
+/* A gauge in a hash map keyed by u64 (node id): holds the last value reported. */
+static __always_inline void gauge_set(void *map, __u64 *key, __u64 val)
+{
+	__u64 *cur = bpf_map_lookup_elem(map, key);
+
+	if (cur) {
+		*cur = val; /* plain store: the latest report wins */
+		return;
+	}
+	bpf_map_update_elem(map, key, &val, BPF_ANY);
+}
+
 static __always_inline void pending_key(struct ms_req_key *k, __u64 id)
 {
 	k->tgid = bpf_get_current_pid_tgid() >> 32;

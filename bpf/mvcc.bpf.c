@@ -19,16 +19,8 @@ struct {
 SEC("uprobe")
 int BPF_KPROBE(mvcc_revision_set, __u64 node_id, __s64 rev)
 {
-	__s64 *cur;
-
 	probe_hit(ctx);
-	cur = bpf_map_lookup_elem(&mvcc_revision, &node_id);
-	if (cur) {
-		/* Plain store: a gauge holds the last value the store reported. */
-		*cur = rev;
-		return 0;
-	}
-	bpf_map_update_elem(&mvcc_revision, &node_id, &rev, BPF_ANY);
+	gauge_set(&mvcc_revision, &node_id, (__u64)rev);
 	return 0;
 }
 

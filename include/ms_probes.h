@@ -20,7 +20,7 @@
  * request that completes later on the event loop is timed from begin to end.
  */
 #define MS_PROBE_ABI_MAJOR 1
-#define MS_PROBE_ABI_MINOR 2
+#define MS_PROBE_ABI_MINOR 4
 
 #include "ms_methods.h"
 
@@ -93,6 +93,32 @@ enum ms_lease_status {
 	MS_LEASE_STATUS_COUNT
 };
 #undef MS_LEASE_STATUS_ENUM_
+
+/* Result of an Authenticate call (since 1.4): the `result` argument of
+ * ms_probe_auth_authenticate and the `result` label of auth_authentication_total. */
+#define MS_AUTH_AUTHN_RESULTS(X)                                                   \
+	X(SUCCESS, "success")                                                      \
+	X(FAILURE, "failure")
+
+#define MS_AUTH_AUTHN_ENUM_(id, name) MS_AUTH_AUTHN_##id,
+enum ms_auth_authn_result {
+	MS_AUTH_AUTHN_RESULTS(MS_AUTH_AUTHN_ENUM_)
+	MS_AUTH_AUTHN_COUNT
+};
+#undef MS_AUTH_AUTHN_ENUM_
+
+/* Result of a permission check (since 1.4): the `result` argument of
+ * ms_probe_auth_authorize and the `result` label of auth_authorization_total. */
+#define MS_AUTH_AUTHZ_RESULTS(X)                                                   \
+	X(ALLOWED, "allowed")                                                      \
+	X(DENIED, "denied")
+
+#define MS_AUTH_AUTHZ_ENUM_(id, name) MS_AUTH_AUTHZ_##id,
+enum ms_auth_authz_result {
+	MS_AUTH_AUTHZ_RESULTS(MS_AUTH_AUTHZ_ENUM_)
+	MS_AUTH_AUTHZ_COUNT
+};
+#undef MS_AUTH_AUTHZ_ENUM_
 
 #ifndef __bpf__
 #include <stdint.h>
@@ -178,6 +204,43 @@ void ms_probe_lease_op(uint32_t op, int64_t lease_id, uint32_t status);
 /* lease (since 1.2): the number of leases became `count`. Called after every grant and
  * revoke (of either op) that changed it, right after the matching ms_probe_lease_op. */
 void ms_probe_lease_active(uint32_t count);
+
+/*
+ * raft (since 1.3). `node` is the raft node id of the process (the etcd member id, printed in
+ * hex by `etcdctl member list`), `index` a raft log index. An entry is proposed by the leader
+ * that accepted the request, committed once a quorum stored it, then applied on every node.
+ *
+ * propose: this node, the leader, appended entry `index` for a client write (one call per
+ * write request that reached raft). The time from propose to the commit of the same
+ * (process, index) is raft_commit_duration_seconds.
+ */
+void ms_probe_raft_propose(uint64_t node, uint64_t index);
+
+/* raft (since 1.3): entry `index` is committed and about to be applied on `node`. Fires on
+ * every node for every entry that carries a store command, proposed here or elsewhere. */
+void ms_probe_raft_commit(uint64_t node, uint64_t index);
+
+/* raft (since 1.3): `node` applied everything up to `index` to its state machine: after each
+ * entry, and once after a snapshot restore (the raft_applied_index gauge). */
+void ms_probe_raft_apply(uint64_t node, uint64_t index);
+
+/*
+ * auth (since 1.4): one call per Authenticate request, once its outcome is known. `result`
+ * is an enum ms_auth_authn_result: SUCCESS (a token was issued) or FAILURE (auth not
+ * enabled, unknown user, wrong password, malformed request, no token could be made).
+ */
+void ms_probe_auth_authenticate(uint32_t result);
+
+/*
+ * auth (since 1.4): one call per permission check, made only while auth is enabled: for
+ * each call whose method needs one (before its handler runs; for a stream, when it opens)
+ * and for each watch a Watch stream asks to create. `req_id` and `method` are the call's
+ * (as in the grpc probes; a watch create gives its stream's); `result` is an enum
+ * ms_auth_authz_result: ALLOWED, or DENIED (no token, an invalid token, or missing
+ * permission). Methods that need no check (Authenticate, Status, MemberList, Alarm) fire
+ * nothing.
+ */
+void ms_probe_auth_authorize(uint64_t req_id, uint32_t method, uint32_t result);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,8 @@
 #include "ms_cli.h"
 
 enum opt_id { OPT_LISTEN, OPT_LISTEN_URLS, OPT_DATA_DIR, OPT_NAME, OPT_MAX_REQ, OPT_MAX_CONN,
-	      OPT_RATE_LIMIT, OPT_RATE_BURST,
+	      OPT_RATE_LIMIT, OPT_RATE_BURST, OPT_INITIAL_CLUSTER, OPT_ELECTION, OPT_HEARTBEAT,
+	      OPT_SNAPSHOT_COUNT, OPT_MAX_LEASES, OPT_MAX_WATCHES, OPT_BCRYPT_COST, OPT_AUTH_TOKEN_TTL,
 	      OPT_HELP, OPT_VERSION };
 
 static const struct ms_cli_opt options[] = {
@@ -22,8 +23,16 @@ static const struct ms_cli_opt options[] = {
 	 * "etcdserver: request is too large". */
 	{ "max-request-bytes", OPT_MAX_REQ, "N", "largest write request (default 1572864)" },
 	{ "max-connections", OPT_MAX_CONN, "N", "client connections served at once (default 1024)" },
+	{ "max-leases", OPT_MAX_LEASES, "N", "leases alive at once; grants beyond: ResourceExhausted (default 100000; the same on every member)" },
+	{ "max-watches", OPT_MAX_WATCHES, "N", "watchers open at once over all streams; creates beyond are canceled (default 100000)" },
 	{ "rate-limit", OPT_RATE_LIMIT, "N", "calls per second served, over all clients; beyond: ResourceExhausted (default 0: none)" },
 	{ "rate-burst", OPT_RATE_BURST, "N", "calls allowed at once before --rate-limit applies (default: the limit)" },
+	{ "initial-cluster", OPT_INITIAL_CLUSTER, "N=URL,...", "raft members, name=http://IP:PORT (peer address) each, the same string on every member (default: this member alone)" },
+	{ "election-timeout", OPT_ELECTION, "MS", "raft election timeout (default 1000)" },
+	{ "heartbeat-interval", OPT_HEARTBEAT, "MS", "raft heartbeat interval (default 100)" },
+	{ "snapshot-count", OPT_SNAPSHOT_COUNT, "N", "raft entries between snapshots (default 100000, as etcd)" },
+	{ "bcrypt-cost", OPT_BCRYPT_COST, "N", "bcrypt cost of auth password hashes, 4..31 (default 10)" },
+	{ "auth-token-ttl", OPT_AUTH_TOKEN_TTL, "S", "seconds an unused auth token stays valid (default 300)" },
 	{ "version", OPT_VERSION, NULL, "print the version" },
 	{ "help", OPT_HELP, NULL, "this text" },
 };
@@ -136,6 +145,60 @@ static int apply(struct ms_args *a, enum opt_id id, const char *v, char *err, si
 			a->rate_burst = d;
 		return 0;
 	}
+	case OPT_INITIAL_CLUSTER:
+		if (!*v) {
+			snprintf(err, len, "--initial-cluster: empty");
+			return -EINVAL;
+		}
+		a->initial_cluster = v;
+		return 0;
+	case OPT_ELECTION:
+	case OPT_HEARTBEAT:
+		if (parse_size(v, 10, 60000, &n)) {
+			snprintf(err, len, "--%s: '%s' is not a number of ms in [10, 60000]",
+				 id == OPT_ELECTION ? "election-timeout" : "heartbeat-interval", v);
+			return -EINVAL;
+		}
+		if (id == OPT_ELECTION)
+			a->election_ms = (unsigned)n;
+		else
+			a->heartbeat_ms = (unsigned)n;
+		return 0;
+	case OPT_MAX_LEASES:
+		if (parse_size(v, 1, 100000000, &n)) {
+			snprintf(err, len, "--max-leases: '%s' is not a number in [1, 100000000]", v);
+			return -EINVAL;
+		}
+		a->max_leases = (size_t)n;
+		return 0;
+	case OPT_MAX_WATCHES:
+		if (parse_size(v, 1, 100000000, &n)) {
+			snprintf(err, len, "--max-watches: '%s' is not a number in [1, 100000000]", v);
+			return -EINVAL;
+		}
+		a->max_watches = (size_t)n;
+		return 0;
+	case OPT_SNAPSHOT_COUNT:
+		if (parse_size(v, 2, 100000000, &n)) {
+			snprintf(err, len, "--snapshot-count: '%s' is not a number in [2, 100000000]", v);
+			return -EINVAL;
+		}
+		a->snapshot_count = (unsigned)n;
+		return 0;
+	case OPT_BCRYPT_COST:
+		if (parse_size(v, 4, 31, &n)) {
+			snprintf(err, len, "--bcrypt-cost: '%s' is not a number in [4, 31]", v);
+			return -EINVAL;
+		}
+		a->bcrypt_cost = (unsigned)n;
+		return 0;
+	case OPT_AUTH_TOKEN_TTL:
+		if (parse_size(v, 1, 1000000, &n)) {
+			snprintf(err, len, "--auth-token-ttl: '%s' is not a number of seconds in [1, 1000000]", v);
+			return -EINVAL;
+		}
+		a->auth_token_ttl_s = (unsigned)n;
+		return 0;
 	case OPT_HELP:
 		a->help = true;
 		return 0;
@@ -155,6 +218,13 @@ int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t le
 	a->name = "default";
 	a->max_request_bytes = MS_DEFAULT_MAX_REQUEST_BYTES;
 	a->max_connections = MS_DEFAULT_MAX_CONNECTIONS;
+	a->bcrypt_cost = MS_DEFAULT_BCRYPT_COST;
+	a->auth_token_ttl_s = MS_DEFAULT_AUTH_TOKEN_TTL_S;
+	a->election_ms = 1000;
+	a->heartbeat_ms = 100;
+	a->snapshot_count = 100000;
+	a->max_leases = 100000;
+	a->max_watches = 100000;
 
 	for (int i = 1; i < argc; i++) {
 		const char *val;
@@ -167,6 +237,10 @@ int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t le
 		if (e)
 			return e;
 	}
+	if (a->heartbeat_ms * 2 > a->election_ms) {
+		snprintf(err, len, "--election-timeout must be at least twice --heartbeat-interval");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -174,6 +248,7 @@ void ms_args_help(FILE *out)
 {
 	fprintf(out, "usage: metastore [options]\n\n"
 		     "An etcd-v3-compatible key-value store: gRPC over cleartext HTTP/2, MVCC\n"
-		     "revisions. Works with etcdctl (ETCDCTL_API=3).\n\noptions:\n");
+		     "revisions, raft replication (libraft) with a durable log in the data dir.\n"
+		     "Works with etcdctl (ETCDCTL_API=3).\n\noptions:\n");
 	ms_cli_print_options(out, options, NR_OPTIONS);
 }

@@ -13,6 +13,9 @@
 #define MS_DEFAULT_MAX_REQUEST_BYTES (1536u * 1024)
 #define MS_GRPC_OVERHEAD_BYTES (512u * 1024)
 #define MS_DEFAULT_MAX_CONNECTIONS 1024
+/* etcd's defaults: bcrypt cost 10, simple tokens live 300 s after their last use. */
+#define MS_DEFAULT_BCRYPT_COST 10
+#define MS_DEFAULT_AUTH_TOKEN_TTL_S 300
 
 struct ms_args {
 	char host[64];
@@ -23,6 +26,11 @@ struct ms_args {
 	unsigned max_connections;
 	double rate_limit; /* calls per second, 0: none */
 	double rate_burst; /* 0: the rate limit, at least 1 */
+	const char *initial_cluster; /* NULL: a single member */
+	unsigned election_ms, heartbeat_ms, snapshot_count;
+	size_t max_leases, max_watches;
+	unsigned bcrypt_cost;      /* auth password hashes */
+	unsigned auth_token_ttl_s; /* auth simple tokens */
 	bool help, version;
 };
 

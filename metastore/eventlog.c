@@ -150,3 +150,53 @@ int64_t ms_eventlog_read(const struct ms_eventlog *l, uint64_t *pos, struct ms_e
 	*pos = l->base + i;
 	return (int64_t)n;
 }
+
+int ms_eventlog_dump(const struct ms_eventlog *l, struct grpc_buf *out)
+{
+	int err = ms_put_u64(out, l->base);
+
+	if (!err)
+		err = ms_put_u64(out, l->n);
+	for (size_t i = 0; !err && i < l->n; i++) {
+		const struct event *e = &l->ev[i];
+
+		/* a dead event (k NULL) keeps its place: later positions must not shift */
+		err = e->k ? ms_put_bytes(out, ms_key_bytes(e->k), e->k->key_len)
+			   : ms_put_bytes(out, NULL, 0);
+		if (!err)
+			err = ms_put_u64(out, e->idx);
+		if (!err)
+			err = ms_put_u64(out, (uint64_t)e->rev);
+	}
+	return err;
+}
+
+int ms_eventlog_load(struct ms_eventlog *l, const struct ms_keyindex *ix, struct ms_reader *r)
+{
+	uint64_t base = ms_get_u64(r), n = ms_get_u64(r);
+	int err;
+
+	if (r->bad || n > r->left / 24)
+		return -EINVAL;
+	err = ms_eventlog_reserve(l, (size_t)n);
+	if (err)
+		return err;
+	l->base = base;
+	for (uint64_t i = 0; i < n; i++) {
+		size_t klen;
+		const uint8_t *key = ms_get_bytes(r, &klen);
+		struct event e = { .idx = ms_get_u64(r) };
+
+		e.rev = (int64_t)ms_get_u64(r);
+		if (r->bad)
+			return -EINVAL;
+		if (klen) {
+			e.k = ms_keyindex_find(ix, key, klen);
+			/* an event names a revision its key still holds */
+			if (!e.k || e.idx < e.k->dropped || e.idx - e.k->dropped >= e.k->n)
+				return -EINVAL;
+		}
+		l->ev[l->n++] = e;
+	}
+	return 0;
+}

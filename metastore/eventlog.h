@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec.h"
+#include "grpc.h"
 #include "keyindex.h"
 #include "mvcc.h"
 
@@ -42,5 +44,13 @@ uint64_t ms_eventlog_seek(const struct ms_eventlog *l, int64_t rev);
  * copied or -MS_MVCC_ECOMPACTED if *pos was compacted away. */
 int64_t ms_eventlog_read(const struct ms_eventlog *l, uint64_t *pos, struct ms_event *out,
 			 size_t max);
+
+/* Appends the log (positions, and each event's key and revision) to `out` for a snapshot.
+ * Returns 0 or -ENOMEM. */
+int ms_eventlog_dump(const struct ms_eventlog *l, struct grpc_buf *out);
+
+/* Loads a dumped log into an empty `l`, naming keys of `ix` (already loaded). Returns 0,
+ * -EINVAL (malformed or naming a revision ix lacks) or -ENOMEM. */
+int ms_eventlog_load(struct ms_eventlog *l, const struct ms_keyindex *ix, struct ms_reader *r);
 
 #endif /* MS_EVENTLOG_H */

@@ -41,6 +41,7 @@ struct grpc_call {
 	bool streaming;       /* routed to grpc_stream_ops */
 	bool gone;            /* stream reset or closed, connection lost: nothing more is sent */
 	void *user;           /* per-call state of a streaming service */
+	char *token;          /* the `token` request header (etcd auth), NULL if none */
 	struct grpc_call *next;
 };
 
@@ -67,6 +68,10 @@ struct grpc_stream_ops {
 /* Packs `m` as one framed response message on `call`; it is sent from the event loop, so
  * this may be called from any callback, for any connection. Returns 0 or -ENOMEM. */
 int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *m);
+
+/* Queues response bytes that are already framed (length-prefixed messages relayed from
+ * another server). Returns 0, -ECANCELED (stream gone), -EINVAL (finished) or -ENOMEM. */
+int grpc_call_send_framed(struct grpc_call *call, const uint8_t *framed, size_t len);
 
 /* Ends the call with `code` and an optional message (copied); sends trailers after any
  * queued responses. Only the first finish of a call counts. */
@@ -119,6 +124,10 @@ void grpc_frame_header(uint8_t hdr[GRPC_FRAME_HDR], uint32_t len);
 
 /* Largest :path kept for error messages; longer paths are cut. */
 #define GRPC_PATH_MAX 256
+
+/* Longest `token` request header kept; longer ones are cut (etcd's simple tokens are far
+ * shorter, so a cut one matches none). */
+#define GRPC_TOKEN_MAX 512
 
 /* The grpc-message of an UNIMPLEMENTED status for `path` (":path" as received), worded as
  * grpc-go words it: "malformed method name: ...", "unknown service S", or "unknown method M

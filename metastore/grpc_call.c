@@ -53,6 +53,7 @@ void grpc_call_unref(struct grpc_call *call)
 	grpc_buf_free(&call->in);
 	grpc_buf_free(&call->out);
 	free(call->message);
+	free(call->token);
 	free(call);
 }
 
@@ -200,6 +201,21 @@ int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *m)
 	return 0;
 }
 
+int grpc_call_send_framed(struct grpc_call *call, const uint8_t *framed, size_t len)
+{
+	if (call->gone)
+		return -ECANCELED;
+	if (call->finished)
+		return -EINVAL;
+	if (grpc_buf_append(&call->out, framed, len))
+		return -ENOMEM;
+	if (call->headers_sent) {
+		nghttp2_session_resume_data(call->conn->h2, call->stream_id);
+		ms_conn_schedule_flush(call->conn);
+	}
+	return 0;
+}
+
 void grpc_call_finish(struct grpc_call *call, uint32_t code, const char *message)
 {
 	struct ms_conn *c = call->conn;
@@ -237,6 +253,22 @@ void grpc_call_fault(struct grpc_call *call, const char *what)
 
 /* --- requests ------------------------------------------------------------------------ */
 
+/* Asks the server's authorizer about `call`; false when it ended the call. */
+static bool call_authorized(struct ms_server *s, struct grpc_call *call, const uint8_t *msg,
+			    size_t len)
+{
+	const char *why = NULL;
+	uint32_t code;
+
+	if (!s->authorize)
+		return true;
+	code = s->authorize(call, msg, len, &why, s->authorize_ctx);
+	if (code == MS_GRPC_OK)
+		return true;
+	grpc_call_finish(call, code, why);
+	return false;
+}
+
 /* Runs the unary handler once the whole request body is in. */
 static void call_dispatch(struct ms_server *s, struct grpc_call *call)
 {
@@ -248,6 +280,8 @@ static void call_dispatch(struct ms_server *s, struct grpc_call *call)
 		return;
 	switch (grpc_unframe(call->in.data, call->in.len, s->opts.max_recv_bytes, &msg, &len)) {
 	case GRPC_UNFRAME_OK:
+		if (!call_authorized(s, call, msg, len))
+			break;
 		s->handlers[call->method](call, msg, len, s->ctx[call->method]);
 		if (!call->finished && call->refs < 2)
 			grpc_call_fault(call, "handler returned without a status");
@@ -359,6 +393,9 @@ static void on_request_headers(struct ms_conn *c, struct grpc_call *call)
 		return;
 	}
 	if (s->streams[call->method].message) {
+		/* Refused before it opens: Trailers-Only, the service never sees it. */
+		if (!call_authorized(s, call, NULL, 0))
+			return;
 		call->streaming = true;
 		/* Headers now, so that responses can follow whenever the service has them. */
 		if (submit_response(call)) {
@@ -425,6 +462,14 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 		/* application/grpc, application/grpc+proto, application/grpc;... */
 		h->grpc_ct = valuelen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
 			     (valuelen == 16 || value[16] == '+' || value[16] == ';');
+	} else if ((eq(name, namelen, "token") || eq(name, namelen, "authorization")) &&
+		   !call->token) {
+		/* etcd's auth token (gRPC metadata `token`; `authorization` from its gateway).
+		 * A longer value is cut: it is no token this server issued either way. */
+		call->token = strndup((const char *)value,
+				      valuelen < GRPC_TOKEN_MAX ? valuelen : GRPC_TOKEN_MAX);
+		if (!call->token)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
 	return 0;
 }

@@ -61,7 +61,7 @@ Etcdserverpb__ResponseHeader *kv_pb_header(struct kv_pb_arena *a, const struct k
 	h->cluster_id = svc->cluster_id;
 	h->member_id = svc->member_id;
 	h->revision = rev;
-	h->raft_term = svc->raft_term;
+	h->raft_term = svc->raft ? ms_raft_term(svc->raft) : svc->raft_term;
 	return h;
 }
 

@@ -202,11 +202,31 @@ cleanup:
 	etcdserverpb__compaction_request__free_unpacked(req, NULL);
 }
 
+/* Range with serializable set reads this member's state without asking the leader. */
+static bool range_serializable(const uint8_t *msg, size_t len)
+{
+	Etcdserverpb__RangeRequest *req = etcdserverpb__range_request__unpack(NULL, len, msg);
+	bool local = req && req->serializable;
+
+	etcdserverpb__range_request__free_unpacked(req, NULL);
+	return local;
+}
+
 void kv_service_register(struct kv_service *svc, struct ms_server *srv)
 {
-	ms_server_handle(srv, MS_METHOD_KV_RANGE, kv_service_range, svc);
-	ms_server_handle(srv, MS_METHOD_KV_PUT, kv_service_put, svc);
-	ms_server_handle(srv, MS_METHOD_KV_DELETE_RANGE, kv_service_delete_range, svc);
-	ms_server_handle(srv, MS_METHOD_KV_TXN, kv_service_txn, svc);
-	ms_server_handle(srv, MS_METHOD_KV_COMPACT, kv_service_compact, svc);
+	if (!svc->raft) {
+		ms_server_handle(srv, MS_METHOD_KV_RANGE, kv_service_range, svc);
+		ms_server_handle(srv, MS_METHOD_KV_PUT, kv_service_put, svc);
+		ms_server_handle(srv, MS_METHOD_KV_DELETE_RANGE, kv_service_delete_range, svc);
+		ms_server_handle(srv, MS_METHOD_KV_TXN, kv_service_txn, svc);
+		ms_server_handle(srv, MS_METHOD_KV_COMPACT, kv_service_compact, svc);
+		return;
+	}
+	/* writes (and txns, which may write) go through the log; reads are linearizable */
+	ms_raft_route_read(svc->raft, srv, MS_METHOD_KV_RANGE, kv_service_range, svc,
+			   range_serializable);
+	ms_raft_route_write(svc->raft, srv, MS_METHOD_KV_PUT, kv_service_put, svc);
+	ms_raft_route_write(svc->raft, srv, MS_METHOD_KV_DELETE_RANGE, kv_service_delete_range, svc);
+	ms_raft_route_write(svc->raft, srv, MS_METHOD_KV_TXN, kv_service_txn, svc);
+	ms_raft_route_write(svc->raft, srv, MS_METHOD_KV_COMPACT, kv_service_compact, svc);
 }

@@ -7,6 +7,7 @@
 
 #include "lease.h"
 #include "mvcc.h"
+#include "raftnode.h"
 #include "server.h"
 
 /* etcd's limit on operations per txn branch (--max-txn-ops default). */
@@ -20,9 +21,12 @@ struct kv_service {
 	size_t max_request_bytes;  /* etcd's --max-request-bytes: larger requests are refused */
 	/* Leases keys are attached to (NULL: lease ids are stored but not checked). */
 	struct ms_lease_table *leases;
+	size_t max_leases; /* grants beyond are refused with RESOURCE_EXHAUSTED; 0: no limit */
 	/* Called after every request that may have changed the store (watchers catch up). */
 	void (*changed)(void *arg);
 	void *changed_arg;
+	/* Replication (NULL: a store without raft, as in unit tests: always the leader). */
+	struct ms_raft *raft;
 };
 
 /* Routes the five KV methods of `srv` to `svc` (borrowed; must outlive the server). */

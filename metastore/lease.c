@@ -712,3 +712,76 @@ int64_t ms_lease_next_deadline(struct ms_lease_table *t)
 		h_pop(t);
 	return t->hn ? t->heap[0].expiry_ms : MS_LEASE_NO_DEADLINE;
 }
+
+/* Moves lease l's deadline to expiry_ms (no probe: this is local timekeeping, not an op). */
+static int set_expiry(struct ms_lease_table *t, struct lease *l, int64_t expiry_ms)
+{
+	int err = h_reserve(t);
+
+	if (err)
+		return err;
+	l->expiry_ms = expiry_ms;
+	l->gen = ++t->gen;
+	h_push(t, l);
+	return 0;
+}
+
+int ms_lease_promote(struct ms_lease_table *t, int64_t now_ms, int64_t extra_ms)
+{
+	for (size_t i = 0; i < t->cap; i++) {
+		struct lease *l = t->slots[i];
+		int err;
+
+		if (!l)
+			continue;
+		int64_t d = deadline(now_ms, l->ttl);
+
+		err = set_expiry(t, l, d > INT64_MAX - extra_ms ? INT64_MAX : d + extra_ms);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int ms_lease_postpone(struct ms_lease_table *t, int64_t id, int64_t until_ms)
+{
+	struct lease *l = id_find(t, id);
+
+	if (!l)
+		return -ENOENT;
+	return l->expiry_ms < until_ms ? set_expiry(t, l, until_ms) : 0;
+}
+
+uint64_t ms_lease_table_rng(const struct ms_lease_table *t)
+{
+	return t->rng;
+}
+
+int64_t ms_lease_granted_ttl(const struct ms_lease_table *t, int64_t id)
+{
+	const struct lease *l = id_find(t, id);
+
+	return l ? l->ttl : -1;
+}
+
+int ms_lease_restore(struct ms_lease_table *t, int64_t id, int64_t ttl_s, int64_t now_ms)
+{
+	int64_t id_out, ttl_out;
+
+	/* a snapshot holds granted leases: real ids, TTLs already raised to the minimum */
+	if (id <= 0 || ttl_s < MS_LEASE_MIN_TTL)
+		return -EINVAL;
+	return grant(t, id, ttl_s, now_ms, &id_out, &ttl_out);
+}
+
+void ms_lease_table_clear(struct ms_lease_table *t)
+{
+	for (size_t i = 0; i < t->cap; i++) {
+		if (t->slots[i])
+			lease_free(t->slots[i]);
+		t->slots[i] = NULL;
+	}
+	if (t->kslots)
+		memset(t->kslots, 0, t->kcap * sizeof(*t->kslots));
+	t->n = t->kn = t->hn = 0;
+}

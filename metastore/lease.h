@@ -137,4 +137,28 @@ size_t ms_lease_count(const struct ms_lease_table *t);
  * MS_LEASE_NO_DEADLINE when there is none. Drops stale deadline entries as it goes. */
 int64_t ms_lease_next_deadline(struct ms_lease_table *t);
 
+/* --- replication (raft) ------------------------------------------------------------------ */
+
+/* A new leader's view: every lease expires at now_ms + its TTL + extra_ms, as etcd's promote
+ * does, since keep-alives went to the previous leader. No probe fires. 0 or -ENOMEM. */
+int ms_lease_promote(struct ms_lease_table *t, int64_t now_ms, int64_t extra_ms);
+
+/* Moves the deadline of lease `id` to until_ms if it is earlier (an expiry is proposed and
+ * should not be proposed again before it applies). No probe. 0, -ENOENT or -ENOMEM. */
+int ms_lease_postpone(struct ms_lease_table *t, int64_t id, int64_t until_ms);
+
+/* State of the id generator (with ms_lease_table_seed: snapshots keep ids deterministic). */
+uint64_t ms_lease_table_rng(const struct ms_lease_table *t);
+
+/* Granted TTL of lease `id`, -1 if there is none. */
+int64_t ms_lease_granted_ttl(const struct ms_lease_table *t, int64_t id);
+
+/* Drops every lease and key attachment (a snapshot is about to be restored); the id
+ * generator keeps its state. */
+void ms_lease_table_clear(struct ms_lease_table *t);
+
+/* Recreates lease `id` from a snapshot, expiring at now_ms + ttl_s; no probe fires.
+ * Returns 0, -EINVAL, -EEXIST or -ENOMEM. */
+int ms_lease_restore(struct ms_lease_table *t, int64_t id, int64_t ttl_s, int64_t now_ms);
+
 #endif /* MS_LEASE_H */

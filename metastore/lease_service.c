@@ -11,6 +11,10 @@
 /* How often expiry is checked when no lease is due sooner (ms). */
 #define LEASE_TICK_MS 500
 #define LEASE_EXPIRE_BATCH 64
+/* A proposed expiry not applied after this long is proposed again (ms). */
+#define LEASE_RETRY_MS 1000
+/* etcd gives leases an election timeout of slack on a leader change (ms). */
+#define LEASE_PROMOTE_EXTRA_MS 1000
 
 struct lease_service {
 	struct kv_service *kv;
@@ -19,6 +23,7 @@ struct lease_service {
 
 #define ERR_LEASE_EXISTS "etcdserver: lease already exists"
 #define ERR_LEASE_TTL_TOO_LARGE "etcdserver: too large lease TTL"
+#define ERR_TOO_MANY_LEASES "etcdserver: too many leases (--max-leases)"
 
 static int64_t now_ms(const struct lease_service *ls)
 {
@@ -45,25 +50,72 @@ static int64_t delete_keys(struct lease_service *ls, const struct ms_lease_keys 
 	return rev;
 }
 
+/* Expires lease `id` here: revokes it and deletes its keys in one revision. */
+static void expire(struct lease_service *ls, int64_t id)
+{
+	struct ms_lease_keys keys = { 0 };
+
+	if (ms_lease_revoke_expired(ls->kv->leases, id, &keys) == 0)
+		delete_keys(ls, &keys);
+	ms_lease_keys_release(&keys);
+}
+
+/*
+ * Expiry is the leader's: with raft it proposes each expiry, which every node applies in
+ * log order (lease_apply_expire); followers only keep their timer going.
+ */
 static void on_tick(uv_timer_t *h)
 {
 	struct lease_service *ls = h->data;
+	struct ms_raft *rn = ls->kv->raft;
 	int64_t ids[LEASE_EXPIRE_BATCH], next;
 	size_t n;
 
+	if (!ms_raft_is_leader(rn))
+		goto rearm;
 	do {
 		n = ms_lease_expired(ls->kv->leases, now_ms(ls), ids, LEASE_EXPIRE_BATCH);
 		for (size_t i = 0; i < n; i++) {
-			struct ms_lease_keys keys = { 0 };
+			uint8_t payload[8];
 
-			if (ms_lease_revoke_expired(ls->kv->leases, ids[i], &keys) == 0)
-				delete_keys(ls, &keys);
-			ms_lease_keys_release(&keys);
+			if (!rn) {
+				expire(ls, ids[i]);
+				continue;
+			}
+			for (int b = 0; b < 8; b++)
+				payload[b] = (uint8_t)((uint64_t)ids[i] >> (8 * b));
+			ms_raft_propose_op(rn, MS_RAFT_OP_LEASE_EXPIRE, payload, sizeof(payload));
+			/* not again until that entry had time to apply (or failed: retried then) */
+			ms_lease_postpone(ls->kv->leases, ids[i], now_ms(ls) + LEASE_RETRY_MS);
 		}
 	} while (n == LEASE_EXPIRE_BATCH);
+rearm:
 	next = ms_lease_next_deadline(ls->kv->leases) - now_ms(ls);
 	uv_timer_start(&ls->timer, on_tick,
 		       next < 1 ? 1 : next < LEASE_TICK_MS ? (uint64_t)next : LEASE_TICK_MS, 0);
+}
+
+/* Apply of MS_RAFT_OP_LEASE_EXPIRE on every node (the call is a detached one). */
+static void lease_apply_expire(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct lease_service *ls = ctx;
+	uint64_t id = 0;
+
+	(void)call;
+	if (len != 8)
+		return;
+	for (int b = 0; b < 8; b++)
+		id |= (uint64_t)msg[b] << (8 * b);
+	expire(ls, (int64_t)id);
+}
+
+/* A new leader restarts every lease's clock: keep-alives went to the old leader. */
+static void on_leader(void *arg)
+{
+	struct lease_service *ls = arg;
+
+	ms_lease_promote(ls->kv->leases, now_ms(ls), LEASE_PROMOTE_EXTRA_MS);
+	on_tick(&ls->timer);
 }
 
 int lease_service_new(uv_loop_t *loop, struct kv_service *kv, struct lease_service **out)
@@ -108,6 +160,11 @@ static void lease_grant(struct grpc_call *call, const uint8_t *msg, size_t len, 
 	if (!req) {
 		kv_pb_bad_request(call);
 		return;
+	}
+	/* the count is replicated state, so every member refuses the same grants */
+	if (ls->kv->max_leases && ms_lease_count(ls->kv->leases) >= ls->kv->max_leases) {
+		grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, ERR_TOO_MANY_LEASES);
+		goto cleanup;
 	}
 	err = ms_lease_grant(ls->kv->leases, req->id, req->ttl, now_ms(ls), &resp.id, &resp.ttl);
 	if (err == -EEXIST)
@@ -224,12 +281,19 @@ static void lease_keep_alive(struct grpc_call *call, const uint8_t *msg, size_t 
 		grpc_call_finish(call, MS_GRPC_INTERNAL, "grpc: error unmarshalling request");
 		return;
 	}
+	if (!ms_raft_is_leader(ls->kv->raft)) {
+		/* keep-alives are the leader's: a follower's clock does not decide expiry */
+		grpc_call_finish(call, MS_GRPC_UNAVAILABLE, ms_raft_leader_id(ls->kv->raft) ?
+					    MS_ERR_NOT_LEADER : MS_ERR_NO_LEADER);
+		goto cleanup;
+	}
 	resp.id = req->id;
 	if (ms_lease_renew(ls->kv->leases, req->id, now_ms(ls), &resp.ttl))
 		resp.ttl = 0;
 	resp.header = kv_pb_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
 	if (a.failed || grpc_call_send(call, &resp.base))
 		grpc_call_fault(call, "out of memory answering a keep-alive");
+cleanup:
 	kv_pb_arena_free(&a);
 	etcdserverpb__lease_keep_alive_request__free_unpacked(req, NULL);
 }
@@ -247,8 +311,15 @@ void lease_service_register(struct lease_service *ls, struct ms_server *srv)
 		.half_close = keep_alive_half_close,
 	};
 
-	ms_server_handle(srv, MS_METHOD_LEASE_GRANT, lease_grant, ls);
-	ms_server_handle(srv, MS_METHOD_LEASE_REVOKE, lease_revoke, ls);
+	if (ls->kv->raft) {
+		ms_raft_route_write(ls->kv->raft, srv, MS_METHOD_LEASE_GRANT, lease_grant, ls);
+		ms_raft_route_write(ls->kv->raft, srv, MS_METHOD_LEASE_REVOKE, lease_revoke, ls);
+		ms_raft_set_op(ls->kv->raft, MS_RAFT_OP_LEASE_EXPIRE, lease_apply_expire, ls);
+		ms_raft_on_leader(ls->kv->raft, on_leader, ls);
+	} else {
+		ms_server_handle(srv, MS_METHOD_LEASE_GRANT, lease_grant, ls);
+		ms_server_handle(srv, MS_METHOD_LEASE_REVOKE, lease_revoke, ls);
+	}
 	ms_server_handle(srv, MS_METHOD_LEASE_TIME_TO_LIVE, lease_time_to_live, ls);
 	ms_server_handle(srv, MS_METHOD_LEASE_LEASES, lease_leases, ls);
 	ms_server_handle_stream(srv, MS_METHOD_LEASE_KEEP_ALIVE, &keep_alive_ops, ls);

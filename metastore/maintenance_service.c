@@ -2,6 +2,7 @@
 #include "maintenance_service.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -94,9 +95,16 @@ static void maint_status(struct grpc_call *call, const uint8_t *msg, size_t len,
 	(void)len;
 	resp.header = kv_pb_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
 	resp.version = (char *)MS_ETCD_API_VERSION;
-	/* A single member is its own leader; with no raft log yet, the raft indexes are 0. */
-	resp.leader = ms->kv->member_id;
-	resp.raftterm = ms->kv->raft_term;
+	if (ms->kv->raft) {
+		resp.leader = ms_raft_leader_id(ms->kv->raft);
+		resp.raftterm = ms_raft_term(ms->kv->raft);
+		resp.raftindex = ms_raft_commit_index(ms->kv->raft);
+		resp.raftappliedindex = ms_raft_applied_index(ms->kv->raft);
+	} else {
+		/* without raft a single member is its own leader, with no log */
+		resp.leader = ms->kv->member_id;
+		resp.raftterm = ms->kv->raft_term;
+	}
 	kv_pb_reply(call, &a, &resp.base);
 	kv_pb_arena_free(&a);
 }
@@ -164,19 +172,70 @@ static void member_list(struct grpc_call *call, const uint8_t *msg, size_t len, 
 {
 	struct maintenance_service *ms = ctx;
 	Etcdserverpb__MemberListResponse resp = ETCDSERVERPB__MEMBER_LIST_RESPONSE__INIT;
-	Etcdserverpb__Member m = ETCDSERVERPB__MEMBER__INIT, *members[1] = { &m };
+	Etcdserverpb__Member self = ETCDSERVERPB__MEMBER__INIT, *one[1] = { &self };
+	Etcdserverpb__Member **members = one;
 	struct kv_pb_arena a = { 0 };
+	const struct ms_raft_peer *peers = NULL;
+	size_t n = 1;
 
 	(void)msg;
 	(void)len;
-	m.id = ms->kv->member_id;
-	m.name = ms->name;
-	m.clienturls = &ms->client_url;
-	m.n_clienturls = 1;
+	self.id = ms->kv->member_id;
+	self.name = ms->name;
+	if (ms->kv->raft)
+		peers = ms_raft_peers(ms->kv->raft, &n);
+	if (peers) {
+		members = kv_pb_alloc(&a, n * sizeof(*members));
+		if (!members) {
+			grpc_call_fault(call, "out of memory listing members");
+			goto cleanup;
+		}
+		for (size_t i = 0; i < n; i++) {
+			Etcdserverpb__Member *m = kv_pb_alloc(&a, sizeof(*m));
+			char **url = kv_pb_alloc(&a, sizeof(*url) + 8 + sizeof(peers[i].address));
+
+			if (!m || !url) {
+				grpc_call_fault(call, "out of memory listing members");
+				goto cleanup;
+			}
+			etcdserverpb__member__init(m);
+			m->id = peers[i].id;
+			m->name = (char *)peers[i].name;
+			/* peer URLs are known for all; client URLs only for this member */
+			url[0] = (char *)(url + 1);
+			snprintf(url[0], 8 + sizeof(peers[i].address), "http://%s", peers[i].address);
+			/* a lone member's ephemeral port (":0") is no address anyone can reach */
+			if (!strstr(url[0], ":0") || strcmp(strstr(url[0], ":0"), ":0")) {
+				m->peerurls = url;
+				m->n_peerurls = 1;
+			}
+			if (peers[i].id == ms->kv->member_id) {
+				m->clienturls = &ms->client_url;
+				m->n_clienturls = 1;
+			} else if (peers[i].client[0]) {
+				/* published by that member when it led */
+				char **curl = kv_pb_alloc(&a, sizeof(*curl) + 8 + sizeof(peers[i].client));
+
+				if (!curl) {
+					grpc_call_fault(call, "out of memory listing members");
+					goto cleanup;
+				}
+				curl[0] = (char *)(curl + 1);
+				snprintf(curl[0], 8 + sizeof(peers[i].client), "http://%s", peers[i].client);
+				m->clienturls = curl;
+				m->n_clienturls = 1;
+			}
+			members[i] = m;
+		}
+	} else {
+		self.clienturls = &ms->client_url;
+		self.n_clienturls = 1;
+	}
 	resp.members = members;
-	resp.n_members = 1;
+	resp.n_members = n;
 	resp.header = kv_pb_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
 	kv_pb_reply(call, &a, &resp.base);
+cleanup:
 	kv_pb_arena_free(&a);
 }
 

@@ -8,24 +8,7 @@
 #include "eventlog.h"
 #include "keyindex.h"
 #include "ms_probes.h"
-
-struct ms_mvcc_txn {
-	struct ms_mvcc *s;
-	uint64_t op_id;
-	int64_t rev; /* the revision its writes get: the current one + 1 */
-	bool open;
-	bool wrote;
-	uint32_t status; /* first failure among its operations, for the probe */
-};
-
-struct ms_mvcc {
-	struct ms_keyindex *ix;
-	struct ms_eventlog *ev;
-	uint64_t node_id;
-	int64_t rev;
-	int64_t compact_rev;
-	struct ms_mvcc_txn txn; /* one transaction at a time, so it lives in the store */
-};
+#include "mvcc_priv.h"
 
 /* The probe contract wants op ids unique per process, not per store. */
 static uint64_t op_seq;
@@ -65,7 +48,7 @@ struct ms_mvcc *ms_mvcc_new(uint64_t node_id)
 
 	if (!s)
 		return NULL;
-	s->ix = ms_keyindex_new((uint64_t)(uintptr_t)s ^ 0x2545f4914f6cdd1dULL);
+	s->ix = ms_keyindex_new(ms_mvcc_ix_seed(s));
 	s->ev = ms_eventlog_new();
 	if (!s->ix || !s->ev) {
 		ms_mvcc_free(s);

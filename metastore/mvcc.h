@@ -151,4 +151,23 @@ int ms_mvcc_event_seek(struct ms_mvcc *s, int64_t rev, uint64_t *pos);
  * pointers stay valid until the next write or compaction. Emits no probes. */
 int64_t ms_mvcc_events(struct ms_mvcc *s, uint64_t *pos, struct ms_event *out, size_t max);
 
+/* --- snapshots (mvcc_snap.c) ----------------------------------------------------------- */
+
+struct grpc_buf;
+
+/* Appends the whole store (every key's retained history, the event log, the revisions) to
+ * `out`. Returns 0, -EBUSY (a transaction is open) or -ENOMEM. */
+int ms_mvcc_snapshot(const struct ms_mvcc *s, struct grpc_buf *out);
+
+/* Replaces the store's contents with a snapshot; on failure nothing changes. Watch
+ * positions stay meaningful: a snapshot carries the log positions of its source, which
+ * replicas of one history share. Returns 0, -EINVAL (malformed), -EBUSY or -ENOMEM. */
+int ms_mvcc_restore(struct ms_mvcc *s, const uint8_t *data, size_t len);
+
+/* Calls fn on every live key at the current revision, in key order, with no probe (state
+ * rebuilt from a snapshot, e.g. lease attachments). Stops at and returns fn's first
+ * non-zero result; 0 otherwise. */
+int ms_mvcc_for_each_live(const struct ms_mvcc *s,
+			  int (*fn)(const struct ms_kv *kv, void *arg), void *arg);
+
 #endif /* MS_MVCC_H */

@@ -128,3 +128,38 @@ MS_PROBE_FN void ms_probe_conn_reject(uint32_t active)
 	(void)active;
 	MS_PROBE_BODY();
 }
+
+MS_PROBE_FN void ms_probe_raft_propose(uint64_t node, uint64_t index)
+{
+	(void)node;
+	(void)index;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_raft_commit(uint64_t node, uint64_t index)
+{
+	(void)node;
+	(void)index;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_raft_apply(uint64_t node, uint64_t index)
+{
+	(void)node;
+	(void)index;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_auth_authenticate(uint32_t result)
+{
+	(void)result;
+	MS_PROBE_BODY();
+}
+
+MS_PROBE_FN void ms_probe_auth_authorize(uint64_t req_id, uint32_t method, uint32_t result)
+{
+	(void)req_id;
+	(void)method;
+	(void)result;
+	MS_PROBE_BODY();
+}

@@ -323,6 +323,12 @@ void ms_server_handle_stream(struct ms_server *s, enum ms_method m,
 	s->ctx[m] = ctx;
 }
 
+void ms_server_set_authorizer(struct ms_server *s, ms_authorizer_fn fn, void *ctx)
+{
+	s->authorize = fn;
+	s->authorize_ctx = ctx;
+}
+
 uint16_t ms_server_port(const struct ms_server *s)
 {
 	struct sockaddr_storage ss;

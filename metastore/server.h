@@ -29,6 +29,17 @@ void ms_server_handle(struct ms_server *s, enum ms_method m, grpc_unary_fn fn, v
 void ms_server_handle_stream(struct ms_server *s, enum ms_method m,
 			     const struct grpc_stream_ops *ops, void *ctx);
 
+/*
+ * Decides, before the handler runs, whether a call may go on: for a unary call with its one
+ * request message, for a streaming call with msg NULL when it opens. Returns MS_GRPC_OK, or
+ * the status the call ends with and *why its message (static storage).
+ */
+typedef uint32_t (*ms_authorizer_fn)(struct grpc_call *call, const uint8_t *msg, size_t len,
+				     const char **why, void *ctx);
+
+/* Installs the authorizer every call goes through (NULL: none) with `ctx` (borrowed). */
+void ms_server_set_authorizer(struct ms_server *s, ms_authorizer_fn fn, void *ctx);
+
 /* The bound port. */
 uint16_t ms_server_port(const struct ms_server *s);
 

@@ -19,6 +19,8 @@ struct ms_server {
 	grpc_unary_fn handlers[MS_METHOD_COUNT];
 	struct grpc_stream_ops streams[MS_METHOD_COUNT];
 	void *ctx[MS_METHOD_COUNT];
+	ms_authorizer_fn authorize; /* NULL: every call may run */
+	void *authorize_ctx;
 	struct ms_conn *conns;
 	/* Connections with output produced outside their own read callback, flushed from an
 	 * idle handle so that no flush (and no close it may cause) runs inside a caller. */

@@ -36,6 +36,9 @@ struct watch_hub {
 	struct kv_service *kv;
 	struct watch_stream *streams;
 	size_t nwatchers;
+	watch_permit_fn permit; /* NULL: every create is allowed */
+	void *permit_ctx;
+	size_t max_watchers; /* creates beyond are refused; 0: no limit */
 };
 
 struct watch_hub *watch_hub_new(struct kv_service *kv)
@@ -50,6 +53,17 @@ struct watch_hub *watch_hub_new(struct kv_service *kv)
 void watch_hub_free(struct watch_hub *hub)
 {
 	free(hub);
+}
+
+void watch_hub_set_permit(struct watch_hub *hub, watch_permit_fn fn, void *ctx)
+{
+	hub->permit = fn;
+	hub->permit_ctx = ctx;
+}
+
+void watch_hub_set_limit(struct watch_hub *hub, size_t max_watchers)
+{
+	hub->max_watchers = max_watchers;
 }
 
 size_t watch_hub_watchers(const struct watch_hub *hub)
@@ -169,6 +183,16 @@ static void watch_create(struct watch_stream *st, const Etcdserverpb__WatchCreat
 	int64_t id = req->watch_id, start = req->start_revision;
 	int err;
 
+	if (st->hub->permit && !st->hub->permit(st->call, req->key.data, req->key.len,
+						req->range_end.data, req->range_end.len,
+						st->hub->permit_ctx)) {
+		send_status(st, WATCH_ID_NONE, true, true, 0, "etcdserver: permission denied");
+		return;
+	}
+	if (st->hub->max_watchers && st->hub->nwatchers >= st->hub->max_watchers) {
+		send_status(st, WATCH_ID_NONE, true, true, 0, ERR_TOO_MANY_WATCHES);
+		return;
+	}
 	/* etcd: a requested id that is taken is refused; 0 (unset) lets the server choose. */
 	if (id != 0 && watcher_find(st, id, NULL)) {
 		send_status(st, id, false, true, 0, "etcdserver: duplicate watch ID provided");

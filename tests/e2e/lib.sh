@@ -51,12 +51,16 @@ need_root() {
 	[ -r /sys/kernel/btf/vmlinux ] || fail "needs kernel BTF (/sys/kernel/btf/vmlinux)"
 }
 
-# A loopback port nobody listens on (connection refused), from a range unlikely to be used.
+# A loopback port nobody listens on (connection refused), from a range unlikely to be used,
+# and not handed out before in this test (callers often pick several before binding any;
+# the record is a file since $(free_port) runs in a subshell).
 free_port() {
 	local p
 	for _ in $(seq 200); do
 		p=$((20000 + RANDOM % 20000))
+		grep -qx "$p" "$E2E_TMP/ports" 2>/dev/null && continue
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+			echo "$p" >>"$E2E_TMP/ports"
 			echo "$p"
 			return 0
 		fi
@@ -100,6 +104,12 @@ start_agent() {
 	E2E_PIDS+=("$AGENT_PID")
 	wait_until 20 curl -sf "http://127.0.0.1:$port/health" ||
 		fail "agent on port $port did not become healthy"
+}
+
+# member_id PORT: the raft node / etcd member id (hex) the store on PORT logged at start-up,
+# i.e. the `node` label of its raft and mvcc series; read from the log, so no request is made.
+member_id() {
+	sed -n 's/.* id \([0-9a-f]*\), .*/\1/p' "$E2E_TMP/metastore-$1.log" | tail -n 1
 }
 
 ctl() {

@@ -17,7 +17,7 @@ grep -q '^storage_operation_total' "$E2E_TMP/m0" && fail "storage metrics export
 MS_PORT=$(free_port)
 start_metastore "$MS_PORT"
 scrape >"$E2E_TMP/m1"
-assert_sample "$E2E_TMP/m1" 'mvcc_current_revision{node="1"}' 1
+assert_sample "$E2E_TMP/m1" "mvcc_current_revision{node=\"$(member_id "$MS_PORT")\"}" 1
 
 for i in $(seq $N_PUT); do ctl put "key$i" "value$i" >/dev/null; done
 ctl get key --prefix >/dev/null
@@ -25,7 +25,7 @@ scrape >"$E2E_TMP/m2"
 check_exposition "$E2E_TMP/m2"
 assert_sample "$E2E_TMP/m2" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' "$N_PUT"
 assert_sample "$E2E_TMP/m2" 'grpc_server_request_total{method="/etcdserverpb.KV/Range",code="OK"}' 1
-assert_sample "$E2E_TMP/m2" 'mvcc_current_revision{node="1"}' $((1 + N_PUT))
+assert_sample "$E2E_TMP/m2" "mvcc_current_revision{node=\"$(member_id "$MS_PORT")\"}" $((1 + N_PUT))
 assert_sample "$E2E_TMP/m2" 'metastore_agent_probe_hits_total{subsystem="grpc",function="ms_probe_grpc_request_begin"}' $((N_PUT + 1))
 
 # Connections: the gauge follows open client connections, back to 0 when they close.

@@ -35,7 +35,7 @@ expect_error 2 "--binary: missing value" --binary
 printf 'bogus: 1\n' >"$E2E_TMP/bad-key.yaml"
 printf 'binary: [unclosed\n' >"$E2E_TMP/bad-syntax.yaml"
 expect_error 2 "$E2E_TMP/bad-key.yaml:1: unknown key 'bogus'" --config "$E2E_TMP/bad-key.yaml"
-expect_error 2 "$E2E_TMP/bad-syntax.yaml:2: " --config "$E2E_TMP/bad-syntax.yaml"
+expect_error 2 "$E2E_TMP/bad-syntax.yaml:2: did not find expected ',' or ']'" --config "$E2E_TMP/bad-syntax.yaml"
 expect_error 2 "/nonexistent.yaml: No such file or directory" --config /nonexistent.yaml
 METASTORE_AGENT_PROBES=nope expect_error 2 "METASTORE_AGENT_PROBES: --probes: unknown subsystem 'nope'" --binary "$METASTORE"
 expect_error 1 "no process with pid $gone" --pid "$gone"
@@ -45,7 +45,67 @@ expect_error 1 "symbol ms_probe_grpc_request_begin (subsystem grpc) not found in
 	--binary "$E2E_TMP/stripped"
 expect_error 1 "symbol ms_probe_storage_begin (subsystem storage) not found in /bin/true" \
 	--binary /bin/true --probes storage
+
+# Configuration files and values, each with its exact line: "metastore-agent: MSG (see --help)".
+expect_exact() {
+	local msg=$1
+	shift
+	expect_error 2 "$msg" "$@"
+	[ "$(cat "$E2E_TMP/err")" = "metastore-agent: $msg (see --help)" ] ||
+		fail "'$*': expected exactly 'metastore-agent: $msg (see --help)', got: $(cat "$E2E_TMP/err")"
+}
+C=$E2E_TMP/c.yaml
+conf() { printf -- "$1" >"$C"; }
+conf 'binary: "unterminated\n'
+expect_exact "$C:2: found unexpected end of stream" --config "$C"
+conf 'binary: x\n\tprobes: all\n'
+expect_exact "$C:2: found a tab character that violates indentation" --config "$C"
+conf 'binary: x\x01\x02\n'
+expect_exact "$C:1: control characters are not allowed" --config "$C"
+conf 'binary: \xff\xfe\n'
+expect_exact "$C:1: invalid leading UTF-8 octet" --config "$C"
+conf '- binary\n- x\n'
+expect_exact "$C:1: the top level must be a mapping" --config "$C"
+conf 'binary: x\nbogus_option: 1\n'
+expect_exact "$C:2: unknown key 'bogus_option'" --config "$C"
+conf 'help: true\n'
+expect_exact "$C:1: unknown key 'help'" --config "$C"
+conf 'binary: x\nbinary: y\n'
+expect_exact "$C:2: duplicate key" --config "$C"
+conf 'pid: abc\n'
+expect_exact "$C:1: --pid: invalid process id 'abc'" --config "$C"
+conf 'pid: [1, 2]\n'
+expect_exact "$C:1: --pid: invalid process id '1,2'" --config "$C"
+conf 'binary: x\nprobes: {grpc: true}\n'
+expect_exact "$C:2: values are scalars or lists of scalars" --config "$C"
+conf 'binary: x\nprobes: [grpc, [conn]]\n'
+expect_exact "$C:2: list items must be scalars" --config "$C"
+conf 'binary: x\nbpf_stats: maybe\n'
+expect_exact "$C:2: --bpf-stats: expects true or false, not 'maybe'" --config "$C"
+conf 'binary: x\nbuckets: [0.1, fast]\n'
+expect_exact "$C:2: --buckets: 'fast' is not a number of seconds" --config "$C"
+conf 'binary: x\nlisten: 9464\n'
+expect_exact "$C:2: --listen: invalid address '9464': want IP:PORT or [IPv6]:PORT" --config "$C"
+mkdir "$E2E_TMP/confdir"
+expect_exact "$E2E_TMP/confdir: Is a directory" --config "$E2E_TMP/confdir"
+expect_exact "--config: empty path" --config ""
+METASTORE_AGENT_CONFIG=$E2E_TMP/missing.yaml expect_exact "$E2E_TMP/missing.yaml: No such file or directory"
+# Invalid command-line values.
+expect_exact "--pid: invalid process id '99999999999'" --pid 99999999999
+expect_exact "--buckets: empty bucket list" --binary x --buckets ''
+expect_exact "--buckets: bounds must increase: '0.1' after '0.1'" --binary x --buckets 0.1,0.1
+expect_exact "--buckets: '-1' is not positive" --binary x --buckets -1
+expect_exact "--buckets: 'nan' is not finite" --binary x --buckets nan
+expect_exact "--probes: empty subsystem name in 'grpc,,conn'" --binary x --probes grpc,,conn
+expect_exact "--listen: invalid address '1.2.3.4.5:80': want IP:PORT or [IPv6]:PORT" --binary x --listen 1.2.3.4.5:80
+expect_exact "--bpf-stats takes no value" --binary x --bpf-stats=maybe
+expect_exact "--config: missing value" --binary x --config
+
 RUN_AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+# A configuration file the user cannot read (root reads anything, so as nobody; the file
+# is read before the root check).
+printf 'binary: x\n' >"$E2E_TMP/secret.yaml" && chmod 000 "$E2E_TMP/secret.yaml"
+expect_exact "$E2E_TMP/secret.yaml: Permission denied" --config "$E2E_TMP/secret.yaml"
 expect_error 1 "must run as root" --binary "$METASTORE"
 
 echo "PASS $E2E_NAME"

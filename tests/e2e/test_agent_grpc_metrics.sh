@@ -52,7 +52,7 @@ assert_sample "$E2E_TMP/m1" "$st{operation=\"compact\",storage=\"memory\",status
 assert_sample "$E2E_TMP/m1" "storage_operation_duration_seconds_count{operation=\"put\",storage=\"memory\"}" "$N_PUT"
 
 # Revision 1 at start, one per put and per effective delete.
-assert_sample "$E2E_TMP/m1" 'mvcc_current_revision{node="1"}' $((1 + N_PUT + N_DEL))
+assert_sample "$E2E_TMP/m1" "mvcc_current_revision{node=\"$(member_id "$MS_PORT")\"}" $((1 + N_PUT + N_DEL))
 assert_sample "$E2E_TMP/m1" 'mvcc_compaction_total' 1
 
 # Counters only move with load: a second scrape with no requests in between is identical

@@ -42,6 +42,7 @@ for m in grpc_server_request_total grpc_server_request_duration_seconds_bucket \
 	grpc_server_in_flight_requests grpc_server_active_connections \
 	storage_operation_total storage_operation_duration_seconds_bucket mvcc_current_revision \
 	mvcc_compaction_total lease_active_total watch_active_total raft_applied_index \
+	auth_authentication_total auth_authorization_total \
 	metastore_agent_probe_attached metastore_agent_bpf_prog_run_time_seconds_total; do
 	grep -q "$m" <<<"$exprs" || fail "$dash has no panel on $m"
 done

@@ -55,4 +55,18 @@ ctl lease revoke "$L60" 2>"$E2E_TMP/err" || rc=$?
 [ "$rc" != 0 ] && grep -qF "etcdserver: requested lease not found" "$E2E_TMP/err" ||
 	fail "second revoke: $(cat "$E2E_TMP/err")"
 [ "$(ctl lease list)" = "found 0 leases" ] || fail "leases left: $(ctl lease list)"
+
+# --max-leases: grants beyond the limit are refused until a lease goes; the store serves on.
+kill "$MS_PID"
+MS_PORT=$(free_port)
+start_metastore "$MS_PORT" --max-leases 2
+A=$(ctl lease grant 60 | awk '{print $2}')
+ctl lease grant 60 >/dev/null || fail "second grant under the limit refused"
+rc=0
+ctl lease grant 60 2>"$E2E_TMP/err" || rc=$?
+[ "$rc" != 0 ] && grep -qF "etcdserver: too many leases (--max-leases)" "$E2E_TMP/err" ||
+	fail "grant over --max-leases: $(cat "$E2E_TMP/err")"
+ctl lease revoke "$A" >/dev/null || fail "revoke"
+ctl lease grant 60 >/dev/null || fail "grant after a revoke refused"
+[ "$(ctl lease list | head -n 1)" = "found 2 leases" ] || fail "leases: $(ctl lease list)"
 echo "PASS $E2E_NAME"

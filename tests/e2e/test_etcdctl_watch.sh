@@ -61,4 +61,20 @@ grep -qF "watch was canceled (etcdserver: mvcc: required revision has been compa
 timeout 3 etcdctl --endpoints="127.0.0.1:$MS_PORT" watch a --rev=6 >"$E2E_TMP/at_compact" 2>&1 || true
 [ -z "$(cat "$E2E_TMP/at_compact")" ] || fail "watch from rev 6: $(cat "$E2E_TMP/at_compact")"
 kill -0 "$MS_PID" || fail "metastore died"
+
+# --max-watches: a watch beyond the limit is canceled with the reason; the others go on.
+kill "$MS_PID"
+MS_PORT=$(free_port)
+start_metastore "$MS_PORT" --max-watches 1
+etcdctl --endpoints="127.0.0.1:$MS_PORT" watch first >"$E2E_TMP/first" 2>&1 &
+E2E_PIDS+=($!)
+# the first watch is open once a put is delivered to it
+wait_until 10 bash -c "etcdctl --endpoints=127.0.0.1:$MS_PORT put first 1 >/dev/null &&
+	grep -qx 1 '$E2E_TMP/first'" || fail "first watch got nothing: $(cat "$E2E_TMP/first")"
+rc=0
+timeout 10 etcdctl --endpoints="127.0.0.1:$MS_PORT" watch second >"$E2E_TMP/second" 2>&1 || rc=$?
+[ "$rc" != 0 ] && grep -qF "watch was canceled (etcdserver: too many watches (--max-watches))" \
+	"$E2E_TMP/second" || fail "watch over --max-watches: $(cat "$E2E_TMP/second")"
+ctl put first 2 >/dev/null
+wait_until 10 grep -qx 2 "$E2E_TMP/first" || fail "first watch stopped after the refusal"
 echo "PASS $E2E_NAME"

@@ -22,6 +22,8 @@
 #define M (1u << SUBSYS_MVCC)
 #define W (1u << SUBSYS_WATCH)
 #define L (1u << SUBSYS_LEASE)
+#define AU (1u << SUBSYS_AUTH)
+#define RA (1u << SUBSYS_RAFT)
 
 /* Parses a NULL-terminated argument list (argv[0] is added). */
 static int parse(const char *const *args, struct agent_args *a, char *err, size_t len)
@@ -48,7 +50,7 @@ static void test_valid(void **state)
 		const char *listen;
 		bool bpf_stats, help, version, list_probes;
 	} cases[] = {
-#define ALL G | CN | ST | M | W | L, "grpc,conn,storage,mvcc,watch,lease"
+#define ALL G | CN | ST | M | W | L | AU | RA, "grpc,conn,storage,mvcc,watch,lease,auth,raft"
 #define DEF "127.0.0.1:9464"
 		{ { "--binary", "./metastore" }, "./metastore", 0, ALL, DEF, .bpf_stats = false },
 		{ { "--binary=./ms" }, "./ms", 0, ALL, DEF, .bpf_stats = false },

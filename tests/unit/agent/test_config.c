@@ -91,6 +91,9 @@ static void test_missing_file(void **state)
 	assert_int_equal(config_load("/nonexistent/agent.yaml", collect, NULL, err, sizeof(err)),
 			 -ENOENT);
 	assert_string_equal(err, "/nonexistent/agent.yaml: No such file or directory");
+	/* A directory opens for reading; it is named as such, not as a read error. */
+	assert_int_equal(config_load("/", collect, NULL, err, sizeof(err)), -EISDIR);
+	assert_string_equal(err, "/: Is a directory");
 }
 
 static int parse(const char *const *args, struct agent_args *a, char *err, size_t len)

@@ -354,15 +354,16 @@ static void test_metrics_failure(void **state)
 	response_free(&r);
 }
 
-/* Past HTTP_MAX_CONNECTIONS the server stops accepting: a further connection waits,
- * unanswered, until a slot frees. */
+/* At HTTP_MAX_CONNECTIONS open connections that never finish their request, a new one is
+ * still served at once: the ones that waited longest are pushed out (closed by the server),
+ * the newest stay. */
 static void test_connection_limit(void **state)
 {
 	static const char req[] = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	struct fixture *fx = *state;
 	struct timeval short_wait = { .tv_usec = 300 * 1000 };
 	int held[HTTP_MAX_CONNECTIONS], extra;
-	char *answer;
+	char *answer, c;
 	size_t len;
 
 	for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
@@ -373,23 +374,74 @@ static void test_connection_limit(void **state)
 	usleep(100 * 1000);
 	extra = connect_port(fx->port);
 	assert_int_equal(write(extra, req, strlen(req)), (ssize_t)strlen(req));
-	setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &short_wait, sizeof(short_wait));
-	{
-		char c;
-
-		errno = 0;
-		assert_int_equal(read(extra, &c, 1), -1);
-		assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
-	}
-	close(held[0]);
-	short_wait.tv_sec = 5;
-	setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &short_wait, sizeof(short_wait));
 	answer = read_all(extra, &len);
 	assert_memory_equal(answer, "HTTP/1.1 200 ", 13);
 	free(answer);
 	close(extra);
-	for (int i = 1; i < HTTP_MAX_CONNECTIONS; i++)
+	/* The two oldest went (one for the last slot, one for `extra`): EOF or reset. */
+	for (int i = 0; i < 2; i++) {
+		ssize_t r = read(held[i], &c, 1);
+
+		assert_true(r == 0 || (r < 0 && errno == ECONNRESET));
+	}
+	/* The newest is still open, waiting for the rest of its request. */
+	setsockopt(held[HTTP_MAX_CONNECTIONS - 1], SOL_SOCKET, SO_RCVTIMEO, &short_wait,
+		   sizeof(short_wait));
+	errno = 0;
+	assert_int_equal(read(held[HTTP_MAX_CONNECTIONS - 1], &c, 1), -1);
+	assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+	for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++)
 		close(held[i]);
+}
+
+/* Past HTTP_MAX_SCRAPES /metrics responses in progress (clients that do not read a large
+ * body), a further scrape gets 503 with Retry-After at once; /health is still served, and
+ * scrapes are served again once the slots free. */
+static void test_scrape_limit(void **state)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct fixture *fx = *state;
+	int held[HTTP_MAX_SCRAPES], small = 4096;
+	struct response r;
+
+	fx->fake.big = 8 << 20;
+	for (int i = 0; i < HTTP_MAX_SCRAPES; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(fx->port) };
+
+		held[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_true(held[i] >= 0);
+		setsockopt(held[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+		assert_int_equal(connect(held[i], (struct sockaddr *)&a, sizeof(a)), 0);
+		assert_int_equal(write(held[i], req, strlen(req)), (ssize_t)strlen(req));
+	}
+	/* Bounded (20 s): until all the big responses are queued (one render each). */
+	for (int i = 0; i < 400 && fx->fake.calls < HTTP_MAX_SCRAPES; i++)
+		usleep(50 * 1000);
+	assert_int_equal(fx->fake.calls, HTTP_MAX_SCRAPES);
+	r = request(fx->port, "GET", "/metrics", NULL);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body, "too many scrapes\n");
+	assert_header(&r, "Retry-After", "1");
+	response_free(&r);
+	assert_int_equal(fx->fake.calls, HTTP_MAX_SCRAPES);
+	r = request(fx->port, "GET", "/health", NULL);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+	for (int i = 0; i < HTTP_MAX_SCRAPES; i++)
+		close(held[i]);
+	fx->fake.big = 0;
+	/* The aborted responses give their slots back (bounded wait for the server to see it). */
+	for (int i = 0; i < 50; i++) {
+		r = request(fx->port, "GET", "/metrics", NULL);
+		if (r.status == 200)
+			break;
+		response_free(&r);
+		usleep(100 * 1000);
+	}
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, body_prom);
+	response_free(&r);
 }
 
 static void test_new_errors(void **state)
@@ -473,6 +525,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_health_and_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scrape_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_errors, setup, teardown),
 	};
 

@@ -17,6 +17,8 @@
 #define M (1u << SUBSYS_MVCC)
 #define W (1u << SUBSYS_WATCH)
 #define L (1u << SUBSYS_LEASE)
+#define AU (1u << SUBSYS_AUTH)
+#define R (1u << SUBSYS_RAFT)
 
 static void test_parse_table(void **state)
 {
@@ -29,9 +31,11 @@ static void test_parse_table(void **state)
 		{ "grpc", 0, G, NULL },
 		{ "grpc,storage", 0, G | S, NULL },
 		{ "mvcc,grpc,mvcc", 0, G | M, NULL },
-		{ "all", 0, G | C | S | M | W | L, NULL },
+		{ "all", 0, G | C | S | M | W | L | AU | R, NULL },
 		{ "conn", 0, C, NULL },
-		{ "grpc,all", 0, G | C | S | M | W | L, NULL },
+		{ "auth,lease", 0, AU | L, NULL },
+		{ "raft,mvcc", 0, R | M, NULL },
+		{ "grpc,all", 0, G | C | S | M | W | L | AU | R, NULL },
 		{ "", -EINVAL, 0, "" },
 		{ "grpc,", -EINVAL, 0, "" },
 		{ ",grpc", -EINVAL, 0, "" },

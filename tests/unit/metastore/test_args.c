@@ -75,10 +75,51 @@ static void test_parse_table(void **state)
 	}
 }
 
+/* --bcrypt-cost and --auth-token-ttl: etcd's defaults (10, 300 s) and bounds. */
+static void test_auth_options(void **state)
+{
+	static const struct {
+		const char *argv[MAX_ARGV];
+		const char *err; /* NULL: success */
+		unsigned cost, ttl_s;
+	} cases[] = {
+		{ { "metastore" }, NULL, 10, 300 },
+		{ { "metastore", "--bcrypt-cost", "4", "--auth-token-ttl=1" }, NULL, 4, 1 },
+		{ { "metastore", "--bcrypt-cost=31" }, NULL, 31, 300 },
+		{ .argv = { "metastore", "--bcrypt-cost", "3" },
+		  .err = "--bcrypt-cost: '3' is not a number in [4, 31]" },
+		{ .argv = { "metastore", "--bcrypt-cost", "32" },
+		  .err = "--bcrypt-cost: '32' is not a number in [4, 31]" },
+		{ .argv = { "metastore", "--auth-token-ttl", "0" },
+		  .err = "--auth-token-ttl: '0' is not a number of seconds in [1, 1000000]" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ms_args a;
+		char err[256] = "";
+		int argc = 0;
+		int rc;
+
+		while (argc < MAX_ARGV && cases[i].argv[argc])
+			argc++;
+		rc = ms_args_parse(argc, (char **)cases[i].argv, &a, err, sizeof(err));
+		if (cases[i].err) {
+			assert_int_equal(rc, -EINVAL);
+			assert_string_equal(err, cases[i].err);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(a.bcrypt_cost, cases[i].cost);
+		assert_int_equal(a.auth_token_ttl_s, cases[i].ttl_s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_table),
+		cmocka_unit_test(test_auth_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

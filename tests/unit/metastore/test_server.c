@@ -255,9 +255,10 @@ static ssize_t c_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 	return (ssize_t)n;
 }
 
-/* Starts a request; `body` (kept by the caller until sent) may be NULL for none. */
-static struct resp *request(struct client *cl, const char *method, const char *path,
-			    const char *ctype, struct body_src *body)
+/* Starts a request with an optional `token` header; `body` (kept by the caller until sent)
+ * may be NULL for none. */
+static struct resp *request_tok(struct client *cl, const char *method, const char *path,
+				const char *ctype, const char *token, struct body_src *body)
 {
 	nghttp2_nv nv[] = {
 		{ (uint8_t *)":method", (uint8_t *)method, 7, strlen(method), 0 },
@@ -265,15 +266,22 @@ static struct resp *request(struct client *cl, const char *method, const char *p
 		{ (uint8_t *)":authority", (uint8_t *)"127.0.0.1", 10, 9, 0 },
 		{ (uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0 },
 		{ (uint8_t *)"content-type", (uint8_t *)ctype, 12, strlen(ctype), 0 },
+		{ (uint8_t *)"token", (uint8_t *)token, 5, token ? strlen(token) : 0, 0 },
 	};
 	nghttp2_data_provider dp = { .source.ptr = body, .read_callback = c_body };
 	struct resp *r = &cl->r[cl->n++];
 
 	assert_true(cl->n <= MAX_STREAMS);
 	r->grpc_status = -1;
-	r->id = nghttp2_submit_request(cl->h2, NULL, nv, 5, body ? &dp : NULL, NULL);
+	r->id = nghttp2_submit_request(cl->h2, NULL, nv, token ? 6 : 5, body ? &dp : NULL, NULL);
 	assert_true(r->id > 0);
 	return r;
+}
+
+static struct resp *request(struct client *cl, const char *method, const char *path,
+			    const char *ctype, struct body_src *body)
+{
+	return request_tok(cl, method, path, ctype, NULL, body);
 }
 
 /* Runs server and client until *flag is true (or, with flag NULL, for `ms`); fails after
@@ -588,6 +596,78 @@ static void test_stream_messages(void **state)
 	assert_int_equal(closed_streams, 1);
 }
 
+/* The authorizer: refuses calls whose token is "deny"; records what it saw. */
+static int authorized, handled;
+static char seen_token[32];
+
+static uint32_t authz(struct grpc_call *call, const uint8_t *msg, size_t len, const char **why,
+		     void *ctx)
+{
+	(void)ctx;
+	authorized++;
+	snprintf(seen_token, sizeof(seen_token), "%s", call->token ? call->token : "(none)");
+	/* a unary call comes with its message, a stream opens without one */
+	assert_true(call->method == MS_METHOD_WATCH_WATCH ? msg == NULL : msg != NULL && len > 0);
+	if (call->token && strcmp(call->token, "deny") == 0) {
+		*why = "etcdserver: permission denied";
+		return MS_GRPC_PERMISSION_DENIED;
+	}
+	return MS_GRPC_OK;
+}
+
+static void h_count(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	(void)msg, (void)len, (void)ctx;
+	handled++;
+	grpc_call_finish(call, MS_GRPC_OK, NULL);
+}
+
+/* The authorizer runs before a unary handler and before a stream opens, with the call's
+ * token header; a refusal is Trailers-Only and the service never sees the call. */
+static void test_authorizer(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *path, *token;
+		int grpc;
+		int handled, closed; /* counters after the case */
+		const char *seen;
+	} cases[] = {
+		{ "/etcdserverpb.KV/Compact", NULL, 0, 1, 0, "(none)" },
+		{ "/etcdserverpb.KV/Compact", "tok.1", 0, 2, 0, "tok.1" },
+		{ "/etcdserverpb.KV/Compact", "deny", 7, 2, 0, "deny" },
+		{ "/etcdserverpb.Watch/Watch", "deny", 7, 2, 0, "deny" },
+		{ "/etcdserverpb.Watch/Watch", "tok.2", 0, 2, 1, "tok.2" },
+	};
+	uint8_t buf[64];
+	Etcdserverpb__CompactionRequest c = ETCDSERVERPB__COMPACTION_REQUEST__INIT;
+	size_t n;
+
+	c.revision = 5;
+	n = frame(buf, &c.base, 0);
+	ms_server_handle(f->srv, MS_METHOD_KV_COMPACT, h_count, NULL);
+	ms_server_set_authorizer(f->srv, authz, NULL);
+	authorized = handled = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct body_src b = { .p = buf, .len = n, .end_stream = true };
+		bool watch = strstr(cases[i].path, "Watch") != NULL;
+		struct resp *r = request_tok(&f->cl, "POST", cases[i].path, "application/grpc",
+					     cases[i].token, watch ? NULL : &b);
+
+		/* the Watch stream sends no message: it ends at half-close */
+		pump(f, &r->closed, 0);
+		if (r->grpc_status != cases[i].grpc || handled != cases[i].handled ||
+		    closed_streams != cases[i].closed || strcmp(seen_token, cases[i].seen) ||
+		    authorized != (int)i + 1)
+			fail_msg("case %zu: status %d handled %d closed %d token %s authorized %d", i,
+				 r->grpc_status, handled, closed_streams, seen_token, authorized);
+		if (cases[i].grpc == 7 &&
+		    (strcmp(r->grpc_message, "etcdserver: permission denied") || r->header_blocks != 1))
+			fail_msg("case %zu: '%s' in %d header blocks", i, r->grpc_message,
+				 r->header_blocks);
+	}
+}
+
 static int setup_one_conn(void **state)
 {
 	return setup_n(state, 1);
@@ -624,6 +704,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_async_after_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_async_after_disconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_authorizer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_limit, setup_one_conn, teardown),
 	};
 

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/* auth subsystem: Authenticate results and permission-check results, counted in the kernel. */
+#include "common.bpf.h"
+
+/* Authenticate calls, indexed by enum ms_auth_authn_result. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_AUTH_AUTHN_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} auth_authn SEC(".maps");
+
+/* Permission checks, indexed by enum ms_auth_authz_result. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_AUTH_AUTHZ_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} auth_authz SEC(".maps");
+
+static __always_inline void count_result(void *map, __u32 result)
+{
+	__u64 *v = bpf_map_lookup_elem(map, &result);
+
+	if (v)
+		count_add(v, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(auth_authenticate, __u32 result)
+{
+	probe_hit(ctx);
+	/* Out-of-contract values are dropped rather than folded into a real label. */
+	if (result < MS_AUTH_AUTHN_COUNT)
+		count_result(&auth_authn, result);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(auth_authorize, __u64 req_id, __u32 method, __u32 result)
+{
+	probe_hit(ctx);
+	if (result < MS_AUTH_AUTHZ_COUNT)
+		count_result(&auth_authz, result);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

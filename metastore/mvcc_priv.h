@@ -1,0 +1,36 @@
+/* MVCC store internals shared by mvcc.c and its snapshot code (mvcc_snap.c); not an API. */
+#ifndef MS_MVCC_PRIV_H
+#define MS_MVCC_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "eventlog.h"
+#include "keyindex.h"
+#include "mvcc.h"
+
+struct ms_mvcc_txn {
+	struct ms_mvcc *s;
+	uint64_t op_id;
+	int64_t rev; /* the revision its writes get: the current one + 1 */
+	bool open;
+	bool wrote;
+	uint32_t status; /* first failure among its operations, for the probe */
+};
+
+struct ms_mvcc {
+	struct ms_keyindex *ix;
+	struct ms_eventlog *ev;
+	uint64_t node_id;
+	int64_t rev;
+	int64_t compact_rev;
+	struct ms_mvcc_txn txn; /* one transaction at a time, so it lives in the store */
+};
+
+/* Seed of a store's skip list levels (any value works; this one differs per store). */
+static inline uint64_t ms_mvcc_ix_seed(const struct ms_mvcc *s)
+{
+	return (uint64_t)(uintptr_t)s ^ 0x2545f4914f6cdd1dULL;
+}
+
+#endif /* MS_MVCC_PRIV_H */

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# End-to-end: one agent watches a 3-member cluster on one host (--binary: all three
+# processes). raft_applied_index and mvcc_current_revision are per node (the member id, not
+# the pid) and equal what each member reports; raft_commit_duration_seconds counts exactly
+# the entries the leader proposed (the writes and its published client address).
+. "$(dirname "$0")/lib.sh"
+need_root
+
+N_PUT=${N_PUT:-12}
+
+AGENT_PORT=$(free_port)
+start_agent "$AGENT_PORT" --binary "$METASTORE" --probes raft,mvcc
+
+declare -A CPORT RPORT
+for n in n1 n2 n3; do
+	CPORT[$n]=$(free_port)
+	RPORT[$n]=$(free_port)
+done
+CLUSTER="n1=http://127.0.0.1:${RPORT[n1]},n2=http://127.0.0.1:${RPORT[n2]},n3=http://127.0.0.1:${RPORT[n3]}"
+for n in n1 n2 n3; do
+	start_metastore "${CPORT[$n]}" --name "$n" --initial-cluster "$CLUSTER" \
+		--election-timeout 500 --heartbeat-interval 50
+done
+
+# status FIELD MEMBER: one field of a member's Maintenance.Status (jq path under .Status).
+status() {
+	etcdctl --endpoints="127.0.0.1:${CPORT[$2]}" --command-timeout=2s endpoint status -w json |
+		jq -r ".[0].Status.$1"
+}
+leader=
+for _ in $(seq 100); do
+	for n in n1 n2 n3; do
+		if [ "$(status leader "$n" 2>/dev/null)" = "$(status header.member_id "$n" 2>/dev/null)" ]; then
+			leader=$n
+		fi
+	done
+	[ -n "$leader" ] && break
+	sleep 0.1
+done
+[ -n "$leader" ] || fail "no leader elected"
+
+for i in $(seq "$N_PUT"); do
+	etcdctl --endpoints="127.0.0.1:${CPORT[$leader]}" --command-timeout=3s put "k$i" v >/dev/null
+done
+
+# every member applies the same log: wait until all report the leader's applied index
+target=$(status raftAppliedIndex "$leader")
+for n in n1 n2 n3; do
+	wait_until 10 bash -c "[ \"\$(etcdctl --endpoints=127.0.0.1:${CPORT[$n]} endpoint status -w json |
+		jq -r '.[0].Status.raftAppliedIndex')\" -ge $target ]" || fail "member $n did not catch up"
+done
+
+for n in n1 n2 n3; do
+	node=$(member_id "${CPORT[$n]}")
+	[ -n "$node" ] || fail "no member id logged by $n"
+	applied=$(status raftAppliedIndex "$n")
+	series="raft_applied_index{node=\"$node\"}"
+	wait_until 5 bash -c "curl -sf http://127.0.0.1:$AGENT_PORT/metrics | grep -qxF '$series $applied'" ||
+		fail "$series: want $applied, got $(scrape | grep -F "$series")"
+	scrape >"$E2E_TMP/m"
+	assert_sample "$E2E_TMP/m" "mvcc_current_revision{node=\"$node\"}" $((1 + N_PUT))
+	if [ "$n" = "$leader" ]; then
+		# the puts, and the entry by which the elected leader published its client address
+		assert_sample "$E2E_TMP/m" "raft_commit_duration_seconds_count{node=\"$node\"}" $((N_PUT + 1))
+	else
+		[ -z "$(sample_value "$E2E_TMP/m" "raft_commit_duration_seconds_count{node=\"$node\"}")" ] ||
+			fail "follower $n has commit latencies: it proposed nothing"
+	fi
+done
+check_exposition "$E2E_TMP/m"
+echo "PASS $E2E_NAME"

@@ -1,0 +1,82 @@
+/* Unit tests for --initial-cluster parsing and member ids (metastore/cluster.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cluster.h"
+
+struct case_ {
+	const char *initial, *self;
+	const char *want; /* "name@address ..." of the members, or the error message */
+	int rc;
+};
+
+static const struct case_ cases[] = {
+	{ NULL, "default", "default@127.0.0.1:0", 0 },
+	{ "n1=http://127.0.0.1:2380", "n1", "n1@127.0.0.1:2380", 0 },
+	{ "a=http://127.0.0.1:1,b=http://127.0.0.2:2/,c=http://10.0.0.3:3", "b",
+	  "a@127.0.0.1:1 b@127.0.0.2:2 c@10.0.0.3:3", 0 },
+	{ "n1=http://127.0.0.1:2380", "n2", "--initial-cluster has no member named 'n2' (--name)", -22 },
+	{ "n1=https://127.0.0.1:2380", "n1",
+	  "--initial-cluster: 'n1=https://127.0.0.1:2380' is not name=http://IPv4:PORT", -22 },
+	{ "n1=http://localhost:2380", "n1",
+	  "--initial-cluster: 'n1=http://localhost:2380' is not name=http://IPv4:PORT", -22 },
+	{ "n1=http://127.0.0.1:99999", "n1",
+	  "--initial-cluster: 'n1=http://127.0.0.1:99999' is not name=http://IPv4:PORT", -22 },
+	{ "=http://127.0.0.1:1", "n1", "--initial-cluster: '=http://127.0.0.1:1' is not name=http://IPv4:PORT", -22 },
+	{ "n1=http://127.0.0.1:1,n1=http://127.0.0.1:2", "n1", "--initial-cluster: member 'n1' twice", -22 },
+};
+
+static void test_parse(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ms_cluster c;
+		char err[256] = "", got[512] = "";
+		size_t off = 0;
+		int rc = ms_cluster_parse(cases[i].initial, cases[i].self, &c, err, sizeof(err));
+
+		assert_int_equal(rc, cases[i].rc);
+		if (rc) {
+			assert_string_equal(err, cases[i].want);
+			continue;
+		}
+		for (size_t m = 0; m < c.n; m++) {
+			off += (size_t)snprintf(got + off, sizeof(got) - off, "%s%s@%s", m ? " " : "",
+						c.members[m].name, c.members[m].address);
+			assert_int_equal(c.members[m].id, ms_cluster_id_of("member:", c.members[m].name));
+		}
+		assert_string_equal(got, cases[i].want);
+		assert_int_equal(c.self_id, ms_cluster_id_of("member:", cases[i].self));
+		assert_int_not_equal(c.cluster_id, 0);
+	}
+}
+
+/* Every member derives the same cluster id from the same --initial-cluster. */
+static void test_same_cluster_id(void **state)
+{
+	const char *ic = "n1=http://127.0.0.1:1,n2=http://127.0.0.1:2,n3=http://127.0.0.1:3";
+	struct ms_cluster a, b;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(ms_cluster_parse(ic, "n1", &a, err, sizeof(err)), 0);
+	assert_int_equal(ms_cluster_parse(ic, "n3", &b, err, sizeof(err)), 0);
+	assert_int_equal(a.cluster_id, b.cluster_id);
+	assert_int_not_equal(a.self_id, b.self_id);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_same_cluster_id),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
