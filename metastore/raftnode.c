@@ -202,6 +202,10 @@ static void publish_client_addr(struct ms_raft *rn)
 	if (rn->n_peers == 1 || !rn->client_addr[0] ||
 	    (self && strcmp(self->client, rn->client_addr) == 0))
 		return; /* no one to tell, nothing to tell, or known to all already */
+	/* until it applies: a proposal lost to a leader change is made again, once a second */
+	if (rn->published_ms && uv_now(rn->loop) - rn->published_ms < 1000)
+		return;
+	rn->published_ms = uv_now(rn->loop);
 	if (!ms_put_u64(&b, rn->opts.node_id) &&
 	    !ms_put_bytes(&b, rn->client_addr, strlen(rn->client_addr)))
 		ms_raft_propose_op(rn, MS_RAFT_OP_MEMBER_ATTR, b.data, b.len);
@@ -216,10 +220,12 @@ static void on_poll(uv_timer_t *t)
 	uint64_t applied = raft_last_applied(&rn->raft);
 
 	if (leader && !rn->was_leader) {
-		publish_client_addr(rn);
+		rn->published_ms = 0;
 		if (rn->leader_fn)
 			rn->leader_fn(rn->leader_arg);
 	}
+	if (leader)
+		publish_client_addr(rn);
 	if (!leader && rn->was_leader)
 		ms_raft_fail_reads(rn, MS_ERR_LEADER_CHANGED);
 	rn->was_leader = leader;

@@ -52,6 +52,7 @@ struct ms_raft {
 	uv_timer_t poll; /* leadership changes, applied index after snapshots */
 	bool was_leader, started, stopping, closed;
 	bool lib_compress; /* libraft compresses snapshots itself */
+	uint64_t published_ms; /* when this leader last proposed its client address */
 	uint64_t reported_applied;
 	uint64_t seq;
 	struct ms_proposal *pending; /* oldest first */

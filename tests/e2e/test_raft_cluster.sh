@@ -90,9 +90,14 @@ for i in 1 2 3 4 5 6; do
 	etcdctl --endpoints="$ALL" --command-timeout=3s put "any$i" v >/dev/null || fail "put any$i"
 	ACKED+=("any$i")
 done
-# the member list carries each member's client URL once it led; the leader's at least
-etcdctl --endpoints="$ALL" member list | grep -q "$LEADER, http://127.0.0.1:${RPORT[$LEADER]}, http://127.0.0.1:${CPORT[$LEADER]}" ||
-	fail "member list: $(etcdctl --endpoints="$ALL" member list)"
+# the member list carries each member's client URL once it led: the current leader's, on
+# every member
+LEADER=$(wait_leader)
+for n in n1 n2 n3; do
+	wait_until 5 bash -c "etcdctl --endpoints=127.0.0.1:${CPORT[$n]} member list |
+		grep -q '$LEADER, http://127.0.0.1:${RPORT[$LEADER]}, http://127.0.0.1:${CPORT[$LEADER]}'" ||
+		fail "member list on $n (leader $LEADER): $(etcdctl --endpoints="127.0.0.1:${CPORT[$n]}" member list)"
+done
 
 for i in $(seq "$N_BEFORE"); do put_acked "a$i"; done
 
