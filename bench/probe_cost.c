@@ -30,7 +30,7 @@
 	".byte 0x0f,0x1f,0x44,0x00,0x00\nret\n.size " #name ", .-" #name "\n"
 __asm__(".text\n" NOP5_FN(bench_fn_bare) NOP5_FN(bench_fn_nop5) NOP5_FN(bench_fn_ret)
 		NOP5_FN(ms_probe_grpc_request_begin) NOP5_FN(ms_probe_grpc_request_end)
-			NOP5_FN(ms_probe_grpc_panic)
+			NOP5_FN(ms_probe_grpc_panic) NOP5_FN(ms_probe_grpc_rate_limited)
 	".globl bench_fn_push\n.type bench_fn_push,@function\nbench_fn_push:\n"
 	"push %rbp\nmov %rsp,%rbp\npop %rbp\nret\n.size bench_fn_push, .-bench_fn_push\n"
 	".globl bench_fn_mov\n.type bench_fn_mov,@function\nbench_fn_mov:\n"

@@ -1,0 +1,347 @@
+/* Benchmark gRPC client transport: one cleartext HTTP/2 connection driven by nghttp2. */
+#include "h2client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define H2C_OUT_CAP (64 * 1024)
+#define H2C_IN_CAP (64 * 1024)
+#define H2C_WINDOW (16 * 1024 * 1024)
+
+struct h2c_call {
+	struct h2c_call *prev, *next;
+	void *user;
+	uint8_t *req;
+	size_t req_len, req_off;
+	int http_status;
+	int grpc_status;
+	size_t resp_bytes;
+	uint8_t *resp; /* the body, when the connection keeps bodies */
+	size_t resp_cap;
+	bool resp_lost; /* out of memory while keeping it */
+};
+
+struct h2c_conn {
+	int fd;
+	nghttp2_session *h2;
+	h2c_done_fn done;
+	void *user;
+	bool keep_body;
+	char authority[64];
+	struct h2c_call *calls; /* in flight, doubly linked */
+	size_t in_flight;
+	uint8_t out[H2C_OUT_CAP];
+	size_t out_len, out_off;
+	uint8_t in[H2C_IN_CAP];
+};
+
+static void call_finish(struct h2c_conn *c, struct h2c_call *call, int status)
+{
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		c->calls = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	c->in_flight--;
+	c->done(c->user, call->user, call->resp_lost ? -1 : status, call->resp, call->resp_bytes);
+	free(call->resp);
+	free(call->req);
+	free(call);
+}
+
+static int parse_int(const uint8_t *v, size_t len)
+{
+	int n = 0;
+
+	if (!len || len > 9)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		n = n * 10 + (v[i] - '0');
+	}
+	return n;
+}
+
+static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t *name,
+		     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+		     void *user)
+{
+	struct h2c_call *call = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
+
+	(void)flags;
+	(void)user;
+	if (!call || f->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	if (namelen == 7 && memcmp(name, ":status", 7) == 0)
+		call->http_status = parse_int(value, valuelen);
+	else if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0)
+		call->grpc_status = parse_int(value, valuelen);
+	return 0;
+}
+
+static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id,
+			 const uint8_t *data, size_t len, void *user)
+{
+	struct h2c_call *call = nghttp2_session_get_stream_user_data(h2, stream_id);
+	struct h2c_conn *c = user;
+
+	(void)flags;
+	if (!call)
+		return 0;
+	if (c->keep_body && !call->resp_lost) {
+		if (call->resp_bytes + len > call->resp_cap) {
+			size_t cap = call->resp_cap ? call->resp_cap : 256;
+			uint8_t *n;
+
+			while (cap < call->resp_bytes + len)
+				cap *= 2;
+			n = realloc(call->resp, cap);
+			if (!n) {
+				call->resp_lost = true;
+				call->resp_bytes += len;
+				return 0;
+			}
+			call->resp = n;
+			call->resp_cap = cap;
+		}
+		memcpy(call->resp + call->resp_bytes, data, len);
+	}
+	call->resp_bytes += len;
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t error_code,
+			   void *user)
+{
+	struct h2c_conn *c = user;
+	struct h2c_call *call = nghttp2_session_get_stream_user_data(h2, stream_id);
+	int status;
+
+	if (!call)
+		return 0;
+	status = (error_code == NGHTTP2_NO_ERROR && call->http_status == 200) ? call->grpc_status
+									      : -1;
+	nghttp2_session_set_stream_user_data(h2, stream_id, NULL);
+	call_finish(c, call, status);
+	return 0;
+}
+
+static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, size_t length,
+			 uint32_t *flags, nghttp2_data_source *src, void *user)
+{
+	struct h2c_call *call = src->ptr;
+	size_t n = call->req_len - call->req_off;
+
+	(void)h2;
+	(void)stream_id;
+	(void)user;
+	if (n > length)
+		n = length;
+	memcpy(buf, call->req + call->req_off, n);
+	call->req_off += n;
+	if (call->req_off == call->req_len)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)n;
+}
+
+static int session_new(struct h2c_conn *c)
+{
+	nghttp2_session_callbacks *cbs;
+	nghttp2_settings_entry set[] = {
+		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1024 * 1024 },
+	};
+	int rv;
+
+	if (nghttp2_session_callbacks_new(&cbs))
+		return -ENOMEM;
+	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+	rv = nghttp2_session_client_new(&c->h2, cbs, c);
+	nghttp2_session_callbacks_del(cbs);
+	if (rv)
+		return -ENOMEM;
+	if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, set, sizeof(set) / sizeof(set[0])) ||
+	    nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, H2C_WINDOW))
+		return -EPROTO;
+	return 0;
+}
+
+int h2c_connect(struct h2c_conn **out, const char *host, uint16_t port, bool keep_body,
+		h2c_done_fn done, void *conn_user)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct h2c_conn *c = calloc(1, sizeof(*c));
+	int one = 1, err;
+
+	if (!c)
+		return -ENOMEM;
+	c->fd = -1;
+	c->done = done;
+	c->user = conn_user;
+	c->keep_body = keep_body;
+	snprintf(c->authority, sizeof(c->authority), "%s:%u", host, port);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		err = -EINVAL;
+		goto fail;
+	}
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	    fcntl(c->fd, F_SETFL, O_NONBLOCK)) {
+		err = -errno;
+		goto fail;
+	}
+	err = session_new(c);
+	if (err)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	h2c_close(c);
+	return err;
+}
+
+#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
+
+int h2c_call_submit(struct h2c_conn *c, const char *path, const uint8_t *msg, size_t len,
+		    void *call_user)
+{
+	struct h2c_call *call = calloc(1, sizeof(*call));
+	nghttp2_nv nv[] = {
+		NV(":method", "POST"),		 NV(":scheme", "http"),
+		NV(":path", path),		 NV(":authority", c->authority),
+		NV("content-type", "application/grpc"), NV("te", "trailers"),
+	};
+	nghttp2_data_provider dp;
+	int32_t id;
+
+	if (!call)
+		return -ENOMEM;
+	call->req = malloc(len + 5);
+	if (!call->req) {
+		free(call);
+		return -ENOMEM;
+	}
+	call->req[0] = 0;
+	call->req[1] = (uint8_t)(len >> 24);
+	call->req[2] = (uint8_t)(len >> 16);
+	call->req[3] = (uint8_t)(len >> 8);
+	call->req[4] = (uint8_t)len;
+	if (len)
+		memcpy(call->req + 5, msg, len);
+	call->req_len = len + 5;
+	call->user = call_user;
+	call->grpc_status = -1;
+	dp.source.ptr = call;
+	dp.read_callback = read_body;
+	id = nghttp2_submit_request(c->h2, NULL, nv, sizeof(nv) / sizeof(nv[0]), &dp, call);
+	if (id < 0) {
+		free(call->req);
+		free(call);
+		return -EPROTO;
+	}
+	call->next = c->calls;
+	if (c->calls)
+		c->calls->prev = call;
+	c->calls = call;
+	c->in_flight++;
+	return 0;
+}
+
+/* Writes what nghttp2 has queued until done or the socket is full. Returns 0 or -errno. */
+static int conn_flush(struct h2c_conn *c)
+{
+	for (;;) {
+		while (c->out_off == c->out_len && nghttp2_session_want_write(c->h2)) {
+			const uint8_t *p;
+			ssize_t n = 0;
+
+			c->out_off = c->out_len = 0;
+			/* Gather frames into one buffer, so a burst of calls is one write. */
+			while (c->out_len < H2C_OUT_CAP / 2 &&
+			       (n = nghttp2_session_mem_send(c->h2, &p)) > 0) {
+				if ((size_t)n > H2C_OUT_CAP - c->out_len)
+					return -EMSGSIZE;
+				memcpy(c->out + c->out_len, p, (size_t)n);
+				c->out_len += (size_t)n;
+			}
+			if (n < 0)
+				return -EPROTO;
+			if (!c->out_len)
+				return 0;
+		}
+		if (c->out_off == c->out_len)
+			return 0;
+		ssize_t w = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+
+		if (w < 0)
+			return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+		c->out_off += (size_t)w;
+	}
+}
+
+int h2c_poll(struct h2c_conn *c, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	int err = conn_flush(c);
+
+	if (err)
+		return err;
+	if (c->out_off < c->out_len)
+		pfd.events |= POLLOUT;
+	if (poll(&pfd, 1, timeout_ms) < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+		for (;;) {
+			ssize_t n = read(c->fd, c->in, sizeof(c->in));
+
+			if (n == 0)
+				return -ECONNRESET;
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				return -errno;
+			}
+			if (nghttp2_session_mem_recv(c->h2, c->in, (size_t)n) != n)
+				return -EPROTO;
+			if ((size_t)n < sizeof(c->in))
+				break;
+		}
+	}
+	if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2))
+		return -ECONNRESET;
+	return conn_flush(c);
+}
+
+size_t h2c_in_flight(const struct h2c_conn *c)
+{
+	return c->in_flight;
+}
+
+void h2c_close(struct h2c_conn *c)
+{
+	if (!c)
+		return;
+	if (c->h2)
+		nghttp2_session_del(c->h2);
+	c->h2 = NULL;
+	while (c->calls)
+		call_finish(c, c->calls, -1);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}

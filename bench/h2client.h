@@ -1,0 +1,44 @@
+/* Benchmark gRPC client transport: one cleartext HTTP/2 connection driven by nghttp2. */
+#ifndef BENCH_H2CLIENT_H
+#define BENCH_H2CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct h2c_conn;
+
+/*
+ * Called once per finished call: grpc_status is the grpc-status the server sent (0 = OK),
+ * or -1 when the call ended without one (HTTP status other than 200, stream reset,
+ * connection lost). body/body_len is the response body (gRPC framing included) when the
+ * connection keeps bodies, else NULL with body_len still counting its bytes. call_user is
+ * what h2c_call_submit was given. body is valid during the callback only.
+ */
+typedef void (*h2c_done_fn)(void *conn_user, void *call_user, int grpc_status,
+			    const uint8_t *body, size_t body_len);
+
+/* Connects to host:port (numeric IPv4) and sends the HTTP/2 preface and SETTINGS;
+ * keep_body: collect response bodies for the done callback. On success *out owns the
+ * socket. Returns 0 or -errno. */
+int h2c_connect(struct h2c_conn **out, const char *host, uint16_t port, bool keep_body,
+		h2c_done_fn done, void *conn_user);
+
+/* Queues one unary call: POST `path` with the protobuf message `msg` of `len` bytes
+ * (the 5-byte gRPC frame header is added here; msg is copied). Nothing is sent until
+ * h2c_poll. Returns 0 or -errno. */
+int h2c_call_submit(struct h2c_conn *c, const char *path, const uint8_t *msg, size_t len,
+		    void *call_user);
+
+/* Sends what is queued, waits up to timeout_ms for the socket, and processes what
+ * arrived (finished calls invoke the done callback). Returns 0, or -errno when the
+ * connection failed or was closed by the server. */
+int h2c_poll(struct h2c_conn *c, int timeout_ms);
+
+/* Number of calls submitted and not finished yet. */
+size_t h2c_in_flight(const struct h2c_conn *c);
+
+/* Closes the connection; calls still in flight end with grpc_status -1. NULL is allowed. */
+void h2c_close(struct h2c_conn *c);
+
+#endif /* BENCH_H2CLIENT_H */
