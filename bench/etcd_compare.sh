@@ -12,12 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 store_bin=$(realpath "$1")
 loadgen=$(realpath "$2")
 rounds=${ROUNDS:-3}
-duration=${DURATION:-2}
-warmup=${WARMUP:-0.5}
-conns=${CONNS:-2}
-streams=${STREAMS:-16}
-keys=${KEYS:-10000}
-value_size=${VALUE_SIZE:-256}
+load_settings
 etcd=/usr/bin/etcd
 
 # etcd is needed by the benchmark only; its package must not start a system service.

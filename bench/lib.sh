@@ -164,3 +164,14 @@ bench_wait_ready() {
 	echo "bench: server on 127.0.0.1:$port answered no Put with OK in ${secs}s" >&2
 	return 1
 }
+
+# load_settings: the client load every script drives (loadgen options), overridable from
+# the environment: DURATION, WARMUP, CONNS, STREAMS, KEYS, VALUE_SIZE.
+load_settings() {
+	duration=${DURATION:-2}
+	warmup=${WARMUP:-0.5}
+	conns=${CONNS:-2}
+	streams=${STREAMS:-16}
+	keys=${KEYS:-10000}
+	value_size=${VALUE_SIZE:-256}
+}

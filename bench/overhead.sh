@@ -13,12 +13,7 @@ store_bin=$(realpath "$1")
 agent_bin=$(realpath "$2")
 loadgen=$(realpath "$3")
 rounds=${ROUNDS:-9}
-duration=${DURATION:-2}
-warmup=${WARMUP:-0.5}
-conns=${CONNS:-2}
-streams=${STREAMS:-16}
-keys=${KEYS:-10000}
-value_size=${VALUE_SIZE:-256}
+load_settings
 
 tmp=$(mktemp -d /tmp/ms-bench-overhead.XXXXXX)
 cleanup() {
