@@ -9,13 +9,29 @@
 
 #include "grpc.h"
 
+/* Writes v as 8 little-endian bytes at p. */
+static inline void ms_le64_write(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The 8 little-endian bytes at p. */
+static inline uint64_t ms_le64_read(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
 /* Appends v as 8 little-endian bytes. Returns 0 or -ENOMEM. */
 static inline int ms_put_u64(struct grpc_buf *b, uint64_t v)
 {
 	uint8_t x[8];
 
-	for (int i = 0; i < 8; i++)
-		x[i] = (uint8_t)(v >> (8 * i));
+	ms_le64_write(x, v);
 	return grpc_buf_append(b, x, sizeof(x));
 }
 
@@ -36,15 +52,14 @@ struct ms_reader {
 
 static inline uint64_t ms_get_u64(struct ms_reader *r)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
 	if (r->left < 8) {
 		r->bad = true;
 		r->left = 0;
 		return 0;
 	}
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)r->p[i] << (8 * i);
+	v = ms_le64_read(r->p);
 	r->p += 8;
 	r->left -= 8;
 	return v;

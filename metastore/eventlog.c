@@ -1,5 +1,6 @@
 /* Event log of the MVCC store: every change in revision order, for watchers. */
 #include "eventlog.h"
+#include "mvcc_priv.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -103,19 +104,6 @@ uint64_t ms_eventlog_seek(const struct ms_eventlog *l, int64_t rev)
 	return l->base + lo;
 }
 
-static void fill_kv(struct ms_kv *kv, const struct ms_key *k, const struct ms_key_rev *r)
-{
-	*kv = (struct ms_kv){
-		.key = ms_key_bytes(k),
-		.key_len = k->key_len,
-		.value = r->value,
-		.value_len = r->value_len,
-		.create_rev = r->create_rev,
-		.mod_rev = r->mod_rev,
-		.version = r->version,
-		.lease = r->lease,
-	};
-}
 
 int64_t ms_eventlog_read(const struct ms_eventlog *l, uint64_t *pos, struct ms_event *out,
 			 size_t max)
@@ -135,14 +123,14 @@ int64_t ms_eventlog_read(const struct ms_eventlog *l, uint64_t *pos, struct ms_e
 		at = (size_t)(e->idx - e->k->dropped);
 		r = &revs[at];
 		out[n].is_delete = r->version == 0;
-		fill_kv(&out[n].kv, e->k, r);
+		ms_kv_fill(&out[n].kv, e->k, r, true);
 		/* like etcd's watch, prev is the key at the revision before this one, so every
 		 * change a transaction made to one key has the same prev */
 		while (at > 0 && revs[at - 1].mod_rev == r->mod_rev)
 			at--;
 		out[n].has_prev = at > 0 && revs[at - 1].version != 0;
 		if (out[n].has_prev)
-			fill_kv(&out[n].prev, e->k, &revs[at - 1]);
+			ms_kv_fill(&out[n].prev, e->k, &revs[at - 1], true);
 		else
 			memset(&out[n].prev, 0, sizeof(out[n].prev));
 		n++;

@@ -511,6 +511,20 @@ int ms_lease_revoke_expired(struct ms_lease_table *t, int64_t id,
 	return revoke(t, MS_LEASE_OP_EXPIRE, id, keys_out);
 }
 
+/* Moves lease l's deadline to expiry_ms. Fires no probe: a caller that is an operation
+ * (renew) fires its own. */
+static int set_expiry(struct ms_lease_table *t, struct lease *l, int64_t expiry_ms)
+{
+	int err = h_reserve(t);
+
+	if (err)
+		return err;
+	l->expiry_ms = expiry_ms;
+	l->gen = ++t->gen;
+	h_push(t, l);
+	return 0;
+}
+
 int ms_lease_renew(struct ms_lease_table *t, int64_t id, int64_t now_ms, int64_t *ttl_out)
 {
 	struct lease *l = id_find(t, id);
@@ -520,12 +534,9 @@ int ms_lease_renew(struct ms_lease_table *t, int64_t id, int64_t now_ms, int64_t
 		err = -ENOENT;
 		goto cleanup;
 	}
-	err = h_reserve(t);
+	err = set_expiry(t, l, deadline(now_ms, l->ttl));
 	if (err)
 		goto cleanup;
-	l->expiry_ms = deadline(now_ms, l->ttl);
-	l->gen = ++t->gen;
-	h_push(t, l);
 	if (ttl_out)
 		*ttl_out = l->ttl;
 cleanup:
@@ -713,18 +724,6 @@ int64_t ms_lease_next_deadline(struct ms_lease_table *t)
 	return t->hn ? t->heap[0].expiry_ms : MS_LEASE_NO_DEADLINE;
 }
 
-/* Moves lease l's deadline to expiry_ms (no probe: this is local timekeeping, not an op). */
-static int set_expiry(struct ms_lease_table *t, struct lease *l, int64_t expiry_ms)
-{
-	int err = h_reserve(t);
-
-	if (err)
-		return err;
-	l->expiry_ms = expiry_ms;
-	l->gen = ++t->gen;
-	h_push(t, l);
-	return 0;
-}
 
 int ms_lease_promote(struct ms_lease_table *t, int64_t now_ms, int64_t extra_ms)
 {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "kv_pb.h"
 #include "rpc.pb-c.h"
 
@@ -82,8 +83,7 @@ static void on_tick(uv_timer_t *h)
 				expire(ls, ids[i]);
 				continue;
 			}
-			for (int b = 0; b < 8; b++)
-				payload[b] = (uint8_t)((uint64_t)ids[i] >> (8 * b));
+			ms_le64_write(payload, (uint64_t)ids[i]);
 			ms_raft_propose_op(rn, MS_RAFT_OP_LEASE_EXPIRE, payload, sizeof(payload));
 			/* not again until that entry had time to apply (or failed: retried then) */
 			ms_lease_postpone(ls->kv->leases, ids[i], now_ms(ls) + LEASE_RETRY_MS);
@@ -99,14 +99,10 @@ rearm:
 static void lease_apply_expire(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
 {
 	struct lease_service *ls = ctx;
-	uint64_t id = 0;
 
 	(void)call;
-	if (len != 8)
-		return;
-	for (int b = 0; b < 8; b++)
-		id |= (uint64_t)msg[b] << (8 * b);
-	expire(ls, (int64_t)id);
+	if (len == 8)
+		expire(ls, (int64_t)ms_le64_read(msg));
 }
 
 /* A new leader restarts every lease's clock: keep-alives went to the old leader. */

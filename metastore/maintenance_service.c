@@ -168,6 +168,21 @@ static void maint_alarm(struct grpc_call *call, const uint8_t *msg, size_t len, 
 	etcdserverpb__alarm_request__free_unpacked(req, NULL);
 }
 
+/* A one-URL list "http://ADDR" in the arena; false when out of memory. */
+static bool url_list(struct kv_pb_arena *a, const char *addr, char ***urls, size_t *n)
+{
+	size_t len = strlen(addr) + sizeof("http://");
+	char **list = kv_pb_alloc(a, sizeof(*list) + len);
+
+	if (!list)
+		return false;
+	list[0] = (char *)(list + 1);
+	snprintf(list[0], len, "http://%s", addr);
+	*urls = list;
+	*n = 1;
+	return true;
+}
+
 static void member_list(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
 {
 	struct maintenance_service *ms = ctx;
@@ -186,44 +201,28 @@ static void member_list(struct grpc_call *call, const uint8_t *msg, size_t len, 
 		peers = ms_raft_peers(ms->kv->raft, &n);
 	if (peers) {
 		members = kv_pb_alloc(&a, n * sizeof(*members));
-		if (!members) {
-			grpc_call_fault(call, "out of memory listing members");
-			goto cleanup;
-		}
+		if (!members)
+			goto nomem;
 		for (size_t i = 0; i < n; i++) {
 			Etcdserverpb__Member *m = kv_pb_alloc(&a, sizeof(*m));
-			char **url = kv_pb_alloc(&a, sizeof(*url) + 8 + sizeof(peers[i].address));
+			size_t alen = strlen(peers[i].address);
+			/* a lone member's ephemeral port (":0") is no address anyone can reach */
+			bool reachable = alen < 2 || strcmp(peers[i].address + alen - 2, ":0") != 0;
 
-			if (!m || !url) {
-				grpc_call_fault(call, "out of memory listing members");
-				goto cleanup;
-			}
+			if (!m)
+				goto nomem;
 			etcdserverpb__member__init(m);
 			m->id = peers[i].id;
 			m->name = (char *)peers[i].name;
-			/* peer URLs are known for all; client URLs only for this member */
-			url[0] = (char *)(url + 1);
-			snprintf(url[0], 8 + sizeof(peers[i].address), "http://%s", peers[i].address);
-			/* a lone member's ephemeral port (":0") is no address anyone can reach */
-			if (!strstr(url[0], ":0") || strcmp(strstr(url[0], ":0"), ":0")) {
-				m->peerurls = url;
-				m->n_peerurls = 1;
-			}
+			if (reachable && !url_list(&a, peers[i].address, &m->peerurls, &m->n_peerurls))
+				goto nomem;
+			/* client URLs: this member's own, others' once published (when they led) */
 			if (peers[i].id == ms->kv->member_id) {
 				m->clienturls = &ms->client_url;
 				m->n_clienturls = 1;
-			} else if (peers[i].client[0]) {
-				/* published by that member when it led */
-				char **curl = kv_pb_alloc(&a, sizeof(*curl) + 8 + sizeof(peers[i].client));
-
-				if (!curl) {
-					grpc_call_fault(call, "out of memory listing members");
-					goto cleanup;
-				}
-				curl[0] = (char *)(curl + 1);
-				snprintf(curl[0], 8 + sizeof(peers[i].client), "http://%s", peers[i].client);
-				m->clienturls = curl;
-				m->n_clienturls = 1;
+			} else if (peers[i].client[0] &&
+				   !url_list(&a, peers[i].client, &m->clienturls, &m->n_clienturls)) {
+				goto nomem;
 			}
 			members[i] = m;
 		}
@@ -235,6 +234,9 @@ static void member_list(struct grpc_call *call, const uint8_t *msg, size_t len, 
 	resp.n_members = n;
 	resp.header = kv_pb_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
 	kv_pb_reply(call, &a, &resp.base);
+	goto cleanup;
+nomem:
+	grpc_call_fault(call, "out of memory listing members");
 cleanup:
 	kv_pb_arena_free(&a);
 }

@@ -145,18 +145,6 @@ static inline bool is_live(const struct ms_key_rev *r)
 	return r && r->version != 0;
 }
 
-static void fill_kv(struct ms_kv *kv, const struct ms_key *k, const struct ms_key_rev *r,
-		    bool with_value)
-{
-	kv->key = ms_key_bytes(k);
-	kv->key_len = k->key_len;
-	kv->value = with_value ? r->value : NULL;
-	kv->value_len = with_value ? r->value_len : 0;
-	kv->create_rev = r->create_rev;
-	kv->mod_rev = r->mod_rev;
-	kv->version = r->version;
-	kv->lease = r->lease;
-}
 
 /* --- range ---------------------------------------------------------------------------- */
 
@@ -223,7 +211,7 @@ static int push_kv(struct ms_range_res *res, size_t *cap, bool single, const str
 		res->kvs = kvs;
 		*cap = ncap;
 	}
-	fill_kv(&res->kvs[res->n++], k, r, with_value);
+	ms_kv_fill(&res->kvs[res->n++], k, r, with_value);
 	return 0;
 }
 
@@ -376,7 +364,7 @@ static int put_at(struct ms_mvcc *s, int64_t wrev, const uint8_t *key, size_t ke
 		r.create_rev = last->create_rev;
 		r.version = last->version + 1;
 		if (prev)
-			fill_kv(prev, k, last, true);
+			ms_kv_fill(prev, k, last, true);
 	} else {
 		r.create_rev = wrev;
 		r.version = 1;
@@ -433,7 +421,7 @@ static int delete_at(struct ms_mvcc *s, int64_t wrev, const uint8_t *key, size_t
 		if (!is_live(last))
 			continue;
 		if (out)
-			fill_kv(&out[i], k, last, true);
+			ms_kv_fill(&out[i], k, last, true);
 		i++;
 		tomb.mod_rev = wrev;
 		ms_key_append(k, &tomb); /* reserved above: cannot fail */
@@ -509,7 +497,7 @@ bool ms_mvcc_get(struct ms_mvcc *s, const uint8_t *key, size_t key_len, struct m
 
 	if (!is_live(r))
 		return false;
-	fill_kv(kv, k, r, true);
+	ms_kv_fill(kv, k, r, true);
 	return true;
 }
 

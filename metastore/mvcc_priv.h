@@ -27,6 +27,20 @@ struct ms_mvcc {
 	struct ms_mvcc_txn txn; /* one transaction at a time, so it lives in the store */
 };
 
+/* Fills kv from revision r of key k (pointers into the index; no value unless with_value). */
+static inline void ms_kv_fill(struct ms_kv *kv, const struct ms_key *k, const struct ms_key_rev *r,
+			      bool with_value)
+{
+	kv->key = ms_key_bytes(k);
+	kv->key_len = k->key_len;
+	kv->value = with_value ? r->value : NULL;
+	kv->value_len = with_value ? r->value_len : 0;
+	kv->create_rev = r->create_rev;
+	kv->mod_rev = r->mod_rev;
+	kv->version = r->version;
+	kv->lease = r->lease;
+}
+
 /* Seed of a store's skip list levels (any value works; this one differs per store). */
 static inline uint64_t ms_mvcc_ix_seed(const struct ms_mvcc *s)
 {

@@ -154,10 +154,7 @@ int ms_mvcc_for_each_live(const struct ms_mvcc *s,
 
 		if (!r || r->version == 0)
 			continue;
-		kv = (struct ms_kv){ .key = ms_key_bytes(k), .key_len = k->key_len,
-				     .value = r->value, .value_len = r->value_len,
-				     .create_rev = r->create_rev, .mod_rev = r->mod_rev,
-				     .version = r->version, .lease = r->lease };
+		ms_kv_fill(&kv, k, r, true);
 		err = fn(&kv, arg);
 		if (err)
 			return err;

@@ -56,7 +56,6 @@ static int propose(struct ms_raft *rn, unsigned op, const uint8_t *msg, size_t l
 {
 	struct ms_proposal *p;
 	struct raft_buffer buf;
-	struct grpc_buf hdr = { 0 };
 	size_t pad;
 	int rv;
 
@@ -68,13 +67,13 @@ static int propose(struct ms_raft *rn, unsigned op, const uint8_t *msg, size_t l
 	pad = (8 - (MS_RAFT_ENTRY_HDR + len) % 8) % 8;
 	buf.len = MS_RAFT_ENTRY_HDR + len + pad;
 	buf.base = raft_malloc(buf.len);
-	if (!p || !buf.base ||
-	    ms_put_u64(&hdr, (uint64_t)pad << 48 | (uint64_t)op << 32 | MS_RAFT_ENTRY_MAGIC) ||
-	    ms_put_u64(&hdr, rn->opts.node_id) || ms_put_u64(&hdr, rn->seq + 1)) {
+	if (!p || !buf.base) {
 		rv = -ENOMEM;
 		goto fail;
 	}
-	memcpy(buf.base, hdr.data, MS_RAFT_ENTRY_HDR);
+	ms_le64_write(buf.base, (uint64_t)pad << 48 | (uint64_t)op << 32 | MS_RAFT_ENTRY_MAGIC);
+	ms_le64_write((uint8_t *)buf.base + 8, rn->opts.node_id);
+	ms_le64_write((uint8_t *)buf.base + 16, rn->seq + 1);
 	if (len)
 		memcpy((uint8_t *)buf.base + MS_RAFT_ENTRY_HDR, msg, len);
 	memset((uint8_t *)buf.base + MS_RAFT_ENTRY_HDR + len, 0, pad);
@@ -96,12 +95,10 @@ static int propose(struct ms_raft *rn, unsigned op, const uint8_t *msg, size_t l
 	else
 		rn->pending = p;
 	rn->pending_tail = p;
-	grpc_buf_free(&hdr);
 	return 0;
 fail:
 	raft_free(buf.base);
 	free(p);
-	grpc_buf_free(&hdr);
 	return rv;
 }
 

@@ -10,13 +10,6 @@
 
 #define POLL_MS 20
 
-static uint64_t rd_u64(const uint8_t *p)
-{
-	struct ms_reader r = { .p = p, .left = 8 };
-
-	return ms_get_u64(&r);
-}
-
 const struct ms_raft_route *ms_raft_op_route(const struct ms_raft *rn, unsigned op)
 {
 	if (op < MS_METHOD_COUNT)
@@ -37,18 +30,26 @@ static struct ms_raft_peer *peer_find(struct ms_raft *rn, uint64_t id)
 	return NULL;
 }
 
+/* Reads one (member id, client address) pair, as published or snapshotted, into the
+ * member's entry; unknown members and oversized addresses are skipped. */
+static void read_member_client(struct ms_raft *rn, struct ms_reader *r)
+{
+	struct ms_raft_peer *m = peer_find(rn, ms_get_u64(r));
+	size_t n;
+	const uint8_t *addr = ms_get_bytes(r, &n);
+
+	if (m && !r->bad && n < sizeof(m->client)) {
+		memcpy(m->client, addr, n);
+		m->client[n] = '\0';
+	}
+}
+
 /* MS_RAFT_OP_MEMBER_ATTR: a member's client address, as etcd publishes member attributes. */
 static void apply_member_attr(struct ms_raft *rn, const uint8_t *p, size_t len)
 {
 	struct ms_reader r = { .p = p, .left = len };
-	struct ms_raft_peer *m = peer_find(rn, ms_get_u64(&r));
-	size_t n;
-	const uint8_t *addr = ms_get_bytes(&r, &n);
 
-	if (m && !r.bad && n < sizeof(m->client)) {
-		memcpy(m->client, addr, n);
-		m->client[n] = '\0';
-	}
+	read_member_client(rn, &r);
 }
 
 const char *ms_raft_leader_client(const struct ms_raft *rn)
@@ -79,10 +80,10 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 
 	*result = NULL;
 	ms_probe_raft_commit(rn->opts.node_id, index);
-	if (buf->len < MS_RAFT_ENTRY_HDR || (uint32_t)rd_u64(p) != MS_RAFT_ENTRY_MAGIC)
+	if (buf->len < MS_RAFT_ENTRY_HDR || (uint32_t)ms_le64_read(p) != MS_RAFT_ENTRY_MAGIC)
 		goto done; /* not ours: nothing to apply, like an empty entry */
-	op = (unsigned)((rd_u64(p) >> 32) & 0xffff);
-	pad = (size_t)(rd_u64(p) >> 48);
+	op = (unsigned)((ms_le64_read(p) >> 32) & 0xffff);
+	pad = (size_t)(ms_le64_read(p) >> 48);
 	if (pad > buf->len - MS_RAFT_ENTRY_HDR)
 		goto done;
 	if (op == MS_RAFT_OP_MEMBER_ATTR) {
@@ -90,8 +91,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		goto done;
 	}
 	route = ms_raft_op_route(rn, op);
-	if (rd_u64(p + 8) == rn->opts.node_id)
-		prop = ms_raft_pending_find(rn, rd_u64(p + 16));
+	if (ms_le64_read(p + 8) == rn->opts.node_id)
+		prop = ms_raft_pending_find(rn, ms_le64_read(p + 16));
 	if (prop && prop->call)
 		call = prop->call;
 	if (prop)
@@ -172,16 +173,8 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	if (ms_get_u64(&r) != RN_SNAP_MAGIC)
 		return RAFT_CORRUPT;
 	n = ms_get_u64(&r);
-	for (uint64_t i = 0; i < n && !r.bad; i++) {
-		struct ms_raft_peer *m = peer_find(rn, ms_get_u64(&r));
-		size_t len;
-		const uint8_t *addr = ms_get_bytes(&r, &len);
-
-		if (m && len < sizeof(m->client)) {
-			memcpy(m->client, addr, len);
-			m->client[len] = '\0';
-		}
-	}
+	for (uint64_t i = 0; i < n && !r.bad; i++)
+		read_member_client(rn, &r);
 	if (r.bad)
 		return RAFT_CORRUPT;
 	err = rn->st.restore(rn->st.arg, r.p, r.left);

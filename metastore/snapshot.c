@@ -44,8 +44,7 @@ static int put_section(struct grpc_buf *b, int (*fn)(void *arg, struct grpc_buf 
 	if (err)
 		return err;
 	n = b->len - at - 8;
-	for (int i = 0; i < 8; i++)
-		b->data[at + i] = (uint8_t)(n >> (8 * i));
+	ms_le64_write(b->data + at, n);
 	return 0;
 }
 
@@ -104,18 +103,13 @@ int ms_snapshot_take(const struct ms_snap_parts *p, struct grpc_buf *out)
 	return err;
 }
 
-struct attach_ctx {
-	struct ms_lease_table *t;
-};
-
+/* Attaches a live key to its lease (arg: the table). */
 static int attach_key(const struct ms_kv *kv, void *arg)
 {
-	struct attach_ctx *c = arg;
-
 	if (!kv->lease)
 		return 0;
 	/* a key naming a lease the snapshot lacks is corrupt state */
-	return ms_lease_attach(c->t, kv->lease, kv->key, kv->key_len);
+	return ms_lease_attach(arg, kv->lease, kv->key, kv->key_len);
 }
 
 static int load_leases(struct ms_lease_table *t, struct ms_mvcc *mvcc, const uint8_t *data,
@@ -123,7 +117,6 @@ static int load_leases(struct ms_lease_table *t, struct ms_mvcc *mvcc, const uin
 {
 	struct ms_reader r = { .p = data, .left = len };
 	uint64_t rng = ms_get_u64(&r), n = ms_get_u64(&r);
-	struct attach_ctx c = { t };
 	int err;
 
 	if (r.bad || n > r.left / 16)
@@ -137,7 +130,7 @@ static int load_leases(struct ms_lease_table *t, struct ms_mvcc *mvcc, const uin
 		if (err)
 			return err;
 	}
-	return ms_mvcc_for_each_live(mvcc, attach_key, &c);
+	return ms_mvcc_for_each_live(mvcc, attach_key, t);
 }
 
 int ms_snapshot_restore(const struct ms_snap_parts *p, const uint8_t *data, size_t len,
