@@ -24,10 +24,51 @@ static int cap_last(void)
 	return last;
 }
 
-int privs_drop(const char *user, char *err, size_t len)
+/* Drops from the bounding set every capability not in `keep` and empties the ambient set.
+ * The bounding set needs CAP_SETPCAP, so this goes while the caller still has it. */
+static int bound_caps(uint64_t keep, char *err, size_t len)
+{
+	for (int cap = 0; cap <= cap_last(); cap++) {
+		if (cap < 64 && ((keep >> cap) & 1))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL) {
+			int e = -errno;
+
+			snprintf(err, len, "cannot drop capability %d from the bounding set: %s", cap,
+				 strerror(-e));
+			return e;
+		}
+	}
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	return 0;
+}
+
+/* Sets the effective and permitted sets to `keep` (inheritable empty), then no_new_privs;
+ * `verb` words the capset failure ("clear", "limit"). */
+static int set_caps(uint64_t keep, const char *verb, char *err, size_t len)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
+	int e;
+
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = (uint32_t)keep;
+	data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
+	if (syscall(SYS_capset, &hdr, data)) {
+		e = -errno;
+		snprintf(err, len, "cannot %s capabilities: %s", verb, strerror(-e));
+		return e;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		e = -errno;
+		snprintf(err, len, "cannot set no_new_privs: %s", strerror(-e));
+		return e;
+	}
+	return 0;
+}
+
+int privs_drop(const char *user, char *err, size_t len)
+{
 	struct passwd *pw = NULL;
 	int e;
 
@@ -38,33 +79,15 @@ int privs_drop(const char *user, char *err, size_t len)
 			return -ENOENT;
 		}
 	}
-	/* The bounding set needs CAP_SETPCAP, so it goes while we still have it. */
-	for (int cap = 0; cap <= cap_last(); cap++) {
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL) {
-			e = -errno;
-			snprintf(err, len, "cannot drop capability %d from the bounding set: %s", cap,
-				 strerror(-e));
-			return e;
-		}
-	}
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	e = bound_caps(0, err, len);
+	if (e)
+		return e;
 	if (pw && (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid))) {
 		e = -errno;
 		snprintf(err, len, "cannot switch to user %s: %s", user, strerror(-e));
 		return e;
 	}
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capset, &hdr, data)) {
-		e = -errno;
-		snprintf(err, len, "cannot clear capabilities: %s", strerror(-e));
-		return e;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
-		e = -errno;
-		snprintf(err, len, "cannot set no_new_privs: %s", strerror(-e));
-		return e;
-	}
-	return 0;
+	return set_caps(0, "clear", err, len);
 }
 
 int privs_keep_only(uint64_t keep, char *err, size_t len)
@@ -80,31 +103,8 @@ int privs_keep_only(uint64_t keep, char *err, size_t len)
 		return e;
 	}
 	keep &= (uint64_t)data[0].permitted | (uint64_t)data[1].permitted << 32;
-	for (int cap = 0; cap <= cap_last(); cap++) {
-		if ((keep >> cap) & 1)
-			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL) {
-			e = -errno;
-			snprintf(err, len, "cannot drop capability %d from the bounding set: %s", cap,
-				 strerror(-e));
-			return e;
-		}
-	}
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	memset(data, 0, sizeof(data));
-	data[0].effective = data[0].permitted = (uint32_t)keep;
-	data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
-	if (syscall(SYS_capset, &hdr, data)) {
-		e = -errno;
-		snprintf(err, len, "cannot limit capabilities: %s", strerror(-e));
-		return e;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
-		e = -errno;
-		snprintf(err, len, "cannot set no_new_privs: %s", strerror(-e));
-		return e;
-	}
-	return 0;
+	e = bound_caps(keep, err, len);
+	return e ? e : set_caps(keep, "limit", err, len);
 }
 
 int privs_effective_count(void)
