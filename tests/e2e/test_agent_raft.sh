@@ -4,6 +4,7 @@
 # the pid) and equal what each member reports; raft_commit_duration_seconds counts exactly
 # the entries the leader proposed (the writes and its published client address).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cluster.sh"
 need_root
 
 N_PUT=${N_PUT:-12}
@@ -11,33 +12,14 @@ N_PUT=${N_PUT:-12}
 AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --binary "$METASTORE" --probes raft,mvcc
 
-declare -A CPORT RPORT
-for n in n1 n2 n3; do
-	CPORT[$n]=$(free_port)
-	RPORT[$n]=$(free_port)
-done
-CLUSTER="n1=http://127.0.0.1:${RPORT[n1]},n2=http://127.0.0.1:${RPORT[n2]},n3=http://127.0.0.1:${RPORT[n3]}"
-for n in n1 n2 n3; do
-	start_metastore "${CPORT[$n]}" --name "$n" --initial-cluster "$CLUSTER" \
-		--election-timeout 500 --heartbeat-interval 50
-done
+cluster_init
+for n in n1 n2 n3; do start_member "$n"; done
 
 # status FIELD MEMBER: one field of a member's Maintenance.Status (jq path under .Status).
 status() {
-	etcdctl --endpoints="127.0.0.1:${CPORT[$2]}" --command-timeout=2s endpoint status -w json |
-		jq -r ".[0].Status.$1"
+	status_json "$2" | jq -r ".[0].Status.$1"
 }
-leader=
-for _ in $(seq 100); do
-	for n in n1 n2 n3; do
-		if [ "$(status leader "$n" 2>/dev/null)" = "$(status header.member_id "$n" 2>/dev/null)" ]; then
-			leader=$n
-		fi
-	done
-	[ -n "$leader" ] && break
-	sleep 0.1
-done
-[ -n "$leader" ] || fail "no leader elected"
+leader=$(wait_leader)
 
 for i in $(seq "$N_PUT"); do
 	etcdctl --endpoints="127.0.0.1:${CPORT[$leader]}" --command-timeout=3s put "k$i" v >/dev/null

@@ -1,60 +1,18 @@
 #!/usr/bin/env bash
 # End-to-end: a 3-member cluster on 127.0.0.1. Followers forward writes and linearizable
-# reads to the leader, so etcdctl may use any member. KILLS times a member is killed (-9) under writes, alternately the
-# leader and a follower, and restarted from its data dir; every acknowledged write is on
+# reads to the leader, so etcdctl may use any member. KILLS times a member is killed (-9)
+# under writes, alternately the leader and a follower, and restarted from its data dir; every acknowledged write is on
 # every member afterwards, with equal HashKV digests. `make stress` runs more kills.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cluster.sh"
 
 N_BEFORE=${N_BEFORE:-10} # writes before the first kill
 N_AFTER=${N_AFTER:-10}   # writes while each killed member is down
 KILLS=${KILLS:-2}
 
-declare -A CPORT RPORT PID
-for n in n1 n2 n3; do
-	CPORT[$n]=$(free_port)
-	RPORT[$n]=$(free_port)
-done
-CLUSTER="n1=http://127.0.0.1:${RPORT[n1]},n2=http://127.0.0.1:${RPORT[n2]},n3=http://127.0.0.1:${RPORT[n3]}"
-
-start_member() {
-	# a small --snapshot-count: a member back from the dead may need the leader's snapshot
-	start_metastore "${CPORT[$1]}" --name "$1" --initial-cluster "$CLUSTER" \
-		--election-timeout 500 --heartbeat-interval 50 --snapshot-count 8
-	PID[$1]=$MS_PID
-}
-
-# status_json PORT: Maintenance.Status of one member as JSON (empty if it does not answer).
-status_json() {
-	etcdctl --endpoints="127.0.0.1:$1" --dial-timeout=1s --command-timeout=2s \
-		endpoint status -w json 2>/dev/null || true
-}
-
-# leader_member: the member name whose status says it is the leader (non-zero if none).
-leader_member() {
-	local n s
-	for n in n1 n2 n3; do
-		kill -0 "${PID[$n]}" 2>/dev/null || continue
-		s=$(status_json "${CPORT[$n]}")
-		[ -n "$s" ] || continue
-		if [ "$(jq -r '.[0].Status.leader' <<<"$s")" = "$(jq -r '.[0].Status.header.member_id' <<<"$s")" ]; then
-			echo "$n"
-			return 0
-		fi
-	done
-	return 1
-}
-
-wait_leader() {
-	local i l
-	for i in $(seq 100); do
-		if l=$(leader_member); then
-			echo "$l"
-			return 0
-		fi
-		sleep 0.1
-	done
-	fail "no leader elected within 10 s"
-}
+cluster_init
+# a small --snapshot-count: a member back from the dead may need the leader's snapshot
+SNAP=(--snapshot-count 8)
 
 ACKED=()
 # put_acked KEY: puts KEY on the current leader until one put is acknowledged (bounded).
@@ -72,7 +30,7 @@ put_acked() {
 	fail "put $key never acknowledged"
 }
 
-for n in n1 n2 n3; do start_member "$n"; done
+for n in n1 n2 n3; do start_member "$n" "${SNAP[@]}"; done
 LEADER=$(wait_leader)
 
 # A follower forwards writes and linearizable reads to the leader (whose client address the
@@ -122,7 +80,7 @@ for k in $(seq "$KILLS"); do
 	for i in $(seq "$N_AFTER"); do put_acked "k$k-$i"; done
 	NEW=$(wait_leader)
 	[ "$NEW" != "$victim" ] || fail "the killed member $victim is still reported as leader"
-	start_member "$victim"
+	start_member "$victim" "${SNAP[@]}"
 done
 
 # every member: all acknowledged keys, read locally (serializable), once caught up
