@@ -393,7 +393,6 @@ static void collect_storage(struct collector *c)
 	total = expo_family_add(c->reg, "storage_operation_total",
 				"Key-value engine operations, by result.", EXPO_COUNTER);
 
-	reap_pending(c, SUBSYS_STORAGE, "storage_pending", false);
 	if (read_map(c, SUBSYS_STORAGE, "storage_hist", MS_STORAGE_SERIES, HIST_WORDS) == 0) {
 		for (uint32_t i = 0; i < MS_STORAGE_SERIES; i++) {
 			const uint64_t *h = v + (size_t)i * HIST_WORDS;
@@ -497,7 +496,8 @@ static void collect_raft(struct collector *c)
 /* Agent self-metrics: probes, BPF program stats, read errors, build info. */
 static void collect_self(struct collector *c, double scrape_s)
 {
-	struct expo_family *att, *nop, *hits, *drops, *runs, *rtime, *errs, *dur, *info;
+	struct expo_family *att, *nop, *hits, *recs, *faults, *drops, *runs, *rtime, *errs, *dur;
+	struct expo_family *info;
 	uint64_t *v = c->scratch;
 
 	att = expo_family_add(c->reg, "metastore_agent_probe_attached",
@@ -507,6 +507,12 @@ static void collect_self(struct collector *c, double scrape_s)
 			      EXPO_GAUGE);
 	hits = expo_family_add(c->reg, "metastore_agent_probe_hits_total",
 			       "Times the probe fired.", EXPO_COUNTER);
+	recs = expo_family_add(c->reg, "metastore_agent_probe_records_total",
+			       "Event records the batch probe carried (records per hit: over hits).",
+			       EXPO_COUNTER);
+	faults = expo_family_add(c->reg, "metastore_agent_record_faults_total",
+				 "Batch records that could not be read from the store's memory.",
+				 EXPO_COUNTER);
 	drops = expo_family_add(c->reg, "metastore_agent_pending_dropped_total",
 				"Begin events not timed because the pending table was full.",
 				EXPO_COUNTER);
@@ -542,6 +548,22 @@ static void collect_self(struct collector *c, double scrape_s)
 		}
 		if (!obj)
 			continue;
+		/* after the loop above: read_map reuses v */
+		if (read_map(c, id, "probe_records", MS_MAX_PROBES, 1) == 0) {
+			for (size_t i = 0; i < d->nr_probes; i++) {
+				struct expo_label l[] = { { "subsystem", d->name },
+							  { "function", d->probes[i].func } };
+
+				if (d->probes[i].semaphore)
+					expo_series_add_u64(recs, l, 2,
+							    v[subsys_probe_index(id, i)]);
+			}
+		}
+		if (read_map(c, id, "record_faults", 1, 1) == 0) {
+			struct expo_label l[] = { { "subsystem", d->name } };
+
+			expo_series_add_u64(faults, l, 1, v[0]);
+		}
 		if (read_map(c, id, "pending_drops", 1, 1) == 0) {
 			struct expo_label l[] = { { "subsystem", d->name } };
 

@@ -79,8 +79,9 @@ bool elf_syms_stripped(const struct elf_syms *es)
 	return es->stripped;
 }
 
-/* File offset of virtual address `addr`, from the section that holds it. */
-static int addr_to_offset(Elf *elf, uint64_t addr, uint64_t *off)
+/* File offset of virtual address `addr`, from the section (code, or else writable data)
+ * with file contents that holds it. */
+static int addr_to_offset(Elf *elf, uint64_t addr, bool code, uint64_t *off)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
@@ -88,7 +89,7 @@ static int addr_to_offset(Elf *elf, uint64_t addr, uint64_t *off)
 	while ((scn = elf_nextscn(elf, scn))) {
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
 			continue;
-		if (!(sh.sh_flags & SHF_EXECINSTR))
+		if (!(sh.sh_flags & (code ? SHF_EXECINSTR : SHF_WRITE)))
 			continue;
 		if (addr >= sh.sh_addr && addr < sh.sh_addr + sh.sh_size) {
 			*off = addr - sh.sh_addr + sh.sh_offset;
@@ -98,12 +99,11 @@ static int addr_to_offset(Elf *elf, uint64_t addr, uint64_t *off)
 	return -ENOENT;
 }
 
-int elf_syms_lookup(struct elf_syms *es, const char *name, struct elf_sym_info *info)
+/* The defined symbol `name` of ELF type `type`. Returns 0 or -ENOENT. */
+static int find_sym(struct elf_syms *es, const char *name, int type, GElf_Sym *sym)
 {
 	Elf_Data *data = elf_getdata(es->symtab, NULL);
 	GElf_Shdr sh;
-	GElf_Sym sym;
-	uint8_t entry[5];
 	size_t n;
 
 	if (!data || !gelf_getshdr(es->symtab, &sh) || !sh.sh_entsize)
@@ -112,19 +112,37 @@ int elf_syms_lookup(struct elf_syms *es, const char *name, struct elf_sym_info *
 	for (size_t i = 0; i < n; i++) {
 		const char *sname;
 
-		if (!gelf_getsym(data, (int)i, &sym))
+		if (!gelf_getsym(data, (int)i, sym))
 			continue;
-		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF)
+		if (GELF_ST_TYPE(sym->st_info) != type || sym->st_shndx == SHN_UNDEF)
 			continue;
-		sname = elf_strptr(es->elf, sh.sh_link, sym.st_name);
-		if (!sname || strcmp(sname, name) != 0)
-			continue;
-		info->addr = sym.st_value;
-		if (addr_to_offset(es->elf, sym.st_value, &info->offset))
-			return -ENOENT;
-		info->nop5 = pread(es->fd, entry, sizeof(entry), (off_t)info->offset) == sizeof(entry) &&
-			     memcmp(entry, nop5, sizeof(nop5)) == 0;
-		return 0;
+		sname = elf_strptr(es->elf, sh.sh_link, sym->st_name);
+		if (sname && strcmp(sname, name) == 0)
+			return 0;
 	}
 	return -ENOENT;
+}
+
+int elf_syms_lookup(struct elf_syms *es, const char *name, struct elf_sym_info *info)
+{
+	uint8_t entry[5];
+	GElf_Sym sym;
+
+	if (find_sym(es, name, STT_FUNC, &sym))
+		return -ENOENT;
+	info->addr = sym.st_value;
+	if (addr_to_offset(es->elf, sym.st_value, true, &info->offset))
+		return -ENOENT;
+	info->nop5 = pread(es->fd, entry, sizeof(entry), (off_t)info->offset) == sizeof(entry) &&
+		     memcmp(entry, nop5, sizeof(nop5)) == 0;
+	return 0;
+}
+
+int elf_syms_object_offset(struct elf_syms *es, const char *name, uint64_t *offset)
+{
+	GElf_Sym sym;
+
+	if (find_sym(es, name, STT_OBJECT, &sym))
+		return -ENOENT;
+	return addr_to_offset(es->elf, sym.st_value, false, offset);
 }

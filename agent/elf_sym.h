@@ -26,4 +26,9 @@ bool elf_syms_stripped(const struct elf_syms *es);
 /* Looks up function `name`. Returns 0 and fills *info, or -ENOENT when it is not defined. */
 int elf_syms_lookup(struct elf_syms *es, const char *name, struct elf_sym_info *info);
 
+/* File offset of data object `name`, which must lie in a section with file contents (not
+ * .bss): what a uprobe's reference counter (USDT semaphore) is given as. Returns 0, or
+ * -ENOENT when it is not defined there. */
+int elf_syms_object_offset(struct elf_syms *es, const char *name, uint64_t *offset);
+
 #endif /* AGENT_ELF_SYM_H */

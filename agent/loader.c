@@ -123,6 +123,16 @@ static int check_symbols(struct loader *l, const struct loader_opts *o, char *eb
 				goto cleanup;
 			}
 			l->probes[subsys_probe_index(id, i)].nop5 = info.nop5;
+			l->probes[subsys_probe_index(id, i)].ref_ctr_offset = 0;
+			if (!d->probes[i].semaphore)
+				continue;
+			err = elf_syms_object_offset(es, d->probes[i].semaphore,
+						     &l->probes[subsys_probe_index(id, i)].ref_ctr_offset);
+			if (err) {
+				set_err(eb, el, "symbol %s (subsystem %s) not found in %s",
+					d->probes[i].semaphore, d->name, o->binary);
+				goto cleanup;
+			}
 		}
 	}
 cleanup:
@@ -142,7 +152,9 @@ static int attach_probes(struct loader *l, enum subsys_id id, const char *binary
 	for (size_t i = 0; i < d->nr_probes; i++) {
 		uint32_t idx = subsys_probe_index(id, i);
 		struct bpf_program *prog = bpf_object__find_program_by_name(s->obj, d->probes[i].prog);
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = d->probes[i].func, .bpf_cookie = idx);
+		/* A batch probe raises its semaphore in the store, which then writes records. */
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = d->probes[i].func, .bpf_cookie = idx,
+			    .ref_ctr_offset = (size_t)l->probes[idx].ref_ctr_offset);
 		struct bpf_link *link;
 
 		if (!prog) {

@@ -23,6 +23,7 @@ struct loader_opts {
 struct loader_probe_state {
 	bool attached;
 	bool nop5; /* probe site is a 5-byte NOP: the kernel's optimized uprobe path */
+	uint64_t ref_ctr_offset; /* batch probe: file offset of its semaphore (else 0) */
 };
 
 /*

@@ -4,11 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
+/* The per-request subsystems use the batch probes: one hit per event-loop iteration. */
 static const struct subsys_probe grpc_probes[] = {
-	{ "ms_probe_grpc_request_begin", "grpc_request_begin" },
-	{ "ms_probe_grpc_request_end", "grpc_request_end" },
-	{ "ms_probe_grpc_panic", "grpc_panic" },
-	{ "ms_probe_grpc_rate_limited", "grpc_rate_limited" },
+	{ "ms_probe_grpc_batch", "grpc_batch", "ms_probe_grpc_batch_semaphore" },
 };
 static const char *const grpc_metrics[] = {
 	"grpc_server_request_duration_seconds", "grpc_server_request_total",
@@ -17,59 +15,55 @@ static const char *const grpc_metrics[] = {
 };
 
 static const struct subsys_probe conn_probes[] = {
-	{ "ms_probe_conn_open", "conn_open" },
-	{ "ms_probe_conn_close", "conn_close" },
-	{ "ms_probe_conn_reject", "conn_reject" },
+	{ "ms_probe_conn_open", "conn_open", NULL },
+	{ "ms_probe_conn_close", "conn_close", NULL },
+	{ "ms_probe_conn_reject", "conn_reject", NULL },
 };
 static const char *const conn_metrics[] = {
 	"grpc_server_active_connections", "grpc_server_connections_rejected_total", NULL,
 };
 
 static const struct subsys_probe storage_probes[] = {
-	{ "ms_probe_storage_begin", "storage_begin" },
-	{ "ms_probe_storage_end", "storage_end" },
+	{ "ms_probe_storage_batch", "storage_batch", "ms_probe_storage_batch_semaphore" },
 };
 static const char *const storage_metrics[] = {
 	"storage_operation_duration_seconds", "storage_operation_total", NULL,
 };
 
 static const struct subsys_probe mvcc_probes[] = {
-	{ "ms_probe_mvcc_revision", "mvcc_revision_set" },
-	{ "ms_probe_mvcc_compact", "mvcc_compact" },
+	{ "ms_probe_mvcc_batch", "mvcc_batch", "ms_probe_mvcc_batch_semaphore" },
 };
 static const char *const mvcc_metrics[] = {
 	"mvcc_current_revision", "mvcc_compaction_total", NULL,
 };
 
 static const struct subsys_probe watch_probes[] = {
-	{ "ms_probe_watch_create", "watch_create" },
-	{ "ms_probe_watch_cancel", "watch_cancel" },
-	{ "ms_probe_watch_events", "watch_events_sent" },
+	{ "ms_probe_watch_create", "watch_create", NULL },
+	{ "ms_probe_watch_cancel", "watch_cancel", NULL },
+	{ "ms_probe_watch_events", "watch_events_sent", NULL },
 };
 static const char *const watch_metrics[] = {
 	"watch_active_total", "watch_events_sent_total", NULL,
 };
 
 static const struct subsys_probe lease_probes[] = {
-	{ "ms_probe_lease_op", "lease_op" },
-	{ "ms_probe_lease_active", "lease_active_set" },
+	{ "ms_probe_lease_op", "lease_op", NULL },
+	{ "ms_probe_lease_active", "lease_active_set", NULL },
 };
 static const char *const lease_metrics[] = {
 	"lease_active_total", "lease_operations_total", NULL,
 };
 
 static const struct subsys_probe auth_probes[] = {
-	{ "ms_probe_auth_authenticate", "auth_authenticate" },
-	{ "ms_probe_auth_authorize", "auth_authorize" },
+	{ "ms_probe_auth_authenticate", "auth_authenticate", NULL },
+	{ "ms_probe_auth_authorize", "auth_authorize", NULL },
 };
 static const char *const auth_metrics[] = {
 	"auth_authentication_total", "auth_authorization_total", NULL,
 };
 
 static const struct subsys_probe raft_probes[] = {
-	{ "ms_probe_raft_propose", "raft_propose" },
-	{ "ms_probe_raft_commit", "raft_commit" },
-	{ "ms_probe_raft_apply", "raft_apply" },
+	{ "ms_probe_raft_batch", "raft_batch", "ms_probe_raft_batch_semaphore" },
 };
 static const char *const raft_metrics[] = {
 	"raft_applied_index", "raft_commit_duration_seconds", NULL,

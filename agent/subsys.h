@@ -21,8 +21,9 @@ enum subsys_id {
 
 /* One probe point: a probe-contract function and the BPF program attached to it. */
 struct subsys_probe {
-	const char *func; /* symbol in the metastore binary */
-	const char *prog; /* program name in the subsystem's BPF object */
+	const char *func;      /* symbol in the metastore binary */
+	const char *prog;      /* program name in the subsystem's BPF object */
+	const char *semaphore; /* batch probe: its USDT-style semaphore symbol; else NULL */
 };
 
 struct subsys_desc {

@@ -28,6 +28,22 @@ struct {
 	__type(value, __u64);
 } pending_drops SEC(".maps");
 
+/* Records handed to each batch probe, indexed by the attachment's BPF cookie. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_MAX_PROBES);
+	__type(key, __u32);
+	__type(value, __u64);
+} probe_records SEC(".maps");
+
+/* Records a batch probe could not copy from the store's memory (so could not count). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} record_faults SEC(".maps");
+
 /*
  * Uprobe programs can be preempted (they run under migrate_disable, not preempt_disable), so
  * two tasks on one CPU may interleave on the same per-CPU slot: updates are atomic adds.
@@ -47,6 +63,48 @@ static __always_inline void probe_hit(void *ctx)
 	v = bpf_map_lookup_elem(&probe_hits, &idx);
 	if (v)
 		count_add(v, 1);
+}
+
+/* Counts the hit and its records; returns how many records to read (at most a full batch). */
+static __always_inline __u32 batch_begin(void *ctx, __u32 n)
+{
+	__u32 idx = (__u32)bpf_get_attach_cookie(ctx);
+	__u64 *v;
+
+	probe_hit(ctx);
+	if (n > MS_PROBE_BATCH_MAX)
+		n = MS_PROBE_BATCH_MAX;
+	if (idx >= MS_MAX_PROBES)
+		return n;
+	v = bpf_map_lookup_elem(&probe_records, &idx);
+	if (v)
+		count_add(v, n);
+	return n;
+}
+
+/* bpf_loop's context: it must live on the BPF stack. */
+struct ms_batch {
+	const struct ms_probe_rec *recs; /* in the store's memory */
+};
+
+/* Copies record i of a batch; a fault is counted and ends the batch. Returns 0 or -1. */
+static __always_inline int batch_read(struct ms_probe_rec *r, const struct ms_batch *b, __u32 i)
+{
+	__u32 zero = 0;
+	__u64 *v;
+
+	if (i < MS_PROBE_BATCH_MAX && bpf_probe_read_user(r, sizeof(*r), b->recs + i) == 0)
+		return 0;
+	v = bpf_map_lookup_elem(&record_faults, &zero);
+	if (v)
+		count_add(v, 1);
+	return -1;
+}
+
+/* Duration between two store timestamps; a clock that went backwards reads as 0. */
+static __always_inline __u64 span_ns(__u64 from, __u64 to)
+{
+	return to > from ? to - from : 0;
 }
 
 static __always_inline void pending_dropped(void)

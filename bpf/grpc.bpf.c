@@ -52,75 +52,83 @@ static __always_inline void inflight_add(__u32 method, __s64 d)
 		__sync_fetch_and_add(v, d);
 }
 
-SEC("uprobe")
-int BPF_KPROBE(grpc_request_begin, __u64 req_id, __u32 method)
+static __always_inline void method_count(void *map, __u32 method)
 {
-	struct ms_pending p = { .start_ns = bpf_ktime_get_ns(), .method = clamp_method(method) };
-	struct ms_req_key key;
+	__u32 m = clamp_method(method);
+	__u64 *v = bpf_map_lookup_elem(map, &m);
 
-	probe_hit(ctx);
-	pending_key(&key, req_id);
-	if (bpf_map_update_elem(&grpc_pending, &key, &p, BPF_NOEXIST)) {
-		pending_dropped();
-		return 0;
-	}
-	inflight_add(p.method, 1);
-	return 0;
+	if (v)
+		count_add(v, 1);
 }
 
-SEC("uprobe")
-int BPF_KPROBE(grpc_request_end, __u64 req_id, __u32 method, __u32 code)
+static __always_inline void call_begin(const struct ms_probe_rec *r)
 {
+	struct ms_pending p = { .start_ns = r->t_ns, .method = clamp_method(r->a) };
+	struct ms_req_key key;
+
+	pending_key(&key, r->id);
+	if (bpf_map_update_elem(&grpc_pending, &key, &p, BPF_NOEXIST)) {
+		pending_dropped();
+		return;
+	}
+	inflight_add(p.method, 1);
+}
+
+static __always_inline void call_end(const struct ms_probe_rec *r)
+{
+	__u32 method = clamp_method(r->a), code = r->b, idx;
 	struct ms_req_key key;
 	struct ms_pending *p;
 	struct ms_hist *h;
 	__u64 delta;
-	__u32 idx;
 
-	probe_hit(ctx);
-	pending_key(&key, req_id);
+	pending_key(&key, r->id);
 	p = bpf_map_lookup_elem(&grpc_pending, &key);
 	/* A call that began before the probes were attached is neither timed nor counted. */
 	if (!p)
-		return 0;
-	delta = bpf_ktime_get_ns() - p->start_ns;
+		return;
+	delta = span_ns(p->start_ns, r->t_ns);
 	/* The gauge moves back by what begin added to it. */
 	inflight_add(p->method, -1);
 	bpf_map_delete_elem(&grpc_pending, &key);
 
-	method = clamp_method(method);
 	if (code >= MS_GRPC_CODE_COUNT)
 		code = MS_GRPC_UNKNOWN;
 	idx = method * MS_GRPC_CODE_COUNT + code;
 	h = bpf_map_lookup_elem(&grpc_hist, &idx);
 	if (h)
 		hist_observe(h, delta);
+}
+
+static long grpc_record(__u32 i, void *batch)
+{
+	struct ms_probe_rec r;
+
+	if (batch_read(&r, batch, i))
+		return 1;
+	switch (r.kind) {
+	case MS_REC_GRPC_BEGIN:
+		call_begin(&r);
+		break;
+	case MS_REC_GRPC_END:
+		call_end(&r);
+		break;
+	case MS_REC_GRPC_PANIC:
+		method_count(&grpc_panics, r.a);
+		break;
+	case MS_REC_GRPC_RATE_LIMITED:
+		method_count(&grpc_rate_limited_hits, r.a);
+		break;
+	}
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(grpc_panic, __u64 req_id, __u32 method)
+int BPF_KPROBE(grpc_batch, const struct ms_probe_rec *recs, __u32 n)
 {
-	__u32 m = clamp_method(method);
-	__u64 *v;
+	struct ms_batch b = { .recs = recs };
 
-	probe_hit(ctx);
-	v = bpf_map_lookup_elem(&grpc_panics, &m);
-	if (v)
-		count_add(v, 1);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(grpc_rate_limited, __u64 req_id, __u32 method)
-{
-	__u32 m = clamp_method(method);
-	__u64 *v;
-
-	probe_hit(ctx);
-	v = bpf_map_lookup_elem(&grpc_rate_limited_hits, &m);
-	if (v)
-		count_add(v, 1);
+	bpf_loop(batch_begin(ctx, n), grpc_record, &b, 0);
 	return 0;
 }
 

@@ -16,24 +16,30 @@ struct {
 	__type(value, __u64);
 } mvcc_compactions SEC(".maps");
 
-SEC("uprobe")
-int BPF_KPROBE(mvcc_revision_set, __u64 node_id, __s64 rev)
+static long mvcc_record(__u32 i, void *batch)
 {
-	probe_hit(ctx);
-	gauge_set(&mvcc_revision, &node_id, (__u64)rev);
+	struct ms_probe_rec r;
+	__u32 zero = 0;
+	__u64 *v;
+
+	if (batch_read(&r, batch, i))
+		return 1;
+	if (r.kind == MS_REC_MVCC_REVISION) {
+		gauge_set(&mvcc_revision, &r.id, r.val);
+	} else if (r.kind == MS_REC_MVCC_COMPACT) {
+		v = bpf_map_lookup_elem(&mvcc_compactions, &zero);
+		if (v)
+			count_add(v, 1);
+	}
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(mvcc_compact, __u64 node_id, __s64 rev)
+int BPF_KPROBE(mvcc_batch, const struct ms_probe_rec *recs, __u32 n)
 {
-	__u32 zero = 0;
-	__u64 *v;
+	struct ms_batch b = { .recs = recs };
 
-	probe_hit(ctx);
-	v = bpf_map_lookup_elem(&mvcc_compactions, &zero);
-	if (v)
-		count_add(v, 1);
+	bpf_loop(batch_begin(ctx, n), mvcc_record, &b, 0);
 	return 0;
 }
 

@@ -27,32 +27,27 @@ struct {
 	__type(value, struct ms_hist);
 } raft_commit_hist SEC(".maps");
 
-SEC("uprobe")
-int BPF_KPROBE(raft_propose, __u64 node, __u64 index)
+static __always_inline void proposed(const struct ms_probe_rec *r)
 {
 	struct ms_req_key k;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 t = r->t_ns;
 
-	probe_hit(ctx);
-	pending_key(&k, index);
-	if (bpf_map_update_elem(&raft_pending, &k, &now, BPF_ANY))
+	pending_key(&k, r->val);
+	if (bpf_map_update_elem(&raft_pending, &k, &t, BPF_ANY))
 		pending_dropped();
-	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(raft_commit, __u64 node, __u64 index)
+static __always_inline void committed(const struct ms_probe_rec *r)
 {
+	__u64 node = r->id, *start, delta;
 	struct ms_req_key k;
 	struct ms_hist *h;
-	__u64 *start, delta;
 
-	probe_hit(ctx);
-	pending_key(&k, index);
+	pending_key(&k, r->val);
 	start = bpf_map_lookup_elem(&raft_pending, &k);
 	if (!start)
-		return 0; /* proposed elsewhere: only the proposer times an entry */
-	delta = bpf_ktime_get_ns() - *start;
+		return; /* proposed elsewhere: only the proposer times an entry */
+	delta = span_ns(*start, r->t_ns);
 	bpf_map_delete_elem(&raft_pending, &k);
 	h = bpf_map_lookup_elem(&raft_commit_hist, &node);
 	if (!h) {
@@ -62,17 +57,37 @@ int BPF_KPROBE(raft_commit, __u64 node, __u64 index)
 		bpf_map_update_elem(&raft_commit_hist, &node, &zero, BPF_NOEXIST);
 		h = bpf_map_lookup_elem(&raft_commit_hist, &node);
 		if (!h)
-			return 0;
+			return;
 	}
 	hist_observe(h, delta);
+}
+
+static long raft_record(__u32 i, void *batch)
+{
+	struct ms_probe_rec r;
+
+	if (batch_read(&r, batch, i))
+		return 1;
+	switch (r.kind) {
+	case MS_REC_RAFT_PROPOSE:
+		proposed(&r);
+		break;
+	case MS_REC_RAFT_COMMIT:
+		committed(&r);
+		break;
+	case MS_REC_RAFT_APPLY:
+		gauge_set(&raft_applied, &r.id, r.val);
+		break;
+	}
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(raft_apply, __u64 node, __u64 index)
+int BPF_KPROBE(raft_batch, const struct ms_probe_rec *recs, __u32 n)
 {
-	probe_hit(ctx);
-	gauge_set(&raft_applied, &node, index);
+	struct ms_batch b = { .recs = recs };
+
+	bpf_loop(batch_begin(ctx, n), raft_record, &b, 0);
 	return 0;
 }
 

@@ -3,13 +3,6 @@
 #include "common.bpf.h"
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_MAX_PENDING);
-	__type(key, struct ms_req_key);
-	__type(value, __u64);
-} storage_pending SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MS_STORAGE_SERIES);
 	__type(key, __u32);
@@ -23,47 +16,37 @@ struct {
 	__type(value, __u64);
 } storage_total SEC(".maps");
 
-SEC("uprobe")
-int BPF_KPROBE(storage_begin, __u64 op_id, __u32 op, __u32 kind)
+/* One record is one whole operation: begin time, end time, op, engine, status. */
+static long storage_record(__u32 i, void *batch)
 {
-	struct ms_req_key key;
-	__u64 now = bpf_ktime_get_ns();
+	struct ms_probe_rec r;
+	struct ms_hist *h;
+	__u64 *total;
+	__u32 idx;
 
-	probe_hit(ctx);
-	pending_key(&key, op_id);
-	if (bpf_map_update_elem(&storage_pending, &key, &now, BPF_NOEXIST))
-		pending_dropped();
+	if (batch_read(&r, batch, i))
+		return 1;
+	/* Out-of-contract values are dropped rather than folded into a real label. */
+	if (r.kind != MS_REC_STORAGE_OP || r.a >= MS_STORAGE_OP_COUNT ||
+	    r.b >= MS_STORAGE_KIND_COUNT || r.c >= MS_STORAGE_STATUS_COUNT)
+		return 0;
+	idx = (__u32)r.a * MS_STORAGE_KIND_COUNT + r.b;
+	h = bpf_map_lookup_elem(&storage_hist, &idx);
+	if (h)
+		hist_observe(h, span_ns(r.t_ns, r.val));
+	idx = idx * MS_STORAGE_STATUS_COUNT + r.c;
+	total = bpf_map_lookup_elem(&storage_total, &idx);
+	if (total)
+		count_add(total, 1);
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(storage_end, __u64 op_id, __u32 op, __u32 kind, __u32 status)
+int BPF_KPROBE(storage_batch, const struct ms_probe_rec *recs, __u32 n)
 {
-	struct ms_req_key key;
-	struct ms_hist *h;
-	__u64 *start, *total, delta;
-	__u32 idx;
+	struct ms_batch b = { .recs = recs };
 
-	probe_hit(ctx);
-	pending_key(&key, op_id);
-	start = bpf_map_lookup_elem(&storage_pending, &key);
-	if (!start)
-		return 0;
-	delta = bpf_ktime_get_ns() - *start;
-	bpf_map_delete_elem(&storage_pending, &key);
-
-	/* Out-of-contract values are dropped rather than folded into a real label. */
-	if (op >= MS_STORAGE_OP_COUNT || kind >= MS_STORAGE_KIND_COUNT ||
-	    status >= MS_STORAGE_STATUS_COUNT)
-		return 0;
-	idx = op * MS_STORAGE_KIND_COUNT + kind;
-	h = bpf_map_lookup_elem(&storage_hist, &idx);
-	if (h)
-		hist_observe(h, delta);
-	idx = idx * MS_STORAGE_STATUS_COUNT + status;
-	total = bpf_map_lookup_elem(&storage_total, &idx);
-	if (total)
-		count_add(total, 1);
+	bpf_loop(batch_begin(ctx, n), storage_record, &b, 0);
 	return 0;
 }
 

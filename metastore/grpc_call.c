@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ms_probes.h"
+#include "trace.h"
 #include "server_conn.h"
 
 /* Set while parsing request headers, before the call is accepted. */
@@ -30,7 +30,7 @@ static void call_end_probe(struct grpc_call *call)
 	if (call->ended || !call->id)
 		return;
 	call->ended = true;
-	ms_probe_grpc_request_end(call->id, call->method, call->code);
+	ms_trace_grpc_end(call->id, call->method, call->code);
 }
 
 /* Releases the request bytes the call buffers, and their share of the connection's bound. */
@@ -244,7 +244,7 @@ void grpc_call_fault(struct grpc_call *call, const char *what)
 	/* Only a call that this fault ends with INTERNAL counts as a panic. */
 	if (call->finished || call->gone)
 		return;
-	ms_probe_grpc_panic(call->id, call->method);
+	ms_trace_grpc_panic(call->id, call->method);
 	/* A half-built response must not go out: the call ends with INTERNAL only. */
 	call->out.len = call->out_off = 0;
 	snprintf(msg, sizeof(msg), "internal error: %s", what);
@@ -386,9 +386,9 @@ static void on_request_headers(struct ms_conn *c, struct grpc_call *call)
 		return;
 	}
 	call->id = ++req_seq;
-	ms_probe_grpc_request_begin(call->id, call->method);
+	ms_trace_grpc_begin(call->id, call->method);
 	if (!ms_ratelimit_take(&s->rate, uv_hrtime())) {
-		ms_probe_grpc_rate_limited(call->id, call->method);
+		ms_trace_grpc_rate_limited(call->id, call->method);
 		grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, "etcdserver: too many requests");
 		return;
 	}

@@ -17,6 +17,7 @@
 #include "raftnode.h"
 #include "server.h"
 #include "snapshot.h"
+#include "trace.h"
 #include "watch_service.h"
 
 #define MS_VERSION "0.2.0"
@@ -125,6 +126,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "metastore: out of memory\n");
 		return 1;
 	}
+	/* the start-up revision reaches an attached batch probe before the port opens */
+	ms_trace_flush();
 	/* lease ids are drawn when grants apply, so every member draws the same ones */
 	ms_lease_table_seed(leases, cluster.cluster_id);
 	app.snap = (struct ms_snap_parts){ .mvcc = mvcc, .leases = leases };
@@ -203,6 +206,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "metastore: %s\n", err);
 		goto cleanup;
 	}
+	/* from here on batch records reach their probes once per loop iteration (the replay's
+	 * records right now) */
+	e = ms_trace_start(loop);
+	if (e) {
+		fprintf(stderr, "metastore: cannot start the probe batches: %s\n", uv_strerror(e));
+		goto cleanup;
+	}
 
 	uv_signal_init(loop, &app.sigint);
 	uv_signal_init(loop, &app.sigterm);
@@ -227,6 +237,9 @@ cleanup:
 		lease_service_stop(app.leases);
 		uv_run(loop, UV_RUN_DEFAULT);
 	}
+	/* records of the last iteration reach their probes; the close runs on the loop */
+	ms_trace_stop();
+	uv_run(loop, UV_RUN_DEFAULT);
 	ms_raft_free(app.raft);
 	ms_forward_free(app.fwd);
 	ms_server_free(app.srv);

@@ -7,18 +7,23 @@
 
 #include "eventlog.h"
 #include "keyindex.h"
-#include "ms_probes.h"
+#include "trace.h"
 #include "mvcc_priv.h"
 
 /* The probe contract wants op ids unique per process, not per store. */
 static uint64_t op_seq;
 
-static uint64_t op_begin(uint32_t op)
+/* One storage operation in flight: its probe id and its begin time for the batch probe. */
+struct op_span {
+	uint64_t id;
+	uint64_t t0;
+};
+
+static struct op_span op_begin(uint32_t op)
 {
 	uint64_t id = __atomic_add_fetch(&op_seq, 1, __ATOMIC_RELAXED);
 
-	ms_probe_storage_begin(id, op, MS_STORAGE_MEMORY);
-	return id;
+	return (struct op_span){ id, ms_trace_storage_begin(id, op, MS_STORAGE_MEMORY) };
 }
 
 static uint32_t status_of(int err)
@@ -37,9 +42,9 @@ static uint32_t status_of(int err)
 	}
 }
 
-static void op_end(uint64_t id, uint32_t op, int err)
+static void op_end(struct op_span sp, uint32_t op, int err)
 {
-	ms_probe_storage_end(id, op, MS_STORAGE_MEMORY, status_of(err));
+	ms_trace_storage_end(sp.id, op, MS_STORAGE_MEMORY, status_of(err), sp.t0);
 }
 
 struct ms_mvcc *ms_mvcc_new(uint64_t node_id)
@@ -57,7 +62,7 @@ struct ms_mvcc *ms_mvcc_new(uint64_t node_id)
 	s->node_id = node_id;
 	s->rev = 1;
 	s->txn.s = s;
-	ms_probe_mvcc_revision(node_id, s->rev);
+	ms_trace_mvcc_revision(node_id, s->rev);
 	return s;
 }
 
@@ -83,7 +88,7 @@ int64_t ms_mvcc_compact_rev(const struct ms_mvcc *s)
 static void set_rev(struct ms_mvcc *s, int64_t rev)
 {
 	s->rev = rev;
-	ms_probe_mvcc_revision(s->node_id, rev);
+	ms_trace_mvcc_revision(s->node_id, rev);
 }
 
 /* --- key spans ------------------------------------------------------------------------ */
@@ -308,7 +313,7 @@ void ms_range_res_release(struct ms_range_res *res)
 
 int ms_mvcc_range(struct ms_mvcc *s, const struct ms_range_req *req, struct ms_range_res *res)
 {
-	uint64_t id = op_begin(MS_STORAGE_OP_RANGE);
+	struct op_span id = op_begin(MS_STORAGE_OP_RANGE);
 	int err = range_at(s, req, s->rev, res);
 
 	op_end(id, MS_STORAGE_OP_RANGE, err);
@@ -437,7 +442,7 @@ static int delete_at(struct ms_mvcc *s, int64_t wrev, const uint8_t *key, size_t
 int ms_mvcc_put(struct ms_mvcc *s, const uint8_t *key, size_t key_len, const uint8_t *value,
 		size_t value_len, int64_t lease, struct ms_kv *prev, bool *had_prev, int64_t *rev_out)
 {
-	uint64_t id = op_begin(MS_STORAGE_OP_PUT);
+	struct op_span id = op_begin(MS_STORAGE_OP_PUT);
 	int err = -EBUSY;
 
 	if (!s->txn.open)
@@ -453,7 +458,7 @@ int ms_mvcc_put(struct ms_mvcc *s, const uint8_t *key, size_t key_len, const uin
 int ms_mvcc_delete(struct ms_mvcc *s, const uint8_t *key, size_t key_len, const uint8_t *end,
 		   size_t end_len, int64_t *deleted, struct ms_kv **prevs, int64_t *rev_out)
 {
-	uint64_t id = op_begin(MS_STORAGE_OP_DELETE);
+	struct op_span id = op_begin(MS_STORAGE_OP_DELETE);
 	int64_t n = 0;
 	int err = -EBUSY;
 
@@ -471,7 +476,7 @@ int ms_mvcc_delete(struct ms_mvcc *s, const uint8_t *key, size_t key_len, const 
 
 int ms_mvcc_compact(struct ms_mvcc *s, int64_t rev)
 {
-	uint64_t id = op_begin(MS_STORAGE_OP_COMPACT);
+	struct op_span id = op_begin(MS_STORAGE_OP_COMPACT);
 	int err = 0;
 
 	if (s->txn.open)
@@ -484,7 +489,7 @@ int ms_mvcc_compact(struct ms_mvcc *s, int64_t rev)
 		ms_eventlog_compact(s->ev, rev);
 		ms_keyindex_compact(s->ix, rev);
 		s->compact_rev = rev;
-		ms_probe_mvcc_compact(s->node_id, rev);
+		ms_trace_mvcc_compact(s->node_id, rev);
 	}
 	op_end(id, MS_STORAGE_OP_COMPACT, err);
 	return err;
@@ -506,6 +511,7 @@ bool ms_mvcc_get(struct ms_mvcc *s, const uint8_t *key, size_t key_len, struct m
 struct ms_mvcc_txn *ms_mvcc_txn_begin(struct ms_mvcc *s)
 {
 	struct ms_mvcc_txn *t = &s->txn;
+	struct op_span sp;
 
 	if (t->open)
 		return NULL;
@@ -513,7 +519,9 @@ struct ms_mvcc_txn *ms_mvcc_txn_begin(struct ms_mvcc *s)
 	t->wrote = false;
 	t->status = MS_STORAGE_STATUS_OK;
 	t->rev = s->rev + 1;
-	t->op_id = op_begin(MS_STORAGE_OP_TXN);
+	sp = op_begin(MS_STORAGE_OP_TXN);
+	t->op_id = sp.id;
+	t->op_t0 = sp.t0;
 	return t;
 }
 
@@ -574,6 +582,6 @@ int64_t ms_mvcc_txn_end(struct ms_mvcc_txn *t)
 	if (t->wrote)
 		set_rev(s, t->rev);
 	t->open = false;
-	ms_probe_storage_end(t->op_id, MS_STORAGE_OP_TXN, MS_STORAGE_MEMORY, t->status);
+	ms_trace_storage_end(t->op_id, MS_STORAGE_OP_TXN, MS_STORAGE_MEMORY, t->status, t->op_t0);
 	return s->rev;
 }

@@ -12,6 +12,7 @@
 struct ms_mvcc_txn {
 	struct ms_mvcc *s;
 	uint64_t op_id;
+	uint64_t op_t0; /* begin time for the storage batch probe, 0 if none attached */
 	int64_t rev; /* the revision its writes get: the current one + 1 */
 	bool open;
 	bool wrote;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "codec.h"
-#include "ms_probes.h"
+#include "trace.h"
 #include "mvcc_priv.h"
 
 #define MVCC_SNAP_MAGIC 0x314343564d534dULL /* "MSMVCC1" */
@@ -137,7 +137,7 @@ int ms_mvcc_restore(struct ms_mvcc *s, const uint8_t *data, size_t len)
 	ev = NULL;
 	s->compact_rev = compact_rev;
 	s->rev = rev;
-	ms_probe_mvcc_revision(s->node_id, rev);
+	ms_trace_mvcc_revision(s->node_id, rev);
 cleanup:
 	ms_keyindex_free(ix);
 	ms_eventlog_free(ev);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "codec.h"
-#include "ms_probes.h"
+#include "trace.h"
 #include "raftnode_priv.h"
 
 struct ms_proposal *ms_raft_pending_find(struct ms_raft *rn, uint64_t seq)
@@ -86,7 +86,7 @@ static int propose(struct ms_raft *rn, unsigned op, const uint8_t *msg, size_t l
 		rv = rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST ? -EPERM : -ENOMEM;
 		goto fail;
 	}
-	ms_probe_raft_propose(rn->opts.node_id, p->req.index);
+	ms_trace_raft_propose(rn->opts.node_id, p->req.index);
 	if (call)
 		grpc_call_ref(call);
 	p->prev = rn->pending_tail;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "codec.h"
-#include "ms_probes.h"
+#include "trace.h"
 #include "raftnode_priv.h"
 
 #define POLL_MS 20
@@ -79,7 +79,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	unsigned op;
 
 	*result = NULL;
-	ms_probe_raft_commit(rn->opts.node_id, index);
+	ms_trace_raft_commit(rn->opts.node_id, index);
 	if (buf->len < MS_RAFT_ENTRY_HDR || (uint32_t)ms_le64_read(p) != MS_RAFT_ENTRY_MAGIC)
 		goto done; /* not ours: nothing to apply, like an empty entry */
 	op = (unsigned)((ms_le64_read(p) >> 32) & 0xffff);
@@ -105,7 +105,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		grpc_call_fault(call, "write applied without a status");
 	free(detached.message);
 done:
-	ms_probe_raft_apply(rn->opts.node_id, index);
+	ms_trace_raft_apply(rn->opts.node_id, index);
 	rn->reported_applied = index;
 	return 0;
 }
@@ -225,7 +225,7 @@ static void on_poll(uv_timer_t *t)
 	/* barriers, configuration entries and snapshot installs apply without fsm_apply */
 	if (applied != rn->reported_applied) {
 		rn->reported_applied = applied;
-		ms_probe_raft_apply(rn->opts.node_id, applied);
+		ms_trace_raft_apply(rn->opts.node_id, applied);
 	}
 }
 

@@ -90,7 +90,10 @@ start_metastore() {
 		>"$E2E_TMP/metastore-$port.log" 2>&1 &
 	MS_PID=$!
 	E2E_PIDS+=("$MS_PID")
-	# Ready = accepting TCP; no gRPC request is made, so an attached agent counts nothing.
+	# Ready = it logged that it serves (the log is replayed, its start-up events are out)
+	# and accepts TCP; no gRPC request is made, so an attached agent counts nothing.
+	wait_until 10 grep -q "serving gRPC on" "$E2E_TMP/metastore-$port.log" ||
+		fail "metastore on port $port did not start"
 	wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" ||
 		fail "metastore on port $port did not start"
 }

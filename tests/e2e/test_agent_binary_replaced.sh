@@ -8,7 +8,8 @@
 need_root
 
 put_ok='grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}'
-begin_hits='metastore_agent_probe_hits_total{subsystem="grpc",function="ms_probe_grpc_request_begin"}'
+# two records (begin, end) per call
+grpc_records='metastore_agent_probe_records_total{subsystem="grpc",function="ms_probe_grpc_batch"}'
 reattached=metastore_agent_binary_reattach_total
 reattach_errors=metastore_agent_binary_reattach_errors_total
 ORIG=$E2E_TMP/metastore.orig
@@ -47,7 +48,7 @@ for fam in grpc_server_in_flight_requests grpc_server_active_connections watch_a
 done
 assert_sample "$E2E_TMP/m0" "$reattached" 0
 assert_sample "$E2E_TMP/m0" "$reattach_errors" 0
-assert_sample "$E2E_TMP/m0" 'metastore_agent_probe_attached{subsystem="grpc",function="ms_probe_grpc_request_begin"}' 1
+assert_sample "$E2E_TMP/m0" 'metastore_agent_probe_attached{subsystem="grpc",function="ms_probe_grpc_batch"}' 1
 
 # Generation 1: the original file.
 MS_PORT=$(free_port)
@@ -71,7 +72,7 @@ scrape >"$E2E_TMP/m2"
 assert_sample "$E2E_TMP/m2" "$put_ok" 5
 assert_sample "$E2E_TMP/m2" 'grpc_server_request_total{method="/etcdserverpb.KV/Range",code="OK"}' 2
 [ "$(revision "$E2E_TMP/m2")" = "$rev" ] || fail "revision of the new store '$(revision "$E2E_TMP/m2")', it says $rev"
-assert_sample "$E2E_TMP/m2" "$begin_hits" 7
+assert_sample "$E2E_TMP/m2" "$grpc_records" 14
 assert_sample "$E2E_TMP/m2" 'grpc_server_in_flight_requests{method="/etcdserverpb.KV/Put"}' 0
 assert_sample "$E2E_TMP/m2" "$reattach_errors" 0
 check_exposition "$E2E_TMP/m2"
@@ -87,7 +88,7 @@ ctl put c1 v >/dev/null
 MS_PORT=$OLD_PORT ctl put c2 v >/dev/null
 scrape >"$E2E_TMP/m3"
 assert_sample "$E2E_TMP/m3" "$put_ok" 7
-assert_sample "$E2E_TMP/m3" "$begin_hits" 9
+assert_sample "$E2E_TMP/m3" "$grpc_records" 18
 assert_sample "$E2E_TMP/m3" grpc_server_active_connections 0
 kill -TERM "$OLD_PID" "$MS_PID"
 wait "$OLD_PID" "$MS_PID" 2>/dev/null || true
@@ -96,7 +97,7 @@ wait "$OLD_PID" "$MS_PID" 2>/dev/null || true
 cp "$ORIG" "$E2E_TMP/stripped" && strip "$E2E_TMP/stripped"
 replace "$E2E_TMP/stripped"
 wait_until 5 metric_is "$reattach_errors" 1 || fail "stripped replacement not reported"
-want="unhealthy: cannot attach to the replaced binary: symbol ms_probe_grpc_request_begin (subsystem grpc) not found in $METASTORE (stripped binary: no .symtab)"
+want="unhealthy: cannot attach to the replaced binary: symbol ms_probe_grpc_batch (subsystem grpc) not found in $METASTORE (stripped binary: no .symtab)"
 [ "$(health)" = "$want" ] || fail "/health with a stripped binary: '$(health)'"
 code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AGENT_PORT/health")
 [ "$code" = 503 ] || fail "/health with a stripped binary: HTTP $code"
@@ -116,7 +117,7 @@ start_metastore "$MS_PORT"
 ctl put d1 v >/dev/null
 scrape >"$E2E_TMP/m5"
 assert_sample "$E2E_TMP/m5" "$put_ok" 8
-assert_sample "$E2E_TMP/m5" "$begin_hits" 10
+assert_sample "$E2E_TMP/m5" "$grpc_records" 20
 assert_sample "$E2E_TMP/m5" "$reattach_errors" 1
 check_exposition "$E2E_TMP/m5"
 

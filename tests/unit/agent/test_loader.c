@@ -25,11 +25,17 @@
 #define PROBE_ASM(name)                                                                    \
 	".globl " #name "\n.type " #name ",@function\n" #name ":\n"                         \
 	".byte 0x0f,0x1f,0x44,0x00,0x00\nret\n.size " #name ", .-" #name "\n"
-__asm__(".text\n" PROBE_ASM(ms_probe_grpc_request_begin) PROBE_ASM(ms_probe_grpc_request_end)
-		PROBE_ASM(ms_probe_grpc_panic) PROBE_ASM(ms_probe_grpc_rate_limited) PROBE_ASM(ms_probe_storage_begin)
-			PROBE_ASM(ms_probe_storage_end) PROBE_ASM(ms_probe_mvcc_revision)
-				PROBE_ASM(ms_probe_mvcc_compact) PROBE_ASM(ms_probe_lease_op)
-					PROBE_ASM(ms_probe_lease_active));
+__asm__(".text\n" PROBE_ASM(ms_probe_grpc_batch) PROBE_ASM(ms_probe_storage_batch)
+		PROBE_ASM(ms_probe_mvcc_batch) PROBE_ASM(ms_probe_raft_batch)
+			PROBE_ASM(ms_probe_lease_op) PROBE_ASM(ms_probe_lease_active));
+
+/* The batch probes' semaphores, where metastore keeps them: in a section with file contents,
+ * so that the kernel can find them by file offset. */
+#define SEMAPHORE __attribute__((section(".probes"), used))
+SEMAPHORE volatile uint16_t ms_probe_grpc_batch_semaphore;
+SEMAPHORE volatile uint16_t ms_probe_storage_batch_semaphore;
+SEMAPHORE volatile uint16_t ms_probe_mvcc_batch_semaphore;
+SEMAPHORE volatile uint16_t ms_probe_raft_batch_semaphore;
 
 static const uint64_t bounds[] = { 1000, 1000000000ull }; /* 1 us, 1 s */
 static char self[4096];
@@ -64,14 +70,23 @@ static uint64_t *read_all(struct loader *l, enum subsys_id id, const char *map, 
 	return out;
 }
 
-/* Hits of the rate-limit probe, by its cookie. */
-static uint64_t v_hits_rate_limited(struct loader *l)
+/* Hits and records of the one probe of subsystem `id`, by its cookie. */
+static void probe_counts(struct loader *l, enum subsys_id id, uint64_t *hits, uint64_t *recs)
 {
-	uint64_t *v = read_all(l, SUBSYS_GRPC, "probe_hits", MS_MAX_PROBES, 1);
-	uint64_t n = v[subsys_probe_index(SUBSYS_GRPC, 3)];
+	uint64_t *v = read_all(l, id, "probe_hits", MS_MAX_PROBES, 1);
 
+	*hits = v[subsys_probe_index(id, 0)];
 	free(v);
-	return n;
+	v = read_all(l, id, "probe_records", MS_MAX_PROBES, 1);
+	*recs = v[subsys_probe_index(id, 0)];
+	free(v);
+}
+
+static struct ms_probe_rec rec(uint16_t kind, uint64_t id, uint64_t t_ns, uint64_t val,
+			       uint16_t a, uint16_t b, uint16_t c)
+{
+	return (struct ms_probe_rec){ .id = id, .t_ns = t_ns, .val = val, .kind = kind, .a = a,
+				      .b = b, .c = c };
 }
 
 static const struct ms_hist *hist_at(const uint64_t *v, uint32_t idx)
@@ -82,44 +97,63 @@ static const struct ms_hist *hist_at(const uint64_t *v, uint32_t idx)
 static void test_grpc_exact(void **state)
 {
 	struct loader *l = attach(1u << SUBSYS_GRPC);
-	uint64_t *v;
+	struct ms_probe_rec r[MS_PROBE_BATCH_MAX + 8];
+	uint64_t *v, hits, recs;
+	uint32_t n = 0;
 
 	(void)state;
+	/* the attached probe raised its semaphore: the store would now write records */
+	assert_int_equal(ms_probe_grpc_batch_semaphore, 1);
+	assert_int_equal(ms_probe_storage_batch_semaphore, 0);
 	for (uint64_t id = 1; id <= 10; id++)
-		ms_probe_grpc_request_begin(id, MS_METHOD_KV_PUT);
-	ms_probe_grpc_request_begin(11, 9999); /* out-of-range method: folded into unknown */
+		r[n++] = rec(MS_REC_GRPC_BEGIN, id, 1000 * id, 0, MS_METHOD_KV_PUT, 0, 0);
+	/* out-of-range method: folded into unknown */
+	r[n++] = rec(MS_REC_GRPC_BEGIN, 11, 5000, 0, 9999, 0, 0);
+	ms_probe_grpc_batch(r, n);
 	v = read_all(l, SUBSYS_GRPC, "grpc_inflight", MS_METHOD_COUNT, 1);
 	assert_int_equal((int64_t)v[MS_METHOD_KV_PUT], 10);
 	assert_int_equal((int64_t)v[MS_METHOD_UNKNOWN], 1);
 	free(v);
 
+	n = 0;
+	/* 500 ns each (bucket <= 1 us) */
 	for (uint64_t id = 1; id <= 7; id++)
-		ms_probe_grpc_request_end(id, MS_METHOD_KV_PUT, MS_GRPC_OK);
+		r[n++] = rec(MS_REC_GRPC_END, id, 1000 * id + 500, 0, MS_METHOD_KV_PUT, MS_GRPC_OK, 0);
+	/* 2 ms each (bucket <= 1 s) */
 	for (uint64_t id = 8; id <= 10; id++)
-		ms_probe_grpc_request_end(id, MS_METHOD_KV_PUT, MS_GRPC_OUT_OF_RANGE);
-	ms_probe_grpc_request_end(11, 9999, 77);                        /* code -> Unknown */
-	ms_probe_grpc_request_end(500, MS_METHOD_KV_PUT, MS_GRPC_OK);  /* no begin: ignored */
-	ms_probe_grpc_request_end(3, MS_METHOD_KV_PUT, MS_GRPC_OK);    /* second end: ignored */
-	ms_probe_grpc_panic(12, MS_METHOD_KV_TXN);
-	ms_probe_grpc_rate_limited(13, MS_METHOD_KV_RANGE);
-	ms_probe_grpc_rate_limited(14, MS_METHOD_KV_RANGE);
+		r[n++] = rec(MS_REC_GRPC_END, id, 1000 * id + 2000000, 0, MS_METHOD_KV_PUT,
+			     MS_GRPC_OUT_OF_RANGE, 0);
+	r[n++] = rec(MS_REC_GRPC_END, 11, 4000, 0, 9999, 77, 0); /* code -> Unknown; clock back: 0 */
+	r[n++] = rec(MS_REC_GRPC_END, 500, 1, 0, MS_METHOD_KV_PUT, MS_GRPC_OK, 0); /* no begin */
+	r[n++] = rec(MS_REC_GRPC_END, 3, 1, 0, MS_METHOD_KV_PUT, MS_GRPC_OK, 0); /* second end */
+	r[n++] = rec(MS_REC_GRPC_PANIC, 12, 0, 0, MS_METHOD_KV_TXN, 0, 0);
+	r[n++] = rec(MS_REC_GRPC_RATE_LIMITED, 13, 0, 0, MS_METHOD_KV_RANGE, 0, 0);
+	r[n++] = rec(MS_REC_GRPC_RATE_LIMITED, 14, 0, 0, MS_METHOD_KV_RANGE, 0, 0);
+	r[n++] = rec(MS_REC_NONE, 15, 0, 0, 0, 0, 0); /* unknown kind: skipped */
+	/* begin and end of one call in the same batch */
+	r[n++] = rec(MS_REC_GRPC_BEGIN, 16, 10000, 0, MS_METHOD_KV_PUT, 0, 0);
+	r[n++] = rec(MS_REC_GRPC_END, 16, 10250, 0, MS_METHOD_KV_PUT, MS_GRPC_OK, 0);
+	ms_probe_grpc_batch(r, n);
 
 	v = read_all(l, SUBSYS_GRPC, "grpc_hist", MS_GRPC_SERIES, HIST_WORDS);
 	for (uint32_t i = 0; i < MS_GRPC_SERIES; i++) {
 		const struct ms_hist *h = hist_at(v, i);
-		uint64_t want = 0;
+		uint64_t want = 0, b0 = 0, b1 = 0, sum = 0;
 
-		if (i == MS_METHOD_KV_PUT * MS_GRPC_CODE_COUNT + MS_GRPC_OK)
-			want = 7;
-		else if (i == MS_METHOD_KV_PUT * MS_GRPC_CODE_COUNT + MS_GRPC_OUT_OF_RANGE)
-			want = 3;
-		else if (i == MS_METHOD_UNKNOWN * MS_GRPC_CODE_COUNT + MS_GRPC_UNKNOWN)
-			want = 1;
+		if (i == MS_METHOD_KV_PUT * MS_GRPC_CODE_COUNT + MS_GRPC_OK) {
+			want = b0 = 8;
+			sum = 7 * 500 + 250;
+		} else if (i == MS_METHOD_KV_PUT * MS_GRPC_CODE_COUNT + MS_GRPC_OUT_OF_RANGE) {
+			want = b1 = 3;
+			sum = 3 * 2000000;
+		} else if (i == MS_METHOD_UNKNOWN * MS_GRPC_CODE_COUNT + MS_GRPC_UNKNOWN) {
+			want = b0 = 1;
+		}
 		assert_int_equal(h->count, want);
-		/* Buckets partition the count: every observation lands in exactly one. */
-		assert_int_equal(h->bucket[0] + h->bucket[1] + h->bucket[2], want);
-		if (!want)
-			assert_int_equal(h->sum_ns, 0);
+		assert_int_equal(h->bucket[0], b0);
+		assert_int_equal(h->bucket[1], b1);
+		assert_int_equal(h->bucket[2], 0);
+		assert_int_equal(h->sum_ns, sum);
 	}
 	free(v);
 
@@ -136,20 +170,33 @@ static void test_grpc_exact(void **state)
 		assert_int_equal(v[m], m == MS_METHOD_KV_RANGE ? 2 : 0);
 	free(v);
 
-	/* Hits per probe by cookie: 11 begins, 13 ends, 1 panic. */
-	v = read_all(l, SUBSYS_GRPC, "probe_hits", MS_MAX_PROBES, 1);
-	assert_int_equal(v[subsys_probe_index(SUBSYS_GRPC, 0)], 11);
-	assert_int_equal(v[subsys_probe_index(SUBSYS_GRPC, 1)], 13);
-	assert_int_equal(v[subsys_probe_index(SUBSYS_GRPC, 2)], 1);
-	free(v);
+	/* two hits carried 11 + 19 records */
+	probe_counts(l, SUBSYS_GRPC, &hits, &recs);
+	assert_int_equal(hits, 2);
+	assert_int_equal(recs, 30);
 
-	assert_int_equal(v_hits_rate_limited(l), 2);
-	for (size_t i = 0; i < 4; i++) {
-		assert_true(loader_probe(l, subsys_probe_index(SUBSYS_GRPC, i))->attached);
-		assert_true(loader_probe(l, subsys_probe_index(SUBSYS_GRPC, i))->nop5);
-	}
+	/* more than a full batch is read as a full batch */
+	for (n = 0; n < MS_PROBE_BATCH_MAX + 8; n++)
+		r[n] = rec(MS_REC_GRPC_PANIC, 100 + n, 0, 0, MS_METHOD_KV_RANGE, 0, 0);
+	ms_probe_grpc_batch(r, n);
+	v = read_all(l, SUBSYS_GRPC, "grpc_panics", MS_METHOD_COUNT, 1);
+	assert_int_equal(v[MS_METHOD_KV_RANGE], MS_PROBE_BATCH_MAX);
+	free(v);
+	/* records that cannot be read are counted as faults, not as events */
+	ms_probe_grpc_batch((const struct ms_probe_rec *)16, 3);
+	v = read_all(l, SUBSYS_GRPC, "record_faults", 1, 1);
+	assert_int_equal(v[0], 1);
+	free(v);
+	probe_counts(l, SUBSYS_GRPC, &hits, &recs);
+	assert_int_equal(hits, 4);
+	assert_int_equal(recs, 30 + MS_PROBE_BATCH_MAX + 3);
+
+	assert_true(loader_probe(l, subsys_probe_index(SUBSYS_GRPC, 0))->attached);
+	assert_true(loader_probe(l, subsys_probe_index(SUBSYS_GRPC, 0))->nop5);
 	assert_null(loader_object(l, SUBSYS_STORAGE));
 	loader_free(l);
+	/* detached: the semaphore is down again */
+	assert_int_equal(ms_probe_grpc_batch_semaphore, 0);
 }
 
 static void test_storage_and_mvcc(void **state)
@@ -163,18 +210,24 @@ static void test_storage_and_mvcc(void **state)
 		{ MS_STORAGE_OP_RANGE, MS_STORAGE_STATUS_COMPACTED, 1 },
 		{ MS_STORAGE_OP_COMPACT, MS_STORAGE_STATUS_OK, 1 },
 	};
+	struct ms_probe_rec r[16];
 	uint64_t id = 1, *v, rev;
+	uint32_t n = 0;
 	int fd;
 
 	(void)state;
+	assert_int_equal(ms_probe_storage_batch_semaphore, 1);
+	assert_int_equal(ms_probe_mvcc_batch_semaphore, 1);
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		for (uint32_t k = 0; k < ops[i].n; k++, id++) {
-			ms_probe_storage_begin(id, ops[i].op, MS_STORAGE_MEMORY);
-			ms_probe_storage_end(id, ops[i].op, MS_STORAGE_MEMORY, ops[i].status);
-		}
+		for (uint32_t k = 0; k < ops[i].n; k++, id++)
+			r[n++] = rec(MS_REC_STORAGE_OP, id, 100, 100 + 300 * id, (uint16_t)ops[i].op,
+				     MS_STORAGE_MEMORY, (uint16_t)ops[i].status);
 	}
-	ms_probe_storage_begin(id, MS_STORAGE_OP_PUT, MS_STORAGE_MEMORY);
-	ms_probe_storage_end(id, MS_STORAGE_OP_PUT, MS_STORAGE_MEMORY, 99); /* bad status: dropped */
+	/* bad status, bad engine, bad kind: dropped */
+	r[n++] = rec(MS_REC_STORAGE_OP, id, 0, 1, MS_STORAGE_OP_PUT, MS_STORAGE_MEMORY, 99);
+	r[n++] = rec(MS_REC_STORAGE_OP, id, 0, 1, MS_STORAGE_OP_PUT, 7, MS_STORAGE_STATUS_OK);
+	r[n++] = rec(MS_REC_GRPC_BEGIN, id, 0, 1, MS_STORAGE_OP_PUT, MS_STORAGE_MEMORY, 0);
+	ms_probe_storage_batch(r, n);
 
 	v = read_all(l, SUBSYS_STORAGE, "storage_total", MS_STORAGE_TOTAL_SERIES, 1);
 	for (uint32_t i = 0; i < MS_STORAGE_TOTAL_SERIES; i++) {
@@ -188,17 +241,24 @@ static void test_storage_and_mvcc(void **state)
 		assert_int_equal(v[i], want);
 	}
 	free(v);
+	/* durations are end - begin of each record: 300 ns times the op id */
 	v = read_all(l, SUBSYS_STORAGE, "storage_hist", MS_STORAGE_SERIES, HIST_WORDS);
 	assert_int_equal(hist_at(v, MS_STORAGE_OP_PUT)->count, 4);
+	assert_int_equal(hist_at(v, MS_STORAGE_OP_PUT)->sum_ns, 300 * (1 + 2 + 3 + 4));
+	assert_int_equal(hist_at(v, MS_STORAGE_OP_PUT)->bucket[0], 3); /* 300..900 ns */
+	assert_int_equal(hist_at(v, MS_STORAGE_OP_PUT)->bucket[1], 1); /* 1200 ns */
 	assert_int_equal(hist_at(v, MS_STORAGE_OP_RANGE)->count, 3);
+	assert_int_equal(hist_at(v, MS_STORAGE_OP_RANGE)->sum_ns, 300 * (5 + 6 + 7));
 	assert_int_equal(hist_at(v, MS_STORAGE_OP_DELETE)->count, 0);
 	free(v);
 
-	ms_probe_mvcc_revision(1, 5);
-	ms_probe_mvcc_revision(2, 9);
-	ms_probe_mvcc_revision(1, 6);
-	ms_probe_mvcc_compact(1, 3);
-	ms_probe_mvcc_compact(1, 4);
+	n = 0;
+	r[n++] = rec(MS_REC_MVCC_REVISION, 1, 0, 5, 0, 0, 0);
+	r[n++] = rec(MS_REC_MVCC_REVISION, 2, 0, 9, 0, 0, 0);
+	r[n++] = rec(MS_REC_MVCC_REVISION, 1, 0, 6, 0, 0, 0);
+	r[n++] = rec(MS_REC_MVCC_COMPACT, 1, 0, 3, 0, 0, 0);
+	r[n++] = rec(MS_REC_MVCC_COMPACT, 1, 0, 4, 0, 0, 0);
+	ms_probe_mvcc_batch(r, n);
 	fd = bpf_object__find_map_fd_by_name(loader_object(l, SUBSYS_MVCC), "mvcc_revision");
 	id = 1;
 	assert_int_equal(bpf_map_lookup_elem(fd, &id, &rev), 0);
@@ -209,6 +269,45 @@ static void test_storage_and_mvcc(void **state)
 	v = read_all(l, SUBSYS_MVCC, "mvcc_compactions", 1, 1);
 	assert_int_equal(v[0], 2);
 	free(v);
+	loader_free(l);
+	assert_int_equal(ms_probe_storage_batch_semaphore, 0);
+	assert_int_equal(ms_probe_mvcc_batch_semaphore, 0);
+}
+
+static void test_raft_exact(void **state)
+{
+	struct loader *l = attach(1u << SUBSYS_RAFT);
+	struct ms_probe_rec r[8];
+	uint64_t key = 7, applied, *v, hits, recs;
+	struct ms_hist h;
+	uint32_t n = 0;
+	int fd;
+
+	(void)state;
+	r[n++] = rec(MS_REC_RAFT_PROPOSE, 7, 1000, 41, 0, 0, 0);
+	r[n++] = rec(MS_REC_RAFT_PROPOSE, 7, 1100, 42, 0, 0, 0);
+	r[n++] = rec(MS_REC_RAFT_COMMIT, 7, 1600, 41, 0, 0, 0);     /* 600 ns */
+	r[n++] = rec(MS_REC_RAFT_APPLY, 7, 0, 41, 0, 0, 0);
+	r[n++] = rec(MS_REC_RAFT_COMMIT, 7, 2001100, 42, 0, 0, 0);  /* 2 ms */
+	r[n++] = rec(MS_REC_RAFT_APPLY, 7, 0, 42, 0, 0, 0);
+	r[n++] = rec(MS_REC_RAFT_COMMIT, 7, 3000000, 43, 0, 0, 0);  /* proposed elsewhere */
+	r[n++] = rec(MS_REC_RAFT_APPLY, 7, 0, 43, 0, 0, 0);
+	ms_probe_raft_batch(r, n);
+	fd = bpf_object__find_map_fd_by_name(loader_object(l, SUBSYS_RAFT), "raft_applied");
+	assert_int_equal(bpf_map_lookup_elem(fd, &key, &applied), 0);
+	assert_int_equal(applied, 43);
+	fd = bpf_object__find_map_fd_by_name(loader_object(l, SUBSYS_RAFT), "raft_commit_hist");
+	assert_int_equal(bpf_map_lookup_elem(fd, &key, &h), 0);
+	assert_int_equal(h.count, 2);
+	assert_int_equal(h.sum_ns, 600 + 2000000);
+	assert_int_equal(h.bucket[0], 1);
+	assert_int_equal(h.bucket[1], 1);
+	v = read_all(l, SUBSYS_RAFT, "record_faults", 1, 1);
+	assert_int_equal(v[0], 0);
+	free(v);
+	probe_counts(l, SUBSYS_RAFT, &hits, &recs);
+	assert_int_equal(hits, 1);
+	assert_int_equal(recs, 8);
 	loader_free(l);
 }
 
@@ -263,7 +362,7 @@ static void test_missing_symbol_attaches_nothing(void **state)
 	(void)state;
 	assert_int_equal(loader_new(&o, &l, eb, sizeof(eb)), -ENOENT);
 	assert_null(l);
-	assert_string_equal(eb, "symbol ms_probe_grpc_request_begin (subsystem grpc) not found in "
+	assert_string_equal(eb, "symbol ms_probe_grpc_batch (subsystem grpc) not found in "
 				"/bin/true (stripped binary: no .symtab)");
 	o.binary = "/nonexistent";
 	assert_int_equal(loader_new(&o, &l, eb, sizeof(eb)), -ENOENT);
@@ -276,6 +375,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grpc_exact),
 		cmocka_unit_test(test_storage_and_mvcc),
+		cmocka_unit_test(test_raft_exact),
 		cmocka_unit_test(test_lease_exact),
 		cmocka_unit_test(test_missing_symbol_attaches_nothing),
 	};

@@ -12,6 +12,7 @@
 
 #include "ms_probes.h"
 #include "mvcc.h"
+#include "trace.h"
 
 /* --- probe recorder ---------------------------------------------------------------------
  * The test defines the probe functions itself, so the linker never pulls metastore's
@@ -108,6 +109,56 @@ void ms_probe_mvcc_revision(uint64_t node_id, int64_t rev)
 void ms_probe_mvcc_compact(uint64_t node_id, int64_t rev)
 {
 	probe_add("compact(%llu,%lld) ", (unsigned long long)node_id, (long long)rev);
+}
+
+/* Batch probes: the store writes records only while a semaphore is up; the test raises
+ * them itself. Records are logged with a "B:" prefix when a buffer is flushed. */
+volatile uint16_t ms_probe_grpc_batch_semaphore;
+volatile uint16_t ms_probe_storage_batch_semaphore;
+volatile uint16_t ms_probe_mvcc_batch_semaphore;
+volatile uint16_t ms_probe_raft_batch_semaphore;
+
+void ms_probe_grpc_batch(const struct ms_probe_rec *recs, uint32_t n)
+{
+	(void)recs;
+	(void)n;
+	fail_msg("the store made a grpc batch");
+}
+
+void ms_probe_raft_batch(const struct ms_probe_rec *recs, uint32_t n)
+{
+	(void)recs;
+	(void)n;
+	fail_msg("the store made a raft batch");
+}
+
+void ms_probe_storage_batch(const struct ms_probe_rec *recs, uint32_t n)
+{
+	assert_true(n >= 1 && n <= MS_PROBE_BATCH_MAX);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ms_probe_rec *r = &recs[i];
+
+		assert_int_equal(r->kind, MS_REC_STORAGE_OP);
+		assert_true(r->a < MS_STORAGE_OP_COUNT);
+		assert_int_equal(r->b, MS_STORAGE_MEMORY);
+		assert_true(r->c < MS_STORAGE_STATUS_COUNT);
+		/* begin and end are real CLOCK_MONOTONIC times, in order */
+		assert_true(r->t_ns > 0 && r->val >= r->t_ns && r->val <= ms_trace_now());
+		probe_add("B:%s#%llu:%s ", op_names[r->a], (unsigned long long)probe_id(r->id),
+			  status_names[r->c]);
+	}
+}
+
+void ms_probe_mvcc_batch(const struct ms_probe_rec *recs, uint32_t n)
+{
+	assert_true(n >= 1 && n <= MS_PROBE_BATCH_MAX);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ms_probe_rec *r = &recs[i];
+
+		assert_true(r->kind == MS_REC_MVCC_REVISION || r->kind == MS_REC_MVCC_COMPACT);
+		probe_add("B:%s(%llu,%lld) ", r->kind == MS_REC_MVCC_REVISION ? "rev" : "compact",
+			  (unsigned long long)r->id, (long long)r->val);
+	}
 }
 
 /* --- helpers ------------------------------------------------------------------------- */
@@ -755,40 +806,80 @@ static void run_txn_failed_read(struct ms_mvcc *s)
 
 static void test_probes(void **state)
 {
+	/* want: the direct probes alone; batch: what follows them once the batch semaphores are
+	 * up and the buffers are flushed (storage records first, then mvcc ones) */
 	static const struct {
 		const char *name;
 		void (*run)(struct ms_mvcc *s);
 		const char *want;
+		const char *batch;
 	} cases[] = {
-		{ "put", run_put, "begin#0:put rev(3,3) end#0:put:ok " },
-		{ "invalid put", run_put_invalid, "begin#0:put end#0:put:invalid " },
+		{ "put", run_put, "begin#0:put rev(3,3) end#0:put:ok ", "B:put#0:ok B:rev(3,3) " },
+		{ "invalid put", run_put_invalid, "begin#0:put end#0:put:invalid ",
+		  "B:put#0:invalid " },
 		{ "range, put", run_range_then_put,
-		  "begin#0:range end#0:range:ok begin#1:put rev(3,3) end#1:put:ok " },
-		{ "future range", run_range_future, "begin#0:range end#0:range:future " },
+		  "begin#0:range end#0:range:ok begin#1:put rev(3,3) end#1:put:ok ",
+		  "B:range#0:ok B:put#1:ok B:rev(3,3) " },
+		{ "future range", run_range_future, "begin#0:range end#0:range:future ",
+		  "B:range#0:future " },
 		{ "compacted range", run_range_compacted,
 		  "begin#0:compact compact(3,2) end#0:compact:ok "
-		  "begin#1:range end#1:range:compacted " },
-		{ "future compact", run_compact_future, "begin#0:compact end#0:compact:future " },
+		  "begin#1:range end#1:range:compacted ",
+		  "B:compact#0:ok B:range#1:compacted B:compact(3,2) " },
+		{ "future compact", run_compact_future, "begin#0:compact end#0:compact:future ",
+		  "B:compact#0:future " },
 		{ "deletes", run_delete,
-		  "begin#0:delete end#0:delete:ok begin#1:delete rev(3,3) end#1:delete:ok " },
-		{ "txn", run_txn_write, "begin#0:txn rev(3,3) end#0:txn:ok " },
-		{ "no-op txn", run_txn_noop, "begin#0:txn end#0:txn:ok " },
-		{ "txn with a failed read", run_txn_failed_read, "begin#0:txn end#0:txn:future " },
+		  "begin#0:delete end#0:delete:ok begin#1:delete rev(3,3) end#1:delete:ok ",
+		  "B:delete#0:ok B:delete#1:ok B:rev(3,3) " },
+		{ "txn", run_txn_write, "begin#0:txn rev(3,3) end#0:txn:ok ",
+		  "B:txn#0:ok B:rev(3,3) " },
+		{ "no-op txn", run_txn_noop, "begin#0:txn end#0:txn:ok ", "B:txn#0:ok " },
+		{ "txn with a failed read", run_txn_failed_read, "begin#0:txn end#0:txn:future ",
+		  "B:txn#0:future " },
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct ms_mvcc *s = ms_mvcc_new(3);
+	for (int batch = 0; batch <= 1; batch++) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct ms_mvcc *s = ms_mvcc_new(3);
+			char want[512];
 
-		put(s, "a", "1");
-		probe_reset();
-		cases[i].run(s);
-		probe_stop();
-		if (strcmp(probe_log, cases[i].want) != 0)
-			fail_msg("%s: got \"%s\" want \"%s\"", cases[i].name, probe_log,
-				 cases[i].want);
-		ms_mvcc_free(s);
+			put(s, "a", "1");
+			probe_reset();
+			ms_probe_storage_batch_semaphore = (uint16_t)batch;
+			ms_probe_mvcc_batch_semaphore = (uint16_t)batch;
+			cases[i].run(s);
+			ms_trace_flush();
+			ms_probe_storage_batch_semaphore = 0;
+			ms_probe_mvcc_batch_semaphore = 0;
+			probe_stop();
+			snprintf(want, sizeof(want), "%s%s", cases[i].want,
+				 batch ? cases[i].batch : "");
+			if (strcmp(probe_log, want) != 0)
+				fail_msg("%s%s: got \"%s\" want \"%s\"", cases[i].name,
+					 batch ? " (batch)" : "", probe_log, want);
+			ms_mvcc_free(s);
+		}
 	}
+}
+
+/* An operation that began before the batch probe was attached gets no record. */
+static void test_probes_attach_midway(void **state)
+{
+	struct ms_mvcc *s = ms_mvcc_new(3);
+	struct ms_mvcc_txn *t;
+
+	(void)state;
+	probe_reset();
+	t = ms_mvcc_txn_begin(s);
+	ms_probe_storage_batch_semaphore = 1;
+	assert_int_equal(ms_mvcc_txn_put(t, B("k"), B("v"), 0, NULL, NULL), 0);
+	assert_int_equal(ms_mvcc_txn_end(t), 2);
+	ms_trace_flush();
+	ms_probe_storage_batch_semaphore = 0;
+	probe_stop();
+	assert_string_equal(probe_log, "begin#0:txn rev(3,2) end#0:txn:ok ");
+	ms_mvcc_free(s);
 }
 
 /* --- against a reference model ------------------------------------------------------------
@@ -1050,6 +1141,7 @@ int main(void)
 		cmocka_unit_test(test_delete_ranges),
 		cmocka_unit_test(test_txn),
 		cmocka_unit_test(test_probes),
+		cmocka_unit_test(test_probes_attach_midway),
 		cmocka_unit_test(test_against_model),
 		cmocka_unit_test(test_many_keys),
 	};
