@@ -28,13 +28,8 @@ struct collector {
 	double bounds_s[MS_MAX_BUCKETS];
 	uint32_t nr_bounds;
 	uint64_t *scratch; /* summed map values, sized for the largest map */
-	/* In-flight calls of processes that died: taken back out of the per-method gauge. */
-	uint64_t inflight_reaped[MS_METHOD_COUNT];
 	struct binwatch *watch; /* --binary: re-attaches a replaced file; NULL otherwise */
 };
-
-/* Dead keys removed per map per scrape; the rest go at the next scrape. */
-#define REAP_BATCH 256
 
 #define STORAGE_LABEL_(id, name) name,
 static const char *const storage_op_names[] = { MS_STORAGE_OPS(STORAGE_LABEL_) };
@@ -46,8 +41,10 @@ static size_t max_scratch_words(void)
 {
 	size_t a = (size_t)MS_GRPC_SERIES * HIST_WORDS;
 	size_t b = (size_t)MS_STORAGE_SERIES * HIST_WORDS;
+	size_t c = 2 * (size_t)MS_INFLIGHT_MAX; /* keys and values of grpc_inflight */
 
-	return a > b ? a : b;
+	a = a > b ? a : b;
+	return a > c ? a : c;
 }
 
 int collector_new(struct loader *l, const char *version, struct collector **out)
@@ -154,42 +151,41 @@ static bool process_alive(uint32_t tgid)
 }
 
 /*
- * A call or operation whose process died never sees its end probe, and nothing runs in the
- * kernel for a dead process: the agent removes such pending entries, and for gRPC calls
- * takes their +1 back out of the in-flight gauge (counted in c->inflight_reaped).
+ * In-flight calls per method, summed over live store processes, into sum[]. A process that
+ * died never ends its calls: its entries go, and with them what it had in flight; so does
+ * its first-seen time (grpc_since). Returns 0 or -EIO.
  */
-static void reap_pending(struct collector *c, enum subsys_id id, const char *map, bool grpc)
+static int sum_inflight(struct collector *c, int64_t sum[MS_METHOD_COUNT])
 {
-	struct bpf_object *obj = loader_object(c->loader, id);
-	struct ms_req_key key, dead[REAP_BATCH];
-	uint32_t methods[REAP_BATCH], last_tgid = 0;
-	bool last_alive = true, first = true;
-	size_t ndead = 0;
-	int fd = obj ? bpf_object__find_map_fd_by_name(obj, map) : -1;
+	struct bpf_object *obj = loader_object(c->loader, SUBSYS_GRPC);
+	struct ms_proc_method *keys = (struct ms_proc_method *)c->scratch;
+	int64_t *vals = (int64_t *)(c->scratch + MS_INFLIGHT_MAX);
+	uint32_t *tgids = (uint32_t *)c->scratch, n, last_tgid = 0;
+	int fd = bpf_object__find_map_fd_by_name(obj, "grpc_inflight");
+	int since_fd = bpf_object__find_map_fd_by_name(obj, "grpc_since");
+	uint64_t *since = c->scratch + MS_INFLIGHT_MAX;
+	bool last_alive = true;
 
-	if (fd < 0)
-		return;
-	for (uint32_t n = 0; n < MS_MAX_PENDING && ndead < REAP_BATCH; n++) {
-		struct ms_pending p;
-
-		if (bpf_map_get_next_key(fd, first ? NULL : &key, &key))
-			break;
-		first = false;
-		if (key.tgid != last_tgid) {
-			last_tgid = key.tgid;
-			last_alive = process_alive(key.tgid);
+	memset(sum, 0, sizeof(int64_t) * MS_METHOD_COUNT);
+	if (mapread_hash(fd, sizeof(*keys), sizeof(*vals), MS_INFLIGHT_MAX, keys, vals, &n))
+		return -EIO;
+	for (uint32_t i = 0; i < n; i++) {
+		if (keys[i].tgid != last_tgid || i == 0) {
+			last_tgid = keys[i].tgid;
+			last_alive = process_alive(last_tgid);
 		}
-		if (last_alive)
-			continue;
-		if (grpc && bpf_map_lookup_elem(fd, &key, &p))
-			continue;
-		methods[ndead] = grpc && p.method < MS_METHOD_COUNT ? p.method : MS_METHOD_COUNT;
-		dead[ndead++] = key;
+		if (!last_alive)
+			bpf_map_delete_elem(fd, &keys[i]);
+		else if (keys[i].method < MS_METHOD_COUNT)
+			sum[keys[i].method] += vals[i];
 	}
-	for (size_t i = 0; i < ndead; i++) {
-		if (bpf_map_delete_elem(fd, &dead[i]) == 0 && methods[i] < MS_METHOD_COUNT)
-			c->inflight_reaped[methods[i]]++;
+	if (mapread_hash(since_fd, sizeof(*tgids), sizeof(*since), MS_MAX_PROCS, tgids, since, &n))
+		return -EIO;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!process_alive(tgids[i]))
+			bpf_map_delete_elem(since_fd, &tgids[i]);
 	}
+	return 0;
 }
 
 /* A per-method counter: the methods that counted anything. */
@@ -206,6 +202,7 @@ static void add_per_method(struct expo_family *f, const uint64_t *v)
 static void collect_grpc(struct collector *c)
 {
 	struct expo_family *dur, *total, *inflight, *panics, *limited;
+	int64_t inflight_sum[MS_METHOD_COUNT];
 	uint64_t *v = c->scratch;
 
 	if (!loader_object(c->loader, SUBSYS_GRPC))
@@ -237,15 +234,15 @@ static void collect_grpc(struct collector *c)
 			}
 		}
 	}
-	reap_pending(c, SUBSYS_GRPC, "grpc_pending", true);
-	if (read_map(c, SUBSYS_GRPC, "grpc_inflight", MS_METHOD_COUNT, 1) == 0) {
+	if (sum_inflight(c, inflight_sum) == 0) {
 		/* Every served method, so dashboards see 0 rather than no data. */
 		for (uint32_t m = 1; m < MS_METHOD_COUNT; m++) {
 			struct expo_label l[] = { { "method", ms_method_name(m) } };
 
-			expo_series_add_value(inflight, l, 1,
-					      (double)((int64_t)v[m] - (int64_t)c->inflight_reaped[m]));
+			expo_series_add_value(inflight, l, 1, (double)inflight_sum[m]);
 		}
+	} else {
+		read_failed(c);
 	}
 	if (read_map(c, SUBSYS_GRPC, "grpc_panics", MS_METHOD_COUNT, 1) == 0)
 		add_per_method(panics, v);
@@ -513,8 +510,8 @@ static void collect_self(struct collector *c, double scrape_s)
 	faults = expo_family_add(c->reg, "metastore_agent_record_faults_total",
 				 "Batch records that could not be read from the store's memory.",
 				 EXPO_COUNTER);
-	drops = expo_family_add(c->reg, "metastore_agent_pending_dropped_total",
-				"Begin events not timed because the pending table was full.",
+	drops = expo_family_add(c->reg, "metastore_agent_table_full_total",
+				"Updates lost because a per-process BPF table was full.",
 				EXPO_COUNTER);
 	runs = expo_family_add(c->reg, "metastore_agent_bpf_prog_run_count_total",
 			       "BPF program runs (needs kernel.bpf_stats_enabled=1).", EXPO_COUNTER);
@@ -564,7 +561,7 @@ static void collect_self(struct collector *c, double scrape_s)
 
 			expo_series_add_u64(faults, l, 1, v[0]);
 		}
-		if (read_map(c, id, "pending_drops", 1, 1) == 0) {
+		if (read_map(c, id, "table_full_drops", 1, 1) == 0) {
 			struct expo_label l[] = { { "subsystem", d->name } };
 
 			expo_series_add_u64(drops, l, 1, v[0]);

@@ -4,9 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
-/* The per-request subsystems use the batch probes: one hit per event-loop iteration. */
+/* The per-request subsystems share the batch probe: one hit per event-loop iteration,
+ * whichever of them are attached. */
 static const struct subsys_probe grpc_probes[] = {
-	{ "ms_probe_grpc_batch", "grpc_batch", "ms_probe_grpc_batch_semaphore" },
+	{ "ms_probe_batch", "grpc_batch", "ms_probe_batch_semaphore" },
 };
 static const char *const grpc_metrics[] = {
 	"grpc_server_request_duration_seconds", "grpc_server_request_total",
@@ -24,14 +25,14 @@ static const char *const conn_metrics[] = {
 };
 
 static const struct subsys_probe storage_probes[] = {
-	{ "ms_probe_storage_batch", "storage_batch", "ms_probe_storage_batch_semaphore" },
+	{ "ms_probe_batch", "storage_batch", "ms_probe_batch_semaphore" },
 };
 static const char *const storage_metrics[] = {
 	"storage_operation_duration_seconds", "storage_operation_total", NULL,
 };
 
 static const struct subsys_probe mvcc_probes[] = {
-	{ "ms_probe_mvcc_batch", "mvcc_batch", "ms_probe_mvcc_batch_semaphore" },
+	{ "ms_probe_batch", "mvcc_batch", "ms_probe_batch_semaphore" },
 };
 static const char *const mvcc_metrics[] = {
 	"mvcc_current_revision", "mvcc_compaction_total", NULL,
@@ -63,7 +64,7 @@ static const char *const auth_metrics[] = {
 };
 
 static const struct subsys_probe raft_probes[] = {
-	{ "ms_probe_raft_batch", "raft_batch", "ms_probe_raft_batch_semaphore" },
+	{ "ms_probe_batch", "raft_batch", "ms_probe_batch_semaphore" },
 };
 static const char *const raft_metrics[] = {
 	"raft_applied_index", "raft_commit_duration_seconds", NULL,

@@ -54,9 +54,17 @@ run_workload() {
 				metrics=$(curl -s --max-time 5 "http://127.0.0.1:$aport/metrics" || true)
 				grep -q '^grpc_server_request_total{.*} [1-9]' <<<"$metrics" ||
 					{ echo "bench: agent ($mode) counted no calls" >&2; return 1; }
-				hits=$(awk '$1 ~ /^metastore_agent_probe_hits_total[{]/ { s += $2 }
+				# Uprobe hits: the subsystems sharing a function (the batch probe)
+				# each count its hits, so a function counts once.
+				hits=$(awk '$1 ~ /^metastore_agent_probe_hits_total[{]/ {
+						match($1, /function="[^"]*"/); f = substr($1, RSTART, RLENGTH)
+						if ($2 > h[f]) h[f] = $2 }
+					END { for (f in h) s += h[f]; printf "%.0f", s }' <<<"$metrics")
+				recs=$(awk '$1 ~ /^metastore_agent_probe_records_total[{]/ { s += $2 }
 					END { printf "%.0f", s }' <<<"$metrics")
 				res_hits["$name/$mode"]+=" $(awk -v h="$hits" \
+					-v n="$(bench_field "$line" calls)" 'BEGIN { printf "%.3f", h / n }')"
+				res_recs["$name/$mode"]+=" $(awk -v h="$recs" \
 					-v n="$(bench_field "$line" calls)" 'BEGIN { printf "%.2f", h / n }')"
 				bench_stop "$apid"
 			fi
@@ -84,7 +92,7 @@ ratio_median() {
 	printf '%.3f\n' "$(bench_median "${r[@]}")"
 }
 
-declare -A res_rps res_p50 res_p99 res_cpu res_hits
+declare -A res_rps res_p50 res_p99 res_cpu res_hits res_recs
 hz=$(getconf CLK_TCK)
 common=(--verify --conns "$conns" --streams "$streams" --duration "$duration" --warmup "$warmup"
 	--keys "$keys" --value-size "$value_size")
@@ -114,13 +122,15 @@ echo "by every call it finished (warm-up and preload included). Unlike req/s it 
 echo "when other work on the machine takes CPU from the store, so it is the steadier measure"
 echo "of what the probes cost."
 echo
-echo "Probe hits per call: the agent's \`metastore_agent_probe_hits_total\` (all functions)"
-echo "after the run divided by the calls of that run; \"CPU us per hit\" is the store CPU per"
-echo "call over detached divided by it (the whole cost of one probe hit in the store: the"
-echo "kernel's uprobe path plus the BPF program)."
+echo "Probe hits per call: uprobe hits (\`metastore_agent_probe_hits_total\`, each probed"
+echo "function once: the subsystems on the batch probe share its hits) after the run divided"
+echo "by the calls of that run; records per call: the event records the batch probe carried"
+echo "(\`metastore_agent_probe_records_total\`, all subsystems) per call. \"Added CPU us/call\""
+echo "is the median store CPU per call minus the detached one: the kernel's uprobe path, the"
+echo "BPF programs and the store's own record writing together."
 echo
-echo "| workload | agent | req/s (median) | p50 us | p99 us | req/s vs detached | target met | store CPU us/call | CPU/call vs detached | probe hits/call | CPU us per hit |"
-echo "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+echo "| workload | agent | req/s (median) | p50 us | p99 us | req/s vs detached | target met | store CPU us/call | CPU/call vs detached | probe hits/call | records/call | added CPU us/call |"
+echo "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
 for name in read write; do
 	for mode in "${modes[@]}"; do
 		read -r -a rps <<<"${res_rps["$name/$mode"]}"
@@ -140,23 +150,25 @@ for name in read write; do
 		fi
 		label=$([ "$mode" = detached ] && echo detached || echo "\`--probes $mode\`")
 		hpc=-
-		per_hit=-
+		rpc=-
+		added=-
 		if [ "$mode" != detached ]; then
 			read -r -a hv <<<"${res_hits["$name/$mode"]}"
+			read -r -a rv <<<"${res_recs["$name/$mode"]}"
 			read -r -a dcpu <<<"${res_cpu["$name/detached"]}"
-			hpc=$(bench_median "${hv[@]}")
-			per_hit=$(awk -v c="$(bench_median "${cpu[@]}")" -v d="$(bench_median "${dcpu[@]}")" \
-				-v h="$hpc" 'BEGIN { if (h > 0) printf "%.2f", (c - d) / h; else print "-" }')
-			hpc=$(printf '%.2f' "$hpc")
+			hpc=$(printf '%.3f' "$(bench_median "${hv[@]}")")
+			rpc=$(printf '%.2f' "$(bench_median "${rv[@]}")")
+			added=$(awk -v c="$(bench_median "${cpu[@]}")" -v d="$(bench_median "${dcpu[@]}")" \
+				'BEGIN { printf "%.2f", c - d }')
 		fi
-		printf '| %s | %s | %.0f | %.1f | %.1f | %s | %s | %.2f | %s | %s | %s |\n' \
+		printf '| %s | %s | %.0f | %.1f | %.1f | %s | %s | %.2f | %s | %s | %s | %s |\n' \
 			"$([ "$name" = read ] && echo "read-heavy (90% get)" || echo "write (put)")" \
 			"$label" "$(bench_median "${rps[@]}")" "$(bench_median "${p50[@]}")" \
 			"$(bench_median "${p99[@]}")" "$ratio" "$met" "$(bench_median "${cpu[@]}")" "$cratio" \
-			"$hpc" "$per_hit"
+			"$hpc" "$rpc" "$added"
 		if [ -n "${BENCH_SUMMARY:-}" ]; then
 			echo "overhead $name $mode rps=$(bench_median "${rps[@]}") ratio=$ratio" \
-				"cpu_ratio=$cratio hits=$hpc per_hit=$per_hit" \
+				"cpu_ratio=$cratio hits=$hpc records=$rpc added_cpu=$added" \
 				"min=$(printf '%s\n' "${rps[@]}" | sort -g | head -n 1)" \
 				"max=$(printf '%s\n' "${rps[@]}" | sort -g | tail -n 1)" >>"$BENCH_SUMMARY"
 		fi

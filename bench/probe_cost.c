@@ -21,7 +21,7 @@
  * The probed functions are written in assembly so their first instruction is exactly the
  * one each probe kind needs, whatever the compiler flags: a 5-byte NOP (the probe contract's
  * entry, the kernel's optimized path), `push %rbp` (the usual gcc prologue) and
- * `mov %rdi,%rax` (an ordinary instruction). The grpc batch probe of the probe contract is
+ * `mov %rdi,%rax` (an ordinary instruction). The batch probe of the probe contract is
  * emitted the same way metastore/probes.c compiles it, with its semaphore, so the agent's
  * own loader and BPF programs attach to this binary.
  */
@@ -29,7 +29,7 @@
 	".globl " #name "\n.type " #name ",@function\n" #name ":\n"                         \
 	".byte 0x0f,0x1f,0x44,0x00,0x00\nret\n.size " #name ", .-" #name "\n"
 __asm__(".text\n" NOP5_FN(bench_fn_bare) NOP5_FN(bench_fn_nop5) NOP5_FN(bench_fn_ret)
-		NOP5_FN(ms_probe_grpc_batch)
+		NOP5_FN(ms_probe_batch)
 	".globl bench_fn_push\n.type bench_fn_push,@function\nbench_fn_push:\n"
 	"push %rbp\nmov %rsp,%rbp\npop %rbp\nret\n.size bench_fn_push, .-bench_fn_push\n"
 	".globl bench_fn_mov\n.type bench_fn_mov,@function\nbench_fn_mov:\n"
@@ -42,7 +42,7 @@ void bench_fn_push(void);
 void bench_fn_mov(void);
 
 /* Where the kernel finds the batch probe's reference counter: see metastore/probes.c. */
-__attribute__((section(".probes"), used)) volatile uint16_t ms_probe_grpc_batch_semaphore;
+__attribute__((section(".probes"), used)) volatile uint16_t ms_probe_batch_semaphore;
 
 enum kind { K_BASE, K_NOP5, K_PUSH, K_MOV, K_RET, K_AGENT1, K_AGENT8, K_AGENT32, K_COUNT };
 
@@ -107,22 +107,28 @@ static uint64_t mono_ns(void)
  * end record each, with the store's own timestamps, and one probe hit per `batch` calls.
  * n is a multiple of batch.
  */
+static struct ms_probe_batch batch_buf;
+
 static void run_agent(struct bench *b, unsigned batch, uint64_t n)
 {
-	struct ms_probe_rec recs[MS_PROBE_BATCH_MAX];
+	struct ms_probe_rec *recs = batch_buf.rec[MS_BATCH_GRPC];
 
 	for (uint64_t i = 0; i < n; i += batch) {
 		uint32_t nr = 0;
 
 		for (unsigned c = 0; c < batch; c++, b->next_req++) {
+			uint64_t t0 = mono_ns();
+
 			recs[nr++] = (struct ms_probe_rec){ .kind = MS_REC_GRPC_BEGIN,
-							    .id = b->next_req, .t_ns = mono_ns(),
+							    .id = b->next_req, .t_ns = t0,
 							    .a = MS_METHOD_KV_PUT };
 			recs[nr++] = (struct ms_probe_rec){ .kind = MS_REC_GRPC_END,
 							    .id = b->next_req, .t_ns = mono_ns(),
-							    .a = MS_METHOD_KV_PUT, .b = MS_GRPC_OK };
+							    .val = t0, .a = MS_METHOD_KV_PUT,
+							    .b = MS_GRPC_OK };
 		}
-		ms_probe_grpc_batch(recs, nr);
+		batch_buf.n[MS_BATCH_GRPC] = nr;
+		ms_probe_batch(&batch_buf);
 	}
 }
 
@@ -324,7 +330,7 @@ static int report(struct bench *b, int rounds)
 	       "about %.0f ms each.\n\n", rounds, TARGET_NS / 1e6);
 	printf("For (e1)..(e32) a call is one gRPC call as the store reports it with the batch "
 	       "probe attached: a begin and an end record, each with a clock_gettime timestamp, "
-	       "handed to `ms_probe_grpc_batch` every 1, 8 or 32 calls; the agent's grpc BPF "
+	       "handed to `ms_probe_batch` every 1, 8 or 32 calls; the agent's grpc BPF "
 	       "program times it into its histogram.\n\n");
 	printf("| probe kind | first instruction | calls per round | ns per call (median) "
 	       "| min .. max | hits per call | ns per hit | added ns per call vs (a) "

@@ -1,4 +1,4 @@
-/* Helpers shared by the BPF objects: histogram bucketing, pending begin/end pairs, probe hits. */
+/* Helpers shared by the BPF objects: histogram bucketing, batch walks, probe hits. */
 #ifndef MS_COMMON_BPF_H
 #define MS_COMMON_BPF_H
 
@@ -20,13 +20,13 @@ struct {
 	__type(value, __u64);
 } probe_hits SEC(".maps");
 
-/* Begin events that found the pending table full, so their pair was not timed. */
+/* Updates lost because a per-process table (keyed by tgid) was full. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
-} pending_drops SEC(".maps");
+} table_full_drops SEC(".maps");
 
 /* Records handed to each batch probe, indexed by the attachment's BPF cookie. */
 struct {
@@ -65,41 +65,61 @@ static __always_inline void probe_hit(void *ctx)
 		count_add(v, 1);
 }
 
-/* Counts the hit and its records; returns how many records to read (at most a full batch). */
-static __always_inline __u32 batch_begin(void *ctx, __u32 n)
+static __always_inline void record_fault(void)
 {
-	__u32 idx = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&record_faults, &zero);
+
+	if (v)
+		count_add(v, 1);
+}
+
+/*
+ * Opens buffer `buf` of batch `b` (in the store's memory): counts the hit and the records.
+ * Returns how many records to read (at most a full buffer; 0 after a fault).
+ */
+static __always_inline __u32 batch_open(void *ctx, const struct ms_probe_batch *b, __u32 buf)
+{
+	__u32 idx = (__u32)bpf_get_attach_cookie(ctx), n;
 	__u64 *v;
 
 	probe_hit(ctx);
+	if (bpf_probe_read_user(&n, sizeof(n), &b->n[buf & (MS_BATCH_BUFS - 1)])) {
+		record_fault();
+		return 0;
+	}
 	if (n > MS_PROBE_BATCH_MAX)
 		n = MS_PROBE_BATCH_MAX;
-	if (idx >= MS_MAX_PROBES)
-		return n;
-	v = bpf_map_lookup_elem(&probe_records, &idx);
+	v = n && idx < MS_MAX_PROBES ? bpf_map_lookup_elem(&probe_records, &idx) : NULL;
 	if (v)
 		count_add(v, n);
 	return n;
 }
 
-/* bpf_loop's context: it must live on the BPF stack. */
+/* bpf_loop's context for a walk over one buffer (it must live on the BPF stack). */
 struct ms_batch {
-	const struct ms_probe_rec *recs; /* in the store's memory */
+	const struct ms_probe_rec *recs;
 };
 
-/* Copies record i of a batch; a fault is counted and ends the batch. Returns 0 or -1. */
-static __always_inline int batch_read(struct ms_probe_rec *r, const struct ms_batch *b, __u32 i)
+/* Copies record i of a buffer. Returns 0, or -1 after counting a fault. */
+static __always_inline int batch_read(struct ms_probe_rec *r, const struct ms_probe_rec *recs,
+				      __u32 i)
 {
-	__u32 zero = 0;
-	__u64 *v;
-
-	if (i < MS_PROBE_BATCH_MAX && bpf_probe_read_user(r, sizeof(*r), b->recs + i) == 0)
+	if (i < MS_PROBE_BATCH_MAX && bpf_probe_read_user(r, sizeof(*r), recs + i) == 0)
 		return 0;
-	v = bpf_map_lookup_elem(&record_faults, &zero);
-	if (v)
-		count_add(v, 1);
+	record_fault();
 	return -1;
 }
+
+/* The usual walk: `cb(i, struct ms_batch *)` over every record of buffer `buf`. */
+#define BATCH_WALK(ctx, b, buf, cb)                                                        \
+	do {                                                                               \
+		struct ms_batch walk_ = { .recs = (b)->rec[buf] };                         \
+		__u32 n_ = batch_open(ctx, b, buf);                                        \
+                                                                                           \
+		if (n_)                                                                    \
+			bpf_loop(n_, cb, &walk_, 0);                                       \
+	} while (0)
 
 /* Duration between two store timestamps; a clock that went backwards reads as 0. */
 static __always_inline __u64 span_ns(__u64 from, __u64 to)
@@ -107,10 +127,10 @@ static __always_inline __u64 span_ns(__u64 from, __u64 to)
 	return to > from ? to - from : 0;
 }
 
-static __always_inline void pending_dropped(void)
+static __always_inline void table_full(void)
 {
 	__u32 zero = 0;
-	__u64 *v = bpf_map_lookup_elem(&pending_drops, &zero);
+	__u64 *v = bpf_map_lookup_elem(&table_full_drops, &zero);
 
 	if (v)
 		count_add(v, 1);
@@ -151,11 +171,5 @@ static __always_inline void gauge_set(void *map, __u64 *key, __u64 val)
 	bpf_map_update_elem(map, key, &val, BPF_ANY);
 }
 
-static __always_inline void pending_key(struct ms_req_key *k, __u64 id)
-{
-	k->tgid = bpf_get_current_pid_tgid() >> 32;
-	k->pad = 0;
-	k->id = id;
-}
 
 #endif /* MS_COMMON_BPF_H */

@@ -2,13 +2,27 @@
 /* gRPC subsystem: per-call latency by method and code, in-flight calls, handler panics. */
 #include "common.bpf.h"
 
-/* Each call whose end has not been seen; the agent reaps those of processes that died. */
+/*
+ * Per store process: the time of the first gRPC record this program saw from it. Records
+ * of one buffer come in event order and a batch is seen whole or not at all, so every call
+ * that began at or after that time had its begin record seen, and none before it did: a
+ * call is counted (timed, and taken out of the in-flight gauge) iff its begin time is not
+ * earlier. The agent forgets processes that exited.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_MAX_PENDING);
-	__type(key, struct ms_req_key);
-	__type(value, struct ms_pending);
-} grpc_pending SEC(".maps");
+	__uint(max_entries, MS_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, __u64);
+} grpc_since SEC(".maps");
+
+/* (process, method) -> calls begun and not yet ended; the agent sums live processes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_INFLIGHT_MAX);
+	__type(key, struct ms_proc_method);
+	__type(value, __s64);
+} grpc_inflight SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -16,14 +30,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ms_hist);
 } grpc_hist SEC(".maps");
-
-/* Per-CPU deltas (+1 at begin, -1 at end, possibly on different CPUs): the sum is the gauge. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_METHOD_COUNT);
-	__type(key, __u32);
-	__type(value, __s64);
-} grpc_inflight SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -39,17 +45,17 @@ struct {
 	__type(value, __u64);
 } grpc_rate_limited_hits SEC(".maps");
 
+/* The walk over one batch's gRPC records: in-flight changes add up here, per method, and
+ * reach the map once per batch (a batch holds at most 64 records: they fit in an s8). */
+struct grpc_walk {
+	const struct ms_probe_rec *recs;
+	__u64 since;
+	__s8 delta[MS_METHOD_COUNT];
+};
+
 static __always_inline __u32 clamp_method(__u32 method)
 {
 	return method < MS_METHOD_COUNT ? method : MS_METHOD_UNKNOWN;
-}
-
-static __always_inline void inflight_add(__u32 method, __s64 d)
-{
-	__s64 *v = bpf_map_lookup_elem(&grpc_inflight, &method);
-
-	if (v)
-		__sync_fetch_and_add(v, d);
 }
 
 static __always_inline void method_count(void *map, __u32 method)
@@ -61,57 +67,36 @@ static __always_inline void method_count(void *map, __u32 method)
 		count_add(v, 1);
 }
 
-static __always_inline void call_begin(const struct ms_probe_rec *r)
-{
-	struct ms_pending p = { .start_ns = r->t_ns, .method = clamp_method(r->a) };
-	struct ms_req_key key;
-
-	pending_key(&key, r->id);
-	if (bpf_map_update_elem(&grpc_pending, &key, &p, BPF_NOEXIST)) {
-		pending_dropped();
-		return;
-	}
-	inflight_add(p.method, 1);
-}
-
-static __always_inline void call_end(const struct ms_probe_rec *r)
+static __always_inline void call_end(struct grpc_walk *w, const struct ms_probe_rec *r)
 {
 	__u32 method = clamp_method(r->a), code = r->b, idx;
-	struct ms_req_key key;
-	struct ms_pending *p;
 	struct ms_hist *h;
-	__u64 delta;
 
-	pending_key(&key, r->id);
-	p = bpf_map_lookup_elem(&grpc_pending, &key);
-	/* A call that began before the probes were attached is neither timed nor counted. */
-	if (!p)
+	/* began before this program saw the process (or before records were written) */
+	if (!r->val || r->val < w->since)
 		return;
-	delta = span_ns(p->start_ns, r->t_ns);
-	/* The gauge moves back by what begin added to it. */
-	inflight_add(p->method, -1);
-	bpf_map_delete_elem(&grpc_pending, &key);
-
+	w->delta[method]--;
 	if (code >= MS_GRPC_CODE_COUNT)
 		code = MS_GRPC_UNKNOWN;
 	idx = method * MS_GRPC_CODE_COUNT + code;
 	h = bpf_map_lookup_elem(&grpc_hist, &idx);
 	if (h)
-		hist_observe(h, delta);
+		hist_observe(h, span_ns(r->val, r->t_ns));
 }
 
-static long grpc_record(__u32 i, void *batch)
+static long grpc_record(__u32 i, void *ctx)
 {
+	struct grpc_walk *w = ctx;
 	struct ms_probe_rec r;
 
-	if (batch_read(&r, batch, i))
+	if (batch_read(&r, w->recs, i))
 		return 1;
 	switch (r.kind) {
 	case MS_REC_GRPC_BEGIN:
-		call_begin(&r);
+		w->delta[clamp_method(r.a)]++;
 		break;
 	case MS_REC_GRPC_END:
-		call_end(&r);
+		call_end(w, &r);
 		break;
 	case MS_REC_GRPC_PANIC:
 		method_count(&grpc_panics, r.a);
@@ -123,12 +108,56 @@ static long grpc_record(__u32 i, void *batch)
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(grpc_batch, const struct ms_probe_rec *recs, __u32 n)
+/* The process's first-seen time; set from its first record (time t) the first time. */
+static __always_inline __u64 since_of(__u32 tgid, __u64 t)
 {
-	struct ms_batch b = { .recs = recs };
+	__u64 *v = bpf_map_lookup_elem(&grpc_since, &tgid);
 
-	bpf_loop(batch_begin(ctx, n), grpc_record, &b, 0);
+	if (v)
+		return *v;
+	bpf_map_update_elem(&grpc_since, &tgid, &t, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(&grpc_since, &tgid);
+	return v ? *v : t;
+}
+
+static long inflight_apply(__u32 m, void *ctx)
+{
+	struct grpc_walk *w = ctx;
+	struct ms_proc_method k = { .tgid = bpf_get_current_pid_tgid() >> 32 };
+	__s64 d, *v;
+
+	if (m >= MS_METHOD_COUNT || !w->delta[m])
+		return 0;
+	d = w->delta[m];
+	k.method = m;
+	v = bpf_map_lookup_elem(&grpc_inflight, &k);
+	if (v) {
+		__sync_fetch_and_add(v, d);
+		return 0;
+	}
+	if (bpf_map_update_elem(&grpc_inflight, &k, &d, BPF_NOEXIST)) {
+		/* another CPU added it first */
+		v = bpf_map_lookup_elem(&grpc_inflight, &k);
+		if (v)
+			__sync_fetch_and_add(v, d);
+		else
+			table_full();
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(grpc_batch, const struct ms_probe_batch *b)
+{
+	struct grpc_walk w = { .recs = b->rec[MS_BATCH_GRPC] };
+	struct ms_probe_rec first;
+	__u32 n = batch_open(ctx, b, MS_BATCH_GRPC);
+
+	if (!n || batch_read(&first, w.recs, 0))
+		return 0;
+	w.since = since_of(bpf_get_current_pid_tgid() >> 32, first.t_ns);
+	bpf_loop(n, grpc_record, &w, 0);
+	bpf_loop(MS_METHOD_COUNT, inflight_apply, &w, 0);
 	return 0;
 }
 

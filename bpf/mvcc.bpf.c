@@ -22,7 +22,7 @@ static long mvcc_record(__u32 i, void *batch)
 	__u32 zero = 0;
 	__u64 *v;
 
-	if (batch_read(&r, batch, i))
+	if (batch_read(&r, ((struct ms_batch *)batch)->recs, i))
 		return 1;
 	if (r.kind == MS_REC_MVCC_REVISION) {
 		gauge_set(&mvcc_revision, &r.id, r.val);
@@ -35,11 +35,9 @@ static long mvcc_record(__u32 i, void *batch)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(mvcc_batch, const struct ms_probe_rec *recs, __u32 n)
+int BPF_KPROBE(mvcc_batch, const struct ms_probe_batch *b)
 {
-	struct ms_batch b = { .recs = recs };
-
-	bpf_loop(batch_begin(ctx, n), mvcc_record, &b, 0);
+	BATCH_WALK(ctx, b, MS_BATCH_MVCC, mvcc_record);
 	return 0;
 }
 

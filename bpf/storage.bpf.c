@@ -24,7 +24,7 @@ static long storage_record(__u32 i, void *batch)
 	__u64 *total;
 	__u32 idx;
 
-	if (batch_read(&r, batch, i))
+	if (batch_read(&r, ((struct ms_batch *)batch)->recs, i))
 		return 1;
 	/* Out-of-contract values are dropped rather than folded into a real label. */
 	if (r.kind != MS_REC_STORAGE_OP || r.a >= MS_STORAGE_OP_COUNT ||
@@ -42,11 +42,9 @@ static long storage_record(__u32 i, void *batch)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(storage_batch, const struct ms_probe_rec *recs, __u32 n)
+int BPF_KPROBE(storage_batch, const struct ms_probe_batch *b)
 {
-	struct ms_batch b = { .recs = recs };
-
-	bpf_loop(batch_begin(ctx, n), storage_record, &b, 0);
+	BATCH_WALK(ctx, b, MS_BATCH_STORAGE, storage_record);
 	return 0;
 }
 

@@ -25,32 +25,24 @@ struct ms_hist {
 /* grpc maps: hist indexed by method * MS_GRPC_CODE_COUNT + code; inflight/panic by method. */
 #define MS_GRPC_SERIES (MS_METHOD_COUNT * MS_GRPC_CODE_COUNT)
 
-/* Key of an in-progress request or storage operation (begin seen, end not yet). */
-struct ms_req_key {
+/* Key of a per-process, per-method value (the in-flight gauge). */
+struct ms_proc_method {
 	__u32 tgid;
-	__u32 pad;
-	__u64 id;
-};
-
-/* Value of a pending gRPC call: when it began and its method (for the in-flight gauge). */
-struct ms_pending {
-	__u64 start_ns;
 	__u32 method;
-	__u32 pad;
 };
 
 /* storage maps: hist indexed by op * KIND_COUNT + kind; total by that * STATUS_COUNT + status. */
 #define MS_STORAGE_SERIES (MS_STORAGE_OP_COUNT * MS_STORAGE_KIND_COUNT)
 #define MS_STORAGE_TOTAL_SERIES (MS_STORAGE_SERIES * MS_STORAGE_STATUS_COUNT)
 
-/* Bound on concurrently tracked begin/end pairs per map; beyond it a pair is not timed. */
-#define MS_MAX_PENDING 65536
-
 /* Bound on distinct raft node ids tracked by the mvcc gauges. */
 #define MS_MAX_NODES 64
 
 /* Bound on store processes tracked by per-process gauges (conn). */
 #define MS_MAX_PROCS 1024
+
+/* Bound on (process, method) pairs of the in-flight gauge. */
+#define MS_INFLIGHT_MAX (MS_MAX_PROCS * 8)
 
 /* Per-probe hit counters, indexed by the BPF cookie the agent gives each attachment. */
 #define MS_MAX_PROBES 64

@@ -121,63 +121,78 @@ enum ms_auth_authz_result {
 #undef MS_AUTH_AUTHZ_ENUM_
 
 /*
- * Batched probes (since 1.5). A uprobe hit costs the store a trip into the kernel (about
- * 1.3 us on a nop5 site here), as much as a whole in-memory read. So the hot per-request
- * events also exist as records: while a batch probe is attached (its semaphore, below, is
- * non-zero) the store appends one record per event to a buffer of its subsystem and hands
- * the buffer to the batch probe once per event-loop iteration, or when it is full. One hit
- * then carries every event of the iteration. Without an attached batch probe the store
- * writes no records and takes no timestamps.
+ * The batch probe (since 1.5). A uprobe hit costs the store a trip into the kernel (about
+ * 1.3 us on a nop5 site here), as much as a whole in-memory read. So the per-request events
+ * of the grpc, storage, mvcc and raft probes also exist as records: while the batch probe is
+ * attached (its semaphore, below, is non-zero) the store appends one record per event to the
+ * buffer of its subsystem and hands all buffers to ms_probe_batch once per event-loop
+ * iteration, or as soon as one buffer is full. One hit then carries every event of the
+ * iteration. Without an attached batch probe the store writes no records and takes no
+ * timestamps; the direct probes (below) fire for every event either way.
  *
  * Every record is 32 bytes. Times are CLOCK_MONOTONIC nanoseconds taken by the store at the
- * event (the clock of bpf_ktime_get_ns). Records of one buffer are in event order; a buffer
- * is flushed before the loop waits for I/O, so a record reaches the probe within one loop
- * iteration of its event. The direct probes above still fire for every event.
+ * event (the clock of bpf_ktime_get_ns). The records of one buffer are in event order; the
+ * buffers are handed over before the loop waits for I/O, so a record reaches the probe
+ * within the loop iteration of its event.
  */
 #define MS_PROBE_BATCH_MAX 64
+
+/* The buffers of a batch, one per subsystem. */
+#define MS_BATCH_GRPC 0
+#define MS_BATCH_STORAGE 1
+#define MS_BATCH_MVCC 2
+#define MS_BATCH_RAFT 3
+#define MS_BATCH_BUFS 4
 
 /* The `kind` of a record; the fields each kind uses are listed beside it. */
 enum ms_probe_rec_kind {
 	MS_REC_NONE = 0,
-	/* grpc batch */
+	/* grpc buffer; val of END is the begin time of the call, 0 if no record was written at
+	 * its begin (the batch probe was not attached then) */
 	MS_REC_GRPC_BEGIN = 1,        /* id req_id, t_ns begin, a method */
-	MS_REC_GRPC_END = 2,          /* id req_id, t_ns end, a method, b grpc code */
-	MS_REC_GRPC_PANIC = 3,        /* id req_id, a method */
-	MS_REC_GRPC_RATE_LIMITED = 4, /* id req_id, a method */
-	/* storage batch: one record per operation, written at its end */
+	MS_REC_GRPC_END = 2,          /* id req_id, t_ns end, val begin, a method, b grpc code */
+	MS_REC_GRPC_PANIC = 3,        /* id req_id, t_ns now, a method */
+	MS_REC_GRPC_RATE_LIMITED = 4, /* id req_id, t_ns now, a method */
+	/* storage buffer: one record per operation, written at its end */
 	MS_REC_STORAGE_OP = 16, /* id op_id, t_ns begin, val end ns, a op, b storage kind, c status */
-	/* mvcc batch */
+	/* mvcc buffer. A gauge record (REVISION) replaces the buffer's earlier one of the same
+	 * node instead of adding another: the latest value is what counts. */
 	MS_REC_MVCC_REVISION = 32, /* id node, val revision (as ms_probe_mvcc_revision) */
 	MS_REC_MVCC_COMPACT = 33,  /* id node, val revision (as ms_probe_mvcc_compact) */
-	/* raft batch */
-	MS_REC_RAFT_PROPOSE = 48, /* id node, t_ns propose time, val index */
-	MS_REC_RAFT_COMMIT = 49,  /* id node, t_ns commit time, val index */
-	MS_REC_RAFT_APPLY = 50,   /* id node, val applied index */
+	/* raft buffer; APPLY is a gauge record like REVISION. The leader that proposed an
+	 * entry knows when it did: its COMMIT record carries that time, so propose-to-commit
+	 * needs no matching of records (0: proposed on another node, or not recorded). */
+	MS_REC_RAFT_COMMIT = 49, /* id node, t_ns commit time, val propose time, a 0 */
+	MS_REC_RAFT_APPLY = 50,  /* id node, val applied index */
 };
 
-#ifndef __bpf__
-#include <stdint.h>
-
-struct ms_probe_rec {
-	uint64_t id;
-	uint64_t t_ns;
-	uint64_t val;
-	uint16_t kind; /* enum ms_probe_rec_kind */
-	uint16_t a;
-	uint16_t b;
-	uint16_t c;
-};
+/* Types that read the same in the store (stdint) and in BPF programs (vmlinux.h). */
+#ifdef __bpf__
+#define MS_PROBE_U16 __u16
+#define MS_PROBE_U32 __u32
+#define MS_PROBE_U64 __u64
 #else
-struct ms_probe_rec {
-	__u64 id;
-	__u64 t_ns;
-	__u64 val;
-	__u16 kind;
-	__u16 a;
-	__u16 b;
-	__u16 c;
-};
+#include <stdint.h>
+#define MS_PROBE_U16 uint16_t
+#define MS_PROBE_U32 uint32_t
+#define MS_PROBE_U64 uint64_t
 #endif
+
+struct ms_probe_rec {
+	MS_PROBE_U64 id;
+	MS_PROBE_U64 t_ns;
+	MS_PROBE_U64 val;
+	MS_PROBE_U16 kind; /* enum ms_probe_rec_kind */
+	MS_PROBE_U16 a;
+	MS_PROBE_U16 b;
+	MS_PROBE_U16 c;
+};
+
+/* What ms_probe_batch gets: for each buffer (MS_BATCH_*), its record count and records. */
+struct ms_probe_batch {
+	MS_PROBE_U32 n[MS_BATCH_BUFS];
+	struct ms_probe_rec rec[MS_BATCH_BUFS][MS_PROBE_BATCH_MAX];
+};
 
 #ifndef __bpf__
 
@@ -301,21 +316,16 @@ void ms_probe_auth_authenticate(uint32_t result);
 void ms_probe_auth_authorize(uint64_t req_id, uint32_t method, uint32_t result);
 
 /*
- * Batch probes (since 1.5): `recs` points at `n` (1..MS_PROBE_BATCH_MAX) records of the
- * probe's subsystem, valid only during the call. Each has a USDT-style semaphore: a 16-bit
- * counter the kernel raises while a uprobe is attached with it as its reference counter
+ * The batch probe (since 1.5): `b` holds 0..MS_PROBE_BATCH_MAX records in each buffer (at
+ * least one in all), valid only during the call. Its semaphore is a USDT-style 16-bit counter
+ * that the kernel raises while a uprobe is attached with it as its reference counter
  * (libbpf: bpf_uprobe_opts.ref_ctr_offset = the file offset of the symbol); the store writes
- * records only while it is non-zero.
+ * records only while it is non-zero. Every uprobe on ms_probe_batch must name the semaphore:
+ * the kernel refuses uprobes with different reference counters on one site.
  */
-void ms_probe_grpc_batch(const struct ms_probe_rec *recs, uint32_t n);
-void ms_probe_storage_batch(const struct ms_probe_rec *recs, uint32_t n);
-void ms_probe_mvcc_batch(const struct ms_probe_rec *recs, uint32_t n);
-void ms_probe_raft_batch(const struct ms_probe_rec *recs, uint32_t n);
+void ms_probe_batch(const struct ms_probe_batch *b);
 
-extern volatile uint16_t ms_probe_grpc_batch_semaphore;
-extern volatile uint16_t ms_probe_storage_batch_semaphore;
-extern volatile uint16_t ms_probe_mvcc_batch_semaphore;
-extern volatile uint16_t ms_probe_raft_batch_semaphore;
+extern volatile uint16_t ms_probe_batch_semaphore;
 
 #ifdef __cplusplus
 }

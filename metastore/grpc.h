@@ -25,6 +25,7 @@ struct ms_conn;
  * handler that finishes later holds a reference (grpc_call_ref) so the call outlives it. */
 struct grpc_call {
 	uint64_t id;          /* per-process request id of the probe contract */
+	uint64_t trace_t0;    /* begin time for the batch probe's end record (trace.h), or 0 */
 	uint32_t method;      /* enum ms_method */
 	int32_t stream_id;
 	struct ms_conn *conn; /* NULL once the stream is gone */

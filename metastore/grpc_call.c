@@ -30,7 +30,7 @@ static void call_end_probe(struct grpc_call *call)
 	if (call->ended || !call->id)
 		return;
 	call->ended = true;
-	ms_trace_grpc_end(call->id, call->method, call->code);
+	ms_trace_grpc_end(call->id, call->method, call->code, call->trace_t0);
 }
 
 /* Releases the request bytes the call buffers, and their share of the connection's bound. */
@@ -386,7 +386,7 @@ static void on_request_headers(struct ms_conn *c, struct grpc_call *call)
 		return;
 	}
 	call->id = ++req_seq;
-	ms_trace_grpc_begin(call->id, call->method);
+	call->trace_t0 = ms_trace_grpc_begin(call->id, call->method);
 	if (!ms_ratelimit_take(&s->rate, uv_hrtime())) {
 		ms_trace_grpc_rate_limited(call->id, call->method);
 		grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, "etcdserver: too many requests");

@@ -165,41 +165,15 @@ MS_PROBE_FN void ms_probe_auth_authorize(uint64_t req_id, uint32_t method, uint3
 }
 
 /*
- * Semaphores of the batch probes. They live in a section with file contents (like
- * SystemTap's .probes) because the kernel finds a uprobe's reference counter by its offset
- * in the file: a .bss variable has none.
+ * The batch probe's semaphore. It lives in a section with file contents (like SystemTap's
+ * .probes) because the kernel finds a uprobe's reference counter by its offset in the file:
+ * a .bss variable has none.
  */
-#define MS_PROBE_SEMAPHORE __attribute__((section(".probes"), used, visibility("default")))
+__attribute__((section(".probes"), used, visibility("default")))
+volatile uint16_t ms_probe_batch_semaphore = 0;
 
-MS_PROBE_SEMAPHORE volatile uint16_t ms_probe_grpc_batch_semaphore = 0;
-MS_PROBE_SEMAPHORE volatile uint16_t ms_probe_storage_batch_semaphore = 0;
-MS_PROBE_SEMAPHORE volatile uint16_t ms_probe_mvcc_batch_semaphore = 0;
-MS_PROBE_SEMAPHORE volatile uint16_t ms_probe_raft_batch_semaphore = 0;
-
-MS_PROBE_FN void ms_probe_grpc_batch(const struct ms_probe_rec *recs, uint32_t n)
+MS_PROBE_FN void ms_probe_batch(const struct ms_probe_batch *b)
 {
-	(void)recs;
-	(void)n;
-	MS_PROBE_BODY();
-}
-
-MS_PROBE_FN void ms_probe_storage_batch(const struct ms_probe_rec *recs, uint32_t n)
-{
-	(void)recs;
-	(void)n;
-	MS_PROBE_BODY();
-}
-
-MS_PROBE_FN void ms_probe_mvcc_batch(const struct ms_probe_rec *recs, uint32_t n)
-{
-	(void)recs;
-	(void)n;
-	MS_PROBE_BODY();
-}
-
-MS_PROBE_FN void ms_probe_raft_batch(const struct ms_probe_rec *recs, uint32_t n)
-{
-	(void)recs;
-	(void)n;
+	(void)b;
 	MS_PROBE_BODY();
 }

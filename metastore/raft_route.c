@@ -86,7 +86,7 @@ static int propose(struct ms_raft *rn, unsigned op, const uint8_t *msg, size_t l
 		rv = rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST ? -EPERM : -ENOMEM;
 		goto fail;
 	}
-	ms_trace_raft_propose(rn->opts.node_id, p->req.index);
+	p->proposed_ns = ms_trace_raft_propose(rn->opts.node_id, p->req.index);
 	if (call)
 		grpc_call_ref(call);
 	p->prev = rn->pending_tail;

@@ -25,6 +25,7 @@ struct ms_proposal {
 	struct raft_apply req;
 	struct ms_raft *rn;
 	uint64_t seq;
+	uint64_t proposed_ns;   /* for the batch probe's commit record (trace.h), or 0 */
 	struct grpc_call *call; /* NULL for an internal op */
 	bool applied;
 	struct ms_proposal *prev, *next;

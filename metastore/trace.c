@@ -1,65 +1,63 @@
-/* Record buffers of the batch probes, flushed once per event-loop iteration. */
+/* Record buffers of the batch probe, handed over once per event-loop iteration. */
 #include "trace.h"
 
 #include <stdbool.h>
 
-struct trace_buf {
-	uint32_t n;
-	struct ms_probe_rec rec[MS_PROBE_BATCH_MAX];
-};
-
-static struct trace_buf bufs[MS_TRACE_COUNT];
+static struct ms_probe_batch batch;
+/* per buffer: 1 + the slot of its gauge record in this batch, 0 if none */
+static uint32_t gauge_slot[MS_BATCH_BUFS];
 static uv_prepare_t before_poll;
 static uv_check_t after_poll;
 static bool started;
 
-typedef void (*batch_probe_fn)(const struct ms_probe_rec *recs, uint32_t n);
-
-static const batch_probe_fn probes[MS_TRACE_COUNT] = {
-	[MS_TRACE_GRPC] = ms_probe_grpc_batch,
-	[MS_TRACE_STORAGE] = ms_probe_storage_batch,
-	[MS_TRACE_MVCC] = ms_probe_mvcc_batch,
-	[MS_TRACE_RAFT] = ms_probe_raft_batch,
-};
-
-static void flush_one(enum ms_trace_buf_id b)
-{
-	struct trace_buf *t = &bufs[b];
-
-	if (!t->n)
-		return;
-	probes[b](t->rec, t->n);
-	t->n = 0;
-}
-
-void ms_trace_add(enum ms_trace_buf_id b, uint16_t kind, uint64_t id, uint64_t t_ns, uint64_t val,
-		  uint16_t a, uint16_t bb, uint16_t c)
-{
-	struct trace_buf *t;
-
-	if ((unsigned)b >= MS_TRACE_COUNT)
-		return;
-	t = &bufs[b];
-	if (t->n == MS_PROBE_BATCH_MAX)
-		flush_one(b);
-	t->rec[t->n++] = (struct ms_probe_rec){ .id = id, .t_ns = t_ns, .val = val, .kind = kind,
-						.a = a, .b = bb, .c = c };
-}
-
 void ms_trace_flush(void)
 {
-	for (int b = 0; b < MS_TRACE_COUNT; b++)
-		flush_one((enum ms_trace_buf_id)b);
+	bool any = false;
+
+	for (unsigned b = 0; b < MS_BATCH_BUFS; b++)
+		any |= batch.n[b] != 0;
+	if (!any)
+		return;
+	ms_probe_batch(&batch);
+	for (unsigned b = 0; b < MS_BATCH_BUFS; b++)
+		batch.n[b] = gauge_slot[b] = 0;
 }
 
-uint32_t ms_trace_pending(enum ms_trace_buf_id b)
+void ms_trace_add(unsigned buf, uint16_t kind, uint64_t id, uint64_t t_ns, uint64_t val, uint16_t a,
+		  uint16_t b, uint16_t c)
 {
-	return (unsigned)b < MS_TRACE_COUNT ? bufs[b].n : 0;
+	if (buf >= MS_BATCH_BUFS)
+		return;
+	if (batch.n[buf] == MS_PROBE_BATCH_MAX)
+		ms_trace_flush();
+	batch.rec[buf][batch.n[buf]++] = (struct ms_probe_rec){ .id = id, .t_ns = t_ns, .val = val,
+								.kind = kind, .a = a, .b = b,
+								.c = c };
 }
 
-const struct ms_probe_rec *ms_trace_peek(enum ms_trace_buf_id b)
+void ms_trace_gauge(unsigned buf, uint16_t kind, uint64_t id, uint64_t val)
 {
-	return (unsigned)b < MS_TRACE_COUNT ? bufs[b].rec : NULL;
+	struct ms_probe_rec *r;
+
+	if (buf >= MS_BATCH_BUFS)
+		return;
+	r = gauge_slot[buf] ? &batch.rec[buf][gauge_slot[buf] - 1] : NULL;
+	if (r && r->kind == kind && r->id == id) {
+		r->val = val;
+		return;
+	}
+	ms_trace_add(buf, kind, id, 0, val, 0, 0, 0);
+	gauge_slot[buf] = batch.n[buf];
+}
+
+uint32_t ms_trace_pending(unsigned buf)
+{
+	return buf < MS_BATCH_BUFS ? batch.n[buf] : 0;
+}
+
+const struct ms_probe_rec *ms_trace_peek(unsigned buf)
+{
+	return buf < MS_BATCH_BUFS ? batch.rec[buf] : NULL;
 }
 
 static void on_prepare(uv_prepare_t *h)

@@ -51,15 +51,19 @@ need_root() {
 	[ -r /sys/kernel/btf/vmlinux ] || fail "needs kernel BTF (/sys/kernel/btf/vmlinux)"
 }
 
-# A loopback port nobody listens on (connection refused), from a range unlikely to be used,
-# and not handed out before in this test (callers often pick several before binding any;
-# the record is a file since $(free_port) runs in a subshell).
+# A loopback port no socket uses, below the kernel's ephemeral range (so no client socket can
+# take it between this check and the bind), and not handed out before in this test (callers
+# often pick several before binding any; the record is a file since $(free_port) runs in a
+# subshell).
 free_port() {
-	local p
+	local p lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+	[ "$lo" -gt 12000 ] || lo=32768
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 20000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		grep -qx "$p" "$E2E_TMP/ports" 2>/dev/null && continue
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+		if [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] &&
+			! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
 			echo "$p" >>"$E2E_TMP/ports"
 			echo "$p"
 			return 0

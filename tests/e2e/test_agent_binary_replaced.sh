@@ -9,7 +9,7 @@ need_root
 
 put_ok='grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}'
 # two records (begin, end) per call
-grpc_records='metastore_agent_probe_records_total{subsystem="grpc",function="ms_probe_grpc_batch"}'
+grpc_records='metastore_agent_probe_records_total{subsystem="grpc",function="ms_probe_batch"}'
 reattached=metastore_agent_binary_reattach_total
 reattach_errors=metastore_agent_binary_reattach_errors_total
 ORIG=$E2E_TMP/metastore.orig
@@ -48,7 +48,7 @@ for fam in grpc_server_in_flight_requests grpc_server_active_connections watch_a
 done
 assert_sample "$E2E_TMP/m0" "$reattached" 0
 assert_sample "$E2E_TMP/m0" "$reattach_errors" 0
-assert_sample "$E2E_TMP/m0" 'metastore_agent_probe_attached{subsystem="grpc",function="ms_probe_grpc_batch"}' 1
+assert_sample "$E2E_TMP/m0" 'metastore_agent_probe_attached{subsystem="grpc",function="ms_probe_batch"}' 1
 
 # Generation 1: the original file.
 MS_PORT=$(free_port)
@@ -97,7 +97,7 @@ wait "$OLD_PID" "$MS_PID" 2>/dev/null || true
 cp "$ORIG" "$E2E_TMP/stripped" && strip "$E2E_TMP/stripped"
 replace "$E2E_TMP/stripped"
 wait_until 5 metric_is "$reattach_errors" 1 || fail "stripped replacement not reported"
-want="unhealthy: cannot attach to the replaced binary: symbol ms_probe_grpc_batch (subsystem grpc) not found in $METASTORE (stripped binary: no .symtab)"
+want="unhealthy: cannot attach to the replaced binary: symbol ms_probe_batch (subsystem grpc) not found in $METASTORE (stripped binary: no .symtab)"
 [ "$(health)" = "$want" ] || fail "/health with a stripped binary: '$(health)'"
 code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AGENT_PORT/health")
 [ "$code" = 503 ] || fail "/health with a stripped binary: HTTP $code"

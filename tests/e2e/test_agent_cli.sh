@@ -41,9 +41,9 @@ METASTORE_AGENT_PROBES=nope expect_error 2 "METASTORE_AGENT_PROBES: --probes: un
 expect_error 1 "no process with pid $gone" --pid "$gone"
 expect_error 1 "binary /nonexistent/metastore: No such file or directory" --binary /nonexistent/metastore
 expect_error 1 "$E2E_TMP/script is not a 64-bit ELF executable" --binary "$E2E_TMP/script"
-expect_error 1 "symbol ms_probe_grpc_batch (subsystem grpc) not found in $E2E_TMP/stripped (stripped binary: no .symtab)" \
+expect_error 1 "symbol ms_probe_batch (subsystem grpc) not found in $E2E_TMP/stripped (stripped binary: no .symtab)" \
 	--binary "$E2E_TMP/stripped"
-expect_error 1 "symbol ms_probe_storage_batch (subsystem storage) not found in /bin/true" \
+expect_error 1 "symbol ms_probe_batch (subsystem storage) not found in /bin/true" \
 	--binary /bin/true --probes storage
 
 # Configuration files and values, each with its exact line: "metastore-agent: MSG (see --help)".
