@@ -56,6 +56,7 @@ start_metastore "$MS_PORT"
 for i in 1 2 3; do ctl put "a$i" v >/dev/null; done
 scrape >"$E2E_TMP/m1"
 assert_sample "$E2E_TMP/m1" "$put_ok" 3
+assert_sample "$E2E_TMP/m1" "$grpc_records" 6
 rev=$(ctl get a1 -w json | jq -r .header.revision)
 [ "$(revision "$E2E_TMP/m1")" = "$rev" ] || fail "revision '$(revision "$E2E_TMP/m1")', the store says $rev"
 
