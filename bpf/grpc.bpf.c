@@ -46,12 +46,22 @@ struct {
 } grpc_rate_limited_hits SEC(".maps");
 
 /* The walk over one batch's gRPC records: in-flight changes add up here, per method, and
- * reach the map once per batch (a batch holds at most 64 records: they fit in an s8). */
+ * reach the map once per batch (a batch holds at most 64 records: they fit in an s8);
+ * `touched` has bit m set once method m changed. */
 struct grpc_walk {
 	const struct ms_probe_rec *recs;
 	__u64 since;
+	__u64 touched;
 	__s8 delta[MS_METHOD_COUNT];
 };
+
+_Static_assert(MS_METHOD_COUNT <= 64, "touched is a 64-bit mask of methods");
+
+static __always_inline void inflight_move(struct grpc_walk *w, __u32 method, int d)
+{
+	w->delta[method] += d;
+	w->touched |= 1ull << method;
+}
 
 static __always_inline __u32 clamp_method(__u32 method)
 {
@@ -75,7 +85,7 @@ static __always_inline void call_end(struct grpc_walk *w, const struct ms_probe_
 	/* began before this program saw the process (or before records were written) */
 	if (!r->val || r->val < w->since)
 		return;
-	w->delta[method]--;
+	inflight_move(w, method, -1);
 	if (code >= MS_GRPC_CODE_COUNT)
 		code = MS_GRPC_UNKNOWN;
 	idx = method * MS_GRPC_CODE_COUNT + code;
@@ -93,7 +103,7 @@ static long grpc_record(__u32 i, void *ctx)
 		return 1;
 	switch (r.kind) {
 	case MS_REC_GRPC_BEGIN:
-		w->delta[clamp_method(r.a)]++;
+		inflight_move(w, clamp_method(r.a), 1);
 		break;
 	case MS_REC_GRPC_END:
 		call_end(w, &r);
@@ -120,20 +130,15 @@ static __always_inline __u64 since_of(__u32 tgid, __u64 t)
 	return v ? *v : t;
 }
 
-static long inflight_apply(__u32 m, void *ctx)
+/* Adds the batch's net change of method m to this process's in-flight count. */
+static __always_inline void inflight_apply(__u32 tgid, __u32 m, __s64 d)
 {
-	struct grpc_walk *w = ctx;
-	struct ms_proc_method k = { .tgid = bpf_get_current_pid_tgid() >> 32 };
-	__s64 d, *v;
+	struct ms_proc_method k = { .tgid = tgid, .method = m };
+	__s64 *v = bpf_map_lookup_elem(&grpc_inflight, &k);
 
-	if (m >= MS_METHOD_COUNT || !w->delta[m])
-		return 0;
-	d = w->delta[m];
-	k.method = m;
-	v = bpf_map_lookup_elem(&grpc_inflight, &k);
 	if (v) {
 		__sync_fetch_and_add(v, d);
-		return 0;
+		return;
 	}
 	if (bpf_map_update_elem(&grpc_inflight, &k, &d, BPF_NOEXIST)) {
 		/* another CPU added it first */
@@ -143,21 +148,27 @@ static long inflight_apply(__u32 m, void *ctx)
 		else
 			table_full();
 	}
-	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(grpc_batch, const struct ms_probe_batch *b)
 {
 	struct grpc_walk w = { .recs = b->rec[MS_BATCH_GRPC] };
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, n = batch_open(ctx, b, MS_BATCH_GRPC);
 	struct ms_probe_rec first;
-	__u32 n = batch_open(ctx, b, MS_BATCH_GRPC);
 
 	if (!n || batch_read(&first, w.recs, 0))
 		return 0;
-	w.since = since_of(bpf_get_current_pid_tgid() >> 32, first.t_ns);
+	w.since = since_of(tgid, first.t_ns);
 	bpf_loop(n, grpc_record, &w, 0);
-	bpf_loop(MS_METHOD_COUNT, inflight_apply, &w, 0);
+	/* only the methods touched reach the map (a batch touches one or two) */
+	for (__u32 m = 0; m < MS_METHOD_COUNT && w.touched; m++) {
+		if (!(w.touched & (1ull << m)))
+			continue;
+		w.touched &= ~(1ull << m);
+		if (w.delta[m])
+			inflight_apply(tgid, m, w.delta[m]);
+	}
 	return 0;
 }
 

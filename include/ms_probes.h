@@ -126,14 +126,13 @@ enum ms_auth_authz_result {
  * of the grpc, storage, mvcc and raft probes also exist as records: while the batch probe is
  * attached (its semaphore, below, is non-zero) the store appends one record per event to the
  * buffer of its subsystem and hands all buffers to ms_probe_batch once per event-loop
- * iteration, or as soon as one buffer is full. One hit then carries every event of the
+ * iteration (before the loop waits for I/O), or as soon as one buffer is full. One hit then carries every event of the
  * iteration. Without an attached batch probe the store writes no records and takes no
  * timestamps; the direct probes (below) fire for every event either way.
  *
  * Every record is 32 bytes. Times are CLOCK_MONOTONIC nanoseconds taken by the store at the
- * event (the clock of bpf_ktime_get_ns). The records of one buffer are in event order; the
- * buffers are handed over before the loop waits for I/O, so a record reaches the probe
- * within the loop iteration of its event.
+ * event (the clock of bpf_ktime_get_ns). The records of one buffer are in event order; a
+ * record reaches the probe at the latest before the loop next waits for I/O.
  */
 #define MS_PROBE_BATCH_MAX 64
 

@@ -7,7 +7,6 @@ static struct ms_probe_batch batch;
 /* per buffer: 1 + the slot of its gauge record in this batch, 0 if none */
 static uint32_t gauge_slot[MS_BATCH_BUFS];
 static uv_prepare_t before_poll;
-static uv_check_t after_poll;
 static bool started;
 
 void ms_trace_flush(void)
@@ -66,12 +65,11 @@ static void on_prepare(uv_prepare_t *h)
 	ms_trace_flush();
 }
 
-static void on_check(uv_check_t *h)
-{
-	(void)h;
-	ms_trace_flush();
-}
-
+/*
+ * The prepare phase runs once per loop iteration, right before the loop may block for I/O:
+ * records of the iteration's callbacks (and of the previous iteration's I/O) go out in one
+ * hit, and none waits while the loop sleeps.
+ */
 int ms_trace_start(uv_loop_t *loop)
 {
 	int e;
@@ -82,15 +80,8 @@ int ms_trace_start(uv_loop_t *loop)
 	e = uv_prepare_init(loop, &before_poll);
 	if (e)
 		return e;
-	e = uv_check_init(loop, &after_poll);
-	if (e) {
-		uv_close((uv_handle_t *)&before_poll, NULL);
-		return e;
-	}
 	uv_prepare_start(&before_poll, on_prepare);
-	uv_check_start(&after_poll, on_check);
 	uv_unref((uv_handle_t *)&before_poll);
-	uv_unref((uv_handle_t *)&after_poll);
 	started = true;
 	return 0;
 }
@@ -101,6 +92,5 @@ void ms_trace_stop(void)
 	if (!started)
 		return;
 	uv_close((uv_handle_t *)&before_poll, NULL);
-	uv_close((uv_handle_t *)&after_poll, NULL);
 	started = false;
 }

@@ -32,9 +32,9 @@ uint32_t ms_trace_pending(unsigned buf);
 const struct ms_probe_rec *ms_trace_peek(unsigned buf);
 
 /*
- * Flushes the buffers now, then on `loop` before every wait for I/O and right after it, so a record
- * reaches its probe within the loop iteration of its event. The handles do not keep the
- * loop alive. Returns 0 or a negative libuv error.
+ * Flushes the buffers now, then on `loop` once per iteration, before it waits for I/O, so a
+ * record reaches its probe before the loop sleeps. The handle does not keep the loop alive.
+ * Returns 0 or a negative libuv error.
  */
 int ms_trace_start(uv_loop_t *loop);
 
