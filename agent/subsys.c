@@ -4,8 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
-/* The per-request subsystems share the batch probe: one hit per event-loop iteration,
- * whichever of them are attached. */
+/* The per-request events (calls, engine operations, revisions, raft commits, permission
+ * checks, watch events sent) come through the batch probe, shared by the subsystems: one
+ * hit per event-loop iteration, whichever of them are attached. */
 static const struct subsys_probe grpc_probes[] = {
 	{ "ms_probe_batch", "grpc_batch", "ms_probe_batch_semaphore" },
 };
@@ -41,7 +42,7 @@ static const char *const mvcc_metrics[] = {
 static const struct subsys_probe watch_probes[] = {
 	{ "ms_probe_watch_create", "watch_create", NULL },
 	{ "ms_probe_watch_cancel", "watch_cancel", NULL },
-	{ "ms_probe_watch_events", "watch_events_sent", NULL },
+	{ "ms_probe_batch", "watch_batch", "ms_probe_batch_semaphore" },
 };
 static const char *const watch_metrics[] = {
 	"watch_active_total", "watch_events_sent_total", NULL,
@@ -56,8 +57,7 @@ static const char *const lease_metrics[] = {
 };
 
 static const struct subsys_probe auth_probes[] = {
-	{ "ms_probe_auth_authenticate", "auth_authenticate", NULL },
-	{ "ms_probe_auth_authorize", "auth_authorize", NULL },
+	{ "ms_probe_batch", "auth_batch", "ms_probe_batch_semaphore" },
 };
 static const char *const auth_metrics[] = {
 	"auth_authentication_total", "auth_authorization_total", NULL,

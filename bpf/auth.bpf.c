@@ -26,22 +26,24 @@ static __always_inline void count_result(void *map, __u32 result)
 		count_add(v, 1);
 }
 
-SEC("uprobe")
-int BPF_KPROBE(auth_authenticate, __u32 result)
+static long auth_record(__u32 i, void *ctx)
 {
-	probe_hit(ctx);
+	struct ms_probe_rec r;
+
+	if (batch_read(&r, ((struct ms_batch *)ctx)->recs, i))
+		return 1;
 	/* Out-of-contract values are dropped rather than folded into a real label. */
-	if (result < MS_AUTH_AUTHN_COUNT)
-		count_result(&auth_authn, result);
+	if (r.kind == MS_REC_AUTH_AUTHENTICATE && r.a < MS_AUTH_AUTHN_COUNT)
+		count_result(&auth_authn, r.a);
+	else if (r.kind == MS_REC_AUTH_AUTHORIZE && r.b < MS_AUTH_AUTHZ_COUNT)
+		count_result(&auth_authz, r.b);
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(auth_authorize, __u64 req_id, __u32 method, __u32 result)
+int BPF_KPROBE(auth_batch, const struct ms_probe_batch *b)
 {
-	probe_hit(ctx);
-	if (result < MS_AUTH_AUTHZ_COUNT)
-		count_result(&auth_authz, result);
+	BATCH_WALK(ctx, b, MS_BATCH_AUTH, auth_record);
 	return 0;
 }
 

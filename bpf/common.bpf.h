@@ -84,7 +84,9 @@ static __always_inline __u32 batch_open(void *ctx, const struct ms_probe_batch *
 	__u64 *v;
 
 	probe_hit(ctx);
-	if (bpf_probe_read_user(&n, sizeof(n), &b->n[buf & (MS_BATCH_BUFS - 1)])) {
+	if (buf >= MS_BATCH_BUFS)
+		return 0;
+	if (bpf_probe_read_user(&n, sizeof(n), &b->n[buf])) {
 		record_fault();
 		return 0;
 	}

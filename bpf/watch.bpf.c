@@ -39,20 +39,32 @@ int BPF_KPROBE(watch_cancel, __s64 watch_id, __u32 active)
 	return watch_set_active(ctx, active);
 }
 
-SEC("uprobe")
-int BPF_KPROBE(watch_events_sent, __s64 watch_id, __u32 puts, __u32 deletes)
+static long watch_record(__u32 i, void *ctx)
 {
+	struct ms_probe_rec r;
 	__u32 k = 0;
 	__u64 *v;
 
-	probe_hit(ctx);
+	if (batch_read(&r, ((struct ms_batch *)ctx)->recs, i))
+		return 1;
+	if (r.kind != MS_REC_WATCH_EVENTS)
+		return 0;
 	v = bpf_map_lookup_elem(&watch_events, &k);
 	if (v)
-		count_add(v, puts);
+		count_add(v, r.val >> 32);
 	k = 1;
 	v = bpf_map_lookup_elem(&watch_events, &k);
 	if (v)
-		count_add(v, deletes);
+		count_add(v, r.val & 0xffffffffu);
+	return 0;
+}
+
+/* Events sent come through the batch probe; opened and closed watchers are rare enough for
+ * direct probes. */
+SEC("uprobe")
+int BPF_KPROBE(watch_batch, const struct ms_probe_batch *b)
+{
+	BATCH_WALK(ctx, b, MS_BATCH_WATCH, watch_record);
 	return 0;
 }
 

@@ -123,7 +123,8 @@ enum ms_auth_authz_result {
 /*
  * The batch probe (since 1.5). A uprobe hit costs the store a trip into the kernel (about
  * 1.3 us on a nop5 site here), as much as a whole in-memory read. So the per-request events
- * of the grpc, storage, mvcc and raft probes also exist as records: while the batch probe is
+ * of the grpc, storage, mvcc, raft and auth probes, and the watch events sent, also exist as
+ * records: while the batch probe is
  * attached (its semaphore, below, is non-zero) the store appends one record per event to the
  * buffer of its subsystem and hands all buffers to ms_probe_batch once per event-loop
  * iteration (before the loop waits for I/O), or as soon as one buffer is full. One hit then carries every event of the
@@ -141,7 +142,9 @@ enum ms_auth_authz_result {
 #define MS_BATCH_STORAGE 1
 #define MS_BATCH_MVCC 2
 #define MS_BATCH_RAFT 3
-#define MS_BATCH_BUFS 4
+#define MS_BATCH_AUTH 4
+#define MS_BATCH_WATCH 5
+#define MS_BATCH_BUFS 6
 
 /* The `kind` of a record; the fields each kind uses are listed beside it. */
 enum ms_probe_rec_kind {
@@ -163,6 +166,11 @@ enum ms_probe_rec_kind {
 	 * needs no matching of records (0: proposed on another node, or not recorded). */
 	MS_REC_RAFT_COMMIT = 49, /* id node, t_ns commit time, val propose time, a 0 */
 	MS_REC_RAFT_APPLY = 50,  /* id node, val applied index */
+	/* auth buffer: as ms_probe_auth_authenticate / ms_probe_auth_authorize */
+	MS_REC_AUTH_AUTHENTICATE = 64, /* a result */
+	MS_REC_AUTH_AUTHORIZE = 65,    /* id req_id, a method, b result */
+	/* watch buffer: as ms_probe_watch_events */
+	MS_REC_WATCH_EVENTS = 80, /* id watch_id, val PUT events << 32 | DELETE events */
 };
 
 /* Types that read the same in the store (stdint) and in BPF programs (vmlinux.h). */

@@ -6,7 +6,7 @@
 #include "auth_password.h"
 #include "auth_rpc.pb-c.h"
 #include "auth_service.h"
-#include "ms_probes.h"
+#include "trace.h"
 
 /* One Authenticate in progress: everything the worker reads is a private copy. */
 struct authn_job {
@@ -33,7 +33,7 @@ static void authn_end(struct grpc_call *call, struct auth_service *svc, int err,
 	Etcdserverpb__AuthenticateResponse resp = ETCDSERVERPB__AUTHENTICATE_RESPONSE__INIT;
 	struct kv_pb_arena a = { 0 };
 
-	ms_probe_auth_authenticate(err ? MS_AUTH_AUTHN_FAILURE : MS_AUTH_AUTHN_SUCCESS);
+	ms_trace_auth_authenticate(err ? MS_AUTH_AUTHN_FAILURE : MS_AUTH_AUTHN_SUCCESS);
 	if (err == -ECANCELED) {
 		grpc_call_finish(call, MS_GRPC_CANCELLED, "authentication canceled: server stopping");
 		return;
@@ -97,7 +97,7 @@ void auth_service_authenticate(struct grpc_call *call, const uint8_t *msg, size_
 	int err;
 
 	if (!req) {
-		ms_probe_auth_authenticate(MS_AUTH_AUTHN_FAILURE);
+		ms_trace_auth_authenticate(MS_AUTH_AUTHN_FAILURE);
 		kv_pb_bad_request(call);
 		return;
 	}

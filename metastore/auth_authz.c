@@ -6,7 +6,7 @@
 #include "auth_rpc.pb-c.h"
 #include "auth_service.h"
 #include "lease.h"
-#include "ms_probes.h"
+#include "trace.h"
 #include "rpc.pb-c.h"
 
 /* What a method needs from the caller while auth is enabled. */
@@ -274,7 +274,7 @@ uint32_t auth_service_authorize(struct grpc_call *call, const uint8_t *msg, size
 	if (!ms_auth_enabled(svc->auth) || p == POLICY_NONE || p == POLICY_WATCH)
 		return MS_GRPC_OK;
 	err = check_call(svc, call, p, msg, len);
-	ms_probe_auth_authorize(call->id, call->method,
+	ms_trace_auth_authorize(call->id, call->method,
 				err ? MS_AUTH_AUTHZ_DENIED : MS_AUTH_AUTHZ_ALLOWED);
 	if (!err)
 		return MS_GRPC_OK;
@@ -299,7 +299,7 @@ bool auth_service_watch_permitted(struct grpc_call *call, const uint8_t *key, si
 	err = call_user(svc, call, &user);
 	if (!err)
 		err = ms_auth_check_range(svc->auth, user, key, key_len, end, end_len, MS_AUTH_READ);
-	ms_probe_auth_authorize(call->id, call->method,
+	ms_trace_auth_authorize(call->id, call->method,
 				err ? MS_AUTH_AUTHZ_DENIED : MS_AUTH_AUTHZ_ALLOWED);
 	return err == 0;
 }

@@ -152,4 +152,27 @@ static inline void ms_trace_raft_apply(uint64_t node, uint64_t index)
 		ms_trace_gauge(MS_BATCH_RAFT, MS_REC_RAFT_APPLY, node, index);
 }
 
+static inline void ms_trace_auth_authenticate(uint32_t result)
+{
+	ms_probe_auth_authenticate(result);
+	if (MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_AUTH, MS_REC_AUTH_AUTHENTICATE, 0, 0, 0, (uint16_t)result, 0, 0);
+}
+
+static inline void ms_trace_auth_authorize(uint64_t req_id, uint32_t method, uint32_t result)
+{
+	ms_probe_auth_authorize(req_id, method, result);
+	if (MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_AUTH, MS_REC_AUTH_AUTHORIZE, req_id, 0, 0, (uint16_t)method,
+			     (uint16_t)result, 0);
+}
+
+static inline void ms_trace_watch_events(int64_t watch_id, uint32_t puts, uint32_t deletes)
+{
+	ms_probe_watch_events(watch_id, puts, deletes);
+	if (MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_WATCH, MS_REC_WATCH_EVENTS, (uint64_t)watch_id, 0,
+			     (uint64_t)puts << 32 | deletes, 0, 0, 0);
+}
+
 #endif /* MS_TRACE_H */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "kv_pb.h"
-#include "ms_probes.h"
+#include "trace.h"
 #include "rpc.pb-c.h"
 
 /* Events read from the log per step, and sent per WatchResponse at most. */
@@ -153,7 +153,7 @@ static int watcher_catch_up(struct watch_stream *st, struct watcher *w)
 			r.n_events = k;
 			err = a.failed ? -ENOMEM : grpc_call_send(st->call, &r.base);
 			if (!err)
-				ms_probe_watch_events(w->id, puts, dels);
+				ms_trace_watch_events(w->id, puts, dels);
 		}
 		kv_pb_arena_free(&a);
 		if (err)

@@ -45,11 +45,11 @@ assert_sample "$E2E_TMP/m" 'auth_authentication_total{result="failure"}' "$M"
 assert_sample "$E2E_TMP/m" 'auth_authorization_total{result="allowed"}' "$K"
 assert_sample "$E2E_TMP/m" 'auth_authorization_total{result="denied"}' $((J + 1))
 grep -qxF '# TYPE auth_authentication_total counter' "$E2E_TMP/m" || fail "no counter TYPE line"
-# Both probe sites are 5-byte NOPs (the optimized uprobe path), each hit once per event.
-for f in authenticate authorize; do
-	assert_sample "$E2E_TMP/m" "metastore_agent_probe_nop5{subsystem=\"auth\",function=\"ms_probe_auth_$f\"}" 1
-done
-assert_sample "$E2E_TMP/m" 'metastore_agent_probe_hits_total{subsystem="auth",function="ms_probe_auth_authorize"}' $((K + J + 1))
+# The batch probe's site is a 5-byte NOP (the optimized uprobe path); it carried one record
+# per Authenticate call and per permission check.
+assert_sample "$E2E_TMP/m" 'metastore_agent_probe_nop5{subsystem="auth",function="ms_probe_batch"}' 1
+assert_sample "$E2E_TMP/m" 'metastore_agent_probe_records_total{subsystem="auth",function="ms_probe_batch"}' \
+	$((K + J + M + K + J + 1))
 
 # AuthDisable is one more login and one allowed check; then no check is made any more.
 as root:rootpw auth disable >/dev/null

@@ -26,7 +26,8 @@
 	".globl " #name "\n.type " #name ",@function\n" #name ":\n"                         \
 	".byte 0x0f,0x1f,0x44,0x00,0x00\nret\n.size " #name ", .-" #name "\n"
 __asm__(".text\n" PROBE_ASM(ms_probe_batch) PROBE_ASM(ms_probe_lease_op)
-		PROBE_ASM(ms_probe_lease_active));
+		PROBE_ASM(ms_probe_lease_active) PROBE_ASM(ms_probe_watch_create)
+			PROBE_ASM(ms_probe_watch_cancel));
 
 /* The batch probe's semaphore, where metastore keeps it: in a section with file contents, so
  * that the kernel can find it by file offset. */
@@ -344,6 +345,54 @@ static void test_raft_exact(void **state)
 	loader_free(l);
 }
 
+static void test_auth_and_watch(void **state)
+{
+	struct loader *l = attach((1u << SUBSYS_AUTH) | (1u << SUBSYS_WATCH));
+	struct ms_probe_rec r[8];
+	uint64_t *v, hits, recs;
+	uint32_t n = 0;
+
+	(void)state;
+	r[n++] = rec(MS_REC_AUTH_AUTHENTICATE, 0, 0, 0, MS_AUTH_AUTHN_SUCCESS, 0, 0);
+	r[n++] = rec(MS_REC_AUTH_AUTHENTICATE, 0, 0, 0, MS_AUTH_AUTHN_FAILURE, 0, 0);
+	r[n++] = rec(MS_REC_AUTH_AUTHENTICATE, 0, 0, 0, 9, 0, 0); /* out of contract: dropped */
+	for (int i = 0; i < 3; i++)
+		r[n++] = rec(MS_REC_AUTH_AUTHORIZE, 10 + i, 0, 0, MS_METHOD_KV_PUT,
+			     MS_AUTH_AUTHZ_ALLOWED, 0);
+	r[n++] = rec(MS_REC_AUTH_AUTHORIZE, 20, 0, 0, MS_METHOD_KV_RANGE, MS_AUTH_AUTHZ_DENIED, 0);
+	fire(MS_BATCH_AUTH, r, n);
+	v = read_all(l, SUBSYS_AUTH, "auth_authn", MS_AUTH_AUTHN_COUNT, 1);
+	assert_int_equal(v[MS_AUTH_AUTHN_SUCCESS], 1);
+	assert_int_equal(v[MS_AUTH_AUTHN_FAILURE], 1);
+	free(v);
+	v = read_all(l, SUBSYS_AUTH, "auth_authz", MS_AUTH_AUTHZ_COUNT, 1);
+	assert_int_equal(v[MS_AUTH_AUTHZ_ALLOWED], 3);
+	assert_int_equal(v[MS_AUTH_AUTHZ_DENIED], 1);
+	free(v);
+
+	/* counts above 16 bits: PUT and DELETE events share one 64-bit field */
+	n = 0;
+	r[n++] = rec(MS_REC_WATCH_EVENTS, 1, 0, (5ull << 32) | 2, 0, 0, 0);
+	r[n++] = rec(MS_REC_WATCH_EVENTS, 2, 0, (70000ull << 32) | 0, 0, 0, 0);
+	r[n++] = rec(MS_REC_WATCH_EVENTS, 2, 0, 80000, 0, 0, 0);
+	fire(MS_BATCH_WATCH, r, n);
+	v = read_all(l, SUBSYS_WATCH, "watch_events", 2, 1);
+	assert_int_equal(v[0], 70005);
+	assert_int_equal(v[1], 80002);
+	free(v);
+	/* both programs saw both batches, each read its own buffer */
+	probe_counts(l, SUBSYS_AUTH, &hits, &recs);
+	assert_int_equal(hits, 2);
+	assert_int_equal(recs, 7);
+	v = read_all(l, SUBSYS_WATCH, "probe_hits", MS_MAX_PROBES, 1);
+	assert_int_equal(v[subsys_probe_index(SUBSYS_WATCH, 2)], 2);
+	free(v);
+	v = read_all(l, SUBSYS_WATCH, "probe_records", MS_MAX_PROBES, 1);
+	assert_int_equal(v[subsys_probe_index(SUBSYS_WATCH, 2)], 3);
+	free(v);
+	loader_free(l);
+}
+
 static void test_lease_exact(void **state)
 {
 	struct loader *l = attach(1u << SUBSYS_LEASE);
@@ -409,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_grpc_exact),
 		cmocka_unit_test(test_storage_and_mvcc),
 		cmocka_unit_test(test_raft_exact),
+		cmocka_unit_test(test_auth_and_watch),
 		cmocka_unit_test(test_lease_exact),
 		cmocka_unit_test(test_missing_symbol_attaches_nothing),
 	};
