@@ -256,7 +256,7 @@ FUZZ_SRCS_fuzz_expo := agent/expo.c agent/expo_render.c agent/expo_num.c
 FUZZ_LIBS_fuzz_expo := -lm
 FUZZ_SRCS_fuzz_buckets_args := agent/buckets.c agent/args.c agent/config.c agent/subsys.c
 FUZZ_LIBS_fuzz_buckets_args := -lyaml -lm
-FUZZ_SRCS_fuzz_grpc_request := metastore/grpc.c metastore/trace.c metastore/kv_service.c metastore/kv_txn.c \
+FUZZ_SRCS_fuzz_grpc_request := metastore/grpc.c metastore/trace.c metastore/pb_scan.c metastore/kv_service.c metastore/kv_txn.c \
 	metastore/kv_pb.c metastore/mvcc.c metastore/keyindex.c metastore/eventlog.c metastore/lease.c \
 	metastore/probes.c metastore/raftnode.c metastore/raft_route.c $(PROTO_C)
 FUZZ_LIBS_fuzz_grpc_request := -lprotobuf-c -lraft -luv

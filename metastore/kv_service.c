@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kv_pb.h"
+#include "pb_scan.h"
 
 void kv_service_range(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
 {
@@ -202,14 +203,15 @@ cleanup:
 	etcdserverpb__compaction_request__free_unpacked(req, NULL);
 }
 
-/* Range with serializable set reads this member's state without asking the leader. */
+/* Range with serializable set reads this member's state without asking the leader. Only
+ * that field is looked at: the handler decodes the whole request once. */
 static bool range_serializable(const uint8_t *msg, size_t len)
 {
-	Etcdserverpb__RangeRequest *req = etcdserverpb__range_request__unpack(NULL, len, msg);
-	bool local = req && req->serializable;
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+		&etcdserverpb__range_request__descriptor, "serializable");
+	uint64_t v = 0;
 
-	etcdserverpb__range_request__free_unpacked(req, NULL);
-	return local;
+	return f && ms_pb_scan_varint(msg, len, f->id, &v) == 1 && v != 0;
 }
 
 void kv_service_register(struct kv_service *svc, struct ms_server *srv)
