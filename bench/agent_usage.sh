@@ -128,8 +128,9 @@ echo "their cost is not in the agent's CPU; see the overhead table for it)."
 echo
 echo "\"scrape ms\" is curl's total time per scrape (median); \"map read ms\" is the agent's own"
 echo "\`metastore_agent_scrape_duration_seconds\` of one more scrape right after the phase: the"
-echo "collect part (reading the BPF maps, walking the pending-call hash maps for calls of dead"
-echo "processes), which is bounded by the maps' capacity rather than the number of series."
+echo "collect part: per-CPU arrays read in one batched syscall each, and the small per-process"
+echo "tables (in-flight calls per method, gauges), so it grows with the series and the store"
+echo "processes, not with the requests served."
 echo
 echo "| phase | seconds | agent CPU (stat) | agent CPU (schedstat) | CPU ms | RSS kB | peak RSS kB | threads | scrape ms | map read ms | scrape bytes |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
