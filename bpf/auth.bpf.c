@@ -18,14 +18,6 @@ struct {
 	__type(value, __u64);
 } auth_authz SEC(".maps");
 
-static __always_inline void count_result(void *map, __u32 result)
-{
-	__u64 *v = bpf_map_lookup_elem(map, &result);
-
-	if (v)
-		count_add(v, 1);
-}
-
 static long auth_record(__u32 i, void *ctx)
 {
 	struct ms_probe_rec r;
@@ -34,9 +26,9 @@ static long auth_record(__u32 i, void *ctx)
 		return 1;
 	/* Out-of-contract values are dropped rather than folded into a real label. */
 	if (r.kind == MS_REC_AUTH_AUTHENTICATE && r.a < MS_AUTH_AUTHN_COUNT)
-		count_result(&auth_authn, r.a);
+		slot_add(&auth_authn, r.a, 1);
 	else if (r.kind == MS_REC_AUTH_AUTHORIZE && r.b < MS_AUTH_AUTHZ_COUNT)
-		count_result(&auth_authz, r.b);
+		slot_add(&auth_authz, r.b, 1);
 	return 0;
 }
 

@@ -53,25 +53,23 @@ static __always_inline void count_add(__u64 *p, __u64 v)
 	__sync_fetch_and_add(p, v);
 }
 
+/* Adds n to counter `idx` of a u64 array map (an index out of the map does nothing). */
+static __always_inline void slot_add(void *map, __u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(map, &idx);
+
+	if (v)
+		count_add(v, n);
+}
+
 static __always_inline void probe_hit(void *ctx)
 {
-	__u32 idx = (__u32)bpf_get_attach_cookie(ctx);
-	__u64 *v;
-
-	if (idx >= MS_MAX_PROBES)
-		return;
-	v = bpf_map_lookup_elem(&probe_hits, &idx);
-	if (v)
-		count_add(v, 1);
+	slot_add(&probe_hits, (__u32)bpf_get_attach_cookie(ctx), 1);
 }
 
 static __always_inline void record_fault(void)
 {
-	__u32 zero = 0;
-	__u64 *v = bpf_map_lookup_elem(&record_faults, &zero);
-
-	if (v)
-		count_add(v, 1);
+	slot_add(&record_faults, 0, 1);
 }
 
 /*
@@ -80,8 +78,7 @@ static __always_inline void record_fault(void)
  */
 static __always_inline __u32 batch_open(void *ctx, const struct ms_probe_batch *b, __u32 buf)
 {
-	__u32 idx = (__u32)bpf_get_attach_cookie(ctx), n;
-	__u64 *v;
+	__u32 n;
 
 	probe_hit(ctx);
 	if (buf >= MS_BATCH_BUFS)
@@ -92,9 +89,8 @@ static __always_inline __u32 batch_open(void *ctx, const struct ms_probe_batch *
 	}
 	if (n > MS_PROBE_BATCH_MAX)
 		n = MS_PROBE_BATCH_MAX;
-	v = n && idx < MS_MAX_PROBES ? bpf_map_lookup_elem(&probe_records, &idx) : NULL;
-	if (v)
-		count_add(v, n);
+	if (n)
+		slot_add(&probe_records, (__u32)bpf_get_attach_cookie(ctx), n);
 	return n;
 }
 
@@ -131,11 +127,7 @@ static __always_inline __u64 span_ns(__u64 from, __u64 to)
 
 static __always_inline void table_full(void)
 {
-	__u32 zero = 0;
-	__u64 *v = bpf_map_lookup_elem(&table_full_drops, &zero);
-
-	if (v)
-		count_add(v, 1);
+	slot_add(&table_full_drops, 0, 1);
 }
 
 /* Index of the bucket for a value: the first bound >= v, or nr_bounds for +Inf. A linear

@@ -42,13 +42,8 @@ int BPF_KPROBE(conn_close, __u64 conn_id, __u32 active)
 SEC("uprobe")
 int BPF_KPROBE(conn_reject, __u32 active)
 {
-	__u32 zero = 0;
-	__u64 *v;
-
 	probe_hit(ctx);
-	v = bpf_map_lookup_elem(&conn_rejected, &zero);
-	if (v)
-		count_add(v, 1);
+	slot_add(&conn_rejected, 0, 1);
 	return 0;
 }
 

@@ -68,15 +68,6 @@ static __always_inline __u32 clamp_method(__u32 method)
 	return method < MS_METHOD_COUNT ? method : MS_METHOD_UNKNOWN;
 }
 
-static __always_inline void method_count(void *map, __u32 method)
-{
-	__u32 m = clamp_method(method);
-	__u64 *v = bpf_map_lookup_elem(map, &m);
-
-	if (v)
-		count_add(v, 1);
-}
-
 static __always_inline void call_end(struct grpc_walk *w, const struct ms_probe_rec *r)
 {
 	__u32 method = clamp_method(r->a), code = r->b, idx;
@@ -109,10 +100,10 @@ static long grpc_record(__u32 i, void *ctx)
 		call_end(w, &r);
 		break;
 	case MS_REC_GRPC_PANIC:
-		method_count(&grpc_panics, r.a);
+		slot_add(&grpc_panics, clamp_method(r.a), 1);
 		break;
 	case MS_REC_GRPC_RATE_LIMITED:
-		method_count(&grpc_rate_limited_hits, r.a);
+		slot_add(&grpc_rate_limited_hits, clamp_method(r.a), 1);
 		break;
 	}
 	return 0;

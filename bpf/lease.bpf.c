@@ -21,17 +21,11 @@ struct {
 SEC("uprobe")
 int BPF_KPROBE(lease_op, __u32 op, __s64 lease_id, __u32 status)
 {
-	__u32 idx;
-	__u64 *v;
-
 	probe_hit(ctx);
 	/* Out-of-contract values are dropped rather than folded into a real label. */
 	if (op >= MS_LEASE_OP_COUNT || status >= MS_LEASE_STATUS_COUNT)
 		return 0;
-	idx = op * MS_LEASE_STATUS_COUNT + status;
-	v = bpf_map_lookup_elem(&lease_ops, &idx);
-	if (v)
-		count_add(v, 1);
+	slot_add(&lease_ops, op * MS_LEASE_STATUS_COUNT + status, 1);
 	return 0;
 }
 

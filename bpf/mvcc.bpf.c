@@ -19,18 +19,13 @@ struct {
 static long mvcc_record(__u32 i, void *batch)
 {
 	struct ms_probe_rec r;
-	__u32 zero = 0;
-	__u64 *v;
 
 	if (batch_read(&r, ((struct ms_batch *)batch)->recs, i))
 		return 1;
-	if (r.kind == MS_REC_MVCC_REVISION) {
+	if (r.kind == MS_REC_MVCC_REVISION)
 		gauge_set(&mvcc_revision, &r.id, r.val);
-	} else if (r.kind == MS_REC_MVCC_COMPACT) {
-		v = bpf_map_lookup_elem(&mvcc_compactions, &zero);
-		if (v)
-			count_add(v, 1);
-	}
+	else if (r.kind == MS_REC_MVCC_COMPACT)
+		slot_add(&mvcc_compactions, 0, 1);
 	return 0;
 }
 

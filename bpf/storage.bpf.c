@@ -21,7 +21,6 @@ static long storage_record(__u32 i, void *batch)
 {
 	struct ms_probe_rec r;
 	struct ms_hist *h;
-	__u64 *total;
 	__u32 idx;
 
 	if (batch_read(&r, ((struct ms_batch *)batch)->recs, i))
@@ -34,10 +33,7 @@ static long storage_record(__u32 i, void *batch)
 	h = bpf_map_lookup_elem(&storage_hist, &idx);
 	if (h)
 		hist_observe(h, span_ns(r.t_ns, r.val));
-	idx = idx * MS_STORAGE_STATUS_COUNT + r.c;
-	total = bpf_map_lookup_elem(&storage_total, &idx);
-	if (total)
-		count_add(total, 1);
+	slot_add(&storage_total, idx * MS_STORAGE_STATUS_COUNT + r.c, 1);
 	return 0;
 }
 

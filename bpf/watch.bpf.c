@@ -42,20 +42,13 @@ int BPF_KPROBE(watch_cancel, __s64 watch_id, __u32 active)
 static long watch_record(__u32 i, void *ctx)
 {
 	struct ms_probe_rec r;
-	__u32 k = 0;
-	__u64 *v;
 
 	if (batch_read(&r, ((struct ms_batch *)ctx)->recs, i))
 		return 1;
 	if (r.kind != MS_REC_WATCH_EVENTS)
 		return 0;
-	v = bpf_map_lookup_elem(&watch_events, &k);
-	if (v)
-		count_add(v, r.val >> 32);
-	k = 1;
-	v = bpf_map_lookup_elem(&watch_events, &k);
-	if (v)
-		count_add(v, r.val & 0xffffffffu);
+	slot_add(&watch_events, 0, r.val >> 32);
+	slot_add(&watch_events, 1, r.val & 0xffffffffu);
 	return 0;
 }
 
