@@ -113,6 +113,7 @@ static int check_symbols(struct loader *l, const struct loader_opts *o, char *eb
 		if (!(o->subsys_mask & (1u << id)))
 			continue;
 		for (size_t i = 0; i < d->nr_probes; i++) {
+			struct loader_probe_state *ps = &l->probes[subsys_probe_index(id, i)];
 			struct elf_sym_info info;
 
 			err = elf_syms_lookup(es, d->probes[i].func, &info);
@@ -122,12 +123,11 @@ static int check_symbols(struct loader *l, const struct loader_opts *o, char *eb
 					elf_syms_stripped(es) ? " (stripped binary: no .symtab)" : "");
 				goto cleanup;
 			}
-			l->probes[subsys_probe_index(id, i)].nop5 = info.nop5;
-			l->probes[subsys_probe_index(id, i)].ref_ctr_offset = 0;
+			ps->nop5 = info.nop5;
+			ps->ref_ctr_offset = 0;
 			if (!d->probes[i].semaphore)
 				continue;
-			err = elf_syms_object_offset(es, d->probes[i].semaphore,
-						     &l->probes[subsys_probe_index(id, i)].ref_ctr_offset);
+			err = elf_syms_object_offset(es, d->probes[i].semaphore, &ps->ref_ctr_offset);
 			if (err) {
 				set_err(eb, el, "symbol %s (subsystem %s) not found in %s",
 					d->probes[i].semaphore, d->name, o->binary);

@@ -124,12 +124,12 @@ enum ms_auth_authz_result {
  * The batch probe (since 1.5). A uprobe hit costs the store a trip into the kernel (about
  * 1.3 us on a nop5 site here), as much as a whole in-memory read. So the per-request events
  * of the grpc, storage, mvcc, raft and auth probes, and the watch events sent, also exist as
- * records: while the batch probe is
- * attached (its semaphore, below, is non-zero) the store appends one record per event to the
- * buffer of its subsystem and hands all buffers to ms_probe_batch once per event-loop
- * iteration (before the loop waits for I/O), or as soon as one buffer is full. One hit then carries every event of the
- * iteration. Without an attached batch probe the store writes no records and takes no
- * timestamps; the direct probes (below) fire for every event either way.
+ * records: while the batch probe is attached (its semaphore, below, is non-zero) the store
+ * appends one record per event to the buffer of its subsystem and hands all buffers to
+ * ms_probe_batch once per event-loop iteration (before the loop waits for I/O), or as soon
+ * as one buffer is full. One hit then carries every event of the iteration. Without an
+ * attached batch probe the store writes no records and takes no timestamps; the direct
+ * probes (below) fire for every event either way.
  *
  * Every record is 32 bytes. Times are CLOCK_MONOTONIC nanoseconds taken by the store at the
  * event (the clock of bpf_ktime_get_ns). The records of one buffer are in event order; a

@@ -13,17 +13,11 @@
 /* The probe contract wants op ids unique per process, not per store. */
 static uint64_t op_seq;
 
-/* One storage operation in flight: its probe id and its begin time for the batch probe. */
-struct op_span {
-	uint64_t id;
-	uint64_t t0;
-};
-
-static struct op_span op_begin(uint32_t op)
+static struct ms_op_span op_begin(uint32_t op)
 {
 	uint64_t id = __atomic_add_fetch(&op_seq, 1, __ATOMIC_RELAXED);
 
-	return (struct op_span){ id, ms_trace_storage_begin(id, op, MS_STORAGE_MEMORY) };
+	return (struct ms_op_span){ id, ms_trace_storage_begin(id, op, MS_STORAGE_MEMORY) };
 }
 
 static uint32_t status_of(int err)
@@ -42,9 +36,9 @@ static uint32_t status_of(int err)
 	}
 }
 
-static void op_end(struct op_span sp, uint32_t op, int err)
+static void op_end(struct ms_op_span sp, uint32_t op, uint32_t status)
 {
-	ms_trace_storage_end(sp.id, op, MS_STORAGE_MEMORY, status_of(err), sp.t0);
+	ms_trace_storage_end(sp.id, op, MS_STORAGE_MEMORY, status, sp.t0);
 }
 
 struct ms_mvcc *ms_mvcc_new(uint64_t node_id)
@@ -313,10 +307,10 @@ void ms_range_res_release(struct ms_range_res *res)
 
 int ms_mvcc_range(struct ms_mvcc *s, const struct ms_range_req *req, struct ms_range_res *res)
 {
-	struct op_span id = op_begin(MS_STORAGE_OP_RANGE);
+	struct ms_op_span sp = op_begin(MS_STORAGE_OP_RANGE);
 	int err = range_at(s, req, s->rev, res);
 
-	op_end(id, MS_STORAGE_OP_RANGE, err);
+	op_end(sp, MS_STORAGE_OP_RANGE, status_of(err));
 	return err;
 }
 
@@ -442,7 +436,7 @@ static int delete_at(struct ms_mvcc *s, int64_t wrev, const uint8_t *key, size_t
 int ms_mvcc_put(struct ms_mvcc *s, const uint8_t *key, size_t key_len, const uint8_t *value,
 		size_t value_len, int64_t lease, struct ms_kv *prev, bool *had_prev, int64_t *rev_out)
 {
-	struct op_span id = op_begin(MS_STORAGE_OP_PUT);
+	struct ms_op_span sp = op_begin(MS_STORAGE_OP_PUT);
 	int err = -EBUSY;
 
 	if (!s->txn.open)
@@ -451,14 +445,14 @@ int ms_mvcc_put(struct ms_mvcc *s, const uint8_t *key, size_t key_len, const uin
 		set_rev(s, s->rev + 1);
 	if (rev_out)
 		*rev_out = s->rev;
-	op_end(id, MS_STORAGE_OP_PUT, err);
+	op_end(sp, MS_STORAGE_OP_PUT, status_of(err));
 	return err;
 }
 
 int ms_mvcc_delete(struct ms_mvcc *s, const uint8_t *key, size_t key_len, const uint8_t *end,
 		   size_t end_len, int64_t *deleted, struct ms_kv **prevs, int64_t *rev_out)
 {
-	struct op_span id = op_begin(MS_STORAGE_OP_DELETE);
+	struct ms_op_span sp = op_begin(MS_STORAGE_OP_DELETE);
 	int64_t n = 0;
 	int err = -EBUSY;
 
@@ -470,13 +464,13 @@ int ms_mvcc_delete(struct ms_mvcc *s, const uint8_t *key, size_t key_len, const 
 		*deleted = n;
 	if (rev_out)
 		*rev_out = s->rev;
-	op_end(id, MS_STORAGE_OP_DELETE, err);
+	op_end(sp, MS_STORAGE_OP_DELETE, status_of(err));
 	return err;
 }
 
 int ms_mvcc_compact(struct ms_mvcc *s, int64_t rev)
 {
-	struct op_span id = op_begin(MS_STORAGE_OP_COMPACT);
+	struct ms_op_span sp = op_begin(MS_STORAGE_OP_COMPACT);
 	int err = 0;
 
 	if (s->txn.open)
@@ -491,7 +485,7 @@ int ms_mvcc_compact(struct ms_mvcc *s, int64_t rev)
 		s->compact_rev = rev;
 		ms_trace_mvcc_compact(s->node_id, rev);
 	}
-	op_end(id, MS_STORAGE_OP_COMPACT, err);
+	op_end(sp, MS_STORAGE_OP_COMPACT, status_of(err));
 	return err;
 }
 
@@ -511,7 +505,6 @@ bool ms_mvcc_get(struct ms_mvcc *s, const uint8_t *key, size_t key_len, struct m
 struct ms_mvcc_txn *ms_mvcc_txn_begin(struct ms_mvcc *s)
 {
 	struct ms_mvcc_txn *t = &s->txn;
-	struct op_span sp;
 
 	if (t->open)
 		return NULL;
@@ -519,9 +512,7 @@ struct ms_mvcc_txn *ms_mvcc_txn_begin(struct ms_mvcc *s)
 	t->wrote = false;
 	t->status = MS_STORAGE_STATUS_OK;
 	t->rev = s->rev + 1;
-	sp = op_begin(MS_STORAGE_OP_TXN);
-	t->op_id = sp.id;
-	t->op_t0 = sp.t0;
+	t->op = op_begin(MS_STORAGE_OP_TXN);
 	return t;
 }
 
@@ -582,6 +573,6 @@ int64_t ms_mvcc_txn_end(struct ms_mvcc_txn *t)
 	if (t->wrote)
 		set_rev(s, t->rev);
 	t->open = false;
-	ms_trace_storage_end(t->op_id, MS_STORAGE_OP_TXN, MS_STORAGE_MEMORY, t->status, t->op_t0);
+	op_end(t->op, MS_STORAGE_OP_TXN, t->status);
 	return s->rev;
 }

@@ -9,10 +9,16 @@
 #include "keyindex.h"
 #include "mvcc.h"
 
+/* One storage operation in progress: its probe id and its begin time for the batch probe
+ * (0 while none is attached). */
+struct ms_op_span {
+	uint64_t id;
+	uint64_t t0;
+};
+
 struct ms_mvcc_txn {
 	struct ms_mvcc *s;
-	uint64_t op_id;
-	uint64_t op_t0; /* begin time for the storage batch probe, 0 if none attached */
+	struct ms_op_span op;
 	int64_t rev; /* the revision its writes get: the current one + 1 */
 	bool open;
 	bool wrote;

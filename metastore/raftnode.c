@@ -72,19 +72,20 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	const uint8_t *p = buf->base;
 	uint64_t index = raft_last_applied(&rn->raft) + 1;
 	const struct ms_raft_route *route;
-	struct ms_proposal *prop = NULL, *mine = NULL;
+	struct ms_proposal *prop = NULL;
 	struct grpc_call detached = { .gone = true, .refs = 1 };
 	struct grpc_call *call = &detached;
+	bool ours = buf->len >= MS_RAFT_ENTRY_HDR &&
+		    (uint32_t)ms_le64_read(p) == MS_RAFT_ENTRY_MAGIC;
 	size_t pad;
 	unsigned op;
 
 	*result = NULL;
 	/* an entry this node proposed: its proposal knows when (for the commit record) */
-	if (buf->len >= MS_RAFT_ENTRY_HDR && (uint32_t)ms_le64_read(p) == MS_RAFT_ENTRY_MAGIC &&
-	    ms_le64_read(p + 8) == rn->opts.node_id)
-		mine = ms_raft_pending_find(rn, ms_le64_read(p + 16));
-	ms_trace_raft_commit(rn->opts.node_id, index, mine ? mine->proposed_ns : 0);
-	if (buf->len < MS_RAFT_ENTRY_HDR || (uint32_t)ms_le64_read(p) != MS_RAFT_ENTRY_MAGIC)
+	if (ours && ms_le64_read(p + 8) == rn->opts.node_id)
+		prop = ms_raft_pending_find(rn, ms_le64_read(p + 16));
+	ms_trace_raft_commit(rn->opts.node_id, index, prop ? prop->proposed_ns : 0);
+	if (!ours)
 		goto done; /* not ours: nothing to apply, like an empty entry */
 	op = (unsigned)((ms_le64_read(p) >> 32) & 0xffff);
 	pad = (size_t)(ms_le64_read(p) >> 48);
@@ -95,7 +96,6 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		goto done;
 	}
 	route = ms_raft_op_route(rn, op);
-	prop = mine;
 	if (prop && prop->call)
 		call = prop->call;
 	if (prop)
