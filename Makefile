@@ -49,7 +49,7 @@ PROTO_C := $(patsubst metastore/proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 PROTO_H := $(PROTO_C:.c=.h)
 PROTO_O := $(patsubst $(GEN)/%.c,$(BUILD)/obj/metastore/gen/%.o,$(PROTO_C))
 
-MS_SRCS := $(filter-out metastore/main.c,$(wildcard metastore/*.c))
+MS_SRCS := $(filter-out metastore/cmd/main.c,$(wildcard metastore/*/*.c))
 MS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(MS_SRCS)) $(PROTO_O)
 MS_LIB  := $(BUILD)/libmetastore.a
 
@@ -68,7 +68,7 @@ METASTORE := $(BUILD)/metastore
 AGENT     := $(BUILD)/metastore-agent
 
 .PHONY: all deps check-deps metastore agent unit e2e test run vmlinux clean
-all: $(BUILD)/.deps-ok $(METASTORE) $(AGENT) $(UNIT_MS) $(UNIT_AGENT)
+all: $(BUILD)/.deps-ok $(BUILD)/.layers-ok $(METASTORE) $(AGENT) $(UNIT_MS) $(UNIT_AGENT)
 
 metastore: $(METASTORE)
 agent: $(AGENT)
@@ -109,18 +109,24 @@ $(BUILD)/obj/metastore/gen/%.o: $(GEN)/%.c $(PROTO_H)
 	$(Q)$(CC) $(MS_CFLAGS) -c $< -o $@
 
 # --- metastore ------------------------------------------------------------------------
-$(BUILD)/obj/metastore/probes.o: MS_EXTRA := $(MS_PROBE_CFLAGS)
+$(BUILD)/obj/metastore/probe/probes.o: MS_EXTRA := $(MS_PROBE_CFLAGS)
 
 $(BUILD)/obj/metastore/%.o: metastore/%.c | $(PROTO_H) $(BUILD)/.deps-ok
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(MS_CFLAGS) $(MS_EXTRA) -c $< -o $@
 
-$(MS_LIB): $(MS_OBJS)
+# The store's layers (metastore/<layer>/) include only the layers below them.
+$(BUILD)/.layers-ok: tests/layers/check_layers.sh $(wildcard metastore/*/*.[ch])
+	$(call msg,LAYERS,metastore)
+	$(Q)tests/layers/check_layers.sh >/dev/null || tests/layers/check_layers.sh
+	$(Q)mkdir -p $(@D) && touch $@
+
+$(MS_LIB): $(MS_OBJS) | $(BUILD)/.layers-ok
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(METASTORE): $(BUILD)/obj/metastore/main.o $(MS_LIB)
+$(METASTORE): $(BUILD)/obj/metastore/cmd/main.o $(MS_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(MS_LDFLAGS) $(EXTRA_LDFLAGS) -o $@ $^ $(MS_LIBS)
 
@@ -256,9 +262,11 @@ FUZZ_SRCS_fuzz_expo := agent/expo.c agent/expo_render.c agent/expo_num.c
 FUZZ_LIBS_fuzz_expo := -lm
 FUZZ_SRCS_fuzz_buckets_args := agent/buckets.c agent/args.c agent/config.c agent/subsys.c
 FUZZ_LIBS_fuzz_buckets_args := -lyaml -lm
-FUZZ_SRCS_fuzz_grpc_request := metastore/grpc.c metastore/trace.c metastore/pb_scan.c metastore/kv_service.c metastore/kv_txn.c \
-	metastore/kv_pb.c metastore/mvcc.c metastore/keyindex.c metastore/eventlog.c metastore/lease.c \
-	metastore/probes.c metastore/raftnode.c metastore/raft_route.c $(PROTO_C)
+FUZZ_SRCS_fuzz_grpc_request := metastore/rpc/grpc.c metastore/store/buf.c metastore/probe/trace.c \
+	metastore/rpc/pb_scan.c metastore/api/kv_service.c metastore/api/kv_txn.c metastore/api/kv_pb.c \
+	metastore/store/mvcc.c metastore/store/keyindex.c metastore/store/eventlog.c \
+	metastore/store/lease.c metastore/probe/probes.c metastore/raft/raftnode.c \
+	metastore/raft/raft_route.c $(PROTO_C)
 FUZZ_LIBS_fuzz_grpc_request := -lprotobuf-c -lraft -luv
 
 .PHONY: fuzz-build fuzz fuzz-smoke

@@ -22,7 +22,7 @@
  * one each probe kind needs, whatever the compiler flags: a 5-byte NOP (the probe contract's
  * entry, the kernel's optimized path), `push %rbp` (the usual gcc prologue) and
  * `mov %rdi,%rax` (an ordinary instruction). The batch probe of the probe contract is
- * emitted the same way metastore/probes.c compiles it, with its semaphore, so the agent's
+ * emitted the same way metastore/probe/probes.c compiles it, with its semaphore, so the agent's
  * own loader and BPF programs attach to this binary.
  */
 #define NOP5_FN(name)                                                                      \
@@ -41,7 +41,7 @@ void bench_fn_ret(void);
 void bench_fn_push(void);
 void bench_fn_mov(void);
 
-/* Where the kernel finds the batch probe's reference counter: see metastore/probes.c. */
+/* Where the kernel finds the batch probe's reference counter: see metastore/probe/probes.c. */
 __attribute__((section(".probes"), used)) volatile uint16_t ms_probe_batch_semaphore;
 
 enum kind { K_BASE, K_NOP5, K_PUSH, K_MOV, K_RET, K_AGENT1, K_AGENT8, K_AGENT32, K_COUNT };

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc.h"
-#include "kv_service.h"
+#include "rpc/grpc.h"
+#include "api/kv_service.h"
 #include "rpc.pb-c.h"
 
 /* The largest message the harness unframes, and how many inputs share one store. */
@@ -32,7 +32,7 @@ int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *m)
 	size_t n = protobuf_c_message_get_packed_size(m);
 
 	CHECK(!call->finished && call->out.len == 0); /* unary: one response, before status */
-	if (grpc_buf_append(&call->out, NULL, n))
+	if (ms_buf_append(&call->out, NULL, n))
 		return -ENOMEM;
 	CHECK(protobuf_c_message_pack(m, call->out.data) == n);
 	return 0;
@@ -122,7 +122,7 @@ static void run(const struct handler *h, const uint8_t *msg, size_t len)
 		CHECK(ms_mvcc_rev(svc.mvcc) == rev);
 	}
 	CHECK(ms_mvcc_compact_rev(svc.mvcc) <= ms_mvcc_rev(svc.mvcc));
-	grpc_buf_free(&call.out);
+	ms_buf_free(&call.out);
 	free(call.message);
 }
 

@@ -19,7 +19,7 @@
 #include "ms_maps.h"
 
 /*
- * The probe-contract functions, emitted exactly as metastore/probes.c compiles: a 5-byte NOP
+ * The probe-contract functions, emitted exactly as metastore/probe/probes.c compiles: a 5-byte NOP
  * and a return. The calls below go through the real symbols, so the uprobes fire.
  */
 #define PROBE_ASM(name)                                                                    \

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "args.h"
+#include "cmd/args.h"
 
 #define MAX_ARGV 8
 

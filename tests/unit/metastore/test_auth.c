@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "auth.h"
-#include "auth_password.h"
-#include "grpc.h"
+#include "store/auth.h"
+#include "store/auth_password.h"
+#include "rpc/grpc.h"
 
 /* The cheapest bcrypt cost keeps the tests fast; the cost is a parameter, not a behaviour. */
 #define COST 4
@@ -428,7 +428,7 @@ static void test_tokens_invalidated(void **state)
 static void test_snapshot(void **state)
 {
 	struct ms_auth *a = enabled_auth(), *b = new_auth();
-	struct grpc_buf buf = { 0 };
+	struct ms_buf buf = { 0 };
 	char tok[MS_AUTH_TOKEN_MAX];
 	const struct ms_auth_perm *perms;
 	char *const *roles;
@@ -466,7 +466,7 @@ static void test_snapshot(void **state)
 	assert_false(ms_auth_enabled(b));
 	assert_int_equal(ms_auth_user_count(b), 0);
 	assert_int_equal(ms_auth_revision(b), 1);
-	grpc_buf_free(&buf);
+	ms_buf_free(&buf);
 	ms_auth_free(a);
 	ms_auth_free(b);
 }

@@ -10,8 +10,8 @@
 #include <cmocka.h>
 
 #include "auth_rpc.pb-c.h"
-#include "auth_service.h"
-#include "lease.h"
+#include "api/auth_service.h"
+#include "store/lease.h"
 #include "rpc.pb-c.h"
 
 struct fixture {

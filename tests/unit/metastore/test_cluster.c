@@ -1,4 +1,4 @@
-/* Unit tests for --initial-cluster parsing and member ids (metastore/cluster.c). */
+/* Unit tests for --initial-cluster parsing and member ids (metastore/cmd/cluster.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "cluster.h"
+#include "cmd/cluster.h"
 
 struct case_ {
 	const char *initial, *self;

@@ -1,4 +1,4 @@
-/* Unit tests for the MVCC event log (metastore/eventlog.c), driven through the store. */
+/* Unit tests for the MVCC event log (metastore/store/eventlog.c), driven through the store. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "eventlog.h"
-#include "mvcc.h"
+#include "store/eventlog.h"
+#include "store/mvcc.h"
 
 #define B(s) (const uint8_t *)(s), strlen(s)
 

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "grpc.h"
+#include "rpc/grpc.h"
 
 static void test_unframe_table(void **state)
 {
@@ -96,7 +96,7 @@ static void test_percent_encode_table(void **state)
 
 static void test_buf_append(void **state)
 {
-	struct grpc_buf b = { 0 };
+	struct ms_buf b = { 0 };
 	char expect[3000];
 
 	(void)state;
@@ -104,15 +104,15 @@ static void test_buf_append(void **state)
 		char c = (char)('a' + i % 26);
 
 		expect[i] = c;
-		assert_int_equal(grpc_buf_append(&b, &c, 1), 0);
+		assert_int_equal(ms_buf_append(&b, &c, 1), 0);
 	}
 	assert_int_equal(b.len, 3000);
 	assert_memory_equal(b.data, expect, 3000);
 	/* NULL data reserves without copying. */
-	assert_int_equal(grpc_buf_append(&b, NULL, 10), 0);
+	assert_int_equal(ms_buf_append(&b, NULL, 10), 0);
 	assert_int_equal(b.len, 3010);
 	assert_true(b.cap >= b.len);
-	grpc_buf_free(&b);
+	ms_buf_free(&b);
 	assert_null(b.data);
 	assert_int_equal(b.len, 0);
 }

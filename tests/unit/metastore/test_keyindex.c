@@ -1,4 +1,4 @@
-/* Unit tests for the ordered key index (metastore/keyindex.c). */
+/* Unit tests for the ordered key index (metastore/store/keyindex.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "keyindex.h"
+#include "store/keyindex.h"
 
 #define KEY(s) (const uint8_t *)(s), sizeof(s) - 1
 

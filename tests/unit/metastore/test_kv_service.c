@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "kv_service.h"
+#include "api/kv_service.h"
 #include "rpc.pb-c.h"
 
 /* --- the transport, recorded ----------------------------------------------------------- */
@@ -22,7 +22,7 @@ int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *m)
 	size_t n = protobuf_c_message_get_packed_size(m);
 
 	assert_int_equal(call->out.len, 0); /* unary: one response */
-	assert_int_equal(grpc_buf_append(&call->out, NULL, n), 0);
+	assert_int_equal(ms_buf_append(&call->out, NULL, n), 0);
 	protobuf_c_message_pack(m, call->out.data);
 	return 0;
 }
@@ -90,7 +90,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	grpc_buf_free(&f->call.out);
+	ms_buf_free(&f->call.out);
 	free(f->call.message);
 	ms_mvcc_free(f->mvcc);
 	free(f);
@@ -104,7 +104,7 @@ static void run(struct fixture *f, grpc_unary_fn fn, const ProtobufCMessage *req
 	uint8_t *buf = malloc(n ? n : 1);
 
 	protobuf_c_message_pack(req, buf);
-	grpc_buf_free(&f->call.out);
+	ms_buf_free(&f->call.out);
 	free(f->call.message);
 	memset(&f->call, 0, sizeof(f->call));
 	fn(&f->call, buf, n, &f->svc);
@@ -240,7 +240,7 @@ static void test_request_errors(void **state)
 
 	/* Not a protobuf: the handler refuses it before touching the store. */
 	free(f->call.message);
-	grpc_buf_free(&f->call.out);
+	ms_buf_free(&f->call.out);
 	memset(&f->call, 0, sizeof(f->call));
 	kv_service_range(&f->call, garbage, sizeof(garbage), &f->svc);
 	expect_status(f, MS_GRPC_INTERNAL, "grpc: error unmarshalling request");

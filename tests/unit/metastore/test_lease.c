@@ -1,4 +1,4 @@
-/* Unit tests for the lease table (metastore/lease.c), including its probe calls. */
+/* Unit tests for the lease table (metastore/store/lease.c), including its probe calls. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "lease.h"
+#include "store/lease.h"
 #include "ms_probes.h"
 
 /* --- probe recorder ---------------------------------------------------------------------

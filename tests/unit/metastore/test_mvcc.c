@@ -1,4 +1,4 @@
-/* Unit tests for the MVCC store (metastore/mvcc.c), including its probe calls. */
+/* Unit tests for the MVCC store (metastore/store/mvcc.c), including its probe calls. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 #include <cmocka.h>
 
 #include "ms_probes.h"
-#include "mvcc.h"
-#include "trace.h"
+#include "store/mvcc.h"
+#include "probe/trace.h"
 
 /* --- probe recorder ---------------------------------------------------------------------
  * The test defines the probe functions itself, so the linker never pulls metastore's

@@ -1,4 +1,4 @@
-/* Unit tests for the protobuf field scan (metastore/pb_scan.c). */
+/* Unit tests for the protobuf field scan (metastore/rpc/pb_scan.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "pb_scan.h"
+#include "rpc/pb_scan.h"
 #include "rpc.pb-c.h"
 
 /* RangeRequests built with protobuf-c: the scan of `serializable` (field 7) must agree with

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "ratelimit.h"
+#include "rpc/ratelimit.h"
 
 #define MS 1000000ull
 

@@ -20,7 +20,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "rpc.pb-c.h"
-#include "server.h"
+#include "rpc/server.h"
 
 #define MAX_RECV 4096
 #define MAX_STREAMS 16

@@ -1,4 +1,4 @@
-/* Unit tests for whole-store snapshots (metastore/snapshot.c, mvcc_snap.c): round trips and bad input. */
+/* Unit tests for whole-store snapshots (metastore/store/snapshot.c, mvcc_snap.c): round trips and bad input. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers" /* terse op tables */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "lease.h"
-#include "mvcc.h"
-#include "snapshot.h"
+#include "store/lease.h"
+#include "store/mvcc.h"
+#include "store/snapshot.h"
 
 enum op_kind { OP_END, OP_PUT, OP_DEL, OP_DEL_RANGE, OP_TXN_PUT2, OP_COMPACT, OP_GRANT };
 
@@ -170,7 +170,7 @@ static void test_round_trip(void **state)
 		struct ms_mvcc *a = ms_mvcc_new(1), *b = ms_mvcc_new(1);
 		struct ms_lease_table *la = ms_lease_table_new(), *lb = ms_lease_table_new();
 		struct ms_snap_parts pa = { .mvcc = a, .leases = la }, pb = { .mvcc = b, .leases = lb };
-		struct grpc_buf snap = { 0 };
+		struct ms_buf snap = { 0 };
 		static char want[16384], got[16384];
 
 		run_ops(a, la, scenarios[i / 2].ops);
@@ -190,7 +190,7 @@ static void test_round_trip(void **state)
 				 raw_form ? "raw" : "zlib", want, got);
 		/* the id generator continues where the source's was */
 		assert_int_equal(ms_lease_table_rng(la), ms_lease_table_rng(lb));
-		grpc_buf_free(&snap);
+		ms_buf_free(&snap);
 		ms_mvcc_free(a);
 		ms_mvcc_free(b);
 		ms_lease_table_free(la);
@@ -204,7 +204,7 @@ static void test_bad_input(void **state)
 	struct ms_mvcc *a = ms_mvcc_new(1), *b = ms_mvcc_new(1);
 	struct ms_lease_table *la = ms_lease_table_new(), *lb = ms_lease_table_new();
 	struct ms_snap_parts pa = { .mvcc = a, .leases = la }, pb = { .mvcc = b, .leases = lb };
-	struct grpc_buf snap = { 0 };
+	struct ms_buf snap = { 0 };
 	static char before[16384], after[16384];
 
 	(void)state;
@@ -224,7 +224,7 @@ static void test_bad_input(void **state)
 			assert_string_equal(before, after);
 		}
 	}
-	grpc_buf_free(&snap);
+	ms_buf_free(&snap);
 	ms_mvcc_free(a);
 	ms_mvcc_free(b);
 	ms_lease_table_free(la);

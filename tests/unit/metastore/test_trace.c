@@ -1,4 +1,4 @@
-/* Unit tests for the batch-probe record buffers (metastore/trace.c, trace.h). */
+/* Unit tests for the batch-probe record buffers (metastore/probe/trace.c, trace.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,8 @@
 
 #include <cmocka.h>
 
-#include "trace.h"
+#include "probe/trace.h"
+#include "probe/trace_loop.h"
 
 /* --- probe recorder: the test defines the probe contract's functions itself ------------ */
 

@@ -1,0 +1,195 @@
+/* Building etcd KV protobuf responses: allocation arena, headers, kvs, errors. */
+#include "api/kv_pb.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void *kv_pb_alloc(struct kv_pb_arena *a, size_t size)
+{
+	void *p;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		void **np = realloc(a->ptrs, cap * sizeof(*np));
+
+		if (!np) {
+			a->failed = true;
+			return NULL;
+		}
+		a->ptrs = np;
+		a->cap = cap;
+	}
+	p = calloc(1, size ? size : 1);
+	if (!p) {
+		a->failed = true;
+		return NULL;
+	}
+	a->ptrs[a->n++] = p;
+	return p;
+}
+
+void kv_pb_arena_free(struct kv_pb_arena *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->ptrs[i]);
+	free(a->ptrs);
+}
+
+struct kv_pb_err kv_pb_mvcc_err(int err)
+{
+	switch (err) {
+	case -MS_MVCC_ECOMPACTED:
+		return (struct kv_pb_err){ MS_GRPC_OUT_OF_RANGE, ERR_COMPACTED };
+	case -MS_MVCC_EFUTURE:
+		return (struct kv_pb_err){ MS_GRPC_OUT_OF_RANGE, ERR_FUTURE_REV };
+	case -EINVAL:
+		return (struct kv_pb_err){ MS_GRPC_INVALID_ARGUMENT, ERR_EMPTY_KEY };
+	default:
+		return (struct kv_pb_err){ MS_GRPC_INTERNAL, NULL };
+	}
+}
+
+Etcdserverpb__ResponseHeader *kv_pb_header(struct kv_pb_arena *a, const struct kv_service *svc,
+						int64_t rev)
+{
+	Etcdserverpb__ResponseHeader *h = kv_pb_alloc(a, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	etcdserverpb__response_header__init(h);
+	h->cluster_id = svc->cluster_id;
+	h->member_id = svc->member_id;
+	h->revision = rev;
+	h->raft_term = svc->raft ? ms_raft_term(svc->raft) : svc->raft_term;
+	return h;
+}
+
+/* kv pointers are borrowed from the store: the response is packed before the next write. */
+Mvccpb__KeyValue *kv_pb_kv(struct kv_pb_arena *a, const struct ms_kv *kv)
+{
+	Mvccpb__KeyValue *p = kv_pb_alloc(a, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	mvccpb__key_value__init(p);
+	p->key.data = (uint8_t *)kv->key;
+	p->key.len = kv->key_len;
+	p->value.data = (uint8_t *)kv->value;
+	p->value.len = kv->value_len;
+	p->create_revision = kv->create_rev;
+	p->mod_revision = kv->mod_rev;
+	p->version = kv->version;
+	p->lease = kv->lease;
+	return p;
+}
+
+Mvccpb__KeyValue *kv_pb_kv_copy(struct kv_pb_arena *a, const struct ms_kv *kv)
+{
+	Mvccpb__KeyValue *p = kv_pb_kv(a, kv);
+	uint8_t *k = kv_pb_alloc(a, kv->key_len);
+	uint8_t *v = kv_pb_alloc(a, kv->value_len);
+
+	if (!p || !k || !v)
+		return NULL;
+	memcpy(k, kv->key, kv->key_len);
+	if (kv->value_len)
+		memcpy(v, kv->value, kv->value_len);
+	p->key.data = k;
+	p->value.data = v;
+	return p;
+}
+
+Mvccpb__KeyValue **kv_pb_kvs(struct kv_pb_arena *a, const struct ms_kv *kvs, size_t n)
+{
+	Mvccpb__KeyValue **arr = kv_pb_alloc(a, n * sizeof(*arr));
+
+	for (size_t i = 0; arr && i < n; i++)
+		arr[i] = kv_pb_kv(a, &kvs[i]);
+	return arr;
+}
+
+void kv_pb_range_req(const Etcdserverpb__RangeRequest *r, struct ms_range_req *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->key = r->key.data;
+	q->key_len = r->key.len;
+	q->end = r->range_end.data;
+	q->end_len = r->range_end.len;
+	q->rev = r->revision;
+	q->limit = r->limit;
+	q->sort_order = (enum ms_sort_order)r->sort_order;
+	q->sort_target = (enum ms_sort_target)r->sort_target;
+	q->keys_only = r->keys_only;
+	q->count_only = r->count_only;
+	q->min_mod_rev = r->min_mod_revision;
+	q->max_mod_rev = r->max_mod_revision;
+	q->min_create_rev = r->min_create_revision;
+	q->max_create_rev = r->max_create_revision;
+}
+
+/* Fills a RangeResponse from a result; the result must stay alive until packing. */
+void kv_pb_range_resp(struct kv_pb_arena *a, Etcdserverpb__RangeResponse *resp,
+			    const struct ms_range_res *res)
+{
+	resp->kvs = kv_pb_kvs(a, res->kvs, res->n);
+	resp->n_kvs = resp->kvs ? res->n : 0;
+	resp->count = res->count;
+	resp->more = res->more;
+}
+
+/* Sends `m` and finishes OK, or takes the fault path if something could not be built. */
+void kv_pb_reply(struct grpc_call *call, struct kv_pb_arena *a, const ProtobufCMessage *m)
+{
+	if (a->failed)
+		grpc_call_fault(call, "out of memory building the response");
+	else if (grpc_call_send(call, m))
+		grpc_call_fault(call, "out of memory packing the response");
+	else
+		grpc_call_finish(call, MS_GRPC_OK, NULL);
+}
+
+struct kv_pb_err kv_pb_lease_check(const struct kv_service *svc, int64_t lease)
+{
+	if (lease && svc->leases && !ms_lease_exists(svc->leases, lease))
+		return (struct kv_pb_err){ MS_GRPC_NOT_FOUND, ERR_LEASE_NOT_FOUND };
+	return (struct kv_pb_err){ MS_GRPC_OK, NULL };
+}
+
+void kv_pb_lease_put(const struct kv_service *svc, const uint8_t *key, size_t len, int64_t lease)
+{
+	if (!svc->leases)
+		return;
+	/* The lease was checked before the write; attach can only fail for memory, and then
+	 * the key simply outlives its lease, as if put without one. */
+	if (lease)
+		ms_lease_attach(svc->leases, lease, key, len);
+	else
+		ms_lease_detach(svc->leases, 0, key, len);
+}
+
+void kv_pb_lease_deleted(const struct kv_service *svc, const struct ms_kv *kvs, size_t n)
+{
+	for (size_t i = 0; svc->leases && i < n; i++)
+		if (kvs[i].lease)
+			ms_lease_detach(svc->leases, kvs[i].lease, kvs[i].key, kvs[i].key_len);
+}
+
+void kv_pb_changed(const struct kv_service *svc)
+{
+	if (svc->changed)
+		svc->changed(svc->changed_arg);
+}
+
+void kv_pb_fail(struct grpc_call *call, struct kv_pb_err e)
+{
+	if (!e.msg)
+		grpc_call_fault(call, "storage failure");
+	else
+		grpc_call_finish(call, e.code, e.msg);
+}
+
+void kv_pb_bad_request(struct grpc_call *call)
+{
+	grpc_call_finish(call, MS_GRPC_INTERNAL, "grpc: error unmarshalling request");
+}

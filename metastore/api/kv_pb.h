@@ -1,0 +1,89 @@
+/* Building etcd KV protobuf responses: allocation arena, headers, kvs, errors. */
+#ifndef MS_KV_PB_H
+#define MS_KV_PB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpc/grpc.h"
+#include "api/kv_service.h"
+#include "store/mvcc.h"
+#include "rpc.pb-c.h"
+
+/* etcd's error texts: clients (clientv3, etcdctl) match on them. */
+#define ERR_EMPTY_KEY "etcdserver: key is not provided"
+#define ERR_COMPACTED "etcdserver: mvcc: required revision has been compacted"
+#define ERR_FUTURE_REV "etcdserver: mvcc: required revision is a future revision"
+#define ERR_TOO_MANY_OPS "etcdserver: too many operations in txn request"
+#define ERR_DUPLICATE_KEY "etcdserver: duplicate key given in txn request"
+#define ERR_TOO_LARGE "etcdserver: request is too large"
+#define ERR_VALUE_PROVIDED "etcdserver: value is provided"
+#define ERR_LEASE_PROVIDED "etcdserver: lease is provided"
+#define ERR_KEY_NOT_FOUND "etcdserver: key not found"
+#define ERR_LEASE_NOT_FOUND "etcdserver: requested lease not found"
+
+/* Everything one response needs; freed in one go after packing. A failed allocation
+ * sets `failed`, so builders can go on and check once at the end. */
+struct kv_pb_arena {
+	void **ptrs;
+	size_t n, cap;
+	bool failed;
+};
+
+/* A gRPC status for a request error; msg NULL means an internal fault. */
+struct kv_pb_err {
+	uint32_t code;
+	const char *msg;
+};
+
+/* Zeroed allocation owned by the arena, or NULL (and a->failed). */
+void *kv_pb_alloc(struct kv_pb_arena *a, size_t size);
+
+/* Frees everything the arena owns. */
+void kv_pb_arena_free(struct kv_pb_arena *a);
+
+/* The gRPC status for an mvcc error code. */
+struct kv_pb_err kv_pb_mvcc_err(int err);
+
+/* A response header at revision `rev`. */
+Etcdserverpb__ResponseHeader *kv_pb_header(struct kv_pb_arena *a, const struct kv_service *svc,
+					   int64_t rev);
+
+/* A KeyValue borrowing the kv's bytes (pack before the store changes). */
+Mvccpb__KeyValue *kv_pb_kv(struct kv_pb_arena *a, const struct ms_kv *kv);
+
+/* A KeyValue owning copies of the kv's bytes (for results a later write may move). */
+Mvccpb__KeyValue *kv_pb_kv_copy(struct kv_pb_arena *a, const struct ms_kv *kv);
+
+/* An array of n KeyValue pointers (n may be 0). */
+Mvccpb__KeyValue **kv_pb_kvs(struct kv_pb_arena *a, const struct ms_kv *kvs, size_t n);
+
+/* Converts a RangeRequest into the store's range request (borrowing its bytes). */
+void kv_pb_range_req(const Etcdserverpb__RangeRequest *r, struct ms_range_req *q);
+
+/* Fills kvs, count and more of a RangeResponse from a result. */
+void kv_pb_range_resp(struct kv_pb_arena *a, Etcdserverpb__RangeResponse *resp,
+		      const struct ms_range_res *res);
+
+/* Sends `m` and finishes OK, or ends the call through the fault path. */
+void kv_pb_reply(struct grpc_call *call, struct kv_pb_arena *a, const ProtobufCMessage *m);
+
+/* A put naming a lease the table does not hold is refused (NotFound), like etcd. */
+struct kv_pb_err kv_pb_lease_check(const struct kv_service *svc, int64_t lease);
+
+/* Keeps the lease table in step after a write: a put attaches the key to its lease (or
+ * detaches it when the put has none); deleted keys are detached. */
+void kv_pb_lease_put(const struct kv_service *svc, const uint8_t *key, size_t len, int64_t lease);
+void kv_pb_lease_deleted(const struct kv_service *svc, const struct ms_kv *kvs, size_t n);
+
+/* Runs the service's `changed` hook, if any (after a write was applied). */
+void kv_pb_changed(const struct kv_service *svc);
+
+/* Finishes the call with e (the fault path when e.msg is NULL). */
+void kv_pb_fail(struct grpc_call *call, struct kv_pb_err e);
+
+/* Finishes the call for a request that is not valid protobuf. */
+void kv_pb_bad_request(struct grpc_call *call);
+
+#endif /* MS_KV_PB_H */

@@ -1,0 +1,322 @@
+/* etcdserverpb.Lease service: grant, revoke, keep-alive stream, time-to-live, list, expiry. */
+#include "api/lease_service.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/codec.h"
+#include "api/kv_pb.h"
+#include "rpc.pb-c.h"
+
+/* How often expiry is checked when no lease is due sooner (ms). */
+#define LEASE_TICK_MS 500
+#define LEASE_EXPIRE_BATCH 64
+/* A proposed expiry not applied after this long is proposed again (ms). */
+#define LEASE_RETRY_MS 1000
+/* etcd gives leases an election timeout of slack on a leader change (ms). */
+#define LEASE_PROMOTE_EXTRA_MS 1000
+
+struct lease_service {
+	struct kv_service *kv;
+	uv_timer_t timer;
+};
+
+#define ERR_LEASE_EXISTS "etcdserver: lease already exists"
+#define ERR_LEASE_TTL_TOO_LARGE "etcdserver: too large lease TTL"
+#define ERR_TOO_MANY_LEASES "etcdserver: too many leases (--max-leases)"
+
+static int64_t now_ms(const struct lease_service *ls)
+{
+	return (int64_t)uv_now(ls->timer.loop);
+}
+
+/* Deletes a revoked lease's keys in one revision and lets watchers know. Returns the
+ * store revision afterwards. */
+static int64_t delete_keys(struct lease_service *ls, const struct ms_lease_keys *keys)
+{
+	struct ms_mvcc_txn *t;
+	int64_t rev;
+
+	if (!keys->n)
+		return ms_mvcc_rev(ls->kv->mvcc);
+	t = ms_mvcc_txn_begin(ls->kv->mvcc);
+	for (size_t i = 0; t && i < keys->n; i++) {
+		int64_t deleted;
+
+		ms_mvcc_txn_delete(t, keys->v[i].key, keys->v[i].len, NULL, 0, &deleted, NULL);
+	}
+	rev = t ? ms_mvcc_txn_end(t) : ms_mvcc_rev(ls->kv->mvcc);
+	kv_pb_changed(ls->kv);
+	return rev;
+}
+
+/* Expires lease `id` here: revokes it and deletes its keys in one revision. */
+static void expire(struct lease_service *ls, int64_t id)
+{
+	struct ms_lease_keys keys = { 0 };
+
+	if (ms_lease_revoke_expired(ls->kv->leases, id, &keys) == 0)
+		delete_keys(ls, &keys);
+	ms_lease_keys_release(&keys);
+}
+
+/*
+ * Expiry is the leader's: with raft it proposes each expiry, which every node applies in
+ * log order (lease_apply_expire); followers only keep their timer going.
+ */
+static void on_tick(uv_timer_t *h)
+{
+	struct lease_service *ls = h->data;
+	struct ms_raft *rn = ls->kv->raft;
+	int64_t ids[LEASE_EXPIRE_BATCH], next;
+	size_t n;
+
+	if (!ms_raft_is_leader(rn))
+		goto rearm;
+	do {
+		n = ms_lease_expired(ls->kv->leases, now_ms(ls), ids, LEASE_EXPIRE_BATCH);
+		for (size_t i = 0; i < n; i++) {
+			uint8_t payload[8];
+
+			if (!rn) {
+				expire(ls, ids[i]);
+				continue;
+			}
+			ms_le64_write(payload, (uint64_t)ids[i]);
+			ms_raft_propose_op(rn, MS_RAFT_OP_LEASE_EXPIRE, payload, sizeof(payload));
+			/* not again until that entry had time to apply (or failed: retried then) */
+			ms_lease_postpone(ls->kv->leases, ids[i], now_ms(ls) + LEASE_RETRY_MS);
+		}
+	} while (n == LEASE_EXPIRE_BATCH);
+rearm:
+	next = ms_lease_next_deadline(ls->kv->leases) - now_ms(ls);
+	uv_timer_start(&ls->timer, on_tick,
+		       next < 1 ? 1 : next < LEASE_TICK_MS ? (uint64_t)next : LEASE_TICK_MS, 0);
+}
+
+/* Apply of MS_RAFT_OP_LEASE_EXPIRE on every node (the call is a detached one). */
+static void lease_apply_expire(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct lease_service *ls = ctx;
+
+	(void)call;
+	if (len == 8)
+		expire(ls, (int64_t)ms_le64_read(msg));
+}
+
+/* A new leader restarts every lease's clock: keep-alives went to the old leader. */
+static void on_leader(void *arg)
+{
+	struct lease_service *ls = arg;
+
+	ms_lease_promote(ls->kv->leases, now_ms(ls), LEASE_PROMOTE_EXTRA_MS);
+	on_tick(&ls->timer);
+}
+
+int lease_service_new(uv_loop_t *loop, struct kv_service *kv, struct lease_service **out)
+{
+	struct lease_service *ls;
+
+	*out = NULL;
+	if (!kv->leases)
+		return -EINVAL;
+	ls = calloc(1, sizeof(*ls));
+	if (!ls)
+		return -ENOMEM;
+	ls->kv = kv;
+	uv_timer_init(loop, &ls->timer);
+	ls->timer.data = ls;
+	uv_timer_start(&ls->timer, on_tick, LEASE_TICK_MS, 0);
+	*out = ls;
+	return 0;
+}
+
+void lease_service_stop(struct lease_service *ls)
+{
+	if (!ls)
+		return;
+	uv_timer_stop(&ls->timer);
+	uv_close((uv_handle_t *)&ls->timer, NULL);
+}
+
+void lease_service_free(struct lease_service *ls)
+{
+	free(ls);
+}
+
+static void lease_grant(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct lease_service *ls = ctx;
+	Etcdserverpb__LeaseGrantRequest *req = etcdserverpb__lease_grant_request__unpack(NULL, len, msg);
+	Etcdserverpb__LeaseGrantResponse resp = ETCDSERVERPB__LEASE_GRANT_RESPONSE__INIT;
+	struct kv_pb_arena a = { 0 };
+	int err;
+
+	if (!req) {
+		kv_pb_bad_request(call);
+		return;
+	}
+	/* the count is replicated state, so every member refuses the same grants */
+	if (ls->kv->max_leases && ms_lease_count(ls->kv->leases) >= ls->kv->max_leases) {
+		grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, ERR_TOO_MANY_LEASES);
+		goto cleanup;
+	}
+	err = ms_lease_grant(ls->kv->leases, req->id, req->ttl, now_ms(ls), &resp.id, &resp.ttl);
+	if (err == -EEXIST)
+		grpc_call_finish(call, MS_GRPC_FAILED_PRECONDITION, ERR_LEASE_EXISTS);
+	else if (err == -EINVAL)
+		grpc_call_finish(call, MS_GRPC_OUT_OF_RANGE, ERR_LEASE_TTL_TOO_LARGE);
+	else if (err)
+		grpc_call_fault(call, "out of memory granting a lease");
+	if (err)
+		goto cleanup;
+	resp.header = kv_pb_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
+	kv_pb_reply(call, &a, &resp.base);
+	/* The timer may be asleep for longer than this lease lives. */
+	on_tick(&ls->timer);
+cleanup:
+	kv_pb_arena_free(&a);
+	etcdserverpb__lease_grant_request__free_unpacked(req, NULL);
+}
+
+static void lease_revoke(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct lease_service *ls = ctx;
+	Etcdserverpb__LeaseRevokeRequest *req = etcdserverpb__lease_revoke_request__unpack(NULL, len, msg);
+	Etcdserverpb__LeaseRevokeResponse resp = ETCDSERVERPB__LEASE_REVOKE_RESPONSE__INIT;
+	struct ms_lease_keys keys = { 0 };
+	struct kv_pb_arena a = { 0 };
+
+	if (!req) {
+		kv_pb_bad_request(call);
+		return;
+	}
+	if (ms_lease_revoke(ls->kv->leases, req->id, &keys)) {
+		grpc_call_finish(call, MS_GRPC_NOT_FOUND, ERR_LEASE_NOT_FOUND);
+		goto cleanup;
+	}
+	resp.header = kv_pb_header(&a, ls->kv, delete_keys(ls, &keys));
+	kv_pb_reply(call, &a, &resp.base);
+cleanup:
+	ms_lease_keys_release(&keys);
+	kv_pb_arena_free(&a);
+	etcdserverpb__lease_revoke_request__free_unpacked(req, NULL);
+}
+
+static void lease_time_to_live(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct lease_service *ls = ctx;
+	Etcdserverpb__LeaseTimeToLiveRequest *req =
+		etcdserverpb__lease_time_to_live_request__unpack(NULL, len, msg);
+	Etcdserverpb__LeaseTimeToLiveResponse resp = ETCDSERVERPB__LEASE_TIME_TO_LIVE_RESPONSE__INIT;
+	struct ms_lease_keys keys = { 0 };
+	struct kv_pb_arena a = { 0 };
+
+	if (!req) {
+		kv_pb_bad_request(call);
+		return;
+	}
+	resp.id = req->id;
+	/* etcd answers an unknown lease with TTL -1, not an error. */
+	if (ms_lease_ttl(ls->kv->leases, req->id, now_ms(ls), &resp.grantedttl, &resp.ttl)) {
+		resp.ttl = -1;
+		resp.grantedttl = 0;
+	} else if (req->keys && ms_lease_keys(ls->kv->leases, req->id, &keys) == 0 && keys.n) {
+		resp.keys = kv_pb_alloc(&a, keys.n * sizeof(*resp.keys));
+		for (size_t i = 0; resp.keys && i < keys.n; i++)
+			resp.keys[i] = (ProtobufCBinaryData){ keys.v[i].len, keys.v[i].key };
+		resp.n_keys = resp.keys ? keys.n : 0;
+	}
+	resp.header = kv_pb_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
+	kv_pb_reply(call, &a, &resp.base);
+	ms_lease_keys_release(&keys);
+	kv_pb_arena_free(&a);
+	etcdserverpb__lease_time_to_live_request__free_unpacked(req, NULL);
+}
+
+static void lease_leases(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct lease_service *ls = ctx;
+	Etcdserverpb__LeaseLeasesResponse resp = ETCDSERVERPB__LEASE_LEASES_RESPONSE__INIT;
+	struct kv_pb_arena a = { 0 };
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	(void)msg;
+	(void)len;
+	if (ms_lease_list(ls->kv->leases, &ids, &n)) {
+		grpc_call_fault(call, "out of memory listing leases");
+		return;
+	}
+	resp.leases = kv_pb_alloc(&a, n * sizeof(*resp.leases));
+	for (size_t i = 0; resp.leases && i < n; i++) {
+		resp.leases[i] = kv_pb_alloc(&a, sizeof(*resp.leases[i]));
+		if (!resp.leases[i])
+			break;
+		etcdserverpb__lease_status__init(resp.leases[i]);
+		resp.leases[i]->id = ids[i];
+	}
+	resp.n_leases = n;
+	resp.header = kv_pb_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
+	kv_pb_reply(call, &a, &resp.base);
+	free(ids);
+	kv_pb_arena_free(&a);
+}
+
+/* LeaseKeepAlive: every request renews its lease and gets the TTL back (0: not found). */
+static void lease_keep_alive(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct lease_service *ls = ctx;
+	Etcdserverpb__LeaseKeepAliveRequest *req =
+		etcdserverpb__lease_keep_alive_request__unpack(NULL, len, msg);
+	Etcdserverpb__LeaseKeepAliveResponse resp = ETCDSERVERPB__LEASE_KEEP_ALIVE_RESPONSE__INIT;
+	struct kv_pb_arena a = { 0 };
+
+	if (!req) {
+		grpc_call_finish(call, MS_GRPC_INTERNAL, "grpc: error unmarshalling request");
+		return;
+	}
+	if (!ms_raft_is_leader(ls->kv->raft)) {
+		/* keep-alives are the leader's: a follower's clock does not decide expiry */
+		grpc_call_finish(call, MS_GRPC_UNAVAILABLE, ms_raft_leader_id(ls->kv->raft) ?
+					    MS_ERR_NOT_LEADER : MS_ERR_NO_LEADER);
+		goto cleanup;
+	}
+	resp.id = req->id;
+	if (ms_lease_renew(ls->kv->leases, req->id, now_ms(ls), &resp.ttl))
+		resp.ttl = 0;
+	resp.header = kv_pb_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
+	if (a.failed || grpc_call_send(call, &resp.base))
+		grpc_call_fault(call, "out of memory answering a keep-alive");
+cleanup:
+	kv_pb_arena_free(&a);
+	etcdserverpb__lease_keep_alive_request__free_unpacked(req, NULL);
+}
+
+static void keep_alive_half_close(struct grpc_call *call, void *ctx)
+{
+	(void)ctx;
+	grpc_call_finish(call, MS_GRPC_OK, NULL);
+}
+
+void lease_service_register(struct lease_service *ls, struct ms_server *srv)
+{
+	static const struct grpc_stream_ops keep_alive_ops = {
+		.message = lease_keep_alive,
+		.half_close = keep_alive_half_close,
+	};
+
+	if (ls->kv->raft) {
+		ms_raft_route_write(ls->kv->raft, srv, MS_METHOD_LEASE_GRANT, lease_grant, ls);
+		ms_raft_route_write(ls->kv->raft, srv, MS_METHOD_LEASE_REVOKE, lease_revoke, ls);
+		ms_raft_set_op(ls->kv->raft, MS_RAFT_OP_LEASE_EXPIRE, lease_apply_expire, ls);
+		ms_raft_on_leader(ls->kv->raft, on_leader, ls);
+	} else {
+		ms_server_handle(srv, MS_METHOD_LEASE_GRANT, lease_grant, ls);
+		ms_server_handle(srv, MS_METHOD_LEASE_REVOKE, lease_revoke, ls);
+	}
+	ms_server_handle(srv, MS_METHOD_LEASE_TIME_TO_LIVE, lease_time_to_live, ls);
+	ms_server_handle(srv, MS_METHOD_LEASE_LEASES, lease_leases, ls);
+	ms_server_handle_stream(srv, MS_METHOD_LEASE_KEEP_ALIVE, &keep_alive_ops, ls);
+}

@@ -1,0 +1,25 @@
+/* etcdserverpb.Maintenance (Status, Hash, HashKV, Alarm) and Cluster (MemberList) services. */
+#ifndef MS_MAINTENANCE_SERVICE_H
+#define MS_MAINTENANCE_SERVICE_H
+
+#include "api/kv_service.h"
+#include "rpc/server.h"
+
+struct maintenance_service;
+
+/* Creates the services for member `name` serving clients at `client_url` (both copied),
+ * over the KV service (borrowed). Returns 0 with *out, or -ENOMEM. */
+int maintenance_service_new(struct kv_service *kv, const char *name, const char *client_url,
+			    struct maintenance_service **out);
+
+/* Frees the services; NULL is allowed. */
+void maintenance_service_free(struct maintenance_service *ms);
+
+/* Routes Maintenance.Status/Hash/HashKV/Alarm and Cluster.MemberList of `srv`. */
+void maintenance_service_register(struct maintenance_service *ms, struct ms_server *srv);
+
+/* The HashKV digest of the store at `rev` (0: current): a CRC-32 over every key's bytes,
+ * value, revisions, version and lease, in key order. Returns 0 or a mvcc error. */
+int maintenance_hash_kv(struct ms_mvcc *mvcc, int64_t rev, uint32_t *hash);
+
+#endif /* MS_MAINTENANCE_SERVICE_H */

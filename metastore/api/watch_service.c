@@ -1,0 +1,361 @@
+/* etcdserverpb.Watch service: watch streams, watchers over key ranges, events from the log. */
+#include "api/watch_service.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/kv_pb.h"
+#include "probe/trace.h"
+#include "rpc.pb-c.h"
+
+/* Events read from the log per step, and sent per WatchResponse at most. */
+#define WATCH_BATCH 256
+/* Watch id etcd uses for responses that belong to no watcher (progress). */
+#define WATCH_ID_NONE (-1)
+
+struct watcher {
+	int64_t id;
+	uint8_t *key, *end; /* owned copies; end_len 0: the single key */
+	size_t key_len, end_len;
+	int64_t min_rev;    /* events below this revision are not for this watcher */
+	uint64_t pos;       /* event log position of the next unseen event */
+	bool prev_kv, no_put, no_delete;
+	struct watcher *next;
+};
+
+struct watch_stream {
+	struct watch_hub *hub;
+	struct grpc_call *call;
+	int64_t next_id;
+	struct watcher *watchers;
+	struct watch_stream *next, *prev;
+};
+
+struct watch_hub {
+	struct kv_service *kv;
+	struct watch_stream *streams;
+	size_t nwatchers;
+	watch_permit_fn permit; /* NULL: every create is allowed */
+	void *permit_ctx;
+	size_t max_watchers; /* creates beyond are refused; 0: no limit */
+};
+
+struct watch_hub *watch_hub_new(struct kv_service *kv)
+{
+	struct watch_hub *hub = calloc(1, sizeof(*hub));
+
+	if (hub)
+		hub->kv = kv;
+	return hub;
+}
+
+void watch_hub_free(struct watch_hub *hub)
+{
+	free(hub);
+}
+
+void watch_hub_set_permit(struct watch_hub *hub, watch_permit_fn fn, void *ctx)
+{
+	hub->permit = fn;
+	hub->permit_ctx = ctx;
+}
+
+void watch_hub_set_limit(struct watch_hub *hub, size_t max_watchers)
+{
+	hub->max_watchers = max_watchers;
+}
+
+size_t watch_hub_watchers(const struct watch_hub *hub)
+{
+	return hub->nwatchers;
+}
+
+static void watcher_free(struct watcher *w)
+{
+	free(w->key);
+	free(w->end);
+	free(w);
+}
+
+static int bytes_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	return c ? c : (al > bl) - (al < bl);
+}
+
+/* etcd's range convention: no end = one key; end "\0" = every key >= key. */
+static bool watcher_covers(const struct watcher *w, const struct ms_kv *kv)
+{
+	int c = bytes_cmp(kv->key, kv->key_len, w->key, w->key_len);
+
+	if (w->end_len == 0)
+		return c == 0;
+	if (c < 0)
+		return false;
+	return (w->end_len == 1 && w->end[0] == 0) ||
+	       bytes_cmp(kv->key, kv->key_len, w->end, w->end_len) < 0;
+}
+
+/* Sends a response with no events (created, canceled, progress). */
+static int send_status(struct watch_stream *st, int64_t id, bool created, bool canceled,
+		       int64_t compact_rev, const char *reason)
+{
+	Etcdserverpb__WatchResponse r = ETCDSERVERPB__WATCH_RESPONSE__INIT;
+	struct kv_pb_arena a = { 0 };
+	int err;
+
+	r.header = kv_pb_header(&a, st->hub->kv, ms_mvcc_rev(st->hub->kv->mvcc));
+	r.watch_id = id;
+	r.created = created;
+	r.canceled = canceled;
+	r.compact_revision = compact_rev;
+	r.cancel_reason = (char *)(reason ? reason : "");
+	err = a.failed ? -ENOMEM : grpc_call_send(st->call, &r.base);
+	kv_pb_arena_free(&a);
+	return err;
+}
+
+/* Sends `w` every event it has not seen, in revision order, in batches. */
+static int watcher_catch_up(struct watch_stream *st, struct watcher *w)
+{
+	struct ms_event ev[WATCH_BATCH];
+	int64_t n;
+
+	while ((n = ms_mvcc_events(st->hub->kv->mvcc, &w->pos, ev, WATCH_BATCH)) > 0) {
+		Etcdserverpb__WatchResponse r = ETCDSERVERPB__WATCH_RESPONSE__INIT;
+		Mvccpb__Event *pe[WATCH_BATCH], e[WATCH_BATCH];
+		struct kv_pb_arena a = { 0 };
+		uint32_t puts = 0, dels = 0;
+		size_t k = 0;
+		int err = 0;
+
+		for (int64_t i = 0; i < n; i++) {
+			if (ev[i].kv.mod_rev < w->min_rev || !watcher_covers(w, &ev[i].kv))
+				continue;
+			if (ev[i].is_delete ? w->no_delete : w->no_put)
+				continue;
+			mvccpb__event__init(&e[k]);
+			e[k].type = ev[i].is_delete ? MVCCPB__EVENT__EVENT_TYPE__DELETE
+						    : MVCCPB__EVENT__EVENT_TYPE__PUT;
+			e[k].kv = kv_pb_kv(&a, &ev[i].kv);
+			if (w->prev_kv && ev[i].has_prev)
+				e[k].prev_kv = kv_pb_kv(&a, &ev[i].prev);
+			pe[k] = &e[k];
+			ev[i].is_delete ? dels++ : puts++;
+			k++;
+		}
+		if (k) {
+			r.header = kv_pb_header(&a, st->hub->kv, ms_mvcc_rev(st->hub->kv->mvcc));
+			r.watch_id = w->id;
+			r.events = pe;
+			r.n_events = k;
+			err = a.failed ? -ENOMEM : grpc_call_send(st->call, &r.base);
+			if (!err)
+				ms_trace_watch_events(w->id, puts, dels);
+		}
+		kv_pb_arena_free(&a);
+		if (err)
+			return err;
+	}
+	return n < 0 ? (int)n : 0;
+}
+
+static struct watcher *watcher_find(struct watch_stream *st, int64_t id, struct watcher ***link)
+{
+	struct watcher **p;
+
+	for (p = &st->watchers; *p; p = &(*p)->next) {
+		if ((*p)->id == id) {
+			if (link)
+				*link = p;
+			return *p;
+		}
+	}
+	return NULL;
+}
+
+static void watch_create(struct watch_stream *st, const Etcdserverpb__WatchCreateRequest *req)
+{
+	struct ms_mvcc *mvcc = st->hub->kv->mvcc;
+	struct watcher *w;
+	int64_t id = req->watch_id, start = req->start_revision;
+	int err;
+
+	if (st->hub->permit && !st->hub->permit(st->call, req->key.data, req->key.len,
+						req->range_end.data, req->range_end.len,
+						st->hub->permit_ctx)) {
+		send_status(st, WATCH_ID_NONE, true, true, 0, "etcdserver: permission denied");
+		return;
+	}
+	if (st->hub->max_watchers && st->hub->nwatchers >= st->hub->max_watchers) {
+		send_status(st, WATCH_ID_NONE, true, true, 0, ERR_TOO_MANY_WATCHES);
+		return;
+	}
+	/* etcd: a requested id that is taken is refused; 0 (unset) lets the server choose. */
+	if (id != 0 && watcher_find(st, id, NULL)) {
+		send_status(st, id, false, true, 0, "etcdserver: duplicate watch ID provided");
+		return;
+	}
+	if (id == 0)
+		while (watcher_find(st, st->next_id, NULL))
+			st->next_id++;
+	w = calloc(1, sizeof(*w));
+	if (!w || !(w->key = malloc(req->key.len ? req->key.len : 1)) ||
+	    !(w->end = malloc(req->range_end.len ? req->range_end.len : 1))) {
+		if (w)
+			watcher_free(w);
+		grpc_call_fault(st->call, "out of memory creating a watcher");
+		return;
+	}
+	w->id = id ? id : st->next_id++;
+	if (req->key.len)
+		memcpy(w->key, req->key.data, req->key.len);
+	w->key_len = req->key.len;
+	if (req->range_end.len)
+		memcpy(w->end, req->range_end.data, req->range_end.len);
+	w->end_len = req->range_end.len;
+	w->prev_kv = req->prev_kv;
+	for (size_t i = 0; i < req->n_filters; i++) {
+		w->no_put |= req->filters[i] == ETCDSERVERPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NOPUT;
+		w->no_delete |= req->filters[i] == ETCDSERVERPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NODELETE;
+	}
+	/* No start revision: from the next one. A future one: nothing before it. */
+	w->min_rev = start > 0 ? start : ms_mvcc_rev(mvcc) + 1;
+	err = ms_mvcc_event_seek(mvcc, w->min_rev, &w->pos);
+	send_status(st, w->id, true, false, 0, NULL);
+	if (err == -MS_MVCC_ECOMPACTED) {
+		/* History is gone: etcd creates, then cancels with the compaction revision. */
+		send_status(st, w->id, false, true, ms_mvcc_compact_rev(mvcc),
+			    "etcdserver: mvcc: required revision has been compacted");
+		watcher_free(w);
+		return;
+	}
+	w->next = st->watchers;
+	st->watchers = w;
+	st->hub->nwatchers++;
+	ms_probe_watch_create(w->id, (uint32_t)st->hub->nwatchers);
+	if (watcher_catch_up(st, w))
+		grpc_call_fault(st->call, "cannot send watch events");
+}
+
+static void watch_cancel(struct watch_stream *st, int64_t id)
+{
+	struct watcher **link, *w = watcher_find(st, id, &link);
+
+	/* Like etcd, an unknown id gets no answer. */
+	if (!w)
+		return;
+	*link = w->next;
+	watcher_free(w);
+	st->hub->nwatchers--;
+	ms_probe_watch_cancel(id, (uint32_t)st->hub->nwatchers);
+	send_status(st, id, false, true, 0, NULL);
+}
+
+static void on_open(struct grpc_call *call, void *ctx)
+{
+	struct watch_hub *hub = ctx;
+	struct watch_stream *st = calloc(1, sizeof(*st));
+
+	if (!st) {
+		grpc_call_fault(call, "out of memory opening a watch stream");
+		return;
+	}
+	st->hub = hub;
+	st->call = call;
+	st->next = hub->streams;
+	if (hub->streams)
+		hub->streams->prev = st;
+	hub->streams = st;
+	call->user = st;
+}
+
+static void on_message(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct watch_stream *st = call->user;
+	Etcdserverpb__WatchRequest *req;
+
+	(void)ctx;
+	if (!st)
+		return;
+	req = etcdserverpb__watch_request__unpack(NULL, len, msg);
+	if (!req) {
+		grpc_call_finish(call, MS_GRPC_INTERNAL, "grpc: error unmarshalling request");
+		return;
+	}
+	switch (req->request_union_case) {
+	case ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST:
+		watch_create(st, req->create_request);
+		break;
+	case ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CANCEL_REQUEST:
+		watch_cancel(st, req->cancel_request->watch_id);
+		break;
+	case ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_PROGRESS_REQUEST:
+		send_status(st, WATCH_ID_NONE, false, false, 0, NULL);
+		break;
+	default:
+		break;
+	}
+	etcdserverpb__watch_request__free_unpacked(req, NULL);
+}
+
+static void on_half_close(struct grpc_call *call, void *ctx)
+{
+	(void)ctx;
+	grpc_call_finish(call, MS_GRPC_OK, NULL);
+}
+
+static void on_closed(struct grpc_call *call, void *ctx)
+{
+	struct watch_stream *st = call->user;
+	struct watch_hub *hub = ctx;
+
+	if (!st)
+		return;
+	while (st->watchers) {
+		struct watcher *w = st->watchers;
+
+		st->watchers = w->next;
+		hub->nwatchers--;
+		ms_probe_watch_cancel(w->id, (uint32_t)hub->nwatchers);
+		watcher_free(w);
+	}
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		hub->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	free(st);
+	call->user = NULL;
+}
+
+void watch_hub_notify(void *arg)
+{
+	struct watch_hub *hub = arg;
+
+	for (struct watch_stream *st = hub->streams; st; st = st->next) {
+		if (st->call->finished)
+			continue;
+		for (struct watcher *w = st->watchers; w; w = w->next) {
+			if (watcher_catch_up(st, w)) {
+				grpc_call_fault(st->call, "cannot send watch events");
+				break;
+			}
+		}
+	}
+}
+
+void watch_hub_register(struct watch_hub *hub, struct ms_server *srv)
+{
+	static const struct grpc_stream_ops ops = {
+		.open = on_open,
+		.message = on_message,
+		.half_close = on_half_close,
+		.closed = on_closed,
+	};
+
+	ms_server_handle_stream(srv, MS_METHOD_WATCH_WATCH, &ops, hub);
+}

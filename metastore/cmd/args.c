@@ -1,0 +1,254 @@
+/* metastore command line: parsing into settings, and the --help text. */
+#include "cmd/args.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_cli.h"
+
+enum opt_id { OPT_LISTEN, OPT_LISTEN_URLS, OPT_DATA_DIR, OPT_NAME, OPT_MAX_REQ, OPT_MAX_CONN,
+	      OPT_RATE_LIMIT, OPT_RATE_BURST, OPT_INITIAL_CLUSTER, OPT_ELECTION, OPT_HEARTBEAT,
+	      OPT_SNAPSHOT_COUNT, OPT_MAX_LEASES, OPT_MAX_WATCHES, OPT_BCRYPT_COST, OPT_AUTH_TOKEN_TTL,
+	      OPT_HELP, OPT_VERSION };
+
+static const struct ms_cli_opt options[] = {
+	{ "listen", OPT_LISTEN, "IP:PORT", "client gRPC address (default 127.0.0.1:2379)" },
+	{ "listen-client-urls", OPT_LISTEN_URLS, "URL", "etcd-style form of --listen: http://IP:PORT" },
+	{ "data-dir", OPT_DATA_DIR, "DIR", "data directory (default ./default.metastore)" },
+	/* Response headers carry ids hashed from the name, so they stay the same across runs. */
+	{ "name", OPT_NAME, "NAME", "member name; cluster/member ids derive from it (default default)" },
+	/* As etcd: gRPC reads messages up to N + 512 KiB, a write above N is refused with
+	 * "etcdserver: request is too large". */
+	{ "max-request-bytes", OPT_MAX_REQ, "N", "largest write request (default 1572864)" },
+	{ "max-connections", OPT_MAX_CONN, "N", "client connections served at once (default 1024)" },
+	{ "max-leases", OPT_MAX_LEASES, "N", "leases alive at once; grants beyond: ResourceExhausted (default 100000; the same on every member)" },
+	{ "max-watches", OPT_MAX_WATCHES, "N", "watchers open at once over all streams; creates beyond are canceled (default 100000)" },
+	{ "rate-limit", OPT_RATE_LIMIT, "N", "calls per second served, over all clients; beyond: ResourceExhausted (default 0: none)" },
+	{ "rate-burst", OPT_RATE_BURST, "N", "calls allowed at once before --rate-limit applies (default: the limit)" },
+	{ "initial-cluster", OPT_INITIAL_CLUSTER, "N=URL,...", "raft members, name=http://IP:PORT (peer address) each, the same string on every member (default: this member alone)" },
+	{ "election-timeout", OPT_ELECTION, "MS", "raft election timeout (default 1000)" },
+	{ "heartbeat-interval", OPT_HEARTBEAT, "MS", "raft heartbeat interval (default 100)" },
+	{ "snapshot-count", OPT_SNAPSHOT_COUNT, "N", "raft entries between snapshots (default 100000, as etcd)" },
+	{ "bcrypt-cost", OPT_BCRYPT_COST, "N", "bcrypt cost of auth password hashes, 4..31 (default 10)" },
+	{ "auth-token-ttl", OPT_AUTH_TOKEN_TTL, "S", "seconds an unused auth token stays valid (default 300)" },
+	{ "version", OPT_VERSION, NULL, "print the version" },
+	{ "help", OPT_HELP, NULL, "this text" },
+};
+
+#define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static int parse_hostport(const char *v, struct ms_args *a)
+{
+	const char *colon = strrchr(v, ':');
+	unsigned char addr[4];
+	char *end;
+	long port;
+
+	if (!colon || colon == v || (size_t)(colon - v) >= sizeof(a->host))
+		return -EINVAL;
+	memcpy(a->host, v, (size_t)(colon - v));
+	a->host[colon - v] = '\0';
+	if (inet_pton(AF_INET, a->host, addr) != 1)
+		return -EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port < 0 || port > 65535)
+		return -EINVAL;
+	a->port = (uint16_t)port;
+	return 0;
+}
+
+static int parse_size(const char *v, unsigned long long min, unsigned long long max,
+		      unsigned long long *out)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	if (*v < '0' || *v > '9')
+		return -EINVAL;
+	n = strtoull(v, &end, 10);
+	if (*end || errno || n < min || n > max)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int apply(struct ms_args *a, enum opt_id id, const char *v, char *err, size_t len)
+{
+	unsigned long long n;
+
+	switch (id) {
+	case OPT_LISTEN:
+		if (parse_hostport(v, a)) {
+			snprintf(err, len, "--listen: invalid address '%s' (want IPv4:PORT)", v);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_LISTEN_URLS:
+		/* The first URL; only cleartext HTTP/2 is served. */
+		if (strncmp(v, "http://", 7) != 0) {
+			snprintf(err, len, "--listen-client-urls: '%s' is not an http:// URL", v);
+			return -EINVAL;
+		} else {
+			char first[128];
+			size_t l = strcspn(v + 7, ",/");
+
+			snprintf(first, sizeof(first), "%.*s", (int)l, v + 7);
+			if (parse_hostport(first, a)) {
+				snprintf(err, len, "--listen-client-urls: invalid address in '%s'", v);
+				return -EINVAL;
+			}
+		}
+		return 0;
+	case OPT_DATA_DIR:
+		a->data_dir = v;
+		return 0;
+	case OPT_NAME:
+		if (!*v) {
+			snprintf(err, len, "--name: empty name");
+			return -EINVAL;
+		}
+		a->name = v;
+		return 0;
+	case OPT_MAX_REQ:
+		if (parse_size(v, 1, 64ull << 20, &n)) {
+			snprintf(err, len, "--max-request-bytes: '%s' is not a size in [1, 67108864]", v);
+			return -EINVAL;
+		}
+		a->max_request_bytes = (size_t)n;
+		return 0;
+	case OPT_MAX_CONN:
+		if (parse_size(v, 1, 1000000, &n)) {
+			snprintf(err, len, "--max-connections: '%s' is not a number in [1, 1000000]", v);
+			return -EINVAL;
+		}
+		a->max_connections = (unsigned)n;
+		return 0;
+	case OPT_RATE_LIMIT:
+	case OPT_RATE_BURST: {
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(v, &end);
+		if (!*v || *end || errno || !(d >= 0) || d > 1e9) {
+			snprintf(err, len, "--%s: '%s' is not a number in [0, 1e9]",
+				 id == OPT_RATE_LIMIT ? "rate-limit" : "rate-burst", v);
+			return -EINVAL;
+		}
+		if (id == OPT_RATE_LIMIT)
+			a->rate_limit = d;
+		else
+			a->rate_burst = d;
+		return 0;
+	}
+	case OPT_INITIAL_CLUSTER:
+		if (!*v) {
+			snprintf(err, len, "--initial-cluster: empty");
+			return -EINVAL;
+		}
+		a->initial_cluster = v;
+		return 0;
+	case OPT_ELECTION:
+	case OPT_HEARTBEAT:
+		if (parse_size(v, 10, 60000, &n)) {
+			snprintf(err, len, "--%s: '%s' is not a number of ms in [10, 60000]",
+				 id == OPT_ELECTION ? "election-timeout" : "heartbeat-interval", v);
+			return -EINVAL;
+		}
+		if (id == OPT_ELECTION)
+			a->election_ms = (unsigned)n;
+		else
+			a->heartbeat_ms = (unsigned)n;
+		return 0;
+	case OPT_MAX_LEASES:
+		if (parse_size(v, 1, 100000000, &n)) {
+			snprintf(err, len, "--max-leases: '%s' is not a number in [1, 100000000]", v);
+			return -EINVAL;
+		}
+		a->max_leases = (size_t)n;
+		return 0;
+	case OPT_MAX_WATCHES:
+		if (parse_size(v, 1, 100000000, &n)) {
+			snprintf(err, len, "--max-watches: '%s' is not a number in [1, 100000000]", v);
+			return -EINVAL;
+		}
+		a->max_watches = (size_t)n;
+		return 0;
+	case OPT_SNAPSHOT_COUNT:
+		if (parse_size(v, 2, 100000000, &n)) {
+			snprintf(err, len, "--snapshot-count: '%s' is not a number in [2, 100000000]", v);
+			return -EINVAL;
+		}
+		a->snapshot_count = (unsigned)n;
+		return 0;
+	case OPT_BCRYPT_COST:
+		if (parse_size(v, 4, 31, &n)) {
+			snprintf(err, len, "--bcrypt-cost: '%s' is not a number in [4, 31]", v);
+			return -EINVAL;
+		}
+		a->bcrypt_cost = (unsigned)n;
+		return 0;
+	case OPT_AUTH_TOKEN_TTL:
+		if (parse_size(v, 1, 1000000, &n)) {
+			snprintf(err, len, "--auth-token-ttl: '%s' is not a number of seconds in [1, 1000000]", v);
+			return -EINVAL;
+		}
+		a->auth_token_ttl_s = (unsigned)n;
+		return 0;
+	case OPT_HELP:
+		a->help = true;
+		return 0;
+	case OPT_VERSION:
+		a->version = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t len)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->host, sizeof(a->host), "%s", MS_DEFAULT_HOST);
+	a->port = MS_DEFAULT_PORT;
+	a->data_dir = "default.metastore";
+	a->name = "default";
+	a->max_request_bytes = MS_DEFAULT_MAX_REQUEST_BYTES;
+	a->max_connections = MS_DEFAULT_MAX_CONNECTIONS;
+	a->bcrypt_cost = MS_DEFAULT_BCRYPT_COST;
+	a->auth_token_ttl_s = MS_DEFAULT_AUTH_TOKEN_TTL_S;
+	a->election_ms = 1000;
+	a->heartbeat_ms = 100;
+	a->snapshot_count = 100000;
+	a->max_leases = 100000;
+	a->max_watches = 100000;
+
+	for (int i = 1; i < argc; i++) {
+		const char *val;
+		int e, id;
+
+		e = ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, err, len);
+		if (e)
+			return e;
+		e = apply(a, (enum opt_id)id, val, err, len);
+		if (e)
+			return e;
+	}
+	if (a->heartbeat_ms * 2 > a->election_ms) {
+		snprintf(err, len, "--election-timeout must be at least twice --heartbeat-interval");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void ms_args_help(FILE *out)
+{
+	fprintf(out, "usage: metastore [options]\n\n"
+		     "An etcd-v3-compatible key-value store: gRPC over cleartext HTTP/2, MVCC\n"
+		     "revisions, raft replication (libraft) with a durable log in the data dir.\n"
+		     "Works with etcdctl (ETCDCTL_API=3).\n\noptions:\n");
+	ms_cli_print_options(out, options, NR_OPTIONS);
+}

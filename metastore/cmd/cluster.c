@@ -1,0 +1,115 @@
+/* Cluster membership from the command line: --initial-cluster parsing and member ids. */
+#include "cmd/cluster.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t ms_cluster_id_of(const char *kind, const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (const char *p = kind; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+/* "http://IP:PORT" (an optional trailing '/') into "IP:PORT". */
+static int peer_address(const char *url, size_t len, char *out, size_t outlen)
+{
+	char host[64];
+	unsigned char a4[4];
+	const char *p, *colon;
+	char *end;
+	long port;
+
+	if (len < 7 || strncmp(url, "http://", 7) != 0)
+		return -EINVAL;
+	p = url + 7;
+	len -= 7;
+	if (len && p[len - 1] == '/')
+		len--;
+	colon = memchr(p, ':', len);
+	if (!colon || colon == p || (size_t)(colon - p) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, p, (size_t)(colon - p));
+	host[colon - p] = '\0';
+	if (inet_pton(AF_INET, host, a4) != 1)
+		return -EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (end != p + len || errno || port < 0 || port > 65535 || end == colon + 1)
+		return -EINVAL;
+	if ((size_t)snprintf(out, outlen, "%s:%ld", host, port) >= outlen)
+		return -EINVAL;
+	return 0;
+}
+
+static uint64_t cluster_id(const struct ms_cluster *c)
+{
+	char buf[MS_CLUSTER_MAX_MEMBERS * 80];
+	size_t off = 0;
+
+	/* every member derives the same id from the same member list */
+	for (size_t i = 0; i < c->n && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s,", c->members[i].name);
+	return ms_cluster_id_of("cluster:", buf);
+}
+
+int ms_cluster_parse(const char *initial_cluster, const char *self, struct ms_cluster *c,
+		     char *err, size_t errlen)
+{
+	const char *p = initial_cluster;
+
+	memset(c, 0, sizeof(*c));
+	if (!p) {
+		snprintf(c->members[0].name, sizeof(c->members[0].name), "%s", self);
+		snprintf(c->members[0].address, sizeof(c->members[0].address), "127.0.0.1:0");
+		c->members[0].id = ms_cluster_id_of("member:", self);
+		c->n = 1;
+		goto done;
+	}
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		const char *eq = memchr(p, '=', len);
+		struct ms_raft_peer *m = &c->members[c->n];
+
+		if (c->n == MS_CLUSTER_MAX_MEMBERS) {
+			snprintf(err, errlen, "--initial-cluster: more than %d members",
+				 MS_CLUSTER_MAX_MEMBERS);
+			return -EINVAL;
+		}
+		if (!eq || eq == p || (size_t)(eq - p) >= sizeof(m->name) ||
+		    peer_address(eq + 1, len - (size_t)(eq - p) - 1, m->address,
+				 sizeof(m->address))) {
+			snprintf(err, errlen,
+				 "--initial-cluster: '%.*s' is not name=http://IPv4:PORT", (int)len, p);
+			return -EINVAL;
+		}
+		memcpy(m->name, p, (size_t)(eq - p));
+		m->id = ms_cluster_id_of("member:", m->name);
+		for (size_t i = 0; i < c->n; i++) {
+			if (c->members[i].id == m->id) {
+				snprintf(err, errlen, "--initial-cluster: member '%s' twice", m->name);
+				return -EINVAL;
+			}
+		}
+		c->n++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+done:
+	c->self_id = ms_cluster_id_of("member:", self);
+	for (size_t i = 0; i < c->n; i++)
+		if (c->members[i].id == c->self_id) {
+			c->cluster_id = cluster_id(c);
+			return 0;
+		}
+	snprintf(err, errlen, "--initial-cluster has no member named '%s' (--name)", self);
+	return -EINVAL;
+}

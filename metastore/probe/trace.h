@@ -1,0 +1,167 @@
+/* Probe-contract events: the direct probe, plus a record for the batch probe while it is attached. */
+#ifndef MS_TRACE_H
+#define MS_TRACE_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "ms_probes.h"
+
+/*
+ * Appends a record to buffer `buf` (MS_BATCH_*), first handing every buffer to the batch
+ * probe when that one is full. Loop thread only: the buffers are not locked.
+ */
+void ms_trace_add(unsigned buf, uint16_t kind, uint64_t id, uint64_t t_ns, uint64_t val, uint16_t a,
+		  uint16_t b, uint16_t c);
+
+/*
+ * A gauge record: replaces the value of the buffer's last record of this kind and id when
+ * there is one since the last hand-over, else appends like ms_trace_add.
+ */
+void ms_trace_gauge(unsigned buf, uint16_t kind, uint64_t id, uint64_t val);
+
+/* Hands the buffers to the batch probe (one call, if any holds a record) and empties them. */
+void ms_trace_flush(void);
+
+/* Records in buffer `buf` not yet handed to the probe (for tests). */
+uint32_t ms_trace_pending(unsigned buf);
+
+/* The records of buffer `buf` not yet handed over (ms_trace_pending of them); owned by the
+ * buffer, valid until the next add or flush. NULL for a bad buffer. */
+const struct ms_probe_rec *ms_trace_peek(unsigned buf);
+
+
+/* CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */
+static inline uint64_t ms_trace_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The semaphore changes under the store's feet (the kernel writes it), hence a load through
+ * a volatile object each time. */
+#define MS_TRACE_ON() (__builtin_expect(ms_probe_batch_semaphore != 0, 0))
+
+/*
+ * gRPC calls: the begin time stays with the call (0 while the batch probe is not attached)
+ * and goes into its end record, so the probe times a call without matching records.
+ */
+static inline uint64_t ms_trace_grpc_begin(uint64_t req_id, uint32_t method)
+{
+	uint64_t t0;
+
+	ms_probe_grpc_request_begin(req_id, method);
+	if (!MS_TRACE_ON())
+		return 0;
+	t0 = ms_trace_now();
+	ms_trace_add(MS_BATCH_GRPC, MS_REC_GRPC_BEGIN, req_id, t0, 0, (uint16_t)method, 0, 0);
+	return t0;
+}
+
+static inline void ms_trace_grpc_end(uint64_t req_id, uint32_t method, uint32_t code, uint64_t t0)
+{
+	ms_probe_grpc_request_end(req_id, method, code);
+	if (MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_GRPC, MS_REC_GRPC_END, req_id, ms_trace_now(), t0,
+			     (uint16_t)method, (uint16_t)code, 0);
+}
+
+static inline void ms_trace_grpc_panic(uint64_t req_id, uint32_t method)
+{
+	ms_probe_grpc_panic(req_id, method);
+	if (MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_GRPC, MS_REC_GRPC_PANIC, req_id, ms_trace_now(), 0,
+			     (uint16_t)method, 0, 0);
+}
+
+static inline void ms_trace_grpc_rate_limited(uint64_t req_id, uint32_t method)
+{
+	ms_probe_grpc_rate_limited(req_id, method);
+	if (MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_GRPC, MS_REC_GRPC_RATE_LIMITED, req_id, ms_trace_now(), 0,
+			     (uint16_t)method, 0, 0);
+}
+
+/* Storage operations are synchronous: the begin time stays with the caller (0 while the
+ * batch probe is not attached) and one record carries the whole operation. */
+static inline uint64_t ms_trace_storage_begin(uint64_t op_id, uint32_t op, uint32_t kind)
+{
+	ms_probe_storage_begin(op_id, op, kind);
+	return MS_TRACE_ON() ? ms_trace_now() : 0;
+}
+
+/* An operation that began before the batch probe was attached (t0 == 0) gets no record,
+ * as a begin/end pair whose begin was not seen is not timed. */
+static inline void ms_trace_storage_end(uint64_t op_id, uint32_t op, uint32_t kind,
+					uint32_t status, uint64_t t0)
+{
+	ms_probe_storage_end(op_id, op, kind, status);
+	if (t0 && MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_STORAGE, MS_REC_STORAGE_OP, op_id, t0, ms_trace_now(),
+			     (uint16_t)op, (uint16_t)kind, (uint16_t)status);
+}
+
+static inline void ms_trace_mvcc_revision(uint64_t node, int64_t rev)
+{
+	ms_probe_mvcc_revision(node, rev);
+	if (MS_TRACE_ON())
+		ms_trace_gauge(MS_BATCH_MVCC, MS_REC_MVCC_REVISION, node, (uint64_t)rev);
+}
+
+static inline void ms_trace_mvcc_compact(uint64_t node, int64_t rev)
+{
+	ms_probe_mvcc_compact(node, rev);
+	if (MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_MVCC, MS_REC_MVCC_COMPACT, node, 0, (uint64_t)rev, 0, 0, 0);
+}
+
+/* Returns the propose time for the entry's commit record (0 while the batch probe is not
+ * attached). */
+static inline uint64_t ms_trace_raft_propose(uint64_t node, uint64_t index)
+{
+	ms_probe_raft_propose(node, index);
+	return MS_TRACE_ON() ? ms_trace_now() : 0;
+}
+
+/* `proposed_ns`: what ms_trace_raft_propose returned on this node for the entry, else 0. */
+static inline void ms_trace_raft_commit(uint64_t node, uint64_t index, uint64_t proposed_ns)
+{
+	ms_probe_raft_commit(node, index);
+	if (MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_RAFT, MS_REC_RAFT_COMMIT, node, ms_trace_now(), proposed_ns,
+			     0, 0, 0);
+}
+
+static inline void ms_trace_raft_apply(uint64_t node, uint64_t index)
+{
+	ms_probe_raft_apply(node, index);
+	if (MS_TRACE_ON())
+		ms_trace_gauge(MS_BATCH_RAFT, MS_REC_RAFT_APPLY, node, index);
+}
+
+static inline void ms_trace_auth_authenticate(uint32_t result)
+{
+	ms_probe_auth_authenticate(result);
+	if (MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_AUTH, MS_REC_AUTH_AUTHENTICATE, 0, 0, 0, (uint16_t)result, 0, 0);
+}
+
+static inline void ms_trace_auth_authorize(uint64_t req_id, uint32_t method, uint32_t result)
+{
+	ms_probe_auth_authorize(req_id, method, result);
+	if (MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_AUTH, MS_REC_AUTH_AUTHORIZE, req_id, 0, 0, (uint16_t)method,
+			     (uint16_t)result, 0);
+}
+
+static inline void ms_trace_watch_events(int64_t watch_id, uint32_t puts, uint32_t deletes)
+{
+	ms_probe_watch_events(watch_id, puts, deletes);
+	if (MS_TRACE_ON())
+		ms_trace_add(MS_BATCH_WATCH, MS_REC_WATCH_EVENTS, (uint64_t)watch_id, 0,
+			     (uint64_t)puts << 32 | deletes, 0, 0, 0);
+}
+
+#endif /* MS_TRACE_H */

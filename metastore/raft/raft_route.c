@@ -1,0 +1,272 @@
+/* Raft routing of gRPC calls: writes proposed and answered at apply, batched linearizable reads. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/codec.h"
+#include "probe/trace.h"
+#include "raft/raftnode_priv.h"
+
+struct ms_proposal *ms_raft_pending_find(struct ms_raft *rn, uint64_t seq)
+{
+	for (struct ms_proposal *p = rn->pending; p; p = p->next)
+		if (p->seq == seq)
+			return p;
+	return NULL;
+}
+
+static void pending_unlink(struct ms_raft *rn, struct ms_proposal *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		rn->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		rn->pending_tail = p->prev;
+}
+
+/* Where the client should go instead, as etcd words it. */
+static const char *not_leader_reason(const struct ms_raft *rn)
+{
+	return ms_raft_leader_id(rn) ? MS_ERR_NOT_LEADER : MS_ERR_NO_LEADER;
+}
+
+static void on_applied(struct raft_apply *req, int status, void *result)
+{
+	struct ms_proposal *p = req->data;
+
+	(void)result;
+	if (p->call) {
+		/* failed before it applied: the write may or may not commit later */
+		if (!p->applied)
+			grpc_call_finish(p->call, MS_GRPC_UNAVAILABLE,
+					 status == RAFT_SHUTDOWN ? MS_ERR_STOPPED :
+								   MS_ERR_LEADER_CHANGED);
+		grpc_call_unref(p->call);
+	}
+	pending_unlink(p->rn, p);
+	free(p);
+}
+
+/* Proposes op + payload; the call (may be NULL) is answered when the entry applies. */
+static int propose(struct ms_raft *rn, unsigned op, const uint8_t *msg, size_t len,
+		   struct grpc_call *call)
+{
+	struct ms_proposal *p;
+	struct raft_buffer buf;
+	size_t pad;
+	int rv;
+
+	if (!rn->started || rn->stopping || raft_state(&rn->raft) != RAFT_LEADER)
+		return -EPERM;
+	p = calloc(1, sizeof(*p));
+	/* libraft's on-disk batches need entries padded to 8 bytes: an unpadded one reads
+	 * back as corrupt after a restart. The pad length rides in the header. */
+	pad = (8 - (MS_RAFT_ENTRY_HDR + len) % 8) % 8;
+	buf.len = MS_RAFT_ENTRY_HDR + len + pad;
+	buf.base = raft_malloc(buf.len);
+	if (!p || !buf.base) {
+		rv = -ENOMEM;
+		goto fail;
+	}
+	ms_le64_write(buf.base, (uint64_t)pad << 48 | (uint64_t)op << 32 | MS_RAFT_ENTRY_MAGIC);
+	ms_le64_write((uint8_t *)buf.base + 8, rn->opts.node_id);
+	ms_le64_write((uint8_t *)buf.base + 16, rn->seq + 1);
+	if (len)
+		memcpy((uint8_t *)buf.base + MS_RAFT_ENTRY_HDR, msg, len);
+	memset((uint8_t *)buf.base + MS_RAFT_ENTRY_HDR + len, 0, pad);
+	p->rn = rn;
+	p->seq = ++rn->seq;
+	p->call = call;
+	p->req.data = p;
+	rv = raft_apply(&rn->raft, &p->req, &buf, 1, on_applied);
+	if (rv) {
+		rv = rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST ? -EPERM : -ENOMEM;
+		goto fail;
+	}
+	p->proposed_ns = ms_trace_raft_propose(rn->opts.node_id, p->req.index);
+	if (call)
+		grpc_call_ref(call);
+	p->prev = rn->pending_tail;
+	if (rn->pending_tail)
+		rn->pending_tail->next = p;
+	else
+		rn->pending = p;
+	rn->pending_tail = p;
+	return 0;
+fail:
+	raft_free(buf.base);
+	free(p);
+	return rv;
+}
+
+/* A follower passes the call on to the leader when it can; else "not leader". */
+static void not_leader(struct ms_raft *rn, struct grpc_call *call, const uint8_t *msg,
+		       size_t len)
+{
+	const char *leader = rn->stopping ? NULL : ms_raft_leader_client(rn);
+
+	if (leader && rn->forward_fn && !call->token &&
+	    rn->forward_fn(rn->forward_ctx, leader, call, msg, len) == 0)
+		return;
+	grpc_call_finish(call, MS_GRPC_UNAVAILABLE,
+			 rn->stopping ? MS_ERR_STOPPED : not_leader_reason(rn));
+}
+
+static void write_call(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct ms_raft_route *route = ctx;
+	struct ms_raft *rn = route->rn;
+	int err = propose(rn, call->method, msg, len, call);
+
+	if (err == -EPERM)
+		not_leader(rn, call, msg, len);
+	else if (err)
+		grpc_call_fault(call, "out of memory proposing a write");
+}
+
+void ms_raft_route_write(struct ms_raft *rn, struct ms_server *srv, enum ms_method m,
+			 grpc_unary_fn fn, void *ctx)
+{
+	rn->routes[m] = (struct ms_raft_route){ .fn = fn, .ctx = ctx, .rn = rn };
+	ms_server_handle(srv, m, write_call, &rn->routes[m]);
+}
+
+void ms_raft_set_op(struct ms_raft *rn, unsigned op, grpc_unary_fn fn, void *ctx)
+{
+	if (op < MS_RAFT_OP_LEASE_EXPIRE || op >= MS_RAFT_OP_LEASE_EXPIRE + MS_RAFT_OP_SLOTS)
+		return;
+	rn->ops[op - MS_RAFT_OP_LEASE_EXPIRE] = (struct ms_raft_route){ .fn = fn, .ctx = ctx,
+									.rn = rn };
+}
+
+int ms_raft_propose_op(struct ms_raft *rn, unsigned op, const void *payload, size_t len)
+{
+	return propose(rn, op, payload, len, NULL);
+}
+
+/* --- linearizable reads ----------------------------------------------------------------- */
+
+static void read_wait_free(struct ms_read_wait *w)
+{
+	grpc_call_unref(w->call);
+	ms_buf_free(&w->msg);
+	free(w);
+}
+
+static void fail_list(struct ms_read_wait *w, const char *why)
+{
+	while (w) {
+		struct ms_read_wait *next = w->next;
+
+		grpc_call_finish(w->call, MS_GRPC_UNAVAILABLE, why);
+		read_wait_free(w);
+		w = next;
+	}
+}
+
+void ms_raft_fail_reads(struct ms_raft *rn, const char *why)
+{
+	fail_list(rn->reads, why);
+	rn->reads = rn->reads_tail = NULL;
+	/* the in-flight batch is ended by its barrier callback */
+}
+
+static void barrier_next(struct ms_raft *rn);
+
+static void on_barrier(struct raft_barrier *req, int status)
+{
+	struct ms_raft *rn = req->data;
+	struct ms_read_wait *w = rn->reads_inflight;
+
+	rn->reads_inflight = NULL;
+	rn->barrier_busy = false;
+	if (status) {
+		fail_list(w, status == RAFT_SHUTDOWN ? MS_ERR_STOPPED : MS_ERR_LEADER_CHANGED);
+	} else {
+		/* everything committed before the reads arrived is applied: serve them */
+		while (w) {
+			struct ms_read_wait *next = w->next;
+
+			if (!grpc_call_cancelled(w->call)) {
+				w->route->fn(w->call, w->msg.data, w->msg.len, w->route->ctx);
+				if (!w->call->finished)
+					grpc_call_fault(w->call, "read served without a status");
+			}
+			read_wait_free(w);
+			w = next;
+		}
+	}
+	barrier_next(rn);
+}
+
+/* Starts a barrier for the reads queued so far, unless one is in flight. */
+static void barrier_next(struct ms_raft *rn)
+{
+	int rv;
+
+	if (rn->barrier_busy || !rn->reads)
+		return;
+	if (rn->stopping || raft_state(&rn->raft) != RAFT_LEADER) {
+		ms_raft_fail_reads(rn, rn->stopping ? MS_ERR_STOPPED : not_leader_reason(rn));
+		return;
+	}
+	rn->reads_inflight = rn->reads;
+	rn->reads = rn->reads_tail = NULL;
+	rn->barrier.data = rn;
+	rv = raft_barrier(&rn->raft, &rn->barrier, on_barrier);
+	if (rv) {
+		struct ms_read_wait *w = rn->reads_inflight;
+
+		rn->reads_inflight = NULL;
+		fail_list(w, not_leader_reason(rn));
+		return;
+	}
+	rn->barrier_busy = true;
+}
+
+static void read_call(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct ms_raft_route *route = ctx;
+	struct ms_raft *rn = route->rn;
+	struct ms_read_wait *w;
+
+	if ((rn->n_peers == 1 && raft_state(&rn->raft) == RAFT_LEADER) ||
+	    (route->serializable && route->serializable(msg, len))) {
+		/* a single voter that leads has applied all it acknowledged: local is current */
+		route->fn(call, msg, len, route->ctx);
+		return;
+	}
+	if (rn->stopping || raft_state(&rn->raft) != RAFT_LEADER) {
+		not_leader(rn, call, msg, len);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w || ms_buf_append(&w->msg, msg, len)) {
+		if (w)
+			ms_buf_free(&w->msg);
+		free(w);
+		grpc_call_fault(call, "out of memory queueing a read");
+		return;
+	}
+	w->call = call;
+	w->route = route;
+	grpc_call_ref(call);
+	if (rn->reads_tail)
+		rn->reads_tail->next = w;
+	else
+		rn->reads = w;
+	rn->reads_tail = w;
+	barrier_next(rn);
+}
+
+void ms_raft_route_read(struct ms_raft *rn, struct ms_server *srv, enum ms_method m,
+			grpc_unary_fn fn, void *ctx,
+			bool (*serializable)(const uint8_t *msg, size_t len))
+{
+	rn->routes[m] = (struct ms_raft_route){ .fn = fn, .ctx = ctx, .rn = rn,
+						.serializable = serializable };
+	ms_server_handle(srv, m, read_call, &rn->routes[m]);
+}

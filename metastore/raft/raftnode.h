@@ -1,0 +1,126 @@
+/* Raft replication of the store with libraft: proposals, apply on every node, snapshots. */
+#ifndef MS_RAFTNODE_H
+#define MS_RAFTNODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "rpc/grpc.h"
+#include "rpc/server.h"
+
+/* Commands of the store's own (not a client's gRPC call), after the method ids in the op
+ * space of raft entries. Entries are on disk: never renumber. */
+#define MS_RAFT_OP_LEASE_EXPIRE 0x8000u /* payload: the lease id, 8 bytes little-endian */
+#define MS_RAFT_OP_MEMBER_ATTR 0x8001u  /* a new leader's client address (raftnode.c) */
+
+/* etcd's errors for a request this node cannot serve (gRPC UNAVAILABLE). */
+#define MS_ERR_NOT_LEADER "etcdserver: not leader"
+#define MS_ERR_NO_LEADER "etcdserver: no leader"
+#define MS_ERR_LEADER_CHANGED "etcdserver: leader changed"
+#define MS_ERR_STOPPED "etcdserver: server stopped"
+
+struct ms_raft;
+
+struct ms_raft_peer {
+	uint64_t id;       /* raft node id = etcd member id, > 0 */
+	char name[64];     /* --name of that member */
+	char address[128]; /* peer address host:port (raft TCP transport) */
+	char client[64];   /* client (gRPC) address host:port; "" until that member led */
+};
+
+struct ms_raft_opts {
+	uint64_t node_id;                  /* this node: one of peers */
+	const char *dir;                   /* raft log and snapshots (must exist) */
+	const struct ms_raft_peer *peers;  /* the initial cluster, this node included */
+	size_t n_peers;
+	unsigned election_ms, heartbeat_ms;
+	unsigned snapshot_threshold;       /* entries between snapshots */
+	unsigned snapshot_trailing;        /* entries kept in the log behind a snapshot */
+	const char *client_addr;           /* this member's gRPC address host:port */
+};
+
+/* Sends a call on to the leader's client address; 0, or -errno with the call unanswered. */
+typedef int (*ms_raft_forward_fn)(void *ctx, const char *leader_addr, struct grpc_call *call,
+				  const uint8_t *msg, size_t len);
+
+/* The state machine's snapshot functions (whole state, see snapshot.h). `snapshot` runs on
+ * the event loop and only copies the state out; libraft compresses it (LZ4, on a worker
+ * thread) when built with LZ4, else `compress` (may be NULL) does on the loop. `restore`
+ * reads either form. */
+struct ms_raft_state_ops {
+	int (*snapshot)(void *arg, struct ms_buf *out);
+	int (*compress)(const uint8_t *raw, size_t len, struct ms_buf *out);
+	int (*restore)(void *arg, const uint8_t *data, size_t len);
+	void *arg;
+};
+
+/* Sets up libraft on `loop` (nothing runs before ms_raft_start). Returns 0 with *out, or
+ * -errno with a one-line reason in err. */
+int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_raft_state_ops *st,
+		struct ms_raft **out, char *err, size_t errlen);
+
+/* Bootstraps a new data dir with the initial cluster, loads the log and snapshot (applying
+ * what a single node had committed) and joins the cluster. 0 or -errno with err. */
+int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen);
+
+/*
+ * Routes write method `m`: on the leader the request is proposed and, once committed,
+ * `fn` runs with it on every node in log order. On the proposing node fn gets the client's
+ * call; elsewhere (and when replaying the log) a call that discards its response. So fn
+ * must be a deterministic function of the state and the request bytes. Other nodes answer
+ * UNAVAILABLE "etcdserver: not leader".
+ */
+void ms_raft_route_write(struct ms_raft *rn, struct ms_server *srv, enum ms_method m,
+			 grpc_unary_fn fn, void *ctx);
+
+/*
+ * Routes read method `m` with linearizable semantics: a single-node cluster serves it at
+ * once; a leader of several serves it after a barrier (batched over concurrent reads)
+ * commits; a follower answers "not leader". `serializable` (may be NULL) tells requests
+ * that asked for a local read, served at once on any node.
+ */
+void ms_raft_route_read(struct ms_raft *rn, struct ms_server *srv, enum ms_method m,
+			grpc_unary_fn fn, void *ctx,
+			bool (*serializable)(const uint8_t *msg, size_t len));
+
+/* Sets the apply function of an internal op (MS_RAFT_OP_*), same contract as above. */
+void ms_raft_set_op(struct ms_raft *rn, unsigned op, grpc_unary_fn fn, void *ctx);
+
+/* Proposes internal op `op` (payload copied); its outcome is only seen through apply.
+ * Returns 0, -EPERM (not the leader) or -ENOMEM. */
+int ms_raft_propose_op(struct ms_raft *rn, unsigned op, const void *payload, size_t len);
+
+/* Followers hand the writes and linearizable reads they cannot serve to `fn` (see
+ * forward.h) instead of answering "not leader", once the leader's client address is known
+ * (every leader publishes it through the log when elected). Calls carrying an auth token
+ * are not forwarded: tokens are per member, as etcd's simple tokens. */
+void ms_raft_set_forwarder(struct ms_raft *rn, ms_raft_forward_fn fn, void *ctx);
+
+/* fn(arg) runs each time this node becomes the leader (before it serves as one). */
+void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
+
+/* fn(arg) runs after a snapshot replaced the state (watchers must catch up). */
+void ms_raft_on_restore(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
+
+/* Whether this node is the leader now. NULL (no raft: unit tests) counts as leader. */
+bool ms_raft_is_leader(const struct ms_raft *rn);
+
+uint64_t ms_raft_node_id(const struct ms_raft *rn);
+uint64_t ms_raft_leader_id(const struct ms_raft *rn); /* 0: none known */
+uint64_t ms_raft_term(const struct ms_raft *rn);
+uint64_t ms_raft_applied_index(const struct ms_raft *rn);
+uint64_t ms_raft_commit_index(const struct ms_raft *rn);
+
+/* The members of the cluster configuration (borrowed, valid while rn lives). */
+const struct ms_raft_peer *ms_raft_peers(const struct ms_raft *rn, size_t *n);
+
+/* Stops raft: pending proposals end with "server stopped"; handles close through the loop.
+ * Idempotent. */
+void ms_raft_stop(struct ms_raft *rn);
+
+/* Frees rn after the loop finished closing it; NULL is allowed. */
+void ms_raft_free(struct ms_raft *rn);
+
+#endif /* MS_RAFTNODE_H */

@@ -1,0 +1,427 @@
+/* Forwarding of client calls to the raft leader: a gRPC client over HTTP/2 on the event loop. */
+#include "rpc/forward.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <nghttp2/nghttp2.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_methods.h"
+
+#define FW_READ_BUF 65536
+
+struct fw_conn;
+
+/* One forwarded call: its framed request out, the framed responses and status back. */
+struct fw_req {
+	struct grpc_call *call;
+	struct fw_conn *conn;
+	struct ms_buf body;
+	size_t body_off;
+	struct ms_buf resp;
+	uint32_t status;
+	bool have_status;
+	char *message;
+	struct fw_req *prev, *next; /* the connection's calls */
+};
+
+struct fw_conn {
+	uv_tcp_t tcp;
+	uv_connect_t connect;
+	struct ms_forward *fw;
+	nghttp2_session *h2;
+	char target[64];
+	char *rbuf;
+	bool connected, closing;
+	struct fw_req *reqs; /* submitted, or waiting for the connection */
+	struct fw_conn *next;
+};
+
+struct ms_forward {
+	uv_loop_t *loop;
+	struct fw_conn *conns;
+	bool stopping;
+};
+
+struct fw_write {
+	uv_write_t req;
+	uv_buf_t buf;
+};
+
+static void req_link(struct fw_conn *c, struct fw_req *r)
+{
+	r->conn = c;
+	r->prev = NULL;
+	r->next = c->reqs;
+	if (c->reqs)
+		c->reqs->prev = r;
+	c->reqs = r;
+}
+
+static void req_unlink(struct fw_req *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		r->conn->reqs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+}
+
+/* Relays what the leader answered (or `code`/`why` when it did not) and frees the request. */
+static void req_end(struct fw_req *r, uint32_t code, const char *why)
+{
+	struct grpc_call *call = r->call;
+
+	req_unlink(r);
+	if (r->have_status) {
+		if (r->resp.len && grpc_call_send_framed(call, r->resp.data, r->resp.len) == -ENOMEM)
+			grpc_call_fault(call, "out of memory relaying a response");
+		grpc_call_finish(call, r->status, r->message);
+	} else {
+		grpc_call_finish(call, code, why);
+	}
+	grpc_call_unref(call);
+	ms_buf_free(&r->body);
+	ms_buf_free(&r->resp);
+	free(r->message);
+	free(r);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct fw_conn *c = h->data;
+
+	free(c->rbuf);
+	free(c);
+}
+
+/* Drops a connection: its calls end UNAVAILABLE, the handle closes through the loop. */
+static void conn_close(struct fw_conn *c)
+{
+	struct fw_conn **pp;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	for (pp = &c->fw->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	while (c->reqs)
+		req_end(c->reqs, MS_GRPC_UNAVAILABLE, MS_ERR_LEADER_UNREACHABLE);
+	nghttp2_session_del(c->h2);
+	c->h2 = NULL;
+	uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+	struct fw_write *fw = (struct fw_write *)w;
+
+	(void)status; /* a failed write shows up as a failed read */
+	free(fw->buf.base);
+	free(fw);
+}
+
+/* Writes whatever the session has to send. */
+static void conn_flush(struct fw_conn *c)
+{
+	for (;;) {
+		const uint8_t *data;
+		ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+		struct fw_write *w;
+
+		if (n < 0) {
+			conn_close(c);
+			return;
+		}
+		if (n == 0)
+			return;
+		w = malloc(sizeof(*w));
+		if (w)
+			w->buf.base = malloc((size_t)n);
+		if (!w || !w->buf.base) {
+			free(w);
+			conn_close(c);
+			return;
+		}
+		uv_buf_t b;
+
+		memcpy(w->buf.base, data, (size_t)n);
+		w->buf.len = (size_t)n;
+		b = w->buf; /* libuv copies the descriptor; the bytes stay ours until on_written */
+		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written)) {
+			free(w->buf.base);
+			free(w);
+			conn_close(c);
+			return;
+		}
+	}
+}
+
+static ssize_t body_read(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, size_t length,
+			 uint32_t *flags, nghttp2_data_source *src, void *user)
+{
+	struct fw_req *r = src->ptr;
+	size_t n = r->body.len - r->body_off;
+
+	(void)h2, (void)stream_id, (void)user;
+	if (n > length)
+		n = length;
+	memcpy(buf, r->body.data + r->body_off, n);
+	r->body_off += n;
+	if (r->body_off == r->body.len)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)n;
+}
+
+#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
+
+static int req_submit(struct fw_conn *c, struct fw_req *r)
+{
+	nghttp2_nv nv[] = {
+		NV(":method", "POST"),
+		NV(":scheme", "http"),
+		NV(":path", ms_method_name(r->call->method)),
+		NV(":authority", c->target),
+		NV("content-type", "application/grpc"),
+		NV("te", "trailers"),
+	};
+	nghttp2_data_provider dp = { .source.ptr = r, .read_callback = body_read };
+
+	return nghttp2_submit_request(c->h2, NULL, nv, sizeof(nv) / sizeof(nv[0]), &dp, r) < 0 ?
+		       -EIO : 0;
+}
+
+static int hex_val(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* grpc-message arrives percent-encoded; the call encodes it again when it relays it. */
+static char *percent_decode(const uint8_t *v, size_t len)
+{
+	char *out = malloc(len + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] == '%' && i + 2 < len && hex_val(v[i + 1]) >= 0 && hex_val(v[i + 2]) >= 0) {
+			*o++ = (char)(hex_val(v[i + 1]) << 4 | hex_val(v[i + 2]));
+			i += 2;
+		} else {
+			*o++ = (char)v[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t *name,
+		     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+		     void *user)
+{
+	struct fw_req *r = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
+	char num[16];
+
+	(void)flags, (void)user;
+	if (!r)
+		return 0;
+	if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0 && valuelen < sizeof(num)) {
+		memcpy(num, value, valuelen);
+		num[valuelen] = '\0';
+		r->status = (uint32_t)strtoul(num, NULL, 10);
+		r->have_status = true;
+	} else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0 && !r->message) {
+		r->message = percent_decode(value, valuelen);
+	}
+	return 0;
+}
+
+static int on_data(nghttp2_session *h2, uint8_t flags, int32_t stream_id, const uint8_t *data,
+		   size_t len, void *user)
+{
+	struct fw_req *r = nghttp2_session_get_stream_user_data(h2, stream_id);
+
+	(void)flags, (void)user;
+	if (r && ms_buf_append(&r->resp, data, len))
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t error_code,
+			   void *user)
+{
+	struct fw_req *r = nghttp2_session_get_stream_user_data(h2, stream_id);
+
+	(void)error_code, (void)user;
+	if (r)
+		req_end(r, MS_GRPC_UNAVAILABLE, MS_ERR_LEADER_UNREACHABLE);
+	return 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct fw_conn *c = h->data;
+
+	(void)suggested;
+	buf->base = c->rbuf;
+	buf->len = FW_READ_BUF;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct fw_conn *c = s->data;
+
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	if (nread > 0 &&
+	    nghttp2_session_mem_recv(c->h2, (const uint8_t *)buf->base, (size_t)nread) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (!c->closing)
+		conn_flush(c);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct fw_conn *c = req->data;
+	nghttp2_session_callbacks *cbs = NULL;
+	int rv = status;
+
+	if (c->closing)
+		return;
+	if (!rv)
+		rv = nghttp2_session_callbacks_new(&cbs) ? -ENOMEM : 0;
+	if (!rv) {
+		nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+		nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data);
+		nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+		rv = nghttp2_session_client_new(&c->h2, cbs, c) ? -ENOMEM : 0;
+		nghttp2_session_callbacks_del(cbs);
+	}
+	if (!rv)
+		rv = nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, NULL, 0) ? -EIO : 0;
+	if (!rv)
+		rv = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	for (struct fw_req *r = c->reqs; !rv && r; r = r->next)
+		rv = req_submit(c, r);
+	if (rv) {
+		conn_close(c);
+		return;
+	}
+	c->connected = true;
+	conn_flush(c);
+}
+
+static struct fw_conn *conn_get(struct ms_forward *fw, const char *target)
+{
+	struct sockaddr_in sa;
+	char host[48];
+	const char *colon = strrchr(target, ':');
+	struct fw_conn *c;
+
+	for (c = fw->conns; c; c = c->next)
+		if (strcmp(c->target, target) == 0)
+			return c;
+	if (!colon || (size_t)(colon - target) >= sizeof(host) || strlen(target) >= sizeof(c->target))
+		return NULL;
+	memcpy(host, target, (size_t)(colon - target));
+	host[colon - target] = '\0';
+	if (uv_ip4_addr(host, atoi(colon + 1), &sa))
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->rbuf = malloc(FW_READ_BUF);
+	if (!c->rbuf || uv_tcp_init(fw->loop, &c->tcp)) {
+		free(c->rbuf);
+		free(c);
+		return NULL;
+	}
+	c->fw = fw;
+	c->tcp.data = c;
+	c->connect.data = c;
+	snprintf(c->target, sizeof(c->target), "%s", target);
+	c->next = fw->conns;
+	fw->conns = c;
+	if (uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&sa, on_connect)) {
+		conn_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+int ms_forward_new(uv_loop_t *loop, struct ms_forward **out)
+{
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	(*out)->loop = loop;
+	return 0;
+}
+
+int ms_forward_call(struct ms_forward *fw, const char *target, struct grpc_call *call,
+		    const uint8_t *msg, size_t len)
+{
+	struct fw_conn *c;
+	struct fw_req *r;
+	uint8_t hdr[GRPC_FRAME_HDR];
+
+	if (fw->stopping || len > UINT32_MAX)
+		return -ECANCELED;
+	c = conn_get(fw, target);
+	if (!c)
+		return -EHOSTUNREACH;
+	r = calloc(1, sizeof(*r));
+	grpc_frame_header(hdr, (uint32_t)len);
+	if (!r || ms_buf_append(&r->body, hdr, sizeof(hdr)) || ms_buf_append(&r->body, msg, len)) {
+		if (r)
+			ms_buf_free(&r->body);
+		free(r);
+		return -ENOMEM;
+	}
+	r->call = call;
+	grpc_call_ref(call);
+	req_link(c, r);
+	if (!c->connected)
+		return 0; /* submitted once connected */
+	if (req_submit(c, r)) {
+		req_unlink(r);
+		grpc_call_unref(call);
+		ms_buf_free(&r->body);
+		free(r);
+		return -EIO;
+	}
+	conn_flush(c);
+	return 0;
+}
+
+void ms_forward_stop(struct ms_forward *fw)
+{
+	if (!fw)
+		return;
+	fw->stopping = true;
+	while (fw->conns)
+		conn_close(fw->conns);
+}
+
+void ms_forward_free(struct ms_forward *fw)
+{
+	free(fw);
+}

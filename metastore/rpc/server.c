@@ -1,0 +1,361 @@
+/* gRPC server: libuv TCP listener, connections, one nghttp2 session each, I/O and shutdown. */
+#include "rpc/server.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_probes.h"
+#include "rpc/server_conn.h"
+
+#define READ_BUF_SIZE (64 * 1024)
+/* Stop pulling frames from nghttp2 while this much is queued for a slow reader. */
+#define WRITE_HIGH_WATER (4u * 1024 * 1024)
+#define MAX_CONCURRENT_STREAMS 256
+#define STREAM_WINDOW (1u << 20)
+#define CONN_WINDOW (16u << 20)
+/* Request bytes one connection may buffer across its calls: at least this, and at least
+ * four of the largest messages. */
+#define CONN_IN_CAP_MIN (16u << 20)
+
+struct write_req {
+	uv_write_t req;
+	uv_buf_t buf;
+};
+
+static uint64_t conn_seq;
+
+static void conn_close(struct ms_conn *c);
+static void conn_flush(struct ms_conn *c);
+
+/* --- deferred flushing --------------------------------------------------------------- */
+
+static void on_flusher(uv_idle_t *h)
+{
+	struct ms_server *s = h->data;
+
+	while (s->dirty) {
+		struct ms_conn *c = s->dirty;
+
+		s->dirty = c->next_dirty;
+		c->dirty = false;
+		conn_flush(c);
+	}
+	uv_idle_stop(&s->flusher);
+}
+
+void ms_conn_schedule_flush(struct ms_conn *c)
+{
+	struct ms_server *s = c->srv;
+
+	if (c->in_recv || c->dirty || c->closing)
+		return;
+	c->dirty = true;
+	c->next_dirty = s->dirty;
+	s->dirty = c;
+	uv_idle_start(&s->flusher, on_flusher);
+}
+
+static void conn_unschedule(struct ms_conn *c)
+{
+	struct ms_conn **p;
+
+	if (!c->dirty)
+		return;
+	for (p = &c->srv->dirty; *p; p = &(*p)->next_dirty) {
+		if (*p == c) {
+			*p = c->next_dirty;
+			break;
+		}
+	}
+	c->dirty = false;
+}
+
+/* --- connection I/O ------------------------------------------------------------------ */
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+	struct ms_conn *c = req->data;
+
+	free(w->buf.base);
+	free(w);
+	if (status < 0)
+		conn_close(c);
+	else if (!c->closing)
+		conn_flush(c);
+}
+
+static void conn_flush(struct ms_conn *c)
+{
+	struct ms_buf out = { 0 };
+	struct write_req *w;
+	const uint8_t *data;
+	ssize_t n;
+
+	if (c->closing || c->in_recv)
+		return;
+	while (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + out.len < WRITE_HIGH_WATER) {
+		n = nghttp2_session_mem_send(c->h2, &data);
+		if (n < 0) {
+			ms_buf_free(&out);
+			conn_close(c);
+			return;
+		}
+		if (n == 0)
+			break;
+		if (ms_buf_append(&out, data, (size_t)n)) {
+			ms_buf_free(&out);
+			conn_close(c);
+			return;
+		}
+	}
+	if (out.len) {
+		w = malloc(sizeof(*w));
+		if (!w) {
+			ms_buf_free(&out);
+			conn_close(c);
+			return;
+		}
+		w->buf = uv_buf_init((char *)out.data, (unsigned)out.len);
+		w->req.data = c;
+		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, on_write)) {
+			free(w->buf.base);
+			free(w);
+			conn_close(c);
+			return;
+		}
+	}
+	if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) &&
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
+		conn_close(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct ms_conn *c = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(c->rbuf, READ_BUF_SIZE);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct ms_conn *c = st->data;
+	ssize_t rv;
+
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	if (nread == 0)
+		return;
+	c->in_recv = true;
+	rv = nghttp2_session_mem_recv(c->h2, (const uint8_t *)buf->base, (size_t)nread);
+	c->in_recv = false;
+	if (rv < 0) {
+		conn_close(c);
+		return;
+	}
+	conn_flush(c);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	struct ms_conn *c = h->data;
+
+	free(c->rbuf);
+	free(c);
+}
+
+static void conn_close(struct ms_conn *c)
+{
+	struct ms_server *s = c->srv;
+	struct grpc_call *call, *next;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	conn_unschedule(c);
+	for (call = c->calls; call; call = next) {
+		next = call->next;
+		grpc_call_detach(call);
+	}
+	c->calls = NULL;
+	nghttp2_session_del(c->h2);
+	c->h2 = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	ms_probe_conn_close(c->id, s->nconns);
+	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static int conn_session_new(struct ms_conn *c)
+{
+	nghttp2_session_callbacks *cbs;
+	nghttp2_settings_entry iv[] = {
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW },
+	};
+	int rv;
+
+	if (nghttp2_session_callbacks_new(&cbs))
+		return -ENOMEM;
+	grpc_call_set_h2_callbacks(cbs);
+	rv = nghttp2_session_server_new(&c->h2, cbs, c);
+	nghttp2_session_callbacks_del(cbs);
+	if (rv)
+		return -ENOMEM;
+	if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2) ||
+	    nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW))
+		return -ENOMEM;
+	return 0;
+}
+
+static void on_rejected_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+	struct ms_server *s = l->data;
+	struct ms_conn *c;
+
+	if (status < 0)
+		return;
+	if (s->nconns >= s->opts.max_connections) {
+		/* Over the limit: accept to take it off the backlog, then close at once. */
+		uv_tcp_t *t = malloc(sizeof(*t));
+
+		if (!t)
+			return;
+		uv_tcp_init(s->loop, t);
+		if (uv_accept(l, (uv_stream_t *)t) == 0)
+			ms_probe_conn_reject(s->nconns);
+		uv_close((uv_handle_t *)t, on_rejected_closed);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->srv = s;
+	c->rbuf = malloc(READ_BUF_SIZE);
+	uv_tcp_init(s->loop, &c->tcp);
+	c->tcp.data = c;
+	if (!c->rbuf || uv_accept(l, (uv_stream_t *)&c->tcp) || conn_session_new(c)) {
+		if (c->h2)
+			nghttp2_session_del(c->h2);
+		uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	c->id = ++conn_seq;
+	ms_probe_conn_open(c->id, s->nconns);
+	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	conn_flush(c);
+}
+
+int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_server **out)
+{
+	struct sockaddr_in addr;
+	struct ms_server *s;
+	int err;
+
+	*out = NULL;
+	err = uv_ip4_addr(o->host, o->port, &addr);
+	if (err)
+		return err;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->loop = loop;
+	s->opts = *o;
+	ms_ratelimit_init(&s->rate, o->rate_limit, o->rate_burst, uv_hrtime());
+	s->conn_in_cap = 4 * (o->max_recv_bytes + GRPC_FRAME_HDR);
+	if (s->conn_in_cap < CONN_IN_CAP_MIN)
+		s->conn_in_cap = CONN_IN_CAP_MIN;
+	uv_idle_init(loop, &s->flusher);
+	s->flusher.data = s;
+	uv_tcp_init(loop, &s->listener);
+	s->listener.data = s;
+	err = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+	if (!err)
+		err = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+	if (err) {
+		/* The handle must still be closed through the loop before it is freed. */
+		uv_close((uv_handle_t *)&s->listener, NULL);
+		uv_close((uv_handle_t *)&s->flusher, NULL);
+		uv_run(loop, UV_RUN_NOWAIT);
+		free(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+void ms_server_handle(struct ms_server *s, enum ms_method m, grpc_unary_fn fn, void *ctx)
+{
+	if ((unsigned)m >= MS_METHOD_COUNT || m == MS_METHOD_UNKNOWN)
+		return;
+	s->handlers[m] = fn;
+	s->ctx[m] = ctx;
+}
+
+void ms_server_handle_stream(struct ms_server *s, enum ms_method m,
+			     const struct grpc_stream_ops *ops, void *ctx)
+{
+	if ((unsigned)m >= MS_METHOD_COUNT || m == MS_METHOD_UNKNOWN || !ops->message)
+		return;
+	s->streams[m] = *ops;
+	s->ctx[m] = ctx;
+}
+
+void ms_server_set_authorizer(struct ms_server *s, ms_authorizer_fn fn, void *ctx)
+{
+	s->authorize = fn;
+	s->authorize_ctx = ctx;
+}
+
+uint16_t ms_server_port(const struct ms_server *s)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len))
+		return 0;
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+unsigned ms_server_connections(const struct ms_server *s)
+{
+	return s->nconns;
+}
+
+void ms_server_shutdown(struct ms_server *s)
+{
+	if (s->shutting_down)
+		return;
+	s->shutting_down = true;
+	uv_close((uv_handle_t *)&s->listener, NULL);
+	uv_close((uv_handle_t *)&s->flusher, NULL);
+	while (s->conns)
+		conn_close(s->conns);
+}
+
+void ms_server_free(struct ms_server *s)
+{
+	free(s);
+}

@@ -1,0 +1,56 @@
+/* gRPC server: libuv TCP listener, one nghttp2 session per connection, unary dispatch. */
+#ifndef MS_SERVER_H
+#define MS_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "rpc/grpc.h"
+
+struct ms_server;
+
+struct ms_server_opts {
+	const char *host;          /* IPv4 literal */
+	uint16_t port;             /* 0: any free port */
+	unsigned max_connections;  /* accepted beyond this are closed at once */
+	size_t max_recv_bytes;     /* largest request message accepted (gRPC max receive size) */
+	double rate_limit;         /* calls per second over all connections; 0: no limit */
+	double rate_burst;         /* calls allowed at once before the rate applies */
+};
+
+/* Binds and listens on `loop`. Returns 0 with *out owned by the caller, or -errno. */
+int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_server **out);
+
+/* Routes unary method `m` to `fn` with `ctx` (borrowed). Unrouted methods get UNIMPLEMENTED. */
+void ms_server_handle(struct ms_server *s, enum ms_method m, grpc_unary_fn fn, void *ctx);
+
+/* Routes streaming method `m` to `ops` (copied) with `ctx` (borrowed). */
+void ms_server_handle_stream(struct ms_server *s, enum ms_method m,
+			     const struct grpc_stream_ops *ops, void *ctx);
+
+/*
+ * Decides, before the handler runs, whether a call may go on: for a unary call with its one
+ * request message, for a streaming call with msg NULL when it opens. Returns MS_GRPC_OK, or
+ * the status the call ends with and *why its message (static storage).
+ */
+typedef uint32_t (*ms_authorizer_fn)(struct grpc_call *call, const uint8_t *msg, size_t len,
+				     const char **why, void *ctx);
+
+/* Installs the authorizer every call goes through (NULL: none) with `ctx` (borrowed). */
+void ms_server_set_authorizer(struct ms_server *s, ms_authorizer_fn fn, void *ctx);
+
+/* The bound port. */
+uint16_t ms_server_port(const struct ms_server *s);
+
+/* Open client connections. */
+unsigned ms_server_connections(const struct ms_server *s);
+
+/* Stops accepting and closes every connection (in-flight calls end as CANCELLED); the loop
+ * then runs out of handles. Idempotent. */
+void ms_server_shutdown(struct ms_server *s);
+
+/* Frees the server after the loop has finished closing its handles; NULL is allowed. */
+void ms_server_free(struct ms_server *s);
+
+#endif /* MS_SERVER_H */
