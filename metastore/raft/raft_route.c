@@ -199,10 +199,12 @@ static void on_barrier(struct raft_barrier *req, int status)
 			w = next;
 		}
 	}
-	barrier_next(rn);
+	/* libraft is still inside its callback here: the next barrier starts from the loop */
+	ms_raft_kick(rn);
 }
 
-/* Starts a barrier for the reads queued so far, unless one is in flight. */
+/* Starts a barrier for the reads queued so far, unless one is in flight. Never called from
+ * a libraft callback (raft_barrier from there corrupts libraft's request queue). */
 static void barrier_next(struct ms_raft *rn)
 {
 	int rv;
@@ -259,6 +261,11 @@ static void read_call(struct grpc_call *call, const uint8_t *msg, size_t len, vo
 	else
 		rn->reads = w;
 	rn->reads_tail = w;
+	barrier_next(rn);
+}
+
+void ms_raft_run_deferred(struct ms_raft *rn)
+{
 	barrier_next(rn);
 }
 

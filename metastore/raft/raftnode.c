@@ -208,6 +208,24 @@ static void publish_client_addr(struct ms_raft *rn)
 	ms_buf_free(&b);
 }
 
+static void on_kick(uv_idle_t *h)
+{
+	struct ms_raft *rn = h->data;
+
+	uv_idle_stop(h);
+	rn->kicked = false;
+	if (!rn->stopping)
+		ms_raft_run_deferred(rn);
+}
+
+void ms_raft_kick(struct ms_raft *rn)
+{
+	if (rn->kicked || rn->stopping)
+		return;
+	rn->kicked = true;
+	uv_idle_start(&rn->kick, on_kick);
+}
+
 /* Leadership changes have no libraft callback: the node looks every POLL_MS. */
 static void on_poll(uv_timer_t *t)
 {
@@ -295,6 +313,8 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	raft_set_pre_vote(&rn->raft, true);
 	uv_timer_init(loop, &rn->poll);
 	rn->poll.data = rn;
+	uv_idle_init(loop, &rn->kick);
+	rn->kick.data = rn;
 	*out = rn;
 	return 0;
 fail_io:
@@ -420,6 +440,8 @@ void ms_raft_stop(struct ms_raft *rn)
 	ms_raft_fail_reads(rn, MS_ERR_STOPPED);
 	uv_timer_stop(&rn->poll);
 	uv_close((uv_handle_t *)&rn->poll, NULL);
+	uv_idle_stop(&rn->kick);
+	uv_close((uv_handle_t *)&rn->kick, NULL);
 	rn->raft.data = rn;
 	raft_close(&rn->raft, on_raft_closed);
 }

@@ -62,6 +62,8 @@ struct ms_raft {
 	struct ms_read_wait *reads_inflight;     /* served when the current barrier applies */
 	struct raft_barrier barrier;
 	bool barrier_busy;
+	uv_idle_t kick;  /* work deferred out of libraft callbacks (ms_raft_kick) */
+	bool kicked;
 	struct ms_raft_route routes[MS_METHOD_COUNT];
 	struct ms_raft_route ops[MS_RAFT_OP_SLOTS];
 	ms_raft_forward_fn forward_fn;
@@ -81,6 +83,13 @@ void ms_raft_fail_reads(struct ms_raft *rn, const char *why);
 
 /* The leader's client address if it is known and not this node, else NULL. */
 const char *ms_raft_leader_client(const struct ms_raft *rn);
+
+/* Runs ms_raft_run_deferred(rn) from the loop soon, outside any libraft callback: calls
+ * into libraft that it forbids from its own callbacks go through here. */
+void ms_raft_kick(struct ms_raft *rn);
+
+/* The deferred work: starts the next barrier for queued reads (raft_route.c). */
+void ms_raft_run_deferred(struct ms_raft *rn);
 
 /* The pending proposal of this node with sequence `seq`, or NULL. */
 struct ms_proposal *ms_raft_pending_find(struct ms_raft *rn, uint64_t seq);
