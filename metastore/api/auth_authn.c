@@ -1,4 +1,4 @@
-/* Authenticate: the bcrypt password check on the libuv thread pool, then a node-local token. */
+/* Authenticate: the bcrypt password check on the libuv thread pool, then a token for every member. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +6,7 @@
 #include "store/auth_password.h"
 #include "auth_rpc.pb-c.h"
 #include "api/auth_service.h"
+#include "api/propose.h"
 #include "probe/trace.h"
 
 /* One Authenticate in progress: everything the worker reads is a private copy. */
@@ -27,11 +28,13 @@ static void job_free(struct authn_job *j)
 	free(j);
 }
 
-/* Ends the call and fires the probe once, whatever the outcome. */
-static void authn_end(struct grpc_call *call, struct auth_service *svc, int err, const char *token)
+/* Fires the probe once, whatever the outcome, and ends the call; a checked password gets a
+ * token that every member learns through the log before the call is answered. */
+static void authn_end(struct grpc_call *call, struct auth_service *svc, int err,
+		      const char *name, const char *token)
 {
-	Etcdserverpb__AuthenticateResponse resp = ETCDSERVERPB__AUTHENTICATE_RESPONSE__INIT;
-	struct kv_pb_arena a = { 0 };
+	Metastore__Entry e = METASTORE__ENTRY__INIT;
+	Metastore__SimpleToken t = METASTORE__SIMPLE_TOKEN__INIT;
 
 	ms_trace_auth_authenticate(err ? MS_AUTH_AUTHN_FAILURE : MS_AUTH_AUTHN_SUCCESS);
 	if (err == -ECANCELED) {
@@ -43,13 +46,15 @@ static void authn_end(struct grpc_call *call, struct auth_service *svc, int err,
 		return;
 	}
 	if (err) {
-		kv_pb_fail(call, auth_service_err(err));
+		api_fail(call, auth_service_err(err));
 		return;
 	}
-	resp.header = kv_pb_header(&a, svc->kv, ms_mvcc_rev(svc->kv->mvcc));
-	resp.token = (char *)token;
-	kv_pb_reply(call, &a, &resp.base);
-	kv_pb_arena_free(&a);
+	t.username = (char *)name;
+	t.token = (char *)token;
+	e.op_case = METASTORE__ENTRY__OP_AUTHENTICATE;
+	e.authenticate = &t;
+	/* no request to forward: a follower forwarded it before the password check */
+	api_propose(svc->kv, call, &e, NULL, 0);
 }
 
 static void on_work(uv_work_t *w)
@@ -79,10 +84,9 @@ static void on_done(uv_work_t *w, int status)
 	if (!err && strcmp(now_hash, j->hash) != 0)
 		err = -MS_AUTH_EFAILED;
 	if (!err)
-		err = ms_auth_tokens_issue(ms_auth_tokens(svc->auth), j->name,
-					   (int64_t)uv_now(svc->loop), token);
+		err = ms_auth_tokens_generate(ms_auth_tokens(svc->auth), token);
 	/* A call whose stream is gone ignores the finish, but the attempt still counts. */
-	authn_end(j->call, svc, err, token);
+	authn_end(j->call, svc, err, j->name, token);
 	free(now_hash);
 	grpc_call_unref(j->call);
 	job_free(j);
@@ -98,8 +102,13 @@ void auth_service_authenticate(struct grpc_call *call, const uint8_t *msg, size_
 
 	if (!req) {
 		ms_trace_auth_authenticate(MS_AUTH_AUTHN_FAILURE);
-		kv_pb_bad_request(call);
+		api_bad_request(call);
 		return;
+	}
+	if (svc->kv->raft && !ms_raft_is_leader(svc->kv->raft)) {
+		/* the leader checks the password and proposes the token */
+		ms_raft_not_leader(svc->kv->raft, call, msg, len);
+		goto cleanup_req;
 	}
 	j = calloc(1, sizeof(*j));
 	if (!j) {
@@ -128,9 +137,10 @@ void auth_service_authenticate(struct grpc_call *call, const uint8_t *msg, size_
 	j = NULL; /* on_done owns it */
 cleanup:
 	if (err)
-		authn_end(call, svc, err, NULL);
+		authn_end(call, svc, err, NULL, NULL);
 	if (j)
 		job_free(j);
+cleanup_req:
 	if (req->password)
 		explicit_bzero(req->password, strlen(req->password));
 	etcdserverpb__authenticate_request__free_unpacked(req, NULL);

@@ -5,6 +5,7 @@
 
 #include "auth_rpc.pb-c.h"
 #include "api/auth_service.h"
+#include "apply/authz.h"
 #include "store/lease.h"
 #include "probe/trace.h"
 #include "rpc.pb-c.h"
@@ -63,132 +64,11 @@ static int call_user(struct auth_service *svc, struct grpc_call *call, const cha
 	return 0;
 }
 
-static int check_read(struct auth_service *svc, const char *user, ProtobufCBinaryData key,
-		      ProtobufCBinaryData end)
-{
-	return ms_auth_check_range(svc->auth, user, key.data, key.len, end.data, end.len,
-				   MS_AUTH_READ);
-}
-
-static int check_write(struct auth_service *svc, const char *user, ProtobufCBinaryData key,
-		       ProtobufCBinaryData end)
-{
-	return ms_auth_check_range(svc->auth, user, key.data, key.len, end.data, end.len,
-				   MS_AUTH_WRITE);
-}
-
-/* WRITE on every key attached to `lease` (LeaseRevoke, and a Put that names the lease). */
-static int check_lease_keys(struct auth_service *svc, const char *user, int64_t lease)
-{
-	struct ms_lease_keys keys = { 0 };
-	int err;
-
-	if (!user || !*user)
-		return -MS_AUTH_EUSER_EMPTY;
-	if (!lease || !svc->kv->leases)
-		return 0;
-	err = ms_lease_keys(svc->kv->leases, lease, &keys);
-	if (err)
-		return err == -ENOENT ? 0 : err; /* no such lease: the handler answers */
-	for (size_t i = 0; !err && i < keys.n; i++)
-		err = ms_auth_check_range(svc->auth, user, keys.v[i].key, keys.v[i].len, NULL, 0,
-					  MS_AUTH_WRITE);
-	ms_lease_keys_release(&keys);
-	return err;
-}
-
-static int check_put(struct auth_service *svc, const char *user, const Etcdserverpb__PutRequest *r)
-{
-	ProtobufCBinaryData none = { 0, NULL };
-	int err = check_write(svc, user, r->key, none);
-
-	if (!err && r->prev_kv)
-		err = check_read(svc, user, r->key, none);
-	if (!err && r->lease)
-		err = check_lease_keys(svc, user, r->lease);
-	return err;
-}
-
-static int check_delete(struct auth_service *svc, const char *user,
-			const Etcdserverpb__DeleteRangeRequest *r)
-{
-	int err = check_write(svc, user, r->key, r->range_end);
-
-	if (!err && r->prev_kv)
-		err = check_read(svc, user, r->key, r->range_end);
-	return err;
-}
-
-static int check_txn(struct auth_service *svc, const char *user, const Etcdserverpb__TxnRequest *t,
-		     unsigned depth);
-
-static int check_ops(struct auth_service *svc, const char *user, Etcdserverpb__RequestOp **ops,
-		     size_t n, unsigned depth)
-{
-	int err = 0;
-
-	for (size_t i = 0; !err && i < n; i++) {
-		const Etcdserverpb__RequestOp *op = ops[i];
-
-		switch (op->request_case) {
-		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE:
-			err = check_read(svc, user, op->request_range->key,
-					 op->request_range->range_end);
-			break;
-		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT:
-			err = check_put(svc, user, op->request_put);
-			break;
-		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE:
-			err = check_delete(svc, user, op->request_delete_range);
-			break;
-		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_TXN:
-			err = check_txn(svc, user, op->request_txn, depth + 1);
-			break;
-		default:
-			break;
-		}
-	}
-	return err;
-}
-
-/* Nested txns deeper than this are refused (protobuf-c bounds the nesting too). */
-#define TXN_MAX_DEPTH 64
-
-static int check_txn(struct auth_service *svc, const char *user, const Etcdserverpb__TxnRequest *t,
-		     unsigned depth)
-{
-	int err = 0;
-
-	if (depth > TXN_MAX_DEPTH)
-		return -MS_AUTH_EDENIED;
-	for (size_t i = 0; !err && i < t->n_compare; i++)
-		err = check_read(svc, user, t->compare[i]->key, t->compare[i]->range_end);
-	if (!err)
-		err = check_ops(svc, user, t->success, t->n_success, depth);
-	if (!err)
-		err = check_ops(svc, user, t->failure, t->n_failure, depth);
-	return err;
-}
-
-/* Self-service Auth reads and password changes, else the root role. */
-static int check_self(struct auth_service *svc, const char *user, const char *name)
-{
-	if (user && *user && strcmp(user, name) == 0)
-		return 0;
-	return ms_auth_check_admin(svc->auth, user);
-}
-
-static int check_role_get(struct auth_service *svc, const char *user, const char *role)
-{
-	if (user && *user && ms_auth_has_role(svc->auth, user, role))
-		return 0;
-	return ms_auth_check_admin(svc->auth, user);
-}
-
 /* Decodes the request of a POLICY_REQUEST method and checks it. -EBADMSG: not decodable. */
 static int check_request(struct auth_service *svc, const char *user, uint32_t method,
 			 const uint8_t *msg, size_t len)
 {
+	const struct ms_authz z = { .auth = svc->auth, .leases = svc->kv->leases };
 	const ProtobufCMessageDescriptor *desc;
 	ProtobufCMessage *m;
 	int err;
@@ -213,30 +93,30 @@ static int check_request(struct auth_service *svc, const char *user, uint32_t me
 	case MS_METHOD_KV_RANGE: {
 		const Etcdserverpb__RangeRequest *r = (const void *)m;
 
-		err = check_read(svc, user, r->key, r->range_end);
+		err = ms_authz_read(&z, user, r->key, r->range_end);
 		break;
 	}
 	case MS_METHOD_KV_PUT:
-		err = check_put(svc, user, (const void *)m);
+		err = ms_authz_put(&z, user, (const void *)m);
 		break;
 	case MS_METHOD_KV_DELETE_RANGE:
-		err = check_delete(svc, user, (const void *)m);
+		err = ms_authz_delete(&z, user, (const void *)m);
 		break;
 	case MS_METHOD_KV_TXN:
-		err = check_txn(svc, user, (const void *)m, 0);
+		err = ms_authz_txn(&z, user, (const void *)m, 0);
 		break;
 	case MS_METHOD_LEASE_REVOKE:
-		err = check_lease_keys(svc, user, ((const Etcdserverpb__LeaseRevokeRequest *)m)->id);
+		err = ms_authz_lease_keys(&z, user, ((const Etcdserverpb__LeaseRevokeRequest *)m)->id);
 		break;
 	case MS_METHOD_AUTH_USER_GET:
-		err = check_self(svc, user, ((const Etcdserverpb__AuthUserGetRequest *)m)->name);
+		err = ms_authz_self(&z, user, ((const Etcdserverpb__AuthUserGetRequest *)m)->name);
 		break;
 	case MS_METHOD_AUTH_USER_CHANGE_PASSWORD:
-		err = check_self(svc, user,
+		err = ms_authz_self(&z, user,
 				 ((const Etcdserverpb__AuthUserChangePasswordRequest *)m)->name);
 		break;
 	default:
-		err = check_role_get(svc, user, ((const Etcdserverpb__AuthRoleGetRequest *)m)->role);
+		err = ms_authz_role_get(&z, user, ((const Etcdserverpb__AuthRoleGetRequest *)m)->role);
 		break;
 	}
 	protobuf_c_message_free_unpacked(m, NULL);
@@ -251,6 +131,8 @@ static int check_call(struct auth_service *svc, struct grpc_call *call, enum pol
 
 	if (err)
 		return err;
+	if (user && !call->auth_user && !(call->auth_user = strdup(user)))
+		return -ENOMEM;
 	switch (p) {
 	case POLICY_USER:
 		if (!user)
@@ -271,6 +153,8 @@ uint32_t auth_service_authorize(struct grpc_call *call, const uint8_t *msg, size
 	struct kv_pb_err e;
 	int err;
 
+	/* a write names the revision it was authorized at: apply checks again if it moved */
+	call->auth_rev = ms_auth_revision(svc->auth);
 	if (!ms_auth_enabled(svc->auth) || p == POLICY_NONE || p == POLICY_WATCH)
 		return MS_GRPC_OK;
 	err = check_call(svc, call, p, msg, len);

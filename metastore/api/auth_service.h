@@ -8,26 +8,10 @@
 #include <uv.h>
 
 #include "store/auth.h"
-#include "api/kv_pb.h"
+#include "apply/authz.h"
+#include "api/reply.h"
 #include "api/kv_service.h"
 #include "rpc/server.h"
-
-/* etcd's error texts (rpctypes): clients match on them. */
-#define ERR_AUTH_ROOT_USER "etcdserver: root user does not exist"
-#define ERR_AUTH_ROOT_ROLE "etcdserver: root user does not have root role"
-#define ERR_AUTH_USER_EXISTS "etcdserver: user name already exists"
-#define ERR_AUTH_USER_EMPTY "etcdserver: user name is empty"
-#define ERR_AUTH_USER_NOT_FOUND "etcdserver: user name not found"
-#define ERR_AUTH_ROLE_EXISTS "etcdserver: role name already exists"
-#define ERR_AUTH_ROLE_NOT_FOUND "etcdserver: role name not found"
-#define ERR_AUTH_ROLE_EMPTY "etcdserver: role name is empty"
-#define ERR_AUTH_FAILED "etcdserver: authentication failed, invalid user ID or password"
-#define ERR_AUTH_DENIED "etcdserver: permission denied"
-#define ERR_AUTH_ROLE_NOT_GRANTED "etcdserver: role is not granted to the user"
-#define ERR_AUTH_PERM_NOT_GRANTED "etcdserver: permission is not granted to the role"
-#define ERR_AUTH_NOT_ENABLED "etcdserver: authentication is not enabled"
-#define ERR_AUTH_TOKEN "etcdserver: invalid auth token"
-#define ERR_AUTH_MGMT "etcdserver: invalid auth management"
 
 struct auth_service {
 	struct ms_auth *auth;   /* borrowed */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/auth.h"
 #include "store/lease.h"
 #include "store/mvcc.h"
 #include "raft/raftnode.h"
@@ -27,6 +28,10 @@ struct kv_service {
 	void *changed_arg;
 	/* Replication (NULL: a store without raft, as in unit tests: always the leader). */
 	struct ms_raft *raft;
+	/* The auth state writes are re-checked against at apply (NULL: no auth). */
+	struct ms_auth *auth;
+	/* What applies entries; NULL: one made from the fields above for each entry. */
+	struct ms_applier *applier;
 };
 
 /* Routes the five KV methods of `srv` to `svc` (borrowed; must outlive the server). */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/codec.h"
-#include "api/kv_pb.h"
+#include "api/propose.h"
+#include "api/reply.h"
 #include "rpc.pb-c.h"
 
 /* How often expiry is checked when no lease is due sooner (ms). */
@@ -22,48 +22,15 @@ struct lease_service {
 	uv_timer_t timer;
 };
 
-#define ERR_LEASE_EXISTS "etcdserver: lease already exists"
-#define ERR_LEASE_TTL_TOO_LARGE "etcdserver: too large lease TTL"
-#define ERR_TOO_MANY_LEASES "etcdserver: too many leases (--max-leases)"
 
 static int64_t now_ms(const struct lease_service *ls)
 {
 	return (int64_t)uv_now(ls->timer.loop);
 }
 
-/* Deletes a revoked lease's keys in one revision and lets watchers know. Returns the
- * store revision afterwards. */
-static int64_t delete_keys(struct lease_service *ls, const struct ms_lease_keys *keys)
-{
-	struct ms_mvcc_txn *t;
-	int64_t rev;
-
-	if (!keys->n)
-		return ms_mvcc_rev(ls->kv->mvcc);
-	t = ms_mvcc_txn_begin(ls->kv->mvcc);
-	for (size_t i = 0; t && i < keys->n; i++) {
-		int64_t deleted;
-
-		ms_mvcc_txn_delete(t, keys->v[i].key, keys->v[i].len, NULL, 0, &deleted, NULL);
-	}
-	rev = t ? ms_mvcc_txn_end(t) : ms_mvcc_rev(ls->kv->mvcc);
-	kv_pb_changed(ls->kv);
-	return rev;
-}
-
-/* Expires lease `id` here: revokes it and deletes its keys in one revision. */
-static void expire(struct lease_service *ls, int64_t id)
-{
-	struct ms_lease_keys keys = { 0 };
-
-	if (ms_lease_revoke_expired(ls->kv->leases, id, &keys) == 0)
-		delete_keys(ls, &keys);
-	ms_lease_keys_release(&keys);
-}
-
 /*
  * Expiry is the leader's: with raft it proposes each expiry, which every node applies in
- * log order (lease_apply_expire); followers only keep their timer going.
+ * log order (apply/apply_lease.c); followers only keep their timer going.
  */
 static void on_tick(uv_timer_t *h)
 {
@@ -77,16 +44,17 @@ static void on_tick(uv_timer_t *h)
 	do {
 		n = ms_lease_expired(ls->kv->leases, now_ms(ls), ids, LEASE_EXPIRE_BATCH);
 		for (size_t i = 0; i < n; i++) {
-			uint8_t payload[8];
+			Metastore__Entry e = METASTORE__ENTRY__INIT;
+			Metastore__LeaseExpire x = METASTORE__LEASE_EXPIRE__INIT;
 
-			if (!rn) {
-				expire(ls, ids[i]);
-				continue;
-			}
-			ms_le64_write(payload, (uint64_t)ids[i]);
-			ms_raft_propose_op(rn, MS_RAFT_OP_LEASE_EXPIRE, payload, sizeof(payload));
+			x.id = ids[i];
+			e.op_case = METASTORE__ENTRY__OP_LEASE_EXPIRE;
+			e.lease_expire = &x;
+			api_propose_internal(ls->kv, &e);
 			/* not again until that entry had time to apply (or failed: retried then) */
-			ms_lease_postpone(ls->kv->leases, ids[i], now_ms(ls) + LEASE_RETRY_MS);
+			if (rn)
+				ms_lease_postpone(ls->kv->leases, ids[i],
+						  now_ms(ls) + LEASE_RETRY_MS);
 		}
 	} while (n == LEASE_EXPIRE_BATCH);
 rearm:
@@ -95,14 +63,20 @@ rearm:
 		       next < 1 ? 1 : next < LEASE_TICK_MS ? (uint64_t)next : LEASE_TICK_MS, 0);
 }
 
-/* Apply of MS_RAFT_OP_LEASE_EXPIRE on every node (the call is a detached one). */
-static void lease_apply_expire(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+/* After a grant applied (maybe inside a libraft callback): the timer may sleep longer than
+ * the new lease lives, so it fires from the loop at once, where proposing is allowed. */
+static void on_granted(void *arg)
 {
-	struct lease_service *ls = ctx;
+	struct lease_service *ls = arg;
 
-	(void)call;
-	if (len == 8)
-		expire(ls, (int64_t)ms_le64_read(msg));
+	if (!uv_is_closing((uv_handle_t *)&ls->timer))
+		uv_timer_start(&ls->timer, on_tick, 0, 0);
+}
+
+void lease_service_bind(struct lease_service *ls, struct ms_applier *ap)
+{
+	ap->lease_granted = on_granted;
+	ap->lease_arg = ls;
 }
 
 /* A new leader restarts every lease's clock: keep-alives went to the old leader. */
@@ -149,34 +123,15 @@ static void lease_grant(struct grpc_call *call, const uint8_t *msg, size_t len, 
 {
 	struct lease_service *ls = ctx;
 	Etcdserverpb__LeaseGrantRequest *req = etcdserverpb__lease_grant_request__unpack(NULL, len, msg);
-	Etcdserverpb__LeaseGrantResponse resp = ETCDSERVERPB__LEASE_GRANT_RESPONSE__INIT;
-	struct kv_pb_arena a = { 0 };
-	int err;
+	Metastore__Entry e = METASTORE__ENTRY__INIT;
 
 	if (!req) {
-		kv_pb_bad_request(call);
+		api_bad_request(call);
 		return;
 	}
-	/* the count is replicated state, so every member refuses the same grants */
-	if (ls->kv->max_leases && ms_lease_count(ls->kv->leases) >= ls->kv->max_leases) {
-		grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, ERR_TOO_MANY_LEASES);
-		goto cleanup;
-	}
-	err = ms_lease_grant(ls->kv->leases, req->id, req->ttl, now_ms(ls), &resp.id, &resp.ttl);
-	if (err == -EEXIST)
-		grpc_call_finish(call, MS_GRPC_FAILED_PRECONDITION, ERR_LEASE_EXISTS);
-	else if (err == -EINVAL)
-		grpc_call_finish(call, MS_GRPC_OUT_OF_RANGE, ERR_LEASE_TTL_TOO_LARGE);
-	else if (err)
-		grpc_call_fault(call, "out of memory granting a lease");
-	if (err)
-		goto cleanup;
-	resp.header = kv_pb_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
-	kv_pb_reply(call, &a, &resp.base);
-	/* The timer may be asleep for longer than this lease lives. */
-	on_tick(&ls->timer);
-cleanup:
-	kv_pb_arena_free(&a);
+	e.op_case = METASTORE__ENTRY__OP_LEASE_GRANT;
+	e.lease_grant = req;
+	api_propose(ls->kv, call, &e, msg, len);
 	etcdserverpb__lease_grant_request__free_unpacked(req, NULL);
 }
 
@@ -184,23 +139,15 @@ static void lease_revoke(struct grpc_call *call, const uint8_t *msg, size_t len,
 {
 	struct lease_service *ls = ctx;
 	Etcdserverpb__LeaseRevokeRequest *req = etcdserverpb__lease_revoke_request__unpack(NULL, len, msg);
-	Etcdserverpb__LeaseRevokeResponse resp = ETCDSERVERPB__LEASE_REVOKE_RESPONSE__INIT;
-	struct ms_lease_keys keys = { 0 };
-	struct kv_pb_arena a = { 0 };
+	Metastore__Entry e = METASTORE__ENTRY__INIT;
 
 	if (!req) {
-		kv_pb_bad_request(call);
+		api_bad_request(call);
 		return;
 	}
-	if (ms_lease_revoke(ls->kv->leases, req->id, &keys)) {
-		grpc_call_finish(call, MS_GRPC_NOT_FOUND, ERR_LEASE_NOT_FOUND);
-		goto cleanup;
-	}
-	resp.header = kv_pb_header(&a, ls->kv, delete_keys(ls, &keys));
-	kv_pb_reply(call, &a, &resp.base);
-cleanup:
-	ms_lease_keys_release(&keys);
-	kv_pb_arena_free(&a);
+	e.op_case = METASTORE__ENTRY__OP_LEASE_REVOKE;
+	e.lease_revoke = req;
+	api_propose(ls->kv, call, &e, msg, len);
 	etcdserverpb__lease_revoke_request__free_unpacked(req, NULL);
 }
 
@@ -214,7 +161,7 @@ static void lease_time_to_live(struct grpc_call *call, const uint8_t *msg, size_
 	struct kv_pb_arena a = { 0 };
 
 	if (!req) {
-		kv_pb_bad_request(call);
+		api_bad_request(call);
 		return;
 	}
 	resp.id = req->id;
@@ -228,8 +175,8 @@ static void lease_time_to_live(struct grpc_call *call, const uint8_t *msg, size_
 			resp.keys[i] = (ProtobufCBinaryData){ keys.v[i].len, keys.v[i].key };
 		resp.n_keys = resp.keys ? keys.n : 0;
 	}
-	resp.header = kv_pb_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
-	kv_pb_reply(call, &a, &resp.base);
+	resp.header = api_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
+	api_reply(call, &a, &resp.base);
 	ms_lease_keys_release(&keys);
 	kv_pb_arena_free(&a);
 	etcdserverpb__lease_time_to_live_request__free_unpacked(req, NULL);
@@ -258,8 +205,8 @@ static void lease_leases(struct grpc_call *call, const uint8_t *msg, size_t len,
 		resp.leases[i]->id = ids[i];
 	}
 	resp.n_leases = n;
-	resp.header = kv_pb_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
-	kv_pb_reply(call, &a, &resp.base);
+	resp.header = api_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
+	api_reply(call, &a, &resp.base);
 	free(ids);
 	kv_pb_arena_free(&a);
 }
@@ -286,7 +233,7 @@ static void lease_keep_alive(struct grpc_call *call, const uint8_t *msg, size_t 
 	resp.id = req->id;
 	if (ms_lease_renew(ls->kv->leases, req->id, now_ms(ls), &resp.ttl))
 		resp.ttl = 0;
-	resp.header = kv_pb_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
+	resp.header = api_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
 	if (a.failed || grpc_call_send(call, &resp.base))
 		grpc_call_fault(call, "out of memory answering a keep-alive");
 cleanup:
@@ -307,15 +254,11 @@ void lease_service_register(struct lease_service *ls, struct ms_server *srv)
 		.half_close = keep_alive_half_close,
 	};
 
-	if (ls->kv->raft) {
-		ms_raft_route_write(ls->kv->raft, srv, MS_METHOD_LEASE_GRANT, lease_grant, ls);
-		ms_raft_route_write(ls->kv->raft, srv, MS_METHOD_LEASE_REVOKE, lease_revoke, ls);
-		ms_raft_set_op(ls->kv->raft, MS_RAFT_OP_LEASE_EXPIRE, lease_apply_expire, ls);
+	/* grants and revokes are proposed by their handlers */
+	ms_server_handle(srv, MS_METHOD_LEASE_GRANT, lease_grant, ls);
+	ms_server_handle(srv, MS_METHOD_LEASE_REVOKE, lease_revoke, ls);
+	if (ls->kv->raft)
 		ms_raft_on_leader(ls->kv->raft, on_leader, ls);
-	} else {
-		ms_server_handle(srv, MS_METHOD_LEASE_GRANT, lease_grant, ls);
-		ms_server_handle(srv, MS_METHOD_LEASE_REVOKE, lease_revoke, ls);
-	}
 	ms_server_handle(srv, MS_METHOD_LEASE_TIME_TO_LIVE, lease_time_to_live, ls);
 	ms_server_handle(srv, MS_METHOD_LEASE_LEASES, lease_leases, ls);
 	ms_server_handle_stream(srv, MS_METHOD_LEASE_KEEP_ALIVE, &keep_alive_ops, ls);

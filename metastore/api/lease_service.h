@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "api/kv_service.h"
+#include "apply/apply.h"
 #include "rpc/server.h"
 
 struct lease_service;
@@ -24,5 +25,8 @@ void lease_service_free(struct lease_service *ls);
 
 /* Routes the five Lease methods of `srv` to the service. */
 void lease_service_register(struct lease_service *ls, struct ms_server *srv);
+
+/* Has the applier wake the expiry timer after each grant (before the raft node starts). */
+void lease_service_bind(struct lease_service *ls, struct ms_applier *ap);
 
 #endif /* MS_LEASE_SERVICE_H */

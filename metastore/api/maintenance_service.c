@@ -7,7 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "api/kv_pb.h"
+#include "api/reply.h"
 #include "maintenance.pb-c.h"
 
 /* The etcd API version this store speaks (etcdctl shows it as the member's version). */
@@ -93,7 +93,7 @@ static void maint_status(struct grpc_call *call, const uint8_t *msg, size_t len,
 
 	(void)msg;
 	(void)len;
-	resp.header = kv_pb_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
+	resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
 	resp.version = (char *)MS_ETCD_API_VERSION;
 	if (ms->kv->raft) {
 		resp.leader = ms_raft_leader_id(ms->kv->raft);
@@ -105,7 +105,7 @@ static void maint_status(struct grpc_call *call, const uint8_t *msg, size_t len,
 		resp.leader = ms->kv->member_id;
 		resp.raftterm = ms->kv->raft_term;
 	}
-	kv_pb_reply(call, &a, &resp.base);
+	api_reply(call, &a, &resp.base);
 	kv_pb_arena_free(&a);
 }
 
@@ -118,16 +118,16 @@ static void maint_hash_kv(struct grpc_call *call, const uint8_t *msg, size_t len
 	int err;
 
 	if (!req) {
-		kv_pb_bad_request(call);
+		api_bad_request(call);
 		return;
 	}
 	err = maintenance_hash_kv(ms->kv->mvcc, req->revision, &resp.hash);
 	if (err) {
-		kv_pb_fail(call, kv_pb_mvcc_err(err));
+		api_fail(call, kv_pb_mvcc_err(err));
 	} else {
 		resp.compact_revision = ms_mvcc_compact_rev(ms->kv->mvcc);
-		resp.header = kv_pb_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
-		kv_pb_reply(call, &a, &resp.base);
+		resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
+		api_reply(call, &a, &resp.base);
 	}
 	kv_pb_arena_free(&a);
 	etcdserverpb__hash_kvrequest__free_unpacked(req, NULL);
@@ -145,8 +145,8 @@ static void maint_hash(struct grpc_call *call, const uint8_t *msg, size_t len, v
 		grpc_call_fault(call, "cannot read the store");
 		return;
 	}
-	resp.header = kv_pb_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
-	kv_pb_reply(call, &a, &resp.base);
+	resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
+	api_reply(call, &a, &resp.base);
 	kv_pb_arena_free(&a);
 }
 
@@ -159,11 +159,11 @@ static void maint_alarm(struct grpc_call *call, const uint8_t *msg, size_t len, 
 	struct kv_pb_arena a = { 0 };
 
 	if (!req) {
-		kv_pb_bad_request(call);
+		api_bad_request(call);
 		return;
 	}
-	resp.header = kv_pb_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
-	kv_pb_reply(call, &a, &resp.base);
+	resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
+	api_reply(call, &a, &resp.base);
 	kv_pb_arena_free(&a);
 	etcdserverpb__alarm_request__free_unpacked(req, NULL);
 }
@@ -232,8 +232,8 @@ static void member_list(struct grpc_call *call, const uint8_t *msg, size_t len, 
 	}
 	resp.members = members;
 	resp.n_members = n;
-	resp.header = kv_pb_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
-	kv_pb_reply(call, &a, &resp.base);
+	resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
+	api_reply(call, &a, &resp.base);
 	goto cleanup;
 nomem:
 	grpc_call_fault(call, "out of memory listing members");

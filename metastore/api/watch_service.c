@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/kv_pb.h"
+#include "api/reply.h"
 #include "probe/trace.h"
 #include "rpc.pb-c.h"
 
@@ -106,7 +106,7 @@ static int send_status(struct watch_stream *st, int64_t id, bool created, bool c
 	struct kv_pb_arena a = { 0 };
 	int err;
 
-	r.header = kv_pb_header(&a, st->hub->kv, ms_mvcc_rev(st->hub->kv->mvcc));
+	r.header = api_header(&a, st->hub->kv, ms_mvcc_rev(st->hub->kv->mvcc));
 	r.watch_id = id;
 	r.created = created;
 	r.canceled = canceled;
@@ -147,7 +147,7 @@ static int watcher_catch_up(struct watch_stream *st, struct watcher *w)
 			k++;
 		}
 		if (k) {
-			r.header = kv_pb_header(&a, st->hub->kv, ms_mvcc_rev(st->hub->kv->mvcc));
+			r.header = api_header(&a, st->hub->kv, ms_mvcc_rev(st->hub->kv->mvcc));
 			r.watch_id = w->id;
 			r.events = pe;
 			r.n_events = k;

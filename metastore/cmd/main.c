@@ -24,6 +24,7 @@
 #define MS_VERSION "0.2.0"
 
 struct app {
+	struct ms_applier applier;
 	struct ms_server *srv;
 	struct lease_service *leases;
 	struct ms_raft *raft;
@@ -58,6 +59,19 @@ static int snap_restore(void *arg, const uint8_t *data, size_t len)
 	struct app *app = arg;
 
 	return ms_snapshot_restore(&app->snap, data, len, (int64_t)uv_now(uv_default_loop()));
+}
+
+static int64_t loop_now(void *arg)
+{
+	return (int64_t)uv_now(arg);
+}
+
+/* Every committed store entry, on every member, in log order. */
+static int apply_entry(void *arg, const uint8_t *entry, size_t len, struct ms_apply_res *res)
+{
+	struct app *app = arg;
+
+	return ms_apply_entry(&app->applier, entry, len, res);
 }
 
 static int forward(void *ctx, const char *leader, struct grpc_call *call, const uint8_t *msg,
@@ -166,12 +180,18 @@ int main(int argc, char **argv)
 				  .max_request_bytes = a.max_request_bytes, .leases = leases,
 				  .max_leases = a.max_leases, .raft = app.raft };
 	app.kv = &kv;
+	app.applier = (struct ms_applier){ .mvcc = mvcc, .leases = leases,
+					   .max_leases = a.max_leases, .now_ms = loop_now,
+					   .clock_arg = loop };
+	kv.applier = &app.applier;
+	ms_raft_set_apply(app.raft, apply_entry, &app);
 	kv_service_register(&kv, app.srv);
 	e = lease_service_new(loop, &kv, &app.leases);
 	if (e) {
 		fprintf(stderr, "metastore: cannot start the lease service: %s\n", strerror(-e));
 		goto cleanup;
 	}
+	lease_service_bind(app.leases, &app.applier);
 	lease_service_register(app.leases, app.srv);
 	hub = watch_hub_new(&kv);
 	if (!hub) {
@@ -180,6 +200,8 @@ int main(int argc, char **argv)
 	}
 	kv.changed = watch_hub_notify;
 	kv.changed_arg = hub;
+	app.applier.changed = watch_hub_notify;
+	app.applier.changed_arg = hub;
 	watch_hub_set_limit(hub, a.max_watches);
 	watch_hub_register(hub, app.srv);
 	snprintf(client_url, sizeof(client_url), "http://%s:%u", a.host, ms_server_port(app.srv));
@@ -195,6 +217,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	authsvc = (struct auth_service){ .auth = auth, .kv = &kv, .loop = loop };
+	kv.auth = auth;
+	app.applier.auth = auth;
 	/* raft snapshots carry the auth state too (before the log is replayed) */
 	app.snap.extra_dump = ms_auth_dump;
 	app.snap.extra_load = ms_auth_load;

@@ -38,22 +38,17 @@ static void on_applied(struct raft_apply *req, int status, void *result)
 	struct ms_proposal *p = req->data;
 
 	(void)result;
-	if (p->call) {
-		/* failed before it applied: the write may or may not commit later */
-		if (!p->applied)
-			grpc_call_finish(p->call, MS_GRPC_UNAVAILABLE,
-					 status == RAFT_SHUTDOWN ? MS_ERR_STOPPED :
-								   MS_ERR_LEADER_CHANGED);
-		grpc_call_unref(p->call);
-	}
+	/* failed before it applied: the entry may or may not commit later */
+	if (p->done)
+		p->done(p->done_arg, status == RAFT_SHUTDOWN ? -ESHUTDOWN : -EAGAIN, NULL);
 	pending_unlink(p->rn, p);
 	free(p);
 }
 
-/* Proposes op + payload; the call (may be NULL) is answered when the entry applies. */
-static int propose(struct ms_raft *rn, unsigned op, const uint8_t *msg, size_t len,
-		   struct grpc_call *call)
+int ms_raft_propose_kind(struct ms_raft *rn, unsigned kind, const void *body, size_t len,
+			 ms_raft_done_fn done, void *arg)
 {
+	const uint8_t *msg = body;
 	struct ms_proposal *p;
 	struct raft_buffer buf;
 	size_t pad;
@@ -71,7 +66,7 @@ static int propose(struct ms_raft *rn, unsigned op, const uint8_t *msg, size_t l
 		rv = -ENOMEM;
 		goto fail;
 	}
-	ms_le64_write(buf.base, (uint64_t)pad << 48 | (uint64_t)op << 32 | MS_RAFT_ENTRY_MAGIC);
+	ms_le64_write(buf.base, (uint64_t)pad << 48 | (uint64_t)kind << 32 | MS_RAFT_ENTRY_MAGIC);
 	ms_le64_write((uint8_t *)buf.base + 8, rn->opts.node_id);
 	ms_le64_write((uint8_t *)buf.base + 16, rn->seq + 1);
 	if (len)
@@ -79,7 +74,8 @@ static int propose(struct ms_raft *rn, unsigned op, const uint8_t *msg, size_t l
 	memset((uint8_t *)buf.base + MS_RAFT_ENTRY_HDR + len, 0, pad);
 	p->rn = rn;
 	p->seq = ++rn->seq;
-	p->call = call;
+	p->done = done;
+	p->done_arg = arg;
 	p->req.data = p;
 	rv = raft_apply(&rn->raft, &p->req, &buf, 1, on_applied);
 	if (rv) {
@@ -87,8 +83,6 @@ static int propose(struct ms_raft *rn, unsigned op, const uint8_t *msg, size_t l
 		goto fail;
 	}
 	p->proposed_ns = ms_trace_raft_propose(rn->opts.node_id, p->req.index);
-	if (call)
-		grpc_call_ref(call);
 	p->prev = rn->pending_tail;
 	if (rn->pending_tail)
 		rn->pending_tail->next = p;
@@ -102,9 +96,15 @@ fail:
 	return rv;
 }
 
+int ms_raft_propose(struct ms_raft *rn, const uint8_t *entry, size_t len, ms_raft_done_fn done,
+		    void *arg)
+{
+	return ms_raft_propose_kind(rn, MS_RAFT_KIND_STORE, entry, len, done, arg);
+}
+
 /* A follower passes the call on to the leader when it can; else "not leader". */
-static void not_leader(struct ms_raft *rn, struct grpc_call *call, const uint8_t *msg,
-		       size_t len)
+void ms_raft_not_leader(struct ms_raft *rn, struct grpc_call *call, const uint8_t *msg,
+			size_t len)
 {
 	const char *leader = rn->stopping ? NULL : ms_raft_leader_client(rn);
 
@@ -113,38 +113,6 @@ static void not_leader(struct ms_raft *rn, struct grpc_call *call, const uint8_t
 		return;
 	grpc_call_finish(call, MS_GRPC_UNAVAILABLE,
 			 rn->stopping ? MS_ERR_STOPPED : not_leader_reason(rn));
-}
-
-static void write_call(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
-{
-	struct ms_raft_route *route = ctx;
-	struct ms_raft *rn = route->rn;
-	int err = propose(rn, call->method, msg, len, call);
-
-	if (err == -EPERM)
-		not_leader(rn, call, msg, len);
-	else if (err)
-		grpc_call_fault(call, "out of memory proposing a write");
-}
-
-void ms_raft_route_write(struct ms_raft *rn, struct ms_server *srv, enum ms_method m,
-			 grpc_unary_fn fn, void *ctx)
-{
-	rn->routes[m] = (struct ms_raft_route){ .fn = fn, .ctx = ctx, .rn = rn };
-	ms_server_handle(srv, m, write_call, &rn->routes[m]);
-}
-
-void ms_raft_set_op(struct ms_raft *rn, unsigned op, grpc_unary_fn fn, void *ctx)
-{
-	if (op < MS_RAFT_OP_LEASE_EXPIRE || op >= MS_RAFT_OP_LEASE_EXPIRE + MS_RAFT_OP_SLOTS)
-		return;
-	rn->ops[op - MS_RAFT_OP_LEASE_EXPIRE] = (struct ms_raft_route){ .fn = fn, .ctx = ctx,
-									.rn = rn };
-}
-
-int ms_raft_propose_op(struct ms_raft *rn, unsigned op, const void *payload, size_t len)
-{
-	return propose(rn, op, payload, len, NULL);
 }
 
 /* --- linearizable reads ----------------------------------------------------------------- */
@@ -242,7 +210,7 @@ static void read_call(struct grpc_call *call, const uint8_t *msg, size_t len, vo
 		return;
 	}
 	if (rn->stopping || raft_state(&rn->raft) != RAFT_LEADER) {
-		not_leader(rn, call, msg, len);
+		ms_raft_not_leader(rn, call, msg, len);
 		return;
 	}
 	w = calloc(1, sizeof(*w));

@@ -3,22 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "store/codec.h"
 #include "probe/trace.h"
 #include "raft/raftnode_priv.h"
 
 #define POLL_MS 20
-
-const struct ms_raft_route *ms_raft_op_route(const struct ms_raft *rn, unsigned op)
-{
-	if (op < MS_METHOD_COUNT)
-		return rn->routes[op].fn ? &rn->routes[op] : NULL;
-	if (op >= MS_RAFT_OP_LEASE_EXPIRE && op < MS_RAFT_OP_LEASE_EXPIRE + MS_RAFT_OP_SLOTS)
-		return rn->ops[op - MS_RAFT_OP_LEASE_EXPIRE].fn ?
-			       &rn->ops[op - MS_RAFT_OP_LEASE_EXPIRE] : NULL;
-	return NULL;
-}
 
 #define RN_SNAP_MAGIC 0x31504e53524d4dULL /* "MMRSNP1": member addresses, then the state */
 
@@ -44,7 +35,7 @@ static void read_member_client(struct ms_raft *rn, struct ms_reader *r)
 	}
 }
 
-/* MS_RAFT_OP_MEMBER_ATTR: a member's client address, as etcd publishes member attributes. */
+/* MS_RAFT_KIND_MEMBER_ATTR: a member's client address, as etcd publishes member attributes. */
 static void apply_member_attr(struct ms_raft *rn, const uint8_t *p, size_t len)
 {
 	struct ms_reader r = { .p = p, .left = len };
@@ -61,52 +52,61 @@ const char *ms_raft_leader_client(const struct ms_raft *rn)
 	return m && m->client[0] ? m->client : NULL;
 }
 
-/*
- * Applies one committed entry: its handler runs with the client's call when this node
- * proposed it and the call still waits, else with a detached call whose response goes
- * nowhere (grpc_call_finish/send do nothing on a gone call).
- */
+/* A store entry: apply/ computes the result on every member; the member that proposed it
+ * hands the result to whoever waits for it. */
+static void apply_store(struct ms_raft *rn, struct ms_proposal *prop, const uint8_t *body,
+			size_t len)
+{
+	struct ms_apply_res res = { 0 };
+
+	if (rn->apply_fn)
+		rn->apply_fn(rn->apply_arg, body, len, &res);
+	else
+		ms_apply_res_fail(&res, MS_GRPC_INTERNAL, NULL);
+	if (prop && prop->done) {
+		ms_raft_done_fn done = prop->done;
+
+		prop->done = NULL;
+		done(prop->done_arg, 0, &res);
+	}
+	ms_apply_res_release(&res);
+}
+
+/* Applies one committed entry, in log order, on every member (libraft callback). */
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
 	struct ms_raft *rn = fsm->data;
 	const uint8_t *p = buf->base;
 	uint64_t index = raft_last_applied(&rn->raft) + 1;
-	const struct ms_raft_route *route;
 	struct ms_proposal *prop = NULL;
-	struct grpc_call detached = { .gone = true, .refs = 1 };
-	struct grpc_call *call = &detached;
 	bool ours = buf->len >= MS_RAFT_ENTRY_HDR &&
 		    (uint32_t)ms_le64_read(p) == MS_RAFT_ENTRY_MAGIC;
-	size_t pad;
-	unsigned op;
+	size_t pad, body_len;
+	unsigned kind;
 
 	*result = NULL;
-	/* an entry this node proposed: its proposal knows when (for the commit record) */
+	/* An entry this member proposed in this life: the sequence number names it and the
+	 * index proves it (an entry of an earlier life of this member, applied late, may carry
+	 * a sequence number in use again; answering a call with its result would acknowledge a
+	 * write with another write's revision). */
 	if (ours && ms_le64_read(p + 8) == rn->opts.node_id)
 		prop = ms_raft_pending_find(rn, ms_le64_read(p + 16));
+	if (prop && prop->req.index != index)
+		prop = NULL;
 	ms_trace_raft_commit(rn->opts.node_id, index, prop ? prop->proposed_ns : 0);
 	if (!ours)
-		goto done; /* not ours: nothing to apply, like an empty entry */
-	op = (unsigned)((ms_le64_read(p) >> 32) & 0xffff);
+		goto done; /* not ours (or of the first format): nothing to apply */
+	kind = (unsigned)((ms_le64_read(p) >> 32) & 0xffff);
 	pad = (size_t)(ms_le64_read(p) >> 48);
 	if (pad > buf->len - MS_RAFT_ENTRY_HDR)
 		goto done;
-	if (op == MS_RAFT_OP_MEMBER_ATTR) {
-		apply_member_attr(rn, p + MS_RAFT_ENTRY_HDR, buf->len - MS_RAFT_ENTRY_HDR - pad);
-		goto done;
-	}
-	route = ms_raft_op_route(rn, op);
-	if (prop && prop->call)
-		call = prop->call;
+	body_len = buf->len - MS_RAFT_ENTRY_HDR - pad;
 	if (prop)
 		prop->applied = true;
-	detached.method = op < MS_METHOD_COUNT ? op : 0;
-	if (route)
-		route->fn(call, p + MS_RAFT_ENTRY_HDR, buf->len - MS_RAFT_ENTRY_HDR - pad,
-			  route->ctx);
-	if (call != &detached && !call->finished)
-		grpc_call_fault(call, "write applied without a status");
-	free(detached.message);
+	if (kind == MS_RAFT_KIND_MEMBER_ATTR)
+		apply_member_attr(rn, p + MS_RAFT_ENTRY_HDR, body_len);
+	else if (kind == MS_RAFT_KIND_STORE)
+		apply_store(rn, prop, p + MS_RAFT_ENTRY_HDR, body_len);
 done:
 	ms_trace_raft_apply(rn->opts.node_id, index);
 	rn->reported_applied = index;
@@ -204,7 +204,7 @@ static void publish_client_addr(struct ms_raft *rn)
 	rn->published_ms = uv_now(rn->loop);
 	if (!ms_put_u64(&b, rn->opts.node_id) &&
 	    !ms_put_bytes(&b, rn->client_addr, strlen(rn->client_addr)))
-		ms_raft_propose_op(rn, MS_RAFT_OP_MEMBER_ATTR, b.data, b.len);
+		ms_raft_propose_kind(rn, MS_RAFT_KIND_MEMBER_ATTR, b.data, b.len, NULL, NULL);
 	ms_buf_free(&b);
 }
 
@@ -311,6 +311,10 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	raft_set_snapshot_threshold(&rn->raft, o->snapshot_threshold);
 	raft_set_snapshot_trailing(&rn->raft, o->snapshot_trailing);
 	raft_set_pre_vote(&rn->raft, true);
+	/* sequence numbers start at random, so each life of this member uses others */
+	if (getrandom(&rn->seq, sizeof(rn->seq), 0) != (ssize_t)sizeof(rn->seq))
+		rn->seq = uv_hrtime();
+	rn->seq &= ~(1ULL << 63); /* room to count up */
 	uv_timer_init(loop, &rn->poll);
 	rn->poll.data = rn;
 	uv_idle_init(loop, &rn->kick);
@@ -363,6 +367,12 @@ int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen)
 	rn->started = true;
 	uv_timer_start(&rn->poll, on_poll, 0, POLL_MS);
 	return 0;
+}
+
+void ms_raft_set_apply(struct ms_raft *rn, ms_raft_apply_fn fn, void *arg)
+{
+	rn->apply_fn = fn;
+	rn->apply_arg = arg;
 }
 
 void ms_raft_set_forwarder(struct ms_raft *rn, ms_raft_forward_fn fn, void *ctx)

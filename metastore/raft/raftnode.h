@@ -7,13 +7,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "apply/apply.h"
 #include "rpc/grpc.h"
 #include "rpc/server.h"
-
-/* Commands of the store's own (not a client's gRPC call), after the method ids in the op
- * space of raft entries. Entries are on disk: never renumber. */
-#define MS_RAFT_OP_LEASE_EXPIRE 0x8000u /* payload: the lease id, 8 bytes little-endian */
-#define MS_RAFT_OP_MEMBER_ATTR 0x8001u  /* a new leader's client address (raftnode.c) */
 
 /* etcd's errors for a request this node cannot serve (gRPC UNAVAILABLE). */
 #define MS_ERR_NOT_LEADER "etcdserver: not leader"
@@ -65,15 +61,33 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
  * what a single node had committed) and joins the cluster. 0 or -errno with err. */
 int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen);
 
+/* The outcome of a proposal on the member that made it: status 0 with the apply result
+ * (borrowed for the call) once this member applied the entry; -EAGAIN when leadership was
+ * lost before it applied (it may still commit later: the outcome is unknown), -ESHUTDOWN when
+ * the member stops. Runs exactly once, from the event loop or a libraft callback: it must
+ * not call into libraft. */
+typedef void (*ms_raft_done_fn)(void *arg, int status, const struct ms_apply_res *res);
+
+/* Applies one committed store entry (apply.h's ms_apply_entry, bound to the store). */
+typedef int (*ms_raft_apply_fn)(void *arg, const uint8_t *entry, size_t len,
+				struct ms_apply_res *res);
+
+/* Sets the state machine's apply function (before ms_raft_start). */
+void ms_raft_set_apply(struct ms_raft *rn, ms_raft_apply_fn fn, void *arg);
+
 /*
- * Routes write method `m`: on the leader the request is proposed and, once committed,
- * `fn` runs with it on every node in log order. On the proposing node fn gets the client's
- * call; elsewhere (and when replaying the log) a call that discards its response. So fn
- * must be a deterministic function of the state and the request bytes. Other nodes answer
- * UNAVAILABLE "etcdserver: not leader".
+ * Proposes a store entry (a packed Metastore__Entry, copied) from this member. `done` (may be
+ * NULL) learns the outcome as described above; it is not called when this returns an error.
+ * Returns 0, -EPERM (not the leader: the caller forwards or refuses) or -ENOMEM.
  */
-void ms_raft_route_write(struct ms_raft *rn, struct ms_server *srv, enum ms_method m,
-			 grpc_unary_fn fn, void *ctx);
+int ms_raft_propose(struct ms_raft *rn, const uint8_t *entry, size_t len, ms_raft_done_fn done,
+		    void *arg);
+
+/* Answers a call this member cannot serve as a follower: forwards it to the leader when one
+ * is known (see ms_raft_set_forwarder), else UNAVAILABLE "no leader" / "not leader" /
+ * "server stopped". */
+void ms_raft_not_leader(struct ms_raft *rn, struct grpc_call *call, const uint8_t *msg,
+			size_t len);
 
 /*
  * Routes read method `m` with linearizable semantics: a single-node cluster serves it at
@@ -84,13 +98,6 @@ void ms_raft_route_write(struct ms_raft *rn, struct ms_server *srv, enum ms_meth
 void ms_raft_route_read(struct ms_raft *rn, struct ms_server *srv, enum ms_method m,
 			grpc_unary_fn fn, void *ctx,
 			bool (*serializable)(const uint8_t *msg, size_t len));
-
-/* Sets the apply function of an internal op (MS_RAFT_OP_*), same contract as above. */
-void ms_raft_set_op(struct ms_raft *rn, unsigned op, grpc_unary_fn fn, void *ctx);
-
-/* Proposes internal op `op` (payload copied); its outcome is only seen through apply.
- * Returns 0, -EPERM (not the leader) or -ENOMEM. */
-int ms_raft_propose_op(struct ms_raft *rn, unsigned op, const void *payload, size_t len);
 
 /* Followers hand the writes and linearizable reads they cannot serve to `fn` (see
  * forward.h) instead of answering "not leader", once the leader's client address is known

@@ -7,11 +7,18 @@
 
 #include "raft/raftnode.h"
 
-/* Raft entry header: magic, op, pad length (entries are padded to 8 bytes), origin node and
- * its proposal sequence number. */
-#define MS_RAFT_ENTRY_MAGIC 0x3145534du /* "MSE1" */
+/*
+ * The frame of every raft entry this store writes (24 bytes, little-endian): magic "MSE2",
+ * kind, pad length (libraft needs entries padded to 8 bytes), the proposing member and its
+ * proposal sequence number (together the request id its waiting call is found by), then the
+ * body. Kinds: a store entry (a packed Metastore__Entry, applied by apply/) or a member's
+ * client address (the raft node's own). Entries of the first format ("MSE1": raw gRPC
+ * requests) are not applied.
+ */
+#define MS_RAFT_ENTRY_MAGIC 0x3245534du /* "MSE2" */
 #define MS_RAFT_ENTRY_HDR 24
-#define MS_RAFT_OP_SLOTS 8 /* internal ops: MS_RAFT_OP_LEASE_EXPIRE + i */
+#define MS_RAFT_KIND_STORE 1u
+#define MS_RAFT_KIND_MEMBER_ATTR 2u
 
 struct ms_raft_route {
 	grpc_unary_fn fn;
@@ -20,13 +27,14 @@ struct ms_raft_route {
 	struct ms_raft *rn;
 };
 
-/* A client write on its way through raft (the call is referenced until apply_cb). */
+/* An entry this member proposed, until libraft reports it applied or failed. */
 struct ms_proposal {
 	struct raft_apply req;
 	struct ms_raft *rn;
 	uint64_t seq;
 	uint64_t proposed_ns;   /* for the batch probe's commit record (trace.h), or 0 */
-	struct grpc_call *call; /* NULL for an internal op */
+	ms_raft_done_fn done;   /* NULL once told (or for no one) */
+	void *done_arg;
 	bool applied;
 	struct ms_proposal *prev, *next;
 };
@@ -65,7 +73,8 @@ struct ms_raft {
 	uv_idle_t kick;  /* work deferred out of libraft callbacks (ms_raft_kick) */
 	bool kicked;
 	struct ms_raft_route routes[MS_METHOD_COUNT];
-	struct ms_raft_route ops[MS_RAFT_OP_SLOTS];
+	ms_raft_apply_fn apply_fn;
+	void *apply_arg;
 	ms_raft_forward_fn forward_fn;
 	void *forward_ctx;
 	char client_addr[64];
@@ -75,8 +84,9 @@ struct ms_raft {
 	void *restore_arg;
 };
 
-/* The route an entry's op names, or NULL. */
-const struct ms_raft_route *ms_raft_op_route(const struct ms_raft *rn, unsigned op);
+/* Proposes a frame of `kind` with `body` (copied); see ms_raft_propose. */
+int ms_raft_propose_kind(struct ms_raft *rn, unsigned kind, const void *body, size_t len,
+			 ms_raft_done_fn done, void *arg);
 
 /* Ends every waiting read with UNAVAILABLE `why` (leadership lost, shutdown). */
 void ms_raft_fail_reads(struct ms_raft *rn, const char *why);

@@ -39,6 +39,8 @@ struct grpc_call {
 	bool gone;            /* stream reset or closed, connection lost: nothing more is sent */
 	void *user;           /* per-call state of a streaming service */
 	char *token;          /* the `token` request header (etcd auth), NULL if none */
+	char *auth_user;      /* the user the authorizer resolved the token to, NULL if none */
+	uint64_t auth_rev;    /* the auth revision the authorizer checked the call at */
 	struct grpc_call *next;
 };
 

@@ -54,6 +54,7 @@ void grpc_call_unref(struct grpc_call *call)
 	ms_buf_free(&call->out);
 	free(call->message);
 	free(call->token);
+	free(call->auth_user);
 	free(call);
 }
 

@@ -98,36 +98,53 @@ void ms_auth_tokens_free(struct ms_auth_tokens *t)
 	free(t);
 }
 
-int ms_auth_tokens_issue(struct ms_auth_tokens *t, const char *user, int64_t now_ms,
-			 char out[MS_AUTH_TOKEN_MAX])
+int ms_auth_tokens_generate(struct ms_auth_tokens *t, char out[MS_AUTH_TOKEN_MAX])
 {
 	static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 	uint8_t rnd[TOKEN_LETTERS];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -EIO;
+	memset(out, 0, MS_AUTH_TOKEN_MAX);
+	for (size_t i = 0; i < TOKEN_LETTERS; i++)
+		out[i] = letters[rnd[i] % (sizeof(letters) - 1)];
+	snprintf(out + TOKEN_LETTERS, MS_AUTH_TOKEN_MAX - TOKEN_LETTERS, ".%llu",
+		 (unsigned long long)++t->seq);
+	return 0;
+}
+
+int ms_auth_tokens_add(struct ms_auth_tokens *t, const char *user, const char *token,
+		       int64_t now_ms)
+{
 	struct token *k;
 	uint32_t b;
 
+	if (strlen(token) >= MS_AUTH_TOKEN_MAX)
+		return -EINVAL;
 	if (now_ms - t->last_sweep_ms >= TOKEN_SWEEP_MS) {
 		tokens_filter(t, drop_expired, &now_ms);
 		t->last_sweep_ms = now_ms;
 	}
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return -EIO;
 	k = calloc(1, sizeof(*k));
 	if (!k || !(k->user = strdup(user))) {
 		free(k);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < TOKEN_LETTERS; i++)
-		k->text[i] = letters[rnd[i] % (sizeof(letters) - 1)];
-	snprintf(k->text + TOKEN_LETTERS, sizeof(k->text) - TOKEN_LETTERS, ".%llu",
-		 (unsigned long long)++t->seq);
+	snprintf(k->text, sizeof(k->text), "%s", token);
 	k->expires_ms = now_ms + t->ttl_ms;
 	b = bucket_of(k->text);
 	k->next = t->buckets[b];
 	t->buckets[b] = k;
 	t->count++;
-	memcpy(out, k->text, MS_AUTH_TOKEN_MAX);
 	return 0;
+}
+
+int ms_auth_tokens_issue(struct ms_auth_tokens *t, const char *user, int64_t now_ms,
+			 char out[MS_AUTH_TOKEN_MAX])
+{
+	int err = ms_auth_tokens_generate(t, out);
+
+	return err ? err : ms_auth_tokens_add(t, user, out, now_ms);
 }
 
 int ms_auth_tokens_lookup(struct ms_auth_tokens *t, const char *token, int64_t now_ms,

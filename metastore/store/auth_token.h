@@ -11,9 +11,9 @@
 #define MS_AUTH_TOKEN_MAX 48
 
 /*
- * Like etcd's simple tokens: "<16 random letters>.<sequence>", valid on the node that issued
- * them only, for `ttl_ms` after their last use (each successful lookup extends it). Time is
- * the caller's clock (`now_ms`, monotonic milliseconds), so tests inject it. Not
+ * Like etcd's simple tokens: "<16 random letters>.<sequence>", learned by every member through
+ * the raft log (ms_auth_tokens_add), valid for `ttl_ms` after their last use on that member
+ * (each successful lookup extends it). Time is the caller's clock (`now_ms`, monotonic milliseconds), so tests inject it. Not
  * thread-safe; never prints.
  */
 struct ms_auth_tokens;
@@ -28,6 +28,15 @@ void ms_auth_tokens_free(struct ms_auth_tokens *t);
  * come from getrandom(2). Returns 0, -ENOMEM or -EIO (no randomness). */
 int ms_auth_tokens_issue(struct ms_auth_tokens *t, const char *user, int64_t now_ms,
 			 char out[MS_AUTH_TOKEN_MAX]);
+
+/* Writes a new random token text into out ("<16 letters>.<sequence>"), adding nothing.
+ * Returns 0 or -EIO (no randomness). */
+int ms_auth_tokens_generate(struct ms_auth_tokens *t, char out[MS_AUTH_TOKEN_MAX]);
+
+/* Adds `token` (copied) for `user`, valid for the TTL from now_ms: how every member learns
+ * a token the leader handed out. Returns 0, -EINVAL (too long) or -ENOMEM. */
+int ms_auth_tokens_add(struct ms_auth_tokens *t, const char *user, const char *token,
+		       int64_t now_ms);
 
 /* Looks a token up: *user (borrowed until the token goes) gets its user and its TTL starts
  * again from now_ms. Returns 0, or -ENOENT for an unknown or expired token (an expired one

@@ -1,5 +1,5 @@
-/* Building etcd KV protobuf responses: allocation arena, headers, kvs, errors. */
-#include "api/kv_pb.h"
+/* Building etcd protobuf messages from store data: allocation arena, kvs, ranges, errors. */
+#include "apply/kv_pb.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -50,18 +50,14 @@ struct kv_pb_err kv_pb_mvcc_err(int err)
 	}
 }
 
-Etcdserverpb__ResponseHeader *kv_pb_header(struct kv_pb_arena *a, const struct kv_service *svc,
-						int64_t rev)
+Etcdserverpb__ResponseHeader *kv_pb_rev_header(struct kv_pb_arena *a, int64_t rev)
 {
 	Etcdserverpb__ResponseHeader *h = kv_pb_alloc(a, sizeof(*h));
 
 	if (!h)
 		return NULL;
 	etcdserverpb__response_header__init(h);
-	h->cluster_id = svc->cluster_id;
-	h->member_id = svc->member_id;
 	h->revision = rev;
-	h->raft_term = svc->raft ? ms_raft_term(svc->raft) : svc->raft_term;
 	return h;
 }
 
@@ -138,58 +134,12 @@ void kv_pb_range_resp(struct kv_pb_arena *a, Etcdserverpb__RangeResponse *resp,
 	resp->more = res->more;
 }
 
-/* Sends `m` and finishes OK, or takes the fault path if something could not be built. */
-void kv_pb_reply(struct grpc_call *call, struct kv_pb_arena *a, const ProtobufCMessage *m)
+
+int kv_pb_bin_cmp(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
 {
-	if (a->failed)
-		grpc_call_fault(call, "out of memory building the response");
-	else if (grpc_call_send(call, m))
-		grpc_call_fault(call, "out of memory packing the response");
-	else
-		grpc_call_finish(call, MS_GRPC_OK, NULL);
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = n ? memcmp(a->data, b->data, n) : 0;
+
+	return c ? c : (a->len > b->len) - (a->len < b->len);
 }
 
-struct kv_pb_err kv_pb_lease_check(const struct kv_service *svc, int64_t lease)
-{
-	if (lease && svc->leases && !ms_lease_exists(svc->leases, lease))
-		return (struct kv_pb_err){ MS_GRPC_NOT_FOUND, ERR_LEASE_NOT_FOUND };
-	return (struct kv_pb_err){ MS_GRPC_OK, NULL };
-}
-
-void kv_pb_lease_put(const struct kv_service *svc, const uint8_t *key, size_t len, int64_t lease)
-{
-	if (!svc->leases)
-		return;
-	/* The lease was checked before the write; attach can only fail for memory, and then
-	 * the key simply outlives its lease, as if put without one. */
-	if (lease)
-		ms_lease_attach(svc->leases, lease, key, len);
-	else
-		ms_lease_detach(svc->leases, 0, key, len);
-}
-
-void kv_pb_lease_deleted(const struct kv_service *svc, const struct ms_kv *kvs, size_t n)
-{
-	for (size_t i = 0; svc->leases && i < n; i++)
-		if (kvs[i].lease)
-			ms_lease_detach(svc->leases, kvs[i].lease, kvs[i].key, kvs[i].key_len);
-}
-
-void kv_pb_changed(const struct kv_service *svc)
-{
-	if (svc->changed)
-		svc->changed(svc->changed_arg);
-}
-
-void kv_pb_fail(struct grpc_call *call, struct kv_pb_err e)
-{
-	if (!e.msg)
-		grpc_call_fault(call, "storage failure");
-	else
-		grpc_call_finish(call, e.code, e.msg);
-}
-
-void kv_pb_bad_request(struct grpc_call *call)
-{
-	grpc_call_finish(call, MS_GRPC_INTERNAL, "grpc: error unmarshalling request");
-}

@@ -1,13 +1,12 @@
-/* Building etcd KV protobuf responses: allocation arena, headers, kvs, errors. */
-#ifndef MS_KV_PB_H
-#define MS_KV_PB_H
+/* Building etcd protobuf messages from store data: allocation arena, kvs, ranges, errors. */
+#ifndef MS_APPLY_KV_PB_H
+#define MS_APPLY_KV_PB_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rpc/grpc.h"
-#include "api/kv_service.h"
+#include "ms_methods.h"
 #include "store/mvcc.h"
 #include "rpc.pb-c.h"
 
@@ -46,9 +45,8 @@ void kv_pb_arena_free(struct kv_pb_arena *a);
 /* The gRPC status for an mvcc error code. */
 struct kv_pb_err kv_pb_mvcc_err(int err);
 
-/* A response header at revision `rev`. */
-Etcdserverpb__ResponseHeader *kv_pb_header(struct kv_pb_arena *a, const struct kv_service *svc,
-					   int64_t rev);
+/* A response header carrying only revision `rev` (the member fields are the api layer's). */
+Etcdserverpb__ResponseHeader *kv_pb_rev_header(struct kv_pb_arena *a, int64_t rev);
 
 /* A KeyValue borrowing the kv's bytes (pack before the store changes). */
 Mvccpb__KeyValue *kv_pb_kv(struct kv_pb_arena *a, const struct ms_kv *kv);
@@ -66,24 +64,7 @@ void kv_pb_range_req(const Etcdserverpb__RangeRequest *r, struct ms_range_req *q
 void kv_pb_range_resp(struct kv_pb_arena *a, Etcdserverpb__RangeResponse *resp,
 		      const struct ms_range_res *res);
 
-/* Sends `m` and finishes OK, or ends the call through the fault path. */
-void kv_pb_reply(struct grpc_call *call, struct kv_pb_arena *a, const ProtobufCMessage *m);
+/* Orders two byte strings as the store orders keys (memcmp, then length). */
+int kv_pb_bin_cmp(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b);
 
-/* A put naming a lease the table does not hold is refused (NotFound), like etcd. */
-struct kv_pb_err kv_pb_lease_check(const struct kv_service *svc, int64_t lease);
-
-/* Keeps the lease table in step after a write: a put attaches the key to its lease (or
- * detaches it when the put has none); deleted keys are detached. */
-void kv_pb_lease_put(const struct kv_service *svc, const uint8_t *key, size_t len, int64_t lease);
-void kv_pb_lease_deleted(const struct kv_service *svc, const struct ms_kv *kvs, size_t n);
-
-/* Runs the service's `changed` hook, if any (after a write was applied). */
-void kv_pb_changed(const struct kv_service *svc);
-
-/* Finishes the call with e (the fault path when e.msg is NULL). */
-void kv_pb_fail(struct grpc_call *call, struct kv_pb_err e);
-
-/* Finishes the call for a request that is not valid protobuf. */
-void kv_pb_bad_request(struct grpc_call *call);
-
-#endif /* MS_KV_PB_H */
+#endif /* MS_APPLY_KV_PB_H */
