@@ -262,12 +262,14 @@ FUZZ_SRCS_fuzz_expo := agent/expo.c agent/expo_render.c agent/expo_num.c
 FUZZ_LIBS_fuzz_expo := -lm
 FUZZ_SRCS_fuzz_buckets_args := agent/buckets.c agent/args.c agent/config.c agent/subsys.c
 FUZZ_LIBS_fuzz_buckets_args := -lyaml -lm
-FUZZ_SRCS_fuzz_grpc_request := metastore/rpc/grpc.c metastore/store/buf.c metastore/probe/trace.c \
-	metastore/rpc/pb_scan.c metastore/api/kv_service.c metastore/api/kv_txn.c metastore/api/kv_pb.c \
-	metastore/store/mvcc.c metastore/store/keyindex.c metastore/store/eventlog.c \
-	metastore/store/lease.c metastore/probe/probes.c metastore/raft/raftnode.c \
+# the KV handlers down through the apply layer and the store (the harness stands in for the
+# gRPC call and server functions)
+FUZZ_SRCS_fuzz_grpc_request := metastore/rpc/grpc.c metastore/rpc/pb_scan.c \
+	$(wildcard metastore/store/*.c metastore/apply/*.c) metastore/probe/probes.c \
+	metastore/probe/trace.c metastore/api/kv_service.c metastore/api/kv_txn.c \
+	metastore/api/reply.c metastore/api/propose.c metastore/raft/raftnode.c \
 	metastore/raft/raft_route.c $(PROTO_C)
-FUZZ_LIBS_fuzz_grpc_request := -lprotobuf-c -lraft -luv
+FUZZ_LIBS_fuzz_grpc_request := $(MS_LIBS)
 
 .PHONY: fuzz-build fuzz fuzz-smoke
 fuzz-build: $(FUZZ_BINS)
