@@ -54,7 +54,7 @@ int ms_raft_propose_kind(struct ms_raft *rn, unsigned kind, const void *body, si
 	size_t pad;
 	int rv;
 
-	if (!rn->started || rn->stopping || raft_state(&rn->raft) != RAFT_LEADER)
+	if (!rn->started || rn->stopping || raft_state(rn->raft) != RAFT_LEADER)
 		return -EPERM;
 	p = calloc(1, sizeof(*p));
 	/* libraft's on-disk batches need entries padded to 8 bytes: an unpadded one reads
@@ -77,7 +77,7 @@ int ms_raft_propose_kind(struct ms_raft *rn, unsigned kind, const void *body, si
 	p->done = done;
 	p->done_arg = arg;
 	p->req.data = p;
-	rv = raft_apply(&rn->raft, &p->req, &buf, 1, on_applied);
+	rv = raft_apply(rn->raft, &p->req, &buf, 1, on_applied);
 	if (rv) {
 		rv = rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST ? -EPERM : -ENOMEM;
 		goto fail;
@@ -179,14 +179,14 @@ static void barrier_next(struct ms_raft *rn)
 
 	if (rn->barrier_busy || !rn->reads)
 		return;
-	if (rn->stopping || raft_state(&rn->raft) != RAFT_LEADER) {
+	if (rn->stopping || raft_state(rn->raft) != RAFT_LEADER) {
 		ms_raft_fail_reads(rn, rn->stopping ? MS_ERR_STOPPED : not_leader_reason(rn));
 		return;
 	}
 	rn->reads_inflight = rn->reads;
 	rn->reads = rn->reads_tail = NULL;
 	rn->barrier.data = rn;
-	rv = raft_barrier(&rn->raft, &rn->barrier, on_barrier);
+	rv = raft_barrier(rn->raft, &rn->barrier, on_barrier);
 	if (rv) {
 		struct ms_read_wait *w = rn->reads_inflight;
 
@@ -203,13 +203,13 @@ static void read_call(struct grpc_call *call, const uint8_t *msg, size_t len, vo
 	struct ms_raft *rn = route->rn;
 	struct ms_read_wait *w;
 
-	if ((rn->n_peers == 1 && raft_state(&rn->raft) == RAFT_LEADER) ||
+	if ((rn->n_peers == 1 && raft_state(rn->raft) == RAFT_LEADER) ||
 	    (route->serializable && route->serializable(msg, len))) {
 		/* a single voter that leads has applied all it acknowledged: local is current */
 		route->fn(call, msg, len, route->ctx);
 		return;
 	}
-	if (rn->stopping || raft_state(&rn->raft) != RAFT_LEADER) {
+	if (rn->stopping || raft_state(rn->raft) != RAFT_LEADER) {
 		ms_raft_not_leader(rn, call, msg, len);
 		return;
 	}

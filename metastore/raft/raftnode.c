@@ -77,7 +77,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 {
 	struct ms_raft *rn = fsm->data;
 	const uint8_t *p = buf->base;
-	uint64_t index = raft_last_applied(&rn->raft) + 1;
+	uint64_t index = raft_last_applied(rn->raft) + 1;
 	struct ms_proposal *prop = NULL;
 	bool ours = buf->len >= MS_RAFT_ENTRY_HDR &&
 		    (uint32_t)ms_le64_read(p) == MS_RAFT_ENTRY_MAGIC;
@@ -227,11 +227,10 @@ void ms_raft_kick(struct ms_raft *rn)
 }
 
 /* Leadership changes have no libraft callback: the node looks every POLL_MS. */
-static void on_poll(uv_timer_t *t)
+void ms_raft_poll(struct ms_raft *rn)
 {
-	struct ms_raft *rn = t->data;
-	bool leader = raft_state(&rn->raft) == RAFT_LEADER;
-	uint64_t applied = raft_last_applied(&rn->raft);
+	bool leader = raft_state(rn->raft) == RAFT_LEADER;
+	uint64_t applied = raft_last_applied(rn->raft);
 
 	if (leader && !rn->was_leader) {
 		rn->published_ms = 0;
@@ -250,31 +249,41 @@ static void on_poll(uv_timer_t *t)
 	}
 }
 
-int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_raft_state_ops *st,
-		struct ms_raft **out, char *err, size_t errlen)
+static void on_poll(uv_timer_t *t)
+{
+	ms_raft_poll(t->data);
+}
+
+/* The raft node without its libraft instance: option copies, the state machine, the loop's
+ * handles. *self gets this member's peer address. */
+static int glue_new(uv_loop_t *loop, const struct ms_raft_opts *o,
+		    const struct ms_raft_state_ops *st, struct ms_raft **out, const char **self,
+		    char *err, size_t errlen)
 {
 	struct ms_raft *rn;
-	const char *self = NULL;
-	int rv, e = 0;
 
 	*out = NULL;
+	*self = NULL;
 	for (size_t i = 0; i < o->n_peers; i++)
 		if (o->peers[i].id == o->node_id)
-			self = o->peers[i].address;
-	if (!self) {
+			*self = o->peers[i].address;
+	if (!*self) {
 		snprintf(err, errlen, "this member is not in the initial cluster");
 		return -EINVAL;
 	}
 	rn = calloc(1, sizeof(*rn));
-	if (!rn)
-		goto nomem;
+	if (rn) {
+		rn->dir = strdup(o->dir ? o->dir : "");
+		rn->peers = calloc(o->n_peers, sizeof(*rn->peers));
+	}
+	if (!rn || !rn->dir || !rn->peers) {
+		ms_raft_free(rn);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	rn->loop = loop;
 	rn->opts = *o;
 	rn->st = *st;
-	rn->dir = strdup(o->dir);
-	rn->peers = calloc(o->n_peers, sizeof(*rn->peers));
-	if (!rn->dir || !rn->peers)
-		goto nomem;
 	memcpy(rn->peers, o->peers, o->n_peers * sizeof(*rn->peers));
 	rn->n_peers = o->n_peers;
 	rn->opts.peers = rn->peers;
@@ -285,32 +294,6 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	rn->fsm = (struct raft_fsm){ .version = 2, .data = rn, .apply = fsm_apply,
 				     .snapshot = fsm_snapshot, .restore = fsm_restore,
 				     .snapshot_finalize = fsm_snapshot_finalize };
-	rv = raft_uv_tcp_init(&rn->transport, loop);
-	if (rv) {
-		snprintf(err, errlen, "raft transport: %s", raft_strerror(rv));
-		e = -EIO;
-		goto fail_free;
-	}
-	rv = raft_uv_init(&rn->io, loop, rn->dir, &rn->transport);
-	if (rv) {
-		snprintf(err, errlen, "raft storage in %s: %s", rn->dir, rn->io.errmsg);
-		e = -EIO;
-		goto fail_transport;
-	}
-	/* libraft compresses snapshots (LZ4) on a worker thread while it writes them: the loop
-	 * only copies the state out. Without LZ4 the state ops compress (zlib) on the loop. */
-	rn->lib_compress = raft_uv_set_snapshot_compression(&rn->io, true) == 0;
-	rv = raft_init(&rn->raft, &rn->io, &rn->fsm, o->node_id, self);
-	if (rv) {
-		snprintf(err, errlen, "raft: %s", raft_strerror(rv));
-		e = -EIO;
-		goto fail_io;
-	}
-	raft_set_election_timeout(&rn->raft, o->election_ms);
-	raft_set_heartbeat_timeout(&rn->raft, o->heartbeat_ms);
-	raft_set_snapshot_threshold(&rn->raft, o->snapshot_threshold);
-	raft_set_snapshot_trailing(&rn->raft, o->snapshot_trailing);
-	raft_set_pre_vote(&rn->raft, true);
 	/* sequence numbers start at random, so each life of this member uses others */
 	if (getrandom(&rn->seq, sizeof(rn->seq), 0) != (ssize_t)sizeof(rn->seq))
 		rn->seq = uv_hrtime();
@@ -321,23 +304,86 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	rn->kick.data = rn;
 	*out = rn;
 	return 0;
+}
+
+/* Closes the loop handles of a node that never started (their close runs on the loop). */
+static void glue_close(struct ms_raft *rn)
+{
+	uv_close((uv_handle_t *)&rn->poll, NULL);
+	uv_close((uv_handle_t *)&rn->kick, NULL);
+	rn->stopping = rn->closed = true;
+}
+
+int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_raft_state_ops *st,
+		struct ms_raft **out, char *err, size_t errlen)
+{
+	struct ms_raft *rn;
+	const char *self;
+	int rv, e = glue_new(loop, o, st, &rn, &self, err, errlen);
+
+	if (e)
+		return e;
+	rn->raft = &rn->raft_storage;
+	rv = raft_uv_tcp_init(&rn->transport, loop);
+	if (rv) {
+		snprintf(err, errlen, "raft transport: %s", raft_strerror(rv));
+		e = -EIO;
+		goto fail_glue;
+	}
+	rv = raft_uv_init(&rn->io, loop, rn->dir, &rn->transport);
+	if (rv) {
+		snprintf(err, errlen, "raft storage in %s: %s", rn->dir, rn->io.errmsg);
+		e = -EIO;
+		goto fail_transport;
+	}
+	/* libraft compresses snapshots (LZ4) on a worker thread while it writes them: the loop
+	 * only copies the state out. Without LZ4 the state ops compress (zlib) on the loop. */
+	rn->lib_compress = raft_uv_set_snapshot_compression(&rn->io, true) == 0;
+	rv = raft_init(rn->raft, &rn->io, &rn->fsm, o->node_id, self);
+	if (rv) {
+		snprintf(err, errlen, "raft: %s", raft_strerror(rv));
+		e = -EIO;
+		goto fail_io;
+	}
+	raft_set_election_timeout(rn->raft, o->election_ms);
+	raft_set_heartbeat_timeout(rn->raft, o->heartbeat_ms);
+	raft_set_snapshot_threshold(rn->raft, o->snapshot_threshold);
+	raft_set_snapshot_trailing(rn->raft, o->snapshot_trailing);
+	raft_set_pre_vote(rn->raft, true);
+	*out = rn;
+	return 0;
 fail_io:
 	raft_uv_close(&rn->io);
 fail_transport:
 	raft_uv_tcp_close(&rn->transport);
-fail_free:
-	free(rn->peers);
-	free(rn->dir);
-	free(rn);
+fail_glue:
+	/* the handles close on the loop: the caller runs it once more, then frees */
+	glue_close(rn);
+	*out = rn;
 	return e;
-nomem:
-	if (rn) {
-		free(rn->peers);
-		free(rn->dir);
-		free(rn);
+}
+
+int ms_raft_new_attached(uv_loop_t *loop, const struct ms_raft_opts *o,
+			 const struct ms_raft_state_ops *st,
+			 struct raft *(*attach)(void *arg, struct raft_fsm *fsm), void *arg,
+			 struct ms_raft **out, char *err, size_t errlen)
+{
+	struct ms_raft *rn;
+	const char *self;
+	int e = glue_new(loop, o, st, &rn, &self, err, errlen);
+
+	if (e)
+		return e;
+	rn->raft = attach(arg, &rn->fsm);
+	if (!rn->raft) {
+		snprintf(err, errlen, "raft: no instance to attach to");
+		glue_close(rn);
+		*out = rn;
+		return -EIO;
 	}
-	snprintf(err, errlen, "out of memory");
-	return -ENOMEM;
+	rn->attached = true;
+	*out = rn;
+	return 0;
 }
 
 int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen)
@@ -345,23 +391,29 @@ int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen)
 	struct raft_configuration conf;
 	int rv = 0;
 
+	if (rn->attached) {
+		/* the instance's owner bootstraps and starts it */
+		rn->started = true;
+		uv_timer_start(&rn->poll, on_poll, 0, POLL_MS);
+		return 0;
+	}
 	raft_configuration_init(&conf);
 	for (size_t i = 0; !rv && i < rn->n_peers; i++)
 		rv = raft_configuration_add(&conf, rn->peers[i].id, rn->peers[i].address,
 					    RAFT_VOTER);
 	if (!rv) {
-		rv = raft_bootstrap(&rn->raft, &conf);
+		rv = raft_bootstrap(rn->raft, &conf);
 		if (rv == RAFT_CANTBOOTSTRAP) /* the data dir has a cluster already */
 			rv = 0;
 	}
 	raft_configuration_close(&conf);
 	if (rv) {
-		snprintf(err, errlen, "raft bootstrap: %s", raft_errmsg(&rn->raft));
+		snprintf(err, errlen, "raft bootstrap: %s", raft_errmsg(rn->raft));
 		return -EIO;
 	}
-	rv = raft_start(&rn->raft);
+	rv = raft_start(rn->raft);
 	if (rv) {
-		snprintf(err, errlen, "raft start: %s", raft_errmsg(&rn->raft));
+		snprintf(err, errlen, "raft start: %s", raft_errmsg(rn->raft));
 		return -EIO;
 	}
 	rn->started = true;
@@ -395,7 +447,7 @@ void ms_raft_on_restore(struct ms_raft *rn, void (*fn)(void *arg), void *arg)
 
 bool ms_raft_is_leader(const struct ms_raft *rn)
 {
-	return !rn || raft_state((struct raft *)&rn->raft) == RAFT_LEADER;
+	return !rn || raft_state(rn->raft) == RAFT_LEADER;
 }
 
 uint64_t ms_raft_node_id(const struct ms_raft *rn)
@@ -408,23 +460,23 @@ uint64_t ms_raft_leader_id(const struct ms_raft *rn)
 	raft_id id = 0;
 	const char *addr = NULL;
 
-	raft_leader((struct raft *)&rn->raft, &id, &addr);
+	raft_leader(rn->raft, &id, &addr);
 	return id;
 }
 
 uint64_t ms_raft_term(const struct ms_raft *rn)
 {
-	return rn->raft.current_term;
+	return rn->raft->current_term;
 }
 
 uint64_t ms_raft_applied_index(const struct ms_raft *rn)
 {
-	return raft_last_applied((struct raft *)&rn->raft);
+	return raft_last_applied(rn->raft);
 }
 
 uint64_t ms_raft_commit_index(const struct ms_raft *rn)
 {
-	return rn->raft.commit_index;
+	return rn->raft->commit_index;
 }
 
 const struct ms_raft_peer *ms_raft_peers(const struct ms_raft *rn, size_t *n)
@@ -452,8 +504,12 @@ void ms_raft_stop(struct ms_raft *rn)
 	uv_close((uv_handle_t *)&rn->poll, NULL);
 	uv_idle_stop(&rn->kick);
 	uv_close((uv_handle_t *)&rn->kick, NULL);
-	rn->raft.data = rn;
-	raft_close(&rn->raft, on_raft_closed);
+	if (rn->attached) {
+		rn->closed = true; /* the instance is its owner's to close */
+		return;
+	}
+	rn->raft->data = rn;
+	raft_close(rn->raft, on_raft_closed);
 }
 
 void ms_raft_free(struct ms_raft *rn)

@@ -53,7 +53,8 @@ struct ms_raft_state_ops {
 };
 
 /* Sets up libraft on `loop` (nothing runs before ms_raft_start). Returns 0 with *out, or
- * -errno with a one-line reason in err. */
+ * -errno with a one-line reason in err; *out may then still hold a node whose handles close
+ * on the loop: stop it, run the loop and free it as after a start. */
 int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_raft_state_ops *st,
 		struct ms_raft **out, char *err, size_t errlen);
 

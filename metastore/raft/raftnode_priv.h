@@ -49,7 +49,8 @@ struct ms_read_wait {
 
 struct ms_raft {
 	uv_loop_t *loop;
-	struct raft raft;
+	struct raft *raft;     /* raft_storage, or a test fixture's server */
+	struct raft raft_storage;
 	struct raft_io io;
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
@@ -60,6 +61,7 @@ struct ms_raft {
 	char *dir;
 	uv_timer_t poll; /* leadership changes, applied index after snapshots */
 	bool was_leader, started, stopping, closed;
+	bool attached; /* raft is another owner's instance (ms_raft_new_attached) */
 	bool lib_compress; /* libraft compresses snapshots itself */
 	uint64_t published_ms; /* when this leader last proposed its client address */
 	uint64_t reported_applied;
@@ -93,6 +95,20 @@ void ms_raft_fail_reads(struct ms_raft *rn, const char *why);
 
 /* The leader's client address if it is known and not this node, else NULL. */
 const char *ms_raft_leader_client(const struct ms_raft *rn);
+
+/*
+ * A raft node on a libraft instance another owner made (a test fixture's server): attach
+ * gets the node's state machine and returns the instance (NULL: failure). The owner
+ * bootstraps, starts, steps and closes it; ms_raft_start only starts the node's own timer.
+ * Returns as ms_raft_new.
+ */
+int ms_raft_new_attached(uv_loop_t *loop, const struct ms_raft_opts *o,
+			 const struct ms_raft_state_ops *st,
+			 struct raft *(*attach)(void *arg, struct raft_fsm *fsm), void *arg,
+			 struct ms_raft **out, char *err, size_t errlen);
+
+/* One look at leadership and the applied index (what the node's timer runs every 20 ms). */
+void ms_raft_poll(struct ms_raft *rn);
 
 /* Runs ms_raft_run_deferred(rn) from the loop soon, outside any libraft callback: calls
  * into libraft that it forbids from its own callbacks go through here. */
