@@ -27,6 +27,7 @@ static enum policy policy_of(uint32_t method)
 	case MS_METHOD_KV_DELETE_RANGE:
 	case MS_METHOD_KV_TXN:
 	case MS_METHOD_LEASE_REVOKE:
+	case MS_METHOD_LEASE_TIME_TO_LIVE:
 	case MS_METHOD_AUTH_USER_GET:
 	case MS_METHOD_AUTH_USER_CHANGE_PASSWORD:
 	case MS_METHOD_AUTH_ROLE_GET:
@@ -35,7 +36,6 @@ static enum policy policy_of(uint32_t method)
 		return POLICY_WATCH;
 	case MS_METHOD_LEASE_GRANT:
 	case MS_METHOD_LEASE_KEEP_ALIVE:
-	case MS_METHOD_LEASE_TIME_TO_LIVE:
 	case MS_METHOD_LEASE_LEASES:
 		return POLICY_USER;
 	case MS_METHOD_UNKNOWN:
@@ -79,6 +79,9 @@ static int check_request(struct auth_service *svc, const char *user, uint32_t me
 	case MS_METHOD_KV_DELETE_RANGE: desc = &etcdserverpb__delete_range_request__descriptor; break;
 	case MS_METHOD_KV_TXN: desc = &etcdserverpb__txn_request__descriptor; break;
 	case MS_METHOD_LEASE_REVOKE: desc = &etcdserverpb__lease_revoke_request__descriptor; break;
+	case MS_METHOD_LEASE_TIME_TO_LIVE:
+		desc = &etcdserverpb__lease_time_to_live_request__descriptor;
+		break;
 	case MS_METHOD_AUTH_USER_GET: desc = &etcdserverpb__auth_user_get_request__descriptor; break;
 	case MS_METHOD_AUTH_USER_CHANGE_PASSWORD:
 		desc = &etcdserverpb__auth_user_change_password_request__descriptor;
@@ -108,6 +111,14 @@ static int check_request(struct auth_service *svc, const char *user, uint32_t me
 	case MS_METHOD_LEASE_REVOKE:
 		err = ms_authz_lease_keys(&z, user, ((const Etcdserverpb__LeaseRevokeRequest *)m)->id);
 		break;
+	case MS_METHOD_LEASE_TIME_TO_LIVE: {
+		const Etcdserverpb__LeaseTimeToLiveRequest *r = (const void *)m;
+
+		/* the attached keys are only listed to a caller who may read them all */
+		err = r->keys ? ms_authz_lease_read(&z, user, r->id) :
+				user ? 0 : -MS_AUTH_EUSER_EMPTY;
+		break;
+	}
 	case MS_METHOD_AUTH_USER_GET:
 		err = ms_authz_self(&z, user, ((const Etcdserverpb__AuthUserGetRequest *)m)->name);
 		break;

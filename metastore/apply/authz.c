@@ -20,7 +20,9 @@ static int check_write(const struct ms_authz *z, const char *user, ProtobufCBina
 }
 
 /* WRITE on every key attached to `lease` (LeaseRevoke, and a Put that names the lease). */
-int ms_authz_lease_keys(const struct ms_authz *z, const char *user, int64_t lease)
+/* `type` on every key attached to `lease`; a user is needed even for an unknown lease. */
+static int lease_keys_permit(const struct ms_authz *z, const char *user, int64_t lease,
+			     enum ms_auth_perm_type type)
 {
 	struct ms_lease_keys keys = { 0 };
 	int err;
@@ -34,9 +36,19 @@ int ms_authz_lease_keys(const struct ms_authz *z, const char *user, int64_t leas
 		return err == -ENOENT ? 0 : err; /* no such lease: the handler answers */
 	for (size_t i = 0; !err && i < keys.n; i++)
 		err = ms_auth_check_range(z->auth, user, keys.v[i].key, keys.v[i].len, NULL, 0,
-					  MS_AUTH_WRITE);
+					  type);
 	ms_lease_keys_release(&keys);
 	return err;
+}
+
+int ms_authz_lease_keys(const struct ms_authz *z, const char *user, int64_t lease)
+{
+	return lease_keys_permit(z, user, lease, MS_AUTH_WRITE);
+}
+
+int ms_authz_lease_read(const struct ms_authz *z, const char *user, int64_t lease)
+{
+	return lease_keys_permit(z, user, lease, MS_AUTH_READ);
 }
 
 int ms_authz_put(const struct ms_authz *z, const char *user, const Etcdserverpb__PutRequest *r)

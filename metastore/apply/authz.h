@@ -50,6 +50,10 @@ int ms_authz_read(const struct ms_authz *z, const char *user, ProtobufCBinaryDat
  * needed even for an unknown lease. */
 int ms_authz_lease_keys(const struct ms_authz *z, const char *user, int64_t lease);
 
+/* READ on every key attached to `lease` (LeaseTimeToLive listing its keys: the keys are
+ * what the caller would read, the class of etcd's CVE-2023-32082). */
+int ms_authz_lease_read(const struct ms_authz *z, const char *user, int64_t lease);
+
 /* WRITE on the key, READ too with prev_kv, the lease's keys when it names one. */
 int ms_authz_put(const struct ms_authz *z, const char *user, const Etcdserverpb__PutRequest *r);
 

@@ -208,6 +208,7 @@ static void test_lease_and_admin(void **state)
 		ETCDSERVERPB__AUTH_USER_CHANGE_PASSWORD_REQUEST__INIT;
 	Etcdserverpb__AuthUserListRequest ul = ETCDSERVERPB__AUTH_USER_LIST_REQUEST__INIT;
 	Etcdserverpb__AuthenticateRequest au = ETCDSERVERPB__AUTHENTICATE_REQUEST__INIT;
+	Etcdserverpb__LeaseTimeToLiveRequest tl = ETCDSERVERPB__LEASE_TIME_TO_LIVE_REQUEST__INIT;
 
 	check(f, "lease grant", MS_METHOD_LEASE_GRANT, &lg.base, &(struct expect)OK_AS("u"));
 	check(f, "lease grant", MS_METHOD_LEASE_GRANT, &lg.base, &(struct expect)NO_USER);
@@ -219,6 +220,18 @@ static void test_lease_and_admin(void **state)
 	lr.id = f->lease_b;
 	check(f, "revoke lease b", MS_METHOD_LEASE_REVOKE, &lr.base, &(struct expect)DENIED_AS("u"));
 	check(f, "revoke lease b", MS_METHOD_LEASE_REVOKE, &lr.base, &(struct expect)OK_AS("root"));
+	/* time-to-live lists a lease's keys only to whoever may read them all (u reads a, not b) */
+	tl.id = f->lease_b;
+	check(f, "ttl lease b", MS_METHOD_LEASE_TIME_TO_LIVE, &tl.base, &(struct expect)OK_AS("u"));
+	check(f, "ttl lease b", MS_METHOD_LEASE_TIME_TO_LIVE, &tl.base, &(struct expect)NO_USER);
+	tl.keys = true;
+	check(f, "ttl lease b keys", MS_METHOD_LEASE_TIME_TO_LIVE, &tl.base,
+	      &(struct expect)DENIED_AS("u"));
+	check(f, "ttl lease b keys", MS_METHOD_LEASE_TIME_TO_LIVE, &tl.base,
+	      &(struct expect)OK_AS("root"));
+	tl.id = f->lease_a;
+	check(f, "ttl lease a keys", MS_METHOD_LEASE_TIME_TO_LIVE, &tl.base,
+	      &(struct expect)OK_AS("u"));
 	ug.name = "u";
 	check(f, "user get self", MS_METHOD_AUTH_USER_GET, &ug.base, &(struct expect)OK_AS("u"));
 	ug.name = "root";
