@@ -124,13 +124,16 @@ static void lease_grant(struct grpc_call *call, const uint8_t *msg, size_t len, 
 	struct lease_service *ls = ctx;
 	Etcdserverpb__LeaseGrantRequest *req = etcdserverpb__lease_grant_request__unpack(NULL, len, msg);
 	Metastore__Entry e = METASTORE__ENTRY__INIT;
+	Metastore__LeaseGrant g = METASTORE__LEASE_GRANT__INIT;
 
 	if (!req) {
 		api_bad_request(call);
 		return;
 	}
+	g.request = req;
+	g.max_leases = ls->kv->max_leases;
 	e.op_case = METASTORE__ENTRY__OP_LEASE_GRANT;
-	e.lease_grant = req;
+	e.lease_grant = &g;
 	api_propose(ls->kv, call, &e, msg, len);
 	etcdserverpb__lease_grant_request__free_unpacked(req, NULL);
 }

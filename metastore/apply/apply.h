@@ -20,14 +20,12 @@
 /*
  * What apply reads and changes. Everything here is replicated state, except the clock (lease
  * deadlines and token lifetimes are this member's own: only the leader's lease deadlines
- * decide expiry) and the hooks. max_leases is the documented exception to "no flags": every
- * member must be given the same --max-leases.
+ * decide expiry) and the hooks; no member's flags (limits ride in the entries).
  */
 struct ms_applier {
 	struct ms_mvcc *mvcc;          /* borrowed */
 	struct ms_lease_table *leases; /* borrowed; NULL: lease ids are stored unchecked */
 	struct ms_auth *auth;          /* borrowed; NULL: no auth */
-	size_t max_leases;             /* 0: no limit */
 	int64_t (*now_ms)(void *arg);  /* monotonic ms of this member */
 	void *clock_arg;
 	void (*changed)(void *arg);    /* after an entry that may have changed keys (watchers) */
@@ -83,7 +81,7 @@ void ms_apply_txn(struct ms_applier *ap, const Etcdserverpb__TxnRequest *r,
 		  struct ms_apply_res *res);
 void ms_apply_compact(struct ms_applier *ap, const Etcdserverpb__CompactionRequest *r,
 		      struct ms_apply_res *res);
-void ms_apply_lease_grant(struct ms_applier *ap, const Etcdserverpb__LeaseGrantRequest *r,
+void ms_apply_lease_grant(struct ms_applier *ap, const Metastore__LeaseGrant *g,
 			  struct ms_apply_res *res);
 void ms_apply_lease_revoke(struct ms_applier *ap, int64_t id, bool expired,
 			   struct ms_apply_res *res);

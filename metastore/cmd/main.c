@@ -180,8 +180,7 @@ int main(int argc, char **argv)
 				  .max_request_bytes = a.max_request_bytes, .leases = leases,
 				  .max_leases = a.max_leases, .raft = app.raft };
 	app.kv = &kv;
-	app.applier = (struct ms_applier){ .mvcc = mvcc, .leases = leases,
-					   .max_leases = a.max_leases, .now_ms = loop_now,
+	app.applier = (struct ms_applier){ .mvcc = mvcc, .leases = leases, .now_ms = loop_now,
 					   .clock_arg = loop };
 	kv.applier = &app.applier;
 	ms_raft_set_apply(app.raft, apply_entry, &app);
