@@ -1,6 +1,8 @@
 /* metastore: an etcd-v3-compatible key-value server (gRPC over HTTP/2, MVCC, raft). */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,6 +74,20 @@ static int apply_entry(void *arg, const uint8_t *entry, size_t len, struct ms_ap
 	struct app *app = arg;
 
 	return ms_apply_entry(&app->applier, entry, len, res);
+}
+
+/* The log holds what this member cannot apply: one line, and no serving less than that. */
+static void on_fatal(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)arg;
+	fputs("metastore: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
 }
 
 static int forward(void *ctx, const char *leader, struct grpc_call *call, const uint8_t *msg,
@@ -184,6 +200,7 @@ int main(int argc, char **argv)
 					   .clock_arg = loop };
 	kv.applier = &app.applier;
 	ms_raft_set_apply(app.raft, apply_entry, &app);
+	ms_raft_on_fatal(app.raft, on_fatal, NULL);
 	kv_service_register(&kv, app.srv);
 	e = lease_service_new(loop, &kv, &app.leases);
 	if (e) {

@@ -94,8 +94,17 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	if (prop && prop->req.index != index)
 		prop = NULL;
 	ms_trace_raft_commit(rn->opts.node_id, index, prop ? prop->proposed_ns : 0);
+	if (!ours && buf->len >= MS_RAFT_ENTRY_HDR &&
+	    (uint32_t)ms_le64_read(p) == MS_RAFT_ENTRY_MAGIC_V1) {
+		/* skipping it would serve less than was acknowledged: stop instead */
+		if (rn->fatal_fn)
+			rn->fatal_fn(rn->fatal_arg, "raft log entry %llu has the first entry format "
+				     "(raw gRPC requests), which this version cannot apply; "
+				     "refusing to go on", (unsigned long long)index);
+		return RAFT_CORRUPT;
+	}
 	if (!ours)
-		goto done; /* not ours (or of the first format): nothing to apply */
+		goto done; /* not an entry of this store's: nothing to apply */
 	kind = (unsigned)((ms_le64_read(p) >> 32) & 0xffff);
 	pad = (size_t)(ms_le64_read(p) >> 48);
 	if (pad > buf->len - MS_RAFT_ENTRY_HDR)
@@ -419,6 +428,12 @@ int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen)
 	rn->started = true;
 	uv_timer_start(&rn->poll, on_poll, 0, POLL_MS);
 	return 0;
+}
+
+void ms_raft_on_fatal(struct ms_raft *rn, ms_raft_fatal_fn fn, void *arg)
+{
+	rn->fatal_fn = fn;
+	rn->fatal_arg = arg;
 }
 
 void ms_raft_set_apply(struct ms_raft *rn, ms_raft_apply_fn fn, void *arg)

@@ -73,6 +73,14 @@ typedef void (*ms_raft_done_fn)(void *arg, int status, const struct ms_apply_res
 typedef int (*ms_raft_apply_fn)(void *arg, const uint8_t *entry, size_t len,
 				struct ms_apply_res *res);
 
+/* Told (printf-style) when the log holds what this member must not go past (an entry it
+ * cannot apply): the caller reports it and exits; the node applies nothing more. */
+typedef void (*ms_raft_fatal_fn)(void *arg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Sets the fatal handler (before ms_raft_start). */
+void ms_raft_on_fatal(struct ms_raft *rn, ms_raft_fatal_fn fn, void *arg);
+
 /* Sets the state machine's apply function (before ms_raft_start). */
 void ms_raft_set_apply(struct ms_raft *rn, ms_raft_apply_fn fn, void *arg);
 

@@ -12,10 +12,11 @@
  * kind, pad length (libraft needs entries padded to 8 bytes), the proposing member and its
  * proposal sequence number (together the request id its waiting call is found by), then the
  * body. Kinds: a store entry (a packed Metastore__Entry, applied by apply/) or a member's
- * client address (the raft node's own). Entries of the first format ("MSE1": raw gRPC
- * requests) are not applied.
+ * client address (the raft node's own). An entry of the first format ("MSE1": raw gRPC
+ * requests) stops the member (ms_raft_on_fatal): it cannot be applied, nor skipped.
  */
 #define MS_RAFT_ENTRY_MAGIC 0x3245534du /* "MSE2" */
+#define MS_RAFT_ENTRY_MAGIC_V1 0x3145534du /* "MSE1" */
 #define MS_RAFT_ENTRY_HDR 24
 #define MS_RAFT_KIND_STORE 1u
 #define MS_RAFT_KIND_MEMBER_ATTR 2u
@@ -77,6 +78,8 @@ struct ms_raft {
 	struct ms_raft_route routes[MS_METHOD_COUNT];
 	ms_raft_apply_fn apply_fn;
 	void *apply_arg;
+	ms_raft_fatal_fn fatal_fn;
+	void *fatal_arg;
 	ms_raft_forward_fn forward_fn;
 	void *forward_ctx;
 	char client_addr[64];
