@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/propose.h"
+#include "api/quota.h"
 #include "api/reply.h"
 #include "rpc.pb-c.h"
 
@@ -134,7 +135,8 @@ static void lease_grant(struct grpc_call *call, const uint8_t *msg, size_t len, 
 	g.max_leases = ls->kv->max_leases;
 	e.op_case = METASTORE__ENTRY__OP_LEASE_GRANT;
 	e.lease_grant = &g;
-	api_propose(ls->kv, call, &e, msg, len);
+	if (!api_quota_refuse(ls->kv, call, MS_MVCC_REV_BYTES))
+		api_propose(ls->kv, call, &e, msg, len);
 	etcdserverpb__lease_grant_request__free_unpacked(req, NULL);
 }
 

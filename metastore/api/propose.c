@@ -19,6 +19,7 @@ struct ms_applier *api_applier(struct kv_service *svc, struct ms_applier *tmp)
 	if (svc->applier)
 		return svc->applier;
 	*tmp = (struct ms_applier){ .mvcc = svc->mvcc, .leases = svc->leases, .auth = svc->auth,
+				    .alarms = svc->alarms,
 				    .changed = svc->changed,
 				    .changed_arg = svc->changed_arg };
 	return tmp;

@@ -16,6 +16,8 @@
 /* etcd's defaults: bcrypt cost 10, simple tokens live 300 s after their last use. */
 #define MS_DEFAULT_BCRYPT_COST 10
 #define MS_DEFAULT_AUTH_TOKEN_TTL_S 300
+/* etcd's default --quota-backend-bytes (2 GiB). */
+#define MS_DEFAULT_QUOTA_BYTES (2LL << 30)
 
 struct ms_args {
 	char host[64];
@@ -31,6 +33,7 @@ struct ms_args {
 	size_t max_leases, max_watches;
 	unsigned bcrypt_cost;      /* auth password hashes */
 	unsigned auth_token_ttl_s; /* auth simple tokens */
+	int64_t quota_bytes;       /* backend quota; -1: none */
 	bool help, version;
 };
 

@@ -27,6 +27,7 @@
 
 struct app {
 	struct ms_applier applier;
+	struct ms_alarms alarms;
 	struct ms_server *srv;
 	struct lease_service *leases;
 	struct ms_raft *raft;
@@ -76,17 +77,31 @@ static int apply_entry(void *arg, const uint8_t *entry, size_t len, struct ms_ap
 	return ms_apply_entry(&app->applier, entry, len, res);
 }
 
+static void vlog(const char *fmt, va_list ap)
+{
+	fputs("metastore: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+static void log_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
 /* The log holds what this member cannot apply: one line, and no serving less than that. */
 static void on_fatal(void *arg, const char *fmt, ...)
 {
 	va_list ap;
 
 	(void)arg;
-	fputs("metastore: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vlog(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(1);
 }
 
@@ -161,7 +176,7 @@ int main(int argc, char **argv)
 	ms_trace_flush();
 	/* lease ids are drawn when grants apply, so every member draws the same ones */
 	ms_lease_table_seed(leases, cluster.cluster_id);
-	app.snap = (struct ms_snap_parts){ .mvcc = mvcc, .leases = leases };
+	app.snap = (struct ms_snap_parts){ .mvcc = mvcc, .leases = leases, .alarms = &app.alarms };
 	so = (struct ms_server_opts){ .host = a.host, .port = a.port,
 				      .max_connections = a.max_connections,
 				      .max_recv_bytes = a.max_request_bytes + MS_GRPC_OVERHEAD_BYTES,
@@ -194,9 +209,11 @@ int main(int argc, char **argv)
 	kv = (struct kv_service){ .mvcc = mvcc, .cluster_id = cluster.cluster_id,
 				  .member_id = cluster.self_id, .raft_term = 1,
 				  .max_request_bytes = a.max_request_bytes, .leases = leases,
-				  .max_leases = a.max_leases, .raft = app.raft };
+				  .max_leases = a.max_leases, .raft = app.raft,
+				  .alarms = &app.alarms, .quota_bytes = a.quota_bytes };
 	app.kv = &kv;
 	app.applier = (struct ms_applier){ .mvcc = mvcc, .leases = leases, .now_ms = loop_now,
+					   .alarms = &app.alarms,
 					   .clock_arg = loop };
 	kv.applier = &app.applier;
 	ms_raft_set_apply(app.raft, apply_entry, &app);
@@ -226,6 +243,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "metastore: out of memory\n");
 		goto cleanup;
 	}
+	maintenance_service_set_log(maint, log_line);
 	maintenance_service_register(maint, app.srv);
 	auth = ms_auth_new(a.bcrypt_cost, (int64_t)a.auth_token_ttl_s * 1000);
 	if (!auth) {
