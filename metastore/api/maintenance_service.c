@@ -89,16 +89,27 @@ int maintenance_hash_kv(struct ms_mvcc *mvcc, int64_t rev, uint32_t *hash)
 	return 0;
 }
 
-/* Status lists each alarm as etcd prints an AlarmMember: "memberID:N alarm:TYPE ". */
-static bool status_errors(struct kv_pb_arena *a, const struct ms_alarms *al, char ***out,
-			  size_t *n)
+/* Status lists each alarm as etcd prints an AlarmMember: "memberID:N alarm:TYPE ", and a
+ * failing raft log of this member ("etcdserver: raft log write failed: REASON"). */
+static bool status_errors(struct kv_pb_arena *a, const struct ms_alarms *al, const char *io,
+			  char ***out, size_t *n)
 {
+	size_t na = al ? al->n : 0;
+
 	*out = NULL;
 	*n = 0;
-	if (!al || !al->n)
+	if (!na && !io)
 		return true;
-	*out = kv_pb_alloc(a, al->n * sizeof(**out));
-	for (size_t i = 0; *out && i < al->n; i++) {
+	*out = kv_pb_alloc(a, (na + 1) * sizeof(**out));
+	if (*out && io) {
+		char *s = kv_pb_alloc(a, 128);
+
+		if (!s)
+			return false;
+		snprintf(s, 128, "%s: %s", MS_ERR_LOG_WRITE, io);
+		(*out)[(*n)++] = s;
+	}
+	for (size_t i = 0; *out && i < na; i++) {
 		char *s = kv_pb_alloc(a, 64);
 
 		if (!s)
@@ -121,7 +132,8 @@ static void maint_status(struct grpc_call *call, const uint8_t *msg, size_t len,
 	resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
 	resp.version = (char *)MS_ETCD_API_VERSION;
 	resp.dbsize = resp.dbsizeinuse = (int64_t)ms_mvcc_size(ms->kv->mvcc);
-	if (!status_errors(&a, ms->kv->alarms, &resp.errors, &resp.n_errors)) {
+	if (!status_errors(&a, ms->kv->alarms, ms_raft_io_error(ms->kv->raft), &resp.errors,
+			   &resp.n_errors)) {
 		grpc_call_fault(call, "out of memory listing alarms");
 		kv_pb_arena_free(&a);
 		return;

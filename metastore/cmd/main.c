@@ -93,6 +93,16 @@ static void log_line(const char *fmt, ...)
 	va_end(ap);
 }
 
+static void on_log(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)arg;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
 /* The log holds what this member cannot apply: one line, and no serving less than that. */
 static void on_fatal(void *arg, const char *fmt, ...)
 {
@@ -218,6 +228,7 @@ int main(int argc, char **argv)
 	kv.applier = &app.applier;
 	ms_raft_set_apply(app.raft, apply_entry, &app);
 	ms_raft_on_fatal(app.raft, on_fatal, NULL);
+	ms_raft_on_log(app.raft, on_log, NULL);
 	kv_service_register(&kv, app.srv);
 	e = lease_service_new(loop, &kv, &app.leases);
 	if (e) {

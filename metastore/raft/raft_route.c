@@ -38,9 +38,15 @@ static void on_applied(struct raft_apply *req, int status, void *result)
 	struct ms_proposal *p = req->data;
 
 	(void)result;
+	/* a storage failure is the operator's to know: said once per kind of failure */
+	if (status && status != RAFT_SHUTDOWN && status != RAFT_LEADERSHIPLOST &&
+	    status != RAFT_NOTLEADER)
+		ms_raft_report_io(p->rn, status);
 	/* failed before it applied: the entry may or may not commit later */
 	if (p->done)
-		p->done(p->done_arg, status == RAFT_SHUTDOWN ? -ESHUTDOWN : -EAGAIN, NULL);
+		p->done(p->done_arg, status == RAFT_SHUTDOWN ? -ESHUTDOWN :
+				     status == RAFT_NOSPACE ? -ENOSPC :
+				     status == RAFT_IOERR ? -EIO : -EAGAIN, NULL);
 	pending_unlink(p->rn, p);
 	free(p);
 }

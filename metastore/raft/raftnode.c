@@ -110,8 +110,10 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	if (pad > buf->len - MS_RAFT_ENTRY_HDR)
 		goto done;
 	body_len = buf->len - MS_RAFT_ENTRY_HDR - pad;
-	if (prop)
+	if (prop) {
 		prop->applied = true;
+		rn->io_error = 0; /* this member's log took an entry again */
+	}
 	if (kind == MS_RAFT_KIND_MEMBER_ATTR)
 		apply_member_attr(rn, p + MS_RAFT_ENTRY_HDR, body_len);
 	else if (kind == MS_RAFT_KIND_STORE)
@@ -428,6 +430,33 @@ int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen)
 	rn->started = true;
 	uv_timer_start(&rn->poll, on_poll, 0, POLL_MS);
 	return 0;
+}
+
+void ms_raft_on_log(struct ms_raft *rn, ms_raft_fatal_fn fn, void *arg)
+{
+	rn->log_fn = fn;
+	rn->log_arg = arg;
+}
+
+void ms_raft_report_io(struct ms_raft *rn, int status)
+{
+	uint64_t now = uv_now(rn->loop);
+
+	/* libraft's own text says what failed (raft_strerror knows no "no space") */
+	snprintf(rn->io_msg, sizeof(rn->io_msg), "%s",
+		 status == RAFT_NOSPACE && !*raft_errmsg(rn->raft) ? "no space left on device" :
+		 *raft_errmsg(rn->raft) ? raft_errmsg(rn->raft) : raft_strerror(status));
+	/* once per kind of failure, and again every 10 s while it lasts */
+	if (rn->log_fn && (status != rn->io_error || now - rn->io_logged_ms >= 10000)) {
+		rn->log_fn(rn->log_arg, "raft: writing the log failed: %s", rn->io_msg);
+		rn->io_logged_ms = now;
+	}
+	rn->io_error = status;
+}
+
+const char *ms_raft_io_error(const struct ms_raft *rn)
+{
+	return rn && rn->io_error ? rn->io_msg : NULL;
 }
 
 void ms_raft_on_fatal(struct ms_raft *rn, ms_raft_fatal_fn fn, void *arg)

@@ -16,6 +16,8 @@
 #define MS_ERR_NO_LEADER "etcdserver: no leader"
 #define MS_ERR_LEADER_CHANGED "etcdserver: leader changed"
 #define MS_ERR_STOPPED "etcdserver: server stopped"
+/* A write the raft log could not take (a failing disk). */
+#define MS_ERR_LOG_WRITE "etcdserver: raft log write failed"
 
 struct ms_raft;
 
@@ -64,8 +66,9 @@ int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen);
 
 /* The outcome of a proposal on the member that made it: status 0 with the apply result
  * (borrowed for the call) once this member applied the entry; -EAGAIN when leadership was
- * lost before it applied (it may still commit later: the outcome is unknown), -ESHUTDOWN when
- * the member stops. Runs exactly once, from the event loop or a libraft callback: it must
+ * lost before it applied (it may still commit later: the outcome is unknown), -ENOSPC or -EIO
+ * when the log could not be written (a full disk, a failing one), -ESHUTDOWN when the member
+ * stops. Runs exactly once, from the event loop or a libraft callback: it must
  * not call into libraft. */
 typedef void (*ms_raft_done_fn)(void *arg, int status, const struct ms_apply_res *res);
 
@@ -77,6 +80,14 @@ typedef int (*ms_raft_apply_fn)(void *arg, const uint8_t *entry, size_t len,
  * cannot apply): the caller reports it and exits; the node applies nothing more. */
 typedef void (*ms_raft_fatal_fn)(void *arg, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Where the node logs what an operator must know (one line, printf-style): storage failures
+ * of proposals (a full disk), once per kind and every 10 s while they last. */
+void ms_raft_on_log(struct ms_raft *rn, ms_raft_fatal_fn fn, void *arg);
+
+/* The storage failure proposals meet now (libraft's text, e.g. "io: create segment open-1:
+ * not enough space to allocate 8388608 bytes"), or NULL while the log takes entries. */
+const char *ms_raft_io_error(const struct ms_raft *rn);
 
 /* Sets the fatal handler (before ms_raft_start). */
 void ms_raft_on_fatal(struct ms_raft *rn, ms_raft_fatal_fn fn, void *arg);

@@ -80,6 +80,11 @@ struct ms_raft {
 	void *apply_arg;
 	ms_raft_fatal_fn fatal_fn;
 	void *fatal_arg;
+	ms_raft_fatal_fn log_fn;
+	void *log_arg;
+	int io_error;          /* the last proposal failure of storage, 0 once one applies */
+	uint64_t io_logged_ms; /* when it was last logged */
+	char io_msg[RAFT_ERRMSG_BUF_SIZE];
 	ms_raft_forward_fn forward_fn;
 	void *forward_ctx;
 	char client_addr[64];
@@ -116,6 +121,9 @@ void ms_raft_poll(struct ms_raft *rn);
 /* Runs ms_raft_run_deferred(rn) from the loop soon, outside any libraft callback: calls
  * into libraft that it forbids from its own callbacks go through here. */
 void ms_raft_kick(struct ms_raft *rn);
+
+/* A proposal failed for storage (status a RAFT_* code): logged and kept for Status. */
+void ms_raft_report_io(struct ms_raft *rn, int status);
 
 /* The deferred work: starts the next barrier for queued reads (raft_route.c). */
 void ms_raft_run_deferred(struct ms_raft *rn);
