@@ -101,6 +101,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	if (prop)
 		prop->applied = true;
 	detached.method = op < MS_METHOD_COUNT ? op : 0;
+	rn->applying = index;
 	if (route)
 		route->fn(call, p + MS_RAFT_ENTRY_HDR, buf->len - MS_RAFT_ENTRY_HDR - pad,
 			  route->ctx);
@@ -110,6 +111,9 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 done:
 	ms_trace_raft_apply(rn->opts.node_id, index);
 	rn->reported_applied = index;
+	/* the waits end from the loop: this is a libraft callback */
+	if (rn->waits.head && ms_raft_waits_min(&rn->waits) <= index)
+		ms_raft_kick(rn);
 	return 0;
 }
 
@@ -248,6 +252,8 @@ static void on_poll(uv_timer_t *t)
 		rn->reported_applied = applied;
 		ms_trace_raft_apply(rn->opts.node_id, applied);
 	}
+	/* also the timeouts of waits this member does not catch up with */
+	ms_raft_waits_run(&rn->waits, applied, uv_now(rn->loop));
 }
 
 int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_raft_state_ops *st,
@@ -371,6 +377,12 @@ void ms_raft_set_forwarder(struct ms_raft *rn, ms_raft_forward_fn fn, void *ctx)
 	rn->forward_ctx = ctx;
 }
 
+void ms_raft_set_unary_forwarder(struct ms_raft *rn, ms_raft_unary_fn fn, void *ctx)
+{
+	rn->unary_fn = fn;
+	rn->unary_ctx = ctx;
+}
+
 void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg)
 {
 	rn->leader_fn = fn;
@@ -409,7 +421,10 @@ uint64_t ms_raft_term(const struct ms_raft *rn)
 
 uint64_t ms_raft_applied_index(const struct ms_raft *rn)
 {
-	return raft_last_applied((struct raft *)&rn->raft);
+	uint64_t applied = raft_last_applied((struct raft *)&rn->raft);
+
+	/* libraft counts an entry applied only once fsm_apply returned */
+	return rn->applying > applied ? rn->applying : applied;
 }
 
 uint64_t ms_raft_commit_index(const struct ms_raft *rn)
@@ -438,6 +453,7 @@ void ms_raft_stop(struct ms_raft *rn)
 		return;
 	rn->stopping = true;
 	ms_raft_fail_reads(rn, MS_ERR_STOPPED);
+	ms_raft_waits_cancel(&rn->waits, -ECANCELED);
 	uv_timer_stop(&rn->poll);
 	uv_close((uv_handle_t *)&rn->poll, NULL);
 	uv_idle_stop(&rn->kick);

@@ -6,6 +6,7 @@
 #include <raft/uv.h>
 
 #include "raft/raftnode.h"
+#include "raft/wait.h"
 
 /* Raft entry header: magic, op, pad length (entries are padded to 8 bytes), origin node and
  * its proposal sequence number. */
@@ -68,6 +69,10 @@ struct ms_raft {
 	struct ms_raft_route ops[MS_RAFT_OP_SLOTS];
 	ms_raft_forward_fn forward_fn;
 	void *forward_ctx;
+	ms_raft_unary_fn unary_fn;
+	void *unary_ctx;
+	struct ms_raft_waits waits; /* forwarded calls waiting for this member's apply */
+	uint64_t applying;          /* the entry fsm_apply is applying now, or one applied */
 	char client_addr[64];
 	void (*leader_fn)(void *arg);
 	void *leader_arg;
@@ -88,7 +93,8 @@ const char *ms_raft_leader_client(const struct ms_raft *rn);
  * into libraft that it forbids from its own callbacks go through here. */
 void ms_raft_kick(struct ms_raft *rn);
 
-/* The deferred work: starts the next barrier for queued reads (raft_route.c). */
+/* The deferred work: starts the next barrier for queued reads, ends the waits this member
+ * has applied far enough for (raft_route.c). */
 void ms_raft_run_deferred(struct ms_raft *rn);
 
 /* The pending proposal of this node with sequence `seq`, or NULL. */

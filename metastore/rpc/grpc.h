@@ -39,6 +39,8 @@ struct grpc_call {
 	bool gone;            /* stream reset or closed, connection lost: nothing more is sent */
 	void *user;           /* per-call state of a streaming service */
 	char *token;          /* the `token` request header (etcd auth), NULL if none */
+	bool forwarded;       /* sent by a member forwarding it (MS_HDR_FORWARDED) */
+	uint64_t applied_index; /* of a forwarded call: the server's when it finished */
 	struct grpc_call *next;
 };
 

@@ -98,19 +98,35 @@ void grpc_call_detach(struct grpc_call *call)
 
 /* --- responses ----------------------------------------------------------------------- */
 
+/* Appends the applied-index trailer of a forwarded call to nv; returns the new count. */
+static size_t add_applied_index(const struct grpc_call *call, nghttp2_nv *nv, size_t n,
+				char *num, size_t numlen)
+{
+	if (!call->forwarded || !call->applied_index)
+		return n;
+	nv[n] = (nghttp2_nv){ (uint8_t *)MS_HDR_APPLIED_INDEX, (uint8_t *)num,
+			      sizeof(MS_HDR_APPLIED_INDEX) - 1,
+			      (size_t)snprintf(num, numlen, "%llu",
+					       (unsigned long long)call->applied_index),
+			      NGHTTP2_NV_FLAG_NONE };
+	return n + 1;
+}
+
 static int submit_trailers(struct grpc_call *call)
 {
-	char code[12];
+	char code[12], applied[24];
 	char *enc = call->message ? grpc_percent_encode(call->message) : NULL;
-	nghttp2_nv nv[2] = {
+	nghttp2_nv nv[3] = {
 		{ (uint8_t *)"grpc-status", (uint8_t *)code, 11, 0, NGHTTP2_NV_FLAG_NONE },
 		{ (uint8_t *)"grpc-message", (uint8_t *)enc, 12, enc ? strlen(enc) : 0,
 		  NGHTTP2_NV_FLAG_NONE },
 	};
+	size_t nnv;
 	int rv;
 
 	nv[0].valuelen = (size_t)snprintf(code, sizeof(code), "%u", call->code);
-	rv = nghttp2_submit_trailer(call->conn->h2, call->stream_id, nv, enc ? 2 : 1);
+	nnv = add_applied_index(call, nv, enc ? 2 : 1, applied, sizeof(applied));
+	rv = nghttp2_submit_trailer(call->conn->h2, call->stream_id, nv, nnv);
 	free(enc);
 	call->trailers_sent = true;
 	call_end_probe(call);
@@ -147,9 +163,9 @@ static ssize_t data_read_cb(nghttp2_session *h2, int32_t stream_id, uint8_t *buf
 /* Submits response HEADERS: with a body, or as Trailers-Only when the call has no message. */
 static int submit_response(struct grpc_call *call)
 {
-	char code[12];
+	char code[12], applied[24];
 	char *enc = NULL;
-	nghttp2_nv nv[4] = {
+	nghttp2_nv nv[5] = {
 		{ (uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE },
 		{ (uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16,
 		  NGHTTP2_NV_FLAG_NONE },
@@ -168,6 +184,7 @@ static int submit_response(struct grpc_call *call)
 		if (enc)
 			nv[nnv++] = (nghttp2_nv){ (uint8_t *)"grpc-message", (uint8_t *)enc, 12,
 						  strlen(enc), NGHTTP2_NV_FLAG_NONE };
+		nnv = add_applied_index(call, nv, nnv, applied, sizeof(applied));
 		call->trailers_sent = true;
 	}
 	rv = nghttp2_submit_response(call->conn->h2, call->stream_id, nv, nnv,
@@ -224,6 +241,9 @@ void grpc_call_finish(struct grpc_call *call, uint32_t code, const char *message
 		return;
 	call->finished = true;
 	call->code = code;
+	/* what the forwarder must have applied before it answers: this call's effects */
+	if (call->forwarded && c && c->srv->applied_fn)
+		call->applied_index = c->srv->applied_fn(c->srv->applied_arg);
 	if (message && *message)
 		call->message = strdup(message);
 	if (call->gone)
@@ -462,6 +482,8 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 		/* application/grpc, application/grpc+proto, application/grpc;... */
 		h->grpc_ct = valuelen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
 			     (valuelen == 16 || value[16] == '+' || value[16] == ';');
+	} else if (eq(name, namelen, MS_HDR_FORWARDED)) {
+		call->forwarded = true;
 	} else if ((eq(name, namelen, "token") || eq(name, namelen, "authorization")) &&
 		   !call->token) {
 		/* etcd's auth token (gRPC metadata `token`; `authorization` from its gateway).

@@ -329,6 +329,12 @@ void ms_server_set_authorizer(struct ms_server *s, ms_authorizer_fn fn, void *ct
 	s->authorize_ctx = ctx;
 }
 
+void ms_server_set_applied_index(struct ms_server *s, uint64_t (*fn)(void *arg), void *arg)
+{
+	s->applied_fn = fn;
+	s->applied_arg = arg;
+}
+
 uint16_t ms_server_port(const struct ms_server *s)
 {
 	struct sockaddr_storage ss;

@@ -21,6 +21,8 @@ struct ms_server {
 	void *ctx[MS_METHOD_COUNT];
 	ms_authorizer_fn authorize; /* NULL: every call may run */
 	void *authorize_ctx;
+	uint64_t (*applied_fn)(void *arg); /* for forwarded calls (MS_HDR_APPLIED_INDEX) */
+	void *applied_arg;
 	struct ms_conn *conns;
 	/* Connections with output produced outside their own read callback, flushed from an
 	 * idle handle so that no flush (and no close it may cause) runs inside a caller. */

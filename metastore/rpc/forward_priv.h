@@ -1,0 +1,19 @@
+/* Forwarder internals shared by the HTTP/2 client (forward.c) and the call relay (forward_relay.c). */
+#ifndef MS_FORWARD_PRIV_H
+#define MS_FORWARD_PRIV_H
+
+#include <stdbool.h>
+
+#include "rpc/forward.h"
+
+struct fw_conn;
+
+struct ms_forward {
+	uv_loop_t *loop;
+	struct fw_conn *conns;
+	bool stopping;
+	ms_forward_wait_fn wait_fn; /* NULL: relay at once */
+	void *wait_ctx;
+};
+
+#endif /* MS_FORWARD_PRIV_H */
