@@ -397,7 +397,9 @@ void ms_raft_on_restore(struct ms_raft *rn, void (*fn)(void *arg), void *arg)
 
 bool ms_raft_is_leader(const struct ms_raft *rn)
 {
-	return !rn || raft_state((struct raft *)&rn->raft) == RAFT_LEADER;
+	/* not before the on-leader hooks ran: until then the lease deadlines are a
+	 * follower's, and expiring or renewing by them loses kept-alive leases */
+	return !rn || (rn->was_leader && raft_state((struct raft *)&rn->raft) == RAFT_LEADER);
 }
 
 uint64_t ms_raft_node_id(const struct ms_raft *rn)
@@ -430,6 +432,11 @@ uint64_t ms_raft_applied_index(const struct ms_raft *rn)
 uint64_t ms_raft_commit_index(const struct ms_raft *rn)
 {
 	return rn->raft.commit_index;
+}
+
+uint64_t ms_raft_request_timeout_ms(const struct ms_raft *rn)
+{
+	return 5000 + 2 * (uint64_t)rn->opts.election_ms;
 }
 
 const struct ms_raft_peer *ms_raft_peers(const struct ms_raft *rn, size_t *n)

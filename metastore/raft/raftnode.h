@@ -129,7 +129,8 @@ void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
 /* fn(arg) runs after a snapshot replaced the state (watchers must catch up). */
 void ms_raft_on_restore(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
 
-/* Whether this node is the leader now. NULL (no raft: unit tests) counts as leader. */
+/* Whether this node is the leader now and has run its ms_raft_on_leader hook. NULL (no
+ * raft: unit tests) counts as leader. */
 bool ms_raft_is_leader(const struct ms_raft *rn);
 
 uint64_t ms_raft_node_id(const struct ms_raft *rn);
@@ -139,6 +140,9 @@ uint64_t ms_raft_term(const struct ms_raft *rn);
  * in its apply reflects it). */
 uint64_t ms_raft_applied_index(const struct ms_raft *rn);
 uint64_t ms_raft_commit_index(const struct ms_raft *rn);
+
+/* etcd's request timeout for this member: 5 s plus two election timeouts (ms). */
+uint64_t ms_raft_request_timeout_ms(const struct ms_raft *rn);
 
 /* The members of the cluster configuration (borrowed, valid while rn lives). */
 const struct ms_raft_peer *ms_raft_peers(const struct ms_raft *rn, size_t *n);

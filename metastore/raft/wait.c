@@ -101,12 +101,10 @@ uint64_t ms_raft_waits_min(const struct ms_raft_waits *w)
 
 int ms_raft_wait_applied(struct ms_raft *rn, uint64_t index, ms_raft_wait_cb cb, void *arg)
 {
-	/* etcd's request timeout: 5 s plus two election timeouts */
-	uint64_t timeout_ms = 5000 + 2 * (uint64_t)rn->opts.election_ms;
-
 	if (rn->stopping)
 		return -ECANCELED;
 	if (ms_raft_applied_index(rn) >= index)
 		return 1;
-	return ms_raft_waits_add(&rn->waits, index, uv_now(rn->loop) + timeout_ms, cb, arg);
+	return ms_raft_waits_add(&rn->waits, index,
+				 uv_now(rn->loop) + ms_raft_request_timeout_ms(rn), cb, arg);
 }

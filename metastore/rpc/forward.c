@@ -193,7 +193,7 @@ static int req_submit(struct fw_conn *c, struct fw_req *r)
 	nghttp2_nv nv[] = {
 		NV(":method", "POST"),
 		NV(":scheme", "http"),
-		NV(":path", ms_method_name(r->method)),
+		NV(":path", grpc_method_path(r->method)),
 		NV(":authority", c->target),
 		NV("content-type", "application/grpc"),
 		NV("te", "trailers"),

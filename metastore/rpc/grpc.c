@@ -29,6 +29,28 @@ enum grpc_unframe_result grpc_unframe(const uint8_t *body, size_t body_len, size
 	return GRPC_UNFRAME_OK;
 }
 
+static const char *const internal_paths[] = {
+	[GRPC_METHOD_LEASE_RENEW - MS_METHOD_COUNT] = "/metastorepb.Internal/LeaseRenew",
+};
+
+const char *grpc_method_path(uint32_t id)
+{
+	if (id >= MS_METHOD_COUNT && id < GRPC_METHOD_COUNT)
+		return internal_paths[id - MS_METHOD_COUNT];
+	return ms_method_name(id);
+}
+
+uint32_t grpc_method_lookup(const char *path, size_t len)
+{
+	for (uint32_t i = MS_METHOD_COUNT; i < GRPC_METHOD_COUNT; i++) {
+		const char *p = internal_paths[i - MS_METHOD_COUNT];
+
+		if (strlen(p) == len && memcmp(p, path, len) == 0)
+			return i;
+	}
+	return ms_method_lookup(path, len);
+}
+
 void grpc_frame_header(uint8_t hdr[GRPC_FRAME_HDR], uint32_t len)
 {
 	hdr[0] = 0;

@@ -14,6 +14,26 @@
 /* Length-prefixed message header: 1 byte compressed flag, 4 bytes big-endian length. */
 #define GRPC_FRAME_HDR 5
 
+/* Methods members call on each other (a follower forwarding a keep-alive to the leader).
+ * They are not in the probe contract's table (include/ms_methods.h, whose ids the BPF
+ * programs walk): their ids follow it, and their probes report MS_METHOD_UNKNOWN. */
+enum grpc_internal_method {
+	GRPC_METHOD_LEASE_RENEW = MS_METHOD_COUNT, /* /metastorepb.Internal/LeaseRenew */
+	GRPC_METHOD_COUNT
+};
+
+/* The :path of method id `id` (etcd's or internal), "unknown" for others; static storage. */
+const char *grpc_method_path(uint32_t id);
+
+/* The method id (etcd's or internal) of a :path, or MS_METHOD_UNKNOWN. */
+uint32_t grpc_method_lookup(const char *path, size_t len);
+
+/* The id the probes get for method `id`: internal methods are not in their table. */
+static inline uint32_t grpc_probe_method(uint32_t id)
+{
+	return id < MS_METHOD_COUNT ? id : MS_METHOD_UNKNOWN;
+}
+
 
 struct ms_conn;
 

@@ -30,7 +30,7 @@ static void call_end_probe(struct grpc_call *call)
 	if (call->ended || !call->id)
 		return;
 	call->ended = true;
-	ms_trace_grpc_end(call->id, call->method, call->code, call->trace_t0);
+	ms_trace_grpc_end(call->id, grpc_probe_method(call->method), call->code, call->trace_t0);
 }
 
 /* Releases the request bytes the call buffers, and their share of the connection's bound. */
@@ -264,7 +264,7 @@ void grpc_call_fault(struct grpc_call *call, const char *what)
 	/* Only a call that this fault ends with INTERNAL counts as a panic. */
 	if (call->finished || call->gone)
 		return;
-	ms_trace_grpc_panic(call->id, call->method);
+	ms_trace_grpc_panic(call->id, grpc_probe_method(call->method));
 	/* A half-built response must not go out: the call ends with INTERNAL only. */
 	call->out.len = call->out_off = 0;
 	snprintf(msg, sizeof(msg), "internal error: %s", what);
@@ -369,8 +369,8 @@ static bool service_known(const struct ms_server *s, const char *path, size_t le
 
 	if (grpc_path_split(path, len, &svc, &svc_len, &meth, &meth_len))
 		return false;
-	for (unsigned i = 1; i < MS_METHOD_COUNT; i++) {
-		const char *name = ms_method_name(i);
+	for (unsigned i = 1; i < GRPC_METHOD_COUNT; i++) {
+		const char *name = grpc_method_path(i);
 
 		if (!s->handlers[i] && !s->streams[i].message)
 			continue;
@@ -406,9 +406,9 @@ static void on_request_headers(struct ms_conn *c, struct grpc_call *call)
 		return;
 	}
 	call->id = ++req_seq;
-	call->trace_t0 = ms_trace_grpc_begin(call->id, call->method);
+	call->trace_t0 = ms_trace_grpc_begin(call->id, grpc_probe_method(call->method));
 	if (!ms_ratelimit_take(&s->rate, uv_hrtime())) {
-		ms_trace_grpc_rate_limited(call->id, call->method);
+		ms_trace_grpc_rate_limited(call->id, grpc_probe_method(call->method));
 		grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, "etcdserver: too many requests");
 		return;
 	}
@@ -472,7 +472,7 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 		return 0;
 	h = hdrs_of(call);
 	if (eq(name, namelen, ":path")) {
-		call->method = ms_method_lookup((const char *)value, valuelen);
+		call->method = grpc_method_lookup((const char *)value, valuelen);
 		h->have_path = true;
 		h->path_len = valuelen < sizeof(h->path) ? valuelen : sizeof(h->path) - 1;
 		memcpy(h->path, value, h->path_len);

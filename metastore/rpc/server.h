@@ -23,7 +23,9 @@ struct ms_server_opts {
 int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_server **out);
 
 /* Routes unary method `m` to `fn` with `ctx` (borrowed). Unrouted methods get UNIMPLEMENTED. */
-void ms_server_handle(struct ms_server *s, enum ms_method m, grpc_unary_fn fn, void *ctx);
+/* Routes unary method `m` (enum ms_method or enum grpc_internal_method) to `fn` with `ctx`
+ * (borrowed). Unrouted methods get UNIMPLEMENTED. */
+void ms_server_handle(struct ms_server *s, uint32_t m, grpc_unary_fn fn, void *ctx);
 
 /* Routes streaming method `m` to `ops` (copied) with `ctx` (borrowed). */
 void ms_server_handle_stream(struct ms_server *s, enum ms_method m,
