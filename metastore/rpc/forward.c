@@ -13,6 +13,7 @@
 #include "rpc/server.h"
 
 #define FW_READ_BUF 65536
+#define SWEEP_MS 100 /* how often deadlines are checked */
 
 struct fw_conn;
 
@@ -30,6 +31,8 @@ struct fw_req {
 	bool have_status;
 	char *message;
 	uint64_t applied_index;
+	int32_t stream_id;    /* once submitted */
+	uint64_t deadline_ms; /* answered "request timed out" then; 0: never */
 	struct fw_req *prev, *next; /* the connection's calls */
 };
 
@@ -81,12 +84,11 @@ static void req_free(struct fw_req *r)
 }
 
 /* Hands what the leader answered (or `code`/`why` when it did not) to the caller and frees
- * the request. */
-static void req_end(struct fw_req *r, uint32_t code, const char *why)
+ * the (unlinked) request. */
+static void req_answer(struct fw_req *r, uint32_t code, const char *why)
 {
 	struct ms_forward_reply reply = { .status = code, .message = why };
 
-	req_unlink(r);
 	if (r->have_status)
 		reply = (struct ms_forward_reply){ .status = r->status, .message = r->message,
 						   .framed = r->resp.data,
@@ -94,6 +96,12 @@ static void req_end(struct fw_req *r, uint32_t code, const char *why)
 						   .applied_index = r->applied_index };
 	r->done(r->arg, &reply);
 	req_free(r);
+}
+
+static void req_end(struct fw_req *r, uint32_t code, const char *why)
+{
+	req_unlink(r);
+	req_answer(r, code, why);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -203,37 +211,8 @@ static int req_submit(struct fw_conn *c, struct fw_req *r)
 	size_t n = sizeof(nv) / sizeof(nv[0]) - (r->token ? 0 : 1);
 	nghttp2_data_provider dp = { .source.ptr = r, .read_callback = body_read };
 
-	return nghttp2_submit_request(c->h2, NULL, nv, n, &dp, r) < 0 ? -EIO : 0;
-}
-
-static int hex_val(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* grpc-message arrives percent-encoded; the call encodes it again when it relays it. */
-static char *percent_decode(const uint8_t *v, size_t len)
-{
-	char *out = malloc(len + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		if (v[i] == '%' && i + 2 < len && hex_val(v[i + 1]) >= 0 && hex_val(v[i + 2]) >= 0) {
-			*o++ = (char)(hex_val(v[i + 1]) << 4 | hex_val(v[i + 2]));
-			i += 2;
-		} else {
-			*o++ = (char)v[i];
-		}
-	}
-	*o = '\0';
-	return out;
+	r->stream_id = nghttp2_submit_request(c->h2, NULL, nv, n, &dp, r);
+	return r->stream_id < 0 ? -EIO : 0;
 }
 
 static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t *name,
@@ -252,7 +231,7 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 		r->status = (uint32_t)strtoul(num, NULL, 10);
 		r->have_status = true;
 	} else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0 && !r->message) {
-		r->message = percent_decode(value, valuelen);
+		r->message = grpc_percent_decode(value, valuelen);
 	} else if (namelen == sizeof(MS_HDR_APPLIED_INDEX) - 1 &&
 		   memcmp(name, MS_HDR_APPLIED_INDEX, namelen) == 0 && valuelen < sizeof(num)) {
 		memcpy(num, value, valuelen);
@@ -378,13 +357,59 @@ static struct fw_conn *conn_get(struct ms_forward *fw, const char *target)
 	return c;
 }
 
+/* Ends the calls past their deadline, as etcd ends a request its leader does not answer in
+ * time (a paused or cut-off leader keeps the connection open). */
+static void on_sweep(uv_timer_t *t)
+{
+	struct ms_forward *fw = t->data;
+	uint64_t now = uv_now(fw->loop);
+	struct fw_req *late = NULL, *r, *next;
+
+	/* unlinked first: the callbacks may make calls on these connections */
+	for (struct fw_conn *c = fw->conns; c; c = c->next) {
+		for (r = c->reqs; r; r = next) {
+			next = r->next;
+			if (!r->deadline_ms || r->deadline_ms > now)
+				continue;
+			if (r->stream_id > 0) {
+				nghttp2_session_set_stream_user_data(c->h2, r->stream_id, NULL);
+				nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, r->stream_id,
+							  NGHTTP2_CANCEL);
+			}
+			req_unlink(r);
+			r->next = late;
+			late = r;
+		}
+	}
+	for (struct fw_conn *c = fw->conns, *cn; c; c = cn) {
+		cn = c->next; /* a failed flush unlinks c; it is freed later, from the loop */
+		if (c->connected)
+			conn_flush(c);
+	}
+	for (r = late; r; r = next) {
+		next = r->next;
+		req_answer(r, MS_GRPC_UNAVAILABLE, MS_ERR_REQUEST_TIMEOUT);
+	}
+}
+
 int ms_forward_new(uv_loop_t *loop, struct ms_forward **out)
 {
 	*out = calloc(1, sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
 	(*out)->loop = loop;
+	uv_timer_init(loop, &(*out)->sweep);
+	(*out)->sweep.data = *out;
 	return 0;
+}
+
+void ms_forward_set_timeout(struct ms_forward *fw, uint64_t timeout_ms)
+{
+	fw->timeout_ms = timeout_ms;
+	if (timeout_ms)
+		uv_timer_start(&fw->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+	else
+		uv_timer_stop(&fw->sweep);
 }
 
 int ms_forward_unary(struct ms_forward *fw, const char *target, uint32_t method,
@@ -413,6 +438,7 @@ int ms_forward_unary(struct ms_forward *fw, const char *target, uint32_t method,
 	r->method = method;
 	r->done = done;
 	r->arg = arg;
+	r->deadline_ms = fw->timeout_ms ? uv_now(fw->loop) + fw->timeout_ms : 0;
 	req_link(c, r);
 	if (!c->connected)
 		return 0; /* submitted once connected */
@@ -429,11 +455,12 @@ int ms_forward_unary(struct ms_forward *fw, const char *target, uint32_t method,
 
 void ms_forward_stop(struct ms_forward *fw)
 {
-	if (!fw)
+	if (!fw || fw->stopping)
 		return;
 	fw->stopping = true;
 	while (fw->conns)
 		conn_close(fw->conns);
+	uv_close((uv_handle_t *)&fw->sweep, NULL);
 }
 
 void ms_forward_free(struct ms_forward *fw)

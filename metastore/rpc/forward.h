@@ -35,6 +35,10 @@ typedef int (*ms_forward_wait_fn)(void *ctx, uint64_t index, void (*cb)(void *ar
 /* A forwarder on `loop`. Returns 0 with *out, or -ENOMEM. */
 int ms_forward_new(uv_loop_t *loop, struct ms_forward **out);
 
+/* Calls made from now on end UNAVAILABLE "etcdserver: request timed out" when not answered
+ * within `timeout_ms` (0: no limit, the default). */
+void ms_forward_set_timeout(struct ms_forward *fw, uint64_t timeout_ms);
+
 /* Sets how a relayed call waits for this member's apply (ms_forward_call); `ctx` borrowed.
  * Without it answers are relayed at once. */
 void ms_forward_set_wait(struct ms_forward *fw, ms_forward_wait_fn fn, void *ctx);
@@ -62,8 +66,8 @@ int ms_forward_unary(struct ms_forward *fw, const char *target, uint32_t method,
 int ms_forward_call(struct ms_forward *fw, const char *target, struct grpc_call *call,
 		    const uint8_t *msg, size_t len);
 
-/* Closes every connection; calls still waiting for an answer end with UNAVAILABLE.
- * Idempotent. */
+/* Closes every connection; calls still waiting for an answer end with UNAVAILABLE. The
+ * handles close through the loop. Idempotent. */
 void ms_forward_stop(struct ms_forward *fw);
 
 /* Frees the forwarder after the loop closed its connections; NULL is allowed. */

@@ -12,6 +12,8 @@ struct ms_forward {
 	uv_loop_t *loop;
 	struct fw_conn *conns;
 	bool stopping;
+	uint64_t timeout_ms; /* of every call; 0: none */
+	uv_timer_t sweep;    /* ends the calls past their deadline */
 	ms_forward_wait_fn wait_fn; /* NULL: relay at once */
 	void *wait_ctx;
 };

@@ -77,6 +77,35 @@ char *grpc_percent_encode(const char *s)
 	return out;
 }
 
+static int hex_val(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *grpc_percent_decode(const uint8_t *v, size_t len)
+{
+	char *out = malloc(len + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] == '%' && i + 2 < len && hex_val(v[i + 1]) >= 0 && hex_val(v[i + 2]) >= 0) {
+			*o++ = (char)(hex_val(v[i + 1]) << 4 | hex_val(v[i + 2]));
+			i += 2;
+		} else {
+			*o++ = (char)v[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 int grpc_path_split(const char *path, size_t len, const char **svc, size_t *svc_len,
 		    const char **meth, size_t *meth_len)
 {

@@ -159,4 +159,8 @@ int grpc_path_split(const char *path, size_t len, const char **svc, size_t *svc_
  * and '%'). Returns a malloc'ed string or NULL. */
 char *grpc_percent_encode(const char *s);
 
+/* Decodes a received grpc-message value (`len` bytes, not NUL-terminated); malformed
+ * escapes are kept as they are. Returns a malloc'ed string or NULL. */
+char *grpc_percent_decode(const uint8_t *v, size_t len);
+
 #endif /* MS_GRPC_H */

@@ -71,6 +71,16 @@ static void h_leader_put(struct grpc_call *call, const uint8_t *msg, size_t len,
 	grpc_call_finish(call, MS_GRPC_FAILED_PRECONDITION, "etcdserver: nope 100%");
 }
 
+/* The leader's Txn: never answered (a paused leader); the call is let go at teardown. */
+static struct grpc_call *held;
+
+static void h_leader_hold(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	(void)msg, (void)len, (void)ctx;
+	grpc_call_ref(call);
+	held = call;
+}
+
 /* The follower forwards everything it gets to the leader. */
 static void h_follower(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
 {
@@ -141,6 +151,7 @@ static int setup(void **state)
 	f->follower = server(f, f->follower_addr, sizeof(f->follower_addr));
 	ms_server_handle(f->leader, MS_METHOD_KV_RANGE, h_leader_range, f);
 	ms_server_handle(f->leader, MS_METHOD_KV_PUT, h_leader_put, f);
+	ms_server_handle(f->leader, MS_METHOD_KV_TXN, h_leader_hold, f);
 	ms_server_set_applied_index(f->leader, leader_applied, NULL);
 	ms_server_handle(f->follower, MS_METHOD_KV_RANGE, h_follower, f);
 	ms_server_handle(f->follower, MS_METHOD_KV_PUT, h_follower, f);
@@ -155,6 +166,10 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	if (held)
+		grpc_call_finish(held, MS_GRPC_OK, NULL);
+	grpc_call_unref(held);
+	held = NULL;
 	ms_forward_stop(f->client);
 	ms_forward_stop(f->fwd);
 	ms_server_shutdown(f->leader);
@@ -278,6 +293,31 @@ static void test_relay_applied_already(void **state)
 	assert_string_equal(a.message, "etcdserver: nope 100%");
 }
 
+/* A leader that never answers: the call ends "request timed out" after the timeout. */
+static void test_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a = { 0 };
+	uint64_t t0 = uv_now(&f->loop);
+
+	ms_forward_set_timeout(f->fwd, 300);
+	assert_int_equal(ms_forward_unary(f->fwd, f->leader_addr, MS_METHOD_KV_TXN, NULL,
+					  range_req, sizeof(range_req), on_done, &a), 0);
+	run_until(f, &a);
+	assert_true(a.done);
+	assert_non_null(held);
+	assert_int_equal(a.status, MS_GRPC_UNAVAILABLE);
+	assert_string_equal(a.message, MS_ERR_REQUEST_TIMEOUT);
+	assert_in_range(uv_now(&f->loop) - t0, 300, 1000);
+	/* the connection still serves the next call */
+	a = (struct answer){ 0 };
+	assert_int_equal(ms_forward_unary(f->fwd, f->leader_addr, MS_METHOD_KV_RANGE, NULL,
+					  range_req, sizeof(range_req), on_done, &a), 0);
+	run_until(f, &a);
+	assert_int_equal(a.status, MS_GRPC_OK);
+	assert_int_equal(a.count, 7);
+}
+
 /* Stopping the forwarder ends what waits for an answer with UNAVAILABLE. */
 static void test_stop_ends_calls(void **state)
 {
@@ -303,6 +343,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relay_waits_for_apply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_wait_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_applied_already, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_ends_calls, setup, teardown),
 	};
 
