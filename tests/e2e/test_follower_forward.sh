@@ -61,6 +61,13 @@ remaining() {
 	esac
 }
 
+# brief OUT: etcdctl's answer without its retry log: the errors it retried on (counted), then
+# what it printed last.
+brief() {
+	grep -o '"error":"[^"]*"' <<<"$1" | sort | uniq -c | sed 's/^ */x/' | tr '\n' ' '
+	grep -v '^{' <<<"$1" | tail -n 1
+}
+
 [ "$TARGET" = etcd ] || [ "$TARGET" = metastore ] || fail "TARGET is etcd or metastore, not $TARGET"
 [ "$TARGET" != etcd ] || [ -x "$ETCD" ] || fail "$ETCD not installed (Debian's etcd-server)"
 cluster_init
@@ -164,10 +171,10 @@ on "$F" auth enable >/dev/null 2>&1 || fail "auth enable through $F"
 out=$(on "$F" get cmp --consistency=s 2>&1) && fail "unauthenticated get on $F after auth enable: $out"
 grep -q "user name is empty" <<<"$out" || fail "unauthenticated get on $F after auth enable: $out"
 echo "ok (c) auth enable through $F in force there at once (\"user name is empty\")"
-out=$(on "$F" --user root:pw put authed yes 2>&1) || fail "put --user root:pw through $F: $(tail -n 2 <<<"$out")"
+out=$(on "$F" --user root:pw put authed yes 2>&1) || fail "put --user root:pw through $F: $(brief "$out")"
 out=$(on "$F" --user root:pw get authed --print-value-only 2>&1) ||
-	fail "get --user root:pw through $F: $(tail -n 2 <<<"$out")"
-[ "$out" = yes ] || fail "get --user root:pw through $F: $(tail -n 2 <<<"$out")"
+	fail "get --user root:pw through $F: $(brief "$out")"
+[ "$out" = yes ] || fail "get --user root:pw through $F: $(brief "$out")"
 echo "ok (c) put and get with --user root:pw through $F"
 on "$F" --user root:pw auth disable >/dev/null || fail "auth disable through $F"
 
