@@ -22,7 +22,6 @@ struct ms_server_opts {
 /* Binds and listens on `loop`. Returns 0 with *out owned by the caller, or -errno. */
 int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_server **out);
 
-/* Routes unary method `m` to `fn` with `ctx` (borrowed). Unrouted methods get UNIMPLEMENTED. */
 /* Routes unary method `m` (enum ms_method or enum grpc_internal_method) to `fn` with `ctx`
  * (borrowed). Unrouted methods get UNIMPLEMENTED. */
 void ms_server_handle(struct ms_server *s, uint32_t m, grpc_unary_fn fn, void *ctx);
