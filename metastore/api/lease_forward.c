@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* etcd's follower throttles its retries to the leader by this much (ms). */
-#define RETRY_MS 50
+/* etcd's follower throttles its retries to the leader by this much (ms); a keep-alive at
+ * the leader is checked as often for a change of leader. */
+#define TICK_MS 50
 
 struct ka_msg {
 	struct ka_msg *next;
@@ -21,11 +22,20 @@ struct ka_stream {
 	struct lease_forward_env env;
 	struct ka_msg *head, **tail;
 	uint64_t deadline_ms; /* of the head request */
-	uv_timer_t retry;
-	bool inflight;    /* the head request is at the leader */
-	bool retrying;    /* the retry timer runs */
-	bool half_closed; /* finish once the queue is empty */
-	bool closed;      /* the stream is gone */
+	uv_timer_t tick;      /* retries, and the watch on the leader of a sent request */
+	unsigned gen;         /* of the sent request whose answer counts */
+	unsigned outstanding; /* sent requests not answered yet (stale ones included) */
+	uint64_t sent_to;     /* the leader the counted request went to */
+	bool inflight;        /* the head request is at the leader */
+	bool retrying;        /* the head request waits for the next tick */
+	bool half_closed;     /* finish once the queue is empty */
+	bool closed;          /* the stream is gone */
+};
+
+/* A sent request: its answer counts only while its generation is the stream's. */
+struct ka_sent {
+	struct ka_stream *ka;
+	unsigned gen;
 };
 
 static void on_timer_closed(uv_handle_t *h)
@@ -39,7 +49,7 @@ static void on_timer_closed(uv_handle_t *h)
 /* Frees the state once the stream is gone and no answer can arrive any more. */
 static void maybe_free(struct ka_stream *ka)
 {
-	if (!ka->closed || ka->inflight)
+	if (!ka->closed || ka->outstanding)
 		return;
 	while (ka->head) {
 		struct ka_msg *m = ka->head;
@@ -47,7 +57,7 @@ static void maybe_free(struct ka_stream *ka)
 		ka->head = m->next;
 		free(m);
 	}
-	uv_close((uv_handle_t *)&ka->retry, on_timer_closed);
+	uv_close((uv_handle_t *)&ka->tick, on_timer_closed);
 }
 
 static void pop(struct ka_stream *ka)
@@ -70,12 +80,27 @@ static void end_stream(struct ka_stream *ka, uint32_t code, const char *why)
 
 static void pump(struct ka_stream *ka);
 
-static void on_retry(uv_timer_t *t)
+/* A request at a leader that is no longer the one (paused, cut off, deposed) is sent again
+ * to the new one; its old answer no longer counts. Renewing twice does no harm. */
+static void on_tick(uv_timer_t *t)
 {
 	struct ka_stream *ka = t->data;
 
+	if (ka->inflight && ms_raft_leader_id(ka->env.rn) != ka->sent_to) {
+		ka->gen++;
+		ka->inflight = false;
+	}
 	ka->retrying = false;
-	pump(ka);
+	if (!ka->inflight)
+		pump(ka);
+	if (!ka->inflight && !ka->retrying)
+		uv_timer_stop(t);
+}
+
+static void tick_start(struct ka_stream *ka)
+{
+	if (!uv_is_active((uv_handle_t *)&ka->tick))
+		uv_timer_start(&ka->tick, on_tick, TICK_MS, TICK_MS);
 }
 
 /* The head request found no leader to take it: again soon, or give up as etcd does. */
@@ -87,18 +112,24 @@ static void retry_later(struct ka_stream *ka)
 		return;
 	}
 	ka->retrying = true;
-	uv_timer_start(&ka->retry, on_retry, RETRY_MS, 0);
+	tick_start(ka);
 }
 
 static void on_renewed(void *arg, const struct ms_forward_reply *reply)
 {
-	struct ka_stream *ka = arg;
+	struct ka_sent *sent = arg;
+	struct ka_stream *ka = sent->ka;
+	bool stale = sent->gen != ka->gen;
 
-	ka->inflight = false;
-	if (ka->closed || ka->call->finished) {
+	free(sent);
+	ka->outstanding--;
+	if (ka->closed) {
 		maybe_free(ka);
 		return;
 	}
+	if (stale || ka->call->finished)
+		return;
+	ka->inflight = false;
 	if (reply->status == MS_GRPC_UNAVAILABLE) {
 		/* unreachable, or no longer the leader: the next leader renews it */
 		retry_later(ka);
@@ -117,6 +148,26 @@ static void on_renewed(void *arg, const struct ms_forward_reply *reply)
 	pump(ka);
 }
 
+/* Sends request m to the leader as the stream's current generation. Returns 0 or -errno
+ * (see ms_raft_call_leader). */
+static int send_head(struct ka_stream *ka, const struct ka_msg *m)
+{
+	struct ka_sent *sent = malloc(sizeof(*sent));
+	int rv;
+
+	if (!sent)
+		return -ENOMEM;
+	*sent = (struct ka_sent){ .ka = ka, .gen = ++ka->gen };
+	ka->sent_to = ms_raft_leader_id(ka->env.rn);
+	rv = ms_raft_call_leader(ka->env.rn, GRPC_METHOD_LEASE_RENEW, ka->call->token, m->data,
+				 m->len, on_renewed, sent);
+	if (rv)
+		free(sent);
+	else
+		ka->outstanding++;
+	return rv;
+}
+
 /* Serves the queue's head unless it is being served, in request order. */
 static void pump(struct ka_stream *ka)
 {
@@ -129,10 +180,10 @@ static void pump(struct ka_stream *ka)
 			pop(ka);
 			continue;
 		}
-		rv = ms_raft_call_leader(ka->env.rn, GRPC_METHOD_LEASE_RENEW, ka->call->token,
-					 m->data, m->len, on_renewed, ka);
+		rv = send_head(ka, m);
 		if (rv == 0) {
 			ka->inflight = true;
+			tick_start(ka);
 		} else if (rv == -ECANCELED) {
 			end_stream(ka, MS_GRPC_UNAVAILABLE, MS_ERR_STOPPED);
 		} else if (rv == -ENOMEM) {
@@ -157,8 +208,8 @@ static struct ka_stream *stream_state(struct grpc_call *call, const struct lease
 	ka->call = call;
 	ka->env = *env;
 	ka->tail = &ka->head;
-	uv_timer_init(env->loop, &ka->retry);
-	ka->retry.data = ka;
+	uv_timer_init(env->loop, &ka->tick);
+	ka->tick.data = ka;
 	grpc_call_ref(call);
 	call->user = ka;
 	return ka;
@@ -203,9 +254,7 @@ void lease_forward_closed(struct grpc_call *call)
 	if (!ka)
 		return;
 	ka->closed = true;
-	if (ka->retrying) {
-		uv_timer_stop(&ka->retry);
-		ka->retrying = false;
-	}
+	ka->retrying = ka->inflight = false;
+	uv_timer_stop(&ka->tick);
 	maybe_free(ka);
 }

@@ -123,44 +123,63 @@ for n in "${MEMBERS[@]}"; do
 done
 echo "ok (d) lease $lease alive with the same TTL and listed on 3 of 3 members"
 
-# (e) a keep-alive stream opened on the follower keeps a 5 s lease alive for 15 s, across a
-# kill of the leader 5 s in (the stream goes on through the new leader, or etcdctl
-# reconnects)
-LEADER=$(wait_leader)
-F=$(a_follower)
-ka=$(on "$F" lease grant 5 | awk '{print $2}')
-[ -n "$ka" ] || fail "lease grant 5 through $F"
-on "$F" put --lease="$ka" kept yes >/dev/null || fail "put with lease through $F"
-etcdctl --endpoints="127.0.0.1:${CPORT[$F]}" lease keep-alive "$ka" >"$E2E_TMP/keepalive.out" 2>&1 &
-KA_PID=$!
-E2E_PIDS+=("$KA_PID")
-expired=0 polls=0 killed_at=-1
-start=$SECONDS
-# observed for 15 s (the time span is what is tested, not a condition waited for)
-while [ $((SECONDS - start)) -lt 15 ]; do
-	if [ "$killed_at" -lt 0 ] && [ $((SECONDS - start)) -ge 5 ]; then
-		kill -9 "${PID[$LEADER]}"
-		{ wait "${PID[$LEADER]}"; } 2>/dev/null || true
-		killed_at=$(grep -c keepalived "$E2E_TMP/keepalive.out" || true)
+# keep_alive_across FAULT: a keep-alive stream opened on a follower keeps a 5 s lease alive
+# for 15 s across a fault of the leader 5 s in: `pause` (SIGSTOP, resumed after the 15 s)
+# or `kill` (-9). The stream goes on through the new leader, or etcdctl reconnects; the
+# lease and its key are there on the other members afterwards.
+keep_alive_across() {
+	local fault=$1 ka ka_pid expired=0 polls=0 faulted_at=-1 start after r n
+	LEADER=$(wait_leader)
+	F=$(a_follower)
+	ka=$(on "$F" lease grant 5 | awk '{print $2}')
+	[ -n "$ka" ] || fail "lease grant 5 through $F"
+	on "$F" put --lease="$ka" "kept-$fault" yes >/dev/null || fail "put with lease through $F"
+	etcdctl --endpoints="127.0.0.1:${CPORT[$F]}" lease keep-alive "$ka" \
+		>"$E2E_TMP/keepalive-$fault.out" 2>&1 &
+	ka_pid=$!
+	E2E_PIDS+=("$ka_pid")
+	start=$SECONDS
+	# observed for 15 s (the time span is what is tested, not a condition waited for)
+	while [ $((SECONDS - start)) -lt 15 ]; do
+		if [ "$faulted_at" -lt 0 ] && [ $((SECONDS - start)) -ge 5 ]; then
+			if [ "$fault" = pause ]; then
+				kill -STOP "${PID[$LEADER]}"
+			else
+				kill -9 "${PID[$LEADER]}"
+				{ wait "${PID[$LEADER]}"; } 2>/dev/null || true
+			fi
+			faulted_at=$(grep -c keepalived "$E2E_TMP/keepalive-$fault.out" || true)
+		fi
+		[ "$(remaining "$F" "$ka")" != expired ] || expired=$((expired + 1))
+		polls=$((polls + 1))
+		sleep 0.5
+	done
+	kill -0 "$ka_pid" 2>/dev/null ||
+		fail "etcdctl lease keep-alive on $F exited ($fault): $(tail -5 "$E2E_TMP/keepalive-$fault.out")"
+	after=$(($(grep -c keepalived "$E2E_TMP/keepalive-$fault.out" || true) - faulted_at))
+	[ "$after" -gt 0 ] ||
+		fail "no keep-alive answered on $F after the $fault of leader $LEADER: $(tail -5 "$E2E_TMP/keepalive-$fault.out")"
+	[ "$expired" = 0 ] ||
+		fail "the kept-alive lease was seen expired $expired times in $polls polls on $F ($fault)"
+	for n in "${MEMBERS[@]}"; do
+		[ "$n" != "$LEADER" ] || continue
+		r=$(remaining "$n" "$ka")
+		[[ $r =~ ^[0-9]+$ ]] && [ "$r" -gt 0 ] ||
+			fail "kept-alive lease on $n after 15 s ($fault): remaining '${r:-<none>}'"
+		wait_until 5 bash -c "[ \"\$(etcdctl --endpoints=127.0.0.1:${CPORT[$n]} get kept-$fault --consistency=s --print-value-only)\" = yes ]" ||
+			fail "the kept-alive lease's key is gone on $n ($fault)"
+	done
+	kill "$ka_pid"
+	if [ "$fault" = pause ]; then
+		kill -CONT "${PID[$LEADER]}"
+		wait_until 10 on "$LEADER" get kept-pause --consistency=s ||
+			fail "$LEADER does not answer after SIGCONT"
 	fi
-	[ "$(remaining "$F" "$ka")" != expired ] || expired=$((expired + 1))
-	polls=$((polls + 1))
-	sleep 0.5
-done
-kill -0 "$KA_PID" 2>/dev/null || fail "etcdctl lease keep-alive on $F exited: $(tail -5 "$E2E_TMP/keepalive.out")"
-after=$(($(grep -c keepalived "$E2E_TMP/keepalive.out" || true) - killed_at))
-[ "$after" -gt 0 ] || fail "no keep-alive answered on $F after the leader $LEADER was killed: $(tail -5 "$E2E_TMP/keepalive.out")"
-[ "$expired" = 0 ] || fail "the kept-alive lease was seen expired $expired times in $polls polls on $F"
-wait_leader >/dev/null
-for n in "${MEMBERS[@]}"; do
-	[ "$n" != "$LEADER" ] || continue
-	r=$(remaining "$n" "$ka")
-	[[ $r =~ ^[0-9]+$ ]] && [ "$r" -gt 0 ] || fail "kept-alive lease on $n after 15 s: remaining '${r:-<none>}'"
-	wait_until 5 bash -c "[ \"\$(etcdctl --endpoints=127.0.0.1:${CPORT[$n]} get kept --consistency=s --print-value-only)\" = yes ]" ||
-		fail "the kept-alive lease's key is gone on $n"
-done
-kill "$KA_PID"
-echo "ok (e) keep-alive through $F kept lease $ka 15 s, $after answers after leader $LEADER was killed"
+	echo "ok (e) keep-alive through $F kept lease $ka 15 s, $after answers after the $fault of leader $LEADER"
+}
+
+keep_alive_across pause
+keep_alive_across kill
 
 # (c) auth enable through a follower is in force there when it is answered: an
 # unauthenticated read on it (served by it, serializable) is refused as etcd refuses it;
