@@ -121,6 +121,24 @@ static int forward(void *ctx, const char *leader, struct grpc_call *call, const 
 	return ms_forward_call(ctx, leader, call, msg, len);
 }
 
+static int forward_unary(void *ctx, const char *leader, uint32_t method, const char *token,
+			 const uint8_t *msg, size_t len, ms_forward_done_fn done, void *arg)
+{
+	return ms_forward_unary(ctx, leader, method, token, msg, len, done, arg);
+}
+
+/* A relayed answer waits for this member's own apply (rpc/ knows nothing of raft). */
+static int wait_applied(void *ctx, uint64_t index, void (*cb)(void *arg, int status), void *arg)
+{
+	return ms_raft_wait_applied(ctx, index, cb, arg);
+}
+
+/* The applied index a forwarded call's answer carries back to its forwarder. */
+static uint64_t applied_index(void *arg)
+{
+	return ms_raft_applied_index(arg);
+}
+
 /* After a snapshot replaced the store, watchers read on from their positions. */
 static void on_restored(void *arg)
 {
@@ -216,6 +234,10 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	ms_raft_set_forwarder(app.raft, forward, app.fwd);
+	ms_raft_set_unary_forwarder(app.raft, forward_unary, app.fwd);
+	ms_forward_set_wait(app.fwd, wait_applied, app.raft);
+	ms_forward_set_timeout(app.fwd, ms_raft_request_timeout_ms(app.raft));
+	ms_server_set_applied_index(app.srv, applied_index, app.raft);
 	kv = (struct kv_service){ .mvcc = mvcc, .cluster_id = cluster.cluster_id,
 				  .member_id = cluster.self_id, .raft_term = 1,
 				  .max_request_bytes = a.max_request_bytes, .leases = leases,

@@ -114,6 +114,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		prop->applied = true;
 		rn->io_error = 0; /* this member's log took an entry again */
 	}
+	rn->applying = index;
 	if (kind == MS_RAFT_KIND_MEMBER_ATTR)
 		apply_member_attr(rn, p + MS_RAFT_ENTRY_HDR, body_len);
 	else if (kind == MS_RAFT_KIND_STORE)
@@ -121,6 +122,9 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 done:
 	ms_trace_raft_apply(rn->opts.node_id, index);
 	rn->reported_applied = index;
+	/* the waits end from the loop: this is a libraft callback */
+	if (rn->waits.head && ms_raft_waits_min(&rn->waits) <= index)
+		ms_raft_kick(rn);
 	return 0;
 }
 
@@ -258,6 +262,8 @@ void ms_raft_poll(struct ms_raft *rn)
 		rn->reported_applied = applied;
 		ms_trace_raft_apply(rn->opts.node_id, applied);
 	}
+	/* also the timeouts of waits this member does not catch up with */
+	ms_raft_waits_run(&rn->waits, applied, uv_now(rn->loop));
 }
 
 static void on_poll(uv_timer_t *t)
@@ -477,6 +483,12 @@ void ms_raft_set_forwarder(struct ms_raft *rn, ms_raft_forward_fn fn, void *ctx)
 	rn->forward_ctx = ctx;
 }
 
+void ms_raft_set_unary_forwarder(struct ms_raft *rn, ms_raft_unary_fn fn, void *ctx)
+{
+	rn->unary_fn = fn;
+	rn->unary_ctx = ctx;
+}
+
 void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg)
 {
 	rn->leader_fn = fn;
@@ -491,7 +503,9 @@ void ms_raft_on_restore(struct ms_raft *rn, void (*fn)(void *arg), void *arg)
 
 bool ms_raft_is_leader(const struct ms_raft *rn)
 {
-	return !rn || raft_state(rn->raft) == RAFT_LEADER;
+	/* not before the on-leader hooks ran: until then the lease deadlines are a
+	 * follower's, and expiring or renewing by them loses kept-alive leases */
+	return !rn || (rn->was_leader && raft_state(rn->raft) == RAFT_LEADER);
 }
 
 uint64_t ms_raft_node_id(const struct ms_raft *rn)
@@ -515,12 +529,20 @@ uint64_t ms_raft_term(const struct ms_raft *rn)
 
 uint64_t ms_raft_applied_index(const struct ms_raft *rn)
 {
-	return raft_last_applied(rn->raft);
+	uint64_t applied = raft_last_applied(rn->raft);
+
+	/* libraft counts an entry applied only once fsm_apply returned */
+	return rn->applying > applied ? rn->applying : applied;
 }
 
 uint64_t ms_raft_commit_index(const struct ms_raft *rn)
 {
 	return rn->raft->commit_index;
+}
+
+uint64_t ms_raft_request_timeout_ms(const struct ms_raft *rn)
+{
+	return 5000 + 2 * (uint64_t)rn->opts.election_ms;
 }
 
 const struct ms_raft_peer *ms_raft_peers(const struct ms_raft *rn, size_t *n)
@@ -544,6 +566,7 @@ void ms_raft_stop(struct ms_raft *rn)
 		return;
 	rn->stopping = true;
 	ms_raft_fail_reads(rn, MS_ERR_STOPPED);
+	ms_raft_waits_cancel(&rn->waits, -ECANCELED);
 	uv_timer_stop(&rn->poll);
 	uv_close((uv_handle_t *)&rn->poll, NULL);
 	uv_idle_stop(&rn->kick);

@@ -8,6 +8,8 @@
 #include <uv.h>
 
 #include "apply/apply.h"
+#include "raft/wait.h"
+#include "rpc/forward.h"
 #include "rpc/grpc.h"
 #include "rpc/server.h"
 
@@ -42,6 +44,12 @@ struct ms_raft_opts {
 /* Sends a call on to the leader's client address; 0, or -errno with the call unanswered. */
 typedef int (*ms_raft_forward_fn)(void *ctx, const char *leader_addr, struct grpc_call *call,
 				  const uint8_t *msg, size_t len);
+
+/* Makes unary call `method` with `msg` (and `token`, may be NULL) on the leader's client
+ * address; done(arg, reply) runs once with its answer when this returns 0, never on -errno. */
+typedef int (*ms_raft_unary_fn)(void *ctx, const char *leader_addr, uint32_t method,
+				const char *token, const uint8_t *msg, size_t len,
+				ms_forward_done_fn done, void *arg);
 
 /* The state machine's snapshot functions (whole state, see snapshot.h). `snapshot` runs on
  * the event loop and only copies the state out; libraft compresses it (LZ4, on a worker
@@ -121,9 +129,26 @@ void ms_raft_route_read(struct ms_raft *rn, struct ms_server *srv, enum ms_metho
 
 /* Followers hand the writes and linearizable reads they cannot serve to `fn` (see
  * forward.h) instead of answering "not leader", once the leader's client address is known
- * (every leader publishes it through the log when elected). Calls carrying an auth token
- * are not forwarded: tokens are per member, as etcd's simple tokens. */
+ * (every leader publishes it through the log when elected), with the caller's auth token. */
 void ms_raft_set_forwarder(struct ms_raft *rn, ms_raft_forward_fn fn, void *ctx);
+
+/* Sets how ms_raft_call_leader reaches the leader (`ctx` borrowed). */
+void ms_raft_set_unary_forwarder(struct ms_raft *rn, ms_raft_unary_fn fn, void *ctx);
+
+/* Calls unary `method` on the leader for this member (e.g. a keep-alive a follower got).
+ * Returns 0 (done runs once later), -EAGAIN when no other member is known to lead or none
+ * can be called, -ECANCELED when stopping, or the forwarder's -errno (done never runs). */
+int ms_raft_call_leader(struct ms_raft *rn, uint32_t method, const char *token,
+			const uint8_t *msg, size_t len, ms_forward_done_fn done, void *arg);
+
+/*
+ * Runs cb(arg, 0) once this member has applied entry `index`; cb(arg, -ETIMEDOUT) after
+ * etcd's request timeout (5 s + 2 election timeouts); cb(arg, -ECANCELED) when raft stops.
+ * cb runs from the loop, outside libraft's callbacks. Returns 1 when `index` is applied
+ * already (cb never runs), 0 when cb will run exactly once, -ECANCELED (stopping) or
+ * -ENOMEM (cb never runs).
+ */
+int ms_raft_wait_applied(struct ms_raft *rn, uint64_t index, ms_raft_wait_cb cb, void *arg);
 
 /* fn(arg) runs each time this node becomes the leader (before it serves as one). */
 void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
@@ -131,14 +156,20 @@ void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
 /* fn(arg) runs after a snapshot replaced the state (watchers must catch up). */
 void ms_raft_on_restore(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
 
-/* Whether this node is the leader now. NULL (no raft: unit tests) counts as leader. */
+/* Whether this node is the leader now and has run its ms_raft_on_leader hook. NULL (no
+ * raft: unit tests) counts as leader. */
 bool ms_raft_is_leader(const struct ms_raft *rn);
 
 uint64_t ms_raft_node_id(const struct ms_raft *rn);
 uint64_t ms_raft_leader_id(const struct ms_raft *rn); /* 0: none known */
 uint64_t ms_raft_term(const struct ms_raft *rn);
+/* The last entry applied here; while an entry is being applied, that entry (a response built
+ * in its apply reflects it). */
 uint64_t ms_raft_applied_index(const struct ms_raft *rn);
 uint64_t ms_raft_commit_index(const struct ms_raft *rn);
+
+/* etcd's request timeout for this member: 5 s plus two election timeouts (ms). */
+uint64_t ms_raft_request_timeout_ms(const struct ms_raft *rn);
 
 /* The members of the cluster configuration (borrowed, valid while rn lives). */
 const struct ms_raft_peer *ms_raft_peers(const struct ms_raft *rn, size_t *n);

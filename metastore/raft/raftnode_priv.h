@@ -6,6 +6,7 @@
 #include <raft/uv.h>
 
 #include "raft/raftnode.h"
+#include "raft/wait.h"
 
 /*
  * The frame of every raft entry this store writes (24 bytes, little-endian): magic "MSE2",
@@ -87,6 +88,10 @@ struct ms_raft {
 	char io_msg[RAFT_ERRMSG_BUF_SIZE];
 	ms_raft_forward_fn forward_fn;
 	void *forward_ctx;
+	ms_raft_unary_fn unary_fn;
+	void *unary_ctx;
+	struct ms_raft_waits waits; /* forwarded calls waiting for this member's apply */
+	uint64_t applying;          /* the entry fsm_apply is applying now, or one applied */
 	char client_addr[64];
 	void (*leader_fn)(void *arg);
 	void *leader_arg;
@@ -125,7 +130,8 @@ void ms_raft_kick(struct ms_raft *rn);
 /* A proposal failed for storage (status a RAFT_* code): logged and kept for Status. */
 void ms_raft_report_io(struct ms_raft *rn, int status);
 
-/* The deferred work: starts the next barrier for queued reads (raft_route.c). */
+/* The deferred work: starts the next barrier for queued reads, ends the waits this member
+ * has applied far enough for (raft_route.c). */
 void ms_raft_run_deferred(struct ms_raft *rn);
 
 /* The pending proposal of this node with sequence `seq`, or NULL. */
