@@ -14,6 +14,7 @@
 #include "api/lease_service.h"
 #include "api/maintenance_service.h"
 #include "store/mvcc.h"
+#include "raft/integrity.h"
 #include "raft/raftnode.h"
 #include "rpc/server.h"
 #include "store/snapshot.h"
@@ -75,6 +76,30 @@ static void on_restored(void *arg)
 		app->kv->changed(app->kv->changed_arg);
 }
 
+/* Start-up integrity (integrity.h): the data dir's owner, then the raft files. Prints one
+ * line and returns -1 on refusal; prints what a torn open segment loses and returns 0. */
+static int check_data_dir(const struct ms_args *a, const struct ms_cluster *c,
+			  const char *raft_dir)
+{
+	uint64_t ids[MS_CLUSTER_MAX_MEMBERS];
+	char err[512], note[512];
+
+	if (ms_integrity_member(a->data_dir, a->name, c->self_id, c->cluster_id, err,
+				sizeof(err))) {
+		fprintf(stderr, "metastore: %s; refusing to start\n", err);
+		return -1;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		ids[i] = c->members[i].id;
+	if (ms_integrity_check_raft(raft_dir, ids, c->n, note, sizeof(note), err, sizeof(err))) {
+		fprintf(stderr, "metastore: %s; refusing to start\n", err);
+		return -1;
+	}
+	if (note[0])
+		fprintf(stderr, "metastore: %s\n", note);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ms_args a;
@@ -118,6 +143,9 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return 1;
 	}
+	/* another member's data dir, or a damaged log, refuses before libraft touches it */
+	if (check_data_dir(&a, &cluster, raft_dir))
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	mvcc = ms_mvcc_new(cluster.self_id);
 	leases = ms_lease_table_new();
