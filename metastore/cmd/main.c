@@ -1,6 +1,7 @@
 /* metastore: an etcd-v3-compatible key-value server (gRPC over HTTP/2, MVCC, raft). */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,8 @@ struct app {
 	struct kv_service *kv;
 	struct ms_snap_parts snap;
 	uv_signal_t sigint, sigterm;
+	bool stopped;       /* by a signal, not by a failure */
+	uint64_t committed; /* the commit index when the stop began */
 };
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -39,6 +42,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct app *app = h->data;
 
 	fprintf(stderr, "metastore: %s, shutting down\n", strsignal(signum));
+	app->stopped = true;
+	app->committed = ms_raft_commit_index(app->raft);
 	ms_raft_stop(app->raft);
 	ms_forward_stop(app->fwd);
 	ms_server_shutdown(app->srv);
@@ -269,6 +274,11 @@ cleanup:
 	/* records of the last iteration reach their probes; the close runs on the loop */
 	ms_trace_stop();
 	uv_run(loop, UV_RUN_DEFAULT);
+	/* libraft has closed the dir: its open segment is a closed one now */
+	if (app.stopped && ms_integrity_record_stop(raft_dir, app.committed, err, sizeof(err))) {
+		fprintf(stderr, "metastore: %s\n", err);
+		rc = 1;
+	}
 	ms_raft_free(app.raft);
 	ms_forward_free(app.fwd);
 	ms_server_free(app.srv);

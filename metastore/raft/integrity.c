@@ -146,6 +146,50 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* Replaces dir/name with text: a temporary file, fsync'd, renamed over it, the dir fsync'd.
+ * 0 or -errno. */
+static int write_atomic(const char *dir, const char *name, const char *text, size_t len)
+{
+	char tmp[4096], path[4096];
+	int fd, dfd, e = 0;
+	size_t done = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (done < len) {
+		ssize_t w = write(fd, text + done, len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			e = -errno;
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (!e && fsync(fd))
+		e = -errno;
+	if (close(fd) && !e)
+		e = -errno;
+	if (!e && rename(tmp, path))
+		e = -errno;
+	if (e) {
+		unlink(tmp);
+		return e;
+	}
+	/* the rename itself must survive a crash */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fsync(dfd))
+		e = -errno;
+	close(dfd);
+	return e;
+}
+
 /* ---- the listing ---------------------------------------------------------------------- */
 
 static bool parse_u64(const char **s, uint64_t *v, size_t digits)
@@ -787,6 +831,91 @@ cleanup:
 
 /* ---- the whole dir -------------------------------------------------------------------- */
 
+/* The last entry the closed segments and snapshots (with data) hold; 0 if none. */
+static uint64_t closed_reach(const struct listing *l)
+{
+	uint64_t reach = 0;
+
+	for (size_t i = 0; i < l->n_segs; i++)
+		if (!l->segs[i].open && l->segs[i].end > reach)
+			reach = l->segs[i].end;
+	for (size_t i = 0; i < l->n_snaps; i++)
+		if (l->snaps[i].has_data && l->snaps[i].index > reach)
+			reach = l->snaps[i].index;
+	return reach;
+}
+
+/* The record of the last clean stop: entries up to it were committed and on disk then, and
+ * committed entries only ever leave the log into a snapshot. So the newest closed segment
+ * going missing is seen too, which nothing in libraft's files tells. */
+static int check_committed(const char *dir, const struct listing *l, uint64_t log_end,
+			   char *err, size_t errlen)
+{
+	uint8_t *b = NULL;
+	size_t len = 0;
+	uint64_t committed = 0, reach = closed_reach(l);
+	char text[64];
+	const char *p = text + 10;
+	int e;
+
+	e = read_all(dir, MS_INTEGRITY_COMMIT_FILE, &b, &len);
+	if (e == -ENOENT)
+		return 0;
+	if (e) {
+		snprintf(err, errlen, "cannot read %s/%s: %s", dir, MS_INTEGRITY_COMMIT_FILE,
+			 strerror(-e));
+		return e;
+	}
+	e = -EUCLEAN;
+	if (len < sizeof(text) && !memchr(b, 0, len)) {
+		memcpy(text, b, len);
+		text[len] = '\0';
+		if (!strncmp(text, "committed ", 10) && parse_u64(&p, &committed, 0) &&
+		    !strcmp(p, "\n"))
+			e = 0;
+	}
+	free(b);
+	if (e) {
+		snprintf(err, errlen, "raft dir %s: %s is corrupt", dir, MS_INTEGRITY_COMMIT_FILE);
+		return e;
+	}
+	if (log_end > reach)
+		reach = log_end;
+	if (reach >= committed)
+		return 0;
+	snprintf(err, errlen,
+		 "raft log entries %" PRIu64 "-%" PRIu64 " are missing: %s/%s says entry %" PRIu64
+		 " was committed at the last clean stop, the log and snapshots end at entry %" PRIu64,
+		 reach + 1, committed, dir, MS_INTEGRITY_COMMIT_FILE, committed, reach);
+	return -ENOENT;
+}
+
+int ms_integrity_record_stop(const char *dir, uint64_t commit_index, char *err, size_t errlen)
+{
+	struct listing l = { 0 };
+	uint64_t reach;
+	char text[64];
+	int n, e;
+
+	e = list_dir(dir, &l);
+	if (e) {
+		snprintf(err, errlen, "cannot list raft dir %s: %s", dir, strerror(-e));
+		goto cleanup;
+	}
+	reach = closed_reach(&l);
+	/* a leader may count a quorum before its own write is on disk: record only both */
+	n = snprintf(text, sizeof(text), "committed %" PRIu64 "\n",
+		     commit_index < reach ? commit_index : reach);
+	e = write_atomic(dir, MS_INTEGRITY_COMMIT_FILE, text, (size_t)n);
+	if (e)
+		snprintf(err, errlen, "cannot write %s/%s: %s", dir, MS_INTEGRITY_COMMIT_FILE,
+			 strerror(-e));
+cleanup:
+	free(l.segs);
+	free(l.snaps);
+	return e;
+}
+
 int ms_integrity_check_raft(const char *dir, const uint64_t *members, size_t n_members,
 			    char *note, size_t notelen, char *err, size_t errlen)
 {
@@ -932,6 +1061,9 @@ int ms_integrity_check_raft(const char *dir, const uint64_t *members, size_t n_m
 				 dir, s->name, torn_at, torn_bytes, next + n - 1);
 		next += n;
 	}
+	e = check_committed(dir, &l, next - 1, err, errlen);
+	if (e)
+		goto cleanup;
 	if ((l.n_segs || latest) && !md[0].present && !md[1].present) {
 		e = -ENOENT;
 		snprintf(err, errlen, "raft metadata %s/metadata1 and metadata2 are missing", dir);
@@ -983,48 +1115,6 @@ static int parse_owner(const uint8_t *b, size_t len, struct owner *o)
 	return 0;
 }
 
-static int write_owner(const char *data_dir, const char *text, size_t len)
-{
-	char tmp[4096], path[4096];
-	int fd, dfd, e = 0;
-	size_t done = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", data_dir, MS_INTEGRITY_MEMBER_FILE);
-	snprintf(path, sizeof(path), "%s/%s", data_dir, MS_INTEGRITY_MEMBER_FILE);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (done < len) {
-		ssize_t w = write(fd, text + done, len - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			e = -errno;
-			break;
-		}
-		done += (size_t)w;
-	}
-	if (!e && fsync(fd))
-		e = -errno;
-	if (close(fd) && !e)
-		e = -errno;
-	if (!e && rename(tmp, path))
-		e = -errno;
-	if (e) {
-		unlink(tmp);
-		return e;
-	}
-	/* the rename itself must survive a crash */
-	dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	if (fsync(dfd))
-		e = -errno;
-	close(dfd);
-	return e;
-}
-
 int ms_integrity_member(const char *data_dir, const char *name, uint64_t member_id,
 			uint64_t cluster_id, char *err, size_t errlen)
 {
@@ -1045,7 +1135,7 @@ int ms_integrity_member(const char *data_dir, const char *name, uint64_t member_
 				 data_dir, MS_INTEGRITY_MEMBER_FILE);
 			goto cleanup;
 		}
-		e = write_owner(data_dir, text, (size_t)n);
+		e = write_atomic(data_dir, MS_INTEGRITY_MEMBER_FILE, text, (size_t)n);
 		if (e)
 			snprintf(err, errlen, "cannot write %s/%s: %s", data_dir,
 				 MS_INTEGRITY_MEMBER_FILE, strerror(-e));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: start-up integrity. A byte flipped in the last closed raft segment of a cleanly
-# stopped store makes the next start refuse with one line naming the segment; kill -9 under
-# write load restarts with every acknowledged write; another member's data dir (--name)
+# stopped store makes the next start refuse with one line naming the segment, and so does
+# that segment deleted; kill -9 under write load restarts with every acknowledged write; another member's data dir (--name)
 # refuses with one line. With /usr/bin/etcd, the same flip in etcd's WAL is the control:
 # etcd 3.4 refuses with "walpb: crc mismatch".
 . "$(dirname "$0")/lib.sh"
@@ -69,6 +69,16 @@ ls "$DATA/raft" | grep -q '^corrupt-' && fail "a segment was set aside: $(ls "$D
 # refused again on the next try: nothing was changed
 refused "$E2E_TMP/flip2.err" --name n1 "${SNAP[@]}"
 cmp -s "$E2E_TMP/flip.err" "$E2E_TMP/flip2.err" || fail "second refusal differs: $(cat "$E2E_TMP/flip2.err")"
+
+# --- 1b: the last closed segment deleted (the record of the clean stop tells) ----------
+rm -rf "$DATA"
+cp -a "$E2E_TMP/data.good" "$DATA"
+N=$(sed -n 's/^committed \([0-9]*\)$/\1/p' "$DATA/raft/committed")
+[ "$N" = "$LAST" ] || fail "the clean stop recorded '$N', not $LAST"
+rm "$DATA/raft/$SEG"
+refused "$E2E_TMP/gone.err" --name n1 "${SNAP[@]}"
+want="metastore: raft log entries $FIRST-$LAST are missing: $DATA/raft/committed says entry $LAST was committed at the last clean stop, the log and snapshots end at entry $((FIRST - 1)); refusing to start"
+[ "$(cat "$E2E_TMP/gone.err")" = "$want" ] || fail "unexpected refusal: $(cat "$E2E_TMP/gone.err") (want: $want)"
 
 # --- 2: kill -9 under write load -------------------------------------------------------
 rm -rf "$DATA"
@@ -145,4 +155,4 @@ if [ -x /usr/bin/etcd ]; then
 		fail "etcd refused without 'walpb: crc mismatch': $(tail -n 3 "$E2E_TMP/etcd-flip.log")"
 	control="etcd refused its flipped WAL: walpb: crc mismatch"
 fi
-echo "PASS $E2E_NAME (flip in $SEG refused; 2 kills, $(wc -l <"$ACKED") writes acknowledged, 0 lost, $torn torn batches dropped; --name n2 refused; $control)"
+echo "PASS $E2E_NAME (flip in $SEG refused, its deletion refused; 2 kills, $(wc -l <"$ACKED") writes acknowledged, 0 lost, $torn torn batches dropped; --name n2 refused; $control)"

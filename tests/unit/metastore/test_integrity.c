@@ -486,6 +486,68 @@ static void test_layout(void **state)
 	assert_int_equal(libraft_last_index(clean), 161);
 }
 
+static void read_text(const char *path, char *out, size_t outlen);
+
+/* ---- the record of the last clean stop ---------------------------------------------- */
+
+struct commit_case {
+	int crashed;
+	uint64_t commit_index;   /* recorded with ms_integrity_record_stop; 0: body instead */
+	const char *body;        /* written as the record */
+	const char *recorded;    /* the record's text after it */
+	const char *remove;      /* a file deleted before the check, or NULL */
+	int rc;
+	const char *want;        /* %D: the dir */
+};
+
+static const struct commit_case commit_cases[] = {
+	{ 0, 1000, NULL, "committed 161\n", NULL, 0, "" }, /* not above what is on disk */
+	{ 0, 150, NULL, "committed 150\n", NULL, 0, "" },
+	{ 0, 150, NULL, "committed 150\n", "0000000000000122-0000000000000161", -ENOENT,
+	  "raft log entries 122-150 are missing: %D/committed says entry 150 was committed at "
+	  "the last clean stop, the log and snapshots end at entry 121" },
+	{ 0, 100, NULL, "committed 100\n", "0000000000000122-0000000000000161", 0, "" },
+	{ 1, 0, "committed 161\n", "committed 161\n", NULL, 0, "" }, /* open-4 holds 122-161 */
+	{ 0, 0, "committed 16x\n", "committed 16x\n", NULL, -EUCLEAN,
+	  "raft dir %D: committed is corrupt" },
+	{ 0, 0, "committed 161", "committed 161", NULL, -EUCLEAN,
+	  "raft dir %D: committed is corrupt" },
+};
+
+static void test_committed(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(commit_cases) / sizeof(commit_cases[0]); i++) {
+		const struct commit_case *c = &commit_cases[i];
+		char dir[160], path[300], text[64], want[512], err[512] = "", note[512] = "";
+		int rc;
+
+		snprintf(dir, sizeof(dir), "%s/commit%zu", root, i);
+		cp_dir(c->crashed ? crashed : clean, dir);
+		snprintf(path, sizeof(path), "%s/committed", dir);
+		if (c->commit_index) {
+			assert_int_equal(ms_integrity_record_stop(dir, c->commit_index, err,
+								  sizeof(err)), 0);
+		} else {
+			FILE *f = fopen(path, "w");
+
+			assert_non_null(f);
+			fputs(c->body, f);
+			fclose(f);
+		}
+		read_text(path, text, sizeof(text));
+		assert_string_equal(text, c->recorded);
+		if (c->remove) {
+			snprintf(path, sizeof(path), "%s/%s", dir, c->remove);
+			assert_int_equal(unlink(path), 0);
+		}
+		rc = ms_integrity_check_raft(dir, members, 2, note, sizeof(note), err, sizeof(err));
+		expand(c->want, dir, "", 0, want, sizeof(want));
+		assert_int_equal(rc, c->rc);
+		assert_string_equal(rc ? err : note, want);
+	}
+}
+
 /* ---- member.id ---------------------------------------------------------------------- */
 
 struct member_case {
@@ -595,6 +657,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_raft_dir),
+		cmocka_unit_test(test_committed),
 		cmocka_unit_test(test_member),
 		cmocka_unit_test(test_member_corrupt),
 	};
