@@ -14,7 +14,8 @@
 #include "raft/integrity.h"
 #include "store/buf.h"
 
-/* libraft 0.15's on-disk format (src/uv_segment.c, uv_snapshot.c, uv_metadata.c): every file starts with format version 1. */
+/* libraft 0.15's on-disk format (its src/uv_segment.c, uv_snapshot.c, uv_metadata.c): every
+ * file starts with format version 1, integers are little-endian. */
 #define DISK_FORMAT 1
 /* it refuses batches claiming more entries than an 8 MiB segment of 32-byte ones holds */
 #define MAX_BATCH_ENTRIES ((8u << 20) / 32)
@@ -28,13 +29,13 @@ struct seg {
 	bool open;
 	uint64_t first, end; /* closed: from the name */
 	uint64_t counter;    /* open: open-COUNTER */
-	char name[64];
+	char name[256];
 };
 
 struct snap {
 	uint64_t term, index, ts;
 	bool has_data;
-	char name[96]; /* the .meta file */
+	char name[256]; /* the .meta file */
 };
 
 struct listing {
@@ -43,7 +44,7 @@ struct listing {
 	struct snap *snaps;
 	size_t n_snaps;
 	bool meta_file[2];       /* metadata1, metadata2 present */
-	char set_aside[96];      /* first corrupt-* file found */
+	char set_aside[256];     /* first corrupt-* file found */
 };
 
 /* ---- little helpers ------------------------------------------------------------------ */
@@ -726,7 +727,7 @@ static int check_snapshot(const char *dir, const struct snap *s, char *err, size
 {
 	uint8_t *b = NULL;
 	size_t len = 0;
-	char why[160] = "", data_name[96];
+	char why[160] = "", data_name[256];
 	int e;
 
 	e = read_named(dir, s->name, "raft snapshot metadata", &b, &len, err, errlen);
@@ -787,7 +788,7 @@ struct meta {
 static int check_metadata(const char *dir, int n, const uint64_t *members, size_t n_members,
 			  struct meta *m, char *err, size_t errlen)
 {
-	char name[16], why[160] = "";
+	char name[24], why[160] = "";
 	uint8_t *b = NULL;
 	size_t len = 0;
 	bool member = false;
