@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "api/lease_service.h"
 #include "api/maintenance_service.h"
 #include "store/mvcc.h"
+#include "raft/integrity.h"
 #include "raft/raftnode.h"
 #include "rpc/server.h"
 #include "store/snapshot.h"
@@ -35,6 +37,8 @@ struct app {
 	struct kv_service *kv;
 	struct ms_snap_parts snap;
 	uv_signal_t sigint, sigterm;
+	bool stopped;       /* by a signal, not by a failure */
+	uint64_t committed; /* the commit index when the stop began */
 };
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -42,6 +46,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct app *app = h->data;
 
 	fprintf(stderr, "metastore: %s, shutting down\n", strsignal(signum));
+	app->stopped = true;
+	app->committed = ms_raft_commit_index(app->raft);
 	ms_raft_stop(app->raft);
 	ms_forward_stop(app->fwd);
 	ms_server_shutdown(app->srv);
@@ -148,6 +154,30 @@ static void on_restored(void *arg)
 		app->kv->changed(app->kv->changed_arg);
 }
 
+/* Start-up integrity (integrity.h): the data dir's owner, then the raft files. Prints one
+ * line and returns -1 on refusal; prints what a torn open segment loses and returns 0. */
+static int check_data_dir(const struct ms_args *a, const struct ms_cluster *c,
+			  const char *raft_dir)
+{
+	uint64_t ids[MS_CLUSTER_MAX_MEMBERS];
+	char err[512], note[512];
+
+	if (ms_integrity_member(a->data_dir, a->name, c->self_id, c->cluster_id, err,
+				sizeof(err))) {
+		fprintf(stderr, "metastore: %s; refusing to start\n", err);
+		return -1;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		ids[i] = c->members[i].id;
+	if (ms_integrity_check_raft(raft_dir, ids, c->n, note, sizeof(note), err, sizeof(err))) {
+		fprintf(stderr, "metastore: %s; refusing to start\n", err);
+		return -1;
+	}
+	if (note[0])
+		fprintf(stderr, "metastore: %s\n", note);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ms_args a;
@@ -191,6 +221,9 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return 1;
 	}
+	/* another member's data dir, or a damaged log, refuses before libraft touches it */
+	if (check_data_dir(&a, &cluster, raft_dir))
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	mvcc = ms_mvcc_new(cluster.self_id);
 	leases = ms_lease_table_new();
@@ -332,6 +365,11 @@ cleanup:
 	/* records of the last iteration reach their probes; the close runs on the loop */
 	ms_trace_stop();
 	uv_run(loop, UV_RUN_DEFAULT);
+	/* libraft has closed the dir: its open segment is a closed one now */
+	if (app.stopped && ms_integrity_record_stop(raft_dir, app.committed, err, sizeof(err))) {
+		fprintf(stderr, "metastore: %s\n", err);
+		rc = 1;
+	}
 	ms_raft_free(app.raft);
 	ms_forward_free(app.fwd);
 	ms_server_free(app.srv);

@@ -353,6 +353,9 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 		e = -EIO;
 		goto fail_transport;
 	}
+	/* a damaged file stops the start instead of being renamed corrupt-* and skipped
+	 * (integrity.c names it before libraft runs) */
+	raft_uv_set_auto_recovery(&rn->io, false);
 	/* libraft compresses snapshots (LZ4) on a worker thread while it writes them: the loop
 	 * only copies the state out. Without LZ4 the state ops compress (zlib) on the loop. */
 	rn->lib_compress = raft_uv_set_snapshot_compression(&rn->io, true) == 0;
