@@ -36,6 +36,7 @@ struct grpc_call {
 	bool trailers_sent;
 	bool ended;           /* ms_probe_grpc_request_end called */
 	bool streaming;       /* routed to grpc_stream_ops */
+	bool running;         /* its handler has it: a whole unary request, or an open stream */
 	bool gone;            /* stream reset or closed, connection lost: nothing more is sent */
 	void *user;           /* per-call state of a streaming service */
 	char *token;          /* the `token` request header (etcd auth), NULL if none */

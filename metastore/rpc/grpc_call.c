@@ -282,6 +282,7 @@ static void call_dispatch(struct ms_server *s, struct grpc_call *call)
 	case GRPC_UNFRAME_OK:
 		if (!call_authorized(s, call, msg, len))
 			break;
+		call->running = true;
 		s->handlers[call->method](call, msg, len, s->ctx[call->method]);
 		if (!call->finished && call->refs < 2)
 			grpc_call_fault(call, "handler returned without a status");
@@ -397,6 +398,7 @@ static void on_request_headers(struct ms_conn *c, struct grpc_call *call)
 		if (!call_authorized(s, call, NULL, 0))
 			return;
 		call->streaming = true;
+		call->running = true;
 		/* Headers now, so that responses can follow whenever the service has them. */
 		if (submit_response(call)) {
 			grpc_call_fault(call, "cannot submit response headers");
@@ -480,6 +482,9 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *user
 	struct ms_server *s = c->srv;
 	struct grpc_call *call;
 
+	/* nghttp2 takes the preface first, so the first SETTINGS ends the handshake */
+	if (f->hd.type == NGHTTP2_SETTINGS && !(f->hd.flags & NGHTTP2_FLAG_ACK))
+		ms_conn_handshake_done(c);
 	if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
 		return 0;
 	call = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);

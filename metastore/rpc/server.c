@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "ms_probes.h"
 #include "rpc/server_conn.h"
@@ -19,6 +20,11 @@
 /* Request bytes one connection may buffer across its calls: at least this, and at least
  * four of the largest messages. */
 #define CONN_IN_CAP_MIN (16u << 20)
+/* Descriptors kept for everything that is not a client connection (raft log and peers,
+ * snapshots, the loop's own) when RLIMIT_NOFILE bounds the connections. */
+#define FD_RESERVE 256
+/* One line at most this often about connections closed by the deadlines or the limit. */
+#define HYGIENE_LOG_MS 10000
 
 struct write_req {
 	uv_write_t req;
@@ -192,6 +198,8 @@ static void conn_close(struct ms_conn *c)
 		s->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else
+		s->conns_tail = c->prev;
 	s->nconns--;
 	ms_probe_conn_close(c->id, s->nconns);
 	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -224,6 +232,146 @@ static void on_rejected_closed(uv_handle_t *h)
 	free(h);
 }
 
+/* --- deadlines and the connection limit ---------------------------------------------- */
+
+void ms_conn_handshake_done(struct ms_conn *c)
+{
+	if (c->handshaken)
+		return;
+	c->handshaken = true;
+	c->idle_since_ms = uv_now(c->srv->loop);
+}
+
+/* A call is running once its handler has it (a whole unary request, an opened stream); a
+ * request still arriving does not make a connection busy, so a trickling client can be
+ * pushed out. */
+static bool conn_busy(const struct ms_conn *c)
+{
+	for (const struct grpc_call *call = c->calls; call; call = call->next)
+		if (call->running)
+			return true;
+	return false;
+}
+
+/* The connection a new one may replace at the limit: the oldest still in its handshake,
+ * else the one without a running call that has been so longest; NULL if every one is busy. */
+static struct ms_conn *conn_victim(struct ms_server *s)
+{
+	struct ms_conn *c, *idle = NULL;
+
+	for (c = s->conns; c; c = c->next) {
+		if (c->closing)
+			continue;
+		if (!c->handshaken)
+			return c;
+		if ((!idle || c->idle_since_ms < idle->idle_since_ms) && !conn_busy(c))
+			idle = c;
+	}
+	return idle;
+}
+
+static void hygiene_log(struct ms_server *s, uint64_t now)
+{
+	char line[256];
+	int n = 0;
+
+	if (!s->n_handshake_timeouts && !s->n_idle_timeouts && !s->n_evicted)
+		return;
+	if (s->logged_ms && now - s->logged_ms < HYGIENE_LOG_MS)
+		return;
+	if (s->n_handshake_timeouts)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      ", %u without an HTTP/2 handshake within %u ms",
+			      s->n_handshake_timeouts, s->opts.handshake_timeout_ms);
+	if (s->n_idle_timeouts)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, ", %u idle for %u ms",
+			      s->n_idle_timeouts, s->opts.idle_timeout_ms);
+	if (s->n_evicted)
+		snprintf(line + n, sizeof(line) - (size_t)n,
+			 ", %u to admit new ones at --max-connections %u", s->n_evicted,
+			 s->conn_cap);
+	fprintf(stderr, "metastore: closed client connections: %s\n", line + 2);
+	s->n_handshake_timeouts = s->n_idle_timeouts = s->n_evicted = 0;
+	s->logged_ms = now;
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+	struct ms_server *s = t->data;
+	uint64_t now = uv_now(s->loop);
+	unsigned hs = s->opts.handshake_timeout_ms, idle = s->opts.idle_timeout_ms;
+	struct ms_conn *c, *next;
+
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->closing)
+			continue;
+		if (!c->handshaken) {
+			if (hs && now - c->opened_ms >= hs) {
+				s->n_handshake_timeouts++;
+				conn_close(c);
+			}
+			continue;
+		}
+		if (c->calls) {
+			c->idle_since_ms = now;
+			continue;
+		}
+		if (!idle || now - c->idle_since_ms < idle)
+			continue;
+		if (c->draining) {
+			/* the GOAWAY did not get out within a sweep: the client does not read */
+			conn_close(c);
+			continue;
+		}
+		/* as grpc-go's MaxConnectionIdle: GOAWAY, then close once it is written */
+		s->n_idle_timeouts++;
+		c->draining = true;
+		if (nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR))
+			conn_close(c);
+		else
+			conn_flush(c);
+	}
+	hygiene_log(s, now);
+}
+
+/* A sweep often enough that a deadline is met within a tenth of it (50 ms to 1 s). */
+static uint64_t sweep_period(const struct ms_server_opts *o)
+{
+	unsigned t = o->handshake_timeout_ms;
+	uint64_t p;
+
+	if (o->idle_timeout_ms && (!t || o->idle_timeout_ms < t))
+		t = o->idle_timeout_ms;
+	p = t / 10;
+	return p < 50 ? 50 : p > 1000 ? 1000 : p;
+}
+
+/* Past RLIMIT_NOFILE an accept fails and libuv drops the whole backlog, so the soft limit
+ * is raised to fit the connections (as Go's runtime does for etcd), and the connection
+ * limit lowered to what fits if the hard limit is too low. */
+static unsigned conn_cap_for_fds(unsigned max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections + FD_RESERVE;
+	unsigned cap;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return max_connections;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur >= want)
+		return max_connections;
+	cap = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)(rl.rlim_cur - FD_RESERVE)
+					   : (unsigned)(rl.rlim_cur / 2);
+	fprintf(stderr, "metastore: RLIMIT_NOFILE %llu leaves room for %u of --max-connections %u\n",
+		(unsigned long long)rl.rlim_cur, cap, max_connections);
+	return cap;
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
 	struct ms_server *s = l->data;
@@ -231,8 +379,16 @@ static void on_connection(uv_stream_t *l, int status)
 
 	if (status < 0)
 		return;
-	if (s->nconns >= s->opts.max_connections) {
-		/* Over the limit: accept to take it off the backlog, then close at once. */
+	if (s->nconns >= s->conn_cap) {
+		c = conn_victim(s);
+		if (c) {
+			s->n_evicted++;
+			conn_close(c);
+			hygiene_log(s, uv_now(s->loop));
+		}
+	}
+	if (s->nconns >= s->conn_cap) {
+		/* Every connection runs a call: accept to take it off the backlog, then close. */
 		uv_tcp_t *t = malloc(sizeof(*t));
 
 		if (!t)
@@ -257,12 +413,15 @@ static void on_connection(uv_stream_t *l, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	c->prev = s->conns_tail;
+	if (s->conns_tail)
+		s->conns_tail->next = c;
+	else
+		s->conns = c;
+	s->conns_tail = c;
 	s->nconns++;
 	c->id = ++conn_seq;
+	c->opened_ms = c->idle_since_ms = uv_now(s->loop);
 	ms_probe_conn_open(c->id, s->nconns);
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 	conn_flush(c);
@@ -287,8 +446,11 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 	s->conn_in_cap = 4 * (o->max_recv_bytes + GRPC_FRAME_HDR);
 	if (s->conn_in_cap < CONN_IN_CAP_MIN)
 		s->conn_in_cap = CONN_IN_CAP_MIN;
+	s->conn_cap = conn_cap_for_fds(o->max_connections);
 	uv_idle_init(loop, &s->flusher);
 	s->flusher.data = s;
+	uv_timer_init(loop, &s->sweep);
+	s->sweep.data = s;
 	uv_tcp_init(loop, &s->listener);
 	s->listener.data = s;
 	err = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
@@ -298,10 +460,13 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 		/* The handle must still be closed through the loop before it is freed. */
 		uv_close((uv_handle_t *)&s->listener, NULL);
 		uv_close((uv_handle_t *)&s->flusher, NULL);
+		uv_close((uv_handle_t *)&s->sweep, NULL);
 		uv_run(loop, UV_RUN_NOWAIT);
 		free(s);
 		return err;
 	}
+	if (o->handshake_timeout_ms || o->idle_timeout_ms)
+		uv_timer_start(&s->sweep, on_sweep, sweep_period(o), sweep_period(o));
 	*out = s;
 	return 0;
 }
@@ -351,6 +516,7 @@ void ms_server_shutdown(struct ms_server *s)
 	s->shutting_down = true;
 	uv_close((uv_handle_t *)&s->listener, NULL);
 	uv_close((uv_handle_t *)&s->flusher, NULL);
+	uv_close((uv_handle_t *)&s->sweep, NULL);
 	while (s->conns)
 		conn_close(s->conns);
 }

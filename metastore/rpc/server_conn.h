@@ -21,7 +21,12 @@ struct ms_server {
 	void *ctx[MS_METHOD_COUNT];
 	ms_authorizer_fn authorize; /* NULL: every call may run */
 	void *authorize_ctx;
-	struct ms_conn *conns;
+	struct ms_conn *conns, *conns_tail; /* oldest first */
+	uv_timer_t sweep; /* enforces the handshake and idle deadlines */
+	unsigned conn_cap; /* max_connections, lowered to what RLIMIT_NOFILE allows */
+	/* Connections closed by the deadlines or to make room, since the last log line. */
+	unsigned n_handshake_timeouts, n_idle_timeouts, n_evicted;
+	uint64_t logged_ms;
 	/* Connections with output produced outside their own read callback, flushed from an
 	 * idle handle so that no flush (and no close it may cause) runs inside a caller. */
 	uv_idle_t flusher;
@@ -41,10 +46,17 @@ struct ms_conn {
 	char *rbuf;
 	size_t in_bytes; /* request bytes buffered by all calls of this connection */
 	bool in_recv;    /* inside nghttp2_session_mem_recv: no mem_send now */
+	uint64_t opened_ms;    /* loop time of the accept */
+	uint64_t idle_since_ms; /* last loop time a call was running (or the handshake) */
+	bool handshaken;      /* preface and the client's first SETTINGS arrived */
+	bool draining;        /* GOAWAY sent for idleness: closed at the next sweep */
 	bool closing;
 	bool dirty;      /* on srv->dirty, waiting for the flusher */
 	struct ms_conn *next_dirty;
 };
+
+/* The client's preface and first SETTINGS frame arrived: the handshake deadline is met. */
+void ms_conn_handshake_done(struct ms_conn *c);
 
 /* Output for `c` is ready: its read callback flushes it, or else the server's idle flusher
  * does, so that no write (and no close it may cause) runs inside the caller. */

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Connection hygiene: 1100 TCP connections that never send the HTTP/2 preface, then 1100 that
+# finish the handshake and go silent, must not keep etcdctl out (store at its default
+# --max-connections 1024); the store closes the silent ones at its handshake deadline and the
+# idle ones at its idle timeout. Debian's etcd 3.4 runs the etcdctl checks as the control.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_etcd.sh"
+
+N=${N:-1100}
+# each flood holds N sockets, the server as many: fds for both with room to spare
+ulimit -n 8192 2>/dev/null || [ "$(ulimit -n)" -ge $((N + 512)) ] ||
+	fail "ulimit -n $(ulimit -n) is below $((N + 512)) and cannot be raised"
+
+cat >"$E2E_TMP/flood.py" <<'PY'
+# flood.py PORT N MODE READY: opens N connections to 127.0.0.1:PORT and holds them; MODE
+# silent sends nothing, handshake sends the HTTP/2 preface and an empty SETTINGS frame.
+# Writes N to READY once all are connected.
+import socket, sys, time
+port, n, mode, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\0\0\0\4\0\0\0\0\0"
+socks = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if mode == "handshake":
+        s.sendall(hello)
+    socks.append(s)
+with open(ready, "w") as f:
+    f.write("%d\n" % len(socks))
+while True:
+    time.sleep(3600)
+PY
+
+# established PORT: server-side sockets of PORT in ESTABLISHED (ours and the flood's).
+established() {
+	ss -Htn state established "( sport = :$1 )" | wc -l
+}
+
+none_established() {
+	[ "$(established "$1")" -eq 0 ]
+}
+
+# start_flood PORT MODE: sets FLOOD_PID once all N connections are open.
+start_flood() {
+	rm -f "$E2E_TMP/ready"
+	python3 "$E2E_TMP/flood.py" "$1" "$N" "$2" "$E2E_TMP/ready" 2>"$E2E_TMP/flood.log" &
+	FLOOD_PID=$!
+	E2E_PIDS+=("$FLOOD_PID")
+	wait_until 30 grep -qx "$N" "$E2E_TMP/ready" || fail "flood of $N $2 connections did not open"
+}
+
+stop_flood() {
+	kill "$FLOOD_PID" 2>/dev/null || true
+	wait "$FLOOD_PID" 2>/dev/null || true
+}
+
+# served PORT LABEL: 5 etcdctl puts and gets, each answered within 3 s; prints the slowest.
+served() {
+	local port=$1 label=$2 i t0 t1 ms max=0
+	for i in 1 2 3 4 5; do
+		t0=$(date +%s%N)
+		timeout 3 etcdctl --endpoints="127.0.0.1:$port" --dial-timeout=2s \
+			--command-timeout=2s put "flood/$i" "v$i" >/dev/null ||
+			fail "$label: put $i not answered within 3 s"
+		[ "$(timeout 3 etcdctl --endpoints="127.0.0.1:$port" --dial-timeout=2s \
+			--command-timeout=2s get --print-value-only "flood/$i")" = "v$i" ] ||
+			fail "$label: get $i not answered within 3 s"
+		t1=$(date +%s%N)
+		ms=$(((t1 - t0) / 1000000))
+		[ "$ms" -gt "$max" ] && max=$ms
+	done
+	echo "  $label: 5 put+get with $N connections open, slowest pair ${max} ms"
+}
+
+for server in metastore etcd; do
+	PORT=$(free_port)
+	if [ "$server" = metastore ]; then
+		start_metastore "$PORT" --idle-timeout 4000
+		pid=$MS_PID
+	else
+		start_etcd "$PORT"
+		pid=$ETCD_PID
+	fi
+	for mode in silent handshake; do
+		t_open=$(date +%s)
+		start_flood "$PORT" "$mode"
+		served "$PORT" "$server, $mode flood"
+		if [ "$server" = metastore ]; then
+			# the store holds at most --max-connections; the flood's go at the deadline:
+			# 10 s without a handshake, 4 s idle (+ a sweep of 1 s, + the flood's start)
+			[ "$(established "$PORT")" -le 1024 ] ||
+				fail "$server holds $(established "$PORT") connections (> 1024)"
+			deadline=$([ "$mode" = silent ] && echo 10 || echo 4)
+			wait_until $((deadline + 5)) none_established "$PORT" ||
+				fail "$server still holds $(established "$PORT") $mode connections"
+			took=$(($(date +%s) - t_open))
+			echo "  $server: every $mode connection closed by the store ${took} s after the flood began"
+			grep -q "closed client connections: " "$E2E_TMP/metastore-$PORT.log" ||
+				fail "$server logged nothing about the connections it closed"
+		else
+			echo "  $server: holds $(established "$PORT") connections (no limit, no deadline checked)"
+		fi
+		stop_flood
+	done
+	kill -0 "$pid" || fail "$server died"
+done
+echo "PASS $E2E_NAME"
