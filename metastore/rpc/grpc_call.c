@@ -67,6 +67,44 @@ size_t grpc_call_pending_bytes(const struct grpc_call *call)
 	return call->out.len - call->out_off;
 }
 
+/* Sets the call's writable callback due if its pending bytes are below the armed mark. */
+static bool call_check_writable(struct grpc_call *call)
+{
+	if (!call->writable_below || grpc_call_pending_bytes(call) >= call->writable_below)
+		return false;
+	call->writable_below = 0;
+	call->writable_due = true;
+	call->conn->writable_due = true;
+	return true;
+}
+
+void grpc_call_notify_writable(struct grpc_call *call, size_t below)
+{
+	if (call->gone || call->finished || !below)
+		return;
+	call->writable_below = below;
+	if (call_check_writable(call))
+		ms_conn_schedule_flush(call->conn);
+}
+
+void grpc_call_run_writable(struct ms_conn *c)
+{
+	struct ms_server *s = c->srv;
+
+	if (!c->writable_due)
+		return;
+	c->writable_due = false;
+	/* a callback only queues output: the list of calls does not change under it */
+	for (struct grpc_call *call = c->calls; call; call = call->next) {
+		if (!call->writable_due)
+			continue;
+		call->writable_due = false;
+		if (!call->gone && !call->finished && call->streaming &&
+		    s->streams[call->method].writable)
+			s->streams[call->method].writable(call, s->ctx[call->method]);
+	}
+}
+
 void grpc_call_detach(struct grpc_call *call)
 {
 	struct ms_conn *c = call->conn;
@@ -97,6 +135,17 @@ void grpc_call_detach(struct grpc_call *call)
 }
 
 /* --- responses ----------------------------------------------------------------------- */
+
+/* Moves the bytes still pending to the front once most of the buffer has been sent, so a
+ * stream that is always partly drained does not grow its buffer without end. */
+static void call_out_compact(struct grpc_call *call)
+{
+	if (call->out_off == 0 || call->out_off < call->out.len / 2)
+		return;
+	memmove(call->out.data, call->out.data + call->out_off, call->out.len - call->out_off);
+	call->out.len -= call->out_off;
+	call->out_off = 0;
+}
 
 static int submit_trailers(struct grpc_call *call)
 {
@@ -132,6 +181,7 @@ static ssize_t data_read_cb(nghttp2_session *h2, int32_t stream_id, uint8_t *buf
 	if (n)
 		memcpy(buf, call->out.data + call->out_off, n);
 	call->out_off += n;
+	call_check_writable(call);
 	if (call->out_off < call->out.len)
 		return (ssize_t)n;
 	/* Everything queued is out: reuse the buffer for later responses of a stream. */
@@ -190,6 +240,7 @@ int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *m)
 	if (n > UINT32_MAX)
 		return -EMSGSIZE;
 	grpc_frame_header(hdr, (uint32_t)n);
+	call_out_compact(call);
 	if (ms_buf_append(&call->out, hdr, sizeof(hdr)) ||
 	    ms_buf_append(&call->out, NULL, n))
 		return -ENOMEM;
@@ -207,6 +258,7 @@ int grpc_call_send_framed(struct grpc_call *call, const uint8_t *framed, size_t 
 		return -ECANCELED;
 	if (call->finished)
 		return -EINVAL;
+	call_out_compact(call);
 	if (ms_buf_append(&call->out, framed, len))
 		return -ENOMEM;
 	if (call->headers_sent) {

@@ -134,6 +134,10 @@ static void conn_flush(struct ms_conn *c)
 			return;
 		}
 	}
+	/* services refill streams that drained; their output goes out from the flusher */
+	grpc_call_run_writable(c);
+	if (c->closing)
+		return;
 	if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) &&
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
 		conn_close(c);

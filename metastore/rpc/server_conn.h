@@ -50,6 +50,7 @@ struct ms_conn {
 	uint64_t idle_since_ms; /* last loop time a call was running (or the handshake) */
 	bool handshaken;      /* preface and the client's first SETTINGS arrived */
 	bool draining;        /* GOAWAY sent for idleness: closed at the next sweep */
+	bool writable_due;    /* some call has writable_due set */
 	bool closing;
 	bool dirty;      /* on srv->dirty, waiting for the flusher */
 	struct ms_conn *next_dirty;
@@ -65,6 +66,10 @@ void ms_conn_schedule_flush(struct ms_conn *c);
 /* Installs the stream-level callbacks of grpc_call.c (headers, data, stream close). The
  * session's user data must be the struct ms_conn. */
 void grpc_call_set_h2_callbacks(nghttp2_session_callbacks *cbs);
+
+/* Runs the `writable` callback of every call of `c` whose pending bytes fell below its armed
+ * mark. Called by the connection after handing output to the socket. */
+void grpc_call_run_writable(struct ms_conn *c);
 
 /* The stream of `call` is gone (connection closing): ends the call as CANCELLED if it had
  * not ended, tells a streaming service, unlinks it and drops the stream's reference. */

@@ -891,6 +891,90 @@ static void test_limit_evicts(void **state)
 	close(idle_b);
 }
 
+/* A producer of FLOW_MSGS responses of FLOW_MSG_BYTES that stops once FLOW_BUF bytes wait
+ * on the call and goes on from the writable callback, as the watch service does. */
+#define FLOW_MSGS 256
+#define FLOW_MSG_BYTES 4096
+#define FLOW_BUF (64 * 1024)
+
+static int flow_sent, flow_writable;
+static size_t flow_max_pending;
+
+static void flow_produce(struct grpc_call *call)
+{
+	static char reason[FLOW_MSG_BYTES];
+	Etcdserverpb__WatchResponse resp = ETCDSERVERPB__WATCH_RESPONSE__INIT;
+
+	memset(reason, 'r', sizeof(reason) - 1);
+	resp.cancel_reason = reason;
+	while (flow_sent < FLOW_MSGS) {
+		if (grpc_call_pending_bytes(call) >= FLOW_BUF) {
+			grpc_call_notify_writable(call, FLOW_BUF / 2);
+			return;
+		}
+		resp.watch_id = flow_sent++;
+		assert_int_equal(grpc_call_send(call, &resp.base), 0);
+		if (grpc_call_pending_bytes(call) > flow_max_pending)
+			flow_max_pending = grpc_call_pending_bytes(call);
+	}
+	grpc_call_finish(call, MS_GRPC_OK, NULL);
+}
+
+static void flow_open(struct grpc_call *call, void *ctx)
+{
+	(void)ctx;
+	flow_produce(call);
+}
+
+static void flow_writable_cb(struct grpc_call *call, void *ctx)
+{
+	(void)ctx;
+	flow_writable++;
+	flow_produce(call);
+}
+
+static void flow_message(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	(void)call, (void)msg, (void)len, (void)ctx;
+}
+
+/* 1 MiB through a 64 KiB client window: the producer never has more than its buffer plus one
+ * message waiting, is called back as the client takes data, and every message arrives once,
+ * in order. */
+static void test_stream_writable(void **state)
+{
+	static const struct grpc_stream_ops ops = { .open = flow_open, .message = flow_message,
+						    .writable = flow_writable_cb };
+	struct fixture *f = *state;
+	struct resp *r;
+	size_t off = 0;
+	int n = 0;
+
+	flow_sent = flow_writable = 0;
+	flow_max_pending = 0;
+	ms_server_handle_stream(f->srv, MS_METHOD_LEASE_KEEP_ALIVE, &ops, NULL);
+	r = request(&f->cl, "POST", "/etcdserverpb.Lease/LeaseKeepAlive", "application/grpc", NULL);
+	pump(f, &r->closed, 0);
+	assert_int_equal(r->grpc_status, 0);
+	assert_int_equal(flow_sent, FLOW_MSGS);
+	assert_true(flow_writable >= (FLOW_MSGS * FLOW_MSG_BYTES) / FLOW_BUF - 1);
+	assert_true(flow_max_pending < FLOW_BUF + FLOW_MSG_BYTES + 64);
+	while (off + 5 <= r->body_len) {
+		size_t len = (size_t)r->body[off + 1] << 24 | (size_t)r->body[off + 2] << 16 |
+			     (size_t)r->body[off + 3] << 8 | r->body[off + 4];
+		Etcdserverpb__WatchResponse *w =
+			etcdserverpb__watch_response__unpack(NULL, len, r->body + off + 5);
+
+		assert_non_null(w);
+		assert_int_equal(w->watch_id, n);
+		etcdserverpb__watch_response__free_unpacked(w, NULL);
+		off += 5 + len;
+		n++;
+	}
+	assert_int_equal(off, r->body_len);
+	assert_int_equal(n, FLOW_MSGS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -906,6 +990,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handshake_deadline, setup_handshake, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup_idle, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_evicts, setup_two_conns, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_writable, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
