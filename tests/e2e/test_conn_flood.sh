@@ -1,33 +1,65 @@
 #!/usr/bin/env bash
-# Connection hygiene: 1100 TCP connections that never send the HTTP/2 preface, then 1100 that
-# finish the handshake and go silent, must not keep etcdctl out (store at its default
-# --max-connections 1024); the store closes the silent ones at its handshake deadline and the
-# idle ones at its idle timeout. Debian's etcd 3.4 runs the etcdctl checks as the control.
+# Connection hygiene: floods of 1100 TCP connections, more than the store's default
+# --max-connections 1024, must not keep etcdctl out (5 puts and gets, each answered within
+# 3 s, while the flood holds its connections): connections that send nothing, that finish the
+# HTTP/2 handshake and go silent, that send the preface a byte a second, and that open a Put
+# and send its body a byte a second. The store closes the first three kinds at its deadlines
+# (handshake 10 s, the default; idle 4 s here) and makes room by closing the oldest
+# connection in its handshake or the longest idle one. Debian's etcd 3.4 runs the etcdctl
+# checks as the control (it has no connection limit; its deadlines are not checked).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_etcd.sh"
 
 N=${N:-1100}
+# the store's flags: a short idle timeout so that the test need not wait 5 minutes
+read -r -a MS_ARGS <<<"${MS_ARGS---idle-timeout 4000}"
 # each flood holds N sockets, the server as many: fds for both with room to spare
 ulimit -n 8192 2>/dev/null || [ "$(ulimit -n)" -ge $((N + 512)) ] ||
 	fail "ulimit -n $(ulimit -n) is below $((N + 512)) and cannot be raised"
 
 cat >"$E2E_TMP/flood.py" <<'PY'
-# flood.py PORT N MODE READY: opens N connections to 127.0.0.1:PORT and holds them; MODE
-# silent sends nothing, handshake sends the HTTP/2 preface and an empty SETTINGS frame.
-# Writes N to READY once all are connected.
-import socket, sys, time
+# flood.py PORT N MODE READY: opens N connections to 127.0.0.1:PORT and holds them, writing
+# N to READY once all are connected. MODE silent: sends nothing; handshake: the HTTP/2
+# preface and an empty SETTINGS frame, then nothing; slowpreface: the preface, one byte a
+# second; slowbody: the handshake and a Put's HEADERS, then its body one byte a second.
+import socket, struct, sys, time
 port, n, mode, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\0\0\0\4\0\0\0\0\0"
+
+def frame(ftype, flags, stream, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", stream) + payload
+
+def literal(name, value):  # HPACK literal header field without indexing, new name
+    return b"\0" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+headers = b"".join(literal(k, v) for k, v in [
+    (b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/etcdserverpb.KV/Put"),
+    (b":authority", b"127.0.0.1"), (b"content-type", b"application/grpc"), (b"te", b"trailers")])
 socks = []
 for _ in range(n):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     if mode == "handshake":
         s.sendall(hello)
+    elif mode == "slowbody":
+        # END_HEADERS; the body announces a 100-byte message that never comes whole
+        s.sendall(hello + frame(1, 4, 1, headers) + frame(0, 0, 1, b"\0\0\0\0\x64"))
     socks.append(s)
 with open(ready, "w") as f:
     f.write("%d\n" % len(socks))
+sent = 0
 while True:
-    time.sleep(3600)
+    time.sleep(1)
+    if mode not in ("slowpreface", "slowbody"):
+        continue
+    for s in list(socks):
+        try:
+            if mode == "slowpreface":
+                s.send(hello[sent % len(hello):sent % len(hello) + 1])
+            else:
+                s.send(frame(0, 0, 1, b"k"))
+        except OSError:
+            socks.remove(s)
+    sent += 1
 PY
 
 # established PORT: server-side sockets of PORT in ESTABLISHED (ours and the flood's).
@@ -74,13 +106,13 @@ served() {
 for server in metastore etcd; do
 	PORT=$(free_port)
 	if [ "$server" = metastore ]; then
-		start_metastore "$PORT" --idle-timeout 4000
+		start_metastore "$PORT" ${MS_ARGS[@]+"${MS_ARGS[@]}"}
 		pid=$MS_PID
 	else
 		start_etcd "$PORT"
 		pid=$ETCD_PID
 	fi
-	for mode in silent handshake; do
+	for mode in silent handshake slowpreface slowbody; do
 		t_open=$(date +%s)
 		start_flood "$PORT" "$mode"
 		served "$PORT" "$server, $mode flood"
@@ -89,7 +121,13 @@ for server in metastore etcd; do
 			# 10 s without a handshake, 4 s idle (+ a sweep of 1 s, + the flood's start)
 			[ "$(established "$PORT")" -le 1024 ] ||
 				fail "$server holds $(established "$PORT") connections (> 1024)"
-			deadline=$([ "$mode" = silent ] && echo 10 || echo 4)
+			if [ "$mode" = slowbody ]; then
+				# a stream is open: no deadline closes them, admitting new ones does
+				echo "  $server: holds $(established "$PORT") of the $mode connections"
+				stop_flood
+				continue
+			fi
+			deadline=$([ "$mode" = handshake ] && echo 4 || echo 10)
 			wait_until $((deadline + 5)) none_established "$PORT" ||
 				fail "$server still holds $(established "$PORT") $mode connections"
 			took=$(($(date +%s) - t_open))
