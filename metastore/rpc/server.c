@@ -450,6 +450,8 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 	s->conn_in_cap = 4 * (o->max_recv_bytes + GRPC_FRAME_HDR);
 	if (s->conn_in_cap < CONN_IN_CAP_MIN)
 		s->conn_in_cap = CONN_IN_CAP_MIN;
+	if (o->max_conn_pending_bytes)
+		s->conn_in_cap = o->max_conn_pending_bytes;
 	s->conn_cap = conn_cap_for_fds(o->max_connections);
 	uv_idle_init(loop, &s->flusher);
 	s->flusher.data = s;

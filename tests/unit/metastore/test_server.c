@@ -333,6 +333,8 @@ static size_t frame(uint8_t *out, const ProtobufCMessage *m, uint8_t compressed)
 	return n + 5;
 }
 
+static size_t conn_pending_cap; /* max_conn_pending_bytes of the next setup */
+
 static int setup_opts(void **state, unsigned max_conns, unsigned handshake_ms, unsigned idle_ms)
 {
 	static const struct grpc_stream_ops ops = { .message = s_message,
@@ -341,7 +343,8 @@ static int setup_opts(void **state, unsigned max_conns, unsigned handshake_ms, u
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct ms_server_opts o = { .host = "127.0.0.1", .port = 0, .max_connections = max_conns,
 				    .handshake_timeout_ms = handshake_ms, .idle_timeout_ms = idle_ms,
-				    .max_recv_bytes = MAX_RECV };
+				    .max_recv_bytes = MAX_RECV,
+				    .max_conn_pending_bytes = conn_pending_cap };
 
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	assert_int_equal(ms_server_new(&f->loop, &o, &f->srv), 0);
@@ -891,6 +894,58 @@ static void test_limit_evicts(void **state)
 	close(idle_b);
 }
 
+static int setup_pending_cap(void **state)
+{
+	int rc;
+
+	conn_pending_cap = 10000;
+	rc = setup_opts(state, 8, 0, 0);
+	conn_pending_cap = 0;
+	return rc;
+}
+
+/* Request bodies still arriving count against the connection's bound together: with 10000
+ * bytes allowed, two unfinished 4000-byte bodies fit, a third does not (RESOURCE_EXHAUSTED,
+ * the others untouched); once the first two end they are served, and their bytes are free
+ * again for a new call. */
+static void test_conn_pending_bytes(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t body[4000];
+	struct body_src open_b[3], fin;
+	struct resp *r[3], *again;
+	uint8_t rb[64];
+	struct body_src b = range_body(rb, 1);
+
+	for (int i = 0; i < 3; i++) {
+		open_b[i] = (struct body_src){ .p = body, .len = sizeof(body) };
+		r[i] = request(&f->cl, "POST", "/etcdserverpb.KV/Range", "application/grpc",
+			       &open_b[i]);
+	}
+	/* answered while its body is open: the stream stays half-open, so wait for the status */
+	for (long t0 = now_ms(); r[2]->grpc_status < 0 && now_ms() - t0 < 5000;)
+		pump(f, NULL, 5);
+	assert_int_equal(r[2]->grpc_status, MS_GRPC_RESOURCE_EXHAUSTED);
+	assert_string_equal(r[2]->grpc_message,
+			    "grpc: connection buffers 12000 request bytes, the most allowed is 10000");
+	assert_false(r[0]->closed);
+	assert_false(r[1]->closed);
+	/* the two bodies end without another byte: zeros, a 0-byte message and trailing bytes,
+	 * so both end as malformed, and their bytes are released */
+	for (int i = 0; i < 2; i++) {
+		fin = (struct body_src){ .p = body, .len = 0, .end_stream = true };
+		assert_int_equal(nghttp2_submit_data(f->cl.h2, NGHTTP2_FLAG_END_STREAM, r[i]->id,
+						     &(nghttp2_data_provider){ .source.ptr = &fin,
+									       .read_callback = c_body }),
+				 0);
+		pump(f, &r[i]->closed, 0);
+		assert_int_equal(r[i]->grpc_status, MS_GRPC_INTERNAL);
+	}
+	again = request(&f->cl, "POST", "/etcdserverpb.KV/Range", "application/grpc", &b);
+	pump(f, &again->closed, 0);
+	assert_int_equal(again->grpc_status, 0);
+}
+
 /* A producer of FLOW_MSGS responses of FLOW_MSG_BYTES that stops once FLOW_BUF bytes wait
  * on the call and goes on from the writable callback, as the watch service does. */
 #define FLOW_MSGS 256
@@ -991,6 +1046,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup_idle, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_evicts, setup_two_conns, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_writable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conn_pending_bytes, setup_pending_cap, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
