@@ -11,7 +11,6 @@
 #include "ms_probes.h"
 #include "rpc/server_conn.h"
 
-#define READ_BUF_SIZE (64 * 1024)
 /* Stop pulling frames from nghttp2 while this much is queued for a slow reader. */
 #define WRITE_HIGH_WATER (4u * 1024 * 1024)
 #define MAX_CONCURRENT_STREAMS 256
@@ -148,7 +147,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct ms_conn *c = h->data;
 
 	(void)suggested;
-	*buf = uv_buf_init(c->rbuf, READ_BUF_SIZE);
+	*buf = uv_buf_init(c->srv->rbuf, sizeof(c->srv->rbuf));
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -176,7 +175,6 @@ static void on_conn_closed(uv_handle_t *h)
 {
 	struct ms_conn *c = h->data;
 
-	free(c->rbuf);
 	free(c);
 }
 
@@ -407,10 +405,9 @@ static void on_connection(uv_stream_t *l, int status)
 	if (!c)
 		return;
 	c->srv = s;
-	c->rbuf = malloc(READ_BUF_SIZE);
 	uv_tcp_init(s->loop, &c->tcp);
 	c->tcp.data = c;
-	if (!c->rbuf || uv_accept(l, (uv_stream_t *)&c->tcp) || conn_session_new(c)) {
+	if (uv_accept(l, (uv_stream_t *)&c->tcp) || conn_session_new(c)) {
 		if (c->h2)
 			nghttp2_session_del(c->h2);
 		uv_close((uv_handle_t *)&c->tcp, on_conn_closed);

@@ -23,6 +23,9 @@ struct ms_server {
 	void *authorize_ctx;
 	struct ms_conn *conns, *conns_tail; /* oldest first */
 	uv_timer_t sweep; /* enforces the handshake and idle deadlines */
+	/* One read buffer for every connection: nghttp2 takes each read whole before the
+	 * callback returns, so a silent connection holds no buffer of its own. */
+	char rbuf[64 * 1024];
 	unsigned conn_cap; /* max_connections, lowered to what RLIMIT_NOFILE allows */
 	/* Connections closed by the deadlines or to make room, since the last log line. */
 	unsigned n_handshake_timeouts, n_idle_timeouts, n_evicted;
@@ -43,7 +46,6 @@ struct ms_conn {
 	nghttp2_session *h2;
 	struct grpc_call *calls;
 	struct ms_conn *next, *prev;
-	char *rbuf;
 	size_t in_bytes; /* request bytes buffered by all calls of this connection */
 	bool in_recv;    /* inside nghttp2_session_mem_recv: no mem_send now */
 	uint64_t opened_ms;    /* loop time of the accept */

@@ -114,8 +114,14 @@ for server in metastore etcd; do
 	fi
 	for mode in silent handshake slowpreface slowbody; do
 		t_open=$(date +%s)
+		rss0=$(rss_kb "$pid")
 		start_flood "$PORT" "$mode"
 		served "$PORT" "$server, $mode flood"
+		rss1=$(rss_kb "$pid")
+		echo "  $server: RSS $((rss0 / 1024)) MiB before the $mode flood, $((rss1 / 1024)) MiB with it"
+		# what a connection costs here (the store's figure; etcd's is the same order)
+		[ $((rss1 - rss0)) -le $((N * 96)) ] ||
+			fail "$server: $mode flood cost $(((rss1 - rss0) / N)) KiB per connection (bound 96)"
 		if [ "$server" = metastore ]; then
 			# the store holds at most --max-connections; the flood's go at the deadline:
 			# 10 s without a handshake, 4 s idle (+ a sweep of 1 s, + the flood's start)
