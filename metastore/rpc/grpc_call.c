@@ -129,6 +129,9 @@ void grpc_call_detach(struct grpc_call *call)
 			break;
 		}
 	}
+	/* idle from now on if it was the last one (grpc-go's MaxConnectionIdle) */
+	if (!c->calls)
+		c->idle_since_ms = uv_now(s->loop);
 	call->conn = NULL;
 	call->next = NULL;
 	grpc_call_unref(call);

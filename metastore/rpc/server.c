@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "ms_probes.h"
 #include "rpc/server_conn.h"
@@ -19,11 +18,6 @@
 /* Request bytes one connection may buffer across its calls: at least this, and at least
  * four of the largest messages. */
 #define CONN_IN_CAP_MIN (16u << 20)
-/* Descriptors kept for everything that is not a client connection (raft log and peers,
- * snapshots, the loop's own) when RLIMIT_NOFILE bounds the connections. */
-#define FD_RESERVE 256
-/* One line at most this often about connections closed by the deadlines or the limit. */
-#define HYGIENE_LOG_MS 10000
 
 struct write_req {
 	uv_write_t req;
@@ -32,8 +26,6 @@ struct write_req {
 
 static uint64_t conn_seq;
 
-static void conn_close(struct ms_conn *c);
-static void conn_flush(struct ms_conn *c);
 
 /* --- deferred flushing --------------------------------------------------------------- */
 
@@ -46,7 +38,7 @@ static void on_flusher(uv_idle_t *h)
 
 		s->dirty = c->next_dirty;
 		c->dirty = false;
-		conn_flush(c);
+		ms_conn_flush(c);
 	}
 	uv_idle_stop(&s->flusher);
 }
@@ -88,12 +80,12 @@ static void on_write(uv_write_t *req, int status)
 	free(w->buf.base);
 	free(w);
 	if (status < 0)
-		conn_close(c);
+		ms_conn_close(c);
 	else if (!c->closing)
-		conn_flush(c);
+		ms_conn_flush(c);
 }
 
-static void conn_flush(struct ms_conn *c)
+void ms_conn_flush(struct ms_conn *c)
 {
 	struct ms_buf out = { 0 };
 	struct write_req *w;
@@ -106,14 +98,14 @@ static void conn_flush(struct ms_conn *c)
 		n = nghttp2_session_mem_send(c->h2, &data);
 		if (n < 0) {
 			ms_buf_free(&out);
-			conn_close(c);
+			ms_conn_close(c);
 			return;
 		}
 		if (n == 0)
 			break;
 		if (ms_buf_append(&out, data, (size_t)n)) {
 			ms_buf_free(&out);
-			conn_close(c);
+			ms_conn_close(c);
 			return;
 		}
 	}
@@ -121,7 +113,7 @@ static void conn_flush(struct ms_conn *c)
 		w = malloc(sizeof(*w));
 		if (!w) {
 			ms_buf_free(&out);
-			conn_close(c);
+			ms_conn_close(c);
 			return;
 		}
 		w->buf = uv_buf_init((char *)out.data, (unsigned)out.len);
@@ -129,7 +121,7 @@ static void conn_flush(struct ms_conn *c)
 		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, on_write)) {
 			free(w->buf.base);
 			free(w);
-			conn_close(c);
+			ms_conn_close(c);
 			return;
 		}
 	}
@@ -139,7 +131,7 @@ static void conn_flush(struct ms_conn *c)
 		return;
 	if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) &&
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
-		conn_close(c);
+		ms_conn_close(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -156,7 +148,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	ssize_t rv;
 
 	if (nread < 0) {
-		conn_close(c);
+		ms_conn_close(c);
 		return;
 	}
 	if (nread == 0)
@@ -165,10 +157,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	rv = nghttp2_session_mem_recv(c->h2, (const uint8_t *)buf->base, (size_t)nread);
 	c->in_recv = false;
 	if (rv < 0) {
-		conn_close(c);
+		ms_conn_close(c);
 		return;
 	}
-	conn_flush(c);
+	ms_conn_flush(c);
 }
 
 static void on_conn_closed(uv_handle_t *h)
@@ -178,7 +170,7 @@ static void on_conn_closed(uv_handle_t *h)
 	free(c);
 }
 
-static void conn_close(struct ms_conn *c)
+void ms_conn_close(struct ms_conn *c)
 {
 	struct ms_server *s = c->srv;
 	struct grpc_call *call, *next;
@@ -234,146 +226,6 @@ static void on_rejected_closed(uv_handle_t *h)
 	free(h);
 }
 
-/* --- deadlines and the connection limit ---------------------------------------------- */
-
-void ms_conn_handshake_done(struct ms_conn *c)
-{
-	if (c->handshaken)
-		return;
-	c->handshaken = true;
-	c->idle_since_ms = uv_now(c->srv->loop);
-}
-
-/* A call is running once its handler has it (a whole unary request, an opened stream); a
- * request still arriving does not make a connection busy, so a trickling client can be
- * pushed out. */
-static bool conn_busy(const struct ms_conn *c)
-{
-	for (const struct grpc_call *call = c->calls; call; call = call->next)
-		if (call->running)
-			return true;
-	return false;
-}
-
-/* The connection a new one may replace at the limit: the oldest still in its handshake,
- * else the one without a running call that has been so longest; NULL if every one is busy. */
-static struct ms_conn *conn_victim(struct ms_server *s)
-{
-	struct ms_conn *c, *idle = NULL;
-
-	for (c = s->conns; c; c = c->next) {
-		if (c->closing)
-			continue;
-		if (!c->handshaken)
-			return c;
-		if ((!idle || c->idle_since_ms < idle->idle_since_ms) && !conn_busy(c))
-			idle = c;
-	}
-	return idle;
-}
-
-static void hygiene_log(struct ms_server *s, uint64_t now)
-{
-	char line[256];
-	int n = 0;
-
-	if (!s->n_handshake_timeouts && !s->n_idle_timeouts && !s->n_evicted)
-		return;
-	if (s->logged_ms && now - s->logged_ms < HYGIENE_LOG_MS)
-		return;
-	if (s->n_handshake_timeouts)
-		n += snprintf(line + n, sizeof(line) - (size_t)n,
-			      ", %u without an HTTP/2 handshake within %u ms",
-			      s->n_handshake_timeouts, s->opts.handshake_timeout_ms);
-	if (s->n_idle_timeouts)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, ", %u idle for %u ms",
-			      s->n_idle_timeouts, s->opts.idle_timeout_ms);
-	if (s->n_evicted)
-		snprintf(line + n, sizeof(line) - (size_t)n,
-			 ", %u to admit new ones at --max-connections %u", s->n_evicted,
-			 s->conn_cap);
-	fprintf(stderr, "metastore: closed client connections: %s\n", line + 2);
-	s->n_handshake_timeouts = s->n_idle_timeouts = s->n_evicted = 0;
-	s->logged_ms = now;
-}
-
-static void on_sweep(uv_timer_t *t)
-{
-	struct ms_server *s = t->data;
-	uint64_t now = uv_now(s->loop);
-	unsigned hs = s->opts.handshake_timeout_ms, idle = s->opts.idle_timeout_ms;
-	struct ms_conn *c, *next;
-
-	for (c = s->conns; c; c = next) {
-		next = c->next;
-		if (c->closing)
-			continue;
-		if (!c->handshaken) {
-			if (hs && now - c->opened_ms >= hs) {
-				s->n_handshake_timeouts++;
-				conn_close(c);
-			}
-			continue;
-		}
-		if (c->calls) {
-			c->idle_since_ms = now;
-			continue;
-		}
-		if (!idle || now - c->idle_since_ms < idle)
-			continue;
-		if (c->draining) {
-			/* the GOAWAY did not get out within a sweep: the client does not read */
-			conn_close(c);
-			continue;
-		}
-		/* as grpc-go's MaxConnectionIdle: GOAWAY, then close once it is written */
-		s->n_idle_timeouts++;
-		c->draining = true;
-		if (nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR))
-			conn_close(c);
-		else
-			conn_flush(c);
-	}
-	hygiene_log(s, now);
-}
-
-/* A sweep often enough that a deadline is met within a tenth of it (50 ms to 1 s). */
-static uint64_t sweep_period(const struct ms_server_opts *o)
-{
-	unsigned t = o->handshake_timeout_ms;
-	uint64_t p;
-
-	if (o->idle_timeout_ms && (!t || o->idle_timeout_ms < t))
-		t = o->idle_timeout_ms;
-	p = t / 10;
-	return p < 50 ? 50 : p > 1000 ? 1000 : p;
-}
-
-/* Past RLIMIT_NOFILE an accept fails and libuv drops the whole backlog, so the soft limit
- * is raised to fit the connections (as Go's runtime does for etcd), and the connection
- * limit lowered to what fits if the hard limit is too low. */
-static unsigned conn_cap_for_fds(unsigned max_connections)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)max_connections + FD_RESERVE;
-	unsigned cap;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		return max_connections;
-	if (rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur >= want)
-		return max_connections;
-	cap = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)(rl.rlim_cur - FD_RESERVE)
-					   : (unsigned)(rl.rlim_cur / 2);
-	fprintf(stderr, "metastore: RLIMIT_NOFILE %llu leaves room for %u of --max-connections %u\n",
-		(unsigned long long)rl.rlim_cur, cap, max_connections);
-	return cap;
-}
-
 static void on_connection(uv_stream_t *l, int status)
 {
 	struct ms_server *s = l->data;
@@ -381,14 +233,8 @@ static void on_connection(uv_stream_t *l, int status)
 
 	if (status < 0)
 		return;
-	if (s->nconns >= s->conn_cap) {
-		c = conn_victim(s);
-		if (c) {
-			s->n_evicted++;
-			conn_close(c);
-			hygiene_log(s, uv_now(s->loop));
-		}
-	}
+	if (s->nconns >= s->conn_cap)
+		ms_conn_guard_make_room(s);
 	if (s->nconns >= s->conn_cap) {
 		/* Every connection runs a call: accept to take it off the backlog, then close. */
 		uv_tcp_t *t = malloc(sizeof(*t));
@@ -425,7 +271,7 @@ static void on_connection(uv_stream_t *l, int status)
 	c->opened_ms = c->idle_since_ms = uv_now(s->loop);
 	ms_probe_conn_open(c->id, s->nconns);
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-	conn_flush(c);
+	ms_conn_flush(c);
 }
 
 int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_server **out)
@@ -449,11 +295,9 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 		s->conn_in_cap = CONN_IN_CAP_MIN;
 	if (o->max_conn_pending_bytes)
 		s->conn_in_cap = o->max_conn_pending_bytes;
-	s->conn_cap = conn_cap_for_fds(o->max_connections);
 	uv_idle_init(loop, &s->flusher);
 	s->flusher.data = s;
-	uv_timer_init(loop, &s->sweep);
-	s->sweep.data = s;
+	ms_conn_guard_init(s);
 	uv_tcp_init(loop, &s->listener);
 	s->listener.data = s;
 	err = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
@@ -468,8 +312,7 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 		free(s);
 		return err;
 	}
-	if (o->handshake_timeout_ms || o->idle_timeout_ms)
-		uv_timer_start(&s->sweep, on_sweep, sweep_period(o), sweep_period(o));
+	ms_conn_guard_start(s);
 	*out = s;
 	return 0;
 }
@@ -521,7 +364,7 @@ void ms_server_shutdown(struct ms_server *s)
 	uv_close((uv_handle_t *)&s->flusher, NULL);
 	uv_close((uv_handle_t *)&s->sweep, NULL);
 	while (s->conns)
-		conn_close(s->conns);
+		ms_conn_close(s->conns);
 }
 
 void ms_server_free(struct ms_server *s)

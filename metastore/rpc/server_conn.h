@@ -49,7 +49,7 @@ struct ms_conn {
 	size_t in_bytes; /* request bytes buffered by all calls of this connection */
 	bool in_recv;    /* inside nghttp2_session_mem_recv: no mem_send now */
 	uint64_t opened_ms;    /* loop time of the accept */
-	uint64_t idle_since_ms; /* last loop time a call was running (or the handshake) */
+	uint64_t idle_since_ms; /* when its last call ended (or the handshake, the accept) */
 	bool handshaken;      /* preface and the client's first SETTINGS arrived */
 	bool draining;        /* GOAWAY sent for idleness: closed at the next sweep */
 	bool writable_due;    /* some call has writable_due set */
@@ -58,8 +58,29 @@ struct ms_conn {
 	struct ms_conn *next_dirty;
 };
 
+/* Hands what nghttp2 has for `c` to the socket (up to the write high-water mark) and closes
+ * the connection when the session is over; nothing happens inside a read callback. */
+void ms_conn_flush(struct ms_conn *c);
+
+/* Closes `c` (idempotent): its calls end as CANCELLED, it leaves the server's list now and
+ * is freed once libuv has closed its handle. */
+void ms_conn_close(struct ms_conn *c);
+
+/* --- conn_guard.c ------------------------------------------------------------------------ */
+
 /* The client's preface and first SETTINGS frame arrived: the handshake deadline is met. */
 void ms_conn_handshake_done(struct ms_conn *c);
+
+/* Sets the connection cap from --max-connections and RLIMIT_NOFILE (raising the soft limit)
+ * and initializes the sweep timer; ms_server_shutdown closes it. */
+void ms_conn_guard_init(struct ms_server *s);
+
+/* Starts the sweep that enforces the handshake and idle deadlines (if either is set). */
+void ms_conn_guard_start(struct ms_server *s);
+
+/* At the limit: closes the oldest connection still in its handshake, else the one without
+ * a running call idle longest. Returns false if every connection runs a call. */
+bool ms_conn_guard_make_room(struct ms_server *s);
 
 /* Output for `c` is ready: its read callback flushes it, or else the server's idle flusher
  * does, so that no write (and no close it may cause) runs inside the caller. */
