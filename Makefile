@@ -69,7 +69,7 @@ AGENT     := $(BUILD)/metastore-agent
 
 .PHONY: all deps check-deps metastore agent unit e2e test run vmlinux clean
 all: $(BUILD)/.deps-ok $(BUILD)/.layers-ok $(METASTORE) $(AGENT) $(UNIT_MS) $(UNIT_AGENT) \
-	$(BUILD)/tests/e2e/watchload
+	$(BUILD)/tests/e2e/loadclient
 
 metastore: $(METASTORE)
 agent: $(AGENT)
@@ -169,8 +169,8 @@ $(BUILD)/tests/agent/%: tests/unit/agent/%.c $(AGENT_LIB) | $(SKELS)
 
 # The e2e tests' own gRPC client (watch streams that stop reading; puts), with the store's
 # generated protobuf objects (non-PIC, hence -no-pie).
-WATCHLOAD := $(BUILD)/tests/e2e/watchload
-$(WATCHLOAD): tests/e2e/watchload.c $(PROTO_O) | $(PROTO_H)
+LOADCLIENT := $(BUILD)/tests/e2e/loadclient
+$(LOADCLIENT): tests/e2e/loadclient.c $(PROTO_O) | $(PROTO_H)
 	$(call msg,TEST-CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(MS_CFLAGS) $(MS_LDFLAGS) -o $@ $< $(PROTO_O) -lnghttp2 -lprotobuf-c
@@ -181,9 +181,9 @@ unit: $(UNIT_MS) $(UNIT_AGENT)
 		else echo "  FAIL     $$t"; cat $$t.log; fail=1; fi; \
 	done; exit $$fail
 
-e2e: $(METASTORE) $(AGENT) $(WATCHLOAD)
+e2e: $(METASTORE) $(AGENT) $(LOADCLIENT)
 	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) \
-		WATCHLOAD=$(abspath $(WATCHLOAD)) tests/e2e/run.sh
+		LOADCLIENT=$(abspath $(LOADCLIENT)) tests/e2e/run.sh
 
 test: all
 	$(Q)$(MAKE) --no-print-directory unit

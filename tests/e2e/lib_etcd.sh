@@ -3,6 +3,18 @@
 
 : "${ETCD:=/usr/bin/etcd}"
 
+# control_servers: "metastore etcd", or "metastore" with a line saying why when etcd is not
+# installed (the Debian package etcd-server; it is not in `make deps`, as installing it
+# starts a system etcd on the store's default port).
+control_servers() {
+	if [ -x "$ETCD" ]; then
+		echo "metastore etcd"
+	else
+		echo "  $E2E_NAME: $ETCD missing (apt-get install etcd-server): no etcd control run" >&2
+		echo metastore
+	fi
+}
+
 # start_etcd PORT: a fresh single-member etcd serving clients on 127.0.0.1:PORT; sets ETCD_PID.
 start_etcd() {
 	local port=$1 peer

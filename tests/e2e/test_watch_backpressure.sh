@@ -10,8 +10,8 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_etcd.sh"
 
-: "${WATCHLOAD:=build/tests/e2e/watchload}"
-[ -x "$WATCHLOAD" ] || fail "$WATCHLOAD not built (run make)"
+: "${LOADCLIENT:=build/tests/e2e/loadclient}"
+[ -x "$LOADCLIENT" ] || fail "$LOADCLIENT not built (run make)"
 WATCHERS=${WATCHERS:-50}
 PUTS=${PUTS:-1000}
 SIZE=${SIZE:-10240}
@@ -42,11 +42,11 @@ peak_rss() {
 	echo "$max"
 }
 
-# start_watch NAME PORT START_REV [FIRST_REV [compacted]]: a watchload client of $WATCHERS
+# start_watch NAME PORT START_REV [FIRST_REV [compacted]]: a loadclient client of $WATCHERS
 # watchers on /bp/ ($STREAMS streams) that reads nothing until $E2E_TMP/go exists; waits
 # for every `created`.
 start_watch() {
-	"$WATCHLOAD" watch "$2" "$STREAMS" $((WATCHERS / STREAMS)) /bp/ "$3" "$PUTS" "${4:-2}" \
+	"$LOADCLIENT" watch "$2" "$STREAMS" $((WATCHERS / STREAMS)) /bp/ "$3" "$PUTS" "${4:-2}" \
 		"$E2E_TMP/go" 180 "$WINDOW" ${5:+"$5"} >"$E2E_TMP/$1.out" 2>"$E2E_TMP/$1.log" &
 	WATCH_PID=$!
 	E2E_PIDS+=("$WATCH_PID")
@@ -54,7 +54,14 @@ start_watch() {
 		fail "$1: $WATCHERS watchers not created: $(cat "$E2E_TMP/$1.out" "$E2E_TMP/$1.log")"
 }
 
-for run in "1 metastore" "1 etcd" "$WATCHERS metastore" "$WATCHERS etcd"; do
+runs=()
+servers=$(control_servers)
+for n in 1 "$WATCHERS"; do
+	for server in $servers; do
+		runs+=("$n $server")
+	done
+done
+for run in "${runs[@]}"; do
 	read -r STREAMS server <<<"$run"
 	bounded=1
 	[ "$server" = etcd ] && [ "$STREAMS" != 1 ] && bounded=0
@@ -70,7 +77,7 @@ for run in "1 metastore" "1 etcd" "$WATCHERS metastore" "$WATCHERS etcd"; do
 	start_watch live "$PORT" 0
 	live=$WATCH_PID
 	rss0=$(peak_rss "$pid")
-	"$WATCHLOAD" put "$PORT" "$PUTS" "$SIZE" /bp/ >"$E2E_TMP/put.out" ||
+	"$LOADCLIENT" put "$PORT" "$PUTS" "$SIZE" /bp/ >"$E2E_TMP/put.out" ||
 		fail "$server: puts failed"
 	grep -qx "put $PUTS first_rev 2 last_rev $((PUTS + 1))" "$E2E_TMP/put.out" ||
 		fail "$server: puts: $(cat "$E2E_TMP/put.out")"
@@ -112,7 +119,7 @@ for run in "1 metastore" "1 etcd" "$WATCHERS metastore" "$WATCHERS etcd"; do
 		# puts and /other are behind: the watchers start at PUTS + 3)
 		rm -f "$E2E_TMP/go"
 		start_watch compact "$PORT" 0 $((PUTS + 3)) compacted
-		"$WATCHLOAD" put "$PORT" "$PUTS" "$SIZE" /bp/ >"$E2E_TMP/put.out" ||
+		"$LOADCLIENT" put "$PORT" "$PUTS" "$SIZE" /bp/ >"$E2E_TMP/put.out" ||
 			fail "$server: second puts failed"
 		etcdctl --endpoints="127.0.0.1:$PORT" compaction $((2 * PUTS + 2)) >/dev/null ||
 			fail "$server: compaction failed"

@@ -1,4 +1,4 @@
-/* e2e helper: etcd Watch streams that stop reading and resume (checking every event), and Puts. */
+/* e2e client: Watch streams that stop reading then check every event; Puts; connection floods. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -63,7 +63,7 @@ static long now_ms(void)
 static void bad(struct client *c, const char *what, long long a, long long b)
 {
 	if (!c->failed)
-		fprintf(stderr, "watchload: %s (%lld, %lld)\n", what, a, b);
+		fprintf(stderr, "loadclient: %s (%lld, %lld)\n", what, a, b);
 	c->failed = true;
 }
 
@@ -360,7 +360,7 @@ static int cmd_put(uint16_t port, int n, size_t size, const char *prefix)
 				break;
 		free(body.p);
 		if (c.put_status != 0) {
-			fprintf(stderr, "watchload: put %d failed (grpc-status %d)\n", i, c.put_status);
+			fprintf(stderr, "loadclient: put %d failed (grpc-status %d)\n", i, c.put_status);
 			return 1;
 		}
 		if (i == 0)
@@ -435,15 +435,120 @@ static int cmd_watch(char **av)
 	       (c.want_compacted && c.compacted != c.done);
 }
 
+/* A frame header: 24-bit length, type, flags, stream id. */
+static size_t h2_frame(uint8_t *out, uint8_t type, uint8_t flags, uint32_t stream, size_t len)
+{
+	out[0] = (uint8_t)(len >> 16);
+	out[1] = (uint8_t)(len >> 8);
+	out[2] = (uint8_t)len;
+	out[3] = type;
+	out[4] = flags;
+	out[5] = (uint8_t)(stream >> 24 & 0x7f);
+	out[6] = (uint8_t)(stream >> 16);
+	out[7] = (uint8_t)(stream >> 8);
+	out[8] = (uint8_t)stream;
+	return 9;
+}
+
+/* The preface, an empty SETTINGS frame and the HEADERS (END_HEADERS) of a Put on stream 1,
+ * HPACK literals without indexing, then a DATA frame announcing a 100-byte message. */
+static size_t slow_put_start(uint8_t *out)
+{
+	static const char *const hv[][2] = {
+		{ ":method", "POST" }, { ":scheme", "http" }, { ":path", "/etcdserverpb.KV/Put" },
+		{ ":authority", "127.0.0.1" }, { "content-type", "application/grpc" },
+		{ "te", "trailers" },
+	};
+	uint8_t block[256];
+	size_t n = 0, o;
+
+	for (size_t i = 0; i < sizeof(hv) / sizeof(hv[0]); i++) {
+		block[n++] = 0;
+		block[n++] = (uint8_t)strlen(hv[i][0]);
+		memcpy(block + n, hv[i][0], strlen(hv[i][0]));
+		n += strlen(hv[i][0]);
+		block[n++] = (uint8_t)strlen(hv[i][1]);
+		memcpy(block + n, hv[i][1], strlen(hv[i][1]));
+		n += strlen(hv[i][1]);
+	}
+	memcpy(out, NGHTTP2_CLIENT_MAGIC, NGHTTP2_CLIENT_MAGIC_LEN);
+	o = NGHTTP2_CLIENT_MAGIC_LEN;
+	o += h2_frame(out + o, NGHTTP2_SETTINGS, 0, 0, 0);
+	o += h2_frame(out + o, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, n);
+	memcpy(out + o, block, n);
+	o += n;
+	o += h2_frame(out + o, NGHTTP2_DATA, 0, 1, 5);
+	memcpy(out + o, "\0\0\0\0\x64", 5);
+	return o + 5;
+}
+
+/*
+ * Opens n connections and holds them until killed, writing n to `ready` once all are open.
+ * silent: sends nothing; handshake: the preface and an empty SETTINGS, then nothing;
+ * slowpreface: the preface a byte a second; slowbody: a Put whose body comes a byte a second.
+ */
+static int cmd_flood(uint16_t port, int n, const char *mode, const char *ready)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bool slowpreface = !strcmp(mode, "slowpreface"), slowbody = !strcmp(mode, "slowbody");
+	uint8_t start[512], byte[10];
+	size_t start_len = 0;
+	int *fd = calloc((size_t)n, sizeof(*fd));
+	FILE *f;
+
+	if (!fd)
+		return 1;
+	if (!strcmp(mode, "handshake")) {
+		memcpy(start, NGHTTP2_CLIENT_MAGIC, NGHTTP2_CLIENT_MAGIC_LEN);
+		start_len = NGHTTP2_CLIENT_MAGIC_LEN + h2_frame(start + NGHTTP2_CLIENT_MAGIC_LEN,
+								 NGHTTP2_SETTINGS, 0, 0, 0);
+	} else if (slowbody) {
+		start_len = slow_put_start(start);
+	} else if (!slowpreface && strcmp(mode, "silent")) {
+		return 2;
+	}
+	for (int i = 0; i < n; i++) {
+		fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd[i] < 0 || connect(fd[i], (struct sockaddr *)&a, sizeof(a)) ||
+		    (start_len && send(fd[i], start, start_len, MSG_NOSIGNAL) != (ssize_t)start_len)) {
+			fprintf(stderr, "loadclient: connection %d: %s\n", i, strerror(errno));
+			return 1;
+		}
+	}
+	f = fopen(ready, "w");
+	if (!f || fprintf(f, "%d\n", n) < 0 || fclose(f))
+		return 1;
+	h2_frame(byte, NGHTTP2_DATA, 0, 1, 1);
+	byte[9] = 'k';
+	for (size_t sent = 0;; sent++) {
+		sleep(1);
+		for (int i = 0; i < n && (slowpreface || slowbody); i++) {
+			if (fd[i] < 0)
+				continue;
+			/* a closed one is left alone: the server had its reasons */
+			if ((slowpreface ? send(fd[i], NGHTTP2_CLIENT_MAGIC + sent % NGHTTP2_CLIENT_MAGIC_LEN,
+						1, MSG_NOSIGNAL | MSG_DONTWAIT)
+					 : send(fd[i], byte, sizeof(byte), MSG_NOSIGNAL | MSG_DONTWAIT)) < 0) {
+				close(fd[i]);
+				fd[i] = -1;
+			}
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 6 && !strcmp(argv[1], "put"))
 		return cmd_put((uint16_t)atoi(argv[2]), atoi(argv[3]), (size_t)atol(argv[4]), argv[5]);
 	if ((argc == 12 || argc == 13) && !strcmp(argv[1], "watch"))
 		return cmd_watch(argv + 2);
+	if (argc == 6 && !strcmp(argv[1], "flood"))
+		return cmd_flood((uint16_t)atoi(argv[2]), atoi(argv[3]), argv[4], argv[5]);
 	fprintf(stderr,
-		"usage: watchload put PORT N SIZE PREFIX\n"
-		"       watchload watch PORT STREAMS WATCHERS PREFIX START_REV EXPECT FIRST_REV "
+		"usage: loadclient put PORT N SIZE PREFIX\n"
+		"       loadclient flood PORT N silent|handshake|slowpreface|slowbody READY_FILE\n"
+		"       loadclient watch PORT STREAMS WATCHERS PREFIX START_REV EXPECT FIRST_REV "
 		"GO_FILE TIMEOUT_S WINDOW [compacted]\n"
 		"watch: opens STREAMS streams of WATCHERS watchers on PREFIX, prints `created N`,\n"
 		"reads nothing until GO_FILE exists, then checks that every watcher gets EXPECT put\n"
