@@ -9,7 +9,8 @@
 #include "probe/trace.h"
 #include "rpc.pb-c.h"
 
-/* Events sent per WatchResponse at most, and bytes of events (one event always goes). */
+/* Events sent per WatchResponse at most, and bytes of events beyond which a response ends at
+ * the next revision (one revision's events always go together, up to WATCH_BATCH). */
 #define WATCH_BATCH 256
 #define WATCH_RESP_BYTES (32u * 1024)
 /* Log events one watcher scans per step, so that a narrow watcher far behind on a busy log
@@ -145,8 +146,9 @@ static size_t event_bytes(const struct ms_event *ev, bool prev_kv)
 enum { STEP_DONE, STEP_MORE, STEP_COMPACTED };
 
 /*
- * Sends `w` one response of the next events it has not seen (at most WATCH_BATCH events or
- * about WATCH_RESP_BYTES), advancing its log position past what was sent or filtered out.
+ * Sends `w` one response of the next events it has not seen (at most WATCH_BATCH events, and
+ * whole revisions up to about WATCH_RESP_BYTES), advancing its log position past what was
+ * sent or filtered out.
  * Returns STEP_DONE when it has caught up, STEP_MORE when events may remain,
  * STEP_COMPACTED when its position was compacted away, or -errno.
  */
@@ -158,25 +160,30 @@ static int watcher_step(struct watch_stream *st, struct watcher *w)
 	struct kv_pb_arena a = { 0 };
 	uint32_t puts = 0, dels = 0;
 	size_t k = 0, bytes = 0, scanned = 0;
-	int64_t n = 0;
+	int64_t n = 0, last_rev = 0;
 	int err = 0;
 
-	while (k < WATCH_BATCH && scanned < WATCH_SCAN_STEP) {
+	while (k < WATCH_BATCH) {
 		uint64_t at = w->pos;
 		struct ms_event ev;
 
 		n = ms_mvcc_events(mvcc, &w->pos, &ev, 1);
 		if (n <= 0)
 			break;
+		/* the soft bounds end a response only between revisions: like etcd, the events of
+		 * one transaction go out together (up to WATCH_BATCH of them) */
+		if ((scanned >= WATCH_SCAN_STEP ||
+		     (k && bytes + event_bytes(&ev, w->prev_kv) > WATCH_RESP_BYTES)) &&
+		    (!k || ev.kv.mod_rev != last_rev)) {
+			w->pos = at; /* the next response starts with it */
+			break;
+		}
 		scanned++;
 		if (ev.kv.mod_rev < w->min_rev || !watcher_covers(w, &ev.kv) ||
 		    (ev.is_delete ? w->no_delete : w->no_put))
 			continue;
-		if (k && bytes + event_bytes(&ev, w->prev_kv) > WATCH_RESP_BYTES) {
-			w->pos = at; /* the next response starts with it */
-			break;
-		}
 		bytes += event_bytes(&ev, w->prev_kv);
+		last_rev = ev.kv.mod_rev;
 		/* the kv bytes stay valid until the next write: packed below, before any */
 		mvccpb__event__init(&e[k]);
 		e[k].type = ev.is_delete ? MVCCPB__EVENT__EVENT_TYPE__DELETE

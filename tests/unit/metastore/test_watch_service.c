@@ -18,7 +18,8 @@
 #define STREAM_BUF (128 * 1024)
 #define RESUME_BELOW (STREAM_BUF / 2)
 #define VALUE_BYTES 10240
-#define MAX_PENDING (STREAM_BUF + 32 * 1024 + VALUE_BYTES + 256)
+/* Bytes that may wait: the buffer, then one response of whole revisions of `ops` events. */
+#define MAX_PENDING(ops) ((size_t)(STREAM_BUF + 32 * 1024 + (ops) * (VALUE_BYTES + 64) + 256))
 
 /* --- the transport, recorded ----------------------------------------------------------- */
 
@@ -81,8 +82,10 @@ void ms_server_handle_stream(struct ms_server *s, enum ms_method m,
 /* --- the client ------------------------------------------------------------------------ */
 
 struct seen {
+	int per_rev;           /* events in each revision */
 	int64_t events[4];     /* per watcher, by watch id */
-	int64_t next_rev[4];   /* the revision each watcher must get next */
+	int64_t last_rev[4];   /* the revision each watcher got last */
+	int in_rev[4];         /* events of last_rev it got */
 	int64_t compacted[4];  /* compact_revision of its cancel, 0 if none */
 	int created;
 	size_t max_pending;
@@ -105,9 +108,20 @@ static void drain(struct grpc_call *call, struct seen *s)
 		if (r->canceled)
 			s->compacted[r->watch_id] = r->compact_revision;
 		for (size_t i = 0; i < r->n_events; i++) {
-			assert_int_equal(r->events[i]->kv->mod_revision, s->next_rev[r->watch_id]);
-			s->next_rev[r->watch_id]++;
-			s->events[r->watch_id]++;
+			int64_t rev = r->events[i]->kv->mod_revision, w = r->watch_id;
+
+			if (rev == s->last_rev[w]) {
+				/* a revision's events come in one response */
+				assert_true(i > 0);
+				s->in_rev[w]++;
+			} else {
+				/* the next revision, once the last one was whole */
+				assert_int_equal(rev, s->last_rev[w] + 1);
+				assert_int_equal(s->in_rev[w], s->per_rev);
+				s->last_rev[w] = rev;
+				s->in_rev[w] = 1;
+			}
+			s->events[w]++;
 		}
 		etcdserverpb__watch_response__free_unpacked(r, NULL);
 		call->out_off += GRPC_FRAME_HDR + n;
@@ -140,16 +154,28 @@ static void send_create(struct grpc_call *call, int64_t start_rev)
 
 /* --- tests ----------------------------------------------------------------------------- */
 
-static void put_n(struct ms_mvcc *mvcc, struct watch_hub *hub, int n)
+/* n writes of `ops` puts each: plain puts for 1, else transactions. */
+static void write_n(struct ms_mvcc *mvcc, struct watch_hub *hub, int n, int ops)
 {
 	static uint8_t value[VALUE_BYTES];
 	char key[32];
 
 	for (int i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "/w/%06d", i);
-		assert_int_equal(ms_mvcc_put(mvcc, (uint8_t *)key, strlen(key), value, sizeof(value),
-					     0, NULL, NULL, NULL),
-				 0);
+		struct ms_mvcc_txn *t = ops > 1 ? ms_mvcc_txn_begin(mvcc) : NULL;
+
+		for (int j = 0; j < ops; j++) {
+			snprintf(key, sizeof(key), "/w/%06d.%d", i, j);
+			if (t)
+				assert_int_equal(ms_mvcc_txn_put(t, (uint8_t *)key, strlen(key), value,
+								 sizeof(value), 0, NULL, NULL),
+						 0);
+			else
+				assert_int_equal(ms_mvcc_put(mvcc, (uint8_t *)key, strlen(key), value,
+							     sizeof(value), 0, NULL, NULL, NULL),
+						 0);
+		}
+		if (t)
+			assert_true(ms_mvcc_txn_end(t) > 0);
 		watch_hub_notify(hub);
 	}
 }
@@ -163,17 +189,21 @@ static void put_n(struct ms_mvcc *mvcc, struct watch_hub *hub, int n)
 static void test_backpressure_table(void **state)
 {
 	static const struct {
-		int puts_before, puts_after; /* around the creates */
+		int writes_before, writes_after; /* around the creates */
+		int ops;        /* puts per write (a transaction if more than one) */
 		int64_t start_rev;
 		int watchers;
 		bool compact;   /* compact at the last revision before the client reads */
 		int64_t events; /* per watcher, without compaction */
 	} cases[] = {
-		{ 0, 1000, 0, 1, false, 1000 },
-		{ 0, 1000, 0, 3, false, 1000 },
-		{ 1000, 0, 1, 1, false, 1000 },
-		{ 1000, 200, 1, 2, false, 1200 },
-		{ 0, 1000, 0, 2, true, 0 },
+		{ 0, 1000, 1, 0, 1, false, 1000 },
+		{ 0, 1000, 1, 0, 3, false, 1000 },
+		{ 1000, 0, 1, 1, 1, false, 1000 },
+		{ 1000, 200, 1, 1, 2, false, 1200 },
+		{ 0, 1000, 1, 0, 2, true, 0 },
+		/* 80 KiB transactions, above the 32 KiB a response ends at: never split */
+		{ 0, 100, 8, 0, 2, false, 800 },
+		{ 100, 0, 8, 1, 1, false, 800 },
 	};
 
 	(void)state;
@@ -183,7 +213,7 @@ static void test_backpressure_table(void **state)
 		struct watch_hub *hub = watch_hub_new(&kv);
 		struct grpc_call call = { .method = MS_METHOD_WATCH_WATCH, .refs = 1,
 					  .streaming = true };
-		struct seen s = { .max_pending = 0 };
+		struct seen s = { .per_rev = cases[i].ops };
 		int64_t compact_rev = 0;
 
 		assert_non_null(mvcc);
@@ -192,14 +222,15 @@ static void test_backpressure_table(void **state)
 		faults = 0;
 		watch_hub_register(hub, NULL);
 		ops.open(&call, ops_ctx);
-		put_n(mvcc, hub, cases[i].puts_before);
+		write_n(mvcc, hub, cases[i].writes_before, cases[i].ops);
 		for (int w = 0; w < cases[i].watchers; w++) {
 			send_create(&call, cases[i].start_rev);
-			s.next_rev[w] = 2;
+			s.last_rev[w] = 1; /* the first write is revision 2 */
+			s.in_rev[w] = cases[i].ops;
 		}
 		if (grpc_call_pending_bytes(&call) > s.max_pending)
 			s.max_pending = grpc_call_pending_bytes(&call);
-		put_n(mvcc, hub, cases[i].puts_after);
+		write_n(mvcc, hub, cases[i].writes_after, cases[i].ops);
 		if (grpc_call_pending_bytes(&call) > s.max_pending)
 			s.max_pending = grpc_call_pending_bytes(&call);
 		if (cases[i].compact) {
@@ -208,16 +239,18 @@ static void test_backpressure_table(void **state)
 		}
 		for (int round = 0; round < 100000 && (armed || call.out_off < call.out.len); round++)
 			drain(&call, &s);
-		if (s.max_pending > MAX_PENDING || faults || s.created != cases[i].watchers)
-			fail_msg("case %zu: %zu bytes waited (bound %d), %d faults, %d created", i,
-				 s.max_pending, MAX_PENDING, faults, s.created);
+		if (s.max_pending > MAX_PENDING(cases[i].ops) || faults ||
+		    s.created != cases[i].watchers)
+			fail_msg("case %zu: %zu bytes waited (bound %zu), %d faults, %d created", i,
+				 s.max_pending, MAX_PENDING(cases[i].ops), faults, s.created);
 		for (int w = 0; w < cases[i].watchers; w++) {
 			if (cases[i].compact) {
 				/* some events had left before the compaction; none after it */
 				if (s.compacted[w] != compact_rev || s.events[w] >= 1000)
 					fail_msg("case %zu watcher %d: %lld events, compacted at %lld",
 						 i, w, (long long)s.events[w], (long long)s.compacted[w]);
-			} else if (s.events[w] != cases[i].events || s.compacted[w]) {
+			} else if (s.events[w] != cases[i].events || s.compacted[w] ||
+				   s.in_rev[w] != cases[i].ops) {
 				fail_msg("case %zu watcher %d: %lld events, compacted at %lld", i, w,
 					 (long long)s.events[w], (long long)s.compacted[w]);
 			}
