@@ -68,7 +68,8 @@ METASTORE := $(BUILD)/metastore
 AGENT     := $(BUILD)/metastore-agent
 
 .PHONY: all deps check-deps metastore agent unit e2e test run vmlinux clean
-all: $(BUILD)/.deps-ok $(BUILD)/.layers-ok $(METASTORE) $(AGENT) $(UNIT_MS) $(UNIT_AGENT)
+all: $(BUILD)/.deps-ok $(BUILD)/.layers-ok $(METASTORE) $(AGENT) $(UNIT_MS) $(UNIT_AGENT) \
+	$(BUILD)/tests/e2e/loadclient
 
 metastore: $(METASTORE)
 agent: $(AGENT)
@@ -166,14 +167,23 @@ $(BUILD)/tests/agent/%: tests/unit/agent/%.c $(AGENT_LIB) | $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(AGENT_CFLAGS) -o $@ $< $(AGENT_LIB) $(AGENT_LIBS) -lcmocka
 
+# The e2e tests' own gRPC client (watch streams that stop reading; puts), with the store's
+# generated protobuf objects (non-PIC, hence -no-pie).
+LOADCLIENT := $(BUILD)/tests/e2e/loadclient
+$(LOADCLIENT): tests/e2e/loadclient.c $(PROTO_O) | $(PROTO_H)
+	$(call msg,TEST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(MS_CFLAGS) $(MS_LDFLAGS) -o $@ $< $(PROTO_O) -lnghttp2 -lprotobuf-c
+
 unit: $(UNIT_MS) $(UNIT_AGENT)
 	$(Q)fail=0; for t in $^; do \
 		if $$t >$$t.log 2>&1; then echo "  PASS     $$t"; \
 		else echo "  FAIL     $$t"; cat $$t.log; fail=1; fi; \
 	done; exit $$fail
 
-e2e: $(METASTORE) $(AGENT)
-	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) tests/e2e/run.sh
+e2e: $(METASTORE) $(AGENT) $(LOADCLIENT)
+	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) \
+		LOADCLIENT=$(abspath $(LOADCLIENT)) tests/e2e/run.sh
 
 test: all
 	$(Q)$(MAKE) --no-print-directory unit

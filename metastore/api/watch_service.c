@@ -9,10 +9,25 @@
 #include "probe/trace.h"
 #include "rpc.pb-c.h"
 
-/* Events read from the log per step, and sent per WatchResponse at most. */
+/* Events sent per WatchResponse at most, and bytes of events beyond which a response ends at
+ * the next revision (one revision's events always go together, up to WATCH_BATCH). */
 #define WATCH_BATCH 256
+#define WATCH_RESP_BYTES (32u * 1024)
+/* Log events one watcher scans per step, so that a narrow watcher far behind on a busy log
+ * takes its turn like the others instead of holding the loop. */
+#define WATCH_SCAN_STEP (4 * WATCH_BATCH)
+/*
+ * The send buffer of a stream, as etcd's watchable store bounds a stream's channel: once
+ * this many response bytes wait on the call (the client reads slower than events come),
+ * every watcher of the stream stops where it is (its log position) and the stream resumes,
+ * from the log, when the client has taken half of them. Memory per stream is this plus one
+ * response, however many events the client missed.
+ */
+#define WATCH_STREAM_BUF (128u * 1024)
+#define WATCH_STREAM_RESUME (WATCH_STREAM_BUF / 2)
 /* Watch id etcd uses for responses that belong to no watcher (progress). */
 #define WATCH_ID_NONE (-1)
+#define ERR_COMPACTED "etcdserver: mvcc: required revision has been compacted"
 
 struct watcher {
 	int64_t id;
@@ -29,6 +44,7 @@ struct watch_stream {
 	struct grpc_call *call;
 	int64_t next_id;
 	struct watcher *watchers;
+	bool blocked; /* send buffer full: producing again when the call drains */
 	struct watch_stream *next, *prev;
 };
 
@@ -117,49 +133,137 @@ static int send_status(struct watch_stream *st, int64_t id, bool created, bool c
 	return err;
 }
 
-/* Sends `w` every event it has not seen, in revision order, in batches. */
-static int watcher_catch_up(struct watch_stream *st, struct watcher *w)
+/* Bytes an event adds to a response, near enough to bound a response's size. */
+static size_t event_bytes(const struct ms_event *ev, bool prev_kv)
 {
-	struct ms_event ev[WATCH_BATCH];
-	int64_t n;
+	size_t n = 48 + ev->kv.key_len + ev->kv.value_len;
 
-	while ((n = ms_mvcc_events(st->hub->kv->mvcc, &w->pos, ev, WATCH_BATCH)) > 0) {
-		Etcdserverpb__WatchResponse r = ETCDSERVERPB__WATCH_RESPONSE__INIT;
-		Mvccpb__Event *pe[WATCH_BATCH], e[WATCH_BATCH];
-		struct kv_pb_arena a = { 0 };
-		uint32_t puts = 0, dels = 0;
-		size_t k = 0;
-		int err = 0;
+	if (prev_kv && ev->has_prev)
+		n += 48 + ev->prev.key_len + ev->prev.value_len;
+	return n;
+}
 
-		for (int64_t i = 0; i < n; i++) {
-			if (ev[i].kv.mod_rev < w->min_rev || !watcher_covers(w, &ev[i].kv))
-				continue;
-			if (ev[i].is_delete ? w->no_delete : w->no_put)
-				continue;
-			mvccpb__event__init(&e[k]);
-			e[k].type = ev[i].is_delete ? MVCCPB__EVENT__EVENT_TYPE__DELETE
-						    : MVCCPB__EVENT__EVENT_TYPE__PUT;
-			e[k].kv = kv_pb_kv(&a, &ev[i].kv);
-			if (w->prev_kv && ev[i].has_prev)
-				e[k].prev_kv = kv_pb_kv(&a, &ev[i].prev);
-			pe[k] = &e[k];
-			ev[i].is_delete ? dels++ : puts++;
-			k++;
+enum { STEP_DONE, STEP_MORE, STEP_COMPACTED };
+
+/*
+ * Sends `w` one response of the next events it has not seen (at most WATCH_BATCH events, and
+ * whole revisions up to about WATCH_RESP_BYTES), advancing its log position past what was
+ * sent or filtered out.
+ * Returns STEP_DONE when it has caught up, STEP_MORE when events may remain,
+ * STEP_COMPACTED when its position was compacted away, or -errno.
+ */
+static int watcher_step(struct watch_stream *st, struct watcher *w)
+{
+	struct ms_mvcc *mvcc = st->hub->kv->mvcc;
+	Etcdserverpb__WatchResponse r = ETCDSERVERPB__WATCH_RESPONSE__INIT;
+	Mvccpb__Event *pe[WATCH_BATCH], e[WATCH_BATCH];
+	struct kv_pb_arena a = { 0 };
+	uint32_t puts = 0, dels = 0;
+	size_t k = 0, bytes = 0, scanned = 0;
+	int64_t n = 0, last_rev = 0;
+	int err = 0;
+
+	while (k < WATCH_BATCH) {
+		uint64_t at = w->pos;
+		struct ms_event ev;
+
+		n = ms_mvcc_events(mvcc, &w->pos, &ev, 1);
+		if (n <= 0)
+			break;
+		/* the soft bounds end a response only between revisions: like etcd, the events of
+		 * one transaction go out together (up to WATCH_BATCH of them) */
+		if ((scanned >= WATCH_SCAN_STEP ||
+		     (k && bytes + event_bytes(&ev, w->prev_kv) > WATCH_RESP_BYTES)) &&
+		    (!k || ev.kv.mod_rev != last_rev)) {
+			w->pos = at; /* the next response starts with it */
+			break;
 		}
-		if (k) {
-			r.header = api_header(&a, st->hub->kv, ms_mvcc_rev(st->hub->kv->mvcc));
-			r.watch_id = w->id;
-			r.events = pe;
-			r.n_events = k;
-			err = a.failed ? -ENOMEM : grpc_call_send(st->call, &r.base);
-			if (!err)
-				ms_trace_watch_events(w->id, puts, dels);
-		}
-		kv_pb_arena_free(&a);
-		if (err)
-			return err;
+		scanned++;
+		if (ev.kv.mod_rev < w->min_rev || !watcher_covers(w, &ev.kv) ||
+		    (ev.is_delete ? w->no_delete : w->no_put))
+			continue;
+		bytes += event_bytes(&ev, w->prev_kv);
+		last_rev = ev.kv.mod_rev;
+		/* the kv bytes stay valid until the next write: packed below, before any */
+		mvccpb__event__init(&e[k]);
+		e[k].type = ev.is_delete ? MVCCPB__EVENT__EVENT_TYPE__DELETE
+					 : MVCCPB__EVENT__EVENT_TYPE__PUT;
+		e[k].kv = kv_pb_kv(&a, &ev.kv);
+		if (w->prev_kv && ev.has_prev)
+			e[k].prev_kv = kv_pb_kv(&a, &ev.prev);
+		pe[k] = &e[k];
+		ev.is_delete ? dels++ : puts++;
+		k++;
 	}
-	return n < 0 ? (int)n : 0;
+	if (n == -MS_MVCC_ECOMPACTED && !k)
+		return STEP_COMPACTED;
+	if (k) {
+		r.header = api_header(&a, st->hub->kv, ms_mvcc_rev(mvcc));
+		r.watch_id = w->id;
+		r.events = pe;
+		r.n_events = k;
+		err = a.failed ? -ENOMEM : grpc_call_send(st->call, &r.base);
+		if (!err)
+			ms_trace_watch_events(w->id, puts, dels);
+	}
+	kv_pb_arena_free(&a);
+	if (err)
+		return err;
+	if (n < 0 && n != -MS_MVCC_ECOMPACTED)
+		return (int)n;
+	return n == 0 ? STEP_DONE : STEP_MORE;
+}
+
+static void watcher_unlink(struct watch_stream *st, struct watcher **link)
+{
+	struct watcher *w = *link;
+
+	*link = w->next;
+	st->hub->nwatchers--;
+	ms_probe_watch_cancel(w->id, (uint32_t)st->hub->nwatchers);
+	watcher_free(w);
+}
+
+/*
+ * Sends the stream's watchers what they have not seen, a response per watcher in turn,
+ * until all have caught up or the send buffer is full; then the stream waits for the call
+ * to drain (watchers keep their log positions, so nothing is lost or sent twice). A watcher
+ * whose position was compacted away is canceled with the compaction revision, as etcd does.
+ */
+static void stream_pump(struct watch_stream *st)
+{
+	bool more = true;
+
+	while (more && !st->blocked && !st->call->finished) {
+		struct watcher **link = &st->watchers;
+
+		more = false;
+		while (*link) {
+			struct watcher *w = *link;
+			int rc;
+
+			if (grpc_call_pending_bytes(st->call) >= WATCH_STREAM_BUF) {
+				st->blocked = true;
+				grpc_call_notify_writable(st->call, WATCH_STREAM_RESUME);
+				return;
+			}
+			rc = watcher_step(st, w);
+			if (rc < 0) {
+				grpc_call_fault(st->call, "cannot send watch events");
+				return;
+			}
+			if (rc == STEP_COMPACTED) {
+				int64_t id = w->id;
+
+				watcher_unlink(st, link);
+				send_status(st, id, false, true,
+					    ms_mvcc_compact_rev(st->hub->kv->mvcc), ERR_COMPACTED);
+				continue;
+			}
+			more |= rc == STEP_MORE;
+			link = &w->next;
+		}
+	}
 }
 
 static struct watcher *watcher_find(struct watch_stream *st, int64_t id, struct watcher ***link)
@@ -227,8 +331,7 @@ static void watch_create(struct watch_stream *st, const Etcdserverpb__WatchCreat
 	send_status(st, w->id, true, false, 0, NULL);
 	if (err == -MS_MVCC_ECOMPACTED) {
 		/* History is gone: etcd creates, then cancels with the compaction revision. */
-		send_status(st, w->id, false, true, ms_mvcc_compact_rev(mvcc),
-			    "etcdserver: mvcc: required revision has been compacted");
+		send_status(st, w->id, false, true, ms_mvcc_compact_rev(mvcc), ERR_COMPACTED);
 		watcher_free(w);
 		return;
 	}
@@ -236,8 +339,8 @@ static void watch_create(struct watch_stream *st, const Etcdserverpb__WatchCreat
 	st->watchers = w;
 	st->hub->nwatchers++;
 	ms_probe_watch_create(w->id, (uint32_t)st->hub->nwatchers);
-	if (watcher_catch_up(st, w))
-		grpc_call_fault(st->call, "cannot send watch events");
+	/* history from an old revision goes out as the client takes it, not all at once */
+	stream_pump(st);
 }
 
 static void watch_cancel(struct watch_stream *st, int64_t id)
@@ -247,10 +350,7 @@ static void watch_cancel(struct watch_stream *st, int64_t id)
 	/* Like etcd, an unknown id gets no answer. */
 	if (!w)
 		return;
-	*link = w->next;
-	watcher_free(w);
-	st->hub->nwatchers--;
-	ms_probe_watch_cancel(id, (uint32_t)st->hub->nwatchers);
+	watcher_unlink(st, link);
 	send_status(st, id, false, true, 0, NULL);
 }
 
@@ -314,14 +414,8 @@ static void on_closed(struct grpc_call *call, void *ctx)
 
 	if (!st)
 		return;
-	while (st->watchers) {
-		struct watcher *w = st->watchers;
-
-		st->watchers = w->next;
-		hub->nwatchers--;
-		ms_probe_watch_cancel(w->id, (uint32_t)hub->nwatchers);
-		watcher_free(w);
-	}
+	while (st->watchers)
+		watcher_unlink(st, &st->watchers);
 	if (st->prev)
 		st->prev->next = st->next;
 	else
@@ -332,20 +426,25 @@ static void on_closed(struct grpc_call *call, void *ctx)
 	call->user = NULL;
 }
 
+static void on_writable(struct grpc_call *call, void *ctx)
+{
+	struct watch_stream *st = call->user;
+
+	(void)ctx;
+	if (!st)
+		return;
+	st->blocked = false;
+	stream_pump(st);
+}
+
 void watch_hub_notify(void *arg)
 {
 	struct watch_hub *hub = arg;
 
-	for (struct watch_stream *st = hub->streams; st; st = st->next) {
-		if (st->call->finished)
-			continue;
-		for (struct watcher *w = st->watchers; w; w = w->next) {
-			if (watcher_catch_up(st, w)) {
-				grpc_call_fault(st->call, "cannot send watch events");
-				break;
-			}
-		}
-	}
+	/* a blocked stream catches up from the log when it drains, not now */
+	for (struct watch_stream *st = hub->streams; st; st = st->next)
+		if (!st->blocked)
+			stream_pump(st);
 }
 
 void watch_hub_register(struct watch_hub *hub, struct ms_server *srv)
@@ -355,6 +454,7 @@ void watch_hub_register(struct watch_hub *hub, struct ms_server *srv)
 		.message = on_message,
 		.half_close = on_half_close,
 		.closed = on_closed,
+		.writable = on_writable,
 	};
 
 	ms_server_handle_stream(srv, MS_METHOD_WATCH_WATCH, &ops, hub);

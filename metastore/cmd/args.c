@@ -9,6 +9,7 @@
 #include "ms_cli.h"
 
 enum opt_id { OPT_LISTEN, OPT_LISTEN_URLS, OPT_DATA_DIR, OPT_NAME, OPT_MAX_REQ, OPT_MAX_CONN,
+	      OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT,
 	      OPT_RATE_LIMIT, OPT_RATE_BURST, OPT_INITIAL_CLUSTER, OPT_ELECTION, OPT_HEARTBEAT,
 	      OPT_SNAPSHOT_COUNT, OPT_MAX_LEASES, OPT_MAX_WATCHES, OPT_BCRYPT_COST, OPT_AUTH_TOKEN_TTL,
 	      OPT_QUOTA,
@@ -23,7 +24,9 @@ static const struct ms_cli_opt options[] = {
 	/* As etcd: gRPC reads messages up to N + 512 KiB, a write above N is refused with
 	 * "etcdserver: request is too large". */
 	{ "max-request-bytes", OPT_MAX_REQ, "N", "largest write request (default 1572864)" },
-	{ "max-connections", OPT_MAX_CONN, "N", "client connections served at once (default 1024)" },
+	{ "max-connections", OPT_MAX_CONN, "N", "client connections served at once; at the limit a new one replaces the oldest still in its handshake, else the longest idle (default 1024)" },
+	{ "handshake-timeout", OPT_HANDSHAKE_TIMEOUT, "MS", "close a connection that has not sent the HTTP/2 preface and SETTINGS by then (default 10000; 0: never)" },
+	{ "idle-timeout", OPT_IDLE_TIMEOUT, "MS", "GOAWAY and close a connection without an open stream for this long (default 300000; 0: never)" },
 	{ "max-leases", OPT_MAX_LEASES, "N", "leases alive at once; grants beyond: ResourceExhausted (default 100000; the same on every member)" },
 	{ "max-watches", OPT_MAX_WATCHES, "N", "watchers open at once over all streams; creates beyond are canceled (default 100000)" },
 	{ "rate-limit", OPT_RATE_LIMIT, "N", "calls per second served, over all clients; beyond: ResourceExhausted (default 0: none)" },
@@ -130,6 +133,18 @@ static int apply(struct ms_args *a, enum opt_id id, const char *v, char *err, si
 		}
 		a->max_connections = (unsigned)n;
 		return 0;
+	case OPT_HANDSHAKE_TIMEOUT:
+	case OPT_IDLE_TIMEOUT:
+		if (parse_size(v, 0, 86400000, &n)) {
+			snprintf(err, len, "--%s: '%s' is not a number of ms in [0, 86400000]",
+				 id == OPT_HANDSHAKE_TIMEOUT ? "handshake-timeout" : "idle-timeout", v);
+			return -EINVAL;
+		}
+		if (id == OPT_HANDSHAKE_TIMEOUT)
+			a->handshake_timeout_ms = (unsigned)n;
+		else
+			a->idle_timeout_ms = (unsigned)n;
+		return 0;
 	case OPT_RATE_LIMIT:
 	case OPT_RATE_BURST: {
 		char *end;
@@ -234,6 +249,8 @@ int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t le
 	a->name = "default";
 	a->max_request_bytes = MS_DEFAULT_MAX_REQUEST_BYTES;
 	a->max_connections = MS_DEFAULT_MAX_CONNECTIONS;
+	a->handshake_timeout_ms = MS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+	a->idle_timeout_ms = MS_DEFAULT_IDLE_TIMEOUT_MS;
 	a->bcrypt_cost = MS_DEFAULT_BCRYPT_COST;
 	a->auth_token_ttl_s = MS_DEFAULT_AUTH_TOKEN_TTL_S;
 	a->quota_bytes = MS_DEFAULT_QUOTA_BYTES;

@@ -13,6 +13,10 @@
 #define MS_DEFAULT_MAX_REQUEST_BYTES (1536u * 1024)
 #define MS_GRPC_OVERHEAD_BYTES (512u * 1024)
 #define MS_DEFAULT_MAX_CONNECTIONS 1024
+/* The preface and SETTINGS come in a client's first round trip; 10 s allows for a slow
+ * network while bounding what a silent connection holds. Idle: no open stream for 5 min. */
+#define MS_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
+#define MS_DEFAULT_IDLE_TIMEOUT_MS 300000
 /* etcd's defaults: bcrypt cost 10, simple tokens live 300 s after their last use. */
 #define MS_DEFAULT_BCRYPT_COST 10
 #define MS_DEFAULT_AUTH_TOKEN_TTL_S 300
@@ -26,6 +30,7 @@ struct ms_args {
 	const char *name;
 	size_t max_request_bytes;
 	unsigned max_connections;
+	unsigned handshake_timeout_ms, idle_timeout_ms; /* 0: none */
 	double rate_limit; /* calls per second, 0: none */
 	double rate_burst; /* 0: the rate limit, at least 1 */
 	const char *initial_cluster; /* NULL: a single member */

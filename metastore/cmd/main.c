@@ -240,6 +240,8 @@ int main(int argc, char **argv)
 	app.snap = (struct ms_snap_parts){ .mvcc = mvcc, .leases = leases, .alarms = &app.alarms };
 	so = (struct ms_server_opts){ .host = a.host, .port = a.port,
 				      .max_connections = a.max_connections,
+				      .handshake_timeout_ms = a.handshake_timeout_ms,
+				      .idle_timeout_ms = a.idle_timeout_ms,
 				      .max_recv_bytes = a.max_request_bytes + MS_GRPC_OVERHEAD_BYTES,
 				      .rate_limit = a.rate_limit,
 				      .rate_burst = a.rate_burst > 0 ? a.rate_burst : a.rate_limit };

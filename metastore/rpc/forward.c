@@ -326,8 +326,11 @@ static struct fw_conn *conn_get(struct ms_forward *fw, const char *target)
 	const char *colon = strrchr(target, ':');
 	struct fw_conn *c;
 
+	/* one that got a GOAWAY (the leader closes idle connections) takes no new calls: it
+	 * stays listed until it closes, and a new one serves the target */
 	for (c = fw->conns; c; c = c->next)
-		if (strcmp(c->target, target) == 0)
+		if (strcmp(c->target, target) == 0 &&
+		    (!c->h2 || nghttp2_session_check_request_allowed(c->h2)))
 			return c;
 	if (!colon || (size_t)(colon - target) >= sizeof(host) || strlen(target) >= sizeof(c->target))
 		return NULL;

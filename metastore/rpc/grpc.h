@@ -56,6 +56,9 @@ struct grpc_call {
 	bool trailers_sent;
 	bool ended;           /* ms_probe_grpc_request_end called */
 	bool streaming;       /* routed to grpc_stream_ops */
+	bool running;         /* its handler has it: a whole unary request, or an open stream */
+	bool writable_due;    /* pending bytes fell below writable_below: tell the service */
+	size_t writable_below; /* armed by grpc_call_notify_writable; 0: not armed */
 	bool gone;            /* stream reset or closed, connection lost: nothing more is sent */
 	void *user;           /* per-call state of a streaming service */
 	char *token;          /* the `token` request header (etcd auth), NULL if none */
@@ -84,6 +87,8 @@ struct grpc_stream_ops {
 	void (*message)(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx);
 	void (*half_close)(struct grpc_call *call, void *ctx); /* client sent END_STREAM */
 	void (*closed)(struct grpc_call *call, void *ctx);
+	/* Pending bytes fell below the mark armed with grpc_call_notify_writable (optional). */
+	void (*writable)(struct grpc_call *call, void *ctx);
 };
 
 /* Packs `m` as one framed response message on `call`; it is sent from the event loop, so
@@ -117,6 +122,11 @@ bool grpc_call_cancelled(const struct grpc_call *call);
 /* Bytes of responses queued on `call` that HTTP/2 flow control has not let out yet; a
  * streaming service uses it to stop producing for a client that does not read. */
 size_t grpc_call_pending_bytes(const struct grpc_call *call);
+
+/* Arms one `writable` callback of the call's stream ops for when its pending bytes fall
+ * below `below` (at once, from the event loop, if they already are). The callback runs from
+ * the loop, never inside a send; it does not run once the stream is gone or finished. */
+void grpc_call_notify_writable(struct grpc_call *call, size_t below);
 
 /* --- pure helpers (no I/O) ----------------------------------------------------------- */
 

@@ -68,6 +68,44 @@ size_t grpc_call_pending_bytes(const struct grpc_call *call)
 	return call->out.len - call->out_off;
 }
 
+/* Sets the call's writable callback due if its pending bytes are below the armed mark. */
+static bool call_check_writable(struct grpc_call *call)
+{
+	if (!call->writable_below || grpc_call_pending_bytes(call) >= call->writable_below)
+		return false;
+	call->writable_below = 0;
+	call->writable_due = true;
+	call->conn->writable_due = true;
+	return true;
+}
+
+void grpc_call_notify_writable(struct grpc_call *call, size_t below)
+{
+	if (call->gone || call->finished || !below)
+		return;
+	call->writable_below = below;
+	if (call_check_writable(call))
+		ms_conn_schedule_flush(call->conn);
+}
+
+void grpc_call_run_writable(struct ms_conn *c)
+{
+	struct ms_server *s = c->srv;
+
+	if (!c->writable_due)
+		return;
+	c->writable_due = false;
+	/* a callback only queues output: the list of calls does not change under it */
+	for (struct grpc_call *call = c->calls; call; call = call->next) {
+		if (!call->writable_due)
+			continue;
+		call->writable_due = false;
+		if (!call->gone && !call->finished && call->streaming &&
+		    s->streams[call->method].writable)
+			s->streams[call->method].writable(call, s->ctx[call->method]);
+	}
+}
+
 void grpc_call_detach(struct grpc_call *call)
 {
 	struct ms_conn *c = call->conn;
@@ -92,6 +130,9 @@ void grpc_call_detach(struct grpc_call *call)
 			break;
 		}
 	}
+	/* idle from now on if it was the last one (grpc-go's MaxConnectionIdle) */
+	if (!c->calls)
+		c->idle_since_ms = uv_now(s->loop);
 	call->conn = NULL;
 	call->next = NULL;
 	grpc_call_unref(call);
@@ -111,6 +152,17 @@ static size_t add_applied_index(const struct grpc_call *call, nghttp2_nv *nv, si
 					       (unsigned long long)call->applied_index),
 			      NGHTTP2_NV_FLAG_NONE };
 	return n + 1;
+}
+
+/* Moves the bytes still pending to the front once most of the buffer has been sent, so a
+ * stream that is always partly drained does not grow its buffer without end. */
+static void call_out_compact(struct grpc_call *call)
+{
+	if (call->out_off == 0 || call->out_off < call->out.len / 2)
+		return;
+	memmove(call->out.data, call->out.data + call->out_off, call->out.len - call->out_off);
+	call->out.len -= call->out_off;
+	call->out_off = 0;
 }
 
 static int submit_trailers(struct grpc_call *call)
@@ -149,6 +201,7 @@ static ssize_t data_read_cb(nghttp2_session *h2, int32_t stream_id, uint8_t *buf
 	if (n)
 		memcpy(buf, call->out.data + call->out_off, n);
 	call->out_off += n;
+	call_check_writable(call);
 	if (call->out_off < call->out.len)
 		return (ssize_t)n;
 	/* Everything queued is out: reuse the buffer for later responses of a stream. */
@@ -208,6 +261,7 @@ int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *m)
 	if (n > UINT32_MAX)
 		return -EMSGSIZE;
 	grpc_frame_header(hdr, (uint32_t)n);
+	call_out_compact(call);
 	if (ms_buf_append(&call->out, hdr, sizeof(hdr)) ||
 	    ms_buf_append(&call->out, NULL, n))
 		return -ENOMEM;
@@ -225,6 +279,7 @@ int grpc_call_send_framed(struct grpc_call *call, const uint8_t *framed, size_t 
 		return -ECANCELED;
 	if (call->finished)
 		return -EINVAL;
+	call_out_compact(call);
 	if (ms_buf_append(&call->out, framed, len))
 		return -ENOMEM;
 	if (call->headers_sent) {
@@ -303,6 +358,7 @@ static void call_dispatch(struct ms_server *s, struct grpc_call *call)
 	case GRPC_UNFRAME_OK:
 		if (!call_authorized(s, call, msg, len))
 			break;
+		call->running = true;
 		s->handlers[call->method](call, msg, len, s->ctx[call->method]);
 		if (!call->finished && call->refs < 2)
 			grpc_call_fault(call, "handler returned without a status");
@@ -418,6 +474,7 @@ static void on_request_headers(struct ms_conn *c, struct grpc_call *call)
 		if (!call_authorized(s, call, NULL, 0))
 			return;
 		call->streaming = true;
+		call->running = true;
 		/* Headers now, so that responses can follow whenever the service has them. */
 		if (submit_response(call)) {
 			grpc_call_fault(call, "cannot submit response headers");
@@ -503,6 +560,9 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *user
 	struct ms_server *s = c->srv;
 	struct grpc_call *call;
 
+	/* nghttp2 takes the preface first, so the first SETTINGS ends the handshake */
+	if (f->hd.type == NGHTTP2_SETTINGS && !(f->hd.flags & NGHTTP2_FLAG_ACK))
+		ms_conn_handshake_done(c);
 	if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
 		return 0;
 	call = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);

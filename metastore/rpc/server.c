@@ -10,7 +10,6 @@
 #include "ms_probes.h"
 #include "rpc/server_conn.h"
 
-#define READ_BUF_SIZE (64 * 1024)
 /* Stop pulling frames from nghttp2 while this much is queued for a slow reader. */
 #define WRITE_HIGH_WATER (4u * 1024 * 1024)
 #define MAX_CONCURRENT_STREAMS 256
@@ -27,8 +26,6 @@ struct write_req {
 
 static uint64_t conn_seq;
 
-static void conn_close(struct ms_conn *c);
-static void conn_flush(struct ms_conn *c);
 
 /* --- deferred flushing --------------------------------------------------------------- */
 
@@ -41,7 +38,7 @@ static void on_flusher(uv_idle_t *h)
 
 		s->dirty = c->next_dirty;
 		c->dirty = false;
-		conn_flush(c);
+		ms_conn_flush(c);
 	}
 	uv_idle_stop(&s->flusher);
 }
@@ -83,12 +80,12 @@ static void on_write(uv_write_t *req, int status)
 	free(w->buf.base);
 	free(w);
 	if (status < 0)
-		conn_close(c);
+		ms_conn_close(c);
 	else if (!c->closing)
-		conn_flush(c);
+		ms_conn_flush(c);
 }
 
-static void conn_flush(struct ms_conn *c)
+void ms_conn_flush(struct ms_conn *c)
 {
 	struct ms_buf out = { 0 };
 	struct write_req *w;
@@ -101,14 +98,14 @@ static void conn_flush(struct ms_conn *c)
 		n = nghttp2_session_mem_send(c->h2, &data);
 		if (n < 0) {
 			ms_buf_free(&out);
-			conn_close(c);
+			ms_conn_close(c);
 			return;
 		}
 		if (n == 0)
 			break;
 		if (ms_buf_append(&out, data, (size_t)n)) {
 			ms_buf_free(&out);
-			conn_close(c);
+			ms_conn_close(c);
 			return;
 		}
 	}
@@ -116,7 +113,7 @@ static void conn_flush(struct ms_conn *c)
 		w = malloc(sizeof(*w));
 		if (!w) {
 			ms_buf_free(&out);
-			conn_close(c);
+			ms_conn_close(c);
 			return;
 		}
 		w->buf = uv_buf_init((char *)out.data, (unsigned)out.len);
@@ -124,13 +121,17 @@ static void conn_flush(struct ms_conn *c)
 		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, on_write)) {
 			free(w->buf.base);
 			free(w);
-			conn_close(c);
+			ms_conn_close(c);
 			return;
 		}
 	}
+	/* services refill streams that drained; their output goes out from the flusher */
+	grpc_call_run_writable(c);
+	if (c->closing)
+		return;
 	if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) &&
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
-		conn_close(c);
+		ms_conn_close(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -138,7 +139,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct ms_conn *c = h->data;
 
 	(void)suggested;
-	*buf = uv_buf_init(c->rbuf, READ_BUF_SIZE);
+	*buf = uv_buf_init(c->srv->rbuf, sizeof(c->srv->rbuf));
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -147,7 +148,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	ssize_t rv;
 
 	if (nread < 0) {
-		conn_close(c);
+		ms_conn_close(c);
 		return;
 	}
 	if (nread == 0)
@@ -156,21 +157,20 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	rv = nghttp2_session_mem_recv(c->h2, (const uint8_t *)buf->base, (size_t)nread);
 	c->in_recv = false;
 	if (rv < 0) {
-		conn_close(c);
+		ms_conn_close(c);
 		return;
 	}
-	conn_flush(c);
+	ms_conn_flush(c);
 }
 
 static void on_conn_closed(uv_handle_t *h)
 {
 	struct ms_conn *c = h->data;
 
-	free(c->rbuf);
 	free(c);
 }
 
-static void conn_close(struct ms_conn *c)
+void ms_conn_close(struct ms_conn *c)
 {
 	struct ms_server *s = c->srv;
 	struct grpc_call *call, *next;
@@ -192,6 +192,8 @@ static void conn_close(struct ms_conn *c)
 		s->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else
+		s->conns_tail = c->prev;
 	s->nconns--;
 	ms_probe_conn_close(c->id, s->nconns);
 	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -231,8 +233,10 @@ static void on_connection(uv_stream_t *l, int status)
 
 	if (status < 0)
 		return;
-	if (s->nconns >= s->opts.max_connections) {
-		/* Over the limit: accept to take it off the backlog, then close at once. */
+	if (s->nconns >= s->conn_cap)
+		ms_conn_guard_make_room(s);
+	if (s->nconns >= s->conn_cap) {
+		/* Every connection runs a call: accept to take it off the backlog, then close. */
 		uv_tcp_t *t = malloc(sizeof(*t));
 
 		if (!t)
@@ -247,25 +251,27 @@ static void on_connection(uv_stream_t *l, int status)
 	if (!c)
 		return;
 	c->srv = s;
-	c->rbuf = malloc(READ_BUF_SIZE);
 	uv_tcp_init(s->loop, &c->tcp);
 	c->tcp.data = c;
-	if (!c->rbuf || uv_accept(l, (uv_stream_t *)&c->tcp) || conn_session_new(c)) {
+	if (uv_accept(l, (uv_stream_t *)&c->tcp) || conn_session_new(c)) {
 		if (c->h2)
 			nghttp2_session_del(c->h2);
 		uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	c->prev = s->conns_tail;
+	if (s->conns_tail)
+		s->conns_tail->next = c;
+	else
+		s->conns = c;
+	s->conns_tail = c;
 	s->nconns++;
 	c->id = ++conn_seq;
+	c->opened_ms = c->idle_since_ms = uv_now(s->loop);
 	ms_probe_conn_open(c->id, s->nconns);
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-	conn_flush(c);
+	ms_conn_flush(c);
 }
 
 int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_server **out)
@@ -287,8 +293,11 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 	s->conn_in_cap = 4 * (o->max_recv_bytes + GRPC_FRAME_HDR);
 	if (s->conn_in_cap < CONN_IN_CAP_MIN)
 		s->conn_in_cap = CONN_IN_CAP_MIN;
+	if (o->max_conn_pending_bytes)
+		s->conn_in_cap = o->max_conn_pending_bytes;
 	uv_idle_init(loop, &s->flusher);
 	s->flusher.data = s;
+	ms_conn_guard_init(s);
 	uv_tcp_init(loop, &s->listener);
 	s->listener.data = s;
 	err = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
@@ -298,10 +307,12 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 		/* The handle must still be closed through the loop before it is freed. */
 		uv_close((uv_handle_t *)&s->listener, NULL);
 		uv_close((uv_handle_t *)&s->flusher, NULL);
+		uv_close((uv_handle_t *)&s->sweep, NULL);
 		uv_run(loop, UV_RUN_NOWAIT);
 		free(s);
 		return err;
 	}
+	ms_conn_guard_start(s);
 	*out = s;
 	return 0;
 }
@@ -357,8 +368,9 @@ void ms_server_shutdown(struct ms_server *s)
 	s->shutting_down = true;
 	uv_close((uv_handle_t *)&s->listener, NULL);
 	uv_close((uv_handle_t *)&s->flusher, NULL);
+	uv_close((uv_handle_t *)&s->sweep, NULL);
 	while (s->conns)
-		conn_close(s->conns);
+		ms_conn_close(s->conns);
 }
 
 void ms_server_free(struct ms_server *s)

@@ -13,8 +13,17 @@ struct ms_server;
 struct ms_server_opts {
 	const char *host;          /* IPv4 literal */
 	uint16_t port;             /* 0: any free port */
-	unsigned max_connections;  /* accepted beyond this are closed at once */
+	/* At the limit a new connection takes the place of the oldest one still in its
+	 * handshake, else of the one idle longest (no call running); only when every
+	 * connection runs a call is the new one closed at once. */
+	unsigned max_connections;
+	unsigned handshake_timeout_ms; /* HTTP/2 preface + first SETTINGS by then; 0: none */
+	unsigned idle_timeout_ms;  /* no open stream this long: GOAWAY and close; 0: none */
 	size_t max_recv_bytes;     /* largest request message accepted (gRPC max receive size) */
+	/* Request bytes one connection may buffer over all its calls; a call whose data would
+	 * pass it ends with RESOURCE_EXHAUSTED. 0: 16 MiB or four of the largest messages,
+	 * whichever is more. */
+	size_t max_conn_pending_bytes;
 	double rate_limit;         /* calls per second over all connections; 0: no limit */
 	double rate_burst;         /* calls allowed at once before the rate applies */
 };

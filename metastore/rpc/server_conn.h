@@ -23,7 +23,15 @@ struct ms_server {
 	void *authorize_ctx;
 	uint64_t (*applied_fn)(void *arg); /* for forwarded calls (MS_HDR_APPLIED_INDEX) */
 	void *applied_arg;
-	struct ms_conn *conns;
+	struct ms_conn *conns, *conns_tail; /* oldest first */
+	uv_timer_t sweep; /* enforces the handshake and idle deadlines */
+	/* One read buffer for every connection: nghttp2 takes each read whole before the
+	 * callback returns, so a silent connection holds no buffer of its own. */
+	char rbuf[64 * 1024];
+	unsigned conn_cap; /* max_connections, lowered to what RLIMIT_NOFILE allows */
+	/* Connections closed by the deadlines or to make room, since the last log line. */
+	unsigned n_handshake_timeouts, n_idle_timeouts, n_evicted;
+	uint64_t logged_ms;
 	/* Connections with output produced outside their own read callback, flushed from an
 	 * idle handle so that no flush (and no close it may cause) runs inside a caller. */
 	uv_idle_t flusher;
@@ -40,13 +48,41 @@ struct ms_conn {
 	nghttp2_session *h2;
 	struct grpc_call *calls;
 	struct ms_conn *next, *prev;
-	char *rbuf;
 	size_t in_bytes; /* request bytes buffered by all calls of this connection */
 	bool in_recv;    /* inside nghttp2_session_mem_recv: no mem_send now */
+	uint64_t opened_ms;    /* loop time of the accept */
+	uint64_t idle_since_ms; /* when its last call ended (or the handshake, the accept) */
+	bool handshaken;      /* preface and the client's first SETTINGS arrived */
+	bool draining;        /* GOAWAY sent for idleness: closed at the next sweep */
+	bool writable_due;    /* some call has writable_due set */
 	bool closing;
 	bool dirty;      /* on srv->dirty, waiting for the flusher */
 	struct ms_conn *next_dirty;
 };
+
+/* Hands what nghttp2 has for `c` to the socket (up to the write high-water mark) and closes
+ * the connection when the session is over; nothing happens inside a read callback. */
+void ms_conn_flush(struct ms_conn *c);
+
+/* Closes `c` (idempotent): its calls end as CANCELLED, it leaves the server's list now and
+ * is freed once libuv has closed its handle. */
+void ms_conn_close(struct ms_conn *c);
+
+/* --- conn_guard.c ------------------------------------------------------------------------ */
+
+/* The client's preface and first SETTINGS frame arrived: the handshake deadline is met. */
+void ms_conn_handshake_done(struct ms_conn *c);
+
+/* Sets the connection cap from --max-connections and RLIMIT_NOFILE (raising the soft limit)
+ * and initializes the sweep timer; ms_server_shutdown closes it. */
+void ms_conn_guard_init(struct ms_server *s);
+
+/* Starts the sweep that enforces the handshake and idle deadlines (if either is set). */
+void ms_conn_guard_start(struct ms_server *s);
+
+/* At the limit: closes the oldest connection still in its handshake, else the one without
+ * a running call idle longest. Returns false if every connection runs a call. */
+bool ms_conn_guard_make_room(struct ms_server *s);
 
 /* Output for `c` is ready: its read callback flushes it, or else the server's idle flusher
  * does, so that no write (and no close it may cause) runs inside the caller. */
@@ -55,6 +91,10 @@ void ms_conn_schedule_flush(struct ms_conn *c);
 /* Installs the stream-level callbacks of grpc_call.c (headers, data, stream close). The
  * session's user data must be the struct ms_conn. */
 void grpc_call_set_h2_callbacks(nghttp2_session_callbacks *cbs);
+
+/* Runs the `writable` callback of every call of `c` whose pending bytes fell below its armed
+ * mark. Called by the connection after handing output to the socket. */
+void grpc_call_run_writable(struct ms_conn *c);
 
 /* The stream of `call` is gone (connection closing): ends the call as CANCELLED if it had
  * not ended, tells a streaming service, unlinks it and drops the stream's reference. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: the store's limits, and the agent counting every refusal exactly: the rate
 # limit (ResourceExhausted, grpc_server_rate_limit_hits_total) and --max-connections
-# (grpc_server_connections_rejected_total).
+# (grpc_server_connections_rejected_total; a connection pushed out to make room is not one).
 . "$(dirname "$0")/lib.sh"
 need_root
 
@@ -29,13 +29,34 @@ assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/P
 assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 2
 assert_sample "$E2E_TMP/m" 'grpc_server_connections_rejected_total' 0
 
-# Two connections are served; the third is closed at once, and counted.
+# --max-connections 2 on a second store (the first one's rate limit is spent): two
+# connections running a call (watch streams) hold the limit, so a third is closed at once
+# and counted; a connection still in its handshake is instead pushed out to admit a new one,
+# which is no rejection.
+MS_PORT=$(free_port)
+start_metastore "$MS_PORT" --max-connections 2
+AGENT_PORT=$(free_port)
+start_agent "$AGENT_PORT" --pid "$MS_PID" --probes grpc,conn
 metric_is() { scrape | grep -qxF "$1 $2"; }
-exec 5<>"/dev/tcp/127.0.0.1/$MS_PORT"
-exec 6<>"/dev/tcp/127.0.0.1/$MS_PORT"
-wait_until 5 metric_is grpc_server_active_connections 2 || fail "two connections not open"
+watchers=()
+for i in 1 2; do
+	etcdctl --endpoints="127.0.0.1:$MS_PORT" watch "w$i" >/dev/null 2>&1 &
+	watchers+=("$!")
+	E2E_PIDS+=("$!")
+done
+wait_until 5 metric_is grpc_server_active_connections 2 || fail "two watch connections not open"
 exec 7<>"/dev/tcp/127.0.0.1/$MS_PORT"
 wait_until 5 metric_is grpc_server_connections_rejected_total 1 || fail "rejection not counted"
 metric_is grpc_server_active_connections 2 || fail "the rejected connection was counted as open"
-exec 5>&- 6>&- 7>&-
+exec 7>&-
+kill "${watchers[1]}"
+wait_until 5 metric_is grpc_server_active_connections 1 || fail "the watch connection did not close"
+exec 5<>"/dev/tcp/127.0.0.1/$MS_PORT"
+wait_until 5 metric_is grpc_server_active_connections 2 || fail "the silent connection not open"
+exec 6<>"/dev/tcp/127.0.0.1/$MS_PORT"
+# the silent one (5) makes room: EOF on it within 5 s, the new one (6) stays open
+timeout 5 cat <&5 >/dev/null || fail "the silent connection was not closed to admit a new one"
+metric_is grpc_server_active_connections 2 || fail "the new connection not open"
+metric_is grpc_server_connections_rejected_total 1 || fail "making room was counted as a rejection"
+exec 5>&- 6>&-
 echo "PASS $E2E_NAME"

@@ -1,5 +1,6 @@
 /* Unit tests for the metastore command line. */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,26 @@
 #include "cmd/args.h"
 
 #define MAX_ARGV 8
+
+/* Parses argv (NULL-terminated within MAX_ARGV); with `want_err` checks the refusal and its
+ * exact message and returns false, else checks success and returns true. */
+static bool parse_case(const char *const argv[MAX_ARGV], const char *want_err, struct ms_args *a)
+{
+	char err[256] = "";
+	int argc = 0;
+	int rc;
+
+	while (argc < MAX_ARGV && argv[argc])
+		argc++;
+	rc = ms_args_parse(argc, (char **)argv, a, err, sizeof(err));
+	if (want_err) {
+		assert_int_equal(rc, -EINVAL);
+		assert_string_equal(err, want_err);
+		return false;
+	}
+	assert_int_equal(rc, 0);
+	return true;
+}
 
 static void test_parse_table(void **state)
 {
@@ -54,19 +75,9 @@ static void test_parse_table(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ms_args a;
-		char err[256] = "";
-		int argc = 0;
-		int rc;
 
-		while (argc < MAX_ARGV && cases[i].argv[argc])
-			argc++;
-		rc = ms_args_parse(argc, (char **)cases[i].argv, &a, err, sizeof(err));
-		if (cases[i].err) {
-			assert_int_equal(rc, -EINVAL);
-			assert_string_equal(err, cases[i].err);
+		if (!parse_case(cases[i].argv, cases[i].err, &a))
 			continue;
-		}
-		assert_int_equal(rc, 0);
 		assert_string_equal(a.host, cases[i].host);
 		assert_int_equal(a.port, cases[i].port);
 		assert_int_equal(a.max_request_bytes, cases[i].max_req);
@@ -97,21 +108,42 @@ static void test_auth_options(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ms_args a;
-		char err[256] = "";
-		int argc = 0;
-		int rc;
 
-		while (argc < MAX_ARGV && cases[i].argv[argc])
-			argc++;
-		rc = ms_args_parse(argc, (char **)cases[i].argv, &a, err, sizeof(err));
-		if (cases[i].err) {
-			assert_int_equal(rc, -EINVAL);
-			assert_string_equal(err, cases[i].err);
+		if (!parse_case(cases[i].argv, cases[i].err, &a))
 			continue;
-		}
-		assert_int_equal(rc, 0);
 		assert_int_equal(a.bcrypt_cost, cases[i].cost);
 		assert_int_equal(a.auth_token_ttl_s, cases[i].ttl_s);
+	}
+}
+
+/* --handshake-timeout and --idle-timeout: defaults 10 s and 5 min, 0 turns them off. */
+static void test_connection_timeouts(void **state)
+{
+	static const struct {
+		const char *argv[MAX_ARGV];
+		const char *err; /* NULL: success */
+		unsigned handshake_ms, idle_ms;
+	} cases[] = {
+		{ { "metastore" }, NULL, 10000, 300000 },
+		{ { "metastore", "--handshake-timeout", "250", "--idle-timeout=1500" }, NULL, 250, 1500 },
+		{ { "metastore", "--handshake-timeout=0", "--idle-timeout", "0" }, NULL, 0, 0 },
+		{ { "metastore", "--idle-timeout", "86400000" }, NULL, 10000, 86400000 },
+		{ .argv = { "metastore", "--handshake-timeout", "10s" },
+		  .err = "--handshake-timeout: '10s' is not a number of ms in [0, 86400000]" },
+		{ .argv = { "metastore", "--idle-timeout", "86400001" },
+		  .err = "--idle-timeout: '86400001' is not a number of ms in [0, 86400000]" },
+		{ .argv = { "metastore", "--idle-timeout", "-1" },
+		  .err = "--idle-timeout: '-1' is not a number of ms in [0, 86400000]" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ms_args a;
+
+		if (!parse_case(cases[i].argv, cases[i].err, &a))
+			continue;
+		assert_int_equal(a.handshake_timeout_ms, cases[i].handshake_ms);
+		assert_int_equal(a.idle_timeout_ms, cases[i].idle_ms);
 	}
 }
 
@@ -120,6 +152,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_auth_options),
+		cmocka_unit_test(test_connection_timeouts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
