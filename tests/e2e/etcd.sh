@@ -1,13 +1,13 @@
 # Helpers to run Debian's etcd 3.4 as the control of a test, on 127.0.0.1; sourced after
 # lib.sh. Each etcd started is recorded in E2E_PIDS and ended with the test.
 
-# start_etcd_single CLIENT_PORT [ARGS...]: one etcd member with its own data dir; waits until it
-# serves.
+# start_etcd_single CLIENT_PORT [ARGS...]: one etcd member with its own data dir (or
+# $E2E_ETCD_DIR); waits until it serves.
 start_etcd_single() {
 	local cport=$1 pport
 	shift
 	pport=$(free_port)
-	/usr/bin/etcd --name "etcd-$cport" --data-dir "$E2E_TMP/etcd-$cport" \
+	/usr/bin/etcd --name "etcd-$cport" --data-dir "${E2E_ETCD_DIR:-$E2E_TMP/etcd-$cport}" \
 		--listen-client-urls "http://127.0.0.1:$cport" \
 		--advertise-client-urls "http://127.0.0.1:$cport" \
 		--listen-peer-urls "http://127.0.0.1:$pport" \
