@@ -17,6 +17,12 @@
 #define MS_DEFAULT_BCRYPT_COST 10
 #define MS_DEFAULT_AUTH_TOKEN_TTL_S 300
 
+/* One peer URL: its address and whether it is https://. addr is "" when not given. */
+struct ms_peer_url {
+	char addr[64];
+	bool https;
+};
+
 struct ms_args {
 	char host[64];
 	uint16_t port;
@@ -31,6 +37,10 @@ struct ms_args {
 	size_t max_leases, max_watches;
 	unsigned bcrypt_cost;      /* auth password hashes */
 	unsigned auth_token_ttl_s; /* auth simple tokens */
+	struct ms_peer_url listen_peer;    /* --listen-peer-urls */
+	struct ms_peer_url advertise_peer; /* --initial-advertise-peer-urls */
+	const char *peer_cert_file, *peer_key_file, *peer_ca_file; /* NULL: not given */
+	bool peer_client_cert_auth;
 	bool help, version;
 };
 

@@ -1,0 +1,175 @@
+/* libraft's transport interface (raft/uv.h) for the store's peers: the listener, connect, close. */
+#include "raft/transport_priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ms_peer_parse_addr(const char *addr, struct sockaddr_in *sa)
+{
+	const char *colon = strrchr(addr, ':');
+	char host[64];
+	char *end;
+	long port;
+
+	if (!colon || (size_t)(colon - addr) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port < 0 || port > 65535)
+		return -EINVAL;
+	return uv_ip4_addr(host, (int)port, sa) ? -EINVAL : 0;
+}
+
+static int tr_init(struct raft_uv_transport *iface, raft_id id, const char *address)
+{
+	struct ms_peer_transport *t = iface->impl;
+
+	if (id != t->self || strlen(address) >= sizeof(t->self_addr)) {
+		snprintf(iface->errmsg, sizeof(iface->errmsg), "transport made for another member");
+		return RAFT_INVALID;
+	}
+	snprintf(t->self_addr, sizeof(t->self_addr), "%s", address);
+	return 0;
+}
+
+static void on_listen(uv_stream_t *server, int status)
+{
+	struct ms_peer_transport *t = server->data;
+
+	if (status < 0 || t->closing)
+		return;
+	ms_peer_conn_accept(t);
+}
+
+static int tr_listen(struct raft_uv_transport *iface, raft_uv_accept_cb cb)
+{
+	struct ms_peer_transport *t = iface->impl;
+	const char *addr = t->listen_addr[0] ? t->listen_addr : t->self_addr;
+	struct sockaddr_in sa;
+	int rv;
+
+	t->accept_cb = cb;
+	/* a member alone has no one to hear from: no socket at all */
+	if (t->n_members <= 1)
+		return 0;
+	if (ms_peer_parse_addr(addr, &sa)) {
+		snprintf(iface->errmsg, sizeof(iface->errmsg), "peer address '%s' is not IPv4:PORT",
+			 addr);
+		return RAFT_INVALID;
+	}
+	uv_tcp_init(t->loop, &t->listener);
+	t->listener.data = t;
+	t->listener_open = true;
+	rv = uv_tcp_bind(&t->listener, (const struct sockaddr *)&sa, 0);
+	if (!rv)
+		rv = uv_listen((uv_stream_t *)&t->listener, 128, on_listen);
+	if (rv) {
+		snprintf(iface->errmsg, sizeof(iface->errmsg), "cannot listen on peer address %s: %s",
+			 addr, uv_strerror(rv));
+		return RAFT_IOERR;
+	}
+	return 0;
+}
+
+static int tr_connect(struct raft_uv_transport *iface, struct raft_uv_connect *req, raft_id id,
+		      const char *address, raft_uv_connect_cb cb)
+{
+	struct ms_peer_transport *t = iface->impl;
+
+	if (t->closing)
+		return RAFT_CANCELED;
+	return ms_peer_conn_connect(t, req, id, address, cb);
+}
+
+void ms_peer_transport_maybe_closed(struct ms_peer_transport *t)
+{
+	raft_uv_transport_close_cb cb = t->close_cb;
+
+	if (!t->closing || !cb || t->conns || t->listener_open)
+		return;
+	t->close_cb = NULL;
+	cb(t->iface);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+	struct ms_peer_transport *t = h->data;
+
+	t->listener_open = false;
+	ms_peer_transport_maybe_closed(t);
+}
+
+static void tr_close(struct raft_uv_transport *iface, raft_uv_transport_close_cb cb)
+{
+	struct ms_peer_transport *t = iface->impl;
+
+	t->closing = true;
+	t->close_cb = cb;
+	if (t->listener_open && !uv_is_closing((uv_handle_t *)&t->listener))
+		uv_close((uv_handle_t *)&t->listener, on_listener_closed);
+	/* connections libraft has are libraft's to close; the ones still in their handshake
+	 * (and the TLS pumps) are ours */
+	for (struct ms_peer_conn *c = t->conns, *next; c; c = next) {
+		next = c->next;
+		ms_peer_conn_close(c, NULL);
+	}
+	ms_peer_transport_maybe_closed(t);
+}
+
+int ms_peer_transport_init(struct raft_uv_transport *iface, uv_loop_t *loop,
+			   const struct ms_raft_peer *members, size_t n, uint64_t self,
+			   const struct ms_peer_opts *o, char *err, size_t errlen)
+{
+	struct ms_peer_transport *t = calloc(1, sizeof(*t));
+	int e = -ENOMEM;
+
+	memset(iface, 0, sizeof(*iface));
+	if (!t || !(t->members = calloc(n ? n : 1, sizeof(*t->members)))) {
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	t->iface = iface;
+	t->loop = loop;
+	t->self = self;
+	memcpy(t->members, members, n * sizeof(*members));
+	t->n_members = n;
+	if (o)
+		t->opts = *o;
+	t->opts.listen_addr = NULL;
+	if (o && o->listen_addr)
+		snprintf(t->listen_addr, sizeof(t->listen_addr), "%s", o->listen_addr);
+	if (t->opts.tls) {
+		e = ms_tls_ctx_new(&t->opts.tls_cfg, &t->tls, err, errlen);
+		if (e)
+			goto cleanup;
+	}
+	/* the file names are not needed after loading them */
+	memset(&t->opts.tls_cfg, 0, sizeof(t->opts.tls_cfg));
+	iface->impl = t;
+	iface->init = tr_init;
+	iface->listen = tr_listen;
+	iface->connect = tr_connect;
+	iface->close = tr_close;
+	return 0;
+cleanup:
+	if (t)
+		free(t->members);
+	free(t);
+	return e;
+}
+
+void ms_peer_transport_free(struct raft_uv_transport *iface)
+{
+	struct ms_peer_transport *t = iface->impl;
+
+	if (!t)
+		return;
+	ms_tls_ctx_free(t->tls);
+	free(t->members);
+	free(t);
+	iface->impl = NULL;
+}
