@@ -12,6 +12,25 @@
 
 #define MAX_ARGV 8
 
+/* Parses argv (NULL-terminated within MAX_ARGV). With want_err: checks that exact failure
+ * and returns false; else checks success and returns true. */
+static bool parse_case(const char *const argv[MAX_ARGV], const char *want_err, struct ms_args *a)
+{
+	char err[256] = "";
+	int argc = 0, rc;
+
+	while (argc < MAX_ARGV && argv[argc])
+		argc++;
+	rc = ms_args_parse(argc, (char **)argv, a, err, sizeof(err));
+	if (want_err) {
+		assert_int_equal(rc, -EINVAL);
+		assert_string_equal(err, want_err);
+		return false;
+	}
+	assert_int_equal(rc, 0);
+	return true;
+}
+
 static void test_parse_table(void **state)
 {
 	static const struct {
@@ -54,19 +73,9 @@ static void test_parse_table(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ms_args a;
-		char err[256] = "";
-		int argc = 0;
-		int rc;
 
-		while (argc < MAX_ARGV && cases[i].argv[argc])
-			argc++;
-		rc = ms_args_parse(argc, (char **)cases[i].argv, &a, err, sizeof(err));
-		if (cases[i].err) {
-			assert_int_equal(rc, -EINVAL);
-			assert_string_equal(err, cases[i].err);
+		if (!parse_case(cases[i].argv, cases[i].err, &a))
 			continue;
-		}
-		assert_int_equal(rc, 0);
 		assert_string_equal(a.host, cases[i].host);
 		assert_int_equal(a.port, cases[i].port);
 		assert_int_equal(a.max_request_bytes, cases[i].max_req);
@@ -97,19 +106,9 @@ static void test_auth_options(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ms_args a;
-		char err[256] = "";
-		int argc = 0;
-		int rc;
 
-		while (argc < MAX_ARGV && cases[i].argv[argc])
-			argc++;
-		rc = ms_args_parse(argc, (char **)cases[i].argv, &a, err, sizeof(err));
-		if (cases[i].err) {
-			assert_int_equal(rc, -EINVAL);
-			assert_string_equal(err, cases[i].err);
+		if (!parse_case(cases[i].argv, cases[i].err, &a))
 			continue;
-		}
-		assert_int_equal(rc, 0);
 		assert_int_equal(a.bcrypt_cost, cases[i].cost);
 		assert_int_equal(a.auth_token_ttl_s, cases[i].ttl_s);
 	}
@@ -152,19 +151,9 @@ static void test_peer_options(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ms_args a;
-		char err[256] = "";
-		int argc = 0;
-		int rc;
 
-		while (argc < MAX_ARGV && cases[i].argv[argc])
-			argc++;
-		rc = ms_args_parse(argc, (char **)cases[i].argv, &a, err, sizeof(err));
-		if (cases[i].err) {
-			assert_int_equal(rc, -EINVAL);
-			assert_string_equal(err, cases[i].err);
+		if (!parse_case(cases[i].argv, cases[i].err, &a))
 			continue;
-		}
-		assert_int_equal(rc, 0);
 		assert_string_equal(a.listen_peer.addr, cases[i].listen);
 		assert_string_equal(a.advertise_peer.addr, cases[i].advertise);
 		assert_int_equal(a.listen_peer.https, cases[i].listen_https);
