@@ -39,6 +39,7 @@ static SSL_CTX *side_new(const struct ms_tls_cfg *cfg, bool server, char *err, s
 {
 	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	int verify = SSL_VERIFY_PEER;
+	char what[320];
 
 	if (!ctx) {
 		ssl_reason(err, errlen, "TLS context");
@@ -46,20 +47,18 @@ static SSL_CTX *side_new(const struct ms_tls_cfg *cfg, bool server, char *err, s
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1) {
-		ssl_reason(err, errlen, "--peer-cert-file");
+		snprintf(what, sizeof(what), "--peer-cert-file %s", cfg->cert_file);
 		goto fail;
 	}
+	/* this also checks that the key is the certificate's */
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1) {
-		ssl_reason(err, errlen, "--peer-key-file");
-		goto fail;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		ssl_reason(err, errlen, "--peer-key-file does not match --peer-cert-file");
+		snprintf(what, sizeof(what), "--peer-key-file %s", cfg->key_file);
 		goto fail;
 	}
 	if (cfg->ca_file ? SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1 :
 			   SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		ssl_reason(err, errlen, "--peer-trusted-ca-file");
+		snprintf(what, sizeof(what), "--peer-trusted-ca-file %s",
+			 cfg->ca_file ? cfg->ca_file : "(the system's)");
 		goto fail;
 	}
 	/* a server asks for client certificates only with --peer-client-cert-auth (etcd) */
@@ -69,6 +68,7 @@ static SSL_CTX *side_new(const struct ms_tls_cfg *cfg, bool server, char *err, s
 	SSL_CTX_set_verify(ctx, verify, NULL);
 	return ctx;
 fail:
+	ssl_reason(err, errlen, what);
 	SSL_CTX_free(ctx);
 	return NULL;
 }
