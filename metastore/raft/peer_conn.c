@@ -117,15 +117,6 @@ static int conn_send(struct ms_peer_conn *c, uv_stream_t *s, struct conn_wr *w, 
 	return 0;
 }
 
-static struct conn_wr *wr_new(size_t n)
-{
-	struct conn_wr *w = malloc(sizeof(*w) + n);
-
-	if (w)
-		w->handoff = false;
-	return w;
-}
-
 /* Sends what TLS has for the network. 0, or -1 with c closing. */
 static int flush_tls(struct ms_peer_conn *c)
 {
@@ -134,18 +125,19 @@ static int flush_tls(struct ms_peer_conn *c)
 
 	if (!n || !c->tcp || c->state == MS_PC_CLOSING)
 		return 0;
-	w = wr_new(n);
+	w = malloc(sizeof(*w) + n);
 	if (!w) {
 		ms_peer_conn_close(c, NULL);
 		return -1;
 	}
+	w->handoff = false;
 	return conn_send(c, (uv_stream_t *)c->tcp, w, ms_tls_out_take(c->tls, w->data, n));
 }
 
 static int send_copy(struct ms_peer_conn *c, uv_stream_t *s, const void *p, size_t n,
 		     bool handoff)
 {
-	struct conn_wr *w = wr_new(n);
+	struct conn_wr *w = malloc(sizeof(*w) + n);
 
 	if (!w) {
 		ms_peer_conn_close(c, NULL);
@@ -216,20 +208,22 @@ static int handoff_tls(struct ms_peer_conn *c)
 	if (rv)
 		return rv;
 	theirs = raft_malloc(sizeof(*theirs));
-	if (!theirs) {
+	if (theirs)
+		uv_pipe_init(t->loop, theirs, 0);
+	if (!theirs || uv_pipe_open(theirs, fds[1])) {
 		close(fds[0]);
 		close(fds[1]);
+		if (theirs)
+			uv_close((uv_handle_t *)theirs, (uv_close_cb)raft_free);
 		return -ENOMEM;
 	}
-	uv_pipe_init(t->loop, theirs, 0);
 	uv_pipe_init(t->loop, &c->app, 0);
 	c->app.data = c;
 	c->app_open = true;
 	c->handles++;
-	if (uv_pipe_open(theirs, fds[1]) || uv_pipe_open(&c->app, fds[0])) {
+	if (uv_pipe_open(&c->app, fds[0])) {
 		close(fds[0]);
-		close(fds[1]);
-		uv_close((uv_handle_t *)theirs, (uv_close_cb)raft_free);
+		uv_close((uv_handle_t *)theirs, (uv_close_cb)raft_free); /* closes fds[1] */
 		return -EIO;
 	}
 	uv_timer_stop(&c->timer);
@@ -400,8 +394,7 @@ static void on_written(uv_write_t *req, int status)
 	}
 }
 
-/* A connection with its TCP handle and deadline, in the transport's list; NULL: no memory. */
-static struct ms_peer_conn *conn_new(struct ms_peer_transport *t, bool outgoing)
+struct ms_peer_conn *ms_peer_conn_new(struct ms_peer_transport *t, bool outgoing)
 {
 	struct ms_peer_conn *c = calloc(1, sizeof(*c));
 
@@ -427,31 +420,8 @@ static struct ms_peer_conn *conn_new(struct ms_peer_transport *t, bool outgoing)
 	return c;
 }
 
-void ms_peer_conn_accept(struct ms_peer_transport *t)
+void ms_peer_conn_read(struct ms_peer_conn *c)
 {
-	struct ms_peer_conn *c = conn_new(t, false);
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-	char ip[48] = "?";
-
-	if (!c)
-		return;
-	if (uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)c->tcp)) {
-		ms_peer_conn_close(c, NULL);
-		return;
-	}
-	if (!uv_tcp_getpeername(c->tcp, (struct sockaddr *)&ss, &len) && ss.ss_family == AF_INET)
-		uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-	snprintf(c->remote, sizeof(c->remote), "%s:%u", ip,
-		 ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port) : 0);
-	c->state = MS_PC_HS;
-	if (t->tls) {
-		if (ms_tls_new(t->tls, true, NULL, &c->tls)) {
-			ms_peer_conn_close(c, "out of memory");
-			return;
-		}
-		c->state = MS_PC_TLS;
-	}
 	uv_read_start((uv_stream_t *)c->tcp, alloc_buf, on_net_read);
 }
 
@@ -497,7 +467,7 @@ int ms_peer_conn_connect(struct ms_peer_transport *t, struct raft_uv_connect *re
 			 "peer address '%s' is not IPv4:PORT", address);
 		return RAFT_NOCONNECTION;
 	}
-	c = conn_new(t, true);
+	c = ms_peer_conn_new(t, true);
 	if (!c)
 		return RAFT_NOMEM;
 	c->peer_id = id;

@@ -36,13 +36,42 @@ static int tr_init(struct raft_uv_transport *iface, raft_id id, const char *addr
 	return 0;
 }
 
+/* An incoming connection: its TLS session (if any), then the handshake is read. */
+static void accept_one(struct ms_peer_transport *t)
+{
+	struct ms_peer_conn *c = ms_peer_conn_new(t, false);
+	struct sockaddr_storage ss = { 0 };
+	int len = sizeof(ss);
+	char ip[48] = "?";
+
+	if (!c)
+		return;
+	if (uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)c->tcp)) {
+		ms_peer_conn_close(c, NULL);
+		return;
+	}
+	if (!uv_tcp_getpeername(c->tcp, (struct sockaddr *)&ss, &len) && ss.ss_family == AF_INET)
+		uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+	snprintf(c->remote, sizeof(c->remote), "%s:%u", ip,
+		 ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port) : 0);
+	c->state = MS_PC_HS;
+	if (t->tls) {
+		if (ms_tls_new(t->tls, true, NULL, &c->tls)) {
+			ms_peer_conn_close(c, "out of memory");
+			return;
+		}
+		c->state = MS_PC_TLS;
+	}
+	ms_peer_conn_read(c);
+}
+
 static void on_listen(uv_stream_t *server, int status)
 {
 	struct ms_peer_transport *t = server->data;
 
 	if (status < 0 || t->closing)
 		return;
-	ms_peer_conn_accept(t);
+	accept_one(t);
 }
 
 static int tr_listen(struct raft_uv_transport *iface, raft_uv_accept_cb cb)

@@ -54,8 +54,12 @@ struct ms_peer_conn {
 	char peer_ip[64];
 };
 
-/* Starts an accepted connection (the listener has a pending one). */
-void ms_peer_conn_accept(struct ms_peer_transport *t);
+/* A connection with its TCP handle (not yet connected) and its handshake deadline running,
+ * in the transport's list; NULL: out of memory. */
+struct ms_peer_conn *ms_peer_conn_new(struct ms_peer_transport *t, bool outgoing);
+
+/* Starts reading c's TCP connection (TLS records or the plain handshake). */
+void ms_peer_conn_read(struct ms_peer_conn *c);
 
 /* Starts a connection to (id, address) for libraft's req; 0 or a RAFT_* error. */
 int ms_peer_conn_connect(struct ms_peer_transport *t, struct raft_uv_connect *req, uint64_t id,
