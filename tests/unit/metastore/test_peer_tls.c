@@ -11,50 +11,8 @@
 
 #include <cmocka.h>
 
+#include "peer_certs.h"
 #include "raft/peer_tls.h"
-
-static char dir[64];
-
-static const char *path(const char *name)
-{
-	static char p[4][128];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
-	return p[k];
-}
-
-/* ca, n1 (signed by ca, IP 127.0.0.1) and rogue (signed by another CA). */
-static int setup(void **state)
-{
-	char cmd[2048];
-
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/ms-tls-unit.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(cmd, sizeof(cmd),
-		 "cd %s && printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' >ext && "
-		 "for ca in ca other; do openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-		 "-nodes -days 2 -subj /CN=$ca -keyout $ca.key -out $ca.crt || exit 1; done && "
-		 "for c in n1:ca rogue:other; do n=${c%%:*}; ca=${c#*:}; "
-		 "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=$n "
-		 "-keyout $n.key -out $n.csr && openssl x509 -req -in $n.csr -CA $ca.crt -CAkey $ca.key "
-		 "-CAcreateserial -days 2 -extfile ext -out $n.crt || exit 1; done",
-		 dir);
-	strcat(cmd, " >/dev/null 2>&1");
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 static struct ms_tls_ctx *ctx_of(const char *who, bool cert_auth)
 {
