@@ -255,7 +255,7 @@ FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_FLAGS ?=
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined $(WARN) -D_GNU_SOURCE -Iinclude -I$(GEN)
-FUZZ_TARGETS := fuzz_expo fuzz_buckets_args fuzz_grpc_request
+FUZZ_TARGETS := fuzz_expo fuzz_buckets_args fuzz_grpc_request fuzz_peer_hs
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 
 FUZZ_SRCS_fuzz_expo := agent/expo.c agent/expo_render.c agent/expo_num.c
@@ -271,6 +271,8 @@ FUZZ_SRCS_fuzz_grpc_request := metastore/rpc/grpc.c metastore/rpc/pb_scan.c \
 	metastore/raft/raft_route.c metastore/raft/transport.c metastore/raft/peer_conn.c \
 	metastore/raft/peer_hs.c metastore/raft/peer_tls.c $(PROTO_C)
 FUZZ_LIBS_fuzz_grpc_request := $(MS_LIBS)
+# the raft peer handshake decoder and the member check
+FUZZ_SRCS_fuzz_peer_hs := metastore/raft/peer_hs.c
 
 .PHONY: fuzz-build fuzz fuzz-smoke
 fuzz-build: $(FUZZ_BINS)
