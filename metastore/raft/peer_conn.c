@@ -324,9 +324,11 @@ static void tls_progress(struct ms_peer_conn *c)
 
 		if (n == -EAGAIN)
 			break;
+		/* a TLS failure is worth a line even after the handshake: with TLS 1.3 a peer
+		 * refuses this member's certificate only then */
 		if (n <= 0) {
-			ms_peer_conn_close(c, !in_handshake(c) ? NULL : n ? why :
-						      "closed during the handshake");
+			ms_peer_conn_close(c, n ? why : in_handshake(c) ? "closed during the handshake" :
+							      NULL);
 			return;
 		}
 		if (deliver(c, t->pbuf, (size_t)n))
