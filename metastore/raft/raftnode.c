@@ -412,7 +412,9 @@ int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen)
 	}
 	rv = raft_start(rn->raft);
 	if (rv) {
-		snprintf(err, errlen, "raft start: %s", raft_errmsg(rn->raft));
+		/* libraft keeps a failed listen's reason in the transport only */
+		snprintf(err, errlen, "raft start: %s", *raft_errmsg(rn->raft) ?
+			 raft_errmsg(rn->raft) : rn->transport.errmsg);
 		return -EIO;
 	}
 	rn->started = true;

@@ -70,6 +70,12 @@ for n in n1 n2 n3; do
 	[ "$(listeners "${PID[$n]}")" = "$(printf '127.0.0.1:%s\n' "${CPORT[$n]}" "${RPORT[$n]}" | sort)" ] ||
 		fail "$n listens on: $(listeners "${PID[$n]}" | tr '\n' ' ')"
 done
+# a second process for n1 finds n1's peer port taken: it says so and exits 1
+rc=0
+out=$(timeout 10 "$METASTORE" --name n1 --initial-cluster "$CLUSTER" --listen "127.0.0.1:$(free_port)" \
+	--data-dir "$E2E_TMP/dup" 2>&1) || rc=$?
+[ "$rc" = 1 ] && [ "$out" = "metastore: raft start: cannot listen on peer address 127.0.0.1:${RPORT[n1]}: address already in use" ] ||
+	fail "a taken peer port: exit $rc, '$out'"
 etcdctl --endpoints="127.0.0.1:${CPORT[$LEADER]}" --command-timeout=3s put k v1 >/dev/null ||
 	fail "put k"
 wait_until 5 bash -c "[ \"\$(etcdctl --endpoints=127.0.0.1:${CPORT[$F]} get --consistency=s --print-value-only k)\" = v1 ]" ||
