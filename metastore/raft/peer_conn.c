@@ -28,13 +28,11 @@ static void conn_log(struct ms_peer_conn *c, const char *why)
 {
 	char line[640];
 
-	if (!c->t->opts.log)
-		return;
 	if (c->outgoing)
 		snprintf(line, sizeof(line), "peer connection to %s failed: %s", c->remote, why);
 	else
 		snprintf(line, sizeof(line), "refused peer connection from %s: %s", c->remote, why);
-	c->t->opts.log(c->t->opts.log_arg, line);
+	ms_peer_transport_log(c->t, line);
 }
 
 static void conn_unlink(struct ms_peer_conn *c)

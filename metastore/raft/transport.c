@@ -36,14 +36,58 @@ static int tr_init(struct raft_uv_transport *iface, raft_id id, const char *addr
 	return 0;
 }
 
+void ms_peer_transport_log(struct ms_peer_transport *t, const char *line)
+{
+	uint64_t now = uv_now(t->loop);
+	char more[96];
+
+	if (!t->opts.log)
+		return;
+	/* a flood of refused connections must not become a flood of log lines */
+	if (now - t->log_window_ms >= 1000) {
+		if (t->unlogged) {
+			snprintf(more, sizeof(more), "%u more peer connection lines not logged",
+				 t->unlogged);
+			t->opts.log(t->opts.log_arg, more);
+		}
+		t->log_window_ms = now;
+		t->logged = t->unlogged = 0;
+	}
+	if (t->logged == MS_PEER_LOG_PER_S) {
+		t->unlogged++;
+		return;
+	}
+	t->logged++;
+	t->opts.log(t->opts.log_arg, line);
+}
+
+/* At MS_PEER_MAX_HANDSHAKES incoming connections in their handshake, closes the oldest. */
+static void make_room(struct ms_peer_transport *t)
+{
+	struct ms_peer_conn *oldest = NULL;
+	unsigned n = 0;
+
+	for (struct ms_peer_conn *c = t->conns; c; c = c->next) {
+		if (c->outgoing || c->state == MS_PC_PUMP || c->state == MS_PC_CLOSING)
+			continue;
+		n++;
+		oldest = c; /* the list is newest first */
+	}
+	if (n >= MS_PEER_MAX_HANDSHAKES)
+		ms_peer_conn_close(oldest, "pushed out: " MS_PEER_MAX_HANDSHAKES_S
+				   " connections in their handshake at once");
+}
+
 /* An incoming connection: its TLS session (if any), then the handshake is read. */
 static void accept_one(struct ms_peer_transport *t)
 {
-	struct ms_peer_conn *c = ms_peer_conn_new(t, false);
+	struct ms_peer_conn *c;
 	struct sockaddr_storage ss = { 0 };
 	int len = sizeof(ss);
 	char ip[48] = "?";
 
+	make_room(t);
+	c = ms_peer_conn_new(t, false);
 	if (!c)
 		return;
 	if (uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)c->tcp)) {

@@ -7,6 +7,13 @@
 
 /* Above this many bytes queued towards one side, the other side is not read any more. */
 #define MS_PEER_QUEUE_MAX (4u << 20)
+/* Incoming connections in their handshake at once: a new one beyond pushes out the oldest,
+ * so a flood of silent connections never keeps a member out for longer than it takes to
+ * handshake (a real peer's handshake takes milliseconds). */
+#define MS_PEER_MAX_HANDSHAKES 64
+#define MS_PEER_MAX_HANDSHAKES_S "64"
+/* Log lines a second; beyond, lines are counted and the count logged with the next line. */
+#define MS_PEER_LOG_PER_S 20
 
 struct ms_peer_conn;
 
@@ -26,6 +33,8 @@ struct ms_peer_transport {
 	struct ms_peer_conn *conns; /* every connection not yet handed over or closed */
 	bool closing;
 	raft_uv_transport_close_cb close_cb;
+	uint64_t log_window_ms;     /* start of the current second of logging */
+	unsigned logged, unlogged;  /* lines logged and dropped in it */
 	char rbuf[65536]; /* read buffer (each read is consumed before the next) */
 	char pbuf[16384]; /* decrypted bytes */
 };
@@ -67,6 +76,9 @@ int ms_peer_conn_connect(struct ms_peer_transport *t, struct raft_uv_connect *re
 
 /* Closes c (logged with `why` when it is an incoming peer refused in its handshake). */
 void ms_peer_conn_close(struct ms_peer_conn *c, const char *why);
+
+/* Hands the operator one line, within MS_PEER_LOG_PER_S. */
+void ms_peer_transport_log(struct ms_peer_transport *t, const char *line);
 
 /* Fires libraft's close callback once the transport is closing and nothing is open. */
 void ms_peer_transport_maybe_closed(struct ms_peer_transport *t);

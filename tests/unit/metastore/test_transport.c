@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "peer_certs.h"
-#include "raft/transport.h"
+#include "raft/transport_priv.h"
 
 #define BIG (1u << 20) /* bytes sent through a connection: many TLS records and reads */
 
@@ -31,12 +31,23 @@ struct world {
 	char accepted_addr[64];
 	int connect_status, connects, closes;
 	size_t got_len;
-	char log[4][512];
+	char log[32][512];
 	int n_log;
 	bool single; /* one transport in the test */
+	int ticks;
 };
 
 static struct world w;
+
+/* Incoming connections of t still in their handshake. */
+static unsigned handshaking(struct raft_uv_transport *t)
+{
+	unsigned n = 0;
+
+	for (struct ms_peer_conn *c = ((struct ms_peer_transport *)t->impl)->conns; c; c = c->next)
+		n += !c->outgoing && c->state != MS_PC_PUMP && c->state != MS_PC_CLOSING;
+	return n;
+}
 
 /* A loopback port nothing listens on right now. */
 static unsigned free_port(void)
@@ -55,7 +66,7 @@ static unsigned free_port(void)
 static void on_log(void *arg, const char *line)
 {
 	(void)arg;
-	if (w.n_log < 4)
+	if (w.n_log < 32)
 		snprintf(w.log[w.n_log], sizeof(w.log[0]), "%s", line);
 	w.n_log++;
 }
@@ -294,12 +305,76 @@ static void test_refused(void **state)
 	}
 }
 
+static bool six_logged(void)
+{
+	return w.n_log >= 6;
+}
+
+static bool second_passed(void)
+{
+	return w.ticks >= 2;
+}
+
+static void on_second(uv_timer_t *t)
+{
+	(void)t;
+	w.ticks++;
+}
+
+/* 70 silent connections: the 64 newest stay, the 6 oldest are pushed out, one line each;
+ * then 25 lines in one moment: 20 logged, the other 5 counted with the next line a second on. */
+static void test_flood(void **state)
+{
+	struct raft_uv_transport t;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	uv_timer_t second;
+	int fds[70];
+
+	(void)state;
+	world_init();
+	make(&t, 0x11, w.members[0].address, w.members, 2, "n1", false);
+	sa.sin_port = htons((uint16_t)atoi(strchr(w.members[0].address, ':') + 1));
+	for (int i = 0; i < 70; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	run_until(six_logged);
+	assert_int_equal(w.n_log, 6);
+	for (int i = 0; i < 6; i++) {
+		const char *colon = strchr(w.log[i] + 39, ':');
+
+		assert_memory_equal(w.log[i], "refused peer connection from 127.0.0.1:", 39);
+		assert_string_equal(colon, ": pushed out: 64 connections in their handshake at once");
+	}
+	assert_int_equal(handshaking(&t), 64);
+
+	/* a second on, a new second of logging; uv_now() holds still within one callback */
+	uv_timer_init(&w.loop, &second);
+	uv_timer_start(&second, on_second, 600, 600);
+	run_until(second_passed);
+	w.n_log = 0;
+	for (int i = 0; i < 25; i++)
+		ms_peer_transport_log(t.impl, "line");
+	assert_int_equal(w.n_log, 20);
+	w.ticks = 0;
+	run_until(second_passed);
+	uv_close((uv_handle_t *)&second, NULL);
+	ms_peer_transport_log(t.impl, "next");
+	assert_int_equal(w.n_log, 22);
+	assert_string_equal(w.log[20], "5 more peer connection lines not logged");
+	assert_string_equal(w.log[21], "next");
+	world_close(&t, 1);
+	for (int i = 0; i < 70; i++) /* after: their closes would be logged */
+		close(fds[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_alone),
 		cmocka_unit_test(test_exchange),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_flood),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
