@@ -1,4 +1,4 @@
-/* The handshake that opens every raft peer connection (libraft's wire format), and who may send it. */
+/* The handshake opening every raft peer connection (libraft's wire format), and who may send it. */
 #include "raft/peer_hs.h"
 
 #include <errno.h>
@@ -24,8 +24,8 @@ static int read_preamble(struct ms_peer_hs *h, char *why, size_t whylen)
 	uint64_t proto = ms_le64_read(h->buf), alen = ms_le64_read(h->buf + 16);
 
 	if (proto != MS_PEER_HS_PROTOCOL) {
-		snprintf(why, whylen, "handshake protocol %llu (want %d)", (unsigned long long)proto,
-			 MS_PEER_HS_PROTOCOL);
+		snprintf(why, whylen, "handshake protocol %llu (want %d)",
+			 (unsigned long long)proto, MS_PEER_HS_PROTOCOL);
 		return -EPROTO;
 	}
 	if (alen == 0 || alen > MS_PEER_HS_MAX_ADDR) {
@@ -95,7 +95,8 @@ int ms_peer_hs_check(const struct ms_raft_peer *members, size_t n, uint64_t self
 			return 0;
 		/* libraft answers and reconnects by this address: a member's id with another
 		 * address is someone else */
-		snprintf(why, whylen, "server id %016llx claims address '%.128s', member %s is at %s",
+		snprintf(why, whylen,
+			 "server id %016llx claims address '%.128s', member %s is at %s",
 			 (unsigned long long)id, address, members[i].name, members[i].address);
 		return -EPERM;
 	}

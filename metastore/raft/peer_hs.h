@@ -1,4 +1,4 @@
-/* The handshake that opens every raft peer connection (libraft's wire format), and who may send it. */
+/* The handshake opening every raft peer connection (libraft's wire format), and who may send it. */
 #ifndef MS_PEER_HS_H
 #define MS_PEER_HS_H
 

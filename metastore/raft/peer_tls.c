@@ -10,11 +10,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-struct ms_tls_ctx {
+struct ms_peer_tls_ctx {
 	SSL_CTX *server, *client;
 };
 
-struct ms_tls {
+struct ms_peer_tls {
 	SSL *ssl;
 	BIO *in, *out; /* network bytes in, network bytes to send */
 };
@@ -35,7 +35,7 @@ static void ssl_reason(char *why, size_t whylen, const char *what)
 }
 
 /* One side's context: the member's certificate and key, the CAs that sign its peers. */
-static SSL_CTX *side_new(const struct ms_tls_cfg *cfg, bool server, char *err, size_t errlen)
+static SSL_CTX *side_new(const struct ms_peer_tls_cfg *cfg, bool server, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	int verify = SSL_VERIFY_PEER;
@@ -73,10 +73,10 @@ fail:
 	return NULL;
 }
 
-int ms_tls_ctx_new(const struct ms_tls_cfg *cfg, struct ms_tls_ctx **out, char *err,
-		   size_t errlen)
+int ms_peer_tls_ctx_new(const struct ms_peer_tls_cfg *cfg, struct ms_peer_tls_ctx **out,
+			char *err, size_t errlen)
 {
-	struct ms_tls_ctx *c;
+	struct ms_peer_tls_ctx *c;
 
 	*out = NULL;
 	if (!cfg->cert_file || !cfg->key_file) {
@@ -93,14 +93,14 @@ int ms_tls_ctx_new(const struct ms_tls_cfg *cfg, struct ms_tls_ctx **out, char *
 	if (c->server)
 		c->client = side_new(cfg, false, err, errlen);
 	if (!c->client) {
-		ms_tls_ctx_free(c);
+		ms_peer_tls_ctx_free(c);
 		return -EINVAL;
 	}
 	*out = c;
 	return 0;
 }
 
-void ms_tls_ctx_free(struct ms_tls_ctx *c)
+void ms_peer_tls_ctx_free(struct ms_peer_tls_ctx *c)
 {
 	if (!c)
 		return;
@@ -109,9 +109,10 @@ void ms_tls_ctx_free(struct ms_tls_ctx *c)
 	free(c);
 }
 
-int ms_tls_new(struct ms_tls_ctx *c, bool server, const char *peer_ip, struct ms_tls **out)
+int ms_peer_tls_new(struct ms_peer_tls_ctx *c, bool server, const char *peer_ip,
+		    struct ms_peer_tls **out)
 {
-	struct ms_tls *s = calloc(1, sizeof(*s));
+	struct ms_peer_tls *s = calloc(1, sizeof(*s));
 	int e = -ENOMEM;
 
 	*out = NULL;
@@ -146,7 +147,7 @@ cleanup:
 	return e;
 }
 
-void ms_tls_free(struct ms_tls *s)
+void ms_peer_tls_free(struct ms_peer_tls *s)
 {
 	if (!s)
 		return;
@@ -154,13 +155,13 @@ void ms_tls_free(struct ms_tls *s)
 	free(s);
 }
 
-int ms_tls_feed(struct ms_tls *s, const void *p, size_t len)
+int ms_peer_tls_feed(struct ms_peer_tls *s, const void *p, size_t len)
 {
 	return BIO_write(s->in, p, (int)len) == (int)len ? 0 : -ENOMEM;
 }
 
 /* Why a call on the session failed: the certificate check, else OpenSSL's queue. */
-static int session_failed(struct ms_tls *s, int rc, const char *what, char *why, size_t whylen)
+static int session_failed(struct ms_peer_tls *s, int rc, const char *what, char *why, size_t whylen)
 {
 	int e = SSL_get_error(s->ssl, rc);
 	long v = SSL_get_verify_result(s->ssl);
@@ -170,7 +171,8 @@ static int session_failed(struct ms_tls *s, int rc, const char *what, char *why,
 	if (e == SSL_ERROR_ZERO_RETURN)
 		return 0;
 	if (v != X509_V_OK) {
-		snprintf(why, whylen, "%s: certificate: %s", what, X509_verify_cert_error_string(v));
+		snprintf(why, whylen, "%s: certificate: %s", what,
+			 X509_verify_cert_error_string(v));
 		ERR_clear_error();
 	} else {
 		ssl_reason(why, whylen, what);
@@ -178,7 +180,7 @@ static int session_failed(struct ms_tls *s, int rc, const char *what, char *why,
 	return -EPROTO;
 }
 
-int ms_tls_handshake(struct ms_tls *s, char *why, size_t whylen)
+int ms_peer_tls_handshake(struct ms_peer_tls *s, char *why, size_t whylen)
 {
 	int rc = SSL_do_handshake(s->ssl);
 
@@ -188,7 +190,7 @@ int ms_tls_handshake(struct ms_tls *s, char *why, size_t whylen)
 	return rc ? rc : -EPROTO; /* a close in the middle of the handshake is a failure */
 }
 
-ssize_t ms_tls_read(struct ms_tls *s, void *buf, size_t len, char *why, size_t whylen)
+ssize_t ms_peer_tls_read(struct ms_peer_tls *s, void *buf, size_t len, char *why, size_t whylen)
 {
 	int rc = SSL_read(s->ssl, buf, (int)len);
 
@@ -197,7 +199,7 @@ ssize_t ms_tls_read(struct ms_tls *s, void *buf, size_t len, char *why, size_t w
 	return session_failed(s, rc, "TLS", why, whylen);
 }
 
-int ms_tls_write(struct ms_tls *s, const void *p, size_t len, char *why, size_t whylen)
+int ms_peer_tls_write(struct ms_peer_tls *s, const void *p, size_t len, char *why, size_t whylen)
 {
 	int rc;
 
@@ -212,12 +214,12 @@ int ms_tls_write(struct ms_tls *s, const void *p, size_t len, char *why, size_t 
 	return -EPROTO;
 }
 
-size_t ms_tls_out_pending(struct ms_tls *s)
+size_t ms_peer_tls_out_pending(struct ms_peer_tls *s)
 {
 	return BIO_ctrl_pending(s->out);
 }
 
-size_t ms_tls_out_take(struct ms_tls *s, void *buf, size_t len)
+size_t ms_peer_tls_out_take(struct ms_peer_tls *s, void *buf, size_t len)
 {
 	int n = BIO_read(s->out, buf, (int)len);
 

@@ -18,7 +18,7 @@ typedef void (*ms_peer_log_fn)(void *arg, const char *line);
 struct ms_peer_opts {
 	const char *listen_addr; /* IPv4:PORT to bind; NULL: this member's peer address */
 	bool tls;                /* https:// peers: every connection is mutual TLS */
-	struct ms_tls_cfg tls_cfg;
+	struct ms_peer_tls_cfg tls_cfg;
 	ms_peer_log_fn log;      /* NULL: refusals are not logged */
 	void *log_arg;
 };
