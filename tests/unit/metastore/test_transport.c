@@ -1,5 +1,6 @@
 /* Unit tests for the peer transport (metastore/raft/transport.c, peer_conn.c) on a libuv loop:
- * a member alone listens nowhere; two members exchange exact bytes over plain TCP and over
+ * a member alone listens nowhere; two members exchange 16 MiB exactly (with a reader that
+ * waits, so the pumps stop and resume reading) over plain TCP and over
  * mutual TLS; a non-member and a certificate of another CA are refused with one log line. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,7 +19,9 @@
 #include "peer_certs.h"
 #include "raft/transport_priv.h"
 
-#define BIG (1u << 20) /* bytes sent through a connection: many TLS records and reads */
+/* bytes sent through a connection: many TLS records and reads, and more than the pumps
+ * queue (MS_PEER_QUEUE_MAX) before they stop reading */
+#define BIG (16u << 20)
 
 static char got[BIG];
 
@@ -136,7 +139,6 @@ static void on_accept(struct raft_uv_transport *t, raft_id id, const char *addre
 	w.accepted = stream;
 	w.accepted_id = id;
 	snprintf(w.accepted_addr, sizeof(w.accepted_addr), "%s", address);
-	uv_read_start(stream, alloc_got, on_got);
 }
 
 static void on_connect(struct raft_uv_connect *req, uv_stream_t *stream, int status)
@@ -243,6 +245,11 @@ static void test_exchange(void **state)
 		assert_int_equal(w.accepted_id, 0x22);
 		assert_string_equal(w.accepted_addr, w.members[1].address);
 		assert_int_equal(uv_write(&wr, w.connected, &b, 1, NULL), 0);
+		/* nobody reads for 50 ticks: the bytes back up into every queue on the way, and
+		 * the pumps stop reading until they drain */
+		for (int k = 0; k < 50; k++)
+			uv_run(&w.loop, UV_RUN_ONCE);
+		uv_read_start(w.accepted, alloc_got, on_got);
 		run_until(all_got);
 		assert_int_equal(w.got_len, BIG);
 		assert_memory_equal(got, sent, BIG);
