@@ -212,7 +212,8 @@ extern const uint32_t ms_probe_abi_version;
 /*
  * grpc: one pair per gRPC call (unary or stream).
  * begin: the request headers were accepted and the method resolved; `method` is an
- *        enum ms_method id (MS_METHOD_UNKNOWN for a path the server does not serve).
+ *        enum ms_method id (MS_METHOD_UNKNOWN for a path the server does not serve, and
+ *        for the /metastorepb.Internal/ methods members call on each other).
  * end:   the call's trailers (grpc-status) were queued; `code` is that grpc-status.
  *        Called exactly once for every begin, on every path, including errors.
  */

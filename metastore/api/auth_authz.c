@@ -37,6 +37,7 @@ static enum policy policy_of(uint32_t method)
 	case MS_METHOD_LEASE_GRANT:
 	case MS_METHOD_LEASE_KEEP_ALIVE:
 	case MS_METHOD_LEASE_LEASES:
+	case GRPC_METHOD_LEASE_RENEW: /* a keep-alive a follower forwards */
 		return POLICY_USER;
 	case MS_METHOD_UNKNOWN:
 	case MS_METHOD_AUTH_AUTHENTICATE:
@@ -169,7 +170,7 @@ uint32_t auth_service_authorize(struct grpc_call *call, const uint8_t *msg, size
 	if (!ms_auth_enabled(svc->auth) || p == POLICY_NONE || p == POLICY_WATCH)
 		return MS_GRPC_OK;
 	err = check_call(svc, call, p, msg, len);
-	ms_trace_auth_authorize(call->id, call->method,
+	ms_trace_auth_authorize(call->id, grpc_probe_method(call->method),
 				err ? MS_AUTH_AUTHZ_DENIED : MS_AUTH_AUTHZ_ALLOWED);
 	if (!err)
 		return MS_GRPC_OK;
@@ -194,7 +195,7 @@ bool auth_service_watch_permitted(struct grpc_call *call, const uint8_t *key, si
 	err = call_user(svc, call, &user);
 	if (!err)
 		err = ms_auth_check_range(svc->auth, user, key, key_len, end, end_len, MS_AUTH_READ);
-	ms_trace_auth_authorize(call->id, call->method,
+	ms_trace_auth_authorize(call->id, grpc_probe_method(call->method),
 				err ? MS_AUTH_AUTHZ_DENIED : MS_AUTH_AUTHZ_ALLOWED);
 	return err == 0;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/propose.h"
+#include "api/quota.h"
 #include "api/reply.h"
 #include "rpc/pb_scan.h"
 
@@ -73,7 +74,7 @@ void kv_service_put(struct grpc_call *call, const uint8_t *msg, size_t len, void
 	err = put_valid(req);
 	if (err.code != MS_GRPC_OK) {
 		api_fail(call, err);
-	} else {
+	} else if (!api_quota_refuse(svc, call, api_quota_put_cost(req))) {
 		e.op_case = METASTORE__ENTRY__OP_PUT;
 		e.put = req;
 		api_propose(svc, call, &e, msg, len);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/alarm.h"
 #include "store/auth.h"
 #include "store/lease.h"
 #include "store/mvcc.h"
@@ -30,6 +31,10 @@ struct kv_service {
 	struct ms_raft *raft;
 	/* The auth state writes are re-checked against at apply (NULL: no auth). */
 	struct ms_auth *auth;
+	/* The alarms raised (replicated; NULL: none kept) and the backend quota in bytes of
+	 * ms_mvcc_size (<= 0: none), checked at the edge of every put, txn and grant. */
+	struct ms_alarms *alarms;
+	int64_t quota_bytes;
 	/* What applies entries; NULL: one made from the fields above for each entry. */
 	struct ms_applier *applier;
 };

@@ -6,6 +6,7 @@
 #include "api/reply.h"
 #include "api/kv_service.h"
 #include "api/propose.h"
+#include "api/quota.h"
 #include "apply/txn_depth.h"
 
 /* --- checks before anything is applied (etcd's checkTxnRequest / checkIntervals) ------- */
@@ -220,7 +221,7 @@ void kv_service_txn(struct grpc_call *call, const uint8_t *msg, size_t len, void
 		err = (struct kv_pb_err){ MS_GRPC_INVALID_ARGUMENT, ERR_DUPLICATE_KEY };
 	if (err.code != MS_GRPC_OK) {
 		api_fail(call, err);
-	} else {
+	} else if (!api_quota_refuse(svc, call, api_quota_txn_cost(req))) {
 		e.op_case = METASTORE__ENTRY__OP_TXN;
 		e.txn = req;
 		api_propose(svc, call, &e, msg, len);

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "api/propose.h"
+#include "api/quota.h"
 #include "api/reply.h"
+#include "api/lease_forward.h"
 #include "rpc.pb-c.h"
 
 /* How often expiry is checked when no lease is due sooner (ms). */
@@ -124,14 +126,18 @@ static void lease_grant(struct grpc_call *call, const uint8_t *msg, size_t len, 
 	struct lease_service *ls = ctx;
 	Etcdserverpb__LeaseGrantRequest *req = etcdserverpb__lease_grant_request__unpack(NULL, len, msg);
 	Metastore__Entry e = METASTORE__ENTRY__INIT;
+	Metastore__LeaseGrant g = METASTORE__LEASE_GRANT__INIT;
 
 	if (!req) {
 		api_bad_request(call);
 		return;
 	}
+	g.request = req;
+	g.max_leases = ls->kv->max_leases;
 	e.op_case = METASTORE__ENTRY__OP_LEASE_GRANT;
-	e.lease_grant = req;
-	api_propose(ls->kv, call, &e, msg, len);
+	e.lease_grant = &g;
+	if (!api_quota_refuse(ls->kv, call, MS_MVCC_REV_BYTES))
+		api_propose(ls->kv, call, &e, msg, len);
 	etcdserverpb__lease_grant_request__free_unpacked(req, NULL);
 }
 
@@ -211,8 +217,8 @@ static void lease_leases(struct grpc_call *call, const uint8_t *msg, size_t len,
 	kv_pb_arena_free(&a);
 }
 
-/* LeaseKeepAlive: every request renews its lease and gets the TTL back (0: not found). */
-static void lease_keep_alive(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+/* The leader renews a lease and sends its TTL back (0: not found) as one response. */
+static void keep_alive_renew(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
 {
 	struct lease_service *ls = ctx;
 	Etcdserverpb__LeaseKeepAliveRequest *req =
@@ -224,27 +230,53 @@ static void lease_keep_alive(struct grpc_call *call, const uint8_t *msg, size_t 
 		grpc_call_finish(call, MS_GRPC_INTERNAL, "grpc: error unmarshalling request");
 		return;
 	}
-	if (!ms_raft_is_leader(ls->kv->raft)) {
-		/* keep-alives are the leader's: a follower's clock does not decide expiry */
-		grpc_call_finish(call, MS_GRPC_UNAVAILABLE, ms_raft_leader_id(ls->kv->raft) ?
-					    MS_ERR_NOT_LEADER : MS_ERR_NO_LEADER);
-		goto cleanup;
-	}
 	resp.id = req->id;
 	if (ms_lease_renew(ls->kv->leases, req->id, now_ms(ls), &resp.ttl))
 		resp.ttl = 0;
 	resp.header = api_header(&a, ls->kv, ms_mvcc_rev(ls->kv->mvcc));
 	if (a.failed || grpc_call_send(call, &resp.base))
 		grpc_call_fault(call, "out of memory answering a keep-alive");
-cleanup:
 	kv_pb_arena_free(&a);
 	etcdserverpb__lease_keep_alive_request__free_unpacked(req, NULL);
+}
+
+/* LeaseKeepAlive: keep-alives are the leader's (a follower's clock does not decide expiry),
+ * so a follower hands them on to the leader, in order (lease_forward.c). */
+static void lease_keep_alive(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct lease_service *ls = ctx;
+	struct lease_forward_env env = { .loop = ls->timer.loop, .rn = ls->kv->raft,
+					 .renew = keep_alive_renew, .renew_ctx = ls };
+
+	if (!call->user && ms_raft_is_leader(ls->kv->raft))
+		keep_alive_renew(call, msg, len, ls);
+	else
+		lease_forward_keep_alive(call, msg, len, &env);
+}
+
+/* /metastorepb.Internal/LeaseRenew: one keep-alive a follower forwards, renewed here while
+ * this member leads (UNAVAILABLE "not leader" lets the follower find the new one). */
+static void lease_renew(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	if (!ms_raft_is_leader(((struct lease_service *)ctx)->kv->raft)) {
+		grpc_call_finish(call, MS_GRPC_UNAVAILABLE, MS_ERR_NOT_LEADER);
+		return;
+	}
+	keep_alive_renew(call, msg, len, ctx);
+	grpc_call_finish(call, MS_GRPC_OK, NULL);
 }
 
 static void keep_alive_half_close(struct grpc_call *call, void *ctx)
 {
 	(void)ctx;
-	grpc_call_finish(call, MS_GRPC_OK, NULL);
+	if (!lease_forward_half_close(call))
+		grpc_call_finish(call, MS_GRPC_OK, NULL);
+}
+
+static void keep_alive_closed(struct grpc_call *call, void *ctx)
+{
+	(void)ctx;
+	lease_forward_closed(call);
 }
 
 void lease_service_register(struct lease_service *ls, struct ms_server *srv)
@@ -252,14 +284,22 @@ void lease_service_register(struct lease_service *ls, struct ms_server *srv)
 	static const struct grpc_stream_ops keep_alive_ops = {
 		.message = lease_keep_alive,
 		.half_close = keep_alive_half_close,
+		.closed = keep_alive_closed,
 	};
 
 	/* grants and revokes are proposed by their handlers */
 	ms_server_handle(srv, MS_METHOD_LEASE_GRANT, lease_grant, ls);
 	ms_server_handle(srv, MS_METHOD_LEASE_REVOKE, lease_revoke, ls);
-	if (ls->kv->raft)
+	if (ls->kv->raft) {
 		ms_raft_on_leader(ls->kv->raft, on_leader, ls);
-	ms_server_handle(srv, MS_METHOD_LEASE_TIME_TO_LIVE, lease_time_to_live, ls);
-	ms_server_handle(srv, MS_METHOD_LEASE_LEASES, lease_leases, ls);
+		/* the leader's table is the one that counts: followers forward, as etcd does */
+		ms_raft_route_read(ls->kv->raft, srv, MS_METHOD_LEASE_TIME_TO_LIVE,
+				   lease_time_to_live, ls, NULL);
+		ms_raft_route_read(ls->kv->raft, srv, MS_METHOD_LEASE_LEASES, lease_leases, ls, NULL);
+		ms_server_handle(srv, GRPC_METHOD_LEASE_RENEW, lease_renew, ls);
+	} else {
+		ms_server_handle(srv, MS_METHOD_LEASE_TIME_TO_LIVE, lease_time_to_live, ls);
+		ms_server_handle(srv, MS_METHOD_LEASE_LEASES, lease_leases, ls);
+	}
 	ms_server_handle_stream(srv, MS_METHOD_LEASE_KEEP_ALIVE, &keep_alive_ops, ls);
 }

@@ -2,11 +2,14 @@
 #include "api/maintenance_service.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include "api/propose.h"
 #include "api/reply.h"
 #include "maintenance.pb-c.h"
 
@@ -15,6 +18,7 @@
 
 struct maintenance_service {
 	struct kv_service *kv;
+	void (*log)(const char *fmt, ...);
 	char *name;
 	char *client_url;
 };
@@ -85,6 +89,38 @@ int maintenance_hash_kv(struct ms_mvcc *mvcc, int64_t rev, uint32_t *hash)
 	return 0;
 }
 
+/* Status lists each alarm as etcd prints an AlarmMember: "memberID:N alarm:TYPE ", and a
+ * failing raft log of this member ("etcdserver: raft log write failed: REASON"). */
+static bool status_errors(struct kv_pb_arena *a, const struct ms_alarms *al, const char *io,
+			  char ***out, size_t *n)
+{
+	size_t na = al ? al->n : 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!na && !io)
+		return true;
+	*out = kv_pb_alloc(a, (na + 1) * sizeof(**out));
+	if (*out && io) {
+		char *s = kv_pb_alloc(a, 128);
+
+		if (!s)
+			return false;
+		snprintf(s, 128, "%s: %s", MS_ERR_LOG_WRITE, io);
+		(*out)[(*n)++] = s;
+	}
+	for (size_t i = 0; *out && i < na; i++) {
+		char *s = kv_pb_alloc(a, 64);
+
+		if (!s)
+			return false;
+		snprintf(s, 64, "memberID:%llu alarm:%s ", (unsigned long long)al->v[i].member_id,
+			 ms_alarm_type_name(al->v[i].type));
+		(*out)[(*n)++] = s;
+	}
+	return *out != NULL;
+}
+
 static void maint_status(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
 {
 	struct maintenance_service *ms = ctx;
@@ -95,6 +131,13 @@ static void maint_status(struct grpc_call *call, const uint8_t *msg, size_t len,
 	(void)len;
 	resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
 	resp.version = (char *)MS_ETCD_API_VERSION;
+	resp.dbsize = resp.dbsizeinuse = (int64_t)ms_mvcc_size(ms->kv->mvcc);
+	if (!status_errors(&a, ms->kv->alarms, ms_raft_io_error(ms->kv->raft), &resp.errors,
+			   &resp.n_errors)) {
+		grpc_call_fault(call, "out of memory listing alarms");
+		kv_pb_arena_free(&a);
+		return;
+	}
 	if (ms->kv->raft) {
 		resp.leader = ms_raft_leader_id(ms->kv->raft);
 		resp.raftterm = ms_raft_term(ms->kv->raft);
@@ -150,20 +193,52 @@ static void maint_hash(struct grpc_call *call, const uint8_t *msg, size_t len, v
 	kv_pb_arena_free(&a);
 }
 
-/* No alarm is ever raised yet: GET lists none; ACTIVATE/DEACTIVATE change nothing. */
+/* The alarms raised, as an AlarmMember list in the arena (none: NULL, 0). */
+static bool alarm_list(struct kv_pb_arena *a, const struct ms_alarms *al,
+		       Etcdserverpb__AlarmMember ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!al || !al->n)
+		return true;
+	*out = kv_pb_alloc(a, al->n * sizeof(**out));
+	for (size_t i = 0; *out && i < al->n; i++) {
+		Etcdserverpb__AlarmMember *m = kv_pb_alloc(a, sizeof(*m));
+
+		if (!m)
+			return false;
+		etcdserverpb__alarm_member__init(m);
+		m->memberid = al->v[i].member_id;
+		m->alarm = (Etcdserverpb__AlarmType)al->v[i].type;
+		(*out)[(*n)++] = m;
+	}
+	return *out != NULL;
+}
+
+/* GET lists every alarm raised (replicated state: the same on every member); ACTIVATE and
+ * DEACTIVATE go through the log like any write. */
 static void maint_alarm(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
 {
 	struct maintenance_service *ms = ctx;
 	Etcdserverpb__AlarmRequest *req = etcdserverpb__alarm_request__unpack(NULL, len, msg);
 	Etcdserverpb__AlarmResponse resp = ETCDSERVERPB__ALARM_RESPONSE__INIT;
+	Metastore__Entry e = METASTORE__ENTRY__INIT;
 	struct kv_pb_arena a = { 0 };
 
 	if (!req) {
 		api_bad_request(call);
 		return;
 	}
-	resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
-	api_reply(call, &a, &resp.base);
+	if (req->action != ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__GET) {
+		e.op_case = METASTORE__ENTRY__OP_ALARM;
+		e.alarm = req;
+		api_propose(ms->kv, call, &e, msg, len);
+	} else if (alarm_list(&a, ms->kv->alarms, &resp.alarms, &resp.n_alarms)) {
+		resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
+		api_reply(call, &a, &resp.base);
+	} else {
+		grpc_call_fault(call, "out of memory listing alarms");
+	}
 	kv_pb_arena_free(&a);
 	etcdserverpb__alarm_request__free_unpacked(req, NULL);
 }
@@ -241,8 +316,50 @@ cleanup:
 	kv_pb_arena_free(&a);
 }
 
+/* Resident set size in KiB (0 if /proc cannot say). */
+static long rss_kib(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* What defragmenting means for an in-memory store: compaction already freed the history;
+ * the allocator gives its free pages back to the system. Before and after are logged. */
+static void maint_defragment(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct maintenance_service *ms = ctx;
+	Etcdserverpb__DefragmentResponse resp = ETCDSERVERPB__DEFRAGMENT_RESPONSE__INIT;
+	struct kv_pb_arena a = { 0 };
+	long before = rss_kib(), after;
+
+	(void)msg;
+	(void)len;
+	malloc_trim(0);
+	after = rss_kib();
+	if (ms->log)
+		ms->log("defragment: resident memory %ld KiB -> %ld KiB, store size %zu bytes",
+			before, after, ms_mvcc_size(ms->kv->mvcc));
+	resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
+	api_reply(call, &a, &resp.base);
+	kv_pb_arena_free(&a);
+}
+
+void maintenance_service_set_log(struct maintenance_service *ms,
+				 void (*log)(const char *fmt, ...))
+{
+	ms->log = log;
+}
+
 void maintenance_service_register(struct maintenance_service *ms, struct ms_server *srv)
 {
+	ms_server_handle(srv, MS_METHOD_MAINT_DEFRAGMENT, maint_defragment, ms);
 	ms_server_handle(srv, MS_METHOD_MAINT_STATUS, maint_status, ms);
 	ms_server_handle(srv, MS_METHOD_MAINT_HASH, maint_hash, ms);
 	ms_server_handle(srv, MS_METHOD_MAINT_HASH_KV, maint_hash_kv, ms);

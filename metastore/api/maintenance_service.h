@@ -22,4 +22,8 @@ void maintenance_service_register(struct maintenance_service *ms, struct ms_serv
  * value, revisions, version and lease, in key order. Returns 0 or a mvcc error. */
 int maintenance_hash_kv(struct ms_mvcc *mvcc, int64_t rev, uint32_t *hash);
 
+/* Where Defragment reports what it freed (printf-style, one line, no newline); NULL: nowhere. */
+void maintenance_service_set_log(struct maintenance_service *ms,
+				 void (*log)(const char *fmt, ...));
+
 #endif /* MS_MAINTENANCE_SERVICE_H */

@@ -19,7 +19,8 @@ struct ms_applier *api_applier(struct kv_service *svc, struct ms_applier *tmp)
 	if (svc->applier)
 		return svc->applier;
 	*tmp = (struct ms_applier){ .mvcc = svc->mvcc, .leases = svc->leases, .auth = svc->auth,
-				    .max_leases = svc->max_leases, .changed = svc->changed,
+				    .alarms = svc->alarms,
+				    .changed = svc->changed,
 				    .changed_arg = svc->changed_arg };
 	return tmp;
 }
@@ -39,7 +40,11 @@ static void on_done(void *arg, int status, const struct ms_apply_res *res)
 {
 	struct waiter *w = arg;
 
-	if (status)
+	if (status == -ENOSPC)
+		grpc_call_finish(w->call, MS_GRPC_RESOURCE_EXHAUSTED, ERR_NO_SPACE);
+	else if (status == -EIO)
+		grpc_call_finish(w->call, MS_GRPC_UNAVAILABLE, MS_ERR_LOG_WRITE);
+	else if (status)
 		grpc_call_finish(w->call, MS_GRPC_UNAVAILABLE,
 				 status == -ESHUTDOWN ? MS_ERR_STOPPED : MS_ERR_LEADER_CHANGED);
 	else

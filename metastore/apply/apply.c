@@ -116,6 +116,7 @@ static const void *op_msg(const Metastore__Entry *e)
 	case METASTORE__ENTRY__OP_ROLE_DELETE: return e->role_delete;
 	case METASTORE__ENTRY__OP_ROLE_GRANT_PERMISSION: return e->role_grant_permission;
 	case METASTORE__ENTRY__OP_ROLE_REVOKE_PERMISSION: return e->role_revoke_permission;
+	case METASTORE__ENTRY__OP_ALARM: return e->alarm;
 	default: return NULL;
 	}
 }
@@ -141,6 +142,10 @@ void ms_apply_decoded(struct ms_applier *ap, const Metastore__Entry *e, struct m
 			return;
 		}
 	}
+	if (ap->alarms && ms_alarms_any(ap->alarms, MS_ALARM_NOSPACE) && ms_apply_capped(e)) {
+		ms_apply_res_fail(res, MS_GRPC_RESOURCE_EXHAUSTED, ERR_NO_SPACE);
+		return;
+	}
 	switch (e->op_case) {
 	case METASTORE__ENTRY__OP_PUT:
 		ms_apply_put(ap, e->put, res);
@@ -162,6 +167,9 @@ void ms_apply_decoded(struct ms_applier *ap, const Metastore__Entry *e, struct m
 		break;
 	case METASTORE__ENTRY__OP_LEASE_EXPIRE:
 		ms_apply_lease_revoke(ap, e->lease_expire->id, true, res);
+		break;
+	case METASTORE__ENTRY__OP_ALARM:
+		ms_apply_alarm(ap, e->alarm, res);
 		break;
 	default:
 		ms_apply_auth(ap, e, res);

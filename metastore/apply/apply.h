@@ -6,10 +6,14 @@
 #include <stdint.h>
 
 #include "apply/kv_pb.h"
+#include "store/alarm.h"
 #include "store/auth.h"
 #include "store/lease.h"
 #include "store/mvcc.h"
 #include "raft_entry.pb-c.h"
+
+/* etcd's answer to a write while the NOSPACE alarm is raised (gRPC RESOURCE_EXHAUSTED). */
+#define ERR_NO_SPACE "etcdserver: mvcc: database space exceeded"
 
 /* The entry format this build writes and reads; entries of a newer format are refused. */
 #define MS_ENTRY_FORMAT 1
@@ -20,14 +24,13 @@
 /*
  * What apply reads and changes. Everything here is replicated state, except the clock (lease
  * deadlines and token lifetimes are this member's own: only the leader's lease deadlines
- * decide expiry) and the hooks. max_leases is the documented exception to "no flags": every
- * member must be given the same --max-leases.
+ * decide expiry) and the hooks; no member's flags (limits ride in the entries).
  */
 struct ms_applier {
 	struct ms_mvcc *mvcc;          /* borrowed */
 	struct ms_lease_table *leases; /* borrowed; NULL: lease ids are stored unchecked */
 	struct ms_auth *auth;          /* borrowed; NULL: no auth */
-	size_t max_leases;             /* 0: no limit */
+	struct ms_alarms *alarms;      /* borrowed; NULL: no alarms kept */
 	int64_t (*now_ms)(void *arg);  /* monotonic ms of this member */
 	void *clock_arg;
 	void (*changed)(void *arg);    /* after an entry that may have changed keys (watchers) */
@@ -83,11 +86,19 @@ void ms_apply_txn(struct ms_applier *ap, const Etcdserverpb__TxnRequest *r,
 		  struct ms_apply_res *res);
 void ms_apply_compact(struct ms_applier *ap, const Etcdserverpb__CompactionRequest *r,
 		      struct ms_apply_res *res);
-void ms_apply_lease_grant(struct ms_applier *ap, const Etcdserverpb__LeaseGrantRequest *r,
+void ms_apply_lease_grant(struct ms_applier *ap, const Metastore__LeaseGrant *g,
 			  struct ms_apply_res *res);
 void ms_apply_lease_revoke(struct ms_applier *ap, int64_t id, bool expired,
 			   struct ms_apply_res *res);
 void ms_apply_auth(struct ms_applier *ap, const Metastore__Entry *e, struct ms_apply_res *res);
+
+/* Alarm ACTIVATE / DEACTIVATE (apply_alarm.c): the alarm table, answered with what changed. */
+void ms_apply_alarm(struct ms_applier *ap, const Etcdserverpb__AlarmRequest *r,
+		    struct ms_apply_res *res);
+
+/* Whether the entry may not apply while a NOSPACE alarm is raised (etcd's capped applier:
+ * puts, txns that write, lease grants). */
+bool ms_apply_capped(const Metastore__Entry *e);
 
 /* Whether the entry's caller may still do what it asked, when the auth state changed since
  * the edge checked it (etcd's re-check at apply). Returns 0 or a negative MS_AUTH_E*. */

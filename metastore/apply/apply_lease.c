@@ -32,19 +32,21 @@ int64_t ms_apply_delete_lease_keys(struct ms_applier *ap, const struct ms_lease_
 	return rev;
 }
 
-void ms_apply_lease_grant(struct ms_applier *ap, const Etcdserverpb__LeaseGrantRequest *r,
+void ms_apply_lease_grant(struct ms_applier *ap, const Metastore__LeaseGrant *g,
 			  struct ms_apply_res *res)
 {
+	const Etcdserverpb__LeaseGrantRequest *r = g->request;
 	Etcdserverpb__LeaseGrantResponse *resp = kv_pb_alloc(&res->arena, sizeof(*resp));
 	int err;
 
-	if (!resp || !ap->leases) {
+	if (!resp || !ap->leases || !r) {
 		ms_apply_res_fail(res, MS_GRPC_INTERNAL, NULL);
 		return;
 	}
 	etcdserverpb__lease_grant_response__init(resp);
-	/* the count is replicated state, so every member refuses the same grants */
-	if (ap->max_leases && ms_lease_count(ap->leases) >= ap->max_leases) {
+	/* the count is replicated state and the limit rides in the entry, so every member
+	 * refuses the same grants */
+	if (g->max_leases && ms_lease_count(ap->leases) >= g->max_leases) {
 		ms_apply_res_fail(res, MS_GRPC_RESOURCE_EXHAUSTED, ERR_TOO_MANY_LEASES);
 		return;
 	}

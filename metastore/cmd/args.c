@@ -11,8 +11,8 @@
 enum opt_id { OPT_LISTEN, OPT_LISTEN_URLS, OPT_DATA_DIR, OPT_NAME, OPT_MAX_REQ, OPT_MAX_CONN,
 	      OPT_RATE_LIMIT, OPT_RATE_BURST, OPT_INITIAL_CLUSTER, OPT_ELECTION, OPT_HEARTBEAT,
 	      OPT_SNAPSHOT_COUNT, OPT_MAX_LEASES, OPT_MAX_WATCHES, OPT_BCRYPT_COST, OPT_AUTH_TOKEN_TTL,
-	      OPT_LISTEN_PEER, OPT_ADVERTISE_PEER, OPT_PEER_CERT, OPT_PEER_KEY, OPT_PEER_CA,
-	      OPT_PEER_CERT_AUTH, OPT_HELP, OPT_VERSION };
+	      OPT_QUOTA, OPT_LISTEN_PEER, OPT_ADVERTISE_PEER, OPT_PEER_CERT, OPT_PEER_KEY,
+	      OPT_PEER_CA, OPT_PEER_CERT_AUTH, OPT_HELP, OPT_VERSION };
 
 static const struct ms_cli_opt options[] = {
 	{ "listen", OPT_LISTEN, "IP:PORT", "client gRPC address (default 127.0.0.1:2379)" },
@@ -40,6 +40,8 @@ static const struct ms_cli_opt options[] = {
 	{ "snapshot-count", OPT_SNAPSHOT_COUNT, "N", "raft entries between snapshots (default 100000, as etcd)" },
 	{ "bcrypt-cost", OPT_BCRYPT_COST, "N", "bcrypt cost of auth password hashes, 4..31 (default 10)" },
 	{ "auth-token-ttl", OPT_AUTH_TOKEN_TTL, "S", "seconds an unused auth token stays valid (default 300)" },
+	/* As etcd: 0 is the default, a negative size no quota at all. */
+	{ "quota-backend-bytes", OPT_QUOTA, "N", "store size (keys, values and 48 bytes per revision held) at which writes raise NOSPACE (default 0: 2 GiB; < 0: no quota)" },
 	{ "version", OPT_VERSION, NULL, "print the version" },
 	{ "help", OPT_HELP, NULL, "this text" },
 };
@@ -223,6 +225,19 @@ static int apply(struct ms_args *a, enum opt_id id, const char *v, char *err, si
 		}
 		a->bcrypt_cost = (unsigned)n;
 		return 0;
+	case OPT_QUOTA: {
+		char *end;
+		long long q;
+
+		errno = 0;
+		q = strtoll(v, &end, 10);
+		if (!*v || *end || errno) {
+			snprintf(err, len, "--quota-backend-bytes: '%s' is not a number of bytes", v);
+			return -EINVAL;
+		}
+		a->quota_bytes = q == 0 ? MS_DEFAULT_QUOTA_BYTES : q < 0 ? -1 : q;
+		return 0;
+	}
 	case OPT_AUTH_TOKEN_TTL:
 		if (parse_size(v, 1, 1000000, &n)) {
 			snprintf(err, len, "--auth-token-ttl: '%s' is not a number of seconds in [1, 1000000]", v);
@@ -269,6 +284,7 @@ int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t le
 	a->max_connections = MS_DEFAULT_MAX_CONNECTIONS;
 	a->bcrypt_cost = MS_DEFAULT_BCRYPT_COST;
 	a->auth_token_ttl_s = MS_DEFAULT_AUTH_TOKEN_TTL_S;
+	a->quota_bytes = MS_DEFAULT_QUOTA_BYTES;
 	a->election_ms = 1000;
 	a->heartbeat_ms = 100;
 	a->snapshot_count = 100000;

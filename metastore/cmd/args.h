@@ -16,6 +16,8 @@
 /* etcd's defaults: bcrypt cost 10, simple tokens live 300 s after their last use. */
 #define MS_DEFAULT_BCRYPT_COST 10
 #define MS_DEFAULT_AUTH_TOKEN_TTL_S 300
+/* etcd's default --quota-backend-bytes (2 GiB). */
+#define MS_DEFAULT_QUOTA_BYTES (2LL << 30)
 
 /* One peer URL: its address and whether it is https://. addr is "" when not given. */
 struct ms_peer_url {
@@ -37,6 +39,7 @@ struct ms_args {
 	size_t max_leases, max_watches;
 	unsigned bcrypt_cost;      /* auth password hashes */
 	unsigned auth_token_ttl_s; /* auth simple tokens */
+	int64_t quota_bytes;       /* backend quota; -1: none */
 	struct ms_peer_url listen_peer;    /* --listen-peer-urls */
 	struct ms_peer_url advertise_peer; /* --initial-advertise-peer-urls */
 	const char *peer_cert_file, *peer_key_file, *peer_ca_file; /* NULL: not given */

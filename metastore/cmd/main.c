@@ -1,6 +1,8 @@
 /* metastore: an etcd-v3-compatible key-value server (gRPC over HTTP/2, MVCC, raft). */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +28,7 @@
 
 struct app {
 	struct ms_applier applier;
+	struct ms_alarms alarms;
 	struct ms_server *srv;
 	struct lease_service *leases;
 	struct ms_raft *raft;
@@ -82,10 +85,66 @@ static int apply_entry(void *arg, const uint8_t *entry, size_t len, struct ms_ap
 	return ms_apply_entry(&app->applier, entry, len, res);
 }
 
+static void vlog(const char *fmt, va_list ap)
+{
+	fputs("metastore: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+static void log_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+static void on_log(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)arg;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+/* The log holds what this member cannot apply: one line, and no serving less than that. */
+static void on_fatal(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)arg;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
 static int forward(void *ctx, const char *leader, struct grpc_call *call, const uint8_t *msg,
 		   size_t len)
 {
 	return ms_forward_call(ctx, leader, call, msg, len);
+}
+
+static int forward_unary(void *ctx, const char *leader, uint32_t method, const char *token,
+			 const uint8_t *msg, size_t len, ms_forward_done_fn done, void *arg)
+{
+	return ms_forward_unary(ctx, leader, method, token, msg, len, done, arg);
+}
+
+/* A relayed answer waits for this member's own apply (rpc/ knows nothing of raft). */
+static int wait_applied(void *ctx, uint64_t index, void (*cb)(void *arg, int status), void *arg)
+{
+	return ms_raft_wait_applied(ctx, index, cb, arg);
+}
+
+/* The applied index a forwarded call's answer carries back to its forwarder. */
+static uint64_t applied_index(void *arg)
+{
+	return ms_raft_applied_index(arg);
 }
 
 /* After a snapshot replaced the store, watchers read on from their positions. */
@@ -155,7 +214,7 @@ int main(int argc, char **argv)
 	ms_trace_flush();
 	/* lease ids are drawn when grants apply, so every member draws the same ones */
 	ms_lease_table_seed(leases, cluster.cluster_id);
-	app.snap = (struct ms_snap_parts){ .mvcc = mvcc, .leases = leases };
+	app.snap = (struct ms_snap_parts){ .mvcc = mvcc, .leases = leases, .alarms = &app.alarms };
 	so = (struct ms_server_opts){ .host = a.host, .port = a.port,
 				      .max_connections = a.max_connections,
 				      .max_recv_bytes = a.max_request_bytes + MS_GRPC_OVERHEAD_BYTES,
@@ -191,16 +250,23 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	ms_raft_set_forwarder(app.raft, forward, app.fwd);
+	ms_raft_set_unary_forwarder(app.raft, forward_unary, app.fwd);
+	ms_forward_set_wait(app.fwd, wait_applied, app.raft);
+	ms_forward_set_timeout(app.fwd, ms_raft_request_timeout_ms(app.raft));
+	ms_server_set_applied_index(app.srv, applied_index, app.raft);
 	kv = (struct kv_service){ .mvcc = mvcc, .cluster_id = cluster.cluster_id,
 				  .member_id = cluster.self_id, .raft_term = 1,
 				  .max_request_bytes = a.max_request_bytes, .leases = leases,
-				  .max_leases = a.max_leases, .raft = app.raft };
+				  .max_leases = a.max_leases, .raft = app.raft,
+				  .alarms = &app.alarms, .quota_bytes = a.quota_bytes };
 	app.kv = &kv;
-	app.applier = (struct ms_applier){ .mvcc = mvcc, .leases = leases,
-					   .max_leases = a.max_leases, .now_ms = loop_now,
+	app.applier = (struct ms_applier){ .mvcc = mvcc, .leases = leases, .now_ms = loop_now,
+					   .alarms = &app.alarms,
 					   .clock_arg = loop };
 	kv.applier = &app.applier;
 	ms_raft_set_apply(app.raft, apply_entry, &app);
+	ms_raft_on_fatal(app.raft, on_fatal, NULL);
+	ms_raft_on_log(app.raft, on_log, NULL);
 	kv_service_register(&kv, app.srv);
 	e = lease_service_new(loop, &kv, &app.leases);
 	if (e) {
@@ -226,6 +292,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "metastore: out of memory\n");
 		goto cleanup;
 	}
+	maintenance_service_set_log(maint, log_line);
 	maintenance_service_register(maint, app.srv);
 	auth = ms_auth_new(a.bcrypt_cost, (int64_t)a.auth_token_ttl_s * 1000);
 	if (!auth) {

@@ -38,9 +38,15 @@ static void on_applied(struct raft_apply *req, int status, void *result)
 	struct ms_proposal *p = req->data;
 
 	(void)result;
+	/* a storage failure is the operator's to know: said once per kind of failure */
+	if (status && status != RAFT_SHUTDOWN && status != RAFT_LEADERSHIPLOST &&
+	    status != RAFT_NOTLEADER)
+		ms_raft_report_io(p->rn, status);
 	/* failed before it applied: the entry may or may not commit later */
 	if (p->done)
-		p->done(p->done_arg, status == RAFT_SHUTDOWN ? -ESHUTDOWN : -EAGAIN, NULL);
+		p->done(p->done_arg, status == RAFT_SHUTDOWN ? -ESHUTDOWN :
+				     status == RAFT_NOSPACE ? -ENOSPC :
+				     status == RAFT_IOERR ? -EIO : -EAGAIN, NULL);
 	pending_unlink(p->rn, p);
 	free(p);
 }
@@ -108,7 +114,7 @@ void ms_raft_not_leader(struct ms_raft *rn, struct grpc_call *call, const uint8_
 {
 	const char *leader = rn->stopping ? NULL : ms_raft_leader_client(rn);
 
-	if (leader && rn->forward_fn && !call->token &&
+	if (leader && rn->forward_fn &&
 	    rn->forward_fn(rn->forward_ctx, leader, call, msg, len) == 0)
 		return;
 	grpc_call_finish(call, MS_GRPC_UNAVAILABLE,
@@ -235,6 +241,20 @@ static void read_call(struct grpc_call *call, const uint8_t *msg, size_t len, vo
 void ms_raft_run_deferred(struct ms_raft *rn)
 {
 	barrier_next(rn);
+	ms_raft_waits_run(&rn->waits, ms_raft_applied_index(rn), uv_now(rn->loop));
+}
+
+int ms_raft_call_leader(struct ms_raft *rn, uint32_t method, const char *token,
+			const uint8_t *msg, size_t len, ms_forward_done_fn done, void *arg)
+{
+	const char *leader;
+
+	if (rn->stopping)
+		return -ECANCELED;
+	leader = ms_raft_leader_client(rn);
+	if (!leader || !rn->unary_fn)
+		return -EAGAIN;
+	return rn->unary_fn(rn->unary_ctx, leader, method, token, msg, len, done, arg);
 }
 
 void ms_raft_route_read(struct ms_raft *rn, struct ms_server *srv, enum ms_method m,

@@ -95,15 +95,27 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	if (prop && prop->req.index != index)
 		prop = NULL;
 	ms_trace_raft_commit(rn->opts.node_id, index, prop ? prop->proposed_ns : 0);
+	if (!ours && buf->len >= MS_RAFT_ENTRY_HDR &&
+	    (uint32_t)ms_le64_read(p) == MS_RAFT_ENTRY_MAGIC_V1) {
+		/* skipping it would serve less than was acknowledged: stop instead */
+		if (rn->fatal_fn)
+			rn->fatal_fn(rn->fatal_arg, "raft log entry %llu has the first entry format "
+				     "(raw gRPC requests), which this version cannot apply; "
+				     "refusing to go on", (unsigned long long)index);
+		return RAFT_CORRUPT;
+	}
 	if (!ours)
-		goto done; /* not ours (or of the first format): nothing to apply */
+		goto done; /* not an entry of this store's: nothing to apply */
 	kind = (unsigned)((ms_le64_read(p) >> 32) & 0xffff);
 	pad = (size_t)(ms_le64_read(p) >> 48);
 	if (pad > buf->len - MS_RAFT_ENTRY_HDR)
 		goto done;
 	body_len = buf->len - MS_RAFT_ENTRY_HDR - pad;
-	if (prop)
+	if (prop) {
 		prop->applied = true;
+		rn->io_error = 0; /* this member's log took an entry again */
+	}
+	rn->applying = index;
 	if (kind == MS_RAFT_KIND_MEMBER_ATTR)
 		apply_member_attr(rn, p + MS_RAFT_ENTRY_HDR, body_len);
 	else if (kind == MS_RAFT_KIND_STORE)
@@ -111,6 +123,9 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 done:
 	ms_trace_raft_apply(rn->opts.node_id, index);
 	rn->reported_applied = index;
+	/* the waits end from the loop: this is a libraft callback */
+	if (rn->waits.head && ms_raft_waits_min(&rn->waits) <= index)
+		ms_raft_kick(rn);
 	return 0;
 }
 
@@ -248,6 +263,8 @@ void ms_raft_poll(struct ms_raft *rn)
 		rn->reported_applied = applied;
 		ms_trace_raft_apply(rn->opts.node_id, applied);
 	}
+	/* also the timeouts of waits this member does not catch up with */
+	ms_raft_waits_run(&rn->waits, applied, uv_now(rn->loop));
 }
 
 static void on_poll(uv_timer_t *t)
@@ -422,6 +439,39 @@ int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen)
 	return 0;
 }
 
+void ms_raft_on_log(struct ms_raft *rn, ms_raft_fatal_fn fn, void *arg)
+{
+	rn->log_fn = fn;
+	rn->log_arg = arg;
+}
+
+void ms_raft_report_io(struct ms_raft *rn, int status)
+{
+	uint64_t now = uv_now(rn->loop);
+
+	/* libraft's own text says what failed (raft_strerror knows no "no space") */
+	snprintf(rn->io_msg, sizeof(rn->io_msg), "%s",
+		 status == RAFT_NOSPACE && !*raft_errmsg(rn->raft) ? "no space left on device" :
+		 *raft_errmsg(rn->raft) ? raft_errmsg(rn->raft) : raft_strerror(status));
+	/* once per kind of failure, and again every 10 s while it lasts */
+	if (rn->log_fn && (status != rn->io_error || now - rn->io_logged_ms >= 10000)) {
+		rn->log_fn(rn->log_arg, "raft: writing the log failed: %s", rn->io_msg);
+		rn->io_logged_ms = now;
+	}
+	rn->io_error = status;
+}
+
+const char *ms_raft_io_error(const struct ms_raft *rn)
+{
+	return rn && rn->io_error ? rn->io_msg : NULL;
+}
+
+void ms_raft_on_fatal(struct ms_raft *rn, ms_raft_fatal_fn fn, void *arg)
+{
+	rn->fatal_fn = fn;
+	rn->fatal_arg = arg;
+}
+
 void ms_raft_set_apply(struct ms_raft *rn, ms_raft_apply_fn fn, void *arg)
 {
 	rn->apply_fn = fn;
@@ -432,6 +482,12 @@ void ms_raft_set_forwarder(struct ms_raft *rn, ms_raft_forward_fn fn, void *ctx)
 {
 	rn->forward_fn = fn;
 	rn->forward_ctx = ctx;
+}
+
+void ms_raft_set_unary_forwarder(struct ms_raft *rn, ms_raft_unary_fn fn, void *ctx)
+{
+	rn->unary_fn = fn;
+	rn->unary_ctx = ctx;
 }
 
 void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg)
@@ -448,7 +504,9 @@ void ms_raft_on_restore(struct ms_raft *rn, void (*fn)(void *arg), void *arg)
 
 bool ms_raft_is_leader(const struct ms_raft *rn)
 {
-	return !rn || raft_state(rn->raft) == RAFT_LEADER;
+	/* not before the on-leader hooks ran: until then the lease deadlines are a
+	 * follower's, and expiring or renewing by them loses kept-alive leases */
+	return !rn || (rn->was_leader && raft_state(rn->raft) == RAFT_LEADER);
 }
 
 uint64_t ms_raft_node_id(const struct ms_raft *rn)
@@ -472,12 +530,20 @@ uint64_t ms_raft_term(const struct ms_raft *rn)
 
 uint64_t ms_raft_applied_index(const struct ms_raft *rn)
 {
-	return raft_last_applied(rn->raft);
+	uint64_t applied = raft_last_applied(rn->raft);
+
+	/* libraft counts an entry applied only once fsm_apply returned */
+	return rn->applying > applied ? rn->applying : applied;
 }
 
 uint64_t ms_raft_commit_index(const struct ms_raft *rn)
 {
 	return rn->raft->commit_index;
+}
+
+uint64_t ms_raft_request_timeout_ms(const struct ms_raft *rn)
+{
+	return 5000 + 2 * (uint64_t)rn->opts.election_ms;
 }
 
 const struct ms_raft_peer *ms_raft_peers(const struct ms_raft *rn, size_t *n)
@@ -501,6 +567,7 @@ void ms_raft_stop(struct ms_raft *rn)
 		return;
 	rn->stopping = true;
 	ms_raft_fail_reads(rn, MS_ERR_STOPPED);
+	ms_raft_waits_cancel(&rn->waits, -ECANCELED);
 	uv_timer_stop(&rn->poll);
 	uv_close((uv_handle_t *)&rn->poll, NULL);
 	uv_idle_stop(&rn->kick);

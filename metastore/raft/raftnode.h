@@ -8,6 +8,8 @@
 #include <uv.h>
 
 #include "apply/apply.h"
+#include "raft/wait.h"
+#include "rpc/forward.h"
 #include "rpc/grpc.h"
 #include "rpc/server.h"
 
@@ -16,6 +18,8 @@
 #define MS_ERR_NO_LEADER "etcdserver: no leader"
 #define MS_ERR_LEADER_CHANGED "etcdserver: leader changed"
 #define MS_ERR_STOPPED "etcdserver: server stopped"
+/* A write the raft log could not take (a failing disk). */
+#define MS_ERR_LOG_WRITE "etcdserver: raft log write failed"
 
 struct ms_raft;
 struct ms_peer_opts; /* raft/transport.h */
@@ -43,6 +47,12 @@ struct ms_raft_opts {
 typedef int (*ms_raft_forward_fn)(void *ctx, const char *leader_addr, struct grpc_call *call,
 				  const uint8_t *msg, size_t len);
 
+/* Makes unary call `method` with `msg` (and `token`, may be NULL) on the leader's client
+ * address; done(arg, reply) runs once with its answer when this returns 0, never on -errno. */
+typedef int (*ms_raft_unary_fn)(void *ctx, const char *leader_addr, uint32_t method,
+				const char *token, const uint8_t *msg, size_t len,
+				ms_forward_done_fn done, void *arg);
+
 /* The state machine's snapshot functions (whole state, see snapshot.h). `snapshot` runs on
  * the event loop and only copies the state out; libraft compresses it (LZ4, on a worker
  * thread) when built with LZ4, else `compress` (may be NULL) does on the loop. `restore`
@@ -66,14 +76,31 @@ int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen);
 
 /* The outcome of a proposal on the member that made it: status 0 with the apply result
  * (borrowed for the call) once this member applied the entry; -EAGAIN when leadership was
- * lost before it applied (it may still commit later: the outcome is unknown), -ESHUTDOWN when
- * the member stops. Runs exactly once, from the event loop or a libraft callback: it must
+ * lost before it applied (it may still commit later: the outcome is unknown), -ENOSPC or -EIO
+ * when the log could not be written (a full disk, a failing one), -ESHUTDOWN when the member
+ * stops. Runs exactly once, from the event loop or a libraft callback: it must
  * not call into libraft. */
 typedef void (*ms_raft_done_fn)(void *arg, int status, const struct ms_apply_res *res);
 
 /* Applies one committed store entry (apply.h's ms_apply_entry, bound to the store). */
 typedef int (*ms_raft_apply_fn)(void *arg, const uint8_t *entry, size_t len,
 				struct ms_apply_res *res);
+
+/* Told (printf-style) when the log holds what this member must not go past (an entry it
+ * cannot apply): the caller reports it and exits; the node applies nothing more. */
+typedef void (*ms_raft_fatal_fn)(void *arg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Where the node logs what an operator must know (one line, printf-style): storage failures
+ * of proposals (a full disk), once per kind and every 10 s while they last. */
+void ms_raft_on_log(struct ms_raft *rn, ms_raft_fatal_fn fn, void *arg);
+
+/* The storage failure proposals meet now (libraft's text, e.g. "io: create segment open-1:
+ * not enough space to allocate 8388608 bytes"), or NULL while the log takes entries. */
+const char *ms_raft_io_error(const struct ms_raft *rn);
+
+/* Sets the fatal handler (before ms_raft_start). */
+void ms_raft_on_fatal(struct ms_raft *rn, ms_raft_fatal_fn fn, void *arg);
 
 /* Sets the state machine's apply function (before ms_raft_start). */
 void ms_raft_set_apply(struct ms_raft *rn, ms_raft_apply_fn fn, void *arg);
@@ -104,9 +131,26 @@ void ms_raft_route_read(struct ms_raft *rn, struct ms_server *srv, enum ms_metho
 
 /* Followers hand the writes and linearizable reads they cannot serve to `fn` (see
  * forward.h) instead of answering "not leader", once the leader's client address is known
- * (every leader publishes it through the log when elected). Calls carrying an auth token
- * are not forwarded: tokens are per member, as etcd's simple tokens. */
+ * (every leader publishes it through the log when elected), with the caller's auth token. */
 void ms_raft_set_forwarder(struct ms_raft *rn, ms_raft_forward_fn fn, void *ctx);
+
+/* Sets how ms_raft_call_leader reaches the leader (`ctx` borrowed). */
+void ms_raft_set_unary_forwarder(struct ms_raft *rn, ms_raft_unary_fn fn, void *ctx);
+
+/* Calls unary `method` on the leader for this member (e.g. a keep-alive a follower got).
+ * Returns 0 (done runs once later), -EAGAIN when no other member is known to lead or none
+ * can be called, -ECANCELED when stopping, or the forwarder's -errno (done never runs). */
+int ms_raft_call_leader(struct ms_raft *rn, uint32_t method, const char *token,
+			const uint8_t *msg, size_t len, ms_forward_done_fn done, void *arg);
+
+/*
+ * Runs cb(arg, 0) once this member has applied entry `index`; cb(arg, -ETIMEDOUT) after
+ * etcd's request timeout (5 s + 2 election timeouts); cb(arg, -ECANCELED) when raft stops.
+ * cb runs from the loop, outside libraft's callbacks. Returns 1 when `index` is applied
+ * already (cb never runs), 0 when cb will run exactly once, -ECANCELED (stopping) or
+ * -ENOMEM (cb never runs).
+ */
+int ms_raft_wait_applied(struct ms_raft *rn, uint64_t index, ms_raft_wait_cb cb, void *arg);
 
 /* fn(arg) runs each time this node becomes the leader (before it serves as one). */
 void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
@@ -114,14 +158,20 @@ void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
 /* fn(arg) runs after a snapshot replaced the state (watchers must catch up). */
 void ms_raft_on_restore(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
 
-/* Whether this node is the leader now. NULL (no raft: unit tests) counts as leader. */
+/* Whether this node is the leader now and has run its ms_raft_on_leader hook. NULL (no
+ * raft: unit tests) counts as leader. */
 bool ms_raft_is_leader(const struct ms_raft *rn);
 
 uint64_t ms_raft_node_id(const struct ms_raft *rn);
 uint64_t ms_raft_leader_id(const struct ms_raft *rn); /* 0: none known */
 uint64_t ms_raft_term(const struct ms_raft *rn);
+/* The last entry applied here; while an entry is being applied, that entry (a response built
+ * in its apply reflects it). */
 uint64_t ms_raft_applied_index(const struct ms_raft *rn);
 uint64_t ms_raft_commit_index(const struct ms_raft *rn);
+
+/* etcd's request timeout for this member: 5 s plus two election timeouts (ms). */
+uint64_t ms_raft_request_timeout_ms(const struct ms_raft *rn);
 
 /* The members of the cluster configuration (borrowed, valid while rn lives). */
 const struct ms_raft_peer *ms_raft_peers(const struct ms_raft *rn, size_t *n);

@@ -6,16 +6,18 @@
 #include <raft/uv.h>
 
 #include "raft/raftnode.h"
+#include "raft/wait.h"
 
 /*
  * The frame of every raft entry this store writes (24 bytes, little-endian): magic "MSE2",
  * kind, pad length (libraft needs entries padded to 8 bytes), the proposing member and its
  * proposal sequence number (together the request id its waiting call is found by), then the
  * body. Kinds: a store entry (a packed Metastore__Entry, applied by apply/) or a member's
- * client address (the raft node's own). Entries of the first format ("MSE1": raw gRPC
- * requests) are not applied.
+ * client address (the raft node's own). An entry of the first format ("MSE1": raw gRPC
+ * requests) stops the member (ms_raft_on_fatal): it cannot be applied, nor skipped.
  */
 #define MS_RAFT_ENTRY_MAGIC 0x3245534du /* "MSE2" */
+#define MS_RAFT_ENTRY_MAGIC_V1 0x3145534du /* "MSE1" */
 #define MS_RAFT_ENTRY_HDR 24
 #define MS_RAFT_KIND_STORE 1u
 #define MS_RAFT_KIND_MEMBER_ATTR 2u
@@ -77,8 +79,19 @@ struct ms_raft {
 	struct ms_raft_route routes[MS_METHOD_COUNT];
 	ms_raft_apply_fn apply_fn;
 	void *apply_arg;
+	ms_raft_fatal_fn fatal_fn;
+	void *fatal_arg;
+	ms_raft_fatal_fn log_fn;
+	void *log_arg;
+	int io_error;          /* the last proposal failure of storage, 0 once one applies */
+	uint64_t io_logged_ms; /* when it was last logged */
+	char io_msg[RAFT_ERRMSG_BUF_SIZE];
 	ms_raft_forward_fn forward_fn;
 	void *forward_ctx;
+	ms_raft_unary_fn unary_fn;
+	void *unary_ctx;
+	struct ms_raft_waits waits; /* forwarded calls waiting for this member's apply */
+	uint64_t applying;          /* the entry fsm_apply is applying now, or one applied */
 	char client_addr[64];
 	void (*leader_fn)(void *arg);
 	void *leader_arg;
@@ -114,7 +127,11 @@ void ms_raft_poll(struct ms_raft *rn);
  * into libraft that it forbids from its own callbacks go through here. */
 void ms_raft_kick(struct ms_raft *rn);
 
-/* The deferred work: starts the next barrier for queued reads (raft_route.c). */
+/* A proposal failed for storage (status a RAFT_* code): logged and kept for Status. */
+void ms_raft_report_io(struct ms_raft *rn, int status);
+
+/* The deferred work: starts the next barrier for queued reads, ends the waits this member
+ * has applied far enough for (raft_route.c). */
 void ms_raft_run_deferred(struct ms_raft *rn);
 
 /* The pending proposal of this node with sequence `seq`, or NULL. */

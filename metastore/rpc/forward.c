@@ -1,5 +1,5 @@
-/* Forwarding of client calls to the raft leader: a gRPC client over HTTP/2 on the event loop. */
-#include "rpc/forward.h"
+/* Forwarding of unary calls to the raft leader: a gRPC client over HTTP/2 on the event loop. */
+#include "rpc/forward_priv.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,14 +10,19 @@
 #include <string.h>
 
 #include "ms_methods.h"
+#include "rpc/server.h"
 
 #define FW_READ_BUF 65536
+#define SWEEP_MS 100 /* how often deadlines are checked */
 
 struct fw_conn;
 
 /* One forwarded call: its framed request out, the framed responses and status back. */
 struct fw_req {
-	struct grpc_call *call;
+	uint32_t method;
+	char *token;
+	ms_forward_done_fn done;
+	void *arg;
 	struct fw_conn *conn;
 	struct ms_buf body;
 	size_t body_off;
@@ -25,6 +30,9 @@ struct fw_req {
 	uint32_t status;
 	bool have_status;
 	char *message;
+	uint64_t applied_index;
+	int32_t stream_id;    /* once submitted */
+	uint64_t deadline_ms; /* answered "request timed out" then; 0: never */
 	struct fw_req *prev, *next; /* the connection's calls */
 };
 
@@ -36,14 +44,9 @@ struct fw_conn {
 	char target[64];
 	char *rbuf;
 	bool connected, closing;
+	bool in_recv; /* inside nghttp2_session_mem_recv: on_read flushes afterwards */
 	struct fw_req *reqs; /* submitted, or waiting for the connection */
 	struct fw_conn *next;
-};
-
-struct ms_forward {
-	uv_loop_t *loop;
-	struct fw_conn *conns;
-	bool stopping;
 };
 
 struct fw_write {
@@ -71,24 +74,34 @@ static void req_unlink(struct fw_req *r)
 		r->next->prev = r->prev;
 }
 
-/* Relays what the leader answered (or `code`/`why` when it did not) and frees the request. */
-static void req_end(struct fw_req *r, uint32_t code, const char *why)
+static void req_free(struct fw_req *r)
 {
-	struct grpc_call *call = r->call;
-
-	req_unlink(r);
-	if (r->have_status) {
-		if (r->resp.len && grpc_call_send_framed(call, r->resp.data, r->resp.len) == -ENOMEM)
-			grpc_call_fault(call, "out of memory relaying a response");
-		grpc_call_finish(call, r->status, r->message);
-	} else {
-		grpc_call_finish(call, code, why);
-	}
-	grpc_call_unref(call);
 	ms_buf_free(&r->body);
 	ms_buf_free(&r->resp);
 	free(r->message);
+	free(r->token);
 	free(r);
+}
+
+/* Hands what the leader answered (or `code`/`why` when it did not) to the caller and frees
+ * the (unlinked) request. */
+static void req_answer(struct fw_req *r, uint32_t code, const char *why)
+{
+	struct ms_forward_reply reply = { .status = code, .message = why };
+
+	if (r->have_status)
+		reply = (struct ms_forward_reply){ .status = r->status, .message = r->message,
+						   .framed = r->resp.data,
+						   .framed_len = r->resp.len,
+						   .applied_index = r->applied_index };
+	r->done(r->arg, &reply);
+	req_free(r);
+}
+
+static void req_end(struct fw_req *r, uint32_t code, const char *why)
+{
+	req_unlink(r);
+	req_answer(r, code, why);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -188,45 +201,18 @@ static int req_submit(struct fw_conn *c, struct fw_req *r)
 	nghttp2_nv nv[] = {
 		NV(":method", "POST"),
 		NV(":scheme", "http"),
-		NV(":path", ms_method_name(r->call->method)),
+		NV(":path", grpc_method_path(r->method)),
 		NV(":authority", c->target),
 		NV("content-type", "application/grpc"),
 		NV("te", "trailers"),
+		NV(MS_HDR_FORWARDED, "1"),
+		NV("token", r->token ? r->token : ""),
 	};
+	size_t n = sizeof(nv) / sizeof(nv[0]) - (r->token ? 0 : 1);
 	nghttp2_data_provider dp = { .source.ptr = r, .read_callback = body_read };
 
-	return nghttp2_submit_request(c->h2, NULL, nv, sizeof(nv) / sizeof(nv[0]), &dp, r) < 0 ?
-		       -EIO : 0;
-}
-
-static int hex_val(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* grpc-message arrives percent-encoded; the call encodes it again when it relays it. */
-static char *percent_decode(const uint8_t *v, size_t len)
-{
-	char *out = malloc(len + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		if (v[i] == '%' && i + 2 < len && hex_val(v[i + 1]) >= 0 && hex_val(v[i + 2]) >= 0) {
-			*o++ = (char)(hex_val(v[i + 1]) << 4 | hex_val(v[i + 2]));
-			i += 2;
-		} else {
-			*o++ = (char)v[i];
-		}
-	}
-	*o = '\0';
-	return out;
+	r->stream_id = nghttp2_submit_request(c->h2, NULL, nv, n, &dp, r);
+	return r->stream_id < 0 ? -EIO : 0;
 }
 
 static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t *name,
@@ -234,7 +220,7 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 		     void *user)
 {
 	struct fw_req *r = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
-	char num[16];
+	char num[24];
 
 	(void)flags, (void)user;
 	if (!r)
@@ -245,7 +231,12 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 		r->status = (uint32_t)strtoul(num, NULL, 10);
 		r->have_status = true;
 	} else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0 && !r->message) {
-		r->message = percent_decode(value, valuelen);
+		r->message = grpc_percent_decode(value, valuelen);
+	} else if (namelen == sizeof(MS_HDR_APPLIED_INDEX) - 1 &&
+		   memcmp(name, MS_HDR_APPLIED_INDEX, namelen) == 0 && valuelen < sizeof(num)) {
+		memcpy(num, value, valuelen);
+		num[valuelen] = '\0';
+		r->applied_index = strtoull(num, NULL, 10);
 	}
 	return 0;
 }
@@ -284,17 +275,16 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct fw_conn *c = s->data;
+	ssize_t rv = nread;
 
-	if (nread < 0) {
+	/* answers' callbacks may make calls: those are flushed below, not from inside */
+	c->in_recv = true;
+	if (nread > 0)
+		rv = nghttp2_session_mem_recv(c->h2, (const uint8_t *)buf->base, (size_t)nread);
+	c->in_recv = false;
+	if (rv < 0)
 		conn_close(c);
-		return;
-	}
-	if (nread > 0 &&
-	    nghttp2_session_mem_recv(c->h2, (const uint8_t *)buf->base, (size_t)nread) < 0) {
-		conn_close(c);
-		return;
-	}
-	if (!c->closing)
+	else if (!c->closing)
 		conn_flush(c);
 }
 
@@ -367,17 +357,64 @@ static struct fw_conn *conn_get(struct ms_forward *fw, const char *target)
 	return c;
 }
 
+/* Ends the calls past their deadline, as etcd ends a request its leader does not answer in
+ * time (a paused or cut-off leader keeps the connection open). */
+static void on_sweep(uv_timer_t *t)
+{
+	struct ms_forward *fw = t->data;
+	uint64_t now = uv_now(fw->loop);
+	struct fw_req *late = NULL, *r, *next;
+
+	/* unlinked first: the callbacks may make calls on these connections */
+	for (struct fw_conn *c = fw->conns; c; c = c->next) {
+		for (r = c->reqs; r; r = next) {
+			next = r->next;
+			if (!r->deadline_ms || r->deadline_ms > now)
+				continue;
+			if (r->stream_id > 0) {
+				nghttp2_session_set_stream_user_data(c->h2, r->stream_id, NULL);
+				nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, r->stream_id,
+							  NGHTTP2_CANCEL);
+			}
+			req_unlink(r);
+			r->next = late;
+			late = r;
+		}
+	}
+	for (struct fw_conn *c = fw->conns, *cn; c; c = cn) {
+		cn = c->next; /* a failed flush unlinks c; it is freed later, from the loop */
+		if (c->connected)
+			conn_flush(c);
+	}
+	for (r = late; r; r = next) {
+		next = r->next;
+		req_answer(r, MS_GRPC_UNAVAILABLE, MS_ERR_REQUEST_TIMEOUT);
+	}
+}
+
 int ms_forward_new(uv_loop_t *loop, struct ms_forward **out)
 {
 	*out = calloc(1, sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
 	(*out)->loop = loop;
+	uv_timer_init(loop, &(*out)->sweep);
+	(*out)->sweep.data = *out;
 	return 0;
 }
 
-int ms_forward_call(struct ms_forward *fw, const char *target, struct grpc_call *call,
-		    const uint8_t *msg, size_t len)
+void ms_forward_set_timeout(struct ms_forward *fw, uint64_t timeout_ms)
+{
+	fw->timeout_ms = timeout_ms;
+	if (timeout_ms)
+		uv_timer_start(&fw->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+	else
+		uv_timer_stop(&fw->sweep);
+}
+
+int ms_forward_unary(struct ms_forward *fw, const char *target, uint32_t method,
+		     const char *token, const uint8_t *msg, size_t len, ms_forward_done_fn done,
+		     void *arg)
 {
 	struct fw_conn *c;
 	struct fw_req *r;
@@ -389,36 +426,41 @@ int ms_forward_call(struct ms_forward *fw, const char *target, struct grpc_call 
 	if (!c)
 		return -EHOSTUNREACH;
 	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
 	grpc_frame_header(hdr, (uint32_t)len);
-	if (!r || ms_buf_append(&r->body, hdr, sizeof(hdr)) || ms_buf_append(&r->body, msg, len)) {
-		if (r)
-			ms_buf_free(&r->body);
-		free(r);
+	r->token = token ? strdup(token) : NULL;
+	if ((token && !r->token) || ms_buf_append(&r->body, hdr, sizeof(hdr)) ||
+	    ms_buf_append(&r->body, msg, len)) {
+		req_free(r);
 		return -ENOMEM;
 	}
-	r->call = call;
-	grpc_call_ref(call);
+	r->method = method;
+	r->done = done;
+	r->arg = arg;
+	r->deadline_ms = fw->timeout_ms ? uv_now(fw->loop) + fw->timeout_ms : 0;
 	req_link(c, r);
 	if (!c->connected)
 		return 0; /* submitted once connected */
 	if (req_submit(c, r)) {
 		req_unlink(r);
-		grpc_call_unref(call);
-		ms_buf_free(&r->body);
-		free(r);
+		req_free(r);
 		return -EIO;
 	}
-	conn_flush(c);
+	/* a call made from an answer's callback goes out when that read is done */
+	if (!c->in_recv)
+		conn_flush(c);
 	return 0;
 }
 
 void ms_forward_stop(struct ms_forward *fw)
 {
-	if (!fw)
+	if (!fw || fw->stopping)
 		return;
 	fw->stopping = true;
 	while (fw->conns)
 		conn_close(fw->conns);
+	uv_close((uv_handle_t *)&fw->sweep, NULL);
 }
 
 void ms_forward_free(struct ms_forward *fw)

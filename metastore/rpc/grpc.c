@@ -29,6 +29,28 @@ enum grpc_unframe_result grpc_unframe(const uint8_t *body, size_t body_len, size
 	return GRPC_UNFRAME_OK;
 }
 
+static const char *const internal_paths[] = {
+	[GRPC_METHOD_LEASE_RENEW - MS_METHOD_COUNT] = "/metastorepb.Internal/LeaseRenew",
+};
+
+const char *grpc_method_path(uint32_t id)
+{
+	if (id >= MS_METHOD_COUNT && id < GRPC_METHOD_COUNT)
+		return internal_paths[id - MS_METHOD_COUNT];
+	return ms_method_name(id);
+}
+
+uint32_t grpc_method_lookup(const char *path, size_t len)
+{
+	for (uint32_t i = MS_METHOD_COUNT; i < GRPC_METHOD_COUNT; i++) {
+		const char *p = internal_paths[i - MS_METHOD_COUNT];
+
+		if (strlen(p) == len && memcmp(p, path, len) == 0)
+			return i;
+	}
+	return ms_method_lookup(path, len);
+}
+
 void grpc_frame_header(uint8_t hdr[GRPC_FRAME_HDR], uint32_t len)
 {
 	hdr[0] = 0;
@@ -52,6 +74,35 @@ char *grpc_percent_encode(const char *s)
 			out[o++] = (char)*p;
 	}
 	out[o] = '\0';
+	return out;
+}
+
+static int hex_val(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *grpc_percent_decode(const uint8_t *v, size_t len)
+{
+	char *out = malloc(len + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] == '%' && i + 2 < len && hex_val(v[i + 1]) >= 0 && hex_val(v[i + 2]) >= 0) {
+			*o++ = (char)(hex_val(v[i + 1]) << 4 | hex_val(v[i + 2]));
+			i += 2;
+		} else {
+			*o++ = (char)v[i];
+		}
+	}
+	*o = '\0';
 	return out;
 }
 

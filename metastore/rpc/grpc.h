@@ -14,6 +14,26 @@
 /* Length-prefixed message header: 1 byte compressed flag, 4 bytes big-endian length. */
 #define GRPC_FRAME_HDR 5
 
+/* Methods members call on each other (a follower forwarding a keep-alive to the leader).
+ * They are not in the probe contract's table (include/ms_methods.h, whose ids the BPF
+ * programs walk): their ids follow it, and their probes report MS_METHOD_UNKNOWN. */
+enum grpc_internal_method {
+	GRPC_METHOD_LEASE_RENEW = MS_METHOD_COUNT, /* /metastorepb.Internal/LeaseRenew */
+	GRPC_METHOD_COUNT
+};
+
+/* The :path of method id `id` (etcd's or internal), "unknown" for others; static storage. */
+const char *grpc_method_path(uint32_t id);
+
+/* The method id (etcd's or internal) of a :path, or MS_METHOD_UNKNOWN. */
+uint32_t grpc_method_lookup(const char *path, size_t len);
+
+/* The id the probes get for method `id`: internal methods are not in their table. */
+static inline uint32_t grpc_probe_method(uint32_t id)
+{
+	return id < MS_METHOD_COUNT ? id : MS_METHOD_UNKNOWN;
+}
+
 
 struct ms_conn;
 
@@ -41,6 +61,8 @@ struct grpc_call {
 	char *token;          /* the `token` request header (etcd auth), NULL if none */
 	char *auth_user;      /* the user the authorizer resolved the token to, NULL if none */
 	uint64_t auth_rev;    /* the auth revision the authorizer checked the call at */
+	bool forwarded;       /* sent by a member forwarding it (MS_HDR_FORWARDED) */
+	uint64_t applied_index; /* of a forwarded call: the server's when it finished */
 	struct grpc_call *next;
 };
 
@@ -138,5 +160,9 @@ int grpc_path_split(const char *path, size_t len, const char **svc, size_t *svc_
 /* Percent-encodes a grpc-message value per the gRPC HTTP/2 spec (bytes outside 0x20-0x7e
  * and '%'). Returns a malloc'ed string or NULL. */
 char *grpc_percent_encode(const char *s);
+
+/* Decodes a received grpc-message value (`len` bytes, not NUL-terminated); malformed
+ * escapes are kept as they are. Returns a malloc'ed string or NULL. */
+char *grpc_percent_decode(const uint8_t *v, size_t len);
 
 #endif /* MS_GRPC_H */

@@ -30,7 +30,7 @@ static void call_end_probe(struct grpc_call *call)
 	if (call->ended || !call->id)
 		return;
 	call->ended = true;
-	ms_trace_grpc_end(call->id, call->method, call->code, call->trace_t0);
+	ms_trace_grpc_end(call->id, grpc_probe_method(call->method), call->code, call->trace_t0);
 }
 
 /* Releases the request bytes the call buffers, and their share of the connection's bound. */
@@ -99,19 +99,35 @@ void grpc_call_detach(struct grpc_call *call)
 
 /* --- responses ----------------------------------------------------------------------- */
 
+/* Appends the applied-index trailer of a forwarded call to nv; returns the new count. */
+static size_t add_applied_index(const struct grpc_call *call, nghttp2_nv *nv, size_t n,
+				char *num, size_t numlen)
+{
+	if (!call->forwarded || !call->applied_index)
+		return n;
+	nv[n] = (nghttp2_nv){ (uint8_t *)MS_HDR_APPLIED_INDEX, (uint8_t *)num,
+			      sizeof(MS_HDR_APPLIED_INDEX) - 1,
+			      (size_t)snprintf(num, numlen, "%llu",
+					       (unsigned long long)call->applied_index),
+			      NGHTTP2_NV_FLAG_NONE };
+	return n + 1;
+}
+
 static int submit_trailers(struct grpc_call *call)
 {
-	char code[12];
+	char code[12], applied[24];
 	char *enc = call->message ? grpc_percent_encode(call->message) : NULL;
-	nghttp2_nv nv[2] = {
+	nghttp2_nv nv[3] = {
 		{ (uint8_t *)"grpc-status", (uint8_t *)code, 11, 0, NGHTTP2_NV_FLAG_NONE },
 		{ (uint8_t *)"grpc-message", (uint8_t *)enc, 12, enc ? strlen(enc) : 0,
 		  NGHTTP2_NV_FLAG_NONE },
 	};
+	size_t nnv;
 	int rv;
 
 	nv[0].valuelen = (size_t)snprintf(code, sizeof(code), "%u", call->code);
-	rv = nghttp2_submit_trailer(call->conn->h2, call->stream_id, nv, enc ? 2 : 1);
+	nnv = add_applied_index(call, nv, enc ? 2 : 1, applied, sizeof(applied));
+	rv = nghttp2_submit_trailer(call->conn->h2, call->stream_id, nv, nnv);
 	free(enc);
 	call->trailers_sent = true;
 	call_end_probe(call);
@@ -148,9 +164,9 @@ static ssize_t data_read_cb(nghttp2_session *h2, int32_t stream_id, uint8_t *buf
 /* Submits response HEADERS: with a body, or as Trailers-Only when the call has no message. */
 static int submit_response(struct grpc_call *call)
 {
-	char code[12];
+	char code[12], applied[24];
 	char *enc = NULL;
-	nghttp2_nv nv[4] = {
+	nghttp2_nv nv[5] = {
 		{ (uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE },
 		{ (uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16,
 		  NGHTTP2_NV_FLAG_NONE },
@@ -169,6 +185,7 @@ static int submit_response(struct grpc_call *call)
 		if (enc)
 			nv[nnv++] = (nghttp2_nv){ (uint8_t *)"grpc-message", (uint8_t *)enc, 12,
 						  strlen(enc), NGHTTP2_NV_FLAG_NONE };
+		nnv = add_applied_index(call, nv, nnv, applied, sizeof(applied));
 		call->trailers_sent = true;
 	}
 	rv = nghttp2_submit_response(call->conn->h2, call->stream_id, nv, nnv,
@@ -225,6 +242,9 @@ void grpc_call_finish(struct grpc_call *call, uint32_t code, const char *message
 		return;
 	call->finished = true;
 	call->code = code;
+	/* what the forwarder must have applied before it answers: this call's effects */
+	if (call->forwarded && c && c->srv->applied_fn)
+		call->applied_index = c->srv->applied_fn(c->srv->applied_arg);
 	if (message && *message)
 		call->message = strdup(message);
 	if (call->gone)
@@ -245,7 +265,7 @@ void grpc_call_fault(struct grpc_call *call, const char *what)
 	/* Only a call that this fault ends with INTERNAL counts as a panic. */
 	if (call->finished || call->gone)
 		return;
-	ms_trace_grpc_panic(call->id, call->method);
+	ms_trace_grpc_panic(call->id, grpc_probe_method(call->method));
 	/* A half-built response must not go out: the call ends with INTERNAL only. */
 	call->out.len = call->out_off = 0;
 	snprintf(msg, sizeof(msg), "internal error: %s", what);
@@ -350,8 +370,8 @@ static bool service_known(const struct ms_server *s, const char *path, size_t le
 
 	if (grpc_path_split(path, len, &svc, &svc_len, &meth, &meth_len))
 		return false;
-	for (unsigned i = 1; i < MS_METHOD_COUNT; i++) {
-		const char *name = ms_method_name(i);
+	for (unsigned i = 1; i < GRPC_METHOD_COUNT; i++) {
+		const char *name = grpc_method_path(i);
 
 		if (!s->handlers[i] && !s->streams[i].message)
 			continue;
@@ -387,9 +407,9 @@ static void on_request_headers(struct ms_conn *c, struct grpc_call *call)
 		return;
 	}
 	call->id = ++req_seq;
-	call->trace_t0 = ms_trace_grpc_begin(call->id, call->method);
+	call->trace_t0 = ms_trace_grpc_begin(call->id, grpc_probe_method(call->method));
 	if (!ms_ratelimit_take(&s->rate, uv_hrtime())) {
-		ms_trace_grpc_rate_limited(call->id, call->method);
+		ms_trace_grpc_rate_limited(call->id, grpc_probe_method(call->method));
 		grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, "etcdserver: too many requests");
 		return;
 	}
@@ -453,7 +473,7 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 		return 0;
 	h = hdrs_of(call);
 	if (eq(name, namelen, ":path")) {
-		call->method = ms_method_lookup((const char *)value, valuelen);
+		call->method = grpc_method_lookup((const char *)value, valuelen);
 		h->have_path = true;
 		h->path_len = valuelen < sizeof(h->path) ? valuelen : sizeof(h->path) - 1;
 		memcpy(h->path, value, h->path_len);
@@ -463,6 +483,8 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 		/* application/grpc, application/grpc+proto, application/grpc;... */
 		h->grpc_ct = valuelen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
 			     (valuelen == 16 || value[16] == '+' || value[16] == ';');
+	} else if (eq(name, namelen, MS_HDR_FORWARDED)) {
+		call->forwarded = true;
 	} else if ((eq(name, namelen, "token") || eq(name, namelen, "authorization")) &&
 		   !call->token) {
 		/* etcd's auth token (gRPC metadata `token`; `authorization` from its gateway).

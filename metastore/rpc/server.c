@@ -306,9 +306,9 @@ int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_ser
 	return 0;
 }
 
-void ms_server_handle(struct ms_server *s, enum ms_method m, grpc_unary_fn fn, void *ctx)
+void ms_server_handle(struct ms_server *s, uint32_t m, grpc_unary_fn fn, void *ctx)
 {
-	if ((unsigned)m >= MS_METHOD_COUNT || m == MS_METHOD_UNKNOWN)
+	if (m >= GRPC_METHOD_COUNT || m == MS_METHOD_UNKNOWN)
 		return;
 	s->handlers[m] = fn;
 	s->ctx[m] = ctx;
@@ -327,6 +327,12 @@ void ms_server_set_authorizer(struct ms_server *s, ms_authorizer_fn fn, void *ct
 {
 	s->authorize = fn;
 	s->authorize_ctx = ctx;
+}
+
+void ms_server_set_applied_index(struct ms_server *s, uint64_t (*fn)(void *arg), void *arg)
+{
+	s->applied_fn = fn;
+	s->applied_arg = arg;
 }
 
 uint16_t ms_server_port(const struct ms_server *s)

@@ -22,8 +22,9 @@ struct ms_server_opts {
 /* Binds and listens on `loop`. Returns 0 with *out owned by the caller, or -errno. */
 int ms_server_new(uv_loop_t *loop, const struct ms_server_opts *o, struct ms_server **out);
 
-/* Routes unary method `m` to `fn` with `ctx` (borrowed). Unrouted methods get UNIMPLEMENTED. */
-void ms_server_handle(struct ms_server *s, enum ms_method m, grpc_unary_fn fn, void *ctx);
+/* Routes unary method `m` (enum ms_method or enum grpc_internal_method) to `fn` with `ctx`
+ * (borrowed). Unrouted methods get UNIMPLEMENTED. */
+void ms_server_handle(struct ms_server *s, uint32_t m, grpc_unary_fn fn, void *ctx);
 
 /* Routes streaming method `m` to `ops` (copied) with `ctx` (borrowed). */
 void ms_server_handle_stream(struct ms_server *s, enum ms_method m,
@@ -39,6 +40,16 @@ typedef uint32_t (*ms_authorizer_fn)(struct grpc_call *call, const uint8_t *msg,
 
 /* Installs the authorizer every call goes through (NULL: none) with `ctx` (borrowed). */
 void ms_server_set_authorizer(struct ms_server *s, ms_authorizer_fn fn, void *ctx);
+
+/* The header a forwarding member sets on the calls it makes for its clients; such a call's
+ * status carries MS_HDR_APPLIED_INDEX, this server's applied raft index (decimal) at the
+ * moment the call finished, so that the forwarder answers its client only once it applied
+ * as much. */
+#define MS_HDR_FORWARDED "ms-forwarded"
+#define MS_HDR_APPLIED_INDEX "ms-applied-index"
+
+/* Sets where the applied index of MS_HDR_APPLIED_INDEX comes from (NULL: not sent). */
+void ms_server_set_applied_index(struct ms_server *s, uint64_t (*fn)(void *arg), void *arg);
 
 /* The bound port. */
 uint16_t ms_server_port(const struct ms_server *s);

@@ -16,11 +16,13 @@ struct ms_server {
 	uv_tcp_t listener;
 	struct ms_server_opts opts;
 	struct ms_ratelimit rate;
-	grpc_unary_fn handlers[MS_METHOD_COUNT];
-	struct grpc_stream_ops streams[MS_METHOD_COUNT];
-	void *ctx[MS_METHOD_COUNT];
+	grpc_unary_fn handlers[GRPC_METHOD_COUNT];
+	struct grpc_stream_ops streams[GRPC_METHOD_COUNT];
+	void *ctx[GRPC_METHOD_COUNT];
 	ms_authorizer_fn authorize; /* NULL: every call may run */
 	void *authorize_ctx;
+	uint64_t (*applied_fn)(void *arg); /* for forwarded calls (MS_HDR_APPLIED_INDEX) */
+	void *applied_arg;
 	struct ms_conn *conns;
 	/* Connections with output produced outside their own read callback, flushed from an
 	 * idle handle so that no flush (and no close it may cause) runs inside a caller. */

@@ -257,3 +257,13 @@ void ms_keyindex_compact(struct ms_keyindex *ix, int64_t rev)
 	while (ix->level > 1 && !ix->head[ix->level - 1])
 		ix->level--;
 }
+
+size_t ms_keyindex_bytes(const struct ms_keyindex *ix, size_t per_rev)
+{
+	size_t total = 0;
+
+	for (const struct ms_key *k = ix->head[0]; k; k = k->next[0])
+		for (size_t i = 0; i < k->n; i++)
+			total += k->key_len + k->revs[i].value_len + per_rev;
+	return total;
+}

@@ -86,4 +86,7 @@ static inline const struct ms_key_rev *ms_key_latest(const struct ms_key *k)
 	return k->n ? &k->revs[k->n - 1] : NULL;
 }
 
+/* Bytes of every revision held: its key, its value and per_rev more (a walk of the index). */
+size_t ms_keyindex_bytes(const struct ms_keyindex *ix, size_t per_rev);
+
 #endif /* MS_KEYINDEX_H */

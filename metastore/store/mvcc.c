@@ -74,6 +74,11 @@ int64_t ms_mvcc_rev(const struct ms_mvcc *s)
 	return s->rev;
 }
 
+size_t ms_mvcc_size(const struct ms_mvcc *s)
+{
+	return s->bytes;
+}
+
 int64_t ms_mvcc_compact_rev(const struct ms_mvcc *s)
 {
 	return s->compact_rev;
@@ -372,6 +377,7 @@ static int put_at(struct ms_mvcc *s, int64_t wrev, const uint8_t *key, size_t ke
 		*had_prev = is_live(last);
 	ms_key_append(k, &r); /* reserved above: cannot fail */
 	ms_eventlog_push(s->ev, k, wrev);
+	s->bytes += key_len + value_len + MS_MVCC_REV_BYTES;
 	return 0;
 }
 
@@ -425,6 +431,7 @@ static int delete_at(struct ms_mvcc *s, int64_t wrev, const uint8_t *key, size_t
 		tomb.mod_rev = wrev;
 		ms_key_append(k, &tomb); /* reserved above: cannot fail */
 		ms_eventlog_push(s->ev, k, wrev);
+		s->bytes += k->key_len + MS_MVCC_REV_BYTES;
 	}
 	if (deleted)
 		*deleted = (int64_t)n;
@@ -482,6 +489,7 @@ int ms_mvcc_compact(struct ms_mvcc *s, int64_t rev)
 	if (!err) {
 		ms_eventlog_compact(s->ev, rev);
 		ms_keyindex_compact(s->ix, rev);
+		s->bytes = ms_keyindex_bytes(s->ix, MS_MVCC_REV_BYTES);
 		s->compact_rev = rev;
 		ms_trace_mvcc_compact(s->node_id, rev);
 	}

@@ -77,6 +77,13 @@ int64_t ms_mvcc_rev(const struct ms_mvcc *s);
 /* Revision of the last compaction (0 if never compacted). */
 int64_t ms_mvcc_compact_rev(const struct ms_mvcc *s);
 
+/* Bookkeeping bytes counted per revision held, besides its key and value. */
+#define MS_MVCC_REV_BYTES 48
+
+/* The store's size, etcd's "DB size" here: for every revision held (history not compacted
+ * yet, tombstones included), its key, its value and MS_MVCC_REV_BYTES. */
+size_t ms_mvcc_size(const struct ms_mvcc *s);
+
 /* Reads a range. Returns 0, -MS_MVCC_ECOMPACTED, -MS_MVCC_EFUTURE, -EINVAL or -ENOMEM.
  * On success the caller releases `res` with ms_range_res_release(). */
 int ms_mvcc_range(struct ms_mvcc *s, const struct ms_range_req *req, struct ms_range_res *res);

@@ -31,6 +31,7 @@ struct ms_mvcc {
 	uint64_t node_id;
 	int64_t rev;
 	int64_t compact_rev;
+	size_t bytes; /* ms_mvcc_size */
 	struct ms_mvcc_txn txn; /* one transaction at a time, so it lives in the store */
 };
 

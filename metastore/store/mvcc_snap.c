@@ -132,6 +132,7 @@ int ms_mvcc_restore(struct ms_mvcc *s, const uint8_t *data, size_t len)
 	ms_keyindex_free(s->ix);
 	ms_eventlog_free(s->ev);
 	s->ix = ix;
+	s->bytes = ms_keyindex_bytes(ix, MS_MVCC_REV_BYTES);
 	s->ev = ev;
 	ix = NULL;
 	ev = NULL;

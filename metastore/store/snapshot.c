@@ -1,4 +1,4 @@
-/* Whole-store snapshots for raft: MVCC history, leases and auth, zlib-compressed. */
+/* Whole-store snapshots for raft: MVCC history, leases, auth and alarms, zlib-compressed. */
 #include "store/snapshot.h"
 
 #include <errno.h>
@@ -7,8 +7,10 @@
 
 #include "store/codec.h"
 
-#define SNAP_MAGIC 0x31504e53534d4dULL     /* "MMSSNP1": zlib-compressed sections */
-#define SNAP_RAW_MAGIC 0x31574152534d4dULL /* "MMSRAW1": the sections as they are */
+/* Sections: MVCC history, leases, the extra (auth) state, alarms. */
+#define SNAP_MAGIC 0x32504e53534d4dULL     /* "MMSSNP2": zlib-compressed sections */
+#define SNAP_RAW_MAGIC 0x32574152534d4dULL /* "MMSRAW2": the sections as they are */
+#define SNAP_SECTIONS 4
 /* A decompressed snapshot larger than this is taken as corrupt. */
 #define SNAP_MAX_RAW (1ULL << 36)
 
@@ -58,6 +60,13 @@ static int lease_section(void *arg, struct ms_buf *out)
 	return dump_leases(arg, out);
 }
 
+static int alarm_section(void *arg, struct ms_buf *out)
+{
+	static const struct ms_alarms none;
+
+	return ms_alarms_dump(arg ? arg : &none, out);
+}
+
 int ms_snapshot_serialize(const struct ms_snap_parts *p, struct ms_buf *raw)
 {
 	int err = ms_put_u64(raw, SNAP_RAW_MAGIC);
@@ -69,6 +78,8 @@ int ms_snapshot_serialize(const struct ms_snap_parts *p, struct ms_buf *raw)
 		err = put_section(raw, lease_section, p->leases);
 	if (!err)
 		err = put_section(raw, p->extra_dump, p->extra_arg);
+	if (!err)
+		err = put_section(raw, alarm_section, p->alarms);
 	return err;
 }
 
@@ -140,8 +151,8 @@ int ms_snapshot_restore(const struct ms_snap_parts *p, const uint8_t *data, size
 	uint64_t magic = ms_get_u64(&r), raw_len;
 	uint8_t *raw = NULL;
 	uLongf got;
-	const uint8_t *sec[3];
-	size_t sec_len[3];
+	const uint8_t *sec[SNAP_SECTIONS];
+	size_t sec_len[SNAP_SECTIONS];
 	int err = -EINVAL;
 
 	if (magic == SNAP_MAGIC) {
@@ -160,7 +171,7 @@ int ms_snapshot_restore(const struct ms_snap_parts *p, const uint8_t *data, size
 	} else if (magic != SNAP_RAW_MAGIC) {
 		return -EINVAL;
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < SNAP_SECTIONS; i++)
 		sec[i] = ms_get_bytes(&r, &sec_len[i]);
 	if (r.bad || r.left)
 		goto cleanup;
@@ -169,6 +180,8 @@ int ms_snapshot_restore(const struct ms_snap_parts *p, const uint8_t *data, size
 		err = load_leases(p->leases, p->mvcc, sec[1], sec_len[1], now_ms);
 	if (!err && p->extra_load)
 		err = p->extra_load(p->extra_arg, sec[2], sec_len[2]);
+	if (!err && p->alarms)
+		err = ms_alarms_load(p->alarms, sec[3], sec_len[3]);
 cleanup:
 	free(raw);
 	return err;

@@ -1,10 +1,11 @@
-/* Whole-store snapshots for raft: MVCC history, leases and auth, zlib-compressed. */
+/* Whole-store snapshots for raft: MVCC history, leases, auth and alarms, zlib-compressed. */
 #ifndef MS_SNAPSHOT_H
 #define MS_SNAPSHOT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/alarm.h"
 #include "store/buf.h"
 #include "store/lease.h"
 #include "store/mvcc.h"
@@ -17,6 +18,7 @@ struct ms_snap_parts {
 	int (*extra_dump)(void *arg, struct ms_buf *out);
 	int (*extra_load)(void *arg, const uint8_t *data, size_t len);
 	void *extra_arg;
+	struct ms_alarms *alarms; /* NULL: none kept (an empty section is written) */
 };
 
 /* Appends a compressed snapshot of the parts to `out`. Returns 0, -EBUSY or -ENOMEM. */

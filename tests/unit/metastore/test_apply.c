@@ -137,7 +137,8 @@ static void test_same_entries_same_results(void **state)
 	struct member a, b;
 	Metastore__Entry e;
 	Etcdserverpb__PutRequest put;
-	Etcdserverpb__LeaseGrantRequest grant = ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
+	Etcdserverpb__LeaseGrantRequest grant_req = ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
+	Metastore__LeaseGrant grant = METASTORE__LEASE_GRANT__INIT;
 	Etcdserverpb__DeleteRangeRequest del = ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
 	Etcdserverpb__CompactionRequest comp = ETCDSERVERPB__COMPACTION_REQUEST__INIT;
 	Metastore__LeaseExpire exp = METASTORE__LEASE_EXPIRE__INIT;
@@ -161,7 +162,8 @@ static void test_same_entries_same_results(void **state)
 			put_entry(&e, &put, "k1", "v2", 0); /* prev_kv comes back */
 			break;
 		case 2:
-			grant.ttl = 10;
+			grant_req.ttl = 10;
+			grant.request = &grant_req;
 			e.op_case = METASTORE__ENTRY__OP_LEASE_GRANT;
 			e.lease_grant = &grant;
 			break;
@@ -274,6 +276,32 @@ static void test_refused_entries(void **state)
 	ms_apply_res_release(&res);
 	free(buf);
 	assert_int_equal(ms_mvcc_rev(m.mvcc), 1);
+	member_free(&m);
+}
+
+/* The lease limit rides in the grant: members apply the proposer's limit, not their own. */
+static void test_lease_limit_in_entry(void **state)
+{
+	struct member m;
+	Metastore__Entry e = METASTORE__ENTRY__INIT;
+	Etcdserverpb__LeaseGrantRequest req = ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
+	Metastore__LeaseGrant g = METASTORE__LEASE_GRANT__INIT;
+	const char *msg;
+
+	(void)state;
+	member_init(&m, 0);
+	req.ttl = 30;
+	g.request = &req;
+	g.max_leases = 2;
+	e.op_case = METASTORE__ENTRY__OP_LEASE_GRANT;
+	e.lease_grant = &g;
+	assert_int_equal(apply_ok(&m, &e), MS_GRPC_OK);
+	assert_int_equal(apply_ok(&m, &e), MS_GRPC_OK);
+	assert_int_equal(apply_as(&m, &e, "", 1, NULL, NULL, &msg), MS_GRPC_RESOURCE_EXHAUSTED);
+	assert_string_equal(msg, "etcdserver: too many leases (--max-leases)");
+	g.max_leases = 0; /* no limit at the proposer */
+	assert_int_equal(apply_ok(&m, &e), MS_GRPC_OK);
+	assert_int_equal(ms_lease_count(m.leases), 3);
 	member_free(&m);
 }
 
@@ -448,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_put_revision),
 		cmocka_unit_test(test_refused_entries),
 		cmocka_unit_test(test_nesting_bound),
+		cmocka_unit_test(test_lease_limit_in_entry),
 		cmocka_unit_test(test_auth_recheck),
 		cmocka_unit_test(test_token_entry),
 	};

@@ -84,14 +84,24 @@ static void test_percent_encode_table(void **state)
 		{ "~ and \x7f", "~ and %7F" },
 	};
 
+	char *back;
+
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *got = grpc_percent_encode(cases[i].in);
 
 		assert_non_null(got);
 		assert_string_equal(got, cases[i].out);
+		/* and back, as a forwarder reads a relayed status */
+		back = grpc_percent_decode((const uint8_t *)got, strlen(got));
+		assert_string_equal(back, cases[i].in);
+		free(back);
 		free(got);
 	}
+	/* lower-case escapes decode; malformed ones stay as they came */
+	back = grpc_percent_decode((const uint8_t *)"a%2fb %zz %4", 12);
+	assert_string_equal(back, "a/b %zz %4");
+	free(back);
 }
 
 static void test_buf_append(void **state)

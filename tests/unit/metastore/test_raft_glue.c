@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -425,6 +426,58 @@ static void test_stale_sequence_not_matched(void **state)
 	assert_memory_equal(mb[1].last, "fresh", 5);
 }
 
+static char fatal_msg[256];
+static int fatal_calls;
+static bool fatal_seen[N];
+
+/* (in the store the handler exits; here libraft may try the entry again) */
+static void on_fatal(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	fatal_seen[(struct member *)arg - mb] = true;
+	fatal_calls++;
+	va_start(ap, fmt);
+	vsnprintf(fatal_msg, sizeof(fatal_msg), fmt, ap);
+	va_end(ap);
+}
+
+/* An entry of the first format (raw gRPC requests) cannot be applied, nor skipped: every
+ * member that reaches it says so and applies nothing more. */
+static void test_first_format_entry_stops(void **state)
+{
+	struct raft_apply *req = calloc(1, sizeof(*req));
+	struct raft_buffer buf = { .len = MS_RAFT_ENTRY_HDR + 8 };
+	char want[256];
+	raft_index at;
+
+	(void)state;
+	assert_non_null(req);
+	fatal_calls = 0;
+	for (unsigned i = 0; i < N; i++) {
+		fatal_seen[i] = false;
+		ms_raft_on_fatal(mb[i].rn, on_fatal, &mb[i]);
+	}
+	elect(0);
+	replicate();
+	buf.base = raft_malloc(buf.len);
+	assert_non_null(buf.base);
+	memset(buf.base, 0, buf.len);
+	ms_le64_write(buf.base, (uint64_t)3 << 32 | MS_RAFT_ENTRY_MAGIC_V1); /* a Put, format 1 */
+	assert_int_equal(raft_apply(mb[0].rn->raft, req, &buf, 1, stale_cb), 0);
+	at = raft_last_index(mb[0].rn->raft);
+	raft_fixture_step_until_applied(&fx, N, at, 2000);
+	for (unsigned i = 0; i < N; i++)
+		assert_true(fatal_seen[i]);
+	assert_true(fatal_calls >= N);
+	snprintf(want, sizeof(want), "raft log entry %llu has the first entry format (raw gRPC "
+		 "requests), which this version cannot apply; refusing to go on",
+		 (unsigned long long)at);
+	assert_string_equal(fatal_msg, want);
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(mb[i].applied, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +489,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_on_leader_callbacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_sequence_not_matched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_format_entry_stops, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
