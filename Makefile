@@ -25,7 +25,7 @@ endif
 DEB_PKGS := gcc make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	libmicrohttpd-dev libcmocka-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler \
 	libuv1-dev libraft-dev libyaml-dev pkg-config etcd-client prometheus curl jq systemd \
-	libclang-rt-14-dev libcrypt-dev iproute2 etcd-server python3-grpcio
+	libclang-rt-14-dev libcrypt-dev iproute2 etcd-server python3-grpcio libssl-dev openssl
 
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror
@@ -36,7 +36,7 @@ COMMON_CFLAGS := -O2 -g $(WARN) -MMD -MP -D_GNU_SOURCE -Iinclude -I$(GEN) $(EXTR
 MS_CFLAGS := $(COMMON_CFLAGS) -fno-pie -Imetastore
 MS_PROBE_CFLAGS := -pg -mfentry -mnop-mcount -fno-optimize-sibling-calls
 MS_LDFLAGS := -no-pie
-MS_LIBS := -lnghttp2 -lprotobuf-c -lraft -luv -lz -lcrypt
+MS_LIBS := -lnghttp2 -lprotobuf-c -lraft -luv -lz -lcrypt -lssl -lcrypto
 
 AGENT_CFLAGS := $(COMMON_CFLAGS) -Iagent -I$(BUILD)/bpf
 AGENT_LIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
@@ -271,7 +271,7 @@ FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_FLAGS ?=
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined $(WARN) -D_GNU_SOURCE -Iinclude -I$(GEN)
-FUZZ_TARGETS := fuzz_expo fuzz_buckets_args fuzz_grpc_request
+FUZZ_TARGETS := fuzz_expo fuzz_buckets_args fuzz_grpc_request fuzz_peer_hs
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 
 FUZZ_SRCS_fuzz_expo := agent/expo.c agent/expo_render.c agent/expo_num.c
@@ -283,9 +283,13 @@ FUZZ_LIBS_fuzz_buckets_args := -lyaml -lm
 FUZZ_SRCS_fuzz_grpc_request := metastore/rpc/grpc.c metastore/rpc/pb_scan.c \
 	$(wildcard metastore/store/*.c metastore/apply/*.c) metastore/probe/probes.c \
 	metastore/probe/trace.c metastore/api/kv_service.c metastore/api/kv_txn.c \
-	metastore/api/reply.c metastore/api/propose.c metastore/raft/raftnode.c \
-	metastore/raft/raft_route.c $(PROTO_C)
+	metastore/api/reply.c metastore/api/propose.c metastore/api/quota.c \
+	metastore/raft/raftnode.c metastore/raft/raft_route.c metastore/raft/wait.c \
+	metastore/raft/transport.c metastore/raft/peer_conn.c metastore/raft/peer_hs.c \
+	metastore/raft/peer_tls.c $(PROTO_C)
 FUZZ_LIBS_fuzz_grpc_request := $(MS_LIBS)
+# the raft peer handshake decoder and the member check
+FUZZ_SRCS_fuzz_peer_hs := metastore/raft/peer_hs.c
 
 .PHONY: fuzz-build fuzz fuzz-smoke
 fuzz-build: $(FUZZ_BINS)

@@ -12,8 +12,8 @@ enum opt_id { OPT_LISTEN, OPT_LISTEN_URLS, OPT_DATA_DIR, OPT_NAME, OPT_MAX_REQ, 
 	      OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT,
 	      OPT_RATE_LIMIT, OPT_RATE_BURST, OPT_INITIAL_CLUSTER, OPT_ELECTION, OPT_HEARTBEAT,
 	      OPT_SNAPSHOT_COUNT, OPT_MAX_LEASES, OPT_MAX_WATCHES, OPT_BCRYPT_COST, OPT_AUTH_TOKEN_TTL,
-	      OPT_QUOTA,
-	      OPT_HELP, OPT_VERSION };
+	      OPT_QUOTA, OPT_LISTEN_PEER, OPT_ADVERTISE_PEER, OPT_PEER_CERT, OPT_PEER_KEY,
+	      OPT_PEER_CA, OPT_PEER_CERT_AUTH, OPT_HELP, OPT_VERSION };
 
 static const struct ms_cli_opt options[] = {
 	{ "listen", OPT_LISTEN, "IP:PORT", "client gRPC address (default 127.0.0.1:2379)" },
@@ -31,7 +31,13 @@ static const struct ms_cli_opt options[] = {
 	{ "max-watches", OPT_MAX_WATCHES, "N", "watchers open at once over all streams; creates beyond are canceled (default 100000)" },
 	{ "rate-limit", OPT_RATE_LIMIT, "N", "calls per second served, over all clients; beyond: ResourceExhausted (default 0: none)" },
 	{ "rate-burst", OPT_RATE_BURST, "N", "calls allowed at once before --rate-limit applies (default: the limit)" },
-	{ "initial-cluster", OPT_INITIAL_CLUSTER, "N=URL,...", "raft members, name=http://IP:PORT (peer address) each, the same string on every member (default: this member alone)" },
+	{ "initial-cluster", OPT_INITIAL_CLUSTER, "N=URL,...", "raft members, name=http(s)://IP:PORT (peer URL) each, the same string on every member (default: this member alone)" },
+	{ "listen-peer-urls", OPT_LISTEN_PEER, "URL", "raft peer address to bind, http(s)://IP:PORT (default: this member's URL in --initial-cluster; a member alone binds none)" },
+	{ "initial-advertise-peer-urls", OPT_ADVERTISE_PEER, "URL", "this member's peer URL; must be its entry in --initial-cluster" },
+	{ "peer-cert-file", OPT_PEER_CERT, "FILE", "certificate (PEM chain) for https:// peers, as server and as client" },
+	{ "peer-key-file", OPT_PEER_KEY, "FILE", "its private key (PEM)" },
+	{ "peer-trusted-ca-file", OPT_PEER_CA, "FILE", "CAs that sign the peers' certificates (default: the system's)" },
+	{ "peer-client-cert-auth", OPT_PEER_CERT_AUTH, NULL, "peers must present a certificate signed by those CAs" },
 	{ "election-timeout", OPT_ELECTION, "MS", "raft election timeout (default 1000)" },
 	{ "heartbeat-interval", OPT_HEARTBEAT, "MS", "raft heartbeat interval (default 100)" },
 	{ "snapshot-count", OPT_SNAPSHOT_COUNT, "N", "raft entries between snapshots (default 100000, as etcd)" },
@@ -63,6 +69,30 @@ static int parse_hostport(const char *v, struct ms_args *a)
 	if (!colon[1] || *end || errno || port < 0 || port > 65535)
 		return -EINVAL;
 	a->port = (uint16_t)port;
+	return 0;
+}
+
+/* The first of etcd's comma-separated peer URLs, http(s)://IPv4:PORT[/], as IP:PORT. */
+static int parse_peer_url(const char *flag, const char *v, struct ms_peer_url *u, char *err,
+			  size_t len)
+{
+	size_t skip = strncmp(v, "https://", 8) == 0 ? 8 : strncmp(v, "http://", 7) == 0 ? 7 : 0;
+	size_t l = strcspn(v + skip, ",");
+	struct ms_args tmp;
+
+	if (l && v[skip + l - 1] == '/')
+		l--;
+	if (!skip || l >= sizeof(u->addr)) {
+		snprintf(err, len, "--%s: '%s' is not an http(s)://IPv4:PORT URL", flag, v);
+		return -EINVAL;
+	}
+	snprintf(u->addr, sizeof(u->addr), "%.*s", (int)l, v + skip);
+	if (parse_hostport(u->addr, &tmp)) {
+		snprintf(err, len, "--%s: '%s' is not an http(s)://IPv4:PORT URL", flag, v);
+		u->addr[0] = '\0';
+		return -EINVAL;
+	}
+	u->https = skip == 8;
 	return 0;
 }
 
@@ -230,6 +260,24 @@ static int apply(struct ms_args *a, enum opt_id id, const char *v, char *err, si
 		}
 		a->auth_token_ttl_s = (unsigned)n;
 		return 0;
+	case OPT_LISTEN_PEER:
+		return parse_peer_url("listen-peer-urls", v, &a->listen_peer, err, len);
+	case OPT_ADVERTISE_PEER:
+		return parse_peer_url("initial-advertise-peer-urls", v, &a->advertise_peer, err, len);
+	case OPT_PEER_CERT:
+	case OPT_PEER_KEY:
+	case OPT_PEER_CA:
+		if (!*v) {
+			snprintf(err, len, "--%s: empty file name", id == OPT_PEER_CERT ? "peer-cert-file" :
+				 id == OPT_PEER_KEY ? "peer-key-file" : "peer-trusted-ca-file");
+			return -EINVAL;
+		}
+		*(id == OPT_PEER_CERT ? &a->peer_cert_file : id == OPT_PEER_KEY ? &a->peer_key_file :
+					&a->peer_ca_file) = v;
+		return 0;
+	case OPT_PEER_CERT_AUTH:
+		a->peer_client_cert_auth = true;
+		return 0;
 	case OPT_HELP:
 		a->help = true;
 		return 0;
@@ -264,6 +312,12 @@ int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t le
 		const char *val;
 		int e, id;
 
+		/* etcd's boolean flags also take =true / =false */
+		if (strcmp(argv[i], "--peer-client-cert-auth=true") == 0 ||
+		    strcmp(argv[i], "--peer-client-cert-auth=false") == 0) {
+			a->peer_client_cert_auth = argv[i][24] == 't';
+			continue;
+		}
 		e = ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, err, len);
 		if (e)
 			return e;

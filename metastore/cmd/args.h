@@ -23,6 +23,12 @@
 /* etcd's default --quota-backend-bytes (2 GiB). */
 #define MS_DEFAULT_QUOTA_BYTES (2LL << 30)
 
+/* One peer URL: its address and whether it is https://. addr is "" when not given. */
+struct ms_peer_url {
+	char addr[64];
+	bool https;
+};
+
 struct ms_args {
 	char host[64];
 	uint16_t port;
@@ -39,6 +45,10 @@ struct ms_args {
 	unsigned bcrypt_cost;      /* auth password hashes */
 	unsigned auth_token_ttl_s; /* auth simple tokens */
 	int64_t quota_bytes;       /* backend quota; -1: none */
+	struct ms_peer_url listen_peer;    /* --listen-peer-urls */
+	struct ms_peer_url advertise_peer; /* --initial-advertise-peer-urls */
+	const char *peer_cert_file, *peer_key_file, *peer_ca_file; /* NULL: not given */
+	bool peer_client_cert_auth;
 	bool help, version;
 };
 

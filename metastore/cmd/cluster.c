@@ -18,8 +18,8 @@ uint64_t ms_cluster_id_of(const char *kind, const char *name)
 	return h ? h : 1;
 }
 
-/* "http://IP:PORT" (an optional trailing '/') into "IP:PORT". */
-static int peer_address(const char *url, size_t len, char *out, size_t outlen)
+/* "http(s)://IP:PORT" (an optional trailing '/') into "IP:PORT"; *https tells the scheme. */
+static int peer_address(const char *url, size_t len, char *out, size_t outlen, bool *https)
 {
 	char host[64];
 	unsigned char a4[4];
@@ -27,10 +27,11 @@ static int peer_address(const char *url, size_t len, char *out, size_t outlen)
 	char *end;
 	long port;
 
-	if (len < 7 || strncmp(url, "http://", 7) != 0)
+	*https = len >= 8 && strncmp(url, "https://", 8) == 0;
+	if (!*https && (len < 7 || strncmp(url, "http://", 7) != 0))
 		return -EINVAL;
-	p = url + 7;
-	len -= 7;
+	p = url + (*https ? 8 : 7);
+	len -= *https ? 8 : 7;
 	if (len && p[len - 1] == '/')
 		len--;
 	colon = memchr(p, ':', len);
@@ -77,6 +78,7 @@ int ms_cluster_parse(const char *initial_cluster, const char *self, struct ms_cl
 		size_t len = strcspn(p, ",");
 		const char *eq = memchr(p, '=', len);
 		struct ms_raft_peer *m = &c->members[c->n];
+		bool https = false;
 
 		if (c->n == MS_CLUSTER_MAX_MEMBERS) {
 			snprintf(err, errlen, "--initial-cluster: more than %d members",
@@ -85,11 +87,18 @@ int ms_cluster_parse(const char *initial_cluster, const char *self, struct ms_cl
 		}
 		if (!eq || eq == p || (size_t)(eq - p) >= sizeof(m->name) ||
 		    peer_address(eq + 1, len - (size_t)(eq - p) - 1, m->address,
-				 sizeof(m->address))) {
+				 sizeof(m->address), &https)) {
 			snprintf(err, errlen,
-				 "--initial-cluster: '%.*s' is not name=http://IPv4:PORT", (int)len, p);
+				 "--initial-cluster: '%.*s' is not name=http(s)://IPv4:PORT", (int)len,
+				 p);
 			return -EINVAL;
 		}
+		/* one transport for all peers: TLS or not */
+		if (c->n && https != c->peer_https) {
+			snprintf(err, errlen, "--initial-cluster: mixes http:// and https:// peer URLs");
+			return -EINVAL;
+		}
+		c->peer_https = https;
 		memcpy(m->name, p, (size_t)(eq - p));
 		m->id = ms_cluster_id_of("member:", m->name);
 		for (size_t i = 0; i < c->n; i++) {
@@ -112,4 +121,38 @@ done:
 		}
 	snprintf(err, errlen, "--initial-cluster has no member named '%s' (--name)", self);
 	return -EINVAL;
+}
+
+int ms_cluster_check_peers(const struct ms_cluster *c, const struct ms_args *a, char *err,
+			   size_t errlen)
+{
+	const struct ms_raft_peer *self = NULL;
+	bool https = c->peer_https, tls_flags = a->peer_cert_file || a->peer_key_file ||
+						 a->peer_ca_file || a->peer_client_cert_auth;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (c->members[i].id == c->self_id)
+			self = &c->members[i];
+	if (a->advertise_peer.addr[0] && (!self || strcmp(a->advertise_peer.addr, self->address) ||
+					  a->advertise_peer.https != https)) {
+		snprintf(err, errlen, "--initial-advertise-peer-urls %s://%s is not this member's URL in "
+			 "--initial-cluster", a->advertise_peer.https ? "https" : "http",
+			 a->advertise_peer.addr);
+		return -EINVAL;
+	}
+	if (a->listen_peer.addr[0] && a->listen_peer.https != https) {
+		snprintf(err, errlen, "--listen-peer-urls is %s:// but the peer URLs are %s://",
+			 a->listen_peer.https ? "https" : "http", https ? "https" : "http");
+		return -EINVAL;
+	}
+	if (https && (!a->peer_cert_file || !a->peer_key_file)) {
+		snprintf(err, errlen, "https:// peer URLs need --peer-cert-file and --peer-key-file");
+		return -EINVAL;
+	}
+	/* TLS flags on plain peers would leave an operator believing the peers are protected */
+	if (!https && tls_flags) {
+		snprintf(err, errlen, "the peer TLS flags need https:// peer URLs in --initial-cluster");
+		return -EINVAL;
+	}
+	return 0;
 }

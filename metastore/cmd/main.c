@@ -19,6 +19,7 @@
 #include "store/mvcc.h"
 #include "raft/integrity.h"
 #include "raft/raftnode.h"
+#include "raft/transport.h"
 #include "rpc/server.h"
 #include "store/snapshot.h"
 #include "probe/trace.h"
@@ -54,6 +55,13 @@ static void on_signal(uv_signal_t *h, int signum)
 	lease_service_stop(app->leases);
 	uv_close((uv_handle_t *)&app->sigint, NULL);
 	uv_close((uv_handle_t *)&app->sigterm, NULL);
+}
+
+/* Refused peers and failed peer handshakes, one line each. */
+static void peer_log(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "metastore: %s\n", line);
 }
 
 static int snap_take(void *arg, struct ms_buf *out)
@@ -191,6 +199,7 @@ int main(int argc, char **argv)
 	char client_url[96], client_addr[80], raft_dir[4096];
 	struct ms_cluster cluster;
 	struct ms_raft_opts ro;
+	struct ms_peer_opts po;
 	struct ms_raft_state_ops rs;
 	struct kv_service kv;
 	struct ms_server_opts so;
@@ -210,7 +219,8 @@ int main(int argc, char **argv)
 		printf("metastore %s\n", MS_VERSION);
 		return 0;
 	}
-	if (ms_cluster_parse(a.initial_cluster, a.name, &cluster, err, sizeof(err))) {
+	if (ms_cluster_parse(a.initial_cluster, a.name, &cluster, err, sizeof(err)) ||
+	    ms_cluster_check_peers(&cluster, &a, err, sizeof(err))) {
 		fprintf(stderr, "metastore: %s (see --help)\n", err);
 		return 2;
 	}
@@ -257,7 +267,13 @@ int main(int argc, char **argv)
 				    .election_ms = a.election_ms, .heartbeat_ms = a.heartbeat_ms,
 				    .snapshot_threshold = a.snapshot_count,
 				    .snapshot_trailing = a.snapshot_count / 2,
-				    .client_addr = client_addr };
+				    .client_addr = client_addr, .peer = &po };
+	po = (struct ms_peer_opts){ .listen_addr = a.listen_peer.addr[0] ? a.listen_peer.addr : NULL,
+				    .tls = cluster.peer_https,
+				    .tls_cfg = { .cert_file = a.peer_cert_file,
+						 .key_file = a.peer_key_file, .ca_file = a.peer_ca_file,
+						 .client_cert_auth = a.peer_client_cert_auth },
+				    .log = peer_log };
 	rs = (struct ms_raft_state_ops){ .snapshot = snap_take, .compress = ms_snapshot_compress,
 					 .restore = snap_restore, .arg = &app };
 	if (ms_raft_new(loop, &ro, &rs, &app.raft, err, sizeof(err))) {

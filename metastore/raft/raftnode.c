@@ -8,6 +8,7 @@
 #include "store/codec.h"
 #include "probe/trace.h"
 #include "raft/raftnode_priv.h"
+#include "raft/transport.h"
 
 #define POLL_MS 20
 
@@ -341,12 +342,10 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	if (e)
 		return e;
 	rn->raft = &rn->raft_storage;
-	rv = raft_uv_tcp_init(&rn->transport, loop);
-	if (rv) {
-		snprintf(err, errlen, "raft transport: %s", raft_strerror(rv));
-		e = -EIO;
+	e = ms_peer_transport_init(&rn->transport, loop, o->peers, o->n_peers, o->node_id, o->peer,
+				   err, errlen);
+	if (e)
 		goto fail_glue;
-	}
 	rv = raft_uv_init(&rn->io, loop, rn->dir, &rn->transport);
 	if (rv) {
 		snprintf(err, errlen, "raft storage in %s: %s", rn->dir, rn->io.errmsg);
@@ -375,7 +374,7 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 fail_io:
 	raft_uv_close(&rn->io);
 fail_transport:
-	raft_uv_tcp_close(&rn->transport);
+	ms_peer_transport_free(&rn->transport);
 fail_glue:
 	/* the handles close on the loop: the caller runs it once more, then frees */
 	glue_close(rn);
@@ -433,7 +432,9 @@ int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen)
 	}
 	rv = raft_start(rn->raft);
 	if (rv) {
-		snprintf(err, errlen, "raft start: %s", raft_errmsg(rn->raft));
+		/* libraft keeps a failed listen's reason in the transport only */
+		snprintf(err, errlen, "raft start: %s", *raft_errmsg(rn->raft) ?
+			 raft_errmsg(rn->raft) : rn->transport.errmsg);
 		return -EIO;
 	}
 	rn->started = true;
@@ -559,7 +560,7 @@ static void on_raft_closed(struct raft *r)
 	struct ms_raft *rn = r->data;
 
 	raft_uv_close(&rn->io);
-	raft_uv_tcp_close(&rn->transport);
+	ms_peer_transport_free(&rn->transport);
 	rn->closed = true;
 }
 

@@ -22,6 +22,7 @@
 #define MS_ERR_LOG_WRITE "etcdserver: raft log write failed"
 
 struct ms_raft;
+struct ms_peer_opts; /* raft/transport.h */
 
 struct ms_raft_peer {
 	uint64_t id;       /* raft node id = etcd member id, > 0 */
@@ -39,6 +40,7 @@ struct ms_raft_opts {
 	unsigned snapshot_threshold;       /* entries between snapshots */
 	unsigned snapshot_trailing;        /* entries kept in the log behind a snapshot */
 	const char *client_addr;           /* this member's gRPC address host:port */
+	const struct ms_peer_opts *peer;   /* peer listener and TLS; NULL: plain, own address */
 };
 
 /* Sends a call on to the leader's client address; 0, or -errno with the call unanswered. */

@@ -147,12 +147,65 @@ static void test_connection_timeouts(void **state)
 	}
 }
 
+/* etcd's peer flags: URLs (the first of a list, http or https), TLS files, client-cert-auth. */
+static void test_peer_options(void **state)
+{
+	static const struct {
+		const char *argv[MAX_ARGV];
+		const char *err; /* NULL: success */
+		const char *listen, *advertise; /* addresses ("" when not given) */
+		bool listen_https, advertise_https, cert_auth;
+		const char *cert, *key, *ca;
+	} cases[] = {
+		{ { "metastore" }, NULL, "", "", false, false, false, NULL, NULL, NULL },
+		{ { "metastore", "--listen-peer-urls", "http://127.0.0.1:2380" }, NULL, "127.0.0.1:2380",
+		  "", false, false, false, NULL, NULL, NULL },
+		{ { "metastore", "--listen-peer-urls=https://127.0.0.1:2380/,http://127.0.0.1:1",
+		    "--initial-advertise-peer-urls", "https://10.0.0.1:2380" },
+		  NULL, "127.0.0.1:2380", "10.0.0.1:2380", true, true, false, NULL, NULL, NULL },
+		{ { "metastore", "--peer-cert-file", "a.crt", "--peer-key-file=a.key",
+		    "--peer-trusted-ca-file", "ca.crt", "--peer-client-cert-auth" },
+		  NULL, "", "", false, false, true, "a.crt", "a.key", "ca.crt" },
+		{ { "metastore", "--peer-client-cert-auth=true" }, NULL, "", "", false, false, true, NULL,
+		  NULL, NULL },
+		{ { "metastore", "--peer-client-cert-auth", "--peer-client-cert-auth=false" }, NULL, "",
+		  "", false, false, false, NULL, NULL, NULL },
+		{ .argv = { "metastore", "--listen-peer-urls", "127.0.0.1:2380" },
+		  .err = "--listen-peer-urls: '127.0.0.1:2380' is not an http(s)://IPv4:PORT URL" },
+		{ .argv = { "metastore", "--listen-peer-urls", "https://localhost:2380" },
+		  .err = "--listen-peer-urls: 'https://localhost:2380' is not an http(s)://IPv4:PORT URL" },
+		{ .argv = { "metastore", "--initial-advertise-peer-urls", "unix://x:1" },
+		  .err = "--initial-advertise-peer-urls: 'unix://x:1' is not an http(s)://IPv4:PORT URL" },
+		{ .argv = { "metastore", "--peer-key-file=" }, .err = "--peer-key-file: empty file name" },
+		{ .argv = { "metastore", "--peer-client-cert-auth=yes" },
+		  .err = "--peer-client-cert-auth takes no value" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ms_args a;
+
+		if (!parse_case(cases[i].argv, cases[i].err, &a))
+			continue;
+		assert_string_equal(a.listen_peer.addr, cases[i].listen);
+		assert_string_equal(a.advertise_peer.addr, cases[i].advertise);
+		assert_int_equal(a.listen_peer.https, cases[i].listen_https);
+		assert_int_equal(a.advertise_peer.https, cases[i].advertise_https);
+		assert_int_equal(a.peer_client_cert_auth, cases[i].cert_auth);
+		assert_true(a.peer_cert_file == cases[i].cert ||
+			    strcmp(a.peer_cert_file, cases[i].cert) == 0);
+		assert_true(a.peer_key_file == cases[i].key || strcmp(a.peer_key_file, cases[i].key) == 0);
+		assert_true(a.peer_ca_file == cases[i].ca || strcmp(a.peer_ca_file, cases[i].ca) == 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_auth_options),
 		cmocka_unit_test(test_connection_timeouts),
+		cmocka_unit_test(test_peer_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,13 +22,16 @@ static const struct case_ cases[] = {
 	{ "a=http://127.0.0.1:1,b=http://127.0.0.2:2/,c=http://10.0.0.3:3", "b",
 	  "a@127.0.0.1:1 b@127.0.0.2:2 c@10.0.0.3:3", 0 },
 	{ "n1=http://127.0.0.1:2380", "n2", "--initial-cluster has no member named 'n2' (--name)", -22 },
-	{ "n1=https://127.0.0.1:2380", "n1",
-	  "--initial-cluster: 'n1=https://127.0.0.1:2380' is not name=http://IPv4:PORT", -22 },
+	{ "n1=https://127.0.0.1:2380", "n1", "n1@127.0.0.1:2380", 0 },
+	{ "n1=https://127.0.0.1:2380,n2=http://127.0.0.1:2480", "n1",
+	  "--initial-cluster: mixes http:// and https:// peer URLs", -22 },
+	{ "n1=ftp://127.0.0.1:2380", "n1",
+	  "--initial-cluster: 'n1=ftp://127.0.0.1:2380' is not name=http(s)://IPv4:PORT", -22 },
 	{ "n1=http://localhost:2380", "n1",
-	  "--initial-cluster: 'n1=http://localhost:2380' is not name=http://IPv4:PORT", -22 },
+	  "--initial-cluster: 'n1=http://localhost:2380' is not name=http(s)://IPv4:PORT", -22 },
 	{ "n1=http://127.0.0.1:99999", "n1",
-	  "--initial-cluster: 'n1=http://127.0.0.1:99999' is not name=http://IPv4:PORT", -22 },
-	{ "=http://127.0.0.1:1", "n1", "--initial-cluster: '=http://127.0.0.1:1' is not name=http://IPv4:PORT", -22 },
+	  "--initial-cluster: 'n1=http://127.0.0.1:99999' is not name=http(s)://IPv4:PORT", -22 },
+	{ "=http://127.0.0.1:1", "n1", "--initial-cluster: '=http://127.0.0.1:1' is not name=http(s)://IPv4:PORT", -22 },
 	{ "n1=http://127.0.0.1:1,n1=http://127.0.0.1:2", "n1", "--initial-cluster: member 'n1' twice", -22 },
 };
 
@@ -71,11 +74,64 @@ static void test_same_cluster_id(void **state)
 	assert_int_not_equal(a.self_id, b.self_id);
 }
 
+/* The peer flags against the cluster: advertise = own entry, one scheme, TLS files with https. */
+static void test_check_peers(void **state)
+{
+#define plain "n1=http://127.0.0.1:2380,n2=http://127.0.0.1:2480"
+#define tls "n1=https://127.0.0.1:2380,n2=https://127.0.0.1:2480"
+	static const struct {
+		const char *initial;
+		const char *argv[10];
+		const char *err; /* NULL: accepted */
+	} cases[] = {
+		{ plain, { "m" }, NULL },
+		{ plain, { "m", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+			   "--listen-peer-urls", "http://127.0.0.2:2380" }, NULL },
+		{ plain, { "m", "--initial-advertise-peer-urls", "http://127.0.0.1:2480" },
+		  "--initial-advertise-peer-urls http://127.0.0.1:2480 is not this member's URL in --initial-cluster" },
+		{ plain, { "m", "--initial-advertise-peer-urls", "https://127.0.0.1:2380" },
+		  "--initial-advertise-peer-urls https://127.0.0.1:2380 is not this member's URL in --initial-cluster" },
+		{ plain, { "m", "--listen-peer-urls", "https://127.0.0.1:2380" },
+		  "--listen-peer-urls is https:// but the peer URLs are http://" },
+		{ plain, { "m", "--peer-client-cert-auth" },
+		  "the peer TLS flags need https:// peer URLs in --initial-cluster" },
+		{ plain, { "m", "--peer-trusted-ca-file", "ca.crt" },
+		  "the peer TLS flags need https:// peer URLs in --initial-cluster" },
+		{ tls, { "m", "--peer-cert-file", "a.crt", "--peer-key-file", "a.key" }, NULL },
+		{ tls, { "m", "--peer-cert-file", "a.crt", "--peer-key-file", "a.key",
+			 "--listen-peer-urls", "http://127.0.0.1:2380" },
+		  "--listen-peer-urls is http:// but the peer URLs are https://" },
+		{ tls, { "m", "--peer-cert-file", "a.crt" },
+		  "https:// peer URLs need --peer-cert-file and --peer-key-file" },
+		{ tls, { "m" }, "https:// peer URLs need --peer-cert-file and --peer-key-file" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ms_cluster c;
+		struct ms_args a;
+		char err[256] = "";
+		int argc = 0;
+
+		while (argc < 10 && cases[i].argv[argc])
+			argc++;
+		assert_int_equal(ms_args_parse(argc, (char **)cases[i].argv, &a, err, sizeof(err)), 0);
+		assert_int_equal(ms_cluster_parse(cases[i].initial, "n1", &c, err, sizeof(err)), 0);
+		assert_int_equal(ms_cluster_check_peers(&c, &a, err, sizeof(err)),
+				 cases[i].err ? -22 : 0);
+		if (cases[i].err)
+			assert_string_equal(err, cases[i].err);
+	}
+#undef plain
+#undef tls
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_same_cluster_id),
+		cmocka_unit_test(test_check_peers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
