@@ -35,6 +35,9 @@ struct kv_service {
 	 * ms_mvcc_size (<= 0: none), checked at the edge of every put, txn and grant. */
 	struct ms_alarms *alarms;
 	int64_t quota_bytes;
+	/* This member's own NOSPACE: its raft log found no room on the disk. Not replicated (no
+	 * entry can tell the others); refuses writes here until disarmed. */
+	bool disk_nospace;
 	/* What applies entries; NULL: one made from the fields above for each entry. */
 	struct ms_applier *applier;
 };

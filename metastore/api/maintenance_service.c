@@ -89,6 +89,18 @@ int maintenance_hash_kv(struct ms_mvcc *mvcc, int64_t rev, uint32_t *hash)
 	return 0;
 }
 
+/* The alarms raised and this member's own NOSPACE (a full disk, see kv_service), in order,
+ * into *view. */
+static void alarm_view(const struct kv_service *kv, struct ms_alarms *view)
+{
+	if (kv->alarms)
+		*view = *kv->alarms;
+	else
+		view->n = 0;
+	if (kv->disk_nospace)
+		ms_alarms_activate(view, kv->member_id, MS_ALARM_NOSPACE);
+}
+
 /* Status lists each alarm as etcd prints an AlarmMember: "memberID:N alarm:TYPE ", and a
  * failing raft log of this member ("etcdserver: raft log write failed: REASON"). */
 static bool status_errors(struct kv_pb_arena *a, const struct ms_alarms *al, const char *io,
@@ -126,13 +138,15 @@ static void maint_status(struct grpc_call *call, const uint8_t *msg, size_t len,
 	struct maintenance_service *ms = ctx;
 	Etcdserverpb__StatusResponse resp = ETCDSERVERPB__STATUS_RESPONSE__INIT;
 	struct kv_pb_arena a = { 0 };
+	struct ms_alarms view;
 
 	(void)msg;
 	(void)len;
 	resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
 	resp.version = (char *)MS_ETCD_API_VERSION;
 	resp.dbsize = resp.dbsizeinuse = (int64_t)ms_mvcc_size(ms->kv->mvcc);
-	if (!status_errors(&a, ms->kv->alarms, ms_raft_io_error(ms->kv->raft), &resp.errors,
+	alarm_view(ms->kv, &view);
+	if (!status_errors(&a, &view, ms_raft_io_error(ms->kv->raft), &resp.errors,
 			   &resp.n_errors)) {
 		grpc_call_fault(call, "out of memory listing alarms");
 		kv_pb_arena_free(&a);
@@ -224,16 +238,21 @@ static void maint_alarm(struct grpc_call *call, const uint8_t *msg, size_t len, 
 	Etcdserverpb__AlarmResponse resp = ETCDSERVERPB__ALARM_RESPONSE__INIT;
 	Metastore__Entry e = METASTORE__ENTRY__INIT;
 	struct kv_pb_arena a = { 0 };
+	struct ms_alarms view;
 
 	if (!req) {
 		api_bad_request(call);
 		return;
 	}
+	alarm_view(ms->kv, &view);
+	if (req->action == ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__DEACTIVATE &&
+	    req->memberid == ms->kv->member_id && req->alarm == ETCDSERVERPB__ALARM_TYPE__NOSPACE)
+		ms->kv->disk_nospace = false; /* the operator made room: writes may try again */
 	if (req->action != ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__GET) {
 		e.op_case = METASTORE__ENTRY__OP_ALARM;
 		e.alarm = req;
 		api_propose(ms->kv, call, &e, msg, len);
-	} else if (alarm_list(&a, ms->kv->alarms, &resp.alarms, &resp.n_alarms)) {
+	} else if (alarm_list(&a, &view, &resp.alarms, &resp.n_alarms)) {
 		resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
 		api_reply(call, &a, &resp.base);
 	} else {

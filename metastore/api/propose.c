@@ -40,15 +40,18 @@ static void on_done(void *arg, int status, const struct ms_apply_res *res)
 {
 	struct waiter *w = arg;
 
-	if (status == -ENOSPC)
+	if (status == -ENOSPC) {
+		/* etcd's answer to a full disk: NOSPACE, until an operator disarms it */
+		w->svc->disk_nospace = true;
 		grpc_call_finish(w->call, MS_GRPC_RESOURCE_EXHAUSTED, ERR_NO_SPACE);
-	else if (status == -EIO)
+	} else if (status == -EIO) {
 		grpc_call_finish(w->call, MS_GRPC_UNAVAILABLE, MS_ERR_LOG_WRITE);
-	else if (status)
+	} else if (status) {
 		grpc_call_finish(w->call, MS_GRPC_UNAVAILABLE,
 				 status == -ESHUTDOWN ? MS_ERR_STOPPED : MS_ERR_LEADER_CHANGED);
-	else
+	} else {
 		api_reply_result(w->call, w->svc, res);
+	}
 	grpc_call_unref(w->call);
 	free(w);
 }

@@ -31,6 +31,10 @@ size_t api_quota_txn_cost(const Etcdserverpb__TxnRequest *t)
 
 bool api_quota_refuse(struct kv_service *svc, struct grpc_call *call, size_t cost)
 {
+	if (svc->disk_nospace) {
+		grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, ERR_NO_SPACE);
+		return true;
+	}
 	if (svc->quota_bytes <= 0 ||
 	    ms_mvcc_size(svc->mvcc) + cost <= (size_t)svc->quota_bytes)
 		return false;

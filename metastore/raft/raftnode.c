@@ -243,11 +243,53 @@ void ms_raft_kick(struct ms_raft *rn)
 }
 
 /* Leadership changes have no libraft callback: the node looks every POLL_MS. */
+/* The name of member `id` for log lines ("?" if it is not one). */
+static const char *peer_name(struct ms_raft *rn, uint64_t id)
+{
+	struct ms_raft_peer *m = peer_find(rn, id);
+
+	return m ? m->name : "?";
+}
+
+/* One line per change of the leader this member knows, and one when it has had none for an
+ * election timeout (a lost quorum, or a partition), as an operator wants them. */
+static void log_leadership(struct ms_raft *rn)
+{
+	uint64_t id = ms_raft_leader_id(rn), now = uv_now(rn->loop);
+
+	if (!rn->log_fn)
+		return;
+	if (id && id != rn->logged_leader) {
+		rn->log_fn(rn->log_arg, "raft: leader is %s (%016llx) at term %llu%s",
+			   peer_name(rn, id), (unsigned long long)id,
+			   (unsigned long long)rn->raft->current_term,
+			   id == rn->opts.node_id ? " (this member)" : "");
+		rn->logged_leader = id;
+		rn->had_leader = true;
+		rn->no_leader_since = 0;
+		rn->logged_no_leader = false;
+	} else if (!id) {
+		if (!rn->no_leader_since)
+			rn->no_leader_since = now;
+		/* at start an election or two is normal: three timeouts before it is news */
+		if (!rn->logged_no_leader &&
+		    now - rn->no_leader_since >= rn->opts.election_ms * (rn->had_leader ? 1 : 3)) {
+			rn->log_fn(rn->log_arg, "raft: no leader for %llu ms at term %llu: no quorum "
+				   "reachable from this member", (unsigned long long)(now - rn->no_leader_since),
+				   (unsigned long long)rn->raft->current_term);
+			rn->logged_no_leader = true;
+			rn->logged_leader = 0;
+		}
+	}
+}
+
 void ms_raft_poll(struct ms_raft *rn)
 {
 	bool leader = raft_state(rn->raft) == RAFT_LEADER;
 	uint64_t applied = raft_last_applied(rn->raft);
 
+	if (rn->n_peers > 1)
+		log_leadership(rn);
 	if (leader && !rn->was_leader) {
 		rn->published_ms = 0;
 		if (rn->leader_fn)

@@ -91,8 +91,9 @@ typedef int (*ms_raft_apply_fn)(void *arg, const uint8_t *entry, size_t len,
 typedef void (*ms_raft_fatal_fn)(void *arg, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Where the node logs what an operator must know (one line, printf-style): storage failures
- * of proposals (a full disk), once per kind and every 10 s while they last. */
+/* Where the node logs what an operator must know (one line, printf-style): each change of the
+ * leader, no leader for an election timeout (lost quorum), storage failures of proposals (a
+ * full disk: once per kind and every 10 s while they last). */
 void ms_raft_on_log(struct ms_raft *rn, ms_raft_fatal_fn fn, void *arg);
 
 /* The storage failure proposals meet now (libraft's text, e.g. "io: create segment open-1:

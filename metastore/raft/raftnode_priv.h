@@ -86,6 +86,9 @@ struct ms_raft {
 	int io_error;          /* the last proposal failure of storage, 0 once one applies */
 	uint64_t io_logged_ms; /* when it was last logged */
 	char io_msg[RAFT_ERRMSG_BUF_SIZE];
+	uint64_t logged_leader;   /* the leader last logged, 0: none */
+	uint64_t no_leader_since; /* ms since when no leader is known, 0: one is */
+	bool logged_no_leader, had_leader;
 	ms_raft_forward_fn forward_fn;
 	void *forward_ctx;
 	ms_raft_unary_fn unary_fn;

@@ -2,8 +2,9 @@
 # A full disk under the data dir (a small tmpfs the test mounts): writes are refused, never
 # acknowledged, the cause is logged in one line, and every acknowledged write is there after a
 # restart with room again; etcd 3.4 runs the same checks as control (it stops itself: "create
-# wal error: no space left on device"). metastore also keeps serving reads, shows the failure
-# in Status ERRORS, and takes writes again once there is room, without a restart.
+# wal error: no space left on device"). metastore also keeps serving reads, raises NOSPACE and
+# shows the failure in Status ERRORS, and takes writes again once there is room and the alarm is
+# disarmed, without a restart.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/etcd.sh"
 
@@ -83,9 +84,18 @@ kill -0 "$MS" || fail "metastore exited on a full disk"
 	fail "metastore: reads stopped on a full disk"
 etcdctl --endpoints="127.0.0.1:$MP" endpoint status -w json | grep -q 'raft log write failed: .*space' ||
 	fail "metastore: Status shows no error: $(etcdctl --endpoints="127.0.0.1:$MP" endpoint status -w json)"
+# etcd's NOSPACE for a full disk: listed, and writes refused until disarmed
+id=$(etcdctl --endpoints="127.0.0.1:$MP" endpoint status -w fields | sed -n 's/^"MemberID" : //p')
+[ "$(etcdctl --endpoints="127.0.0.1:$MP" alarm list)" = "memberID:$id alarm:NOSPACE " ] ||
+	fail "metastore: alarm list '$(etcdctl --endpoints="127.0.0.1:$MP" alarm list)'"
 rm -f "$DISK/filler"
+out=$(etcdctl --endpoints="127.0.0.1:$MP" --command-timeout=2s put still-refused 1 2>&1) &&
+	fail "metastore: a write went through before the alarm was disarmed"
+[[ $out == *"database space exceeded"* ]] || fail "metastore: refused before disarm with '$out'"
+etcdctl --endpoints="127.0.0.1:$MP" alarm disarm >/dev/null || fail "metastore: alarm disarm failed"
 wait_until 20 etcdctl --endpoints="127.0.0.1:$MP" --command-timeout=2s put after-room 1 ||
-	fail "metastore: no write taken once there was room again"
+	fail "metastore: no write taken once there was room again and the alarm was disarmed"
+[ -z "$(etcdctl --endpoints="127.0.0.1:$MP" alarm list)" ] || fail "metastore: alarm still listed"
 etcdctl --endpoints="127.0.0.1:$MP" endpoint status -w json | grep -q 'raft log write failed' &&
 	fail "metastore: Status still shows the error after a write went through"
 kill "$MS"
@@ -97,4 +107,4 @@ wait_until 10 etcdctl --endpoints="127.0.0.1:$MP" --dial-timeout=1s endpoint hea
 check_acked metastore "$MP"
 [ "$(etcdctl --endpoints="127.0.0.1:$MP" get after-room --print-value-only)" = 1 ] ||
 	fail "metastore: the write taken after the disk had room again is gone"
-echo "PASS $E2E_NAME (etcd and metastore: refused, logged, acknowledged writes kept; metastore served reads and took writes again)"
+echo "PASS $E2E_NAME (etcd and metastore: refused, logged, acknowledged writes kept; metastore served reads, raised NOSPACE, took writes again after disarm)"
