@@ -24,7 +24,7 @@ endif
 DEB_PKGS := gcc make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	libmicrohttpd-dev libcmocka-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler \
 	libuv1-dev libraft-dev libyaml-dev pkg-config etcd-client prometheus curl jq systemd \
-	libclang-rt-14-dev libcrypt-dev iproute2 etcd-server python3-grpcio
+	libclang-rt-14-dev libcrypt-dev iproute2 etcd-server python3-grpcio golang-go
 
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror
@@ -165,6 +165,9 @@ $(BUILD)/tests/agent/%: tests/unit/agent/%.c $(AGENT_LIB) | $(SKELS)
 	$(call msg,TEST-CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(AGENT_CFLAGS) -o $@ $< $(AGENT_LIB) $(AGENT_LIBS) -lcmocka
+
+# Go targets: the Go programs the pclntab and probe-site tests read.
+include tests/unit/agent/go/go.mk
 
 unit: $(UNIT_MS) $(UNIT_AGENT)
 	$(Q)fail=0; for t in $^; do \

@@ -1,0 +1,20 @@
+# Go programs the agent's unit tests read (pclntab, probe sites), built offline with Debian's
+# golang-go: once linked by Go itself, once by the external linker (C code first in .text).
+GO_TEST_DIR := $(BUILD)/tests/go
+GO_ENV := GO111MODULE=off GOFLAGS= GOPROXY=off GOCACHE=$(abspath $(BUILD))/go-cache \
+	GOPATH=$(abspath $(BUILD))/go-path
+GO_TEST_BINS := $(GO_TEST_DIR)/target_internal $(GO_TEST_DIR)/target_external
+
+$(GO_TEST_DIR)/target_internal: tests/unit/agent/go/target.go | $(BUILD)/.deps-ok
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GO_ENV) go build -ldflags=-linkmode=internal -o $@ $<
+
+$(GO_TEST_DIR)/target_external: tests/unit/agent/go/target.go | $(BUILD)/.deps-ok
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GO_ENV) go build -ldflags=-linkmode=external -o $@ $<
+
+GO_UNIT_TESTS := $(BUILD)/tests/agent/test_gopclntab $(BUILD)/tests/agent/test_go_sites
+$(GO_UNIT_TESTS): $(GO_TEST_BINS)
+$(GO_UNIT_TESTS): AGENT_CFLAGS += -DGO_TEST_DIR='"$(abspath $(GO_TEST_DIR))"'
