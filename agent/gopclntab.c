@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ struct gopclntab {
 	size_t pcln_off;     /* functab, then the _func records */
 	struct code_scn code[MAX_CODE_SCNS];
 	int nr_code;
+	char build_id[2 * GOPCLNTAB_BUILD_ID_MAX + 1];
 };
 
 static uint32_t rd32(const uint8_t *p)
@@ -43,7 +45,26 @@ static uint64_t rd64(const uint8_t *p)
 	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
 }
 
-/* Copies .gopclntab and the executable sections' placement out of the ELF file. */
+/* The GNU build ID note's bytes, as lowercase hex (left empty without one). */
+static void read_build_id(struct gopclntab *t, Elf_Scn *scn)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t off = 0, name_off, desc_off;
+	GElf_Nhdr nh;
+
+	while (data && (off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+		const uint8_t *desc = (const uint8_t *)data->d_buf + desc_off;
+
+		if (nh.n_type != NT_GNU_BUILD_ID || nh.n_descsz > GOPCLNTAB_BUILD_ID_MAX ||
+		    nh.n_namesz != 4 || memcmp((const char *)data->d_buf + name_off, "GNU", 4))
+			continue;
+		for (size_t i = 0; i < nh.n_descsz; i++)
+			snprintf(t->build_id + 2 * i, 3, "%02x", desc[i]);
+		return;
+	}
+}
+
+/* Copies .gopclntab, the build ID and the executable sections' placement out of the file. */
 static int read_sections(struct gopclntab *t)
 {
 	Elf_Scn *scn = NULL;
@@ -63,7 +84,11 @@ static int read_sections(struct gopclntab *t)
 	while ((scn = elf_nextscn(elf, scn))) {
 		const char *name;
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_NOTE && !t->build_id[0])
+			read_build_id(t, scn);
+		if (sh.sh_type != SHT_PROGBITS)
 			continue;
 		if ((sh.sh_flags & SHF_EXECINSTR) && t->nr_code < MAX_CODE_SCNS)
 			t->code[t->nr_code++] = (struct code_scn){ sh.sh_addr, sh.sh_size, sh.sh_offset };
@@ -244,4 +269,9 @@ int gopclntab_read_code(const struct gopclntab *t, uint64_t addr, void *buf, siz
 		return 0;
 	}
 	return -ENOENT;
+}
+
+const char *gopclntab_build_id(const struct gopclntab *t)
+{
+	return t->build_id;
 }

@@ -51,4 +51,11 @@ int gopclntab_read_code(const struct gopclntab *t, uint64_t addr, void *buf, siz
 /* Go version the table format implies: 118 for Go 1.18-1.19, 120 for Go 1.20+. */
 int gopclntab_format(const struct gopclntab *t);
 
+/* Longest GNU build ID kept, in bytes. */
+#define GOPCLNTAB_BUILD_ID_MAX 64
+
+/* The binary's GNU build ID in lowercase hex ("" when it has none); valid until
+ * gopclntab_free. With external linking Go derives it from its own build ID. */
+const char *gopclntab_build_id(const struct gopclntab *t);
+
 #endif /* AGENT_GOPCLNTAB_H */

@@ -109,6 +109,7 @@ static void test_etcd(void **state)
 		skip();
 	assert_int_equal(gopclntab_open(ETCD_PATH, &t), 0);
 	assert_int_equal(gopclntab_format(t), 118);
+	assert_string_equal(gopclntab_build_id(t), "1c7d76a9f3bb327ea515919c8180a9a16b51ca91");
 	/* Debian's etcd is externally linked: C code takes the first 0x100 bytes of .text. */
 	assert_int_equal(gopclntab_text_start(t), ETCD_TEXT_SCN + 0x100);
 	assert_int_equal(gopclntab_lookup(t, "google.golang.org/grpc.(*Server).handleStream", &f), 0);
@@ -139,6 +140,10 @@ static void test_open_errors(void **state)
 	assert_true(n > 0);
 	self[n] = '\0';
 	assert_int_equal(gopclntab_open(self, &t), -ENODATA);
+	/* The Go programs are linked with a GNU build ID only externally. */
+	assert_int_equal(gopclntab_open(GO_TEST_DIR "/target_external", &t), 0);
+	assert_int_equal(strlen(gopclntab_build_id(t)), 40);
+	gopclntab_free(t);
 	gopclntab_free(NULL);
 }
 
