@@ -38,7 +38,7 @@ MS_LDFLAGS := -no-pie
 MS_LIBS := -lnghttp2 -lprotobuf-c -lraft -luv -lz -lcrypt
 
 AGENT_CFLAGS := $(COMMON_CFLAGS) -Iagent -I$(BUILD)/bpf
-AGENT_LIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
+AGENT_LIBS := -lbpf -ldw -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ivmlinux -Iinclude
@@ -168,6 +168,7 @@ $(BUILD)/tests/agent/%: tests/unit/agent/%.c $(AGENT_LIB) | $(SKELS)
 
 # Go targets: the Go programs the pclntab and probe-site tests read.
 include tests/unit/agent/go/go.mk
+include tools/go_offsets/tools.mk
 
 unit: $(UNIT_MS) $(UNIT_AGENT)
 	$(Q)fail=0; for t in $^; do \

@@ -50,3 +50,22 @@ func probeLeaf(a int) int {
 func main() {
 	fmt.Println(probeSmall(1, 2) + probeMedium(len(os.Args)) + probeLarge(len(os.Args)) + probeLeaf(4))
 }
+
+// probeRecord is a struct whose field offsets the DWARF tests read.
+type probeRecord struct {
+	kind uint8
+	seq  uint64
+	name string
+	code int32
+}
+
+var lastRecord probeRecord
+
+//go:noinline
+func probeStore(r probeRecord) {
+	lastRecord = r
+}
+
+func init() {
+	probeStore(probeRecord{kind: 1, seq: 2, name: "x", code: 3})
+}
