@@ -16,6 +16,6 @@ $(GO_TEST_DIR)/target_external: tests/unit/agent/go/target.go | $(BUILD)/.deps-o
 	$(Q)$(GO_ENV) go build -ldflags=-linkmode=external -o $@ $<
 
 GO_UNIT_TESTS := $(BUILD)/tests/agent/test_gopclntab $(BUILD)/tests/agent/test_go_sites \
-	$(BUILD)/tests/agent/test_go_offsets
+	$(BUILD)/tests/agent/test_go_offsets $(BUILD)/tests/agent/test_go_target
 $(GO_UNIT_TESTS): $(GO_TEST_BINS)
 $(GO_UNIT_TESTS): AGENT_CFLAGS += -DGO_TEST_DIR='"$(abspath $(GO_TEST_DIR))"'
