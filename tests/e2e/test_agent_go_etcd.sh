@@ -134,5 +134,10 @@ assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserve
 # every in-flight gauge is back to 0
 grep '^grpc_server_in_flight_requests{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
 	fail "in-flight not back to 0: $(grep '^grpc_server_in_flight_requests{' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
+# no probe hit failed a sanity check (5 checks for each of the 2 subsystems)
+[ "$(grep -c '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt")" = 10 ] ||
+	fail "sanity counters missing"
+grep '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
+	fail "sanity checks failed: $(grep '^metastore_agent_go_sanity' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
 check_exposition "$E2E_TMP/agent.txt"
 echo "agent == etcd /metrics: $(tr '\n' ' ' <"$E2E_TMP/agent-delta.txt")"
