@@ -19,7 +19,12 @@
 	X(SERVER_ID, "go.etcd.io/etcd/etcdserver.EtcdServer", "id")                              \
 	X(SERVER_APPLIED_INDEX, "go.etcd.io/etcd/etcdserver.EtcdServer", "appliedIndex")         \
 	X(STORE_CURRENT_REV, "go.etcd.io/etcd/mvcc.store", "currentRev")                         \
-	X(STORE_COMPACT_MAIN_REV, "go.etcd.io/etcd/mvcc.store", "compactMainRev")
+	X(STORE_COMPACT_MAIN_REV, "go.etcd.io/etcd/mvcc.store", "compactMainRev")                \
+	X(TXN_READ_STORE, "go.etcd.io/etcd/mvcc.storeTxnRead", "s")                               \
+	X(TXN_WRITE_READ, "go.etcd.io/etcd/mvcc.storeTxnWrite", "storeTxnRead")                   \
+	X(TXN_WRITE_CHANGES, "go.etcd.io/etcd/mvcc.storeTxnWrite", "changes")                     \
+	X(HMAP_COUNT, "runtime.hmap", "count")                                                    \
+	X(LEASE_REVOKE_ID, "go.etcd.io/etcd/etcdserver/etcdserverpb.LeaseRevokeRequest", "ID")
 
 #define GO_OFF_ENUM_(id, type, field) GO_OFF_##id,
 enum go_offset_id {

@@ -10,6 +10,11 @@
  *   GO_OFF_SERVER_APPLIED_INDEX go.etcd.io/etcd/etcdserver.EtcdServer.appliedIndex
  *   GO_OFF_STORE_CURRENT_REV go.etcd.io/etcd/mvcc.store.currentRev
  *   GO_OFF_STORE_COMPACT_MAIN_REV go.etcd.io/etcd/mvcc.store.compactMainRev
+ *   GO_OFF_TXN_READ_STORE go.etcd.io/etcd/mvcc.storeTxnRead.s
+ *   GO_OFF_TXN_WRITE_READ go.etcd.io/etcd/mvcc.storeTxnWrite.storeTxnRead
+ *   GO_OFF_TXN_WRITE_CHANGES go.etcd.io/etcd/mvcc.storeTxnWrite.changes
+ *   GO_OFF_HMAP_COUNT runtime.hmap.count
+ *   GO_OFF_LEASE_REVOKE_ID go.etcd.io/etcd/etcdserver/etcdserverpb.LeaseRevokeRequest.ID
  */
 static const struct go_offsets_build go_offsets_builds[] = {
 	{ "1c7d76a9f3bb327ea515919c8180a9a16b51ca91",
@@ -22,6 +27,11 @@ static const struct go_offsets_build go_offsets_builds[] = {
 		[GO_OFF_SERVER_APPLIED_INDEX] = 8,
 		[GO_OFF_STORE_CURRENT_REV] = 160,
 		[GO_OFF_STORE_COMPACT_MAIN_REV] = 168,
+		[GO_OFF_TXN_READ_STORE] = 0,
+		[GO_OFF_TXN_WRITE_READ] = 0,
+		[GO_OFF_TXN_WRITE_CHANGES] = 72,
+		[GO_OFF_HMAP_COUNT] = 0,
+		[GO_OFF_LEASE_REVOKE_ID] = 0,
 	  } } },
 };
 

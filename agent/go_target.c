@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "go_grpc.skel.h"
+#include "go_lease.skel.h"
+#include "go_mvcc.skel.h"
+#include "go_raft.skel.h"
 #include "go_offsets.h"
 #include "go_sites.h"
 #include "go_storage.skel.h"
@@ -18,37 +21,62 @@
 #include "ms_methods.h"
 
 #define GRPC_PKG "google.golang.org/grpc"
+#define ETCD_PKG "go.etcd.io/etcd"
 
-/* The sites: grpc's three prologues; storage's two calls (call and return address each). */
-enum go_grpc_site { SITE_GRPC_BEGIN, SITE_GRPC_STATUS, SITE_GRPC_END, SITE_GRPC_COUNT };
-enum go_storage_site { SITE_WAL_FSYNC, SITE_BOLT_COMMIT, SITE_STORAGE_COUNT };
+/* Where a program goes: a prologue's stack-check jbe, a direct call, or the instruction
+ * after it (the callee has returned). */
+enum site_kind { SITE_STACK, SITE_CALL, SITE_AFTER };
 
-static const char *const grpc_funcs[SITE_GRPC_COUNT] = {
-	[SITE_GRPC_BEGIN] = GRPC_PKG ".(*Server).handleStream",
-	[SITE_GRPC_STATUS] = GRPC_PKG "/internal/transport.(*http2Server).WriteStatus",
+struct probe_def {
+	enum subsys_id sub;
+	const char *prog;
+	enum site_kind kind;
+	const char *func;
+	const char *callee; /* SITE_CALL, SITE_AFTER */
+};
+
+static const struct probe_def defs[] = {
+	{ SUBSYS_GRPC, "go_grpc_begin", SITE_STACK, GRPC_PKG ".(*Server).handleStream", NULL },
+	{ SUBSYS_GRPC, "go_grpc_status", SITE_STACK,
+	  GRPC_PKG "/internal/transport.(*http2Server).WriteStatus", NULL },
 	/* the closure `defer wg.Done()` of the goroutine serveStreams starts per stream */
-	[SITE_GRPC_END] = GRPC_PKG ".(*Server).serveStreams.func1.2.1",
+	{ SUBSYS_GRPC, "go_grpc_end", SITE_STACK, GRPC_PKG ".(*Server).serveStreams.func1.2.1",
+	  NULL },
+	{ SUBSYS_STORAGE, "go_wal_fsync_begin", SITE_CALL, ETCD_PKG "/wal.(*WAL).sync",
+	  ETCD_PKG "/pkg/fileutil.Fdatasync" },
+	{ SUBSYS_STORAGE, "go_wal_fsync_end", SITE_AFTER, ETCD_PKG "/wal.(*WAL).sync",
+	  ETCD_PKG "/pkg/fileutil.Fdatasync" },
+	{ SUBSYS_STORAGE, "go_bolt_commit_begin", SITE_CALL,
+	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit" },
+	{ SUBSYS_STORAGE, "go_bolt_commit_end", SITE_AFTER,
+	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit" },
+	{ SUBSYS_MVCC, "go_node_capture", SITE_STACK, ETCD_PKG "/etcdserver.(*EtcdServer).applyAll",
+	  NULL },
+	{ SUBSYS_MVCC, "go_mvcc_txn_end", SITE_STACK, ETCD_PKG "/mvcc.(*storeTxnWrite).End", NULL },
+	{ SUBSYS_MVCC, "go_mvcc_compacted", SITE_AFTER, ETCD_PKG "/mvcc.(*store).compact.func1",
+	  ETCD_PKG "/mvcc.(*store).scheduleCompaction" },
+	{ SUBSYS_RAFT, "go_node_capture", SITE_STACK, ETCD_PKG "/etcdserver.(*EtcdServer).applyAll",
+	  NULL },
+	{ SUBSYS_RAFT, "go_raft_applied", SITE_STACK, ETCD_PKG "/pkg/wait.(*timeList).Trigger",
+	  NULL },
+	{ SUBSYS_LEASE, "go_lease_grant", SITE_CALL, ETCD_PKG "/lease.(*lessor).Grant",
+	  "runtime.mapassign_fast64" },
+	{ SUBSYS_LEASE, "go_lease_revoke", SITE_CALL, ETCD_PKG "/lease.(*lessor).Revoke",
+	  "runtime.mapdelete_fast64" },
+	{ SUBSYS_LEASE, "go_lease_renew", SITE_CALL, ETCD_PKG "/lease.(*lessor).Renew",
+	  ETCD_PKG "/lease.(*LeaseExpiredNotifier).RegisterOrUpdate" },
+	{ SUBSYS_LEASE, "go_lease_expiring", SITE_CALL,
+	  ETCD_PKG "/etcdserver.(*EtcdServer).revokeExpiredLeases.func1.1.1",
+	  ETCD_PKG "/etcdserver.(*EtcdServer).LeaseRevoke" },
 };
-static const char *const grpc_progs[SITE_GRPC_COUNT] = { "go_grpc_begin", "go_grpc_status",
-							  "go_grpc_end" };
 
-static const struct {
-	const char *caller, *callee, *begin_prog, *end_prog;
-} storage_calls[SITE_STORAGE_COUNT] = {
-	[SITE_WAL_FSYNC] = { "go.etcd.io/etcd/wal.(*WAL).sync",
-			     "go.etcd.io/etcd/pkg/fileutil.Fdatasync", "go_wal_fsync_begin",
-			     "go_wal_fsync_end" },
-	[SITE_BOLT_COMMIT] = { "go.etcd.io/etcd/mvcc/backend.(*batchTx).commit",
-			       "go.etcd.io/bbolt.(*Tx).Commit", "go_bolt_commit_begin",
-			       "go_bolt_commit_end" },
-};
+#define NR_DEFS (sizeof(defs) / sizeof(defs[0]))
 
 struct go_target {
 	struct gopclntab *tab;
 	struct go_offsets off;
 	const char *off_source;
-	struct go_site grpc[SITE_GRPC_COUNT];
-	struct go_call_site storage[SITE_STORAGE_COUNT];
+	struct go_site sites[NR_DEFS];
 };
 
 int go_target_open(const char *binary, struct go_target **out, char *eb, size_t el)
@@ -103,24 +131,25 @@ int go_target_check(struct go_target *gt, uint32_t mask, char *eb, size_t el)
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		if ((mask & (1u << id)) && !(GO_TARGET_SUBSYS & (1u << id))) {
 			snprintf(eb, el, "subsystem %s is not available for Go targets "
-				 "(they have grpc and storage)", subsys_get(id)->name);
+				 "(they have grpc, storage, mvcc, raft and lease)",
+				 subsys_get(id)->name);
 			return -EOPNOTSUPP;
 		}
 	}
-	if (mask & (1u << SUBSYS_GRPC)) {
-		for (int i = 0; i < SITE_GRPC_COUNT; i++) {
-			err = go_site_stack_check(gt->tab, grpc_funcs[i], &gt->grpc[i], eb, el);
-			if (err)
-				return err;
+	for (size_t i = 0; i < NR_DEFS; i++) {
+		const struct probe_def *d = &defs[i];
+		struct go_call_site cs;
+
+		if (!(mask & (1u << d->sub)))
+			continue;
+		if (d->kind == SITE_STACK) {
+			err = go_site_stack_check(gt->tab, d->func, &gt->sites[i], eb, el);
+		} else {
+			err = go_site_calls(gt->tab, d->func, d->callee, &cs, 1, eb, el);
+			gt->sites[i] = d->kind == SITE_CALL ? cs.call : cs.after;
 		}
-	}
-	if (mask & (1u << SUBSYS_STORAGE)) {
-		for (int i = 0; i < SITE_STORAGE_COUNT; i++) {
-			err = go_site_calls(gt->tab, storage_calls[i].caller, storage_calls[i].callee,
-					    &gt->storage[i], 1, eb, el);
-			if (err)
-				return err;
-		}
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -156,6 +185,10 @@ static int attach_at(struct bpf_object *obj, const char *prog_name, const char *
 /* Method name -> id for every method the store knows (unknown paths find nothing). */
 static int fill_methods(struct bpf_map *map, char *eb, size_t el)
 {
+	if (!map) {
+		snprintf(eb, el, "BPF map go_method_ids missing");
+		return -ENOENT;
+	}
 	for (uint32_t m = 1; m < MS_METHOD_COUNT; m++) {
 		struct ms_go_method_key k;
 		int err;
@@ -171,78 +204,105 @@ static int fill_methods(struct bpf_map *map, char *eb, size_t el)
 	return 0;
 }
 
-static int attach_grpc(struct go_target *gt, const char *binary, int pid, const uint64_t *bounds,
-		       uint32_t nr_bounds, uint32_t cookie, struct go_target_sub *sub, char *eb,
-		       size_t el)
+/* Each object's field offsets, in its own rodata type. */
+static void setup_grpc(struct go_grpc_bpf *k, const struct go_offsets *o)
 {
-	struct go_grpc_bpf *k = go_grpc_bpf__open();
-	int err;
-
-	if (!k) {
-		err = errno ? -errno : -ENOMEM;
-		snprintf(eb, el, "cannot open BPF object go_grpc: %s", strerror(-err));
-		return err;
-	}
-	sub->skel = k;
-	sub->obj = k->obj;
-	sub->destroy = (void (*)(void *))go_grpc_bpf__destroy;
-	memcpy((void *)k->rodata->bounds_ns, bounds, sizeof(bounds[0]) * nr_bounds);
-	k->rodata->nr_bounds = nr_bounds;
-	k->rodata->off_stream_method = gt->off.off[GO_OFF_STREAM_METHOD];
-	k->rodata->off_status_proto = gt->off.off[GO_OFF_STATUS_PROTO];
-	k->rodata->off_proto_code = gt->off.off[GO_OFF_PROTO_STATUS_CODE];
-	err = go_grpc_bpf__load(k);
-	if (err) {
-		snprintf(eb, el, "cannot load BPF object go_grpc: %s", strerror(-err));
-		return err;
-	}
-	err = fill_methods(k->maps.go_method_ids, eb, el);
-	for (int i = 0; i < SITE_GRPC_COUNT && !err; i++)
-		err = attach_at(k->obj, grpc_progs[i], binary, pid, gt->grpc[i].offset, cookie, sub,
-				eb, el);
-	return err;
+	k->rodata->off_stream_method = o->off[GO_OFF_STREAM_METHOD];
+	k->rodata->off_status_proto = o->off[GO_OFF_STATUS_PROTO];
+	k->rodata->off_proto_code = o->off[GO_OFF_PROTO_STATUS_CODE];
 }
 
-static int attach_storage(struct go_target *gt, const char *binary, int pid,
-			  const uint64_t *bounds, uint32_t nr_bounds, uint32_t cookie,
-			  struct go_target_sub *sub, char *eb, size_t el)
+static void setup_storage(struct go_storage_bpf *k, const struct go_offsets *o)
 {
-	struct go_storage_bpf *k = go_storage_bpf__open();
-	int err;
-
-	if (!k) {
-		err = errno ? -errno : -ENOMEM;
-		snprintf(eb, el, "cannot open BPF object go_storage: %s", strerror(-err));
-		return err;
-	}
-	sub->skel = k;
-	sub->obj = k->obj;
-	sub->destroy = (void (*)(void *))go_storage_bpf__destroy;
-	memcpy((void *)k->rodata->bounds_ns, bounds, sizeof(bounds[0]) * nr_bounds);
-	k->rodata->nr_bounds = nr_bounds;
-	err = go_storage_bpf__load(k);
-	if (err) {
-		snprintf(eb, el, "cannot load BPF object go_storage: %s", strerror(-err));
-		return err;
-	}
-	for (int i = 0; i < SITE_STORAGE_COUNT && !err; i++) {
-		err = attach_at(k->obj, storage_calls[i].begin_prog, binary, pid,
-				gt->storage[i].call.offset, cookie, sub, eb, el);
-		if (!err)
-			err = attach_at(k->obj, storage_calls[i].end_prog, binary, pid,
-					gt->storage[i].after.offset, cookie, sub, eb, el);
-	}
-	return err;
+	(void)k;
+	(void)o;
 }
+
+static void setup_mvcc(struct go_mvcc_bpf *k, const struct go_offsets *o)
+{
+	k->rodata->off_server_id = o->off[GO_OFF_SERVER_ID];
+	k->rodata->off_txn_read = o->off[GO_OFF_TXN_WRITE_READ];
+	k->rodata->off_txn_store = o->off[GO_OFF_TXN_READ_STORE];
+	k->rodata->off_txn_changes = o->off[GO_OFF_TXN_WRITE_CHANGES];
+	k->rodata->off_current_rev = o->off[GO_OFF_STORE_CURRENT_REV];
+}
+
+static void setup_raft(struct go_raft_bpf *k, const struct go_offsets *o)
+{
+	k->rodata->off_server_id = o->off[GO_OFF_SERVER_ID];
+}
+
+static void setup_lease(struct go_lease_bpf *k, const struct go_offsets *o)
+{
+	k->rodata->off_hmap_count = o->off[GO_OFF_HMAP_COUNT];
+	k->rodata->off_revoke_id = o->off[GO_OFF_LEASE_REVOKE_ID];
+}
+
+/* Opens an object, sets its buckets and offsets: every skeleton in one shape. */
+#define GO_OPEN_FN(name)                                                                  \
+	static int open_##name(const struct go_target *gt, const uint64_t *bounds,         \
+			       uint32_t nr_bounds, struct go_target_sub *sub)              \
+	{                                                                                  \
+		struct go_##name##_bpf *k = go_##name##_bpf__open();                       \
+                                                                                           \
+		if (!k)                                                                    \
+			return errno ? -errno : -ENOMEM;                                   \
+		sub->skel = k;                                                             \
+		sub->obj = k->obj;                                                         \
+		sub->destroy = (void (*)(void *))go_##name##_bpf__destroy;                 \
+		memcpy((void *)k->rodata->bounds_ns, bounds, sizeof(bounds[0]) * nr_bounds); \
+		k->rodata->nr_bounds = nr_bounds;                                          \
+		setup_##name(k, &gt->off);                                                 \
+		return 0;                                                                  \
+	}
+
+GO_OPEN_FN(grpc)
+GO_OPEN_FN(storage)
+GO_OPEN_FN(mvcc)
+GO_OPEN_FN(raft)
+GO_OPEN_FN(lease)
+
+static int (*const openers[SUBSYS_COUNT])(const struct go_target *, const uint64_t *, uint32_t,
+					   struct go_target_sub *) = {
+	[SUBSYS_GRPC] = open_grpc,
+	[SUBSYS_STORAGE] = open_storage,
+	[SUBSYS_MVCC] = open_mvcc,
+	[SUBSYS_RAFT] = open_raft,
+	[SUBSYS_LEASE] = open_lease,
+};
 
 int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary, int pid,
 		     const uint64_t *bounds, uint32_t nr_bounds, uint32_t cookie,
 		     struct go_target_sub *sub, char *eb, size_t el)
 {
-	if (id == SUBSYS_GRPC)
-		return attach_grpc(gt, binary, pid, bounds, nr_bounds, cookie, sub, eb, el);
-	if (id == SUBSYS_STORAGE)
-		return attach_storage(gt, binary, pid, bounds, nr_bounds, cookie, sub, eb, el);
-	snprintf(eb, el, "subsystem %s is not available for Go targets", subsys_get(id)->name);
-	return -EOPNOTSUPP;
+	const char *name = subsys_get(id)->name;
+	int err;
+
+	if (!openers[id]) {
+		snprintf(eb, el, "subsystem %s is not available for Go targets", name);
+		return -EOPNOTSUPP;
+	}
+	err = openers[id](gt, bounds, nr_bounds, sub);
+	if (err) {
+		snprintf(eb, el, "cannot open Go BPF object of subsystem %s: %s", name,
+			 strerror(-err));
+		return err;
+	}
+	err = bpf_object__load(sub->obj);
+	if (err) {
+		snprintf(eb, el, "cannot load Go BPF object of subsystem %s: %s", name,
+			 strerror(-err));
+		return err;
+	}
+	if (id == SUBSYS_GRPC) {
+		err = fill_methods(bpf_object__find_map_by_name(sub->obj, "go_method_ids"), eb, el);
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < NR_DEFS && !err; i++) {
+		if (defs[i].sub == id)
+			err = attach_at(sub->obj, defs[i].prog, binary, pid, gt->sites[i].offset,
+					cookie, sub, eb, el);
+	}
+	return err;
 }

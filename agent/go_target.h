@@ -12,7 +12,9 @@ struct bpf_object;
 struct go_target;
 
 /* Subsystems a Go target supports, as a mask of 1u << enum subsys_id. */
-#define GO_TARGET_SUBSYS ((1u << SUBSYS_GRPC) | (1u << SUBSYS_STORAGE))
+#define GO_TARGET_SUBSYS                                                                 \
+	((1u << SUBSYS_GRPC) | (1u << SUBSYS_STORAGE) | (1u << SUBSYS_MVCC) |                 \
+	 (1u << SUBSYS_RAFT) | (1u << SUBSYS_LEASE))
 
 /*
  * Opens `binary` as a Go target when it is one (it has a .gopclntab) and resolves its struct

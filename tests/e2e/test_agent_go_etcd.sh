@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The agent on an unmodified Go etcd (Debian's 3.4.23): gRPC calls by method and code, WAL
-# fsyncs and backend commits equal etcd's own /metrics series by series, in-flight back to 0,
-# with --binary and --pid; an unknown build without DWARF and a subsystem Go targets lack are
-# refused in one line with nothing attached.
+# fsyncs and backend commits, lease grants/revokes/renewals/expiries, compactions, the current
+# revision and the applied index equal etcd's own /metrics series by series, in-flight back to
+# 0, with --binary and --pid; an unknown build without DWARF and a subsystem Go targets lack
+# are refused in one line with nothing attached.
 source "$(dirname "$0")/lib.sh"
 
 need_root
@@ -23,27 +24,29 @@ MS_PORT=$EP
 wait_until 20 ctl endpoint health || fail "etcd did not start"
 
 # Refusals first: nothing may be attached after them.
-out=$("$AGENT" --binary "$ETCD" --probes grpc,lease --listen 127.0.0.1:0 2>&1) &&
-	fail "lease on a Go target was accepted"
+out=$("$AGENT" --binary "$ETCD" --probes grpc,watch --listen 127.0.0.1:0 2>&1) &&
+	fail "watch on a Go target was accepted"
 [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "refusal is not one line: $out"
-grep -q "subsystem lease is not available for Go targets" <<<"$out" || fail "refusal: $out"
+grep -q "subsystem watch is not available for Go targets" <<<"$out" || fail "refusal: $out"
 objcopy -R .note.gnu.build-id "$ETCD" "$E2E_TMP/etcd-unknown"
 out=$("$AGENT" --binary "$E2E_TMP/etcd-unknown" --probes grpc --listen 127.0.0.1:0 2>&1) &&
 	fail "an unknown build without DWARF was accepted"
 grep -q "no DWARF and build ID (none) is not in the offsets table" <<<"$out" || fail "refusal: $out"
 
 AGENT_PORT=$(free_port)
-start_agent "$AGENT_PORT" --binary "$ETCD" --probes grpc,storage
+PROBES=grpc,storage,mvcc,raft,lease
+start_agent "$AGENT_PORT" --binary "$ETCD" --probes "$PROBES"
 PID_PORT=$(free_port)
-"$AGENT" --listen "127.0.0.1:$PID_PORT" --pid "$ETCD_PID" --probes grpc,storage \
+"$AGENT" --listen "127.0.0.1:$PID_PORT" --pid "$ETCD_PID" --probes "$PROBES" \
 	>"$E2E_TMP/agent-pid.log" 2>&1 &
 E2E_PIDS+=("$!")
 wait_until 20 curl -sf "http://127.0.0.1:$PID_PORT/health" || fail "the --pid agent did not start"
 
 etcd_metrics() { curl -sf --max-time 10 "http://127.0.0.1:$EP/metrics"; }
 
-# etcd's counts in the agent's terms: "METHOD|CODE N" from grpc_server_handled_total, and
-# "wal|- N" / "bbolt|- N" from the disk histograms' counts.
+# etcd's counts in the agent's terms: "METHOD|CODE N" from grpc_server_handled_total,
+# "wal|- N" / "bbolt|- N" from the disk histograms' counts, the lease counters (revoked
+# includes expiries) and compactions from the compaction histogram's count.
 etcd_counts() {
 	awk '
 	/^grpc_server_handled_total\{/ {
@@ -53,7 +56,14 @@ etcd_counts() {
 		print "/" s "/" m "|" code, $2
 	}
 	/^etcd_disk_wal_fsync_duration_seconds_count / { print "wal|-", $2 }
-	/^etcd_disk_backend_commit_duration_seconds_count / { print "bbolt|-", $2 }' "$1" | sort
+	/^etcd_disk_backend_commit_duration_seconds_count / { print "bbolt|-", $2 }
+	/^etcd_debugging_lease_granted_total / { print "lease|granted", $2 }
+	/^etcd_debugging_lease_revoked_total / { print "lease|revoked", $2 }
+	/^etcd_debugging_lease_renewed_total / { print "lease|renewed", $2 }
+	/^etcd_debugging_server_lease_expired_total / { print "lease|expired", $2 }
+	/^etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count / {
+		print "mvcc|compactions", $2
+	}' "$1" | sort
 }
 
 # The agent's counts, same shape (storage summed over status).
@@ -66,7 +76,17 @@ agent_counts() {
 	}
 	/^storage_operation_total\{operation="fsync",storage="wal"/ { wal += $2 }
 	/^storage_operation_total\{operation="commit",storage="bbolt"/ { bolt += $2 }
-	END { print "wal|-", wal + 0; print "bbolt|-", bolt + 0 }' "$1" | sort
+	/^lease_operations_total\{operation="grant",status="ok"\}/ { granted = $2 }
+	/^lease_operations_total\{operation="revoke",status="ok"\}/ { revoked += $2 }
+	/^lease_operations_total\{operation="expire",status="ok"\}/ { revoked += $2; expired = $2 }
+	/^lease_operations_total\{operation="renew",status="ok"\}/ { renewed = $2 }
+	/^mvcc_compaction_total / { compactions = $2 }
+	END {
+		print "wal|-", wal + 0; print "bbolt|-", bolt + 0
+		print "lease|granted", granted + 0; print "lease|revoked", revoked + 0
+		print "lease|renewed", renewed + 0; print "lease|expired", expired + 0
+		print "mvcc|compactions", compactions + 0
+	}' "$1" | sort
 }
 
 # Nothing runs against etcd now: its counts from here on are what the agents must see.
@@ -85,7 +105,9 @@ done
 ctl compaction 1000000 >/dev/null 2>&1 && fail "a compaction to a future revision succeeded"
 lease=$(ctl lease grant 60 | awk '{print $2}')
 ctl put --lease="$lease" leased x >/dev/null
-ctl lease revoke "$lease" >/dev/null
+ctl lease keep-alive --once "$lease" >/dev/null
+lease2=$(ctl lease grant 60 | awk '{print $2}')
+ctl lease revoke "$lease2" >/dev/null
 ctl lease grant 2 >/dev/null
 timeout 3 etcdctl --endpoints="127.0.0.1:$EP" watch w >"$E2E_TMP/watch.out" 2>&1 &
 WATCH_PID=$!
@@ -129,13 +151,28 @@ assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserve
 assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/Txn",code="OK"}' 2
 assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/Compact",code="OutOfRange"}' 1
 assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/Compact",code="OK"}' 1
-assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseGrant",code="OK"}' 2
+assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseGrant",code="OK"}' 3
 assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseRevoke",code="OK"}' 1
+for op in grant:3 revoke:1 renew:1 expire:1; do
+	assert_sample "$E2E_TMP/agent.txt" "lease_operations_total{operation=\"${op%:*}\",status=\"ok\"}" "${op#*:}"
+done
+assert_sample "$E2E_TMP/agent.txt" 'mvcc_compaction_total' 1
+# one lease is left: the one kept alive
+assert_sample "$E2E_TMP/agent.txt" 'lease_active_total' 1
+# the gauges: etcd's own values, under the member id etcdctl prints
+node=$(ctl member list | cut -d, -f1)
+rev=$(sample_value "$E2E_TMP/etcd-after.txt" etcd_debugging_mvcc_current_revision)
+applied=$(sample_value "$E2E_TMP/etcd-after.txt" etcd_server_proposals_applied_total)
+[ -n "$node" ] && [ -n "$rev" ] && [ -n "$applied" ] || fail "etcd's member id or gauges missing"
+for f in agent.txt agent-pid.txt; do
+	assert_sample "$E2E_TMP/$f" "mvcc_current_revision{node=\"$node\"}" "$rev"
+	assert_sample "$E2E_TMP/$f" "raft_applied_index{node=\"$node\"}" "$applied"
+done
 # every in-flight gauge is back to 0
 grep '^grpc_server_in_flight_requests{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
 	fail "in-flight not back to 0: $(grep '^grpc_server_in_flight_requests{' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
-# no probe hit failed a sanity check (5 checks for each of the 2 subsystems)
-[ "$(grep -c '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt")" = 10 ] ||
+# no probe hit failed a sanity check (5 checks for each of the 5 subsystems)
+[ "$(grep -c '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt")" = 25 ] ||
 	fail "sanity counters missing"
 grep '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
 	fail "sanity checks failed: $(grep '^metastore_agent_go_sanity' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
