@@ -24,7 +24,10 @@
 	X(TXN_WRITE_READ, "go.etcd.io/etcd/mvcc.storeTxnWrite", "storeTxnRead")                   \
 	X(TXN_WRITE_CHANGES, "go.etcd.io/etcd/mvcc.storeTxnWrite", "changes")                     \
 	X(HMAP_COUNT, "runtime.hmap", "count")                                                    \
-	X(LEASE_REVOKE_ID, "go.etcd.io/etcd/etcdserver/etcdserverpb.LeaseRevokeRequest", "ID")
+	X(LEASE_REVOKE_ID, "go.etcd.io/etcd/etcdserver/etcdserverpb.LeaseRevokeRequest", "ID")   \
+	X(WATCH_RESP_EVENTS, "go.etcd.io/etcd/etcdserver/etcdserverpb.WatchResponse", "Events")   \
+	X(EVENT_TYPE, "go.etcd.io/etcd/mvcc/mvccpb.Event", "Type")                                \
+	X(WATCHER_CH, "go.etcd.io/etcd/mvcc.watcher", "ch")
 
 #define GO_OFF_ENUM_(id, type, field) GO_OFF_##id,
 enum go_offset_id {

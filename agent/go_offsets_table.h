@@ -15,6 +15,9 @@
  *   GO_OFF_TXN_WRITE_CHANGES go.etcd.io/etcd/mvcc.storeTxnWrite.changes
  *   GO_OFF_HMAP_COUNT runtime.hmap.count
  *   GO_OFF_LEASE_REVOKE_ID go.etcd.io/etcd/etcdserver/etcdserverpb.LeaseRevokeRequest.ID
+ *   GO_OFF_WATCH_RESP_EVENTS go.etcd.io/etcd/etcdserver/etcdserverpb.WatchResponse.Events
+ *   GO_OFF_EVENT_TYPE go.etcd.io/etcd/mvcc/mvccpb.Event.Type
+ *   GO_OFF_WATCHER_CH go.etcd.io/etcd/mvcc.watcher.ch
  */
 static const struct go_offsets_build go_offsets_builds[] = {
 	{ "1c7d76a9f3bb327ea515919c8180a9a16b51ca91",
@@ -32,6 +35,9 @@ static const struct go_offsets_build go_offsets_builds[] = {
 		[GO_OFF_TXN_WRITE_CHANGES] = 72,
 		[GO_OFF_HMAP_COUNT] = 0,
 		[GO_OFF_LEASE_REVOKE_ID] = 0,
+		[GO_OFF_WATCH_RESP_EVENTS] = 56,
+		[GO_OFF_EVENT_TYPE] = 0,
+		[GO_OFF_WATCHER_CH] = 96,
 	  } } },
 };
 

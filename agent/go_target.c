@@ -15,6 +15,7 @@
 #include "go_offsets.h"
 #include "go_sites.h"
 #include "go_storage.skel.h"
+#include "go_watch.skel.h"
 #include "gopclntab.h"
 #include "ms_go.h"
 #include "ms_maps.h"
@@ -68,6 +69,12 @@ static const struct probe_def defs[] = {
 	{ SUBSYS_LEASE, "go_lease_expiring", SITE_CALL,
 	  ETCD_PKG "/etcdserver.(*EtcdServer).revokeExpiredLeases.func1.1.1",
 	  ETCD_PKG "/etcdserver.(*EtcdServer).LeaseRevoke" },
+	{ SUBSYS_WATCH, "go_watch_send", SITE_STACK,
+	  ETCD_PKG "/etcdserver/etcdserverpb.(*watchWatchServer).Send", NULL },
+	{ SUBSYS_WATCH, "go_watch_create", SITE_STACK, ETCD_PKG "/mvcc.(*watchableStore).watch",
+	  NULL },
+	{ SUBSYS_WATCH, "go_watch_cancel", SITE_STACK,
+	  ETCD_PKG "/mvcc.(*watchableStore).cancelWatcher", NULL },
 };
 
 #define NR_DEFS (sizeof(defs) / sizeof(defs[0]))
@@ -131,7 +138,7 @@ int go_target_check(struct go_target *gt, uint32_t mask, char *eb, size_t el)
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		if ((mask & (1u << id)) && !(GO_TARGET_SUBSYS & (1u << id))) {
 			snprintf(eb, el, "subsystem %s is not available for Go targets "
-				 "(they have grpc, storage, mvcc, raft and lease)",
+				 "(they have grpc, storage, mvcc, raft, lease and watch)",
 				 subsys_get(id)->name);
 			return -EOPNOTSUPP;
 		}
@@ -238,6 +245,13 @@ static void setup_lease(struct go_lease_bpf *k, const struct go_offsets *o)
 	k->rodata->off_revoke_id = o->off[GO_OFF_LEASE_REVOKE_ID];
 }
 
+static void setup_watch(struct go_watch_bpf *k, const struct go_offsets *o)
+{
+	k->rodata->off_resp_events = o->off[GO_OFF_WATCH_RESP_EVENTS];
+	k->rodata->off_event_type = o->off[GO_OFF_EVENT_TYPE];
+	k->rodata->off_watcher_ch = o->off[GO_OFF_WATCHER_CH];
+}
+
 /* Opens an object, sets its buckets and offsets: every skeleton in one shape. */
 #define GO_OPEN_FN(name)                                                                  \
 	static int open_##name(const struct go_target *gt, const uint64_t *bounds,         \
@@ -261,6 +275,7 @@ GO_OPEN_FN(storage)
 GO_OPEN_FN(mvcc)
 GO_OPEN_FN(raft)
 GO_OPEN_FN(lease)
+GO_OPEN_FN(watch)
 
 static int (*const openers[SUBSYS_COUNT])(const struct go_target *, const uint64_t *, uint32_t,
 					   struct go_target_sub *) = {
@@ -269,6 +284,7 @@ static int (*const openers[SUBSYS_COUNT])(const struct go_target *, const uint64
 	[SUBSYS_MVCC] = open_mvcc,
 	[SUBSYS_RAFT] = open_raft,
 	[SUBSYS_LEASE] = open_lease,
+	[SUBSYS_WATCH] = open_watch,
 };
 
 int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary, int pid,

@@ -14,7 +14,7 @@ struct go_target;
 /* Subsystems a Go target supports, as a mask of 1u << enum subsys_id. */
 #define GO_TARGET_SUBSYS                                                                 \
 	((1u << SUBSYS_GRPC) | (1u << SUBSYS_STORAGE) | (1u << SUBSYS_MVCC) |                 \
-	 (1u << SUBSYS_RAFT) | (1u << SUBSYS_LEASE))
+	 (1u << SUBSYS_RAFT) | (1u << SUBSYS_LEASE) | (1u << SUBSYS_WATCH))
 
 /*
  * Opens `binary` as a Go target when it is one (it has a .gopclntab) and resolves its struct

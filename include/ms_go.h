@@ -24,7 +24,9 @@ struct ms_go_method_key {
 	X(METHOD_SLASH, "method_slash")                                            \
 	X(STATUS_CODE, "status_code")                                              \
 	X(READ_FAULT, "read_fault")                                                \
-	X(TABLE_FULL, "table_full")
+	X(TABLE_FULL, "table_full")                                                \
+	X(EVENT_COUNT, "event_count")                                              \
+	X(EVENT_TYPE, "event_type")
 
 #define MS_GO_SANITY_ENUM_(id, name) MS_GO_SANITY_##id,
 enum ms_go_sanity {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The agent on an unmodified Go etcd (Debian's 3.4.23): gRPC calls by method and code, WAL
-# fsyncs and backend commits, lease grants/revokes/renewals/expiries, compactions, the current
-# revision and the applied index equal etcd's own /metrics series by series, in-flight back to
-# 0, with --binary and --pid; an unknown build without DWARF and a subsystem Go targets lack
+# fsyncs and backend commits, lease grants/revokes/renewals/expiries, compactions, watch events
+# sent and open watchers, the current revision and the applied index equal etcd's own /metrics
+# series by series, in-flight back to 0, with --binary and --pid; an unknown build without DWARF and a subsystem Go targets lack
 # are refused in one line with nothing attached.
 source "$(dirname "$0")/lib.sh"
 
@@ -24,17 +24,17 @@ MS_PORT=$EP
 wait_until 20 ctl endpoint health || fail "etcd did not start"
 
 # Refusals first: nothing may be attached after them.
-out=$("$AGENT" --binary "$ETCD" --probes grpc,watch --listen 127.0.0.1:0 2>&1) &&
-	fail "watch on a Go target was accepted"
+out=$("$AGENT" --binary "$ETCD" --probes grpc,auth --listen 127.0.0.1:0 2>&1) &&
+	fail "auth on a Go target was accepted"
 [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "refusal is not one line: $out"
-grep -q "subsystem watch is not available for Go targets" <<<"$out" || fail "refusal: $out"
+grep -q "subsystem auth is not available for Go targets" <<<"$out" || fail "refusal: $out"
 objcopy -R .note.gnu.build-id "$ETCD" "$E2E_TMP/etcd-unknown"
 out=$("$AGENT" --binary "$E2E_TMP/etcd-unknown" --probes grpc --listen 127.0.0.1:0 2>&1) &&
 	fail "an unknown build without DWARF was accepted"
 grep -q "no DWARF and build ID (none) is not in the offsets table" <<<"$out" || fail "refusal: $out"
 
 AGENT_PORT=$(free_port)
-PROBES=grpc,storage,mvcc,raft,lease
+PROBES=grpc,storage,mvcc,raft,lease,watch
 start_agent "$AGENT_PORT" --binary "$ETCD" --probes "$PROBES"
 PID_PORT=$(free_port)
 "$AGENT" --listen "127.0.0.1:$PID_PORT" --pid "$ETCD_PID" --probes "$PROBES" \
@@ -61,6 +61,7 @@ etcd_counts() {
 	/^etcd_debugging_lease_revoked_total / { print "lease|revoked", $2 }
 	/^etcd_debugging_lease_renewed_total / { print "lease|renewed", $2 }
 	/^etcd_debugging_server_lease_expired_total / { print "lease|expired", $2 }
+	/^etcd_debugging_mvcc_events_total / { print "watch|events", $2 }
 	/^etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count / {
 		print "mvcc|compactions", $2
 	}' "$1" | sort
@@ -81,11 +82,12 @@ agent_counts() {
 	/^lease_operations_total\{operation="expire",status="ok"\}/ { revoked += $2; expired = $2 }
 	/^lease_operations_total\{operation="renew",status="ok"\}/ { renewed = $2 }
 	/^mvcc_compaction_total / { compactions = $2 }
+	/^watch_events_sent_total\{/ { events += $2 }
 	END {
 		print "wal|-", wal + 0; print "bbolt|-", bolt + 0
 		print "lease|granted", granted + 0; print "lease|revoked", revoked + 0
 		print "lease|renewed", renewed + 0; print "lease|expired", expired + 0
-		print "mvcc|compactions", compactions + 0
+		print "mvcc|compactions", compactions + 0; print "watch|events", events + 0
 	}' "$1" | sort
 }
 
@@ -113,9 +115,13 @@ timeout 3 etcdctl --endpoints="127.0.0.1:$EP" watch w >"$E2E_TMP/watch.out" 2>&1
 WATCH_PID=$!
 E2E_PIDS+=("$WATCH_PID")
 watch_in_flight() {
-	scrape | grep -q '^grpc_server_in_flight_requests{method="/etcdserverpb.Watch/Watch"} 1$'
+	scrape | grep -q '^grpc_server_in_flight_requests{method="/etcdserverpb.Watch/Watch"} 1$' &&
+		scrape | grep -qx 'watch_active_total 1'
 }
-wait_until 10 watch_in_flight || fail "the watch stream is not in flight"
+wait_until 10 watch_in_flight || fail "the watch stream or its watcher is not seen"
+watchers_before=$(sample_value "$E2E_TMP/etcd-before.txt" etcd_debugging_mvcc_watcher_total)
+[ "$(etcd_metrics | sample_value /dev/stdin etcd_debugging_mvcc_watcher_total)" = $((watchers_before + 1)) ] ||
+	fail "etcd does not count one more watcher"
 ctl put w 1 >/dev/null
 ctl del w >/dev/null
 wait "$WATCH_PID" || true
@@ -157,6 +163,10 @@ for op in grant:3 revoke:1 renew:1 expire:1; do
 	assert_sample "$E2E_TMP/agent.txt" "lease_operations_total{operation=\"${op%:*}\",status=\"ok\"}" "${op#*:}"
 done
 assert_sample "$E2E_TMP/agent.txt" 'mvcc_compaction_total' 1
+assert_sample "$E2E_TMP/agent.txt" 'watch_events_sent_total{type="PUT"}' 1
+assert_sample "$E2E_TMP/agent.txt" 'watch_events_sent_total{type="DELETE"}' 1
+assert_sample "$E2E_TMP/agent.txt" 'watch_active_total' 0
+assert_sample "$E2E_TMP/etcd-after.txt" etcd_debugging_mvcc_watcher_total "$watchers_before"
 # one lease is left: the one kept alive
 assert_sample "$E2E_TMP/agent.txt" 'lease_active_total' 1
 # the gauges: etcd's own values, under the member id etcdctl prints
@@ -171,8 +181,8 @@ done
 # every in-flight gauge is back to 0
 grep '^grpc_server_in_flight_requests{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
 	fail "in-flight not back to 0: $(grep '^grpc_server_in_flight_requests{' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
-# no probe hit failed a sanity check (5 checks for each of the 5 subsystems)
-[ "$(grep -c '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt")" = 25 ] ||
+# no probe hit failed a sanity check (7 checks for each of the 6 subsystems)
+[ "$(grep -c '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt")" = 42 ] ||
 	fail "sanity counters missing"
 grep '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
 	fail "sanity checks failed: $(grep '^metastore_agent_go_sanity' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
