@@ -245,8 +245,9 @@ $(BENCH_DIR)/loadgen: $(LOADGEN_SRCS) $(wildcard bench/*.h) $(PROTO_O) | $(PROTO
 	$(Q)$(CC) $(MS_CFLAGS) -Ibench $(MS_LDFLAGS) -o $@ $(LOADGEN_SRCS) $(PROTO_O) \
 		-lnghttp2 -lprotobuf-c -lpthread -lm
 
-bench: $(BENCH_BINS) $(METASTORE) $(AGENT)
-	$(Q)bench/run.sh $(BENCH_BINS) $(METASTORE) $(AGENT) docs/BENCHMARKS.md
+bench: $(BENCH_BINS) $(METASTORE) $(AGENT) $(BENCH_DIR)/go_probe_cost
+	$(Q)GO_PROBE_COST=$(BENCH_DIR)/go_probe_cost GO_PROBE_LOOP=$(BENCH_DIR)/go_probe_loop \
+		bench/run.sh $(BENCH_BINS) $(METASTORE) $(AGENT) docs/BENCHMARKS.md
 
 # --- fuzzing ----------------------------------------------------------------------------
 # libFuzzer harnesses (clang, ASan + UBSan; the runtime is in libclang-rt-14-dev), built

@@ -19,3 +19,14 @@ GO_UNIT_TESTS := $(BUILD)/tests/agent/test_gopclntab $(BUILD)/tests/agent/test_g
 	$(BUILD)/tests/agent/test_go_offsets $(BUILD)/tests/agent/test_go_target
 $(GO_UNIT_TESTS): $(GO_TEST_BINS)
 $(GO_UNIT_TESTS): AGENT_CFLAGS += -DGO_TEST_DIR='"$(abspath $(GO_TEST_DIR))"'
+
+# bench/go_probe_cost: ns per hit on each kind of Go probe site (part of `make bench`).
+$(BUILD)/bench/go_probe_loop: bench/go/probe_loop.go | $(BUILD)/.deps-ok
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GO_ENV) go build -ldflags=-linkmode=external -o $@ $<
+
+$(BUILD)/bench/go_probe_cost: bench/go_probe_cost.c $(BUILD)/bench/probe_cost.skel.h $(AGENT_LIB) \
+		$(BUILD)/bench/go_probe_loop | $(SKELS)
+	$(call msg,BENCH-CC,$<)
+	$(Q)$(CC) $(AGENT_CFLAGS) -I$(BUILD)/bench -o $@ $< $(AGENT_LIB) $(AGENT_LIBS)
