@@ -36,6 +36,7 @@ step probe "$probe_cost"
 step overhead "$here/overhead.sh" "$store" "$agent" "$loadgen"
 step etcd "$here/etcd_compare.sh" "$store" "$loadgen"
 step agent "$here/agent_usage.sh" "$store" "$agent" "$loadgen"
+[ -z "${GO_PROBE_COST:-}" ] || step goetcd "$here/go_overhead.sh" "$agent" "$loadgen"
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(($(date +%s) - start))
 
@@ -137,6 +138,12 @@ bench_r() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; el
 	echo
 	cat "$tmp/probe"
 	echo
+	if [ -s "$tmp/goetcd" ]; then
+		echo "## A Go etcd with the agent attached (\`bench/go_overhead.sh\`)"
+		echo
+		cat "$tmp/goetcd"
+		echo
+	fi
 	if [ -s "$tmp/goprobe" ]; then
 		echo "## Uprobe cost per Go probe site (\`bench/go_probe_cost.c\`)"
 		echo
