@@ -30,3 +30,23 @@ $(BUILD)/bench/go_probe_cost: bench/go_probe_cost.c $(BUILD)/bench/probe_cost.sk
 		$(BUILD)/bench/go_probe_loop | $(SKELS)
 	$(call msg,BENCH-CC,$<)
 	$(Q)$(CC) $(AGENT_CFLAGS) -I$(BUILD)/bench -o $@ $< $(AGENT_LIB) $(AGENT_LIBS)
+
+# test_go_morestack: a Go program whose stacks grow, and a BPF object counting jbe hits.
+$(GO_TEST_DIR)/stackgrow: tests/unit/agent/go/stackgrow.go | $(BUILD)/.deps-ok
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GO_ENV) go build -ldflags=-linkmode=external -o $@ $<
+
+$(GO_TEST_DIR)/morestack.bpf.o: tests/unit/agent/go/morestack.bpf.c bpf/go_common.bpf.h \
+		| $(BUILD)/.deps-ok
+	$(call msg,BPF,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Ibpf -c $< -o $@
+
+$(GO_TEST_DIR)/morestack.skel.h: $(GO_TEST_DIR)/morestack.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(BUILD)/tests/agent/test_go_morestack: $(GO_TEST_DIR)/stackgrow $(GO_TEST_DIR)/morestack.skel.h
+$(BUILD)/tests/agent/test_go_morestack: AGENT_CFLAGS += -DGO_TEST_DIR='"$(abspath $(GO_TEST_DIR))"' \
+	-I$(GO_TEST_DIR)
