@@ -151,12 +151,14 @@ int go_target_check(struct go_target *gt, uint32_t mask, char *eb, size_t el)
 			continue;
 		if (d->kind == SITE_STACK) {
 			err = go_site_stack_check(gt->tab, d->func, &gt->sites[i], eb, el);
-		} else {
-			err = go_site_calls(gt->tab, d->func, d->callee, &cs, 1, eb, el);
-			gt->sites[i] = d->kind == SITE_CALL ? cs.call : cs.after;
+			if (err)
+				return err;
+			continue;
 		}
+		err = go_site_calls(gt->tab, d->func, d->callee, &cs, 1, eb, el);
 		if (err)
 			return err;
+		gt->sites[i] = d->kind == SITE_CALL ? cs.call : cs.after;
 	}
 	return 0;
 }
