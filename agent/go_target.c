@@ -84,6 +84,7 @@ struct go_target {
 	struct go_offsets off;
 	const char *off_source;
 	struct go_site sites[NR_DEFS];
+	uint32_t checked; /* subsystems whose sites were found */
 };
 
 int go_target_open(const char *binary, struct go_target **out, char *eb, size_t el)
@@ -160,7 +161,28 @@ int go_target_check(struct go_target *gt, uint32_t mask, char *eb, size_t el)
 			return err;
 		gt->sites[i] = d->kind == SITE_CALL ? cs.call : cs.after;
 	}
+	gt->checked = mask;
 	return 0;
+}
+
+int go_target_site_at(const struct go_target *gt, size_t i, struct go_target_site *out)
+{
+	static const char *const kinds[] = { [SITE_STACK] = "stack_check_jbe",
+					     [SITE_CALL] = "call", [SITE_AFTER] = "after_call" };
+	static const char *const kernel[] = { [GO_SITE_NOP5] = "nop5",
+					      [GO_SITE_EMULATED] = "emulated",
+					      [GO_SITE_STEPPED] = "single_step" };
+
+	for (size_t d = 0; d < NR_DEFS; d++) {
+		if (!(gt->checked & (1u << defs[d].sub)) || i--)
+			continue;
+		out->sub = defs[d].sub;
+		out->func = defs[d].func;
+		out->kind = kinds[defs[d].kind];
+		out->kernel = kernel[gt->sites[d].cls];
+		return 0;
+	}
+	return -ENOENT;
 }
 
 static int attach_at(struct bpf_object *obj, const char *prog_name, const char *binary, int pid,

@@ -52,6 +52,18 @@ int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary
 		     const uint64_t *bounds, uint32_t nr_bounds, uint32_t cookie,
 		     struct go_target_sub *sub, char *errbuf, size_t errlen);
 
+/* One probe site found by go_target_check. */
+struct go_target_site {
+	enum subsys_id sub;
+	const char *func;   /* the Go function the site is in; static storage */
+	const char *kind;   /* "stack_check_jbe", "call" or "after_call" */
+	const char *kernel; /* how the kernel handles a hit: "nop5", "emulated", "single_step" */
+};
+
+/* Site `i` (from 0) of the subsystems go_target_check checked. Returns 0, or -ENOENT past
+ * the last one. */
+int go_target_site_at(const struct go_target *gt, size_t i, struct go_target_site *out);
+
 /* Where the offsets came from ("dwarf" or the table entry's description). */
 const char *go_target_offsets_source(const struct go_target *gt);
 

@@ -348,6 +348,11 @@ const struct loader_probe_state *loader_probe(const struct loader *l, uint32_t i
 	return &l->probes[idx < MS_MAX_PROBES ? idx : 0];
 }
 
+const struct go_target *loader_go_target(const struct loader *l)
+{
+	return l->go;
+}
+
 const uint64_t *loader_bounds(const struct loader *l, uint32_t *nr)
 {
 	*nr = l->nr_bounds;

@@ -60,6 +60,17 @@ static void test_etcd(void **state)
 	assert_non_null(gt);
 	assert_non_null(strstr(go_target_offsets_source(gt), "etcd 3.4.23"));
 	assert_int_equal(go_target_check(gt, GO_TARGET_SUBSYS, err, sizeof(err)), 0);
+	/* 19 sites; only the ends after a call (storage, compaction) are single-stepped */
+	for (size_t i = 0;; i++) {
+		struct go_target_site s;
+
+		if (go_target_site_at(gt, i, &s)) {
+			assert_int_equal(i, 19);
+			break;
+		}
+		assert_string_equal(s.kernel,
+				    strcmp(s.kind, "after_call") ? "emulated" : "single_step");
+	}
 	assert_int_equal(go_target_check(gt, 1u << SUBSYS_AUTH, err, sizeof(err)), -EOPNOTSUPP);
 	assert_string_equal(err, "subsystem auth is not available for Go targets "
 				 "(they have grpc, storage, mvcc, raft, lease and watch)");
