@@ -4,7 +4,7 @@
 # usage: bench/go_overhead.sh AGENT LOADGEN   (root; prints a Markdown section)
 # env: ROUNDS (7), DURATION seconds per run (2), WARMUP (0.5), CONNS (2), STREAMS (16),
 #      KEYS (10000; gets: GET_KEYS, 100), VALUE_SIZE (256); BENCH_SUMMARY: a file to append
-#      "goetcd WORKLOAD rps_ratio=X cpu_ratio=Y" lines to
+#      "goetcd WORKLOAD rps_ratio=X cpu_ratio=Y" lines to; PROBES (all six Go subsystems)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,7 +14,7 @@ agent_bin=$(realpath "$1")
 loadgen=$(realpath "$2")
 rounds=${ROUNDS:-7}
 load_settings
-probes=grpc,storage,mvcc,raft,lease,watch
+probes=${PROBES:-grpc,storage,mvcc,raft,lease,watch}
 [ -x /usr/bin/etcd ] || { echo "bench: needs Debian's etcd (etcd-server)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/ms-bench-goetcd.XXXXXX)
