@@ -186,8 +186,8 @@ int go_target_site_at(const struct go_target *gt, size_t i, struct go_target_sit
 }
 
 static int attach_at(struct bpf_object *obj, const char *prog_name, const char *binary, int pid,
-		     uint64_t offset, uint32_t cookie, struct go_target_sub *sub, char *eb,
-		     size_t el)
+		     uint64_t offset, uint32_t cookie, struct bpf_link **links, size_t *nr,
+		     char *eb, size_t el)
 {
 	struct bpf_program *prog = bpf_object__find_program_by_name(obj, prog_name);
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookie);
@@ -198,7 +198,7 @@ static int attach_at(struct bpf_object *obj, const char *prog_name, const char *
 		snprintf(eb, el, "BPF program %s missing", prog_name);
 		return -ENOENT;
 	}
-	if (sub->nr_links >= MS_MAX_PROBES) {
+	if (*nr >= MS_MAX_PROBES) {
 		snprintf(eb, el, "too many probes");
 		return -E2BIG;
 	}
@@ -209,8 +209,23 @@ static int attach_at(struct bpf_object *obj, const char *prog_name, const char *
 			 (unsigned long long)offset, binary, strerror(-err));
 		return err;
 	}
-	sub->links[sub->nr_links++] = link;
+	links[(*nr)++] = link;
 	return 0;
+}
+
+/* Every site of subsystem `id` in `binary`, each with its program from `obj`. */
+static int attach_sites(const struct go_target *gt, enum subsys_id id, struct bpf_object *obj,
+			const char *binary, int pid, uint32_t cookie, struct bpf_link **links,
+			size_t *nr, char *eb, size_t el)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < NR_DEFS && !err; i++) {
+		if (defs[i].sub == id)
+			err = attach_at(obj, defs[i].prog, binary, pid, gt->sites[i].offset, cookie,
+					links, nr, eb, el);
+	}
+	return err;
 }
 
 /* Method name -> id for every method the store knows (unknown paths find nothing). */
@@ -339,10 +354,23 @@ int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary
 		if (err)
 			return err;
 	}
-	for (size_t i = 0; i < NR_DEFS && !err; i++) {
-		if (defs[i].sub == id)
-			err = attach_at(sub->obj, defs[i].prog, binary, pid, gt->sites[i].offset,
-					cookie, sub, eb, el);
+	return attach_sites(gt, id, sub->obj, binary, pid, cookie, sub->links, &sub->nr_links,
+			    eb, el);
+}
+
+int go_target_attach_loaded(const struct go_target *gt, enum subsys_id id,
+			    struct bpf_object *obj, const char *binary, uint32_t cookie,
+			    struct bpf_link **links, size_t *nr, char *eb, size_t el)
+{
+	if (!(gt->checked & (1u << id))) {
+		snprintf(eb, el, "%s: the sites of subsystem %s were not checked", binary,
+			 subsys_get(id)->name);
+		return -EINVAL;
 	}
-	return err;
+	return attach_sites(gt, id, obj, binary, -1, cookie, links, nr, eb, el);
+}
+
+bool go_target_same_offsets(const struct go_target *a, const struct go_target *b)
+{
+	return memcmp(&a->off, &b->off, sizeof(a->off)) == 0;
 }

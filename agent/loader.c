@@ -242,6 +242,55 @@ static void gen_destroy(struct loader_gen *g)
 	g->nr_links = 0;
 }
 
+/* Keeps generation `g`; past LOADER_MAX_GENERATIONS the oldest added one goes (the links of
+ * loader_new always stay). */
+static void gen_add(struct loader *l, const struct loader_gen *g)
+{
+	if (l->nr_gens == LOADER_MAX_GENERATIONS) {
+		gen_destroy(&l->gens[0]);
+		memmove(&l->gens[0], &l->gens[1], sizeof(l->gens[0]) * (LOADER_MAX_GENERATIONS - 1));
+		l->nr_gens--;
+	}
+	l->gens[l->nr_gens++] = *g;
+}
+
+/* A replaced Go binary: its sites, found again, with the programs already loaded, which
+ * read the struct offsets of the first build: a build with other offsets is refused. */
+static int attach_go_path(struct loader *l, const char *binary, const char *shown, char *eb,
+			  size_t el)
+{
+	struct go_target *gt = NULL;
+	struct loader_gen g = { 0 };
+	int err;
+
+	err = go_target_open(binary, &gt, eb, el);
+	if (!err && !gt) {
+		set_err(eb, el, "%s is not a Go binary like the one the agent attached to", binary);
+		err = -ENOEXEC;
+	}
+	if (!err && !go_target_same_offsets(l->go, gt)) {
+		set_err(eb, el, "%s: a Go build whose struct offsets differ (restart the agent)",
+			binary);
+		err = -ENOEXEC;
+	}
+	if (!err)
+		err = go_target_check(gt, l->subsys_mask, eb, el);
+	for (int id = 0; id < SUBSYS_COUNT && !err; id++) {
+		if (l->subsys_mask & (1u << id))
+			err = go_target_attach_loaded(gt, id, l->subs[id].obj, binary,
+						      subsys_probe_index(id, 0), g.links,
+						      &g.nr_links, eb, el);
+	}
+	go_target_free(gt);
+	if (err) {
+		gen_destroy(&g);
+		rename_in_reason(eb, el, binary, shown);
+		return err;
+	}
+	gen_add(l, &g);
+	return 0;
+}
+
 int loader_attach_path(struct loader *l, const char *binary, const char *shown, char *eb,
 		       size_t el)
 {
@@ -249,11 +298,8 @@ int loader_attach_path(struct loader *l, const char *binary, const char *shown, 
 	struct loader_gen g = { 0 };
 	int err;
 
-	if (l->go) {
-		set_err(eb, el, "%s: a replaced Go binary is not attached again (restart the agent)",
-			shown ? shown : binary);
-		return -EOPNOTSUPP;
-	}
+	if (l->go)
+		return attach_go_path(l, binary, shown, eb, el);
 	err = check_symbols(l, &o, eb, el);
 	if (err)
 		goto cleanup;
