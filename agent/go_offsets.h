@@ -17,9 +17,7 @@
 	X(STATUS_PROTO, "google.golang.org/grpc/internal/status.Status", "s")                    \
 	X(PROTO_STATUS_CODE, "google.golang.org/genproto/googleapis/rpc/status.Status", "Code")  \
 	X(SERVER_ID, "go.etcd.io/etcd/etcdserver.EtcdServer", "id")                              \
-	X(SERVER_APPLIED_INDEX, "go.etcd.io/etcd/etcdserver.EtcdServer", "appliedIndex")         \
 	X(STORE_CURRENT_REV, "go.etcd.io/etcd/mvcc.store", "currentRev")                         \
-	X(STORE_COMPACT_MAIN_REV, "go.etcd.io/etcd/mvcc.store", "compactMainRev")                \
 	X(TXN_READ_STORE, "go.etcd.io/etcd/mvcc.storeTxnRead", "s")                               \
 	X(TXN_WRITE_READ, "go.etcd.io/etcd/mvcc.storeTxnWrite", "storeTxnRead")                   \
 	X(TXN_WRITE_CHANGES, "go.etcd.io/etcd/mvcc.storeTxnWrite", "changes")                     \
