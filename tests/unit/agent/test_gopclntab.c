@@ -147,6 +147,76 @@ static void test_open_errors(void **state)
 	gopclntab_free(NULL);
 }
 
+/* File offset of the .gopclntab section of `path`. */
+static long pclntab_offset(const char *path)
+{
+	char cmd[512];
+	long scn = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "readelf -SW %s | awk '$2 == \".gopclntab\" { print $5 }'",
+		 path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%lx", &scn), 1);
+	assert_int_equal(pclose(p), 0);
+	return scn;
+}
+
+/* Writes a copy of `src` with `len` bytes at `off` bytes into its .gopclntab replaced. */
+static void corrupt_copy(const char *src, const char *dst, long off, const void *bytes, size_t len)
+{
+	char cmd[1024];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", src, dst);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(dst, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, pclntab_offset(dst) + off, SEEK_SET), 0);
+	assert_int_equal(fwrite(bytes, 1, len, f), len);
+	fclose(f);
+}
+
+/* A table whose header or records point outside it is refused, never read past its end. */
+static void test_corrupt_tables(void **state)
+{
+	static const uint8_t old_magic[4] = { 0xfa, 0xff, 0xff, 0xff };        /* Go 1.16/1.17 */
+	static const uint8_t huge[8] = { 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0 }; /* nfunc */
+	static const uint8_t far[8] = { 0, 0, 0, 0x40, 0, 0, 0, 0 };           /* pclnOffset */
+	static const uint8_t bad_rec[4] = { 0xff, 0xff, 0xff, 0x7f };          /* a funcoff */
+	const char *src = GO_TEST_DIR "/target_external";
+	char dst[] = "/tmp/gopclntab_corrupt.XXXXXX";
+	struct gopclntab_func f;
+	struct gopclntab *t;
+	uint64_t pcln = 0;
+	int fd = mkstemp(dst);
+	FILE *in;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	corrupt_copy(src, dst, 0, old_magic, sizeof(old_magic));
+	assert_int_equal(gopclntab_open(dst, &t), -EPROTO);
+	corrupt_copy(src, dst, 8, huge, sizeof(huge));
+	assert_int_equal(gopclntab_open(dst, &t), -EPROTO);
+	corrupt_copy(src, dst, 8 + 7 * 8, far, sizeof(far));
+	assert_int_equal(gopclntab_open(dst, &t), -EPROTO);
+	/* function 3's record offset (the second word of functab entry 3) beyond the table */
+	in = fopen(src, "rb");
+	assert_non_null(in);
+	assert_int_equal(fseek(in, pclntab_offset(src) + 8 + 7 * 8, SEEK_SET), 0);
+	assert_int_equal(fread(&pcln, sizeof(pcln), 1, in), 1);
+	fclose(in);
+	corrupt_copy(src, dst, (long)pcln + 3 * 8 + 4, bad_rec, sizeof(bad_rec));
+	assert_int_equal(gopclntab_open(dst, &t), 0);
+	assert_int_equal(gopclntab_func_at(t, 2, &f), 0);
+	assert_int_equal(gopclntab_func_at(t, 3, &f), -EPROTO);
+	assert_int_equal(gopclntab_func_at(t, gopclntab_count(t), &f), -EPROTO);
+	gopclntab_free(t);
+	unlink(dst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_external_link),
 		cmocka_unit_test(test_etcd),
 		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_corrupt_tables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
