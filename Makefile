@@ -25,7 +25,7 @@ endif
 DEB_PKGS := gcc make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	libmicrohttpd-dev libcmocka-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler \
 	libuv1-dev libraft-dev libyaml-dev pkg-config etcd-client prometheus curl jq systemd \
-	libclang-rt-14-dev libcrypt-dev iproute2 etcd-server python3-grpcio libssl-dev openssl
+	libclang-rt-14-dev libcrypt-dev iproute2 etcd-server python3-grpcio libssl-dev openssl golang-go
 
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror
@@ -39,7 +39,7 @@ MS_LDFLAGS := -no-pie
 MS_LIBS := -lnghttp2 -lprotobuf-c -lraft -luv -lz -lcrypt -lssl -lcrypto
 
 AGENT_CFLAGS := $(COMMON_CFLAGS) -Iagent -I$(BUILD)/bpf
-AGENT_LIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
+AGENT_LIBS := -lbpf -ldw -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ivmlinux -Iinclude
@@ -181,6 +181,10 @@ $(LOADCLIENT): tests/e2e/loadclient.c $(PROTO_O) | $(PROTO_H)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(MS_CFLAGS) $(MS_LDFLAGS) -o $@ $< $(PROTO_O) -lnghttp2 -lprotobuf-c
 
+# Go targets: the Go programs the pclntab and probe-site tests read.
+include tests/unit/agent/go/go.mk
+include tools/go_offsets/tools.mk
+
 unit: $(UNIT_MS) $(UNIT_AGENT)
 	$(Q)fail=0; for t in $^; do \
 		if $$t >$$t.log 2>&1; then echo "  PASS     $$t"; \
@@ -257,8 +261,9 @@ $(BENCH_DIR)/loadgen: $(LOADGEN_SRCS) $(wildcard bench/*.h) $(PROTO_O) | $(PROTO
 	$(Q)$(CC) $(MS_CFLAGS) -Ibench $(MS_LDFLAGS) -o $@ $(LOADGEN_SRCS) $(PROTO_O) \
 		-lnghttp2 -lprotobuf-c -lpthread -lm
 
-bench: $(BENCH_BINS) $(METASTORE) $(AGENT)
-	$(Q)bench/run.sh $(BENCH_BINS) $(METASTORE) $(AGENT) docs/BENCHMARKS.md
+bench: $(BENCH_BINS) $(METASTORE) $(AGENT) $(BENCH_DIR)/go_probe_cost
+	$(Q)GO_PROBE_COST=$(BENCH_DIR)/go_probe_cost GO_PROBE_LOOP=$(BENCH_DIR)/go_probe_loop \
+		bench/run.sh $(BENCH_BINS) $(METASTORE) $(AGENT) docs/BENCHMARKS.md
 
 # --- fuzzing ----------------------------------------------------------------------------
 # libFuzzer harnesses (clang, ASan + UBSan; the runtime is in libclang-rt-14-dev), built

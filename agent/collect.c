@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "binwatch.h"
+#include "go_collect.h"
 #include "mapread.h"
 #include "ms_maps.h"
 
@@ -614,6 +615,8 @@ int collector_render(struct collector *c, enum expo_format fmt, struct expo_buf 
 	collect_lease(c);
 	collect_auth(c);
 	collect_raft(c);
+	if (go_collect_sanity(c->reg, c->reader, c->loader))
+		read_failed(c);
 	collect_binwatch(c);
 	collect_self(c, now_s() - t0);
 	err = expo_render(c->reg, fmt, out);

@@ -10,6 +10,7 @@
 
 #include "auth.skel.h"
 #include "elf_sym.h"
+#include "go_target.h"
 #include "conn.skel.h"
 #include "grpc.skel.h"
 #include "lease.skel.h"
@@ -41,6 +42,7 @@ struct loader {
 	uint32_t subsys_mask;
 	struct loader_gen gens[LOADER_MAX_GENERATIONS]; /* oldest first */
 	size_t nr_gens;
+	struct go_target *go; /* a Go binary: its probe sites and offsets (else NULL) */
 };
 
 /* Each skeleton has its own rodata type; these wrappers give them one shape. */
@@ -176,6 +178,27 @@ static int attach_probes(struct loader *l, enum subsys_id id, const char *binary
 	return 0;
 }
 
+/* A Go target's subsystem: its go_* object stands where the subsystem's object would, with
+ * the same maps, so the collector reads it the same way. */
+static int attach_go_sub(struct loader *l, enum subsys_id id, const struct loader_opts *o,
+			 char *eb, size_t el)
+{
+	const struct subsys_desc *d = subsys_get(id);
+	struct loader_sub *s = &l->subs[id];
+	struct go_target_sub gs = { .links = s->links };
+	int err;
+
+	err = go_target_attach(l->go, id, o->binary, o->pid, l->bounds, l->nr_bounds,
+			       subsys_probe_index(id, 0), &gs, eb, el);
+	s->skel = gs.skel;
+	s->obj = gs.obj;
+	s->destroy = gs.destroy;
+	s->nr_links = gs.nr_links;
+	for (size_t i = 0; !err && i < d->nr_probes; i++)
+		l->probes[subsys_probe_index(id, i)].attached = true;
+	return err;
+}
+
 static int attach_sub(struct loader *l, enum subsys_id id, const struct loader_opts *o, char *eb,
 		      size_t el)
 {
@@ -183,6 +206,8 @@ static int attach_sub(struct loader *l, enum subsys_id id, const struct loader_o
 	struct loader_sub *s = &l->subs[id];
 	int err;
 
+	if (l->go)
+		return attach_go_sub(l, id, o, eb, el);
 	err = openers[id](l, s);
 	if (err) {
 		set_err(eb, el, "cannot open BPF object of subsystem %s: %s", d->name, strerror(-err));
@@ -217,6 +242,55 @@ static void gen_destroy(struct loader_gen *g)
 	g->nr_links = 0;
 }
 
+/* Keeps generation `g`; past LOADER_MAX_GENERATIONS the oldest added one goes (the links of
+ * loader_new always stay). */
+static void gen_add(struct loader *l, const struct loader_gen *g)
+{
+	if (l->nr_gens == LOADER_MAX_GENERATIONS) {
+		gen_destroy(&l->gens[0]);
+		memmove(&l->gens[0], &l->gens[1], sizeof(l->gens[0]) * (LOADER_MAX_GENERATIONS - 1));
+		l->nr_gens--;
+	}
+	l->gens[l->nr_gens++] = *g;
+}
+
+/* A replaced Go binary: its sites, found again, with the programs already loaded, which
+ * read the struct offsets of the first build: a build with other offsets is refused. */
+static int attach_go_path(struct loader *l, const char *binary, const char *shown, char *eb,
+			  size_t el)
+{
+	struct go_target *gt = NULL;
+	struct loader_gen g = { 0 };
+	int err;
+
+	err = go_target_open(binary, &gt, eb, el);
+	if (!err && !gt) {
+		set_err(eb, el, "%s is not a Go binary like the one the agent attached to", binary);
+		err = -ENOEXEC;
+	}
+	if (!err && !go_target_same_offsets(l->go, gt)) {
+		set_err(eb, el, "%s: a Go build whose struct offsets differ (restart the agent)",
+			binary);
+		err = -ENOEXEC;
+	}
+	if (!err)
+		err = go_target_check(gt, l->subsys_mask, eb, el);
+	for (int id = 0; id < SUBSYS_COUNT && !err; id++) {
+		if (l->subsys_mask & (1u << id))
+			err = go_target_attach_loaded(gt, id, l->subs[id].obj, binary,
+						      subsys_probe_index(id, 0), g.links,
+						      &g.nr_links, eb, el);
+	}
+	go_target_free(gt);
+	if (err) {
+		gen_destroy(&g);
+		rename_in_reason(eb, el, binary, shown);
+		return err;
+	}
+	gen_add(l, &g);
+	return 0;
+}
+
 int loader_attach_path(struct loader *l, const char *binary, const char *shown, char *eb,
 		       size_t el)
 {
@@ -224,6 +298,8 @@ int loader_attach_path(struct loader *l, const char *binary, const char *shown, 
 	struct loader_gen g = { 0 };
 	int err;
 
+	if (l->go)
+		return attach_go_path(l, binary, shown, eb, el);
 	err = check_symbols(l, &o, eb, el);
 	if (err)
 		goto cleanup;
@@ -269,7 +345,11 @@ int loader_new(const struct loader_opts *o, struct loader **out, char *eb, size_
 	l->nr_bounds = o->nr_bounds;
 	l->subsys_mask = o->subsys_mask;
 
-	err = check_symbols(l, o, eb, el);
+	/* A Go binary (a .gopclntab) has its own sites; anything else needs the probe symbols. */
+	err = go_target_open(o->binary, &l->go, eb, el);
+	if (err)
+		goto cleanup;
+	err = l->go ? go_target_check(l->go, o->subsys_mask, eb, el) : check_symbols(l, o, eb, el);
 	if (err)
 		goto cleanup;
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
@@ -300,6 +380,7 @@ void loader_free(struct loader *l)
 		if (s->skel)
 			s->destroy(s->skel);
 	}
+	go_target_free(l->go);
 	free(l);
 }
 
@@ -311,6 +392,11 @@ struct bpf_object *loader_object(const struct loader *l, enum subsys_id id)
 const struct loader_probe_state *loader_probe(const struct loader *l, uint32_t idx)
 {
 	return &l->probes[idx < MS_MAX_PROBES ? idx : 0];
+}
+
+const struct go_target *loader_go_target(const struct loader *l)
+{
+	return l->go;
 }
 
 const uint64_t *loader_bounds(const struct loader *l, uint32_t *nr)

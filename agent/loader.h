@@ -9,6 +9,7 @@
 #include "subsys.h"
 
 struct bpf_object;
+struct go_target;
 struct loader;
 
 struct loader_opts {
@@ -58,6 +59,9 @@ struct bpf_object *loader_object(const struct loader *l, enum subsys_id id);
 
 /* State of probe `idx` (< subsys_total_probes()). */
 const struct loader_probe_state *loader_probe(const struct loader *l, uint32_t idx);
+
+/* The Go target the probes are attached to, or NULL when the binary is not Go. */
+const struct go_target *loader_go_target(const struct loader *l);
 
 /* Histogram bounds the objects were loaded with. */
 const uint64_t *loader_bounds(const struct loader *l, uint32_t *nr);

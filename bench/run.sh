@@ -31,9 +31,12 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 # The renderer first, before any uprobe is attached or being torn down on this machine.
 step render "$render_cost" 21
 step probe "$probe_cost"
+# Go targets: ns per hit on each kind of Go probe site (set by `make bench`).
+[ -z "${GO_PROBE_COST:-}" ] || step goprobe "$GO_PROBE_COST" "$GO_PROBE_LOOP"
 step overhead "$here/overhead.sh" "$store" "$agent" "$loadgen"
 step etcd "$here/etcd_compare.sh" "$store" "$loadgen"
 step agent "$here/agent_usage.sh" "$store" "$agent" "$loadgen"
+[ -z "${GO_PROBE_COST:-}" ] || step goetcd "$here/go_overhead.sh" "$agent" "$loadgen"
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(($(date +%s) - start))
 
@@ -135,6 +138,23 @@ bench_r() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; el
 	echo
 	cat "$tmp/probe"
 	echo
+	if [ -s "$tmp/goetcd" ]; then
+		echo "## A Go etcd with the agent attached (\`bench/go_overhead.sh\`)"
+		echo
+		cat "$tmp/goetcd"
+		echo
+	fi
+	if [ -s "$tmp/goprobe" ]; then
+		echo "## Uprobe cost per Go probe site (\`bench/go_probe_cost.c\`)"
+		echo
+		echo "A Go program (\`bench/go/probe_loop.go\`, built by Debian's Go with external linking)"
+		echo "calls a small function in a loop; each row probes one kind of site the agent uses on"
+		echo "a Go etcd, found by the agent's own site finder, with the counting BPF program of the"
+		echo "table above; rounds rotate through the rows."
+		echo
+		cat "$tmp/goprobe"
+		echo
+	fi
 	echo "## Where we fall short"
 	echo
 	for r in "$render_prom" "$render_om"; do

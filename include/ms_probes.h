@@ -20,7 +20,7 @@
  * request that completes later on the event loop is timed from begin to end.
  */
 #define MS_PROBE_ABI_MAJOR 1
-#define MS_PROBE_ABI_MINOR 5
+#define MS_PROBE_ABI_MINOR 6
 
 #include "ms_methods.h"
 
@@ -30,7 +30,9 @@
 	X(PUT, "put")                                                              \
 	X(DELETE, "delete")                                                        \
 	X(TXN, "txn")                                                              \
-	X(COMPACT, "compact")
+	X(COMPACT, "compact")                                                      \
+	X(COMMIT, "commit") /* since 1.6: a Go etcd's backend commit (bbolt) */    \
+	X(FSYNC, "fsync")   /* since 1.6: a Go etcd's WAL fsync */
 
 #define MS_STORAGE_OP_ENUM_(id, name) MS_STORAGE_OP_##id,
 enum ms_storage_op {
@@ -40,7 +42,10 @@ enum ms_storage_op {
 #undef MS_STORAGE_OP_ENUM_
 
 /* Storage engines: the `storage` argument and label. */
-#define MS_STORAGE_KINDS(X) X(MEMORY, "memory")
+#define MS_STORAGE_KINDS(X)                                                        \
+	X(MEMORY, "memory")                                                        \
+	X(BBOLT, "bbolt") /* since 1.6: a Go etcd's backend */                     \
+	X(WAL, "wal")     /* since 1.6: a Go etcd's write-ahead log */
 
 #define MS_STORAGE_KIND_ENUM_(id, name) MS_STORAGE_##id,
 enum ms_storage_kind {
@@ -55,7 +60,8 @@ enum ms_storage_kind {
 	X(COMPACTED, "compacted")                                                  \
 	X(FUTURE_REV, "future_revision")                                           \
 	X(INVALID, "invalid")                                                      \
-	X(NOMEM, "nomem")
+	X(NOMEM, "nomem")                                                          \
+	X(ERROR, "error") /* since 1.6: the Go call returned an error */
 
 #define MS_STORAGE_STATUS_ENUM_(id, name) MS_STORAGE_STATUS_##id,
 enum ms_storage_status {

@@ -1,0 +1,376 @@
+/* Go targets: probe sites from .gopclntab, offsets, and the go_* BPF objects in the subsystems' places. */
+#include "go_target.h"
+
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "go_grpc.skel.h"
+#include "go_lease.skel.h"
+#include "go_mvcc.skel.h"
+#include "go_raft.skel.h"
+#include "go_offsets.h"
+#include "go_sites.h"
+#include "go_storage.skel.h"
+#include "go_watch.skel.h"
+#include "gopclntab.h"
+#include "ms_go.h"
+#include "ms_maps.h"
+#include "ms_methods.h"
+
+#define GRPC_PKG "google.golang.org/grpc"
+#define ETCD_PKG "go.etcd.io/etcd"
+
+/* Where a program goes: a prologue's stack-check jbe, a direct call, or the instruction
+ * after it (the callee has returned). */
+enum site_kind { SITE_STACK, SITE_CALL, SITE_AFTER };
+
+struct probe_def {
+	enum subsys_id sub;
+	const char *prog;
+	enum site_kind kind;
+	const char *func;
+	const char *callee; /* SITE_CALL, SITE_AFTER */
+};
+
+static const struct probe_def defs[] = {
+	{ SUBSYS_GRPC, "go_grpc_begin", SITE_STACK, GRPC_PKG ".(*Server).handleStream", NULL },
+	{ SUBSYS_GRPC, "go_grpc_status", SITE_STACK,
+	  GRPC_PKG "/internal/transport.(*http2Server).WriteStatus", NULL },
+	/* the closure `defer wg.Done()` of the goroutine serveStreams starts per stream */
+	{ SUBSYS_GRPC, "go_grpc_end", SITE_STACK, GRPC_PKG ".(*Server).serveStreams.func1.2.1",
+	  NULL },
+	{ SUBSYS_STORAGE, "go_wal_fsync_begin", SITE_CALL, ETCD_PKG "/wal.(*WAL).sync",
+	  ETCD_PKG "/pkg/fileutil.Fdatasync" },
+	{ SUBSYS_STORAGE, "go_wal_fsync_end", SITE_AFTER, ETCD_PKG "/wal.(*WAL).sync",
+	  ETCD_PKG "/pkg/fileutil.Fdatasync" },
+	{ SUBSYS_STORAGE, "go_bolt_commit_begin", SITE_CALL,
+	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit" },
+	{ SUBSYS_STORAGE, "go_bolt_commit_end", SITE_AFTER,
+	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit" },
+	{ SUBSYS_MVCC, "go_node_capture", SITE_STACK, ETCD_PKG "/etcdserver.(*EtcdServer).applyAll",
+	  NULL },
+	{ SUBSYS_MVCC, "go_mvcc_txn_end", SITE_STACK, ETCD_PKG "/mvcc.(*storeTxnWrite).End", NULL },
+	{ SUBSYS_MVCC, "go_mvcc_compacted", SITE_AFTER, ETCD_PKG "/mvcc.(*store).compact.func1",
+	  ETCD_PKG "/mvcc.(*store).scheduleCompaction" },
+	{ SUBSYS_RAFT, "go_node_capture", SITE_STACK, ETCD_PKG "/etcdserver.(*EtcdServer).applyAll",
+	  NULL },
+	{ SUBSYS_RAFT, "go_raft_applied", SITE_STACK, ETCD_PKG "/pkg/wait.(*timeList).Trigger",
+	  NULL },
+	{ SUBSYS_LEASE, "go_lease_grant", SITE_CALL, ETCD_PKG "/lease.(*lessor).Grant",
+	  "runtime.mapassign_fast64" },
+	{ SUBSYS_LEASE, "go_lease_revoke", SITE_CALL, ETCD_PKG "/lease.(*lessor).Revoke",
+	  "runtime.mapdelete_fast64" },
+	{ SUBSYS_LEASE, "go_lease_renew", SITE_CALL, ETCD_PKG "/lease.(*lessor).Renew",
+	  ETCD_PKG "/lease.(*LeaseExpiredNotifier).RegisterOrUpdate" },
+	{ SUBSYS_LEASE, "go_lease_expiring", SITE_CALL,
+	  ETCD_PKG "/etcdserver.(*EtcdServer).revokeExpiredLeases.func1.1.1",
+	  ETCD_PKG "/etcdserver.(*EtcdServer).LeaseRevoke" },
+	{ SUBSYS_WATCH, "go_watch_send", SITE_STACK,
+	  ETCD_PKG "/etcdserver/etcdserverpb.(*watchWatchServer).Send", NULL },
+	{ SUBSYS_WATCH, "go_watch_create", SITE_STACK, ETCD_PKG "/mvcc.(*watchableStore).watch",
+	  NULL },
+	{ SUBSYS_WATCH, "go_watch_cancel", SITE_STACK,
+	  ETCD_PKG "/mvcc.(*watchableStore).cancelWatcher", NULL },
+};
+
+#define NR_DEFS (sizeof(defs) / sizeof(defs[0]))
+
+struct go_target {
+	struct gopclntab *tab;
+	struct go_offsets off;
+	const char *off_source;
+	struct go_site sites[NR_DEFS];
+	uint32_t checked; /* subsystems whose sites were found */
+};
+
+int go_target_open(const char *binary, struct go_target **out, char *eb, size_t el)
+{
+	struct go_target *gt;
+	char why[512];
+	int err;
+
+	*out = NULL;
+	gt = calloc(1, sizeof(*gt));
+	if (!gt)
+		return -ENOMEM;
+	err = gopclntab_open(binary, &gt->tab);
+	if (err == -ENODATA || err == -ENOEXEC || err == -ENOENT || err == -EACCES) {
+		free(gt); /* not Go (or not readable): the ELF checks say why */
+		return 0;
+	}
+	if (err) {
+		snprintf(eb, el, "%s: Go function table not readable (%s; Go 1.18+ is supported)",
+			 binary, strerror(-err));
+		goto cleanup;
+	}
+	err = go_offsets_resolve(binary, gt->tab, &gt->off, &gt->off_source, why, sizeof(why));
+	if (err) {
+		snprintf(eb, el, "%s", why);
+		goto cleanup;
+	}
+	*out = gt;
+	return 0;
+cleanup:
+	go_target_free(gt);
+	return err;
+}
+
+void go_target_free(struct go_target *gt)
+{
+	if (!gt)
+		return;
+	gopclntab_free(gt->tab);
+	free(gt);
+}
+
+const char *go_target_offsets_source(const struct go_target *gt)
+{
+	return gt->off_source;
+}
+
+int go_target_check(struct go_target *gt, uint32_t mask, char *eb, size_t el)
+{
+	int err;
+
+	for (int id = 0; id < SUBSYS_COUNT; id++) {
+		if ((mask & (1u << id)) && !(GO_TARGET_SUBSYS & (1u << id))) {
+			snprintf(eb, el, "subsystem %s is not available for Go targets "
+				 "(they have grpc, storage, mvcc, raft, lease and watch)",
+				 subsys_get(id)->name);
+			return -EOPNOTSUPP;
+		}
+	}
+	for (size_t i = 0; i < NR_DEFS; i++) {
+		const struct probe_def *d = &defs[i];
+		struct go_call_site cs;
+
+		if (!(mask & (1u << d->sub)))
+			continue;
+		if (d->kind == SITE_STACK) {
+			err = go_site_stack_check(gt->tab, d->func, &gt->sites[i], eb, el);
+			if (err)
+				return err;
+			continue;
+		}
+		err = go_site_calls(gt->tab, d->func, d->callee, &cs, 1, eb, el);
+		if (err)
+			return err;
+		gt->sites[i] = d->kind == SITE_CALL ? cs.call : cs.after;
+	}
+	gt->checked = mask;
+	return 0;
+}
+
+int go_target_site_at(const struct go_target *gt, size_t i, struct go_target_site *out)
+{
+	static const char *const kinds[] = { [SITE_STACK] = "stack_check_jbe",
+					     [SITE_CALL] = "call", [SITE_AFTER] = "after_call" };
+	static const char *const kernel[] = { [GO_SITE_NOP5] = "nop5",
+					      [GO_SITE_EMULATED] = "emulated",
+					      [GO_SITE_STEPPED] = "single_step" };
+
+	for (size_t d = 0; d < NR_DEFS; d++) {
+		if (!(gt->checked & (1u << defs[d].sub)) || i--)
+			continue;
+		out->sub = defs[d].sub;
+		out->func = defs[d].func;
+		out->kind = kinds[defs[d].kind];
+		out->kernel = kernel[gt->sites[d].cls];
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int attach_at(struct bpf_object *obj, const char *prog_name, const char *binary, int pid,
+		     uint64_t offset, uint32_t cookie, struct bpf_link **links, size_t *nr,
+		     char *eb, size_t el)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(obj, prog_name);
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookie);
+	struct bpf_link *link;
+	int err;
+
+	if (!prog) {
+		snprintf(eb, el, "BPF program %s missing", prog_name);
+		return -ENOENT;
+	}
+	if (*nr >= MS_MAX_PROBES) {
+		snprintf(eb, el, "too many probes");
+		return -E2BIG;
+	}
+	link = bpf_program__attach_uprobe_opts(prog, pid, binary, (size_t)offset, &uo);
+	if (!link) {
+		err = -errno;
+		snprintf(eb, el, "cannot attach uprobe %s at offset %#llx of %s: %s", prog_name,
+			 (unsigned long long)offset, binary, strerror(-err));
+		return err;
+	}
+	links[(*nr)++] = link;
+	return 0;
+}
+
+/* Every site of subsystem `id` in `binary`, each with its program from `obj`. */
+static int attach_sites(const struct go_target *gt, enum subsys_id id, struct bpf_object *obj,
+			const char *binary, int pid, uint32_t cookie, struct bpf_link **links,
+			size_t *nr, char *eb, size_t el)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < NR_DEFS && !err; i++) {
+		if (defs[i].sub == id)
+			err = attach_at(obj, defs[i].prog, binary, pid, gt->sites[i].offset, cookie,
+					links, nr, eb, el);
+	}
+	return err;
+}
+
+/* Method name -> id for every method the store knows (unknown paths find nothing). */
+static int fill_methods(struct bpf_map *map, char *eb, size_t el)
+{
+	if (!map) {
+		snprintf(eb, el, "BPF map go_method_ids missing");
+		return -ENOENT;
+	}
+	for (uint32_t m = 1; m < MS_METHOD_COUNT; m++) {
+		struct ms_go_method_key k;
+		int err;
+
+		memset(&k, 0, sizeof(k));
+		snprintf(k.name, sizeof(k.name), "%s", ms_method_name(m));
+		err = bpf_map__update_elem(map, &k, sizeof(k), &m, sizeof(m), BPF_ANY);
+		if (err) {
+			snprintf(eb, el, "cannot fill the method table: %s", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Each object's field offsets, in its own rodata type. */
+static void setup_grpc(struct go_grpc_bpf *k, const struct go_offsets *o)
+{
+	k->rodata->off_stream_method = o->off[GO_OFF_STREAM_METHOD];
+	k->rodata->off_status_proto = o->off[GO_OFF_STATUS_PROTO];
+	k->rodata->off_proto_code = o->off[GO_OFF_PROTO_STATUS_CODE];
+}
+
+static void setup_storage(struct go_storage_bpf *k, const struct go_offsets *o)
+{
+	(void)k;
+	(void)o;
+}
+
+static void setup_mvcc(struct go_mvcc_bpf *k, const struct go_offsets *o)
+{
+	k->rodata->off_server_id = o->off[GO_OFF_SERVER_ID];
+	k->rodata->off_txn_read = o->off[GO_OFF_TXN_WRITE_READ];
+	k->rodata->off_txn_store = o->off[GO_OFF_TXN_READ_STORE];
+	k->rodata->off_txn_changes = o->off[GO_OFF_TXN_WRITE_CHANGES];
+	k->rodata->off_current_rev = o->off[GO_OFF_STORE_CURRENT_REV];
+}
+
+static void setup_raft(struct go_raft_bpf *k, const struct go_offsets *o)
+{
+	k->rodata->off_server_id = o->off[GO_OFF_SERVER_ID];
+}
+
+static void setup_lease(struct go_lease_bpf *k, const struct go_offsets *o)
+{
+	k->rodata->off_hmap_count = o->off[GO_OFF_HMAP_COUNT];
+	k->rodata->off_revoke_id = o->off[GO_OFF_LEASE_REVOKE_ID];
+}
+
+static void setup_watch(struct go_watch_bpf *k, const struct go_offsets *o)
+{
+	k->rodata->off_resp_events = o->off[GO_OFF_WATCH_RESP_EVENTS];
+	k->rodata->off_event_type = o->off[GO_OFF_EVENT_TYPE];
+	k->rodata->off_watcher_ch = o->off[GO_OFF_WATCHER_CH];
+}
+
+/* Opens an object, sets its buckets and offsets: every skeleton in one shape. */
+#define GO_OPEN_FN(name)                                                                  \
+	static int open_##name(const struct go_target *gt, const uint64_t *bounds,         \
+			       uint32_t nr_bounds, struct go_target_sub *sub)              \
+	{                                                                                  \
+		struct go_##name##_bpf *k = go_##name##_bpf__open();                       \
+                                                                                           \
+		if (!k)                                                                    \
+			return errno ? -errno : -ENOMEM;                                   \
+		sub->skel = k;                                                             \
+		sub->obj = k->obj;                                                         \
+		sub->destroy = (void (*)(void *))go_##name##_bpf__destroy;                 \
+		memcpy((void *)k->rodata->bounds_ns, bounds, sizeof(bounds[0]) * nr_bounds); \
+		k->rodata->nr_bounds = nr_bounds;                                          \
+		setup_##name(k, &gt->off);                                                 \
+		return 0;                                                                  \
+	}
+
+GO_OPEN_FN(grpc)
+GO_OPEN_FN(storage)
+GO_OPEN_FN(mvcc)
+GO_OPEN_FN(raft)
+GO_OPEN_FN(lease)
+GO_OPEN_FN(watch)
+
+static int (*const openers[SUBSYS_COUNT])(const struct go_target *, const uint64_t *, uint32_t,
+					   struct go_target_sub *) = {
+	[SUBSYS_GRPC] = open_grpc,
+	[SUBSYS_STORAGE] = open_storage,
+	[SUBSYS_MVCC] = open_mvcc,
+	[SUBSYS_RAFT] = open_raft,
+	[SUBSYS_LEASE] = open_lease,
+	[SUBSYS_WATCH] = open_watch,
+};
+
+int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary, int pid,
+		     const uint64_t *bounds, uint32_t nr_bounds, uint32_t cookie,
+		     struct go_target_sub *sub, char *eb, size_t el)
+{
+	const char *name = subsys_get(id)->name;
+	int err;
+
+	if (!openers[id]) {
+		snprintf(eb, el, "subsystem %s is not available for Go targets", name);
+		return -EOPNOTSUPP;
+	}
+	err = openers[id](gt, bounds, nr_bounds, sub);
+	if (err) {
+		snprintf(eb, el, "cannot open Go BPF object of subsystem %s: %s", name,
+			 strerror(-err));
+		return err;
+	}
+	err = bpf_object__load(sub->obj);
+	if (err) {
+		snprintf(eb, el, "cannot load Go BPF object of subsystem %s: %s", name,
+			 strerror(-err));
+		return err;
+	}
+	if (id == SUBSYS_GRPC) {
+		err = fill_methods(bpf_object__find_map_by_name(sub->obj, "go_method_ids"), eb, el);
+		if (err)
+			return err;
+	}
+	return attach_sites(gt, id, sub->obj, binary, pid, cookie, sub->links, &sub->nr_links,
+			    eb, el);
+}
+
+int go_target_attach_loaded(const struct go_target *gt, enum subsys_id id,
+			    struct bpf_object *obj, const char *binary, uint32_t cookie,
+			    struct bpf_link **links, size_t *nr, char *eb, size_t el)
+{
+	if (!(gt->checked & (1u << id))) {
+		snprintf(eb, el, "%s: the sites of subsystem %s were not checked", binary,
+			 subsys_get(id)->name);
+		return -EINVAL;
+	}
+	return attach_sites(gt, id, obj, binary, -1, cookie, links, nr, eb, el);
+}
+
+bool go_target_same_offsets(const struct go_target *a, const struct go_target *b)
+{
+	return memcmp(&a->off, &b->off, sizeof(a->off)) == 0;
+}

@@ -1,0 +1,85 @@
+/* An unmodified Go etcd as the agent's target: its probe sites, offsets and BPF objects. */
+#ifndef AGENT_GO_TARGET_H
+#define AGENT_GO_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "subsys.h"
+
+struct bpf_link;
+struct bpf_object;
+struct go_target;
+
+/* Subsystems a Go target supports, as a mask of 1u << enum subsys_id. */
+#define GO_TARGET_SUBSYS                                                                 \
+	((1u << SUBSYS_GRPC) | (1u << SUBSYS_STORAGE) | (1u << SUBSYS_MVCC) |                 \
+	 (1u << SUBSYS_RAFT) | (1u << SUBSYS_LEASE) | (1u << SUBSYS_WATCH))
+
+/*
+ * Opens `binary` as a Go target when it is one (it has a .gopclntab) and resolves its struct
+ * offsets (DWARF, else the build-ID table). Returns 0 with *out NULL for a binary that is not
+ * Go, 0 with *out owned by the caller (go_target_free), or -errno with one line in errbuf
+ * (an unknown build without DWARF names what is missing).
+ */
+int go_target_open(const char *binary, struct go_target **out, char *errbuf, size_t errlen);
+
+/* Frees a target from go_target_open; NULL is allowed. */
+void go_target_free(struct go_target *gt);
+
+/*
+ * Finds the probe sites of every subsystem in `mask` before anything is loaded. Returns 0,
+ * -EOPNOTSUPP for a subsystem Go targets do not have, or -ENOEXEC/-ENOENT with one line
+ * naming the function whose code is not as expected.
+ */
+int go_target_check(struct go_target *gt, uint32_t mask, char *errbuf, size_t errlen);
+
+/* What go_target_attach hands back for one subsystem: the loader owns it afterwards. */
+struct go_target_sub {
+	void *skel;
+	struct bpf_object *obj;
+	void (*destroy)(void *skel);
+	struct bpf_link **links; /* room for MS_MAX_PROBES */
+	size_t nr_links;
+};
+
+/*
+ * Opens, loads and attaches subsystem `id`'s Go BPF object to `binary` (pid -1: every
+ * process running it), each uprobe with BPF cookie `cookie`. On failure what was made is
+ * left in *sub for the caller to destroy. Returns 0 or -errno with a reason in errbuf.
+ */
+int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary, int pid,
+		     const uint64_t *bounds, uint32_t nr_bounds, uint32_t cookie,
+		     struct go_target_sub *sub, char *errbuf, size_t errlen);
+
+/*
+ * Attaches the programs of subsystem `id`, already loaded in `obj` for another build, to the
+ * sites of `gt` in `binary` (every process running it), adding the links to links[*nr]
+ * (room for MS_MAX_PROBES). go_target_check must have found gt's sites, and gt's offsets
+ * must be those `obj` was loaded with (go_target_same_offsets). Returns 0 or -errno with a
+ * reason in errbuf; links already made stay in links[] for the caller to destroy.
+ */
+int go_target_attach_loaded(const struct go_target *gt, enum subsys_id id,
+			    struct bpf_object *obj, const char *binary, uint32_t cookie,
+			    struct bpf_link **links, size_t *nr, char *errbuf, size_t errlen);
+
+/* True when both targets' programs read the same struct offsets. */
+bool go_target_same_offsets(const struct go_target *a, const struct go_target *b);
+
+/* One probe site found by go_target_check. */
+struct go_target_site {
+	enum subsys_id sub;
+	const char *func;   /* the Go function the site is in; static storage */
+	const char *kind;   /* "stack_check_jbe", "call" or "after_call" */
+	const char *kernel; /* how the kernel handles a hit: "nop5", "emulated", "single_step" */
+};
+
+/* Site `i` (from 0) of the subsystems go_target_check checked. Returns 0, or -ENOENT past
+ * the last one. */
+int go_target_site_at(const struct go_target *gt, size_t i, struct go_target_site *out);
+
+/* Where the offsets came from ("dwarf" or the table entry's description). */
+const char *go_target_offsets_source(const struct go_target *gt);
+
+#endif /* AGENT_GO_TARGET_H */

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+/* mvcc subsystem for Go etcd: current revision per member and compactions, in mvcc.bpf.c's maps. */
+#include "go_node.bpf.h"
+
+const volatile __u32 off_txn_read = 0;    /* storeTxnWrite.storeTxnRead (embedded) */
+const volatile __u32 off_txn_store = 0;   /* storeTxnRead.s (*store) */
+const volatile __u32 off_txn_changes = 0; /* storeTxnWrite.changes ([]mvccpb.KeyValue) */
+const volatile __u32 off_current_rev = 0; /* store.currentRev (int64) */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_MAX_NODES);
+	__type(key, __u64);
+	__type(value, __s64);
+} mvcc_revision SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} mvcc_compactions SEC(".maps");
+
+/*
+ * mvcc.(*storeTxnWrite).End(tw): RAX = tw. End adds one to the store's revision when the
+ * txn changed anything; write txns run one at a time (the backend's batch lock), so the
+ * revision read here plus that one is the revision End leaves.
+ */
+SEC("uprobe")
+int BPF_KPROBE(go_mvcc_txn_end)
+{
+	__u64 tw = ctx->ax, store, node;
+	__s64 rev, nchanges;
+
+	if (go_stack_grows(ctx))
+		return 0;
+	probe_hit(ctx);
+	if (!go_node_of(&node))
+		return 0;
+	if (bpf_probe_read_user(&store, sizeof(store), (void *)(tw + off_txn_read + off_txn_store)) ||
+	    bpf_probe_read_user(&nchanges, sizeof(nchanges), (void *)(tw + off_txn_changes + 8)) ||
+	    bpf_probe_read_user(&rev, sizeof(rev), (void *)(store + off_current_rev))) {
+		go_sanity_fail(MS_GO_SANITY_READ_FAULT);
+		return 0;
+	}
+	if (nchanges)
+		rev++;
+	gauge_set(&mvcc_revision, &node, (__u64)rev);
+	return 0;
+}
+
+/* The return from (*store).scheduleCompaction in the compaction job: a compaction ran (what
+ * etcd_debugging_mvcc_db_compaction_total_duration_milliseconds observes). */
+SEC("uprobe")
+int BPF_KPROBE(go_mvcc_compacted)
+{
+	probe_hit(ctx);
+	slot_add(&mvcc_compactions, 0, 1);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0
+/* raft subsystem for Go etcd: applied index per member, in raft.bpf.c's maps. */
+#include "go_node.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_MAX_NODES);
+	__type(key, __u64);
+	__type(value, __u64);
+} raft_applied SEC(".maps");
+
+/* Kept for the collector: a Go etcd's propose-to-commit time is not measured. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_MAX_NODES);
+	__type(key, __u64);
+	__type(value, struct ms_hist);
+} raft_commit_hist SEC(".maps");
+
+/* wait.(*timeList).Trigger(tl, deadline): applyAll's applyWait.Trigger(ep.appliedi) after
+ * the batch was applied, its only caller; RBX = the applied index (what etcd sets
+ * etcd_server_proposals_applied_total to just before). */
+SEC("uprobe")
+int BPF_KPROBE(go_raft_applied)
+{
+	__u64 node, index = ctx->bx;
+
+	if (go_stack_grows(ctx))
+		return 0;
+	probe_hit(ctx);
+	if (go_node_of(&node))
+		gauge_set(&raft_applied, &node, index);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+/* storage subsystem for Go etcd: WAL fsyncs and bbolt backend commits, in storage.bpf.c's maps. */
+#include "go_common.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_STORAGE_SERIES);
+	__type(key, __u32);
+	__type(value, struct ms_hist);
+} storage_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_STORAGE_TOTAL_SERIES);
+	__type(key, __u32);
+	__type(value, __u64);
+} storage_total SEC(".maps");
+
+/* Goroutine -> time of the call instruction, until the instruction after it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ms_go_gkey);
+	__type(value, __u64);
+} go_storage_start SEC(".maps");
+
+/* At the call: the callee has not run yet. */
+static __always_inline void op_begin(struct pt_regs *ctx, __u32 op)
+{
+	struct ms_go_gkey k = go_gkey(ctx, op);
+	__u64 now = bpf_ktime_get_ns();
+
+	probe_hit(ctx);
+	if (bpf_map_update_elem(&go_storage_start, &k, &now, BPF_ANY))
+		go_sanity_fail(MS_GO_SANITY_TABLE_FULL);
+}
+
+/* At the return address: the callee returned, its error (an interface: RAX is its type
+ * word, nil for no error) in RAX:RBX. */
+static __always_inline void op_end(struct pt_regs *ctx, __u32 op, __u32 kind)
+{
+	struct ms_go_gkey k = go_gkey(ctx, op);
+	__u32 status = ctx->ax ? MS_STORAGE_STATUS_ERROR : MS_STORAGE_STATUS_OK, idx;
+	struct ms_hist *h;
+	__u64 *start, t0;
+
+	probe_hit(ctx);
+	start = bpf_map_lookup_elem(&go_storage_start, &k);
+	if (!start)
+		return; /* the call began before the agent attached */
+	t0 = *start;
+	bpf_map_delete_elem(&go_storage_start, &k);
+	idx = op * MS_STORAGE_KIND_COUNT + kind;
+	if (idx >= MS_STORAGE_SERIES)
+		return;
+	h = bpf_map_lookup_elem(&storage_hist, &idx);
+	if (h)
+		hist_observe(h, span_ns(t0, bpf_ktime_get_ns()));
+	slot_add(&storage_total, idx * MS_STORAGE_STATUS_COUNT + status, 1);
+}
+
+/* wal.(*WAL).sync: call fileutil.Fdatasync, and the instruction after it. */
+SEC("uprobe")
+int BPF_KPROBE(go_wal_fsync_begin)
+{
+	op_begin(ctx, MS_STORAGE_OP_FSYNC);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(go_wal_fsync_end)
+{
+	op_end(ctx, MS_STORAGE_OP_FSYNC, MS_STORAGE_WAL);
+	return 0;
+}
+
+/* backend.(*batchTx).commit: call bbolt.(*Tx).Commit, and the instruction after it. */
+SEC("uprobe")
+int BPF_KPROBE(go_bolt_commit_begin)
+{
+	op_begin(ctx, MS_STORAGE_OP_COMMIT);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(go_bolt_commit_end)
+{
+	op_end(ctx, MS_STORAGE_OP_COMMIT, MS_STORAGE_BBOLT);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# The agent on an unmodified Go etcd (Debian's 3.4.23): gRPC calls by method and code, WAL
+# fsyncs and backend commits, lease grants/revokes/renewals/expiries, compactions, watch events
+# sent and open watchers, the current revision and the applied index equal etcd's own /metrics
+# series by series, in-flight back to 0, with --binary and --pid; an unknown build without DWARF and a subsystem Go targets lack
+# are refused in one line with nothing attached.
+source "$(dirname "$0")/lib.sh"
+
+need_root
+[ -x /usr/bin/etcd ] || fail "needs Debian's etcd (etcd-server)"
+# Its own copy: uprobes attach to an inode, so etcds other tests run are not counted here.
+cp /usr/bin/etcd "$E2E_TMP/etcd"
+ETCD=$E2E_TMP/etcd
+
+EP=$(free_port)
+PP=$(free_port)
+"$ETCD" --name go-e2e --data-dir "$E2E_TMP/etcd-data" \
+	--listen-client-urls "http://127.0.0.1:$EP" --advertise-client-urls "http://127.0.0.1:$EP" \
+	--listen-peer-urls "http://127.0.0.1:$PP" --initial-advertise-peer-urls "http://127.0.0.1:$PP" \
+	--initial-cluster "go-e2e=http://127.0.0.1:$PP" >"$E2E_TMP/etcd.log" 2>&1 &
+ETCD_PID=$!
+E2E_PIDS+=("$ETCD_PID")
+MS_PORT=$EP
+wait_until 20 ctl endpoint health || fail "etcd did not start"
+
+# Refusals first: nothing may be attached after them.
+out=$("$AGENT" --binary "$ETCD" --probes grpc,auth --listen 127.0.0.1:0 2>&1) &&
+	fail "auth on a Go target was accepted"
+[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "refusal is not one line: $out"
+grep -q "subsystem auth is not available for Go targets" <<<"$out" || fail "refusal: $out"
+objcopy -R .note.gnu.build-id "$ETCD" "$E2E_TMP/etcd-unknown"
+out=$("$AGENT" --binary "$E2E_TMP/etcd-unknown" --probes grpc --listen 127.0.0.1:0 2>&1) &&
+	fail "an unknown build without DWARF was accepted"
+grep -q "no DWARF and build ID (none) is not in the offsets table" <<<"$out" || fail "refusal: $out"
+
+AGENT_PORT=$(free_port)
+PROBES=grpc,storage,mvcc,raft,lease,watch
+start_agent "$AGENT_PORT" --binary "$ETCD" --probes "$PROBES"
+PID_PORT=$(free_port)
+"$AGENT" --listen "127.0.0.1:$PID_PORT" --pid "$ETCD_PID" --probes "$PROBES" \
+	>"$E2E_TMP/agent-pid.log" 2>&1 &
+E2E_PIDS+=("$!")
+wait_until 20 curl -sf "http://127.0.0.1:$PID_PORT/health" || fail "the --pid agent did not start"
+
+etcd_metrics() { curl -sf --max-time 10 "http://127.0.0.1:$EP/metrics"; }
+
+# etcd's counts in the agent's terms: "METHOD|CODE N" from grpc_server_handled_total,
+# "wal|- N" / "bbolt|- N" from the disk histograms' counts, the lease counters (revoked
+# includes expiries) and compactions from the compaction histogram's count.
+etcd_counts() {
+	awk '
+	/^grpc_server_handled_total\{/ {
+		code = $0; sub(/.*grpc_code="/, "", code); sub(/".*/, "", code)
+		m = $0; sub(/.*grpc_method="/, "", m); sub(/".*/, "", m)
+		s = $0; sub(/.*grpc_service="/, "", s); sub(/".*/, "", s)
+		print "/" s "/" m "|" code, $2
+	}
+	/^etcd_disk_wal_fsync_duration_seconds_count / { print "wal|-", $2 }
+	/^etcd_disk_backend_commit_duration_seconds_count / { print "bbolt|-", $2 }
+	/^etcd_debugging_lease_granted_total / { print "lease|granted", $2 }
+	/^etcd_debugging_lease_revoked_total / { print "lease|revoked", $2 }
+	/^etcd_debugging_lease_renewed_total / { print "lease|renewed", $2 }
+	/^etcd_debugging_server_lease_expired_total / { print "lease|expired", $2 }
+	/^etcd_debugging_mvcc_events_total / { print "watch|events", $2 }
+	/^etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count / {
+		print "mvcc|compactions", $2
+	}' "$1" | sort
+}
+
+# The agent's counts, same shape (storage summed over status).
+agent_counts() {
+	awk '
+	/^grpc_server_request_total\{/ {
+		m = $0; sub(/.*method="/, "", m); sub(/".*/, "", m)
+		c = $0; sub(/.*code="/, "", c); sub(/".*/, "", c)
+		print m "|" c, $2
+	}
+	/^storage_operation_total\{operation="fsync",storage="wal"/ { wal += $2 }
+	/^storage_operation_total\{operation="commit",storage="bbolt"/ { bolt += $2 }
+	/^lease_operations_total\{operation="grant",status="ok"\}/ { granted = $2 }
+	/^lease_operations_total\{operation="revoke",status="ok"\}/ { revoked += $2 }
+	/^lease_operations_total\{operation="expire",status="ok"\}/ { revoked += $2; expired = $2 }
+	/^lease_operations_total\{operation="renew",status="ok"\}/ { renewed = $2 }
+	/^mvcc_compaction_total / { compactions = $2 }
+	/^watch_events_sent_total\{/ { events += $2 }
+	END {
+		print "wal|-", wal + 0; print "bbolt|-", bolt + 0
+		print "lease|granted", granted + 0; print "lease|revoked", revoked + 0
+		print "lease|renewed", renewed + 0; print "lease|expired", expired + 0
+		print "mvcc|compactions", compactions + 0; print "watch|events", events + 0
+	}' "$1" | sort
+}
+
+# Nothing runs against etcd now: its counts from here on are what the agents must see.
+sleep 1
+etcd_metrics >"$E2E_TMP/etcd-before.txt"
+
+# The load: puts, gets, deletes, txns, a failing call, leases (one left to expire), watches,
+# a compaction.
+for i in $(seq 1 20); do ctl put "k$i" "v$i" >/dev/null; done
+for i in $(seq 1 7); do ctl get "k$i" >/dev/null; done
+ctl get k --prefix >/dev/null
+for i in $(seq 1 3); do ctl del "k$i" >/dev/null; done
+for i in 1 2; do
+	printf 'value("k10") = "v10"\n\nput k10 t%s\n\nput k11 f\n\n' "$i" | ctl txn >/dev/null
+done
+ctl compaction 1000000 >/dev/null 2>&1 && fail "a compaction to a future revision succeeded"
+lease=$(ctl lease grant 60 | awk '{print $2}')
+ctl put --lease="$lease" leased x >/dev/null
+ctl lease keep-alive --once "$lease" >/dev/null
+lease2=$(ctl lease grant 60 | awk '{print $2}')
+ctl lease revoke "$lease2" >/dev/null
+ctl lease grant 2 >/dev/null
+timeout 3 etcdctl --endpoints="127.0.0.1:$EP" watch w >"$E2E_TMP/watch.out" 2>&1 &
+WATCH_PID=$!
+E2E_PIDS+=("$WATCH_PID")
+watch_in_flight() {
+	scrape | grep -q '^grpc_server_in_flight_requests{method="/etcdserverpb.Watch/Watch"} 1$' &&
+		scrape | grep -qx 'watch_active_total 1'
+}
+wait_until 10 watch_in_flight || fail "the watch stream or its watcher is not seen"
+watchers_before=$(sample_value "$E2E_TMP/etcd-before.txt" etcd_debugging_mvcc_watcher_total)
+[ "$(etcd_metrics | sample_value /dev/stdin etcd_debugging_mvcc_watcher_total)" = $((watchers_before + 1)) ] ||
+	fail "etcd does not count one more watcher"
+ctl put w 1 >/dev/null
+ctl del w >/dev/null
+wait "$WATCH_PID" || true
+rev=$(ctl get k10 -w json | sed 's/.*"revision":\([0-9]*\).*/\1/')
+ctl compaction "$rev" >/dev/null
+
+# The 2 s lease expires (a revoke through raft: a WAL fsync and a commit); then the counts
+# settle. etcd counts a call after it returned: wait until both sides agree, bounded.
+same() {
+	etcd_metrics >"$E2E_TMP/etcd-after.txt" && scrape >"$E2E_TMP/agent.txt" &&
+		curl -sf "http://127.0.0.1:$PID_PORT/metrics" >"$E2E_TMP/agent-pid.txt" || return 1
+	join -a1 -a2 -e 0 -o 0,1.2,2.2 <(etcd_counts "$E2E_TMP/etcd-before.txt") \
+		<(etcd_counts "$E2E_TMP/etcd-after.txt") |
+		awk '$3 - $2 != 0 { print $1, $3 - $2 }' | sort >"$E2E_TMP/etcd-delta.txt"
+	agent_counts "$E2E_TMP/agent.txt" | awk '$2 != 0' >"$E2E_TMP/agent-delta.txt"
+	agent_counts "$E2E_TMP/agent-pid.txt" | awk '$2 != 0' >"$E2E_TMP/agent-pid-delta.txt"
+	grep -q '^bbolt|- ' "$E2E_TMP/etcd-delta.txt" &&
+		[ "$(grep -c . "$E2E_TMP/etcd-delta.txt")" -gt 8 ] &&
+		cmp -s "$E2E_TMP/etcd-delta.txt" "$E2E_TMP/agent-delta.txt" &&
+		cmp -s "$E2E_TMP/etcd-delta.txt" "$E2E_TMP/agent-pid-delta.txt"
+}
+sleep 4
+wait_until 15 same || {
+	echo "etcd's own counts (delta) vs the agent's (--binary) and the --pid agent's:" >&2
+	diff "$E2E_TMP/etcd-delta.txt" "$E2E_TMP/agent-delta.txt" >&2 || true
+	diff "$E2E_TMP/etcd-delta.txt" "$E2E_TMP/agent-pid-delta.txt" >&2 || true
+	fail "the agent's counts differ from etcd's /metrics"
+}
+
+# The exact load is visible as such, not only as agreement.
+assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 22
+assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/DeleteRange",code="OK"}' 4
+assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/Txn",code="OK"}' 2
+assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/Compact",code="OutOfRange"}' 1
+assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/Compact",code="OK"}' 1
+assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseGrant",code="OK"}' 3
+assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseRevoke",code="OK"}' 1
+for op in grant:3 revoke:1 renew:1 expire:1; do
+	assert_sample "$E2E_TMP/agent.txt" "lease_operations_total{operation=\"${op%:*}\",status=\"ok\"}" "${op#*:}"
+done
+assert_sample "$E2E_TMP/agent.txt" 'mvcc_compaction_total' 1
+assert_sample "$E2E_TMP/agent.txt" 'watch_events_sent_total{type="PUT"}' 1
+assert_sample "$E2E_TMP/agent.txt" 'watch_events_sent_total{type="DELETE"}' 1
+assert_sample "$E2E_TMP/agent.txt" 'watch_active_total' 0
+assert_sample "$E2E_TMP/etcd-after.txt" etcd_debugging_mvcc_watcher_total "$watchers_before"
+# one lease is left: the one kept alive
+assert_sample "$E2E_TMP/agent.txt" 'lease_active_total' 1
+# the gauges: etcd's own values, under the member id etcdctl prints
+node=$(ctl member list | cut -d, -f1)
+rev=$(sample_value "$E2E_TMP/etcd-after.txt" etcd_debugging_mvcc_current_revision)
+applied=$(sample_value "$E2E_TMP/etcd-after.txt" etcd_server_proposals_applied_total)
+[ -n "$node" ] && [ -n "$rev" ] && [ -n "$applied" ] || fail "etcd's member id or gauges missing"
+for f in agent.txt agent-pid.txt; do
+	assert_sample "$E2E_TMP/$f" "mvcc_current_revision{node=\"$node\"}" "$rev"
+	assert_sample "$E2E_TMP/$f" "raft_applied_index{node=\"$node\"}" "$applied"
+done
+# every in-flight gauge is back to 0
+grep '^grpc_server_in_flight_requests{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
+	fail "in-flight not back to 0: $(grep '^grpc_server_in_flight_requests{' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
+# no probe hit failed a sanity check (7 checks for each of the 6 subsystems)
+[ "$(grep -c '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt")" = 42 ] ||
+	fail "sanity counters missing"
+grep '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
+	fail "sanity checks failed: $(grep '^metastore_agent_go_sanity' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
+# the 19 probe sites, each with how the kernel handles its hits
+[ "$(grep -c '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt")" = 19 ] || fail "probe sites missing"
+grep -q '^metastore_agent_go_probe_site{subsystem="grpc",function="google.golang.org/grpc.(\*Server).handleStream",site="stack_check_jbe",kernel="emulated"} 1$' \
+	"$E2E_TMP/agent.txt" || fail "handleStream's site missing"
+check_exposition "$E2E_TMP/agent.txt"
+echo "agent == etcd /metrics: $(tr '\n' ' ' <"$E2E_TMP/agent-delta.txt")"

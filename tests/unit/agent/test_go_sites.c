@@ -1,0 +1,170 @@
+/* Unit tests for go_sites: stack-check branches and call sites in Go programs and Debian's etcd. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "elf_sym.h"
+#include "go_sites.h"
+#include "gopclntab.h"
+
+#ifndef GO_TEST_DIR
+#error "GO_TEST_DIR: the folder of the Go test programs (tests/unit/agent/go/go.mk)"
+#endif
+
+#define ETCD_PATH "/usr/bin/etcd"
+/* Debian bookworm's etcd-server 3.4.23-4+b4: the offsets below were read off its code with
+ * objdump at the addresses the table gives. */
+#define ETCD_BUILD_ID "1c7d76a9f3bb327ea515919c8180a9a16b51ca91"
+
+/* Where the jbe sits in each prologue form of tests/unit/agent/go/target.go. */
+static const struct {
+	const char *func;
+	uint64_t jbe_off;
+} prologues[] = {
+	{ "main.probeSmall", 4 },   /* cmp; jbe */
+	{ "main.probeMedium", 12 }, /* lea d32; cmp; jbe */
+	{ "main.probeLarge", 20 },  /* mov; sub; jb rel32; cmp; jbe */
+};
+
+static void check_program(const char *path)
+{
+	struct go_call_site calls[2];
+	struct elf_sym_info sym;
+	struct gopclntab *t;
+	struct elf_syms *es;
+	struct go_site site;
+	char err[256] = "";
+
+	assert_int_equal(gopclntab_open(path, &t), 0);
+	assert_int_equal(elf_syms_open(path, &es), 0);
+	for (size_t i = 0; i < sizeof(prologues) / sizeof(prologues[0]); i++) {
+		assert_int_equal(go_site_stack_check(t, prologues[i].func, &site, err, sizeof(err)), 0);
+		assert_int_equal(elf_syms_lookup(es, prologues[i].func, &sym), 0);
+		assert_int_equal(site.addr, sym.addr + prologues[i].jbe_off);
+		assert_int_equal(site.offset, sym.offset + prologues[i].jbe_off);
+		assert_int_equal(site.cls, GO_SITE_EMULATED);
+	}
+	/* A leaf function has no stack check: refused, with the reason. */
+	assert_int_equal(go_site_stack_check(t, "main.probeLeaf", &site, err, sizeof(err)), -ENOEXEC);
+	assert_non_null(strstr(err, "main.probeLeaf: prologue at 0x"));
+	assert_non_null(strstr(err, "is not a Go stack check"));
+	assert_int_equal(go_site_stack_check(t, "main.noSuch", &site, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "main.noSuch: no such function");
+
+	/* main.main calls probeSmall once. */
+	assert_int_equal(go_site_calls(t, "main.main", "main.probeSmall", calls, 1, err, sizeof(err)),
+			 0);
+	assert_int_equal(calls[0].call.cls, GO_SITE_EMULATED);
+	assert_int_equal(calls[0].after.addr, calls[0].call.addr + 5);
+	assert_int_equal(elf_syms_lookup(es, "main.main", &sym), 0);
+	assert_true(calls[0].call.addr > sym.addr);
+	assert_int_equal(calls[0].call.offset - sym.offset, calls[0].call.addr - sym.addr);
+	assert_int_equal(go_site_calls(t, "main.main", "main.probeSmall", calls, 2, err, sizeof(err)),
+			 -ENOEXEC);
+	assert_string_equal(err, "main.main: 1 calls to main.probeSmall, expected 2");
+	assert_int_equal(go_site_calls(t, "main.probeLeaf", "main.probeSmall", calls, 1, err,
+				       sizeof(err)), -ENOEXEC);
+	elf_syms_free(es);
+	gopclntab_free(t);
+}
+
+static void test_internal_link(void **state)
+{
+	(void)state;
+	check_program(GO_TEST_DIR "/target_internal");
+}
+
+static void test_external_link(void **state)
+{
+	(void)state;
+	check_program(GO_TEST_DIR "/target_external");
+}
+
+static void test_etcd(void **state)
+{
+	static const struct {
+		const char *func;
+		uint64_t jbe_off;
+	} stack_checks[] = {
+		{ "google.golang.org/grpc.(*Server).handleStream", 12 },
+		{ "google.golang.org/grpc.(*Server).serveStreams.func1.2.1", 4 },
+		{ "google.golang.org/grpc/internal/transport.(*http2Server).WriteStatus", 12 },
+	};
+	static const struct {
+		const char *caller, *callee;
+		uint64_t call_off;
+	} calls[] = {
+		{ "go.etcd.io/etcd/wal.(*WAL).sync", "go.etcd.io/etcd/pkg/fileutil.Fdatasync", 0xa1 },
+		{ "go.etcd.io/etcd/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit",
+		  0x86 },
+	};
+	struct gopclntab_func f;
+	struct go_call_site cs;
+	struct gopclntab *t;
+	struct go_site site;
+	char err[256];
+
+	(void)state;
+	if (access(ETCD_PATH, R_OK) != 0)
+		skip();
+	assert_int_equal(gopclntab_open(ETCD_PATH, &t), 0);
+	if (strcmp(gopclntab_build_id(t), ETCD_BUILD_ID) != 0) {
+		gopclntab_free(t);
+		skip(); /* another etcd build: the offsets below are this one's */
+	}
+	for (size_t i = 0; i < sizeof(stack_checks) / sizeof(stack_checks[0]); i++) {
+		assert_int_equal(go_site_stack_check(t, stack_checks[i].func, &site, err, sizeof(err)),
+				 0);
+		assert_int_equal(gopclntab_lookup(t, stack_checks[i].func, &f), 0);
+		assert_int_equal(site.addr - f.entry, stack_checks[i].jbe_off);
+		assert_int_equal(site.cls, GO_SITE_EMULATED);
+	}
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		assert_int_equal(go_site_calls(t, calls[i].caller, calls[i].callee, &cs, 1, err,
+					       sizeof(err)), 0);
+		assert_int_equal(gopclntab_lookup(t, calls[i].caller, &f), 0);
+		assert_int_equal(cs.call.addr - f.entry, calls[i].call_off);
+		assert_int_equal(cs.call.cls, GO_SITE_EMULATED);
+	}
+	gopclntab_free(t);
+}
+
+static void test_classify(void **state)
+{
+	static const struct {
+		uint8_t insn[6];
+		enum go_site_class cls;
+	} cases[] = {
+		{ { 0x0f, 0x1f, 0x44, 0x00, 0x00 }, GO_SITE_NOP5 },
+		{ { 0x76, 0x2a }, GO_SITE_EMULATED },                         /* jbe rel8 */
+		{ { 0x0f, 0x86, 0x7d, 0x03, 0x00, 0x00 }, GO_SITE_EMULATED }, /* jbe rel32 */
+		{ { 0xe8, 0x95, 0xaf, 0x94, 0xff }, GO_SITE_EMULATED },       /* call */
+		{ { 0x55 }, GO_SITE_EMULATED },                               /* push %rbp */
+		{ { 0x41, 0x54 }, GO_SITE_EMULATED },                         /* push %r12 */
+		{ { 0x49, 0x3b, 0x66, 0x10 }, GO_SITE_STEPPED },             /* cmp 0x10(%r14),%rsp */
+		{ { 0x48, 0x89, 0x44, 0x24, 0x30 }, GO_SITE_STEPPED },       /* mov %rax,0x30(%rsp) */
+		{ { 0x0f, 0x1f, 0x00 }, GO_SITE_STEPPED },                   /* nopl (%rax) */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(go_site_classify(cases[i].insn), cases[i].cls);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_internal_link),
+		cmocka_unit_test(test_external_link),
+		cmocka_unit_test(test_etcd),
+		cmocka_unit_test(test_classify),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

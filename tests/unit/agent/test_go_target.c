@@ -1,0 +1,89 @@
+/* Unit tests for go_target: recognising a Go binary, its sites and refusals, before anything loads. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "go_target.h"
+
+#ifndef GO_TEST_DIR
+#error "GO_TEST_DIR: the folder of the Go test programs (tests/unit/agent/go/go.mk)"
+#endif
+
+#define ETCD_PATH "/usr/bin/etcd"
+
+static void test_not_go(void **state)
+{
+	struct go_target *gt = (void *)1;
+	char self[4096], err[256] = "";
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	(void)state;
+	assert_true(n > 0);
+	self[n] = '\0';
+	/* a C binary, a missing file: not Go, the ELF checks report them */
+	assert_int_equal(go_target_open(self, &gt, err, sizeof(err)), 0);
+	assert_null(gt);
+	assert_int_equal(go_target_open("/nonexistent", &gt, err, sizeof(err)), 0);
+	assert_null(gt);
+	go_target_free(NULL);
+}
+
+/* A Go program that is not etcd: DWARF without etcd's types. */
+static void test_other_go_program(void **state)
+{
+	struct go_target *gt = (void *)1;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(go_target_open(GO_TEST_DIR "/target_external", &gt, err, sizeof(err)),
+			 -ENOENT);
+	assert_null(gt);
+	assert_non_null(strstr(err, "DWARF has no field google.golang.org/grpc/internal/"
+				    "transport.Stream.method"));
+}
+
+static void test_etcd(void **state)
+{
+	struct go_target *gt;
+	char err[512] = "";
+
+	(void)state;
+	if (access(ETCD_PATH, R_OK) != 0)
+		skip();
+	assert_int_equal(go_target_open(ETCD_PATH, &gt, err, sizeof(err)), 0);
+	assert_non_null(gt);
+	assert_non_null(strstr(go_target_offsets_source(gt), "etcd 3.4.23"));
+	assert_int_equal(go_target_check(gt, GO_TARGET_SUBSYS, err, sizeof(err)), 0);
+	/* 19 sites; only the ends after a call (storage, compaction) are single-stepped */
+	for (size_t i = 0;; i++) {
+		struct go_target_site s;
+
+		if (go_target_site_at(gt, i, &s)) {
+			assert_int_equal(i, 19);
+			break;
+		}
+		assert_string_equal(s.kernel,
+				    strcmp(s.kind, "after_call") ? "emulated" : "single_step");
+	}
+	assert_int_equal(go_target_check(gt, 1u << SUBSYS_AUTH, err, sizeof(err)), -EOPNOTSUPP);
+	assert_string_equal(err, "subsystem auth is not available for Go targets "
+				 "(they have grpc, storage, mvcc, raft, lease and watch)");
+	go_target_free(gt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_not_go),
+		cmocka_unit_test(test_other_go_program),
+		cmocka_unit_test(test_etcd),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
