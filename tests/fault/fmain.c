@@ -118,8 +118,8 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	fault_log(&run, "leader %s", cluster.m[leader].name);
-	if (fwork_registers_init(&run, 10000) || flease_start(&leases, &run, 10000)) {
-		fault_anomaly(&run, "setup writes (registers, kept leases) not acknowledged in 10 s");
+	if (flease_start(&leases, &run, 10000)) {
+		fault_anomaly(&run, "setup writes (kept leases) not acknowledged in 10 s");
 		goto done;
 	}
 	for (int i = 0; i < WRITERS; i++) {

@@ -123,8 +123,12 @@ static void check_registers(struct fault_run *r)
 	const struct fwgl_op *all = r->regs.v;
 	struct fwgl_op *ops = calloc(r->regs.n + 1, sizeof(*ops));
 	char why[512], key[32];
+	int regs = 0;
 
-	for (int reg = 0; ops && reg < FWORK_REGISTERS; reg++) {
+	for (size_t i = 0; i < r->regs.n; i++)
+		if (all[i].reg >= regs)
+			regs = all[i].reg + 1;
+	for (int reg = 0; ops && reg < regs; reg++) {
 		size_t n = 0, maybe = 0;
 		int rv;
 
@@ -137,10 +141,13 @@ static void check_registers(struct fault_run *r)
 			ops[i].call -= r->t0;
 			ops[i].ret -= r->t0;
 		}
+		if (n == 0)
+			continue;
 		fwork_register_key(reg, key, sizeof(key));
 		rv = fwgl_check(ops, n, WGL_MAX_STEPS, why, sizeof(why));
 		if (rv == 1)
 			fault_log(r, "register %s: %zu ops (%zu maybe) linearizable", key, n, maybe);
+
 		else
 			fault_anomaly(r, "register %s: %zu ops (%zu maybe) %s: %s", key, n, maybe,
 				      rv == 0 ? "not linearizable" : "not checked", why);

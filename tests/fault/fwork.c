@@ -60,9 +60,9 @@ int64_t fwork_value(const uint8_t *data, size_t len)
 	return v;
 }
 
-void fwork_register_key(int i, char *buf, size_t len)
+void fwork_register_key(int reg, char *buf, size_t len)
 {
-	snprintf(buf, len, FAULT_PREFIX "r/%d", i);
+	snprintf(buf, len, FAULT_PREFIX "r/%d/%d", reg / FWORK_REGISTERS, reg % FWORK_REGISTERS);
 }
 
 static void push_rev(struct fault_run *r, int client, const Etcdserverpb__ResponseHeader *h,
@@ -99,33 +99,6 @@ int fwork_put(struct fwork_client *c, const char *key, int64_t value, int64_t le
 	return 0;
 }
 
-int fwork_registers_init(struct fault_run *r, int timeout_ms)
-{
-	uint64_t deadline = fault_now() + (uint64_t)timeout_ms * 1000000ULL;
-	struct fwork_client c;
-	char key[32];
-	int err = 0;
-
-	fwork_client_init(&c, r, 0);
-	for (int i = 0; i < FWORK_REGISTERS; i++) {
-		struct fwgl_op op = { .reg = i, .client = 0, .kind = FWGL_WRITE, .value = 0 };
-		int64_t rev;
-
-		fwork_register_key(i, key, sizeof(key));
-		do {
-			op.call = fault_now();
-			err = fwork_put(&c, key, 0, 0, &rev);
-			op.ret = fault_now();
-			/* An unanswered put may still land: it writes the same initial value. */
-		} while (err && fault_now() < deadline);
-		if (err)
-			break;
-		fault_push(r, &r->regs, &op);
-	}
-	frpc_close(&c.conn);
-	return err;
-}
-
 void *fwork_writer(void *arg)
 {
 	struct fwork_client *c = arg;
@@ -160,7 +133,7 @@ static int reg_read(struct fwork_client *c, const char *key, struct fwgl_op *op)
 	if (err)
 		return err;
 	op->value = resp->n_kvs ? fwork_value(resp->kvs[0]->value.data, resp->kvs[0]->value.len)
-				: -1;
+				: 0;
 	push_rev(c->r, c->id, resp->header, false);
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	return 0;
@@ -218,7 +191,7 @@ static int reg_cas(struct fwork_client *c, const char *key, struct fwgl_op *op)
 			op->maybe = true;
 		} else {
 			op->seen = rr->n_kvs ? fwork_value(rr->kvs[0]->value.data,
-							   rr->kvs[0]->value.len) : -1;
+							   rr->kvs[0]->value.len) : 0;
 		}
 	}
 	push_rev(c->r, c->id, resp->header, resp->succeeded);
@@ -230,18 +203,26 @@ void *fwork_register(void *arg)
 {
 	struct fwork_client *c = arg;
 	int64_t seq = 0, last[FWORK_REGISTERS] = { 0 };
+	uint64_t epoch = 0;
 	char key[32];
 
 	while (!atomic_load(&c->r->stop_work)) {
 		struct fwgl_op op = { .client = c->id };
-		uint64_t dice = fault_rand(&c->rng) % 10;
+		uint64_t dice = fault_rand(&c->rng) % 10, e = (fault_now() - c->r->t0) / FWORK_EPOCH_NS;
 		int err;
 
-		op.reg = (int)(fault_rand(&c->rng) % FWORK_REGISTERS);
+		if (e != epoch) {
+			epoch = e;
+			memset(last, 0, sizeof(last));
+		}
+		op.reg = (int)(epoch * FWORK_REGISTERS + fault_rand(&c->rng) % FWORK_REGISTERS);
 		fwork_register_key(op.reg, key, sizeof(key));
 		op.kind = dice < 4 ? FWGL_READ : dice < 7 ? FWGL_WRITE : FWGL_CAS;
+		/* etcd fails any value compare on a missing key: no cas before a value was seen. */
+		if (op.kind == FWGL_CAS && !last[op.reg % FWORK_REGISTERS])
+			op.kind = FWGL_WRITE;
 		op.value = (int64_t)c->id * 1000000000LL + ++seq;
-		op.expect = last[op.reg];
+		op.expect = last[op.reg % FWORK_REGISTERS];
 		op.call = fault_now();
 		if (op.kind == FWGL_READ)
 			err = reg_read(c, key, &op);
@@ -254,12 +235,10 @@ void *fwork_register(void *arg)
 			continue; /* a read that failed had no effect */
 		if (err)
 			op.maybe = true;
-		if (!err && op.kind == FWGL_READ)
-			last[op.reg] = op.value;
-		else if (!err && op.kind == FWGL_CAS && !op.maybe)
-			last[op.reg] = op.ok ? op.value : op.seen;
-		else if (!err && op.kind == FWGL_WRITE)
-			last[op.reg] = op.value;
+		else if (op.kind == FWGL_READ || op.kind == FWGL_WRITE || op.ok)
+			last[op.reg % FWORK_REGISTERS] = op.value;
+		else if (!op.maybe)
+			last[op.reg % FWORK_REGISTERS] = op.seen;
 		fault_push(c->r, &c->r->regs, &op);
 		poll(NULL, 0, REGISTER_PACE_MS);
 	}

@@ -9,6 +9,9 @@
 
 #define FWORK_TIMEOUT_MS 2000
 #define FWORK_REGISTERS 3
+/* Registers get new keys every epoch, so that each key's history stays small enough for
+ * the linearizability search in long runs. */
+#define FWORK_EPOCH_NS (30ULL * 1000000000ULL)
 
 /* One client: a thread-owned connection that moves to the next member after an error. */
 struct fwork_client {
@@ -37,14 +40,12 @@ int fwork_put(struct fwork_client *c, const char *key, int64_t value, int64_t le
 /* Decimal value of a stored value (0 when empty, -1 when not a number). */
 int64_t fwork_value(const uint8_t *data, size_t len);
 
-/* Puts "0" to every register, recorded as a write. Returns 0 or -errno (no member took it). */
-int fwork_registers_init(struct fault_run *r, int timeout_ms);
-
 /* Thread bodies (arg: struct fwork_client *); they end when r->stop_work is set. */
 void *fwork_writer(void *arg);
 void *fwork_register(void *arg);
 
-/* The register key of number i into buf. */
-void fwork_register_key(int i, char *buf, size_t len);
+/* The key of register number reg (epoch * FWORK_REGISTERS + index; a missing key reads
+ * as value 0) into buf. */
+void fwork_register_key(int reg, char *buf, size_t len);
 
 #endif /* FWORK_H */
