@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,6 +66,12 @@ static void child_exec(struct fcl_cluster *cl, int i)
 			_exit(126);
 		}
 	}
+	/* A member that crashes leaves its core in DIR/NAME.cwd (with the usual relative
+	 * core_pattern), next to its log; the driver keeps DIR when the run fails. */
+	snprintf(path, sizeof(path), "%s/%s.cwd", cl->dir, m->name);
+	mkdir(path, 0755);
+	if (chdir(path) == 0)
+		setrlimit(RLIMIT_CORE, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY });
 	snprintf(path, sizeof(path), "%s/%s.log", cl->dir, m->name);
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	if (fd >= 0) {
@@ -271,14 +278,11 @@ int fcl_status(struct fcl_cluster *cl, int i, uint64_t *self, uint64_t *leader,
 {
 	Etcdserverpb__StatusRequest req = ETCDSERVERPB__STATUS_REQUEST__INIT;
 	Etcdserverpb__StatusResponse *resp;
-	struct frpc_conn c;
 	int err;
 
-	frpc_init(&c, cl->m[i].host, cl->m[i].cport);
-	err = frpc_call(&c, "/etcdserverpb.Maintenance/Status", &req.base,
-			&etcdserverpb__status_response__descriptor, 500,
-			(ProtobufCMessage **)&resp);
-	frpc_close(&c);
+	err = frpc_call_to(cl->m[i].host, cl->m[i].cport, "/etcdserverpb.Maintenance/Status",
+			   &req.base, &etcdserverpb__status_response__descriptor, 500, 0,
+			   (ProtobufCMessage **)&resp);
 	if (err)
 		return err < 0 ? err : -EIO;
 	*self = resp->header ? resp->header->member_id : 0;

@@ -130,7 +130,8 @@ static void keep_session(struct flease *l)
 			next = now + RENEW_NS;
 		}
 		for (int i = 0; i < FLEASE_KEPT; i++)
-			late |= now - l->last_renew[i] > SWITCH_NS && now - start > SWITCH_NS;
+			late |= !l->lost[i] && now - l->last_renew[i] > SWITCH_NS &&
+				now - start > SWITCH_NS;
 		if (late || h2c_poll(c.h2, 100))
 			break;
 	}
@@ -151,14 +152,15 @@ static void *keeper_main(void *arg)
 	return NULL;
 }
 
-/* Checks abandoned lease g once: gone, or still there past its bound (an anomaly). */
+/* Checks abandoned lease g once: gone, or still there past its bound (an anomaly). The
+ * bound counts from the grant or the last leader change, whichever is later, as known once
+ * the read is answered: a member that answers after an outage may be a leader just elected,
+ * which restarted every lease's clock, and its answer carries the new term. */
 static void check_gone(struct flease *l, struct flease_gone *g)
 {
 	Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
 	Etcdserverpb__RangeResponse *resp;
-	uint64_t now = fault_now(), changed = atomic_load(&l->r->last_leader_change);
-	uint64_t anchor = changed > g->granted ? changed : g->granted;
-	uint64_t deadline = anchor + FAULT_LEASE_BOUND_MS * MS;
+	uint64_t now = fault_now(), changed, anchor, deadline;
 	int err;
 
 	if (now < g->granted + FAULT_LEASE_TTL * 1000 * MS)
@@ -167,6 +169,11 @@ static void check_gone(struct flease *l, struct flease_gone *g)
 	req.key.len = strlen(g->key);
 	err = fwork_call(&l->ac, PATH_RANGE, &req.base, &etcdserverpb__range_response__descriptor,
 			 (ProtobufCMessage **)&resp);
+	if (!err && resp->header)
+		fault_term(l->r, resp->header->raft_term);
+	changed = atomic_load(&l->r->last_leader_change);
+	anchor = changed > g->granted ? changed : g->granted;
+	deadline = anchor + FAULT_LEASE_BOUND_MS * MS;
 	if (err) {
 		if (now > deadline + 30000 * MS) {
 			fault_anomaly(l->r, "abandoned lease %" PRIx64 " (key %s): no member answered "
@@ -257,21 +264,13 @@ void flease_join_keeper(struct flease *l)
 	pthread_join(l->keeper, NULL);
 }
 
-/* One call to member i, retried for up to 10 s. Returns frpc_call's last result. */
+/* One call to member i, retried for up to 10 s; counted as one op. */
 static int member_call(struct fault_run *r, int i, const char *path, const ProtobufCMessage *req,
 		       const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
 {
-	uint64_t deadline = fault_now() + 10000 * MS;
-	struct frpc_conn c;
-	int err;
-
-	frpc_init(&c, r->cl->m[i].host, r->cl->m[i].cport);
-	do {
-		err = frpc_call(&c, path, req, desc, 2000, out);
-		atomic_fetch_add(&r->ops, 1);
-	} while (err && fault_now() < deadline && !poll(NULL, 0, 200));
-	frpc_close(&c);
-	return err;
+	atomic_fetch_add(&r->ops, 1);
+	return frpc_call_to(r->cl->m[i].host, r->cl->m[i].cport, path, req, desc, 2000, 10000,
+			    out);
 }
 
 int flease_check_kept(struct flease *l)

@@ -8,7 +8,7 @@
 #include "fwork.h"
 
 #define FLEASE_KEPT 3
-#define FLEASE_GONE_MAX 256
+#define FLEASE_GONE_MAX 1024
 
 struct flease_gone {
 	int64_t id;

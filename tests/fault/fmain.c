@@ -77,15 +77,51 @@ static int parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Starts the clients and the nemesis, waits for the faults to end, stops the writers and
+ * verifies. Returns 0, or -errno when a thread could not be started. */
+static int run_all(struct fault_run *run, int duration)
 {
-	static struct fault_run run;
 	static struct fwork_client writers[WRITERS], regs[REG_CLIENTS];
 	static struct fwatch watchers[WATCHERS];
 	static struct flease leases;
 	static struct fnem nem;
+	int err = 0;
+
+	if (flease_start(&leases, run, 10000)) {
+		fault_anomaly(run, "setup writes (kept leases) not acknowledged in 10 s");
+		goto cleanup;
+	}
+	for (int i = 0; !err && i < WRITERS; i++) {
+		fwork_client_init(&writers[i], run, 1 + i);
+		err = -pthread_create(&writers[i].th, NULL, fwork_writer, &writers[i]);
+	}
+	for (int i = 0; !err && i < REG_CLIENTS; i++) {
+		fwork_client_init(&regs[i], run, 11 + i);
+		err = -pthread_create(&regs[i].th, NULL, fwork_register, &regs[i]);
+	}
+	for (int i = 0; !err && i < WATCHERS; i++)
+		err = fwatch_start(&watchers[i], run, 31 + i);
+	if (!err)
+		err = fnem_start(&nem, run, duration);
+	if (err)
+		goto cleanup; /* the process ends; its threads with it */
+	fnem_join(&nem);
+	fault_log(run, "faults over; stopping the writers");
+	atomic_store(&run->stop_work, true);
+	for (int i = 0; i < WRITERS; i++)
+		pthread_join(writers[i].th, NULL);
+	for (int i = 0; i < REG_CLIENTS; i++)
+		pthread_join(regs[i].th, NULL);
+	fverify_all(run, &nem, &leases, watchers, WATCHERS);
+cleanup:
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	static struct fault_run run;
 	struct opts o;
-	int leader, started = 0;
+	int leader, rc = 2, err;
 
 	if (parse(argc, argv, &o)) {
 		fprintf(stderr, "usage: fault --target etcd|metastore --bin PATH --dir DIR "
@@ -107,53 +143,32 @@ int main(int argc, char **argv)
 	fault_log(&run, "target %s (%s), %s, faults for %d s", o.kind == FCL_ETCD ? "etcd" : "metastore",
 		  o.bin, o.netns ? "members in network namespaces" : "members on 127.0.0.1 (no partitions)",
 		  o.duration);
-	if (fcl_init(&cluster, &run, o.kind, o.bin, o.dir, o.netns, o.port_base))
-		goto fatal;
-	for (int i = 0; i < FAULT_MEMBERS; i++)
-		if (fcl_start(&cluster, i))
-			goto fatal;
+	err = fcl_init(&cluster, &run, o.kind, o.bin, o.dir, o.netns, o.port_base);
+	for (int i = 0; !err && i < FAULT_MEMBERS; i++)
+		err = fcl_start(&cluster, i);
+	if (err) {
+		fprintf(stderr, "fault: cannot start the cluster: %s\n", strerror(-err));
+		goto cleanup;
+	}
 	leader = fcl_leader(&cluster, 30000, -1);
 	if (leader < 0) {
 		fault_anomaly(&run, "no leader within 30 s of starting the cluster");
-		goto done;
+	} else {
+		fault_log(&run, "leader %s", cluster.m[leader].name);
+		err = run_all(&run, o.duration);
+		if (err) {
+			fprintf(stderr, "fault: cannot start a thread: %s\n", strerror(-err));
+			goto cleanup;
+		}
 	}
-	fault_log(&run, "leader %s", cluster.m[leader].name);
-	if (flease_start(&leases, &run, 10000)) {
-		fault_anomaly(&run, "setup writes (kept leases) not acknowledged in 10 s");
-		goto done;
-	}
-	for (int i = 0; i < WRITERS; i++) {
-		fwork_client_init(&writers[i], &run, 1 + i);
-		pthread_create(&writers[i].th, NULL, fwork_writer, &writers[i]);
-	}
-	for (int i = 0; i < REG_CLIENTS; i++) {
-		fwork_client_init(&regs[i], &run, 11 + i);
-		pthread_create(&regs[i].th, NULL, fwork_register, &regs[i]);
-	}
-	for (int i = 0; i < WATCHERS; i++)
-		fwatch_start(&watchers[i], &run, 31 + i);
-	fnem_start(&nem, &run, o.duration);
-	started = 1;
-	fnem_join(&nem);
-	fault_log(&run, "faults over; stopping the writers");
-	atomic_store(&run.stop_work, true);
-	for (int i = 0; i < WRITERS; i++)
-		pthread_join(writers[i].th, NULL);
-	for (int i = 0; i < REG_CLIENTS; i++)
-		pthread_join(regs[i].th, NULL);
-	fverify_all(&run, &nem, &leases, watchers, WATCHERS);
-done:
-	if (!started) {
-		atomic_store(&run.stop_work, true);
-		atomic_store(&run.stop_streams, true);
-	}
+	rc = -1; /* a complete run: the summary line decides */
+cleanup:
 	fcl_stop_all(&cluster);
-	printf("%" PRIu64 " ops, %" PRIu64 " faults, %" PRIu64 " anomalies\n",
-	       (uint64_t)atomic_load(&run.ops), (uint64_t)atomic_load(&run.faults),
-	       (uint64_t)atomic_load(&run.anomalies));
-	return atomic_load(&run.anomalies) ? 1 : 0;
-fatal:
-	fprintf(stderr, "fault: cannot start the cluster: %s\n", strerror(errno));
-	fcl_stop_all(&cluster);
-	return 2;
+	if (rc < 0) {
+		printf("%" PRIu64 " ops, %" PRIu64 " faults, %" PRIu64 " anomalies\n",
+		       (uint64_t)atomic_load(&run.ops), (uint64_t)atomic_load(&run.faults),
+		       (uint64_t)atomic_load(&run.anomalies));
+		rc = atomic_load(&run.anomalies) ? 1 : 0;
+	}
+	return rc;
 }

@@ -2,6 +2,7 @@
 #include "frpc.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,5 +95,24 @@ int frpc_call(struct frpc_conn *c, const char *path, const ProtobufCMessage *req
 cleanup:
 	if (buf != stack)
 		free(buf);
+	return err;
+}
+
+int frpc_call_to(const char *host, uint16_t port, const char *path, const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *resp_desc, int timeout_ms, int retry_ms,
+		 ProtobufCMessage **out)
+{
+	uint64_t deadline = fault_now() + (uint64_t)retry_ms * 1000000ULL;
+	struct frpc_conn c;
+	int err;
+
+	frpc_init(&c, host, port);
+	for (;;) {
+		err = frpc_call(&c, path, req, resp_desc, timeout_ms, out);
+		if (!err || fault_now() >= deadline)
+			break;
+		poll(NULL, 0, 200); /* pacing between attempts */
+	}
+	frpc_close(&c);
 	return err;
 }

@@ -36,6 +36,13 @@ void frpc_close(struct frpc_conn *c);
 int frpc_call(struct frpc_conn *c, const char *path, const ProtobufCMessage *req,
 	      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms, ProtobufCMessage **out);
 
+/* frpc_call on a connection of its own to host:port, repeated after a failure (200 ms
+ * apart) until retry_ms have passed (0: once); the connection is closed at the end.
+ * Returns the last frpc_call result. */
+int frpc_call_to(const char *host, uint16_t port, const char *path, const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *resp_desc, int timeout_ms, int retry_ms,
+		 ProtobufCMessage **out);
+
 /* Connects c if needed with a timeout. Returns 0 or -errno. */
 int frpc_connect(struct frpc_conn *c, int timeout_ms, h2c_done_fn done, void *user);
 

@@ -18,6 +18,8 @@
 #define PATH_RANGE "/etcdserverpb.KV/Range"
 #define MS (1000000ULL)
 #define WGL_MAX_STEPS 20000000ULL
+/* Reading back a long run's whole history (hundreds of thousands of events) takes a while. */
+#define HISTORY_MS 120000
 
 static void report(void *user, const char *line)
 {
@@ -29,8 +31,6 @@ static int prefix_range(struct fault_run *r, int i, bool serializable, bool coun
 			int timeout_ms, Etcdserverpb__RangeResponse **out)
 {
 	Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
-	struct frpc_conn c;
-	int err;
 
 	req.key.data = (uint8_t *)FAULT_PREFIX;
 	req.key.len = strlen(FAULT_PREFIX);
@@ -38,12 +38,10 @@ static int prefix_range(struct fault_run *r, int i, bool serializable, bool coun
 	req.range_end.len = 6;
 	req.serializable = serializable;
 	req.count_only = count_only;
-	frpc_init(&c, r->cl->m[i].host, r->cl->m[i].cport);
-	err = frpc_call(&c, PATH_RANGE, &req.base, &etcdserverpb__range_response__descriptor,
-			timeout_ms, (ProtobufCMessage **)out);
-	frpc_close(&c);
 	atomic_fetch_add(&r->ops, 1);
-	return err;
+	return frpc_call_to(r->cl->m[i].host, r->cl->m[i].cport, PATH_RANGE, &req.base,
+			    &etcdserverpb__range_response__descriptor, timeout_ms, 0,
+			    (ProtobufCMessage **)out);
 }
 
 /* The leader's current revision, then every member caught up with it (30 s). Returns the
@@ -88,7 +86,7 @@ static void check_members(struct fault_run *r)
 	for (int i = 0; i < FAULT_MEMBERS; i++) {
 		Etcdserverpb__RangeResponse *resp;
 		struct fchk_kv *kvs;
-		int err = prefix_range(r, i, true, false, 15000, &resp);
+		int err = prefix_range(r, i, true, false, HISTORY_MS, &resp);
 
 		if (err) {
 			fault_anomaly(r, "%s: the final serializable read failed (%d)",
@@ -159,7 +157,7 @@ static void check_registers(struct fault_run *r)
 static void check_watchers(struct fault_run *r, struct fwatch *w, int nw, int64_t rev,
 			   const struct fchk_kv *ref, size_t nref)
 {
-	uint64_t deadline = fault_now() + 30000 * MS;
+	uint64_t deadline = fault_now() + HISTORY_MS * MS;
 	char who[32];
 
 	for (int i = 0; i < nw; i++)
@@ -199,9 +197,9 @@ void fverify_all(struct fault_run *r, struct fnem *n, struct flease *l, struct f
 	flease_join_abandoner(l);
 	leader = fnem_settle(n, 30000);
 	rev = leader < 0 ? 0 : converge(r, leader);
-	if (rev && fwatch_history(r, leader, rev, 30000, &ref, &nref)) {
+	if (rev && fwatch_history(r, leader, rev, HISTORY_MS, &ref, &nref)) {
 		fault_anomaly(r, "history: a watch from revision 1 got %zu events, not up to "
-			      "revision %" PRId64 ", in 30 s", nref, rev);
+			      "revision %" PRId64 ", in %d s", nref, rev, HISTORY_MS / 1000);
 		free(ref);
 		ref = NULL;
 	}
