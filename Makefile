@@ -325,3 +325,38 @@ fuzz: $(FUZZ_BINS)
 
 fuzz-smoke: $(FUZZ_BINS)
 	$(Q)$(call fuzz_run,$(FUZZ_SMOKE_SECONDS))
+
+# --- fault suite ------------------------------------------------------------------------
+# A Jepsen-style fault harness (tests/fault/) for a 3-member cluster of etcd (the control)
+# or metastore: unique-key writers, registers, watchers and leases under kill -9, SIGSTOP
+# and partitions (network namespaces when run as root), then history checks.
+# `make fault TARGET=etcd|metastore` is a bounded run (DURATION seconds of faults, default
+# 120); DURATION=1200 is the long mode. Not part of `make test`. The checker's unit tests
+# (tests/unit/fault/) are part of `make unit`.
+FAULT_DIR := $(BUILD)/fault
+FAULT_SRCS := $(wildcard tests/fault/*.c) bench/h2client.c
+FAULT_CHECK_SRCS := tests/fault/fault.c tests/fault/fwgl.c tests/fault/fcheck.c
+UNIT_FAULT := $(patsubst tests/unit/fault/%.c,$(BUILD)/tests/fault/%,$(wildcard tests/unit/fault/test_*.c))
+TARGET ?= metastore
+DURATION ?= 120
+FAULT_CFLAGS := $(MS_CFLAGS) -Ibench -Itests/fault
+
+$(FAULT_DIR)/fault: $(FAULT_SRCS) $(wildcard tests/fault/*.h) bench/h2client.h $(PROTO_O) | $(PROTO_H)
+	$(call msg,FAULT-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FAULT_CFLAGS) $(MS_LDFLAGS) -o $@ $(FAULT_SRCS) $(PROTO_O) \
+		-lnghttp2 -lprotobuf-c -lpthread
+
+$(BUILD)/tests/fault/%: tests/unit/fault/%.c $(FAULT_CHECK_SRCS) $(wildcard tests/fault/*.h)
+	$(call msg,TEST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FAULT_CFLAGS) $(MS_LDFLAGS) -o $@ $< $(FAULT_CHECK_SRCS) -lcmocka -lpthread
+
+unit: $(UNIT_FAULT)
+
+.PHONY: fault fault-build
+fault-build: $(FAULT_DIR)/fault $(UNIT_FAULT)
+
+fault: $(FAULT_DIR)/fault $(if $(filter metastore,$(TARGET)),$(METASTORE))
+	$(Q)TARGET=$(TARGET) DURATION=$(DURATION) FAULT_BIN=$(abspath $(FAULT_DIR)/fault) \
+		METASTORE=$(abspath $(METASTORE)) bash tests/fault/run.sh

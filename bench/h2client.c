@@ -1,4 +1,4 @@
-/* Benchmark gRPC client transport: one cleartext HTTP/2 connection driven by nghttp2. */
+/* gRPC client transport (benchmarks, fault suite): one cleartext HTTP/2 connection driven by nghttp2. */
 #include "h2client.h"
 
 #include <arpa/inet.h>
@@ -29,6 +29,9 @@ struct h2c_call {
 	uint8_t *resp; /* the body, when the connection keeps bodies */
 	size_t resp_cap;
 	bool resp_lost; /* out of memory while keeping it */
+	h2c_msg_fn on_msg; /* streaming call: each gRPC message as it arrives */
+	bool send_open;    /* streaming call: more request messages may follow */
+	int32_t stream_id;
 };
 
 struct h2c_conn {
@@ -91,6 +94,24 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 	return 0;
 }
 
+/* Hands every complete gRPC message buffered so far to the call's message callback. */
+static void deliver_msgs(struct h2c_conn *c, struct h2c_call *call)
+{
+	size_t off = 0;
+
+	while (call->resp_bytes - off >= 5) {
+		const uint8_t *h = call->resp + off;
+		size_t n = (size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 | h[4];
+
+		if (call->resp_bytes - off - 5 < n)
+			break;
+		call->on_msg(c->user, call->user, h + 5, n);
+		off += 5 + n;
+	}
+	memmove(call->resp, call->resp + off, call->resp_bytes - off);
+	call->resp_bytes -= off;
+}
+
 static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id,
 			 const uint8_t *data, size_t len, void *user)
 {
@@ -100,7 +121,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id,
 	(void)flags;
 	if (!call)
 		return 0;
-	if (c->keep_body && !call->resp_lost) {
+	if ((c->keep_body || call->on_msg) && !call->resp_lost) {
 		if (call->resp_bytes + len > call->resp_cap) {
 			size_t cap = call->resp_cap ? call->resp_cap : 256;
 			uint8_t *n;
@@ -119,6 +140,8 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id,
 		memcpy(call->resp + call->resp_bytes, data, len);
 	}
 	call->resp_bytes += len;
+	if (call->on_msg && !call->resp_lost)
+		deliver_msgs(c, call);
 	return 0;
 }
 
@@ -147,11 +170,13 @@ static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, s
 	(void)h2;
 	(void)stream_id;
 	(void)user;
+	if (n == 0 && call->send_open)
+		return NGHTTP2_ERR_DEFERRED; /* resumed by h2c_stream_send */
 	if (n > length)
 		n = length;
 	memcpy(buf, call->req + call->req_off, n);
 	call->req_off += n;
-	if (call->req_off == call->req_len)
+	if (call->req_off == call->req_len && !call->send_open)
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 	return (ssize_t)n;
 }
@@ -180,8 +205,31 @@ static int session_new(struct h2c_conn *c)
 	return 0;
 }
 
-int h2c_connect(struct h2c_conn **out, const char *host, uint16_t port, bool keep_body,
-		h2c_done_fn done, void *conn_user)
+/* Connects fd to sa, waiting at most timeout_ms (-1: no limit). Returns 0 or -errno. */
+static int connect_wait(int fd, const struct sockaddr_in *sa, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int err = 0, n;
+
+	if (fcntl(fd, F_SETFL, O_NONBLOCK))
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return -errno;
+	n = poll(&pfd, 1, timeout_ms);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ETIMEDOUT;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		return -errno;
+	return -err;
+}
+
+int h2c_connect_ms(struct h2c_conn **out, const char *host, uint16_t port, bool keep_body,
+		   h2c_done_fn done, void *conn_user, int timeout_ms)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct h2c_conn *c = calloc(1, sizeof(*c));
@@ -199,9 +247,14 @@ int h2c_connect(struct h2c_conn **out, const char *host, uint16_t port, bool kee
 		goto fail;
 	}
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
-	    fcntl(c->fd, F_SETFL, O_NONBLOCK)) {
+	if (c->fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	err = connect_wait(c->fd, &sa, timeout_ms);
+	if (err)
+		goto fail;
+	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))) {
 		err = -errno;
 		goto fail;
 	}
@@ -215,10 +268,36 @@ fail:
 	return err;
 }
 
+int h2c_connect(struct h2c_conn **out, const char *host, uint16_t port, bool keep_body,
+		h2c_done_fn done, void *conn_user)
+{
+	return h2c_connect_ms(out, host, port, keep_body, done, conn_user, -1);
+}
+
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
 
-int h2c_call_submit(struct h2c_conn *c, const char *path, const uint8_t *msg, size_t len,
-		    void *call_user)
+/* Appends one gRPC-framed message to a call's request bytes. Returns 0 or -ENOMEM. */
+static int req_append(struct h2c_call *call, const uint8_t *msg, size_t len)
+{
+	uint8_t *n = realloc(call->req, call->req_len + len + 5);
+
+	if (!n)
+		return -ENOMEM;
+	call->req = n;
+	n += call->req_len;
+	n[0] = 0;
+	n[1] = (uint8_t)(len >> 24);
+	n[2] = (uint8_t)(len >> 16);
+	n[3] = (uint8_t)(len >> 8);
+	n[4] = (uint8_t)len;
+	if (len)
+		memcpy(n + 5, msg, len);
+	call->req_len += len + 5;
+	return 0;
+}
+
+static int call_start(struct h2c_conn *c, const char *path, const uint8_t *msg, size_t len,
+		      void *call_user, h2c_msg_fn on_msg, bool send_open, int32_t *stream_id)
 {
 	struct h2c_call *call = calloc(1, sizeof(*call));
 	nghttp2_nv nv[] = {
@@ -231,21 +310,14 @@ int h2c_call_submit(struct h2c_conn *c, const char *path, const uint8_t *msg, si
 
 	if (!call)
 		return -ENOMEM;
-	call->req = malloc(len + 5);
-	if (!call->req) {
+	if (req_append(call, msg, len)) {
 		free(call);
 		return -ENOMEM;
 	}
-	call->req[0] = 0;
-	call->req[1] = (uint8_t)(len >> 24);
-	call->req[2] = (uint8_t)(len >> 16);
-	call->req[3] = (uint8_t)(len >> 8);
-	call->req[4] = (uint8_t)len;
-	if (len)
-		memcpy(call->req + 5, msg, len);
-	call->req_len = len + 5;
 	call->user = call_user;
 	call->grpc_status = -1;
+	call->on_msg = on_msg;
+	call->send_open = send_open;
 	dp.source.ptr = call;
 	dp.read_callback = read_body;
 	id = nghttp2_submit_request(c->h2, NULL, nv, sizeof(nv) / sizeof(nv[0]), &dp, call);
@@ -254,11 +326,43 @@ int h2c_call_submit(struct h2c_conn *c, const char *path, const uint8_t *msg, si
 		free(call);
 		return -EPROTO;
 	}
+	call->stream_id = id;
+	if (stream_id)
+		*stream_id = id;
 	call->next = c->calls;
 	if (c->calls)
 		c->calls->prev = call;
 	c->calls = call;
 	c->in_flight++;
+	return 0;
+}
+
+int h2c_call_submit(struct h2c_conn *c, const char *path, const uint8_t *msg, size_t len,
+		    void *call_user)
+{
+	return call_start(c, path, msg, len, call_user, NULL, false, NULL);
+}
+
+int h2c_stream_open(struct h2c_conn *c, const char *path, const uint8_t *msg, size_t len,
+		    bool send_open, h2c_msg_fn on_msg, void *call_user, int32_t *stream_id)
+{
+	return call_start(c, path, msg, len, call_user, on_msg, send_open, stream_id);
+}
+
+int h2c_stream_send(struct h2c_conn *c, int32_t stream_id, const uint8_t *msg, size_t len)
+{
+	struct h2c_call *call = c->calls;
+
+	/* The call list, not nghttp2's stream table: a stream exists there only once its
+	 * HEADERS went out. */
+	while (call && call->stream_id != stream_id)
+		call = call->next;
+	if (!call || !call->send_open)
+		return -ENOENT;
+	if (req_append(call, msg, len))
+		return -ENOMEM;
+	/* Fails harmlessly when the data source is not deferred (it still has bytes). */
+	nghttp2_session_resume_data(c->h2, stream_id);
 	return 0;
 }
 
