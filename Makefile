@@ -198,15 +198,8 @@ e2e: $(METASTORE) $(AGENT) $(LOADCLIENT)
 test: all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)$(MAKE) --no-print-directory fault-smoke
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
-
-# `make stress`: the long versions of the fault tests (kill -9 rounds, cluster kills);
-# `make test` runs the same scripts with bounded defaults (seconds each).
-.PHONY: stress
-stress: $(METASTORE) $(AGENT)
-	$(Q)export METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)); \
-	ROUNDS=20 bash tests/e2e/test_durability.sh && \
-	KILLS=10 N_AFTER=30 bash tests/e2e/test_raft_cluster.sh
 
 run: all
 	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) deploy/run-local.sh
@@ -331,8 +324,8 @@ fuzz-smoke: $(FUZZ_BINS)
 # or metastore: unique-key writers, registers, watchers and leases under kill -9, SIGSTOP
 # and partitions (network namespaces when run as root), then history checks.
 # `make fault TARGET=etcd|metastore` is a bounded run (DURATION seconds of faults, default
-# 120); DURATION=1200 is the long mode. Not part of `make test`. The checker's unit tests
-# (tests/unit/fault/) are part of `make unit`.
+# 120); DURATION=1200 is the long mode. `make test` runs `fault-smoke`, `make stress` the long
+# mode on both. The checker's unit tests (tests/unit/fault/) are part of `make unit`.
 FAULT_DIR := $(BUILD)/fault
 FAULT_SRCS := $(wildcard tests/fault/*.c) bench/h2client.c
 FAULT_CHECK_SRCS := tests/fault/fault.c tests/fault/fwgl.c tests/fault/fcheck.c
@@ -360,3 +353,28 @@ fault-build: $(FAULT_DIR)/fault $(UNIT_FAULT)
 fault: $(FAULT_DIR)/fault $(if $(filter metastore,$(TARGET)),$(METASTORE))
 	$(Q)TARGET=$(TARGET) DURATION=$(DURATION) FAULT_BIN=$(abspath $(FAULT_DIR)/fault) \
 		METASTORE=$(abspath $(METASTORE)) bash tests/fault/run.sh
+
+# $(1): etcd or metastore, $(2): seconds of faults.
+fault_run = TARGET=$(1) DURATION=$(2) FAULT_BIN=$(abspath $(FAULT_DIR)/fault) \
+	METASTORE=$(abspath $(METASTORE)) bash tests/fault/run.sh
+
+# `make test`: a bounded run against etcd 3.4 (the control) and then metastore, long enough
+# for every kind of fault at least once; `make stress`: 20 minutes of faults on each.
+FAULT_SMOKE_SECONDS ?= 60
+STRESS_FAULT_SECONDS ?= 1200
+.PHONY: fault-smoke
+fault-smoke: $(FAULT_DIR)/fault $(METASTORE)
+	$(Q)$(call fault_run,etcd,$(FAULT_SMOKE_SECONDS)) && \
+	$(call fault_run,metastore,$(FAULT_SMOKE_SECONDS))
+
+# `make stress`: the long versions of the fault tests (kill -9 rounds, cluster kills, 20
+# minutes of the fault suite on etcd and on metastore); `make test` runs the same with
+# bounded defaults.
+.PHONY: stress
+stress: $(METASTORE) $(AGENT) $(FAULT_DIR)/fault
+	$(Q)export METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)); \
+	ROUNDS=20 bash tests/e2e/test_durability.sh && \
+	KILLS=10 N_AFTER=30 bash tests/e2e/test_raft_cluster.sh && \
+	$(call fault_run,etcd,$(STRESS_FAULT_SECONDS)) && \
+	$(call fault_run,metastore,$(STRESS_FAULT_SECONDS))
+
