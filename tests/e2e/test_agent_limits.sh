@@ -56,7 +56,7 @@ wait_until 5 metric_is grpc_server_active_connections 2 || fail "the silent conn
 exec 6<>"/dev/tcp/127.0.0.1/$MS_PORT"
 # the silent one (5) makes room: EOF on it within 5 s, the new one (6) stays open
 timeout 5 cat <&5 >/dev/null || fail "the silent connection was not closed to admit a new one"
-metric_is grpc_server_active_connections 2 || fail "the new connection not open"
+wait_until 5 metric_is grpc_server_active_connections 2 || fail "the new connection not open"
 metric_is grpc_server_connections_rejected_total 1 || fail "making room was counted as a rejection"
 exec 5>&- 6>&-
 echo "PASS $E2E_NAME"
