@@ -3,10 +3,11 @@
 # land, then 50 watches from revision 1 that never read; the store's RSS stays within a
 # bound stated here, and once the clients read, every watcher gets every event exactly once,
 # in order. Two layouts: the 50 watchers on one stream (as clientv3 puts the watches of one
-# context), checked against Debian's etcd 3.4 with the same bounds; and 50 streams of one
-# watcher, where only the store is bounded: etcd answers a watch from an old revision with
-# one response of up to 1000 revisions per watcher, so it holds ~10 MB per stream there
-# (measured 27 -> 590 MB) and its figures are printed for comparison only.
+# context) and 50 streams of one watcher. Debian's etcd 3.4 runs every step as the control
+# of the delivery checks; its RSS is printed for comparison only: it moves with its garbage
+# collector (one-stream history step: 40 to 174 MiB between runs), and with a stream per
+# watcher it answers a watch from an old revision with one response of up to 1000 revisions
+# per watcher (measured 27 -> 590 MB), so a bound on it would be a check etcd fails.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_etcd.sh"
 
@@ -64,7 +65,7 @@ done
 for run in "${runs[@]}"; do
 	read -r STREAMS server <<<"$run"
 	bounded=1
-	[ "$server" = etcd ] && [ "$STREAMS" != 1 ] && bounded=0
+	[ "$server" = etcd ] && bounded=0
 	PORT=$(free_port)
 	rm -f "$E2E_TMP/go"
 	if [ "$server" = metastore ]; then
