@@ -62,6 +62,10 @@ for i in $(seq $N_PUT1); do ctl put "k$i" "v$i" >/dev/null; done
 wait_until 15 query_is "sum($put_sel)" "$N_PUT1" || fail "first Put batch not seen by Prometheus"
 for i in $(seq $N_PUT2); do ctl put "k$((N_PUT1 + i))" "v$i" >/dev/null; done
 for i in $(seq $N_GET); do ctl get "k$i" >/dev/null; done
+# A watch the client closes: its stream ends Canceled, which is not a server-side error.
+timeout -s INT 1 etcdctl --endpoints="127.0.0.1:$MS_PORT" watch w >/dev/null 2>&1 || true
+watch_sel='grpc_server_request_total{job="metastore",method="/etcdserverpb.Watch/Watch",code="Canceled"}'
+wait_until 10 query_is "sum($watch_sel)" 1 || fail "canceled Watch not counted once"
 # Every call was counted when it ended, before etcdctl exited; two scrapes after that, the
 # last sample holds the whole load.
 loaded=$(date +%s.%N)
@@ -73,7 +77,7 @@ got=$(prom_query "sum($put_sel)")
 got=$(prom_query "sum($range_sel)")
 [ "$got" = "$N_GET" ] || fail "Range count: expected $N_GET, got '$got'"
 got=$(prom_query 'sum(grpc_server_request_total{job="metastore"})')
-[ "$got" = $((N_PUT1 + N_PUT2 + N_GET)) ] || fail "request total: got '$got'"
+[ "$got" = $((N_PUT1 + N_PUT2 + N_GET + 1)) ] || fail "request total (and the Watch): got '$got'"
 
 qps=$(prom_query 'sum(rate(grpc_server_request_total{job="metastore"}[1m]))')
 awk -v v="$qps" 'BEGIN { exit !(v + 0 > 0) }' || fail "request rate not positive: '$qps'"
@@ -95,6 +99,19 @@ rules_ok() {
 			'[.data.groups[].rules[]] | length == $n and all(.health == "ok")'
 }
 wait_until 10 rules_ok || fail "alert rules not all loaded and healthy"
+
+# Under this load (all calls OK but one Watch the client canceled) no alert expression
+# returns anything: the expressions themselves, without their `for:` delay.
+curl -sf --max-time 5 "http://127.0.0.1:$PROM_PORT/api/v1/rules" |
+	jq -r '.data.groups[].rules[] | [.name, (.query | gsub("\n"; " "))] | @tsv' \
+		>"$E2E_TMP/alert.exprs"
+[ "$(wc -l <"$E2E_TMP/alert.exprs")" = "$n_rules" ] || fail "rules API lists no expressions"
+while IFS=$'\t' read -r name expr; do
+	out=$(curl -sf --max-time 5 --get --data-urlencode "query=$expr" \
+		"http://127.0.0.1:$PROM_PORT/api/v1/query") || fail "alert $name: query rejected"
+	n=$(jq '.data.result | length' <<<"$out")
+	[ "$n" = 0 ] || fail "alert $name would fire under normal load: $(jq -c .data.result <<<"$out")"
+done <"$E2E_TMP/alert.exprs"
 
 # Every dashboard query parses and evaluates against this server.
 jq -r '.panels[].targets[]?.expr' deploy/grafana-dashboard.json |
