@@ -14,6 +14,7 @@
 
 #include "binwatch.h"
 #include "mapread.h"
+#include "series.h"
 #include "ms_maps.h"
 
 #define HIST_WORDS (sizeof(struct ms_hist) / sizeof(uint64_t))
@@ -188,17 +189,6 @@ static int sum_inflight(struct collector *c, int64_t sum[MS_METHOD_COUNT])
 	return 0;
 }
 
-/* A per-method counter: the methods that counted anything. */
-static void add_per_method(struct expo_family *f, const uint64_t *v)
-{
-	for (uint32_t m = 0; m < MS_METHOD_COUNT; m++) {
-		struct expo_label l[] = { { "method", ms_method_name(m) } };
-
-		if (v[m])
-			expo_series_add_u64(f, l, 1, v[m]);
-	}
-}
-
 static void collect_grpc(struct collector *c)
 {
 	struct expo_family *dur, *total, *inflight, *panics, *limited;
@@ -220,19 +210,19 @@ static void collect_grpc(struct collector *c)
 				  "gRPC calls refused by the server's rate limit.", EXPO_COUNTER);
 
 	if (read_map(c, SUBSYS_GRPC, "grpc_hist", MS_GRPC_SERIES, HIST_WORDS) == 0) {
-		for (uint32_t m = 0; m < MS_METHOD_COUNT; m++) {
-			for (uint32_t code = 0; code < MS_GRPC_CODE_COUNT; code++) {
-				const uint64_t *h = v + (size_t)(m * MS_GRPC_CODE_COUNT + code) * HIST_WORDS;
-				const struct ms_hist *mh = (const struct ms_hist *)h;
-				struct expo_label l[] = { { "method", ms_method_name(m) },
-							  { "code", ms_grpc_code_name(code) } };
+		uint64_t counts[MS_GRPC_SERIES];
 
-				if (!mh->count)
-					continue;
+		for (uint32_t i = 0; i < MS_GRPC_SERIES; i++) {
+			const uint64_t *h = v + (size_t)i * HIST_WORDS;
+			struct expo_label l[] = { { "method", ms_method_name(i / MS_GRPC_CODE_COUNT) },
+						  { "code", ms_grpc_code_name(i % MS_GRPC_CODE_COUNT) } };
+
+			counts[i] = ((const struct ms_hist *)h)->count;
+			/* histograms only once seen: 24 series each, the counter has every code */
+			if (counts[i])
 				add_hist(dur, l, 2, c, h);
-				expo_series_add_u64(total, l, 2, mh->count);
-			}
 		}
+		series_request_total(total, NULL, counts);
 	}
 	if (sum_inflight(c, inflight_sum) == 0) {
 		/* Every served method, so dashboards see 0 rather than no data. */
@@ -245,12 +235,11 @@ static void collect_grpc(struct collector *c)
 		read_failed(c);
 	}
 	if (read_map(c, SUBSYS_GRPC, "grpc_panics", MS_METHOD_COUNT, 1) == 0)
-		add_per_method(panics, v);
+		series_per_method(panics, NULL, v);
 	if (read_map(c, SUBSYS_GRPC, "grpc_rate_limited_hits", MS_METHOD_COUNT, 1) == 0)
-		add_per_method(limited, v);
+		series_per_method(limited, NULL, v);
 }
 
-/* Sums the last count each live store process reported; forgets processes that exited. */
 /* Sums the last count each live store process reported in a tgid -> u32 map; forgets
  * processes that exited. Returns 0 or -errno. */
 static int sum_per_process(struct collector *c, enum subsys_id id, const char *map, uint64_t *sum)
@@ -290,6 +279,8 @@ static void collect_conn(struct collector *c)
 		expo_series_add_u64(f, NULL, 0, c->scratch[0]);
 }
 
+static const char *const watch_types[] = { "PUT", "DELETE" };
+
 static void collect_watch(struct collector *c)
 {
 	struct expo_family *active, *events;
@@ -303,12 +294,8 @@ static void collect_watch(struct collector *c)
 				 "Events sent to watchers, by type.", EXPO_COUNTER);
 	if (sum_per_process(c, SUBSYS_WATCH, "watch_active", &sum) == 0)
 		expo_series_add_u64(active, NULL, 0, sum);
-	if (read_map(c, SUBSYS_WATCH, "watch_events", 2, 1) == 0) {
-		struct expo_label put[] = { { "type", "PUT" } }, del[] = { { "type", "DELETE" } };
-
-		expo_series_add_u64(events, put, 1, c->scratch[0]);
-		expo_series_add_u64(events, del, 1, c->scratch[1]);
-	}
+	if (read_map(c, SUBSYS_WATCH, "watch_events", 2, 1) == 0)
+		series_enum(events, NULL, "type", watch_types, 2, c->scratch);
 }
 
 #define LEASE_LABEL_(id, name) name,
@@ -337,9 +324,8 @@ static void collect_lease(struct collector *c)
 			struct expo_label l[] = { { "operation", lease_op_names[op] },
 						  { "status", lease_status_names[st] } };
 
-			/* Every operation's ok series, so rates start at 0; failures once seen. */
-			if (v || st == MS_LEASE_STATUS_OK)
-				expo_series_add_u64(ops, l, 2, v);
+			/* every known pair, at 0 until it counts: a first failure is an increase */
+			expo_series_add_u64(ops, l, 2, v);
 		}
 	}
 }
@@ -353,14 +339,8 @@ static const char *const auth_authz_names[] = { MS_AUTH_AUTHZ_RESULTS(AUTH_LABEL
 static void add_results(struct collector *c, struct expo_family *f, const char *map, uint32_t nr,
 			const char *const *names)
 {
-	if (read_map(c, SUBSYS_AUTH, map, nr, 1))
-		return;
-	for (uint32_t i = 0; i < nr; i++) {
-		struct expo_label l[] = { { "result", names[i] } };
-
-		/* Every result, so rates start at 0. */
-		expo_series_add_u64(f, l, 1, c->scratch[i]);
-	}
+	if (read_map(c, SUBSYS_AUTH, map, nr, 1) == 0)
+		series_enum(f, NULL, "result", names, nr, c->scratch);
 }
 
 static void collect_auth(struct collector *c)
@@ -411,8 +391,8 @@ static void collect_storage(struct collector *c)
 				{ "status", storage_status_names[i % MS_STORAGE_STATUS_COUNT] },
 			};
 
-			if (v[i])
-				expo_series_add_u64(total, l, 3, v[i]);
+			/* every known triple at 0 until it counts (the first failure is an increase) */
+			expo_series_add_u64(total, l, 3, v[i]);
 		}
 	}
 }

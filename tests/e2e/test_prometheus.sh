@@ -56,6 +56,17 @@ scraped_after() {
 
 wait_until 30 query_is 'up{job="metastore"}' 1 || fail "Prometheus never scraped the agent"
 
+# Before any call, every served method (39) is there at 0, with every code (17) in the
+# request counter: the first panic, rate-limit hit or error is an increase().
+query_is 'count(grpc_server_panic_total{job="metastore"} == 0)' 39 || fail "panic series not all at 0"
+query_is 'count(grpc_server_rate_limit_hits_total{job="metastore"} == 0)' 39 ||
+	fail "rate-limit series not all at 0"
+query_is 'count(grpc_server_request_total{job="metastore"} == 0)' 663 ||
+	fail "request series not all at 0"
+query_is 'count(lease_operations_total{job="metastore"} == 0)' 20 || fail "lease series not all at 0"
+query_is 'count(storage_operation_total{job="metastore"} == 0)' 25 ||
+	fail "storage series not all at 0"
+
 put_sel='grpc_server_request_total{job="metastore",method="/etcdserverpb.KV/Put",code="OK"}'
 range_sel='grpc_server_request_total{job="metastore",method="/etcdserverpb.KV/Range",code="OK"}'
 for i in $(seq $N_PUT1); do ctl put "k$i" "v$i" >/dev/null; done
@@ -66,6 +77,9 @@ for i in $(seq $N_GET); do ctl get "k$i" >/dev/null; done
 timeout -s INT 1 etcdctl --endpoints="127.0.0.1:$MS_PORT" watch w >/dev/null 2>&1 || true
 watch_sel='grpc_server_request_total{job="metastore",method="/etcdserverpb.Watch/Watch",code="Canceled"}'
 wait_until 10 query_is "sum($watch_sel)" 1 || fail "canceled Watch not counted once"
+# Its series was there at 0 before: increase() sees its first call.
+got=$(prom_query "sum(increase(${watch_sel}[1m]))")
+awk -v v="$got" 'BEGIN { exit !(v + 0 > 0) }' || fail "increase() missed the first Watch: '$got'"
 # Every call was counted when it ended, before etcdctl exited; two scrapes after that, the
 # last sample holds the whole load.
 loaded=$(date +%s.%N)
