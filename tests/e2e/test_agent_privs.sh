@@ -35,10 +35,44 @@ for user in "" nobody; do
 	scrape >"$E2E_TMP/m"
 	assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
 	assert_sample "$E2E_TMP/m" 'metastore_agent_map_read_errors_total' 0
-	[ -z "$before" ] || fail "a fresh agent counted requests made before it attached"
+	[ "$before" = 0 ] || fail "a fresh agent counted requests made before it attached: $before"
 	kill -TERM "$AGENT_PID"
 	wait "$AGENT_PID" || fail "agent exited non-zero on SIGTERM"
 done
+
+# --binary with --user: the agent, no longer root, cannot signal its root helper
+# (agent-binwatch); SIGTERM still ends both within a second and detaches every probe.
+helper_of() { pgrep -P "$1" -x agent-binwatch || true; }
+AGENT_PORT=$(free_port)
+start_agent "$AGENT_PORT" --binary "$METASTORE" --user nobody
+check_agent "$(id -u nobody)"
+helper=$(helper_of "$AGENT_PID")
+[ -n "$helper" ] || fail "no agent-binwatch helper under the agent"
+grep -q '^Uid:	0	0	0	0$' "/proc/$helper/status" || fail "helper not root: $(grep ^Uid "/proc/$helper/status")"
+ctl put k2 v >/dev/null
+scrape >"$E2E_TMP/m"
+assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
+uprobes() { bpftool perf list 2>/dev/null | grep -c " filename $METASTORE " || true; }
+[ "$(uprobes)" -gt 0 ] || fail "bpftool perf lists no uprobe on $METASTORE"
+t0=$(date +%s%N)
+kill -TERM "$AGENT_PID"
+for _ in $(seq 20); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$AGENT_PID" 2>/dev/null && fail "agent --binary --user still running 2 s after SIGTERM"
+wait "$AGENT_PID" || fail "agent --binary --user exited non-zero on SIGTERM"
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill -0 "$helper" 2>/dev/null && fail "helper $helper outlived the agent"
+[ "$(uprobes)" = 0 ] || fail "uprobes still attached after the agent stopped: $(bpftool perf list)"
+# Detached: the batch probe's semaphore is back to 0, so the store writes no records; a
+# new agent sees exactly its own calls.
+AGENT_PORT=$(free_port)
+start_agent "$AGENT_PORT" --pid "$MS_PID"
+ctl put k3 v >/dev/null
+scrape >"$E2E_TMP/m"
+assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
+assert_sample "$E2E_TMP/m" 'metastore_agent_probe_hits_total{subsystem="conn",function="ms_probe_conn_open"}' 1
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || fail "agent exited non-zero on SIGTERM"
+echo "stopped in $ms ms" >"$E2E_TMP/stop.log"
 
 rc=0
 "$AGENT" --pid "$MS_PID" --user no-such-user-here --listen "127.0.0.1:$(free_port)" 2>"$E2E_TMP/err" || rc=$?
