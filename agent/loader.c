@@ -1,18 +1,22 @@
 /* BPF loader: open -> set rodata -> load -> attach, per selected subsystem, all or nothing. */
 #include "loader.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "auth.skel.h"
 #include "elf_sym.h"
 #include "conn.skel.h"
 #include "grpc.skel.h"
 #include "lease.skel.h"
+#include "member.skel.h"
 #include "ms_maps.h"
 #include "mvcc.skel.h"
 #include "raft.skel.h"
@@ -67,6 +71,7 @@ LOADER_OPEN_FN(watch)
 LOADER_OPEN_FN(lease)
 LOADER_OPEN_FN(auth)
 LOADER_OPEN_FN(raft)
+LOADER_OPEN_FN(member)
 
 static int (*const openers[SUBSYS_COUNT])(struct loader *, struct loader_sub *) = {
 	[SUBSYS_GRPC] = open_grpc,
@@ -77,6 +82,7 @@ static int (*const openers[SUBSYS_COUNT])(struct loader *, struct loader_sub *) 
 	[SUBSYS_LEASE] = open_lease,
 	[SUBSYS_AUTH] = open_auth,
 	[SUBSYS_RAFT] = open_raft,
+	[SUBSYS_MEMBER] = open_member,
 };
 
 static void set_err(char *buf, size_t len, const char *fmt, ...)
@@ -176,6 +182,33 @@ static int attach_probes(struct loader *l, enum subsys_id id, const char *binary
 	return 0;
 }
 
+/* Lets the processes that run the file `binary` count (the member object's exe_allowed),
+ * keyed as the kernel sees the file: its superblock's device (major << 20 | minor). */
+static int allow_exe(struct loader *l, const char *binary, char *eb, size_t el)
+{
+	struct bpf_object *mo = l->subs[SUBSYS_MEMBER].obj;
+	struct ms_exe_key k = { 0 };
+	struct stat st;
+	uint8_t one = 1;
+	int err;
+
+	if (stat(binary, &st)) {
+		err = -errno;
+		set_err(eb, el, "cannot stat %s: %s", binary, strerror(-err));
+		return err;
+	}
+	k.dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev);
+	k.ino = st.st_ino;
+	if (bpf_map_update_elem(bpf_object__find_map_fd_by_name(mo, "exe_allowed"), &k, &one,
+				BPF_ANY)) {
+		err = -errno;
+		set_err(eb, el, "cannot allow %s (the executable table is full?): %s", binary,
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 static int attach_sub(struct loader *l, enum subsys_id id, const struct loader_opts *o, char *eb,
 		      size_t el)
 {
@@ -188,11 +221,29 @@ static int attach_sub(struct loader *l, enum subsys_id id, const struct loader_o
 		set_err(eb, el, "cannot open BPF object of subsystem %s: %s", d->name, strerror(-err));
 		return err;
 	}
+	/* one process table for all: the member object's (loaded first) */
+	if (id != SUBSYS_MEMBER) {
+		struct bpf_map *m = bpf_object__find_map_by_name(s->obj, "proc_node");
+		struct bpf_object *mo = l->subs[SUBSYS_MEMBER].obj;
+
+		err = m && mo ? bpf_map__reuse_fd(m, bpf_object__find_map_fd_by_name(mo, "proc_node"))
+			      : -ENOENT;
+		if (err) {
+			set_err(eb, el, "cannot share the process table with subsystem %s: %s",
+				d->name, strerror(-err));
+			return err;
+		}
+	}
 	err = bpf_object__load(s->obj);
 	if (err) {
 		set_err(eb, el, "cannot load BPF object of subsystem %s: %s", d->name,
 			strerror(-err));
 		return err;
+	}
+	if (id == SUBSYS_MEMBER) {
+		err = allow_exe(l, o->binary, eb, el);
+		if (err)
+			return err;
 	}
 	return attach_probes(l, id, o->binary, o->pid, s->links, &s->nr_links, eb, el);
 }
@@ -225,10 +276,10 @@ int loader_attach_path(struct loader *l, const char *binary, const char *shown, 
 	int err;
 
 	err = check_symbols(l, &o, eb, el);
+	if (!err)
+		err = allow_exe(l, binary, eb, el);
 	if (err)
 		goto cleanup;
-	if (err)
-		return err;
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		if (!(l->subsys_mask & (1u << id)))
 			continue;
@@ -267,15 +318,22 @@ int loader_new(const struct loader_opts *o, struct loader **out, char *eb, size_
 	}
 	memcpy(l->bounds, o->bounds_ns, sizeof(l->bounds[0]) * o->nr_bounds);
 	l->nr_bounds = o->nr_bounds;
-	l->subsys_mask = o->subsys_mask;
+	/* the member subsystem names the process of every event: always there */
+	l->subsys_mask = o->subsys_mask | SUBSYS_MEMBER_BIT;
 
-	err = check_symbols(l, o, eb, el);
-	if (err)
-		goto cleanup;
-	for (int id = 0; id < SUBSYS_COUNT; id++) {
-		if (!(o->subsys_mask & (1u << id)))
-			continue;
-		err = attach_sub(l, id, o, eb, el);
+	{
+		struct loader_opts with_member = *o;
+
+		with_member.subsys_mask = l->subsys_mask;
+		err = check_symbols(l, &with_member, eb, el);
+		if (err)
+			goto cleanup;
+		/* member first: the others share its process table */
+		err = attach_sub(l, SUBSYS_MEMBER, &with_member, eb, el);
+		for (int id = 0; id < SUBSYS_COUNT && !err; id++) {
+			if (id != SUBSYS_MEMBER && (l->subsys_mask & (1u << id)))
+				err = attach_sub(l, id, &with_member, eb, el);
+		}
 		if (err)
 			goto cleanup;
 	}

@@ -148,6 +148,7 @@ int main(int argc, char **argv)
 		die("cannot set up the collector: %s", strerror(-e));
 		goto cleanup;
 	}
+	collector_set_target_pid(g_collector, a.pid);
 	/* --binary: the watcher re-attaches when the path names a new file; it must start from
 	 * the file the loader attached to, so a replacement during loader_new is refused. */
 	if (a.pid <= 0) {

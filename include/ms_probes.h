@@ -20,7 +20,7 @@
  * request that completes later on the event loop is timed from begin to end.
  */
 #define MS_PROBE_ABI_MAJOR 1
-#define MS_PROBE_ABI_MINOR 5
+#define MS_PROBE_ABI_MINOR 6
 
 #include "ms_methods.h"
 
@@ -321,6 +321,17 @@ void ms_probe_auth_authenticate(uint32_t result);
  * nothing.
  */
 void ms_probe_auth_authorize(uint64_t req_id, uint32_t method, uint32_t result);
+
+/*
+ * member (since 1.6): each member, once at start-up (before its first batch, with term and
+ * leader 0) and then on every tick of its raft poll timer (every 20 ms), says who it is and
+ * what it knows of the cluster: `node` its raft node id (as in the raft probes), `term` its current
+ * raft term, `leader` the node id of the leader it knows (itself when it leads; 0 while it
+ * knows none). So a probe attached late learns the process's member id within a tick,
+ * a process that stops ticking (exited, stopped, its loop stuck) is noticed, and every
+ * leader change a member sees is one change of `leader`.
+ */
+void ms_probe_raft_status(uint64_t node, uint64_t term, uint64_t leader);
 
 /*
  * The batch probe (since 1.5): `b` holds 0..MS_PROBE_BATCH_MAX records in each buffer (at

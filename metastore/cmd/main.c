@@ -128,6 +128,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* the start-up revision reaches an attached batch probe before the port opens */
+	ms_probe_raft_status(cluster.self_id, 0, 0);
 	ms_trace_flush();
 	/* lease ids are drawn when grants apply, so every member draws the same ones */
 	ms_lease_table_seed(leases, cluster.cluster_id);

@@ -91,7 +91,7 @@ kill -0 "$AGENT_PID" 2>/dev/null || fail "agent died"
 [ "$(curl -s --max-time 5 "$base/health")" = ok ] || fail "/health not ok afterwards"
 for i in 1 2 3; do ctl put "k$i" v >/dev/null; done
 scrape >"$E2E_TMP/m"
-assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 3
+assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 3
 assert_sample "$E2E_TMP/m" 'metastore_agent_map_read_errors_total' 0
 check_exposition "$E2E_TMP/m"
 kill -TERM "$AGENT_PID"

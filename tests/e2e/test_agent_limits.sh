@@ -24,18 +24,18 @@ done
 
 scrape >"$E2E_TMP/m"
 check_exposition "$E2E_TMP/m"
-assert_sample "$E2E_TMP/m" 'grpc_server_rate_limit_hits_total{method="/etcdserverpb.KV/Put"}' 3
-assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="ResourceExhausted"}' 3
-assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 2
-assert_sample "$E2E_TMP/m" 'grpc_server_connections_rejected_total' 0
+assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_rate_limit_hits_total{method="/etcdserverpb.KV/Put"}' 3
+assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="ResourceExhausted"}' 3
+assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 2
+assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_connections_rejected_total' 0
 
 # Two connections are served; the third is closed at once, and counted.
 metric_is() { scrape | grep -qxF "$1 $2"; }
 exec 5<>"/dev/tcp/127.0.0.1/$MS_PORT"
 exec 6<>"/dev/tcp/127.0.0.1/$MS_PORT"
-wait_until 5 metric_is grpc_server_active_connections 2 || fail "two connections not open"
+wait_until 5 metric_is "$(node_series grpc_server_active_connections "$NODE")" 2 || fail "two connections not open"
 exec 7<>"/dev/tcp/127.0.0.1/$MS_PORT"
-wait_until 5 metric_is grpc_server_connections_rejected_total 1 || fail "rejection not counted"
-metric_is grpc_server_active_connections 2 || fail "the rejected connection was counted as open"
+wait_until 5 metric_is "$(node_series grpc_server_connections_rejected_total "$NODE")" 1 || fail "rejection not counted"
+metric_is "$(node_series grpc_server_active_connections "$NODE")" 2 || fail "the rejected connection was counted as open"
 exec 5>&- 6>&- 7>&-
 echo "PASS $E2E_NAME"

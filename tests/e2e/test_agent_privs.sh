@@ -30,10 +30,10 @@ for user in "" nobody; do
 		check_agent "$(id -u "$user")"
 	fi
 	# Maps stay readable without privileges: a request is counted, nothing fails.
-	before=$(scrape | awk '$1 == "grpc_server_request_total{method=\"/etcdserverpb.KV/Put\",code=\"OK\"}" { print $2 }')
+	before=$(scrape | awk -v s="$(node_series 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' "$NODE")" '$1 == s { print $2 }')
 	ctl put k v >/dev/null
 	scrape >"$E2E_TMP/m"
-	assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
+	assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
 	assert_sample "$E2E_TMP/m" 'metastore_agent_map_read_errors_total' 0
 	[ "$before" = 0 ] || fail "a fresh agent counted requests made before it attached: $before"
 	kill -TERM "$AGENT_PID"
@@ -51,7 +51,7 @@ helper=$(helper_of "$AGENT_PID")
 grep -q '^Uid:	0	0	0	0$' "/proc/$helper/status" || fail "helper not root: $(grep ^Uid "/proc/$helper/status")"
 ctl put k2 v >/dev/null
 scrape >"$E2E_TMP/m"
-assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
+assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
 uprobes() { bpftool perf list 2>/dev/null | grep -c " filename $METASTORE " || true; }
 [ "$(uprobes)" -gt 0 ] || fail "bpftool perf lists no uprobe on $METASTORE"
 t0=$(date +%s%N)
@@ -68,7 +68,7 @@ AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --pid "$MS_PID"
 ctl put k3 v >/dev/null
 scrape >"$E2E_TMP/m"
-assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
+assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
 assert_sample "$E2E_TMP/m" 'metastore_agent_probe_hits_total{subsystem="conn",function="ms_probe_conn_open"}' 1
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || fail "agent exited non-zero on SIGTERM"

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+/* member subsystem: which store process is which member, its term, leader, liveness. */
+#include "common.bpf.h"
+
+/* Executables whose processes count; filled by the agent before it attaches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_MAX_EXES);
+	__type(key, struct ms_exe_key);
+	__type(value, __u8);
+} exe_allowed SEC(".maps");
+
+/* node id -> its slot (< MS_NODE_SLOTS); never removed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_NODE_SLOTS);
+	__type(key, __u64);
+	__type(value, __u32);
+} node_slots SEC(".maps");
+
+/* Leader changes each member saw, by slot (a new non-zero leader after another one). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_NODE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} leader_changes SEC(".maps");
+
+/* Status reports dropped because the process runs no allowed executable. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} exe_filtered SEC(".maps");
+
+/* slot -> the node that holds it: a slot is taken by the first insert of its key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_NODE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} slot_owner SEC(".maps");
+
+/* True when the calling process runs an allowed executable: a process that maps the probed
+ * file (anyone may read it) and calls its probe functions runs its own executable. */
+static __always_inline bool exe_ok(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct ms_exe_key k = {};
+	struct inode *ino;
+	dev_t dev;
+
+	ino = BPF_CORE_READ(t, mm, exe_file, f_inode);
+	if (!ino)
+		return false;
+	dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	k.dev = dev;
+	k.ino = BPF_CORE_READ(ino, i_ino);
+	return bpf_map_lookup_elem(&exe_allowed, &k) != NULL;
+}
+
+/* The slot of `node`, given on first sight. Returns 0, or -1 (counted) when all are taken. */
+static __always_inline int slot_of(__u64 node, __u32 *slot)
+{
+	__u32 *s = bpf_map_lookup_elem(&node_slots, &node);
+
+	if (s) {
+		*slot = *s;
+		return 0;
+	}
+	for (__u32 i = 0; i < MS_NODE_SLOTS; i++) {
+		if (bpf_map_update_elem(&slot_owner, &i, &node, BPF_NOEXIST))
+			continue; /* taken */
+		if (bpf_map_update_elem(&node_slots, &node, &i, BPF_NOEXIST)) {
+			/* another CPU gave this node a slot first (slot i stays unused) */
+			s = bpf_map_lookup_elem(&node_slots, &node);
+			if (!s)
+				return -1;
+			i = *s;
+		}
+		*slot = i;
+		return 0;
+	}
+	table_full();
+	return -1;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(member_status, __u64 node, __u64 term, __u64 leader)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct ms_proc *p, fresh = {};
+	__u32 slot;
+
+	probe_hit(ctx);
+	p = bpf_map_lookup_elem(&proc_node, &tgid);
+	if (p && p->node == node) {
+		if (leader && p->known_leader && leader != p->known_leader) {
+			__u32 s = p->slot;
+
+			slot_add(&leader_changes, s, 1);
+		}
+		if (leader)
+			p->known_leader = leader;
+		p->leader = leader;
+		p->term = term;
+		p->seen_ns = bpf_ktime_get_ns();
+		return 0;
+	}
+	/* first report of this process (or it claims another node: start over) */
+	if (!exe_ok()) {
+		slot_add(&exe_filtered, 0, 1);
+		return 0;
+	}
+	if (slot_of(node, &slot))
+		return 0;
+	fresh.node = node;
+	fresh.term = term;
+	fresh.leader = leader;
+	fresh.known_leader = leader;
+	fresh.seen_ns = bpf_ktime_get_ns();
+	fresh.slot = slot;
+	if (bpf_map_update_elem(&proc_node, &tgid, &fresh, BPF_ANY))
+		table_full();
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
