@@ -26,6 +26,15 @@ struct {
 	__type(value, __u64);
 } leader_changes SEC(".maps");
 
+/* The last non-zero leader each member reported (any of its processes), by slot: a restarted
+ * member that finds the leader it knew counts no change, one that finds another counts one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MS_NODE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} slot_leader SEC(".maps");
+
 /* Status reports dropped because the process runs no allowed executable. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -86,6 +95,18 @@ static __always_inline int slot_of(__u64 node, __u32 *slot)
 	return -1;
 }
 
+/* Member `slot` reports `leader` (0: none): a non-zero one other than the last is a change. */
+static __always_inline void leader_seen(__u32 slot, __u64 leader)
+{
+	__u64 *known = bpf_map_lookup_elem(&slot_leader, &slot);
+
+	if (!known || !leader)
+		return;
+	if (*known && leader != *known)
+		slot_add(&leader_changes, slot, 1);
+	*known = leader;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(member_status, __u64 node, __u64 term, __u64 leader)
 {
@@ -96,13 +117,7 @@ int BPF_KPROBE(member_status, __u64 node, __u64 term, __u64 leader)
 	probe_hit(ctx);
 	p = bpf_map_lookup_elem(&proc_node, &tgid);
 	if (p && p->node == node) {
-		if (leader && p->known_leader && leader != p->known_leader) {
-			__u32 s = p->slot;
-
-			slot_add(&leader_changes, s, 1);
-		}
-		if (leader)
-			p->known_leader = leader;
+		leader_seen(p->slot, leader);
 		p->leader = leader;
 		p->term = term;
 		p->seen_ns = bpf_ktime_get_ns();
@@ -118,11 +133,11 @@ int BPF_KPROBE(member_status, __u64 node, __u64 term, __u64 leader)
 	fresh.node = node;
 	fresh.term = term;
 	fresh.leader = leader;
-	fresh.known_leader = leader;
 	fresh.seen_ns = bpf_ktime_get_ns();
 	fresh.slot = slot;
 	if (bpf_map_update_elem(&proc_node, &tgid, &fresh, BPF_ANY))
 		table_full();
+	leader_seen(slot, leader);
 	return 0;
 }
 

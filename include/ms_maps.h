@@ -51,7 +51,6 @@ struct ms_proc {
 	__u64 node;         /* raft node id (etcd member id) */
 	__u64 term;         /* current raft term */
 	__u64 leader;       /* leader node id it knows, 0: none */
-	__u64 known_leader; /* the last non-zero leader it reported */
 	__u64 seen_ns;      /* bpf_ktime_get_ns() of that status (CLOCK_MONOTONIC) */
 	__u32 slot;         /* < MS_NODE_SLOTS */
 	__u32 pad;
