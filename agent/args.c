@@ -141,7 +141,7 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 		}
 		return 0;
 	case OPT_BPF_STATS:
-		a->bpf_stats = true;
+		a->bpf_stats = v == NULL; /* a flag: NULL is on (see set_flag) */
 		return 0;
 	case OPT_USER:
 		if (!*v) {
@@ -154,16 +154,16 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 		/* Read before everything else by agent_args_parse. */
 		return 0;
 	case OPT_VERBOSE:
-		a->verbose = true;
+		a->verbose = v == NULL;
 		return 0;
 	case OPT_HELP:
-		a->help = true;
+		a->help = v == NULL;
 		return 0;
 	case OPT_VERSION:
-		a->version = true;
+		a->version = v == NULL;
 		return 0;
 	case OPT_LIST_PROBES:
-		a->list_probes = true;
+		a->list_probes = v == NULL;
 		return 0;
 	}
 	return -EINVAL;
@@ -182,25 +182,49 @@ static const char *keep(struct agent_args *a, const char *v)
 	return c;
 }
 
-/* Applies one setting from `src`: values outside argv are copied, flags take a boolean,
- * and --binary / --pid from a later source replace the other from an earlier one. */
-static int apply_from(struct agent_args *a, enum args_src src, enum opt_id id, const char *v,
-		      char *err, size_t len)
+/* A flag's value: 1 for true/yes/1/on, 0 for false/no/0/off, -1 for anything else. */
+static int flag_bool(const char *v)
+{
+	static const char *const on[] = { "true", "yes", "1", "on" };
+	static const char *const off[] = { "false", "no", "0", "off" };
+
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		if (!strcmp(v, on[i]))
+			return 1;
+		if (!strcmp(v, off[i]))
+			return 0;
+	}
+	return -1;
+}
+
+/* The option of `id`. */
+static const struct ms_cli_opt *option_of(enum opt_id id)
 {
 	const struct ms_cli_opt *o = options;
-	int e;
 
 	while ((enum opt_id)o->id != id)
 		o++;
-	if (src != SRC_ARGV && o->arg == NULL) {
-		if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
-			v = NULL;
-		else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
-			return 0;
-		else {
+	return o;
+}
+
+/* Applies one setting from `src`: values outside argv are copied, flags take a boolean
+ * (`v` NULL on the command line is true), and --binary / --pid from a later source replace
+ * the other from an earlier one. */
+static int apply_from(struct agent_args *a, enum args_src src, enum opt_id id, const char *v,
+		      char *err, size_t len)
+{
+	const struct ms_cli_opt *o = option_of(id);
+	int e;
+
+	if (o->arg == NULL && v) {
+		int b = flag_bool(v);
+
+		if (b < 0) {
 			snprintf(err, len, "--%s: expects true or false, not '%s'", o->name, v);
 			return -EINVAL;
 		}
+		/* off: "false" where apply() wants non-NULL; on: NULL */
+		v = b ? NULL : "false";
 	} else if (src != SRC_ARGV && !(v = keep(a, v))) {
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;
@@ -295,6 +319,37 @@ static const char *find_config(int argc, char **argv)
 	return path;
 }
 
+/*
+ * "--FLAG=VALUE" and "--FLAG true|false" (and the other boolean words) for a flag: flags take
+ * true/false on the command line too. Returns 1 with *id and *val (the value; *i past a
+ * separate one), or 0 when argv[*i] is no such flag with a value (ms_cli_next reads it).
+ */
+static int flag_with_value(int argc, char **argv, int *i, int *id, const char **val)
+{
+	const char *arg = argv[*i], *eq;
+	size_t nlen;
+
+	if (strncmp(arg, "--", 2) != 0)
+		return 0;
+	eq = strchr(arg + 2, '=');
+	nlen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+	for (size_t k = 0; k < NR_OPTIONS; k++) {
+		const struct ms_cli_opt *o = &options[k];
+
+		if (o->arg || strlen(o->name) != nlen || strncmp(arg + 2, o->name, nlen))
+			continue;
+		if (eq)
+			*val = eq + 1;
+		else if (*i + 1 < argc && flag_bool(argv[*i + 1]) >= 0)
+			*val = argv[++*i];
+		else
+			return 0;
+		*id = o->id;
+		return 1;
+	}
+	return 0;
+}
+
 static int parse_all(int argc, char **argv, struct agent_args *a, char *err, size_t len)
 {
 	const char *config;
@@ -327,7 +382,11 @@ static int parse_all(int argc, char **argv, struct agent_args *a, char *err, siz
 			a->help = true;
 			continue;
 		}
-		e = ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, err, len);
+		e = flag_with_value(argc, argv, &i, &id, &val);
+		if (!e)
+			e = ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, err, len);
+		else if (e > 0)
+			e = 0;
 		if (e)
 			return e;
 		e = apply_from(a, SRC_ARGV, (enum opt_id)id, val, err, len);

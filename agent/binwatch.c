@@ -166,6 +166,11 @@ static void helper_main(struct loader *l, const char *path, dev_t dev, ino_t ino
 		done = now;
 		done_ok = err == 0;
 		have_seen = false;
+		/* the journal says what happened even if nobody scrapes or looks at /health */
+		if (err)
+			fprintf(stderr, "metastore-agent: cannot attach to the replaced binary: %s\n", why);
+		else
+			fprintf(stderr, "metastore-agent: attached to the replaced binary %s\n", path);
 		report(wfd, err, why);
 	}
 }

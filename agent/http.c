@@ -274,6 +274,18 @@ static size_t unescape_url(void *cls, struct MHD_Connection *c, char *uri)
 	return n;
 }
 
+/* The context of a request whose headers came: it is answered on the next call. */
+static char headers_seen;
+
+/* The request announces a body (which the agent never reads). */
+static bool has_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (cl && strcmp(cl, "0")) ||
+	       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_len, void **req_ctx)
@@ -285,11 +297,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	(void)version;
 	(void)upload;
-	(void)upload_len;
-	/* Every answer is queued on the first call: a request body, if any, is never read. */
-	pthread_mutex_lock(&s->guard_lock);
-	http_guard_busy(s->guard, guard_slot(c));
-	pthread_mutex_unlock(&s->guard_lock);
+	/*
+	 * A GET or HEAD without a body is answered on the call after its headers: libmicrohttpd
+	 * keeps the connection alive only for a response queued once the request is complete.
+	 * Anything else is answered at once and its connection closed: a body is never read.
+	 */
+	if (!*req_ctx) {
+		pthread_mutex_lock(&s->guard_lock);
+		http_guard_busy(s->guard, guard_slot(c));
+		pthread_mutex_unlock(&s->guard_lock);
+		if (get && !has_body(c)) {
+			*req_ctx = &headers_seen;
+			return MHD_YES;
+		}
+	} else if (*upload_len) {
+		*upload_len = 0;
+		return MHD_YES;
+	}
 	if (!known)
 		return send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
 	if (!get)
@@ -359,6 +383,28 @@ int http_listener_open(const char *listen_addr, int *fd_out)
 		return err;
 	}
 	*fd_out = fd;
+	return 0;
+}
+
+int http_listener_name(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen))
+		return -errno;
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(a6->sin6_port));
+	} else {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(a4->sin_port));
+	}
 	return 0;
 }
 

@@ -47,6 +47,10 @@ int http_server_new(const char *listen, const struct http_handlers *h, struct ht
  * privileges in between. Returns 0 with *fd (owned by the caller), -EINVAL or -errno. */
 int http_listener_open(const char *listen, int *fd);
 
+/* The address a listening socket is bound to, as "127.0.0.1:PORT" or "[::1]:PORT" (the
+ * port it got for port 0). Returns 0 or -errno. */
+int http_listener_name(int fd, char *buf, size_t len);
+
 /* Starts serving on a listening socket from http_listener_open; the fd is owned by the
  * server from here on (closed on failure too). Same routes and returns as http_server_new. */
 int http_server_start(int fd, const struct http_handlers *h, struct http_server **out);

@@ -91,7 +91,7 @@ static bool health_cb(char *why, size_t len, void *arg)
 int main(int argc, char **argv)
 {
 	struct agent_args a;
-	char err[512], target[PATH_MAX], shown[PATH_MAX];
+	char err[512], target[PATH_MAX], shown[PATH_MAX], listening[80];
 	struct loader *loader = NULL;
 	struct http_server *http = NULL;
 	struct binwatch *watch = NULL;
@@ -118,8 +118,19 @@ int main(int argc, char **argv)
 	verbose = a.verbose;
 	libbpf_set_print(libbpf_print);
 
-	if (geteuid() != 0)
-		return die("must run as root (BPF uprobes need CAP_BPF and CAP_PERFMON)");
+	{
+		uint64_t have, missing, need = privs_needed(a.user != NULL);
+		char names[256];
+
+		/* capabilities, not the uid: root without them fails, another user with them runs */
+		if (privs_effective(&have))
+			return die("cannot read this process's capabilities: %s", strerror(errno));
+		missing = need & ~have;
+		if (missing)
+			return die("missing capabilities: %s (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN load and attach the uprobes, CAP_SETPCAP drops the rest%s)",
+				   privs_cap_names(missing, names, sizeof(names)),
+				   a.user ? ", CAP_SETUID and CAP_SETGID switch to --user" : "");
+	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK))
 		return die("kernel BTF not available at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF)");
 	if (resolve_target(&a, target, sizeof(target), shown, sizeof(shown)))
@@ -163,6 +174,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	/* Forked while single-threaded, privileged and before any socket exists. */
@@ -182,6 +194,12 @@ int main(int argc, char **argv)
 		die("cannot listen on %s: %s", a.listen, strerror(-e));
 		goto cleanup;
 	}
+	e = http_listener_name(listen_fd, listening, sizeof(listening));
+	if (e) {
+		close(listen_fd);
+		die("cannot read the address of %s: %s", a.listen, strerror(-e));
+		goto cleanup;
+	}
 	e = privs_drop(a.user, err, sizeof(err));
 	if (e) {
 		close(listen_fd);
@@ -197,11 +215,14 @@ int main(int argc, char **argv)
 	}
 	if (a.pid > 0)
 		fprintf(stderr, "metastore-agent: probing pid %d (%s) for %s; serving http://%s/metrics\n",
-			a.pid, shown, a.probes_text, a.listen);
+			a.pid, shown, a.probes_text, listening);
 	else
 		fprintf(stderr, "metastore-agent: probing every process of %s for %s; serving http://%s/metrics\n",
-			shown, a.probes_text, a.listen);
-	sigwait(&sigs, &sig);
+			shown, a.probes_text, listening);
+	/* SIGHUP (a terminal closing, a reload by habit) must not stop the agent: there is no
+	 * configuration to read again while attached, so it is logged and ignored. */
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+		fprintf(stderr, "metastore-agent: SIGHUP ignored (nothing to reload; restart to change options)\n");
 	fprintf(stderr, "metastore-agent: %s, detaching\n", strsignal(sig));
 	rc = 0;
 cleanup:

@@ -104,6 +104,10 @@ replace "$E2E_TMP/stripped"
 wait_until 5 metric_is "$reattach_errors" 1 || fail "stripped replacement not reported"
 want="unhealthy: cannot attach to the replaced binary: symbol ms_probe_batch (subsystem grpc) not found in $METASTORE (stripped binary: no .symtab)"
 [ "$(health)" = "$want" ] || fail "/health with a stripped binary: '$(health)'"
+grep -qxF "metastore-agent: cannot attach to the replaced binary: ${want#unhealthy: cannot attach to the replaced binary: }" \
+	"$E2E_TMP/agent-$AGENT_PORT.log" || fail "failed re-attach not logged: $(cat "$E2E_TMP/agent-$AGENT_PORT.log")"
+[ "$(grep -c 'attached to the replaced binary' "$E2E_TMP/agent-$AGENT_PORT.log")" = 2 ] ||
+	fail "re-attachments not logged once each: $(cat "$E2E_TMP/agent-$AGENT_PORT.log")"
 code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AGENT_PORT/health")
 [ "$code" = 503 ] || fail "/health with a stripped binary: HTTP $code"
 sleep 1

@@ -94,6 +94,17 @@ scrape >"$E2E_TMP/m"
 assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 3
 assert_sample "$E2E_TMP/m" 'metastore_agent_map_read_errors_total' 0
 check_exposition "$E2E_TMP/m"
+# Keep-alive: three GETs over one connection (health, index, a scrape); a request that
+# announces a body is answered and its connection closed (the body is never read).
+base="http://127.0.0.1:$AGENT_PORT"
+curl -sv "$base/health" "$base/" "$base/metrics" -o /dev/null -o /dev/null -o /dev/null \
+	>"$E2E_TMP/keepalive.log" 2>&1 || fail "keep-alive requests failed"
+[ "$(grep -c 'Re-using existing connection' "$E2E_TMP/keepalive.log")" = 2 ] ||
+	fail "connection not kept alive: $(grep -i -e connection -e '^< HTTP' "$E2E_TMP/keepalive.log")"
+grep -qi '^< Connection: close' "$E2E_TMP/keepalive.log" && fail "a body-less GET closed its connection"
+curl -sv -X GET --data 'x=1' "$base/health" -o /dev/null >"$E2E_TMP/body.log" 2>&1 || true
+grep -qi '^< Connection: close' "$E2E_TMP/body.log" || fail "a request with a body kept its connection"
+
 kill -TERM "$AGENT_PID"
 rc=0
 wait "$AGENT_PID" || rc=$?

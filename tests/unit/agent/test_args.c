@@ -64,6 +64,14 @@ static void test_valid(void **state)
 		  .bpf_stats = false },
 		{ { "--probes", "grpc", "--probes", "all", "--pid", "1" }, NULL, 1, ALL, DEF,
 		  .bpf_stats = false },
+		/* flags take true/false on the command line as in the file and the environment */
+		{ { "--pid", "1", "--bpf-stats=false" }, NULL, 1, ALL, DEF, .bpf_stats = false },
+		{ { "--pid", "1", "--bpf-stats", "false" }, NULL, 1, ALL, DEF, .bpf_stats = false },
+		{ { "--bpf-stats", "true", "--pid", "1" }, NULL, 1, ALL, DEF, .bpf_stats = true },
+		{ { "--bpf-stats=yes", "--bpf-stats", "off", "--pid", "1" }, NULL, 1, ALL, DEF,
+		  .bpf_stats = false },
+		{ { "--bpf-stats", "--pid", "1" }, NULL, 1, ALL, DEF, .bpf_stats = true },
+		{ { "--help=true" }, NULL, 0, ALL, DEF, .help = true },
 		/* --help, --version and --list-probes need no target and win over a bad combination. */
 		{ { "--help" }, NULL, 0, ALL, DEF, .help = true },
 		{ { "-h", "--binary", "/x", "--pid", "3" }, "/x", 3, ALL, DEF, .help = true },
@@ -139,8 +147,11 @@ static void test_invalid(void **state)
 		{ { "--pi", "5" }, "unknown option --pi" },
 		{ { "-p", "5" }, "unexpected argument '-p'" },
 		{ { "metastore" }, "unexpected argument 'metastore'" },
-		{ { "--help=yes" }, "--help takes no value" },
-		{ { "--bpf-stats=1", "--pid", "1" }, "--bpf-stats takes no value" },
+		{ { "--help=maybe" }, "--help: expects true or false, not 'maybe'" },
+		{ { "--bpf-stats=2", "--pid", "1" }, "--bpf-stats: expects true or false, not '2'" },
+		{ { "--bpf-stats=", "--pid", "1" }, "--bpf-stats: expects true or false, not ''" },
+		/* a word that is no boolean after a flag is an argument of its own */
+		{ { "--pid", "1", "--bpf-stats", "maybe" }, "unexpected argument 'maybe'" },
 		{ { "--pid", "1", "--probes", "grpc,bogus" }, "--probes: unknown subsystem 'bogus'" },
 		{ { "--pid", "1", "--probes", "GRPC" }, "--probes: unknown subsystem 'GRPC'" },
 		{ { "--pid", "1", "--probes", "grpc," }, "--probes: empty subsystem name in 'grpc,'" },
