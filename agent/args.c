@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,8 @@
 #include "subsys.h"
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
-	      OPT_USER, OPT_CONFIG, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
+	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_CONFIG, OPT_VERBOSE, OPT_HELP,
+	      OPT_VERSION, OPT_LIST_PROBES };
 
 static const struct ms_cli_opt options[] = {
 	{ "binary", OPT_BINARY, "PATH", "probe every process running this metastore executable" },
@@ -22,6 +24,8 @@ static const struct ms_cli_opt options[] = {
 	{ "buckets", OPT_BUCKETS, "LIST", "latency bucket bounds in seconds, increasing" },
 	{ "bpf-stats", OPT_BPF_STATS, NULL, "turn on kernel.bpf_stats_enabled for BPF run-time metrics" },
 	{ "user", OPT_USER, "USER", "after attaching, run as USER (all capabilities are dropped anyway)" },
+	{ "target-uid", OPT_TARGET_UID, "UID", "count only store processes of this uid (or user name)" },
+	{ "target-cgroup", OPT_TARGET_CGROUP, "PATH", "count only store processes in this cgroup v2" },
 	{ "config", OPT_CONFIG, "PATH", "YAML file of settings; environment and command line win" },
 	{ "verbose", OPT_VERBOSE, NULL, "print libbpf messages" },
 	{ "list-probes", OPT_LIST_PROBES, NULL, "list subsystems, their probe functions and metrics" },
@@ -95,6 +99,31 @@ static int set_probes(struct agent_args *a, const char *v, char *err, size_t len
 	return 0;
 }
 
+/* --target-uid: digits are a uid, anything else a user name. */
+static int set_target_uid(struct agent_args *a, const char *v, char *err, size_t len)
+{
+	struct passwd *pw;
+	char *end;
+	unsigned long uid;
+
+	if (*v && strspn(v, "0123456789") == strlen(v)) {
+		errno = 0;
+		uid = strtoul(v, &end, 10);
+		if (errno || uid > UINT32_MAX - 1) {
+			snprintf(err, len, "--target-uid: invalid uid '%s'", v);
+			return -EINVAL;
+		}
+		a->target_uid = (uint32_t)uid;
+	} else if (*v && (pw = getpwnam(v))) {
+		a->target_uid = (uint32_t)pw->pw_uid;
+	} else {
+		snprintf(err, len, "--target-uid: no such user '%s'", v);
+		return -EINVAL;
+	}
+	a->has_target_uid = true;
+	return 0;
+}
+
 static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err, size_t len)
 {
 	char host[64], reason[160], *end;
@@ -149,6 +178,15 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 			return -EINVAL;
 		}
 		a->user = v;
+		return 0;
+	case OPT_TARGET_UID:
+		return set_target_uid(a, v, err, len);
+	case OPT_TARGET_CGROUP:
+		if (!*v) {
+			snprintf(err, len, "--target-cgroup: empty path");
+			return -EINVAL;
+		}
+		a->target_cgroup = v;
 		return 0;
 	case OPT_CONFIG:
 		/* Read before everything else by agent_args_parse. */
@@ -445,7 +483,8 @@ void agent_args_help(FILE *out)
 
 	fprintf(out, "usage: metastore-agent (--binary PATH | --pid PID) [options]\n\n"
 		     "Attaches eBPF uprobes to a metastore and serves its metrics in the Prometheus\n"
-		     "text format on /metrics (also /health and /). Needs root and kernel BTF.\n\n"
+		     "text format on /metrics (also /health and /). Needs kernel BTF and CAP_BPF,\n"
+		     "CAP_PERFMON, CAP_SYS_ADMIN and CAP_SETPCAP (root has them).\n\n"
 		     "options:\n");
 	ms_cli_print_options(out, options, NR_OPTIONS);
 	fprintf(out, "\ndefault buckets (seconds):");

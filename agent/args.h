@@ -20,6 +20,9 @@ struct agent_args {
 	uint64_t bounds_ns[MS_MAX_BUCKETS];
 	uint32_t nr_bounds;
 	const char *user;       /* --user USER: run as USER after attaching */
+	bool has_target_uid;    /* --target-uid UID|USER: only processes of that real uid count */
+	uint32_t target_uid;
+	const char *target_cgroup; /* --target-cgroup PATH: only processes in that cgroup v2 */
 	bool bpf_stats;   /* --bpf-stats: turn on kernel.bpf_stats_enabled */
 	bool verbose;     /* --verbose: libbpf messages */
 	bool help, version, list_probes;

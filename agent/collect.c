@@ -138,7 +138,7 @@ int collect_read_members(struct collector *c)
 static void collect_self(struct collector *c, double scrape_s)
 {
 	struct expo_family *att, *nop, *hits, *recs, *faults, *drops, *runs, *rtime, *errs, *dur;
-	struct expo_family *info, *unattr, *foreign;
+	struct expo_family *info, *unattr, *foreign, *filtered;
 	uint64_t *v = c->scratch;
 
 	att = expo_family_add(c->reg, "metastore_agent_probe_attached",
@@ -163,6 +163,9 @@ static void collect_self(struct collector *c, double scrape_s)
 	foreign = expo_family_add(c->reg, "metastore_agent_foreign_process_total",
 				  "Member status reports ignored: the process does not run the probed executable (it mapped the file itself).",
 				  EXPO_COUNTER);
+	filtered = expo_family_add(c->reg, "metastore_agent_filtered_process_total",
+				   "Member status reports ignored: the process is outside --target-uid / --target-cgroup.",
+				   EXPO_COUNTER);
 	runs = expo_family_add(c->reg, "metastore_agent_bpf_prog_run_count_total",
 			       "BPF program runs (needs kernel.bpf_stats_enabled=1).", EXPO_COUNTER);
 	rtime = expo_family_add(c->reg, "metastore_agent_bpf_prog_run_time_seconds_total",
@@ -223,6 +226,8 @@ static void collect_self(struct collector *c, double scrape_s)
 		}
 		if (id == SUBSYS_MEMBER && collect_read_map(c, id, "exe_filtered", 1, 1) == 0)
 			expo_series_add_u64(foreign, NULL, 0, v[0]);
+		if (id == SUBSYS_MEMBER && collect_read_map(c, id, "target_filtered", 1, 1) == 0)
+			expo_series_add_u64(filtered, NULL, 0, v[0]);
 		struct bpf_program *p;
 		bpf_object__for_each_program(p, obj) {
 			struct bpf_prog_info pi;

@@ -241,6 +241,16 @@ static int attach_sub(struct loader *l, enum subsys_id id, const struct loader_o
 		return err;
 	}
 	if (id == SUBSYS_MEMBER) {
+		struct ms_member_filter f = { .has_uid = o->has_target_uid, .uid = o->target_uid,
+					      .cgroup = o->target_cgroup };
+		uint32_t zero = 0;
+
+		if (bpf_map_update_elem(bpf_object__find_map_fd_by_name(s->obj, "member_filter"),
+					&zero, &f, BPF_ANY)) {
+			err = -errno;
+			set_err(eb, el, "cannot set the process filter: %s", strerror(-err));
+			return err;
+		}
 		err = allow_exe(l, o->binary, eb, el);
 		if (err)
 			return err;

@@ -17,6 +17,9 @@ struct loader_opts {
 	uint32_t subsys_mask;     /* 1u << enum subsys_id */
 	const uint64_t *bounds_ns; /* histogram upper bounds, increasing */
 	uint32_t nr_bounds;        /* <= MS_MAX_BUCKETS */
+	bool has_target_uid;       /* --target-uid: count only processes of target_uid */
+	uint32_t target_uid;
+	uint64_t target_cgroup;    /* --target-cgroup: cgroup v2 id (inode) they must be in; 0: any */
 };
 
 /* Attachment state of one probe (index = its BPF cookie, subsys_probe_index()). */

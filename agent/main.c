@@ -74,6 +74,30 @@ static int resolve_target(const struct agent_args *a, char *path, size_t len, ch
 	return 0;
 }
 
+/*
+ * The cgroup v2 id of --target-cgroup: a path under /sys/fs/cgroup as given, else one as
+ * /proc/PID/cgroup shows it ("/system.slice/metastore.service"), under the v2 mount (the
+ * unified one of a hybrid layout). The id is the directory's inode number. Returns 0, or 1
+ * after the one-line message.
+ */
+static int target_cgroup_id(const char *path, uint64_t *id)
+{
+	const char *root = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ?
+				   "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
+	char cg[PATH_MAX], procs[PATH_MAX + 16];
+	struct stat st;
+
+	if (!strncmp(path, "/sys/fs/cgroup/", 15))
+		snprintf(cg, sizeof(cg), "%s", path);
+	else
+		snprintf(cg, sizeof(cg), "%s%s%s", root, path[0] == '/' ? "" : "/", path);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
+	if (stat(cg, &st) || !S_ISDIR(st.st_mode) || access(procs, F_OK))
+		return die("--target-cgroup: %s is no cgroup v2 directory", cg);
+	*id = st.st_ino;
+	return 0;
+}
+
 static struct collector *g_collector;
 
 static int metrics_cb(enum expo_format fmt, struct expo_buf *out, void *arg)
@@ -144,7 +168,11 @@ int main(int argc, char **argv)
 		.subsys_mask = a.probes,
 		.bounds_ns = a.bounds_ns,
 		.nr_bounds = a.nr_bounds,
+		.has_target_uid = a.has_target_uid,
+		.target_uid = a.target_uid,
 	};
+	if (a.target_cgroup && target_cgroup_id(a.target_cgroup, &lo.target_cgroup))
+		return 1;
 	if (a.bpf_stats) {
 		/* Run-time stats stay on while this fd is open, and go off when the agent exits. */
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);

@@ -35,6 +35,22 @@ struct {
 	__type(value, __u64);
 } slot_leader SEC(".maps");
 
+/* --target-uid / --target-cgroup (entry 0; zero: no filter). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ms_member_filter);
+} member_filter SEC(".maps");
+
+/* Status reports dropped because the process is outside --target-uid / --target-cgroup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} target_filtered SEC(".maps");
+
 /* Status reports dropped because the process runs no allowed executable. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -67,6 +83,19 @@ static __always_inline bool exe_ok(void)
 	k.dev = dev;
 	k.ino = BPF_CORE_READ(ino, i_ino);
 	return bpf_map_lookup_elem(&exe_allowed, &k) != NULL;
+}
+
+/* True when the calling process is of the --target-uid and in the --target-cgroup, if set. */
+static __always_inline bool target_ok(void)
+{
+	__u32 zero = 0;
+	struct ms_member_filter *f = bpf_map_lookup_elem(&member_filter, &zero);
+
+	if (!f)
+		return false;
+	if (f->has_uid && (__u32)bpf_get_current_uid_gid() != f->uid)
+		return false;
+	return !f->cgroup || bpf_get_current_cgroup_id() == f->cgroup;
 }
 
 /* The slot of `node`, given on first sight. Returns 0, or -1 (counted) when all are taken. */
@@ -126,6 +155,10 @@ int BPF_KPROBE(member_status, __u64 node, __u64 term, __u64 leader)
 	/* first report of this process (or it claims another node: start over) */
 	if (!exe_ok()) {
 		slot_add(&exe_filtered, 0, 1);
+		return 0;
+	}
+	if (!target_ok()) {
+		slot_add(&target_filtered, 0, 1);
 		return 0;
 	}
 	if (slot_of(node, &slot))

@@ -63,6 +63,14 @@ struct ms_exe_key {
 	__u64 ino;
 };
 
+/* Which processes may be members besides running an allowed executable (--target-uid,
+ * --target-cgroup): the member object's filter map, one entry. */
+struct ms_member_filter {
+	__u32 has_uid;
+	__u32 uid;     /* real uid the process must have */
+	__u64 cgroup;  /* cgroup v2 id (the directory's inode) it must be in; 0: any */
+};
+
 /* Bound on executable files in exe_allowed (the first file and its replacements). */
 #define MS_MAX_EXES 16
 

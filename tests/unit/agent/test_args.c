@@ -152,6 +152,11 @@ static void test_invalid(void **state)
 		{ { "--bpf-stats=", "--pid", "1" }, "--bpf-stats: expects true or false, not ''" },
 		/* a word that is no boolean after a flag is an argument of its own */
 		{ { "--pid", "1", "--bpf-stats", "maybe" }, "unexpected argument 'maybe'" },
+		{ { "--pid", "1", "--target-uid", "no-such-user-x" },
+		  "--target-uid: no such user 'no-such-user-x'" },
+		{ { "--pid", "1", "--target-uid=" }, "--target-uid: no such user ''" },
+		{ { "--pid", "1", "--target-uid=99999999999" }, "--target-uid: invalid uid '99999999999'" },
+		{ { "--pid", "1", "--target-cgroup=" }, "--target-cgroup: empty path" },
 		{ { "--pid", "1", "--probes", "grpc,bogus" }, "--probes: unknown subsystem 'bogus'" },
 		{ { "--pid", "1", "--probes", "GRPC" }, "--probes: unknown subsystem 'GRPC'" },
 		{ { "--pid", "1", "--probes", "grpc," }, "--probes: empty subsystem name in 'grpc,'" },
@@ -275,7 +280,8 @@ static void test_help(void **state)
 	static const char head[] =
 		"usage: metastore-agent (--binary PATH | --pid PID) [options]\n\n"
 		"Attaches eBPF uprobes to a metastore and serves its metrics in the Prometheus\n"
-		"text format on /metrics (also /health and /). Needs root and kernel BTF.\n\n"
+		"text format on /metrics (also /health and /). Needs kernel BTF and CAP_BPF,\n"
+		"CAP_PERFMON, CAP_SYS_ADMIN and CAP_SETPCAP (root has them).\n\n"
 		"options:\n"
 		"  --binary PATH            probe every process running this metastore executable\n"
 		"  --pid PID                probe one running metastore process\n"
@@ -284,6 +290,8 @@ static void test_help(void **state)
 		"  --buckets LIST           latency bucket bounds in seconds, increasing\n"
 		"  --bpf-stats              turn on kernel.bpf_stats_enabled for BPF run-time metrics\n"
 		"  --user USER              after attaching, run as USER (all capabilities are dropped anyway)\n"
+		"  --target-uid UID         count only store processes of this uid (or user name)\n"
+		"  --target-cgroup PATH     count only store processes in this cgroup v2\n"
 		"  --config PATH            YAML file of settings; environment and command line win\n"
 		"  --verbose                print libbpf messages\n"
 		"  --list-probes            list subsystems, their probe functions and metrics\n"
@@ -315,9 +323,43 @@ static void test_help(void **state)
 	free(got);
 }
 
+/* --target-uid takes a uid or a user name; --target-cgroup a path (resolved at start). */
+static void test_targets(void **state)
+{
+	static const struct {
+		const char *args[MAX_ARGV];
+		bool has_uid;
+		uint32_t uid;
+		const char *cgroup;
+	} cases[] = {
+		{ { "--pid", "1" }, false, 0, NULL },
+		{ { "--pid", "1", "--target-uid", "0" }, true, 0, NULL },
+		{ { "--pid", "1", "--target-uid=65534" }, true, 65534, NULL },
+		{ { "--pid", "1", "--target-uid=root" }, true, 0, NULL },
+		{ { "--pid", "1", "--target-cgroup", "/system.slice/metastore.service" }, false, 0,
+		  "/system.slice/metastore.service" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < LEN(cases); i++) {
+		struct agent_args a;
+		char err[256] = "";
+
+		assert_int_equal(parse(cases[i].args, &a, err, sizeof(err)), 0);
+		assert_int_equal(a.has_target_uid, cases[i].has_uid);
+		assert_int_equal(a.target_uid, cases[i].uid);
+		if (cases[i].cgroup)
+			assert_string_equal(a.target_cgroup, cases[i].cgroup);
+		else
+			assert_null(a.target_cgroup);
+		agent_args_release(&a);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_buckets_option),
 		cmocka_unit_test(test_invalid),

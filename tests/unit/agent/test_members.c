@@ -189,6 +189,26 @@ static void test_bpf_member(void **state)
 		ms_probe_raft_status(0xa, 5, 0xa);
 		assert_int_equal(percpu_at(l, SUBSYS_MEMBER, "exe_filtered", 1, 0), 1);
 		assert_int_equal(read_view(l)->nr_procs, 0);
+		assert_int_equal(bpf_map_update_elem(fd, &k, &(uint8_t){ 1 }, BPF_ANY), 0);
+	}
+	/* --target-uid of another uid, then --target-cgroup of another cgroup: filtered */
+	{
+		struct ms_member_filter f = { .has_uid = 1, .uid = getuid() + 1 };
+		int fd = map_fd(l, SUBSYS_MEMBER, "member_filter");
+		uint32_t zero = 0;
+
+		assert_int_equal(bpf_map_update_elem(fd, &zero, &f, BPF_ANY), 0);
+		ms_probe_raft_status(0xa, 5, 0xa);
+		f = (struct ms_member_filter){ .has_uid = 1, .uid = getuid(), .cgroup = ~0ull };
+		assert_int_equal(bpf_map_update_elem(fd, &zero, &f, BPF_ANY), 0);
+		ms_probe_raft_status(0xa, 5, 0xa);
+		assert_int_equal(percpu_at(l, SUBSYS_MEMBER, "target_filtered", 1, 0), 2);
+		assert_int_equal(read_view(l)->nr_procs, 0);
+		/* its own uid, any cgroup: a member again */
+		f.cgroup = 0;
+		assert_int_equal(bpf_map_update_elem(fd, &zero, &f, BPF_ANY), 0);
+		ms_probe_raft_status(0xa, 5, 0xa);
+		assert_int_equal(read_view(l)->nr_procs, 1);
 	}
 	loader_free(l);
 }
