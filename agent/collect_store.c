@@ -27,6 +27,10 @@ static const char *const auth_authz_names[] = { MS_AUTH_AUTHZ_RESULTS(AUTH_LABEL
 
 static const char *const watch_types[] = { "PUT", "DELETE" };
 
+#define LIMIT_LABEL_(id, name) name,
+static const char *const limit_names[] = { MS_PROBE_LIMITS(LIMIT_LABEL_) };
+#undef LIMIT_LABEL_
+
 /* Counters of a member stay while the agent lives (a restarted member counts on); gauges
  * are shown only while it is up: a value of a process that is gone is no current value. */
 static bool known(const struct collector *c, uint32_t s)
@@ -416,7 +420,7 @@ static void collect_raft(struct collector *c)
 /* Liveness and leadership of every member this agent has seen. */
 static void collect_member(struct collector *c)
 {
-	struct expo_family *upf, *leader, *term;
+	struct expo_family *upf, *leader, *term, *limit;
 	const struct members_view *m = &c->members;
 
 	upf = expo_family_add(c->reg, "metastore_up",
@@ -435,6 +439,22 @@ static void collect_member(struct collector *c)
 			continue;
 		expo_series_add_value(leader, l, 1, m->is_leader[s]);
 		expo_series_add_u64(term, l, 1, m->term[s]);
+	}
+	limit = expo_family_add(c->reg, "metastore_limit",
+				"A limit the member runs with (its flag of the same name; 0: none).",
+				EXPO_GAUGE);
+	for (uint32_t s = 0; s < m->nr_slots; s++) {
+		for (uint32_t i = 0; i < MS_LIMIT_COUNT && up(c, s) && m->has_limits[s]; i++) {
+			struct expo_label l[] = { { "node", node(c, s) }, { "limit", limit_names[i] } };
+
+			uint64_t v = m->limits[s][i];
+
+			/* the rates travel in thousandths: --rate-limit may be below one per second */
+			if (i == MS_LIMIT_RATE_LIMIT || i == MS_LIMIT_RATE_BURST)
+				expo_series_add_value(limit, l, 2, (double)v / 1000);
+			else
+				expo_series_add_u64(limit, l, 2, v);
+		}
 	}
 	add_per_slot(c, SUBSYS_MEMBER, "leader_changes",
 		     expo_family_add(c->reg, "raft_leader_changes_total",

@@ -51,6 +51,8 @@ void members_build(const struct members_proc *procs, uint32_t nr_procs,
 		v->term[s] = p->term;
 		v->leader[s] = p->leader;
 		v->is_leader[s] = p->leader == p->node;
+		v->has_limits[s] = p->has_limits;
+		memcpy(v->limits[s], &p->limits, sizeof(v->limits[s]));
 	}
 }
 

@@ -18,6 +18,8 @@ struct members_view {
 	bool up[MS_NODE_SLOTS];     /* a live process of it reported within MEMBERS_STALE_NS */
 	uint64_t term[MS_NODE_SLOTS], leader[MS_NODE_SLOTS]; /* of that process (up only) */
 	bool is_leader[MS_NODE_SLOTS];
+	bool has_limits[MS_NODE_SLOTS];               /* up and its limits were read */
+	uint64_t limits[MS_NODE_SLOTS][MS_LIMIT_COUNT]; /* in enum ms_probe_limit order */
 	uint32_t pid[MS_NODE_SLOTS]; /* the process that makes it up, or the last one seen */
 	uint32_t nr_procs;           /* live store processes, with their slots: */
 	uint32_t tgid[MS_MAX_PROCS];

@@ -74,7 +74,8 @@ static const struct subsys_probe member_probes[] = {
 	{ "ms_probe_raft_status", "member_status", NULL },
 };
 static const char *const member_metrics[] = {
-	"metastore_up", "raft_is_leader", "raft_term", "raft_leader_changes_total", NULL,
+	"metastore_up", "raft_is_leader", "raft_term", "raft_leader_changes_total", "metastore_limit",
+	NULL,
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

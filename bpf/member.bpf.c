@@ -137,7 +137,8 @@ static __always_inline void leader_seen(__u32 slot, __u64 leader)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(member_status, __u64 node, __u64 term, __u64 leader)
+int BPF_KPROBE(member_status, __u64 node, __u64 term, __u64 leader,
+	       const struct ms_probe_limits *limits)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct ms_proc *p, fresh = {};
@@ -168,6 +169,8 @@ int BPF_KPROBE(member_status, __u64 node, __u64 term, __u64 leader)
 	fresh.leader = leader;
 	fresh.seen_ns = bpf_ktime_get_ns();
 	fresh.slot = slot;
+	/* configured once at start-up: read when the process becomes a member */
+	fresh.has_limits = limits && !bpf_probe_read_user(&fresh.limits, sizeof(fresh.limits), limits);
 	if (bpf_map_update_elem(&proc_node, &tgid, &fresh, BPF_ANY))
 		table_full();
 	leader_seen(slot, leader);

@@ -53,7 +53,8 @@ struct ms_proc {
 	__u64 leader;       /* leader node id it knows, 0: none */
 	__u64 seen_ns;      /* bpf_ktime_get_ns() of that status (CLOCK_MONOTONIC) */
 	__u32 slot;         /* < MS_NODE_SLOTS */
-	__u32 pad;
+	__u32 has_limits;   /* limits could be read from the process */
+	struct ms_probe_limits limits;
 };
 
 /* Key of the executables whose processes count (the --binary file and its replacements,

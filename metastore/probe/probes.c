@@ -164,11 +164,15 @@ MS_PROBE_FN void ms_probe_auth_authorize(uint64_t req_id, uint32_t method, uint3
 	MS_PROBE_BODY();
 }
 
-MS_PROBE_FN void ms_probe_raft_status(uint64_t node, uint64_t term, uint64_t leader)
+struct ms_probe_limits ms_probe_limits_info;
+
+MS_PROBE_FN void ms_probe_raft_status(uint64_t node, uint64_t term, uint64_t leader,
+				      const struct ms_probe_limits *limits)
 {
 	(void)node;
 	(void)term;
 	(void)leader;
+	(void)limits;
 	MS_PROBE_BODY();
 }
 

@@ -215,7 +215,7 @@ static void on_poll(uv_timer_t *t)
 	bool leader = raft_state(&rn->raft) == RAFT_LEADER;
 	uint64_t applied = raft_last_applied(&rn->raft);
 
-	ms_probe_raft_status(rn->opts.node_id, ms_raft_term(rn), ms_raft_leader_id(rn));
+	ms_probe_raft_status(rn->opts.node_id, ms_raft_term(rn), ms_raft_leader_id(rn), &ms_probe_limits_info);
 	if (leader && !rn->was_leader) {
 		rn->published_ms = 0;
 		if (rn->leader_fn)

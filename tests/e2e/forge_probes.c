@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef void (*status_fn)(uint64_t node, uint64_t term, uint64_t leader);
+typedef void (*status_fn)(uint64_t node, uint64_t term, uint64_t leader, const void *limits);
 typedef void (*u32_fn)(uint32_t v);
 
 /*
@@ -33,9 +33,9 @@ int main(int argc, char **argv)
 	if (base == MAP_FAILED)
 		return perror("mmap"), 1;
 	node = strtoull(argv[5], NULL, 16);
-	((status_fn)(base + strtoul(argv[2], NULL, 0)))(node, 99, node);
+	((status_fn)(base + strtoul(argv[2], NULL, 0)))(node, 99, node, NULL);
 	for (uint64_t n = 1; n <= 64; n++)
-		((status_fn)(base + strtoul(argv[2], NULL, 0)))(n, 1, n);
+		((status_fn)(base + strtoul(argv[2], NULL, 0)))(n, 1, n, NULL);
 	for (int i = 0; i < 5; i++)
 		((u32_fn)(base + strtoul(argv[3], NULL, 0)))(1);
 	((u32_fn)(base + strtoul(argv[4], NULL, 0)))(77);

@@ -10,6 +10,13 @@ MS_PORT=$(free_port)
 start_metastore "$MS_PORT" --rate-limit 0.01 --rate-burst 2 --max-connections 2
 AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --pid "$MS_PID" --probes grpc,conn
+# The member exports the limits it runs with (metastore_limit), so alerts need no constants.
+scrape >"$E2E_TMP/m0"
+assert_node_sample "$E2E_TMP/m0" "$NODE" 'metastore_limit{limit="max_connections"}' 2
+assert_node_sample "$E2E_TMP/m0" "$NODE" 'metastore_limit{limit="rate_limit"}' 0.01
+assert_node_sample "$E2E_TMP/m0" "$NODE" 'metastore_limit{limit="rate_burst"}' 2
+assert_node_sample "$E2E_TMP/m0" "$NODE" 'metastore_limit{limit="max_leases"}' 100000
+assert_node_sample "$E2E_TMP/m0" "$NODE" 'metastore_limit{limit="max_watches"}' 100000
 
 ok=0 refused=0
 for i in 1 2 3 4 5; do

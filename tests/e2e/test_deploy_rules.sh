@@ -48,7 +48,8 @@ for m in grpc_server_request_total grpc_server_request_duration_seconds_bucket \
 	raft_leader_changes_total metastore_agent_probe_attached \
 	metastore_agent_bpf_prog_run_time_seconds_total metastore_agent_record_faults_total \
 	metastore_agent_table_full_total metastore_agent_binary_reattach_total \
-	metastore_agent_binary_reattach_errors_total metastore_agent_map_read_errors_total; do
+	metastore_agent_binary_reattach_errors_total metastore_agent_map_read_errors_total \
+	metastore_limit; do
 	grep -q "$m" <<<"$exprs" || fail "$dash has no panel on $m"
 done
 # Grafana conventions: windows follow the scrape interval ($__rate_interval, never a fixed
@@ -62,7 +63,7 @@ jq -e 'all(.panels[] | select(.type != "row"); (.fieldConfig.defaults.unit | len
 	fail "$dash: a panel without a unit"
 jq -e 'any(.templating.list[]; .name == "node" and .includeAll and .multi)' "$dash" >/dev/null ||
 	fail "$dash: no multi-value node variable"
-store_fams='grpc_server_|storage_operation_|mvcc_|raft_|lease_|watch_|auth_|metastore_up'
+store_fams='grpc_server_|storage_operation_|mvcc_|raft_|lease_|watch_|auth_|metastore_up|metastore_limit'
 bad=$(grep -E "($store_fams)" <<<"$exprs" | grep -v 'node=~"\$node"' || true)
 [ -z "$bad" ] || fail "$dash: store queries without the node filter: $bad"
 for r in Status gRPC Storage Raft Leases Agent; do

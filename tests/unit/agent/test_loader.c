@@ -66,7 +66,7 @@ static struct loader *attach(uint32_t mask)
 	if (err)
 		fail_msg("loader_new: %s", eb);
 	/* this process becomes member 0x7 (slot 0): only members' events count */
-	ms_probe_raft_status(7, 1, 7);
+	ms_probe_raft_status(7, 1, 7, NULL);
 	return l;
 }
 

@@ -47,6 +47,9 @@ static char *view_text(const struct members_view *v)
 			assert_int_equal(expo_buf_printf(&b, " term %" PRIu64 " leader %" PRIx64 "%s pid %u",
 							 v->term[s], v->leader[s],
 							 v->is_leader[s] ? " (self)" : "", v->pid[s]), 0);
+		for (uint32_t i = 0; v->up[s] && v->has_limits[s] && i < MS_LIMIT_COUNT; i++)
+			assert_int_equal(expo_buf_printf(&b, "%s%" PRIu64, i ? "," : " limits ",
+							 v->limits[s][i]), 0);
 		assert_int_equal(expo_buf_printf(&b, "\n"), 0);
 	}
 	for (uint32_t i = 0; i < v->nr_procs; i++)
@@ -139,6 +142,8 @@ static void test_bpf_member(void **state)
 	static const struct ms_probe_rec rev = { .id = 0xa, .val = 5, .kind = MS_REC_MVCC_REVISION };
 	struct loader_opts o = { .binary = self, .pid = getpid(), .subsys_mask = 1u << SUBSYS_MVCC };
 	static struct ms_probe_batch b;
+	struct ms_probe_limits lim = { .max_connections = 1024, .rate_limit_milli = 500,
+				       .rate_burst_milli = 50, .max_watches = 7 };
 	struct loader *l = NULL;
 	uint32_t tgid = (uint32_t)getpid();
 	char eb[256], *got, want[256];
@@ -154,15 +159,17 @@ static void test_bpf_member(void **state)
 	assert_int_equal(percpu_at(l, SUBSYS_MVCC, "mvcc_compactions", 1, 0), 0);
 
 	/* leader a, none, b (one change), none, b again (none), a (a second change) */
-	ms_probe_raft_status(0xa, 1, 0xa);
-	ms_probe_raft_status(0xa, 2, 0);
-	ms_probe_raft_status(0xa, 2, 0xb);
-	ms_probe_raft_status(0xa, 3, 0);
-	ms_probe_raft_status(0xa, 3, 0xb);
-	ms_probe_raft_status(0xa, 4, 0xa);
+	ms_probe_raft_status(0xa, 1, 0xa, &lim);
+	ms_probe_raft_status(0xa, 2, 0, NULL);
+	ms_probe_raft_status(0xa, 2, 0xb, NULL);
+	ms_probe_raft_status(0xa, 3, 0, NULL);
+	ms_probe_raft_status(0xa, 3, 0xb, NULL);
+	ms_probe_raft_status(0xa, 4, 0xa, NULL);
 	assert_int_equal(percpu_at(l, SUBSYS_MEMBER, "leader_changes", MS_NODE_SLOTS, 0), 2);
 	got = view_text(read_view(l));
-	snprintf(want, sizeof(want), "slots 1\n0 a up term 4 leader a (self) pid %u\ntgid %u slot 0\n",
+	/* the limits are read once, when the process becomes a member */
+	snprintf(want, sizeof(want),
+		 "slots 1\n0 a up term 4 leader a (self) pid %u limits 1024,500,50,0,7\ntgid %u slot 0\n",
 		 tgid, tgid);
 	assert_string_equal(got, want);
 	free(got);
@@ -171,7 +178,7 @@ static void test_bpf_member(void **state)
 
 	/* one process claiming node after node: 8 slots, then each new node is counted */
 	for (uint64_t n = 0xb; n < 0xb + MS_NODE_SLOTS + 2; n++)
-		ms_probe_raft_status(n, 1, 0);
+		ms_probe_raft_status(n, 1, 0, NULL);
 	assert_int_equal(percpu_at(l, SUBSYS_MEMBER, "table_full_drops", 1, 0), 3);
 	got = view_text(read_view(l));
 	assert_non_null(strstr(got, "slots 8\n0 a down\n1 b down\n"));
@@ -186,7 +193,7 @@ static void test_bpf_member(void **state)
 		assert_int_equal(bpf_map_get_next_key(fd, NULL, &k), 0);
 		assert_int_equal(bpf_map_delete_elem(fd, &k), 0);
 		assert_int_equal(bpf_map_delete_elem(map_fd(l, SUBSYS_MEMBER, "proc_node"), &tgid), 0);
-		ms_probe_raft_status(0xa, 5, 0xa);
+		ms_probe_raft_status(0xa, 5, 0xa, NULL);
 		assert_int_equal(percpu_at(l, SUBSYS_MEMBER, "exe_filtered", 1, 0), 1);
 		assert_int_equal(read_view(l)->nr_procs, 0);
 		assert_int_equal(bpf_map_update_elem(fd, &k, &(uint8_t){ 1 }, BPF_ANY), 0);
@@ -198,16 +205,16 @@ static void test_bpf_member(void **state)
 		uint32_t zero = 0;
 
 		assert_int_equal(bpf_map_update_elem(fd, &zero, &f, BPF_ANY), 0);
-		ms_probe_raft_status(0xa, 5, 0xa);
+		ms_probe_raft_status(0xa, 5, 0xa, NULL);
 		f = (struct ms_member_filter){ .has_uid = 1, .uid = getuid(), .cgroup = ~0ull };
 		assert_int_equal(bpf_map_update_elem(fd, &zero, &f, BPF_ANY), 0);
-		ms_probe_raft_status(0xa, 5, 0xa);
+		ms_probe_raft_status(0xa, 5, 0xa, NULL);
 		assert_int_equal(percpu_at(l, SUBSYS_MEMBER, "target_filtered", 1, 0), 2);
 		assert_int_equal(read_view(l)->nr_procs, 0);
 		/* its own uid, any cgroup: a member again */
 		f.cgroup = 0;
 		assert_int_equal(bpf_map_update_elem(fd, &zero, &f, BPF_ANY), 0);
-		ms_probe_raft_status(0xa, 5, 0xa);
+		ms_probe_raft_status(0xa, 5, 0xa, NULL);
 		assert_int_equal(read_view(l)->nr_procs, 1);
 	}
 	loader_free(l);
