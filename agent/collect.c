@@ -126,7 +126,6 @@ int collect_read_members(struct collector *c)
 	err = obj ? members_read(bpf_object__find_map_fd_by_name(obj, "proc_node"),
 				 bpf_object__find_map_fd_by_name(obj, "node_slots"), &c->members)
 		  : -ENOENT;
-	c->members_ok = err == 0;
 	if (err) {
 		memset(&c->members, 0, sizeof(c->members));
 		collect_read_failed(c);

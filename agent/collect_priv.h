@@ -26,7 +26,6 @@ struct collector {
 	struct binwatch *watch; /* --binary: re-attaches a replaced file; NULL otherwise */
 	int target_pid;         /* --pid: the one process probed; 0 with --binary */
 	struct members_view members; /* of the current scrape (or health check) */
-	bool members_ok;             /* members could be read */
 };
 
 /* Counts a failed map read. */

@@ -80,7 +80,7 @@ static int slot_or_forget(struct collector *c, uint32_t tgid, int fd, const void
 static int sum_per_slot(struct collector *c, enum subsys_id id, const char *map,
 			uint64_t sum[MS_NODE_SLOTS])
 {
-	static __thread uint32_t tgids[MS_MAX_PROCS], vals[MS_MAX_PROCS];
+	static uint32_t tgids[MS_MAX_PROCS], vals[MS_MAX_PROCS]; /* under the collector lock */
 	int fd = bpf_object__find_map_fd_by_name(loader_object(c->loader, id), map);
 	uint32_t n;
 

@@ -74,8 +74,9 @@ static bool alive(uint32_t tgid)
 
 int members_read(int proc_fd, int slots_fd, struct members_view *v)
 {
-	static __thread uint32_t tgids[MS_MAX_PROCS];
-	static __thread struct ms_proc procs[MS_MAX_PROCS];
+	/* 100 KiB: not on an HTTP thread's stack; callers serialize (see the header) */
+	static uint32_t tgids[MS_MAX_PROCS];
+	static struct ms_proc procs[MS_MAX_PROCS];
 	struct members_proc *mp = NULL;
 	uint64_t nodes[MS_NODE_SLOTS];
 	uint32_t slot_vals[MS_NODE_SLOTS], n, ns;

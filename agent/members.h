@@ -53,7 +53,8 @@ int members_slot_of(const struct members_view *v, uint32_t tgid);
 
 /*
  * Reads proc_node (`proc_fd`) and node_slots (`slots_fd`), deletes the processes that
- * exited from proc_node and builds *v (now: CLOCK_MONOTONIC). Returns 0 or -errno.
+ * exited from proc_node and builds *v (now: CLOCK_MONOTONIC). Not reentrant (static read
+ * buffers): one caller at a time (the collector holds its lock). Returns 0 or -errno.
  */
 int members_read(int proc_fd, int slots_fd, struct members_view *v);
 
