@@ -155,6 +155,14 @@ static __always_inline void table_full(void)
 	slot_add(&table_full_drops, 0, 1);
 }
 
+/* When the calling process started (its thread group leader's start time, ns since boot). */
+static __always_inline __u64 process_start_ns(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(t, group_leader, start_time);
+}
+
 /* The node slot of the calling process into *slot. Returns 0, or -1 (counted) when the
  * process is no known member. */
 static __always_inline int current_slot(__u32 *slot)
@@ -162,7 +170,8 @@ static __always_inline int current_slot(__u32 *slot)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct ms_proc *p = bpf_map_lookup_elem(&proc_node, &tgid);
 
-	if (!p || p->slot >= MS_NODE_SLOTS) {
+	/* a process that got the pid of a member that exited is not that member */
+	if (!p || p->slot >= MS_NODE_SLOTS || p->start_ns != process_start_ns()) {
 		slot_add(&unattributed, 0, 1);
 		return -1;
 	}

@@ -146,14 +146,15 @@ int BPF_KPROBE(member_status, __u64 node, __u64 term, __u64 leader,
 
 	probe_hit(ctx);
 	p = bpf_map_lookup_elem(&proc_node, &tgid);
-	if (p && p->node == node) {
+	if (p && p->node == node && p->start_ns == process_start_ns()) {
 		leader_seen(p->slot, leader);
 		p->leader = leader;
 		p->term = term;
 		p->seen_ns = bpf_ktime_get_ns();
 		return 0;
 	}
-	/* first report of this process (or it claims another node: start over) */
+	/* first report of this process (or it claims another node, or it is another process
+	 * with a reused pid: start over) */
 	if (!exe_ok()) {
 		slot_add(&exe_filtered, 0, 1);
 		return 0;
@@ -169,6 +170,7 @@ int BPF_KPROBE(member_status, __u64 node, __u64 term, __u64 leader,
 	fresh.leader = leader;
 	fresh.seen_ns = bpf_ktime_get_ns();
 	fresh.slot = slot;
+	fresh.start_ns = process_start_ns();
 	/* configured once at start-up: read when the process becomes a member */
 	fresh.has_limits = limits && !bpf_probe_read_user(&fresh.limits, sizeof(fresh.limits), limits);
 	if (bpf_map_update_elem(&proc_node, &tgid, &fresh, BPF_ANY))

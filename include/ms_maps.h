@@ -52,6 +52,7 @@ struct ms_proc {
 	__u64 term;         /* current raft term */
 	__u64 leader;       /* leader node id it knows, 0: none */
 	__u64 seen_ns;      /* bpf_ktime_get_ns() of that status (CLOCK_MONOTONIC) */
+	__u64 start_ns;     /* the process's start time (its leader task's): tells a reused pid */
 	__u32 slot;         /* < MS_NODE_SLOTS */
 	__u32 has_limits;   /* limits could be read from the process */
 	struct ms_probe_limits limits;

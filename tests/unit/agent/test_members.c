@@ -175,6 +175,22 @@ static void test_bpf_member(void **state)
 	free(got);
 	ms_probe_batch(&b);
 	assert_int_equal(percpu_at(l, SUBSYS_MVCC, "unattributed", 1, 0), 1);
+	/* the entry of another process that had this pid (another start time): not this member
+	 * until this process reports itself */
+	{
+		int fd = map_fd(l, SUBSYS_MEMBER, "proc_node");
+		struct ms_proc p;
+
+		assert_int_equal(bpf_map_lookup_elem(fd, &tgid, &p), 0);
+		p.start_ns ^= 1;
+		assert_int_equal(bpf_map_update_elem(fd, &tgid, &p, BPF_EXIST), 0);
+		ms_probe_batch(&b);
+		assert_int_equal(percpu_at(l, SUBSYS_MVCC, "unattributed", 1, 0), 2);
+		ms_probe_raft_status(0xa, 4, 0xa, NULL);
+		ms_probe_batch(&b);
+		assert_int_equal(percpu_at(l, SUBSYS_MVCC, "unattributed", 1, 0), 2);
+		assert_int_equal(percpu_at(l, SUBSYS_MEMBER, "leader_changes", MS_NODE_SLOTS, 0), 2);
+	}
 
 	/* one process claiming node after node: 8 slots, then each new node is counted */
 	for (uint64_t n = 0xb; n < 0xb + MS_NODE_SLOTS + 2; n++)
