@@ -17,6 +17,7 @@
 #include "collect.h"
 #include "http.h"
 #include "loader.h"
+#include "notify.h"
 #include "privs.h"
 
 #define AGENT_VERSION "0.1.0"
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
 	struct stat bin_st, bin_now;
 	struct loader_opts lo;
 	sigset_t sigs;
-	int sig, rc = 1, e, stats_fd = -1, listen_fd = -1;
+	int sig, rc = 1, e, stats_fd = -1, listen_fd = -1, notify_fd = -1;
 
 	e = agent_args_parse(argc, argv, &a, err, sizeof(err));
 	if (e)
@@ -222,6 +223,12 @@ int main(int argc, char **argv)
 		die("cannot listen on %s: %s", a.listen, strerror(-e));
 		goto cleanup;
 	}
+	e = notify_open(&notify_fd);
+	if (e) {
+		close(listen_fd);
+		die("cannot reach NOTIFY_SOCKET %s: %s", getenv("NOTIFY_SOCKET"), strerror(-e));
+		goto cleanup;
+	}
 	e = http_listener_name(listen_fd, listening, sizeof(listening));
 	if (e) {
 		close(listen_fd);
@@ -247,11 +254,14 @@ int main(int argc, char **argv)
 	else
 		fprintf(stderr, "metastore-agent: probing every process of %s for %s; serving http://%s/metrics\n",
 			shown, a.probes_text, listening);
+	/* Type=notify: ready once attached and serving */
+	notify_send(notify_fd, "READY=1");
 	/* SIGHUP (a terminal closing, a reload by habit) must not stop the agent: there is no
 	 * configuration to read again while attached, so it is logged and ignored. */
 	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
 		fprintf(stderr, "metastore-agent: SIGHUP ignored (nothing to reload; restart to change options)\n");
 	fprintf(stderr, "metastore-agent: %s, detaching\n", strsignal(sig));
+	notify_send(notify_fd, "STOPPING=1");
 	rc = 0;
 cleanup:
 	http_server_free(http);
@@ -260,6 +270,8 @@ cleanup:
 	loader_free(loader);
 	if (stats_fd >= 0)
 		close(stats_fd);
+	if (notify_fd >= 0)
+		close(notify_fd);
 	agent_args_release(&a);
 	return rc;
 }

@@ -74,6 +74,27 @@ kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || fail "agent exited non-zero on SIGTERM"
 echo "stopped in $ms ms" >"$E2E_TMP/stop.log"
 
+# As systemd runs it (Type=notify): READY=1 once attached and serving, STOPPING=1 on SIGTERM,
+# both sent after --user took the privileges (the socket was connected before).
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a") as out:
+    while True:
+        out.write(s.recv(4096).decode() + "\n")
+        out.flush()
+' "$E2E_TMP/notify.sock" "$E2E_TMP/notify.log" &
+E2E_PIDS+=("$!")
+wait_until 5 test -S "$E2E_TMP/notify.sock" || fail "notify receiver did not start"
+AGENT_PORT=$(free_port)
+NOTIFY_SOCKET=$E2E_TMP/notify.sock start_agent "$AGENT_PORT" --binary "$METASTORE" --user nobody
+wait_until 5 grep -qx 'READY=1' "$E2E_TMP/notify.log" || fail "no READY=1: $(cat "$E2E_TMP/notify.log" 2>/dev/null)"
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || fail "agent exited non-zero on SIGTERM"
+[ "$(cat "$E2E_TMP/notify.log")" = "READY=1
+STOPPING=1" ] || fail "notifications: $(cat "$E2E_TMP/notify.log")"
+
 rc=0
 "$AGENT" --pid "$MS_PID" --user no-such-user-here --listen "127.0.0.1:$(free_port)" 2>"$E2E_TMP/err" || rc=$?
 [ "$rc" = 1 ] && grep -qF -- "--user: no such user 'no-such-user-here'" "$E2E_TMP/err" ||
