@@ -13,8 +13,8 @@
 #include "subsys.h"
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
-	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_CONFIG, OPT_VERBOSE, OPT_HELP,
-	      OPT_VERSION, OPT_LIST_PROBES };
+	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_BTF, OPT_CONFIG, OPT_VERBOSE,
+	      OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
 
 static const struct ms_cli_opt options[] = {
 	{ "binary", OPT_BINARY, "PATH", "probe every process running this metastore executable" },
@@ -26,6 +26,7 @@ static const struct ms_cli_opt options[] = {
 	{ "user", OPT_USER, "USER", "after attaching, run as USER (all capabilities are dropped anyway)" },
 	{ "target-uid", OPT_TARGET_UID, "UID", "count only store processes of this uid (or user name)" },
 	{ "target-cgroup", OPT_TARGET_CGROUP, "PATH", "count only store processes in this cgroup v2" },
+	{ "btf", OPT_BTF, "PATH", "kernel BTF file (default /sys/kernel/btf/vmlinux)" },
 	{ "config", OPT_CONFIG, "PATH", "YAML file of settings; environment and command line win" },
 	{ "verbose", OPT_VERBOSE, NULL, "print libbpf messages" },
 	{ "list-probes", OPT_LIST_PROBES, NULL, "list subsystems, their probe functions and metrics" },
@@ -34,46 +35,6 @@ static const struct ms_cli_opt options[] = {
 };
 
 #define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
-
-int agent_args_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon, *h = listen;
-	size_t hlen;
-	char *end;
-	long p;
-	unsigned char addr[16];
-
-	if (listen[0] == '[') {
-		const char *close = strchr(listen, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		h = listen + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(listen, ':');
-		if (!colon)
-			return -EINVAL;
-		hlen = (size_t)(colon - listen);
-	}
-	if (hlen == 0 || hlen >= hostlen)
-		return -EINVAL;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	if (inet_pton(listen[0] == '[' ? AF_INET6 : AF_INET, host, addr) != 1)
-		return -EINVAL;
-	/* The port is checked after the address so that a bad port gets its own error. */
-	/* Digits only: strtol alone would take "+80", " 80" and "-0". */
-	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		return -EINVAL;
-	errno = 0;
-	p = strtol(colon + 1, &end, 10);
-	if (errno || p > 65535)
-		return -ERANGE;
-	*port = (uint16_t)p;
-	return 0;
-}
 
 static int set_probes(struct agent_args *a, const char *v, char *err, size_t len)
 {
@@ -187,6 +148,13 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 			return -EINVAL;
 		}
 		a->target_cgroup = v;
+		return 0;
+	case OPT_BTF:
+		if (!*v) {
+			snprintf(err, len, "--btf: empty path");
+			return -EINVAL;
+		}
+		a->btf = v;
 		return 0;
 	case OPT_CONFIG:
 		/* Read before everything else by agent_args_parse. */

@@ -43,6 +43,7 @@ struct loader {
 	uint64_t bounds[MS_MAX_BUCKETS];
 	uint32_t nr_bounds;
 	uint32_t subsys_mask;
+	const char *btf; /* --btf, borrowed from the options (NULL: the kernel's own) */
 	struct loader_gen gens[LOADER_MAX_GENERATIONS]; /* oldest first */
 	size_t nr_gens;
 };
@@ -51,7 +52,8 @@ struct loader {
 #define LOADER_OPEN_FN(name)                                                            \
 	static int open_##name(struct loader *l, struct loader_sub *s)                  \
 	{                                                                               \
-		struct name##_bpf *k = name##_bpf__open();                              \
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = l->btf);      \
+		struct name##_bpf *k = name##_bpf__open_opts(&oo);                      \
 		if (!k)                                                                 \
 			return errno ? -errno : -ENOMEM;                                \
 		memcpy((void *)k->rodata->bounds_ns, l->bounds,                         \
@@ -328,6 +330,7 @@ int loader_new(const struct loader_opts *o, struct loader **out, char *eb, size_
 	}
 	memcpy(l->bounds, o->bounds_ns, sizeof(l->bounds[0]) * o->nr_bounds);
 	l->nr_bounds = o->nr_bounds;
+	l->btf = o->btf;
 	/* the member subsystem names the process of every event: always there */
 	l->subsys_mask = o->subsys_mask | SUBSYS_MEMBER_BIT;
 

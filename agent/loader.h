@@ -17,6 +17,7 @@ struct loader_opts {
 	uint32_t subsys_mask;     /* 1u << enum subsys_id */
 	const uint64_t *bounds_ns; /* histogram upper bounds, increasing */
 	uint32_t nr_bounds;        /* <= MS_MAX_BUCKETS */
+	const char *btf;           /* --btf: kernel BTF file for CO-RE; NULL: the running kernel's */
 	bool has_target_uid;       /* --target-uid: count only processes of target_uid */
 	uint32_t target_uid;
 	uint64_t target_cgroup;    /* --target-cgroup: cgroup v2 id (inode) they must be in; 0: any */

@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "binwatch.h"
 #include "collect.h"
 #include "http.h"
+#include "kernel.h"
 #include "loader.h"
 #include "notify.h"
 #include "privs.h"
@@ -156,8 +158,18 @@ int main(int argc, char **argv)
 				   privs_cap_names(missing, names, sizeof(names)),
 				   a.user ? ", CAP_SETUID and CAP_SETGID switch to --user" : "");
 	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		return die("kernel BTF not available at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF)");
+	{
+		struct utsname u;
+
+		if (uname(&u) == 0 &&
+		    kernel_release_at_least(u.release, KERNEL_MIN_MAJOR, KERNEL_MIN_MINOR) == 0)
+			return die("kernel %s is older than %d.%d: the BPF programs need bpf_loop",
+				   u.release, KERNEL_MIN_MAJOR, KERNEL_MIN_MINOR);
+	}
+	if (a.btf && access(a.btf, R_OK))
+		return die("--btf %s: %s", a.btf, strerror(errno));
+	if (!a.btf && access("/sys/kernel/btf/vmlinux", R_OK))
+		return die("kernel BTF not available at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF, or give --btf PATH)");
 	if (resolve_target(&a, target, sizeof(target), shown, sizeof(shown)))
 		return 1;
 	if (a.pid <= 0 && stat(target, &bin_st))
@@ -169,6 +181,7 @@ int main(int argc, char **argv)
 		.subsys_mask = a.probes,
 		.bounds_ns = a.bounds_ns,
 		.nr_bounds = a.nr_bounds,
+		.btf = a.btf,
 		.has_target_uid = a.has_target_uid,
 		.target_uid = a.target_uid,
 	};

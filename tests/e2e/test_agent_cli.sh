@@ -141,8 +141,12 @@ grep -qx "CapEff:	0000000000000000" "/proc/$pid/status" || fail "capabilities ke
 kill -TERM "$pid"
 wait "$pid" || fail "agent as nobody exited non-zero on SIGTERM"
 
+# A BTF file that is not there; the running kernel's given as --btf works like the default.
+expect_fatal "--btf /nonexistent/vmlinux: No such file or directory" --binary "$METASTORE" --btf /nonexistent/vmlinux
+
 # --listen with port 0 says which port it got; flags take true/false; SIGHUP does not stop it.
-"$AGENT" --binary "$METASTORE" --listen 127.0.0.1:0 --bpf-stats false >"$E2E_TMP/agent-0.log" 2>&1 &
+"$AGENT" --binary "$METASTORE" --listen 127.0.0.1:0 --bpf-stats false --btf /sys/kernel/btf/vmlinux \
+	>"$E2E_TMP/agent-0.log" 2>&1 &
 pid=$!
 E2E_PIDS+=("$pid")
 wait_until 20 grep -q 'serving http://127.0.0.1:[0-9]*/metrics' "$E2E_TMP/agent-0.log" || fail "no serving line: $(cat "$E2E_TMP/agent-0.log")"

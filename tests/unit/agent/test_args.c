@@ -157,6 +157,7 @@ static void test_invalid(void **state)
 		{ { "--pid", "1", "--target-uid=" }, "--target-uid: no such user ''" },
 		{ { "--pid", "1", "--target-uid=99999999999" }, "--target-uid: invalid uid '99999999999'" },
 		{ { "--pid", "1", "--target-cgroup=" }, "--target-cgroup: empty path" },
+		{ { "--pid", "1", "--btf=" }, "--btf: empty path" },
 		{ { "--pid", "1", "--probes", "grpc,bogus" }, "--probes: unknown subsystem 'bogus'" },
 		{ { "--pid", "1", "--probes", "GRPC" }, "--probes: unknown subsystem 'GRPC'" },
 		{ { "--pid", "1", "--probes", "grpc," }, "--probes: empty subsystem name in 'grpc,'" },
@@ -292,6 +293,7 @@ static void test_help(void **state)
 		"  --user USER              after attaching, run as USER (all capabilities are dropped anyway)\n"
 		"  --target-uid UID         count only store processes of this uid (or user name)\n"
 		"  --target-cgroup PATH     count only store processes in this cgroup v2\n"
+		"  --btf PATH               kernel BTF file (default /sys/kernel/btf/vmlinux)\n"
 		"  --config PATH            YAML file of settings; environment and command line win\n"
 		"  --verbose                print libbpf messages\n"
 		"  --list-probes            list subsystems, their probe functions and metrics\n"
