@@ -14,7 +14,7 @@
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
 	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_BTF, OPT_CONFIG, OPT_VERBOSE,
-	      OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
+	      OPT_CHECK, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
 
 static const struct ms_cli_opt options[] = {
 	{ "binary", OPT_BINARY, "PATH", "probe every process running this metastore executable" },
@@ -29,6 +29,7 @@ static const struct ms_cli_opt options[] = {
 	{ "btf", OPT_BTF, "PATH", "kernel BTF file (default /sys/kernel/btf/vmlinux)" },
 	{ "config", OPT_CONFIG, "PATH", "YAML file of settings; environment and command line win" },
 	{ "verbose", OPT_VERBOSE, NULL, "print libbpf messages" },
+	{ "check", OPT_CHECK, NULL, "check the settings, kernel and target binary; attach nothing" },
 	{ "list-probes", OPT_LIST_PROBES, NULL, "list subsystems, their probe functions and metrics" },
 	{ "version", OPT_VERSION, NULL, "print the version" },
 	{ "help", OPT_HELP, NULL, "this text (also -h)" },
@@ -162,6 +163,9 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 	case OPT_VERBOSE:
 		a->verbose = v == NULL;
 		return 0;
+	case OPT_CHECK:
+		a->check = v == NULL;
+		return 0;
 	case OPT_HELP:
 		a->help = v == NULL;
 		return 0;
@@ -250,7 +254,8 @@ static int apply_from(struct agent_args *a, enum args_src src, enum opt_id id, c
 /* Options that only make sense on the command line. */
 static bool argv_only(enum opt_id id)
 {
-	return id == OPT_CONFIG || id == OPT_HELP || id == OPT_VERSION || id == OPT_LIST_PROBES;
+	return id == OPT_CONFIG || id == OPT_HELP || id == OPT_VERSION || id == OPT_LIST_PROBES ||
+	       id == OPT_CHECK;
 }
 
 static int config_entry(const char *key, const char *value, void *arg, char *err, size_t len)

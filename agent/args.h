@@ -27,6 +27,7 @@ struct agent_args {
 	bool bpf_stats;   /* --bpf-stats: turn on kernel.bpf_stats_enabled */
 	bool verbose;     /* --verbose: libbpf messages */
 	bool help, version, list_probes;
+	bool check;       /* --check: validate settings and the target, attach nothing */
 	/* private: where --binary / --pid came from, and copies of non-argv values */
 	int binary_src, pid_src;
 #define ARGS_MAX_OWNED 16

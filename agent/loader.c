@@ -313,6 +313,22 @@ cleanup:
 	return err;
 }
 
+int loader_check(const struct loader_opts *o, char *eb, size_t el)
+{
+	struct loader_opts with_member = *o;
+	struct loader *l = calloc(1, sizeof(*l));
+	int err;
+
+	if (!l) {
+		set_err(eb, el, "out of memory");
+		return -ENOMEM;
+	}
+	with_member.subsys_mask |= SUBSYS_MEMBER_BIT;
+	err = check_symbols(l, &with_member, eb, el);
+	free(l);
+	return err;
+}
+
 int loader_new(const struct loader_opts *o, struct loader **out, char *eb, size_t el)
 {
 	struct loader *l;

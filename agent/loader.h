@@ -38,6 +38,12 @@ struct loader_probe_state {
  */
 int loader_new(const struct loader_opts *opts, struct loader **out, char *errbuf, size_t errlen);
 
+/* Checks what loader_new would check before loading anything: that `opts->binary` is a
+ * 64-bit ELF with a symbol table holding every probe (and semaphore) of the selected
+ * subsystems and the member subsystem. Loads and attaches nothing (needs no privilege but
+ * reading the file). Returns 0, or -errno with the one-line reason loader_new would give. */
+int loader_check(const struct loader_opts *opts, char *errbuf, size_t errlen);
+
 /* How many loader_attach_path() generations stay attached at once. */
 #define LOADER_MAX_GENERATIONS 8
 

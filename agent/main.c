@@ -126,6 +126,8 @@ int main(int argc, char **argv)
 	struct loader_opts lo;
 	sigset_t sigs;
 	int sig, rc = 1, e, stats_fd = -1, listen_fd = -1, notify_fd = -1;
+	uint64_t have, missing;
+	char names[256];
 
 	e = agent_args_parse(argc, argv, &a, err, sizeof(err));
 	if (e)
@@ -145,19 +147,14 @@ int main(int argc, char **argv)
 	verbose = a.verbose;
 	libbpf_set_print(libbpf_print);
 
-	{
-		uint64_t have, missing, need = privs_needed(a.user != NULL);
-		char names[256];
-
-		/* capabilities, not the uid: root without them fails, another user with them runs */
-		if (privs_effective(&have))
-			return die("cannot read this process's capabilities: %s", strerror(errno));
-		missing = need & ~have;
-		if (missing)
-			return die("missing capabilities: %s (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN load and attach the uprobes, CAP_SETPCAP drops the rest%s)",
-				   privs_cap_names(missing, names, sizeof(names)),
-				   a.user ? ", CAP_SETUID and CAP_SETGID switch to --user" : "");
-	}
+	/* capabilities, not the uid: root without them fails, another user with them runs */
+	if (privs_effective(&have))
+		return die("cannot read this process's capabilities: %s", strerror(errno));
+	missing = privs_needed(a.user != NULL) & ~have;
+	privs_cap_names(missing, names, sizeof(names));
+	if (missing && !a.check)
+		return die("missing capabilities: %s (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN load and attach the uprobes, CAP_SETPCAP drops the rest%s)",
+			   names, a.user ? ", CAP_SETUID and CAP_SETGID switch to --user" : "");
 	{
 		struct utsname u;
 
@@ -187,6 +184,15 @@ int main(int argc, char **argv)
 	};
 	if (a.target_cgroup && target_cgroup_id(a.target_cgroup, &lo.target_cgroup))
 		return 1;
+	if (a.check) {
+		e = loader_check(&lo, err, sizeof(err));
+		if (e)
+			return die("%s", err);
+		printf("metastore-agent: check ok: %s has every probe of %s; kernel and BTF usable; %s%s\n",
+		       shown, a.probes_text, missing ? "missing capabilities to run: " : "capabilities present",
+		       names);
+		return 0;
+	}
 	if (a.bpf_stats) {
 		/* Run-time stats stay on while this fd is open, and go off when the agent exits. */
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);

@@ -141,6 +141,16 @@ grep -qx "CapEff:	0000000000000000" "/proc/$pid/status" || fail "capabilities ke
 kill -TERM "$pid"
 wait "$pid" || fail "agent as nobody exited non-zero on SIGTERM"
 
+# --check: settings, kernel, BTF and the binary's probes, nothing attached; one line, 0 or 1.
+out=$("$AGENT" --check --binary "$METASTORE" --probes grpc,lease 2>"$E2E_TMP/err") || fail "--check failed: $(cat "$E2E_TMP/err")"
+[ "$out" = "metastore-agent: check ok: $METASTORE has every probe of grpc,lease; kernel and BTF usable; capabilities present" ] ||
+	fail "--check said: $out"
+[ ! -s "$E2E_TMP/err" ] || fail "--check wrote to stderr: $(cat "$E2E_TMP/err")"
+expect_fatal "symbol ms_probe_batch (subsystem grpc) not found in $E2E_TMP/stripped (stripped binary: no .symtab)" \
+	--check --binary "$E2E_TMP/stripped"
+printf 'check: true\nbinary: x\n' >"$E2E_TMP/check.yaml"
+expect_exact "$E2E_TMP/check.yaml:1: unknown key 'check'" --config "$E2E_TMP/check.yaml"
+
 # A BTF file that is not there; the running kernel's given as --btf works like the default.
 expect_fatal "--btf /nonexistent/vmlinux: No such file or directory" --binary "$METASTORE" --btf /nonexistent/vmlinux
 

@@ -296,6 +296,7 @@ static void test_help(void **state)
 		"  --btf PATH               kernel BTF file (default /sys/kernel/btf/vmlinux)\n"
 		"  --config PATH            YAML file of settings; environment and command line win\n"
 		"  --verbose                print libbpf messages\n"
+		"  --check                  check the settings, kernel and target binary; attach nothing\n"
 		"  --list-probes            list subsystems, their probe functions and metrics\n"
 		"  --version                print the version\n"
 		"  --help                   this text (also -h)\n\n"
