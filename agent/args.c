@@ -9,12 +9,13 @@
 
 #include "buckets.h"
 #include "config.h"
+#include "log.h"
 #include "ms_cli.h"
 #include "subsys.h"
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
 	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_BTF, OPT_CONFIG, OPT_VERBOSE,
-	      OPT_CHECK, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
+	      OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_CHECK, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
 
 static const struct ms_cli_opt options[] = {
 	{ "binary", OPT_BINARY, "PATH", "probe every process running this metastore executable" },
@@ -28,6 +29,8 @@ static const struct ms_cli_opt options[] = {
 	{ "target-cgroup", OPT_TARGET_CGROUP, "PATH", "count only store processes in this cgroup v2" },
 	{ "btf", OPT_BTF, "PATH", "kernel BTF file (default /sys/kernel/btf/vmlinux)" },
 	{ "config", OPT_CONFIG, "PATH", "YAML file of settings; environment and command line win" },
+	{ "log-level", OPT_LOG_LEVEL, "LEVEL", "error, warn, info (default) or debug" },
+	{ "log-format", OPT_LOG_FORMAT, "FORMAT", "text (default) or json: one object per line" },
 	{ "verbose", OPT_VERBOSE, NULL, "print libbpf messages" },
 	{ "check", OPT_CHECK, NULL, "check the settings, kernel and target binary; attach nothing" },
 	{ "list-probes", OPT_LIST_PROBES, NULL, "list subsystems, their probe functions and metrics" },
@@ -162,6 +165,23 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 		return 0;
 	case OPT_VERBOSE:
 		a->verbose = v == NULL;
+		return 0;
+	case OPT_LOG_LEVEL: {
+		enum log_level lv;
+
+		if (log_parse_level(v, &lv)) {
+			snprintf(err, len, "--log-level: '%s' is not error, warn, info or debug", v);
+			return -EINVAL;
+		}
+		a->log_level = (int)lv;
+		return 0;
+	}
+	case OPT_LOG_FORMAT:
+		if (strcmp(v, "text") && strcmp(v, "json")) {
+			snprintf(err, len, "--log-format: '%s' is not text or json", v);
+			return -EINVAL;
+		}
+		a->log_json = !strcmp(v, "json");
 		return 0;
 	case OPT_CHECK:
 		a->check = v == NULL;
@@ -368,6 +388,7 @@ static int parse_all(int argc, char **argv, struct agent_args *a, char *err, siz
 
 	memset(a, 0, sizeof(*a));
 	a->listen = AGENT_DEFAULT_LISTEN;
+	a->log_level = LOG_INFO;
 	a->nr_bounds = buckets_default(a->bounds_ns, MS_MAX_BUCKETS);
 	set_probes(a, "all", err, len);
 

@@ -28,6 +28,8 @@ struct agent_args {
 	bool verbose;     /* --verbose: libbpf messages */
 	bool help, version, list_probes;
 	bool check;       /* --check: validate settings and the target, attach nothing */
+	int log_level;    /* --log-level: an enum log_level (default info) */
+	bool log_json;    /* --log-format json: one JSON object per line */
 	/* private: where --binary / --pid came from, and copies of non-argv values */
 	int binary_src, pid_src;
 #define ARGS_MAX_OWNED 16

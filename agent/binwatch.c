@@ -16,6 +16,7 @@
 #include <linux/capability.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "privs.h"
 
 /* What attaching a uprobe needs on this kernel (measured), and reading a binary whose mode
@@ -168,9 +169,9 @@ static void helper_main(struct loader *l, const char *path, dev_t dev, ino_t ino
 		have_seen = false;
 		/* the journal says what happened even if nobody scrapes or looks at /health */
 		if (err)
-			fprintf(stderr, "metastore-agent: cannot attach to the replaced binary: %s\n", why);
+			log_msg(LOG_ERROR, "cannot attach to the replaced binary: %s", why);
 		else
-			fprintf(stderr, "metastore-agent: attached to the replaced binary %s\n", path);
+			log_msg(LOG_INFO, "attached to the replaced binary %s", path);
 		report(wfd, err, why);
 	}
 }

@@ -18,6 +18,7 @@
 #include "collect.h"
 #include "http.h"
 #include "kernel.h"
+#include "log.h"
 #include "loader.h"
 #include "notify.h"
 #include "privs.h"
@@ -39,11 +40,9 @@ static int die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("metastore-agent: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_vmsg(LOG_ERROR, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return 1;
 }
 
@@ -145,6 +144,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	verbose = a.verbose;
+	log_setup(a.log_level, a.log_json);
 	libbpf_set_print(libbpf_print);
 
 	/* capabilities, not the uid: root without them fails, another user with them runs */
@@ -268,18 +268,18 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (a.pid > 0)
-		fprintf(stderr, "metastore-agent: probing pid %d (%s) for %s; serving http://%s/metrics\n",
+		log_msg(LOG_INFO, "probing pid %d (%s) for %s; serving http://%s/metrics",
 			a.pid, shown, a.probes_text, listening);
 	else
-		fprintf(stderr, "metastore-agent: probing every process of %s for %s; serving http://%s/metrics\n",
+		log_msg(LOG_INFO, "probing every process of %s for %s; serving http://%s/metrics",
 			shown, a.probes_text, listening);
 	/* Type=notify: ready once attached and serving */
 	notify_send(notify_fd, "READY=1");
 	/* SIGHUP (a terminal closing, a reload by habit) must not stop the agent: there is no
 	 * configuration to read again while attached, so it is logged and ignored. */
 	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
-		fprintf(stderr, "metastore-agent: SIGHUP ignored (nothing to reload; restart to change options)\n");
-	fprintf(stderr, "metastore-agent: %s, detaching\n", strsignal(sig));
+		log_msg(LOG_INFO, "SIGHUP ignored (nothing to reload; restart to change options)");
+	log_msg(LOG_INFO, "%s, detaching", strsignal(sig));
 	notify_send(notify_fd, "STOPPING=1");
 	rc = 0;
 cleanup:

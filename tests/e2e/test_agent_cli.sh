@@ -151,6 +151,32 @@ expect_fatal "symbol ms_probe_batch (subsystem grpc) not found in $E2E_TMP/strip
 printf 'check: true\nbinary: x\n' >"$E2E_TMP/check.yaml"
 expect_exact "$E2E_TMP/check.yaml:1: unknown key 'check'" --config "$E2E_TMP/check.yaml"
 
+# --log-format json: one JSON object a line (errors too); --log-level error: no start-up line.
+expect_error 1 '"level":"error","msg":"binary /nonexistent/metastore: No such file or directory"}' \
+	--log-format json --binary /nonexistent/metastore
+jq -e '.level == "error" and (.ts | test("^[0-9-]+T[0-9:.]+Z$"))' "$E2E_TMP/err" >/dev/null ||
+	fail "JSON error line: $(cat "$E2E_TMP/err")"
+expect_exact "--log-level: 'loud' is not error, warn, info or debug" --binary x --log-level loud
+expect_exact "--log-format: 'xml' is not text or json" --binary x --log-format xml
+for fmt in json quiet; do
+	port=$(free_port)
+	if [ "$fmt" = json ]; then set -- --log-format json; else set -- --log-level error; fi
+	"$AGENT" --binary "$METASTORE" --listen "127.0.0.1:$port" "$@" >"$E2E_TMP/agent-$fmt.log" 2>&1 &
+	pid=$!
+	E2E_PIDS+=("$pid")
+	wait_until 20 curl -sf "http://127.0.0.1:$port/health" || fail "agent with $* did not start"
+	kill -TERM "$pid"
+	wait "$pid" || fail "agent with $* exited non-zero"
+	if [ "$fmt" = json ]; then
+		jq -s -e --arg p "$port" 'length == 2 and all(.level == "info")
+			and (.[0].msg | test("serving http://127.0.0.1:" + $p + "/metrics$"))
+			and .[1].msg == "Terminated, detaching"' "$E2E_TMP/agent-json.log" >/dev/null ||
+			fail "JSON log: $(cat "$E2E_TMP/agent-json.log")"
+	else
+		[ ! -s "$E2E_TMP/agent-quiet.log" ] || fail "--log-level error logged: $(cat "$E2E_TMP/agent-quiet.log")"
+	fi
+done
+
 # A BTF file that is not there; the running kernel's given as --btf works like the default.
 expect_fatal "--btf /nonexistent/vmlinux: No such file or directory" --binary "$METASTORE" --btf /nonexistent/vmlinux
 

@@ -295,6 +295,8 @@ static void test_help(void **state)
 		"  --target-cgroup PATH     count only store processes in this cgroup v2\n"
 		"  --btf PATH               kernel BTF file (default /sys/kernel/btf/vmlinux)\n"
 		"  --config PATH            YAML file of settings; environment and command line win\n"
+		"  --log-level LEVEL        error, warn, info (default) or debug\n"
+		"  --log-format FORMAT      text (default) or json: one object per line\n"
 		"  --verbose                print libbpf messages\n"
 		"  --check                  check the settings, kernel and target binary; attach nothing\n"
 		"  --list-probes            list subsystems, their probe functions and metrics\n"
