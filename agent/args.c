@@ -9,19 +9,23 @@
 
 #include "buckets.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
+#include "args_priv.h"
 #include "ms_cli.h"
 #include "subsys.h"
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
 	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_BTF, OPT_CONFIG, OPT_VERBOSE,
-	      OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_CHECK, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
+	      OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_METRICS_PATH, OPT_CHECK, OPT_HELP, OPT_VERSION,
+	      OPT_LIST_PROBES };
 
-static const struct ms_cli_opt options[] = {
+const struct ms_cli_opt agent_options[] = {
 	{ "binary", OPT_BINARY, "PATH", "probe every process running this metastore executable" },
 	{ "pid", OPT_PID, "PID", "probe one running metastore process" },
 	{ "probes", OPT_PROBES, "LIST", "subsystems to probe, comma-separated, or all (default all)" },
 	{ "listen", OPT_LISTEN, "ADDR:PORT", "HTTP listen address (default " AGENT_DEFAULT_LISTEN ")" },
+	{ "metrics-path", OPT_METRICS_PATH, "PATH", "where the metrics are served (default /metrics)" },
 	{ "buckets", OPT_BUCKETS, "LIST", "latency bucket bounds in seconds, increasing" },
 	{ "bpf-stats", OPT_BPF_STATS, NULL, "turn on kernel.bpf_stats_enabled for BPF run-time metrics" },
 	{ "user", OPT_USER, "USER", "after attaching, run as USER (all capabilities are dropped anyway)" },
@@ -38,7 +42,8 @@ static const struct ms_cli_opt options[] = {
 	{ "help", OPT_HELP, NULL, "this text (also -h)" },
 };
 
-#define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
+const size_t agent_nr_options = sizeof(agent_options) / sizeof(agent_options[0]);
+
 
 static int set_probes(struct agent_args *a, const char *v, char *err, size_t len)
 {
@@ -183,6 +188,13 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 		}
 		a->log_json = !strcmp(v, "json");
 		return 0;
+	case OPT_METRICS_PATH:
+		if (!http_metrics_path_ok(v)) {
+			snprintf(err, len, "--metrics-path: '%s' is not a path like /metrics (not / or /health)", v);
+			return -EINVAL;
+		}
+		a->metrics_path = v;
+		return 0;
 	case OPT_CHECK:
 		a->check = v == NULL;
 		return 0;
@@ -230,7 +242,7 @@ static int flag_bool(const char *v)
 /* The option of `id`. */
 static const struct ms_cli_opt *option_of(enum opt_id id)
 {
-	const struct ms_cli_opt *o = options;
+	const struct ms_cli_opt *o = agent_options;
 
 	while ((enum opt_id)o->id != id)
 		o++;
@@ -289,14 +301,14 @@ static int config_entry(const char *key, const char *value, void *arg, char *err
 	for (char *p = name; *p; p++)
 		if (*p == '_')
 			*p = '-';
-	for (k = 0; k < NR_OPTIONS; k++)
-		if (!strcmp(options[k].name, name))
+	for (k = 0; k < agent_nr_options; k++)
+		if (!strcmp(agent_options[k].name, name))
 			break;
-	if (k == NR_OPTIONS || argv_only((enum opt_id)options[k].id)) {
+	if (k == agent_nr_options || argv_only((enum opt_id)agent_options[k].id)) {
 		snprintf(err, len, "unknown key '%s'", key);
 		return -EINVAL;
 	}
-	return apply_from(a, SRC_CONFIG, (enum opt_id)options[k].id, value, err, len);
+	return apply_from(a, SRC_CONFIG, (enum opt_id)agent_options[k].id, value, err, len);
 }
 
 /* METASTORE_AGENT_<OPTION>, e.g. METASTORE_AGENT_BPF_STATS for --bpf-stats. */
@@ -311,18 +323,18 @@ static void env_name(const char *opt, char *out, size_t len)
 
 static int apply_env(struct agent_args *a, char *err, size_t len)
 {
-	for (size_t k = 0; k < NR_OPTIONS; k++) {
+	for (size_t k = 0; k < agent_nr_options; k++) {
 		char name[64], reason[200];
 		const char *v;
 		int e;
 
-		if (argv_only((enum opt_id)options[k].id))
+		if (argv_only((enum opt_id)agent_options[k].id))
 			continue;
-		env_name(options[k].name, name, sizeof(name));
+		env_name(agent_options[k].name, name, sizeof(name));
 		v = getenv(name);
 		if (!v)
 			continue;
-		e = apply_from(a, SRC_ENV, (enum opt_id)options[k].id, v, reason, sizeof(reason));
+		e = apply_from(a, SRC_ENV, (enum opt_id)agent_options[k].id, v, reason, sizeof(reason));
 		if (e) {
 			snprintf(err, len, "%s: %s", name, reason);
 			return e;
@@ -342,7 +354,7 @@ static const char *find_config(int argc, char **argv)
 		const char *val;
 		int id;
 
-		if (ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, scratch,
+		if (ms_cli_next(argc, argv, &i, agent_options, agent_nr_options, &id, &val, scratch,
 				sizeof(scratch)) == 0 &&
 		    id == OPT_CONFIG)
 			path = val;
@@ -364,8 +376,8 @@ static int flag_with_value(int argc, char **argv, int *i, int *id, const char **
 		return 0;
 	eq = strchr(arg + 2, '=');
 	nlen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-	for (size_t k = 0; k < NR_OPTIONS; k++) {
-		const struct ms_cli_opt *o = &options[k];
+	for (size_t k = 0; k < agent_nr_options; k++) {
+		const struct ms_cli_opt *o = &agent_options[k];
 
 		if (o->arg || strlen(o->name) != nlen || strncmp(arg + 2, o->name, nlen))
 			continue;
@@ -388,6 +400,7 @@ static int parse_all(int argc, char **argv, struct agent_args *a, char *err, siz
 
 	memset(a, 0, sizeof(*a));
 	a->listen = AGENT_DEFAULT_LISTEN;
+	a->metrics_path = "/metrics";
 	a->log_level = LOG_INFO;
 	a->nr_bounds = buckets_default(a->bounds_ns, MS_MAX_BUCKETS);
 	set_probes(a, "all", err, len);
@@ -416,7 +429,7 @@ static int parse_all(int argc, char **argv, struct agent_args *a, char *err, siz
 		}
 		e = flag_with_value(argc, argv, &i, &id, &val);
 		if (!e)
-			e = ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, err, len);
+			e = ms_cli_next(argc, argv, &i, agent_options, agent_nr_options, &id, &val, err, len);
 		else if (e > 0)
 			e = 0;
 		if (e)
@@ -454,36 +467,4 @@ void agent_args_release(struct agent_args *a)
 	for (size_t i = 0; i < a->nr_owned; i++)
 		free(a->owned[i]);
 	a->nr_owned = 0;
-}
-
-void agent_args_list_probes(FILE *out)
-{
-	for (int id = 0; id < SUBSYS_COUNT; id++) {
-		const struct subsys_desc *d = subsys_get(id);
-
-		fprintf(out, "%s%s: %s\n", id ? "\n" : "", d->name, d->summary);
-		/* One name per line, in a column after the "probes:" / "metrics:" label. */
-		for (size_t i = 0; i < d->nr_probes; i++)
-			fprintf(out, "  %-9s%s\n", i ? "" : "probes:", d->probes[i].func);
-		for (size_t i = 0; d->metrics[i]; i++)
-			fprintf(out, "  %-9s%s\n", i ? "" : "metrics:", d->metrics[i]);
-	}
-}
-
-void agent_args_help(FILE *out)
-{
-	uint64_t b[MS_MAX_BUCKETS];
-	uint32_t n = buckets_default(b, MS_MAX_BUCKETS);
-
-	fprintf(out, "usage: metastore-agent (--binary PATH | --pid PID) [options]\n\n"
-		     "Attaches eBPF uprobes to a metastore and serves its metrics in the Prometheus\n"
-		     "text format on /metrics (also /health and /). Needs kernel BTF and CAP_BPF,\n"
-		     "CAP_PERFMON, CAP_SYS_ADMIN and CAP_SETPCAP (root has them).\n\n"
-		     "options:\n");
-	ms_cli_print_options(out, options, NR_OPTIONS);
-	fprintf(out, "\ndefault buckets (seconds):");
-	for (uint32_t i = 0; i < n; i++)
-		fprintf(out, "%s%g", i ? "," : " ", (double)b[i] / 1e9);
-	fprintf(out, "\n\nsubsystems (--probes):\n");
-	agent_args_list_probes(out);
 }

@@ -17,6 +17,7 @@ struct agent_args {
 	uint32_t probes;        /* --probes, as 1u << enum subsys_id */
 	char probes_text[128];  /* the selected subsystems, "grpc,storage,mvcc" */
 	const char *listen;     /* --listen ADDR:PORT */
+	const char *metrics_path; /* --metrics-path PATH (default /metrics) */
 	uint64_t bounds_ns[MS_MAX_BUCKETS];
 	uint32_t nr_bounds;
 	const char *user;       /* --user USER: run as USER after attaching */

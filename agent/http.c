@@ -23,6 +23,8 @@
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_handlers h;
+	char metrics_path[HTTP_MAX_PATH + 1];
+	char index[640]; /* the / page, naming metrics_path */
 	uint16_t port;
 	atomic_uint scrapes; /* /metrics responses queued and not yet completed */
 	pthread_mutex_t guard_lock;
@@ -73,12 +75,29 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 	pthread_mutex_unlock(&s->guard_lock);
 }
 
-static const char index_html[] =
+/* The index page; %s twice: the metrics path (checked to hold no markup characters). */
+static const char index_fmt[] =
 	"<!DOCTYPE html>\n<html><head><title>metastore-agent</title></head><body>\n"
 	"<h1>metastore-agent</h1>\n<ul>\n"
-	"<li><a href=\"/metrics\">/metrics</a> &mdash; Prometheus metrics</li>\n"
+	"<li><a href=\"%s\">%s</a> &mdash; Prometheus metrics</li>\n"
 	"<li><a href=\"/health\">/health</a> &mdash; probes attached and maps readable</li>\n"
 	"</ul>\n</body></html>\n";
+
+bool http_metrics_path_ok(const char *p)
+{
+	size_t n = p ? strlen(p) : 0;
+
+	if (n < 2 || p[0] != '/' || n > HTTP_MAX_PATH || !strcmp(p, "/health"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		/* printable, nothing an HTML attribute or a URL would treat specially */
+		if (c <= 0x20 || c >= 0x7f || strchr("\"'<>&?#%\\", c))
+			return false;
+	}
+	return true;
+}
 
 /*
  * Walks a comma-separated header value ("a;q=0.5, b") and returns the q-value (1 if absent)
@@ -292,7 +311,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	struct http_server *s = cls;
 	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
-	bool known = !strcmp(url, "/metrics") || !strcmp(url, "/health") || !strcmp(url, "/");
+	bool known = !strcmp(url, s->metrics_path) || !strcmp(url, "/health") || !strcmp(url, "/");
 	char why[256], body[300];
 
 	(void)version;
@@ -319,7 +338,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!get)
 		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
 				 "method not allowed\n");
-	if (!strcmp(url, "/metrics")) {
+	if (!strcmp(url, s->metrics_path)) {
 		struct MHD_Response *busy;
 		enum MHD_Result ret;
 
@@ -340,7 +359,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return ret;
 	}
 	if (!strcmp(url, "/"))
-		return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", index_html);
+		return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", s->index);
 	if (s->h.health(why, sizeof(why), s->h.arg))
 		return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
 	snprintf(body, sizeof(body), "unhealthy: %s\n", why);
@@ -416,7 +435,8 @@ int http_server_start(int fd, const struct http_handlers *h, struct http_server 
 	int err;
 
 	*out = NULL;
-	if (!h || !h->metrics || !h->health) {
+	if (!h || !h->metrics || !h->health ||
+	    (h->metrics_path && !http_metrics_path_ok(h->metrics_path))) {
 		close(fd);
 		return -EINVAL;
 	}
@@ -426,6 +446,9 @@ int http_server_start(int fd, const struct http_handlers *h, struct http_server 
 		return -ENOMEM;
 	}
 	s->h = *h;
+	snprintf(s->metrics_path, sizeof(s->metrics_path), "%s", h->metrics_path ? h->metrics_path : "/metrics");
+	snprintf(s->index, sizeof(s->index), index_fmt, s->metrics_path, s->metrics_path);
+	s->h.metrics_path = s->metrics_path;
 	pthread_mutex_init(&s->guard_lock, NULL);
 	s->guard = http_guard_new(HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS - HTTP_GUARD_SPARE,
 				  HTTP_GUARD_MIN_AGE_S);

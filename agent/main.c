@@ -261,18 +261,19 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	e = http_server_start(listen_fd, &(struct http_handlers){ .metrics = metrics_cb,
-								  .health = health_cb },
+								  .health = health_cb,
+								  .metrics_path = a.metrics_path },
 			      &http);
 	if (e) {
 		die("cannot serve HTTP on %s: %s", a.listen, strerror(-e));
 		goto cleanup;
 	}
 	if (a.pid > 0)
-		log_msg(LOG_INFO, "probing pid %d (%s) for %s; serving http://%s/metrics",
-			a.pid, shown, a.probes_text, listening);
+		log_msg(LOG_INFO, "probing pid %d (%s) for %s; serving http://%s%s",
+			a.pid, shown, a.probes_text, listening, a.metrics_path);
 	else
-		log_msg(LOG_INFO, "probing every process of %s for %s; serving http://%s/metrics",
-			shown, a.probes_text, listening);
+		log_msg(LOG_INFO, "probing every process of %s for %s; serving http://%s%s",
+			shown, a.probes_text, listening, a.metrics_path);
 	/* Type=notify: ready once attached and serving */
 	notify_send(notify_fd, "READY=1");
 	/* SIGHUP (a terminal closing, a reload by habit) must not stop the agent: there is no

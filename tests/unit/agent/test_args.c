@@ -158,6 +158,16 @@ static void test_invalid(void **state)
 		{ { "--pid", "1", "--target-uid=99999999999" }, "--target-uid: invalid uid '99999999999'" },
 		{ { "--pid", "1", "--target-cgroup=" }, "--target-cgroup: empty path" },
 		{ { "--pid", "1", "--btf=" }, "--btf: empty path" },
+		{ { "--pid", "1", "--metrics-path=/" },
+		  "--metrics-path: '/' is not a path like /metrics (not / or /health)" },
+		{ { "--pid", "1", "--metrics-path=/health" },
+		  "--metrics-path: '/health' is not a path like /metrics (not / or /health)" },
+		{ { "--pid", "1", "--metrics-path", "stats" },
+		  "--metrics-path: 'stats' is not a path like /metrics (not / or /health)" },
+		{ { "--pid", "1", "--metrics-path=/a\"b" },
+		  "--metrics-path: '/a\"b' is not a path like /metrics (not / or /health)" },
+		{ { "--pid", "1", "--metrics-path=/a?b" },
+		  "--metrics-path: '/a?b' is not a path like /metrics (not / or /health)" },
 		{ { "--pid", "1", "--probes", "grpc,bogus" }, "--probes: unknown subsystem 'bogus'" },
 		{ { "--pid", "1", "--probes", "GRPC" }, "--probes: unknown subsystem 'GRPC'" },
 		{ { "--pid", "1", "--probes", "grpc," }, "--probes: empty subsystem name in 'grpc,'" },
@@ -288,6 +298,7 @@ static void test_help(void **state)
 		"  --pid PID                probe one running metastore process\n"
 		"  --probes LIST            subsystems to probe, comma-separated, or all (default all)\n"
 		"  --listen ADDR:PORT       HTTP listen address (default 127.0.0.1:9464)\n"
+		"  --metrics-path PATH      where the metrics are served (default /metrics)\n"
 		"  --buckets LIST           latency bucket bounds in seconds, increasing\n"
 		"  --bpf-stats              turn on kernel.bpf_stats_enabled for BPF run-time metrics\n"
 		"  --user USER              after attaching, run as USER (all capabilities are dropped anyway)\n"
@@ -344,6 +355,17 @@ static void test_targets(void **state)
 		{ { "--pid", "1", "--target-cgroup", "/system.slice/metastore.service" }, false, 0,
 		  "/system.slice/metastore.service" },
 	};
+	struct agent_args m;
+	char merr[256] = "";
+
+	/* and --metrics-path, default and set */
+	assert_int_equal(parse((const char *[]){ "--pid", "1", NULL }, &m, merr, sizeof(merr)), 0);
+	assert_string_equal(m.metrics_path, "/metrics");
+	agent_args_release(&m);
+	assert_int_equal(parse((const char *[]){ "--pid", "1", "--metrics-path", "/prom/metrics", NULL },
+			       &m, merr, sizeof(merr)), 0);
+	assert_string_equal(m.metrics_path, "/prom/metrics");
+	agent_args_release(&m);
 
 	(void)state;
 	for (size_t i = 0; i < LEN(cases); i++) {
