@@ -17,8 +17,8 @@
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
 	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_BTF, OPT_CONFIG, OPT_VERBOSE,
-	      OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_METRICS_PATH, OPT_CHECK, OPT_HELP, OPT_VERSION,
-	      OPT_LIST_PROBES };
+	      OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_METRICS_PATH, OPT_WEB_CONFIG, OPT_CHECK, OPT_HELP,
+	      OPT_VERSION, OPT_LIST_PROBES };
 
 const struct ms_cli_opt agent_options[] = {
 	{ "binary", OPT_BINARY, "PATH", "probe every process running this metastore executable" },
@@ -26,6 +26,7 @@ const struct ms_cli_opt agent_options[] = {
 	{ "probes", OPT_PROBES, "LIST", "subsystems to probe, comma-separated, or all (default all)" },
 	{ "listen", OPT_LISTEN, "ADDR:PORT", "HTTP listen address (default " AGENT_DEFAULT_LISTEN ")" },
 	{ "metrics-path", OPT_METRICS_PATH, "PATH", "where the metrics are served (default /metrics)" },
+	{ "web-config", OPT_WEB_CONFIG, "PATH", "TLS and basic auth for HTTP (tls_server_config, basic_auth_users)" },
 	{ "buckets", OPT_BUCKETS, "LIST", "latency bucket bounds in seconds, increasing" },
 	{ "bpf-stats", OPT_BPF_STATS, NULL, "turn on kernel.bpf_stats_enabled for BPF run-time metrics" },
 	{ "user", OPT_USER, "USER", "after attaching, run as USER (all capabilities are dropped anyway)" },
@@ -194,6 +195,13 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 			return -EINVAL;
 		}
 		a->metrics_path = v;
+		return 0;
+	case OPT_WEB_CONFIG:
+		if (!*v) {
+			snprintf(err, len, "--web-config: empty path");
+			return -EINVAL;
+		}
+		a->web_config = v;
 		return 0;
 	case OPT_CHECK:
 		a->check = v == NULL;

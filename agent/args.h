@@ -18,6 +18,7 @@ struct agent_args {
 	char probes_text[128];  /* the selected subsystems, "grpc,storage,mvcc" */
 	const char *listen;     /* --listen ADDR:PORT */
 	const char *metrics_path; /* --metrics-path PATH (default /metrics) */
+	const char *web_config; /* --web-config PATH: TLS and basic auth (exporters' format) */
 	uint64_t bounds_ns[MS_MAX_BUCKETS];
 	uint32_t nr_bounds;
 	const char *user;       /* --user USER: run as USER after attaching */

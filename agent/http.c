@@ -293,6 +293,33 @@ static size_t unescape_url(void *cls, struct MHD_Connection *c, char *uri)
 	return n;
 }
 
+/* The request's basic auth credentials are those of a configured user. */
+static bool authorized(struct http_server *s, struct MHD_Connection *c)
+{
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+	bool ok = user && pass && s->h.authorize(user, pass, s->h.arg);
+
+	MHD_free(user);
+	MHD_free(pass);
+	return ok;
+}
+
+/* 401 with the challenge (WWW-Authenticate: Basic realm="metastore-agent"). */
+static enum MHD_Result deny(struct MHD_Connection *c)
+{
+	static const char body[] = "unauthorized\n";
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
+								 MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	ret = MHD_queue_basic_auth_fail_response(c, "metastore-agent", r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /* The context of a request whose headers came: it is answered on the next call. */
 static char headers_seen;
 
@@ -333,6 +360,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_len = 0;
 		return MHD_YES;
 	}
+	if (s->h.authorize && !authorized(s, c))
+		return deny(c);
 	if (!known)
 		return send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
 	if (!get)
@@ -364,67 +393,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
 	snprintf(body, sizeof(body), "unhealthy: %s\n", why);
 	return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", body);
-}
-
-int http_listener_open(const char *listen_addr, int *fd_out)
-{
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sslen;
-	char host[64];
-	uint16_t port;
-	int fd, one = 1, err;
-
-	*fd_out = -1;
-	if (!listen_addr || agent_args_split_listen(listen_addr, host, sizeof(host), &port))
-		return -EINVAL;
-	if (listen_addr[0] == '[') {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons(port);
-		inet_pton(AF_INET6, host, &a6->sin6_addr);
-		sslen = sizeof(*a6);
-	} else {
-		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons(port);
-		inet_pton(AF_INET, host, &a4->sin_addr);
-		sslen = sizeof(*a4);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, HTTP_LISTEN_BACKLOG)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	*fd_out = fd;
-	return 0;
-}
-
-int http_listener_name(int fd, char *buf, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen))
-		return -errno;
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(a6->sin6_port));
-	} else {
-		const struct sockaddr_in *a4 = (const struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(a4->sin_port));
-	}
-	return 0;
 }
 
 int http_server_start(int fd, const struct http_handlers *h, struct http_server **out)
@@ -462,8 +430,18 @@ int http_server_start(int fd, const struct http_handlers *h, struct http_server 
 		s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 							 : ((struct sockaddr_in *)&ss)->sin_port);
 	errno = 0;
-	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-				     on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+	/* TLS options only with a certificate: MHD refuses them without MHD_USE_TLS */
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)h->tls_cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)h->tls_key_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	bool use_tls = h->tls_cert_pem && h->tls_key_pem;
+
+	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+				     (use_tls ? MHD_USE_TLS : 0), 0, NULL, NULL,
+				     on_request, s, MHD_OPTION_ARRAY, use_tls ? tls : tls + 2,
+				     MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,

@@ -19,6 +19,12 @@ struct http_handlers {
 	/* where the metrics are served (copied): "/" and a path, not "/" or "/health" and at
 	 * most HTTP_MAX_PATH bytes; NULL is "/metrics" */
 	const char *metrics_path;
+	/* TLS: the server's certificate chain and key, PEM (borrowed until http_server_free);
+	 * both NULL: plain HTTP */
+	const char *tls_cert_pem, *tls_key_pem;
+	/* basic auth: true if user and password may in; NULL: no authentication. Every path
+	 * asks for it; a request without or with wrong credentials gets 401. */
+	bool (*authorize)(const char *user, const char *password, void *arg);
 };
 
 #define HTTP_MAX_PATH 128

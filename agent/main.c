@@ -21,6 +21,8 @@
 #include "log.h"
 #include "loader.h"
 #include "notify.h"
+#include "passwd.h"
+#include "webconfig.h"
 #include "privs.h"
 
 #define AGENT_VERSION "0.1.0"
@@ -101,6 +103,56 @@ static int target_cgroup_id(const char *path, uint64_t *id)
 }
 
 static struct collector *g_collector;
+static struct webconfig g_web;
+
+/* The last password each user got in with: a bcrypt check per scrape costs ~75 ms. */
+static char g_good[WEBCONFIG_MAX_USERS][128];
+static pthread_mutex_t g_good_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool authorize_cb(const char *user, const char *password, void *arg)
+{
+	bool ok = false;
+
+	(void)arg;
+	for (size_t i = 0; i < g_web.nr_users; i++) {
+		if (strcmp(g_web.users[i].name, user))
+			continue;
+		pthread_mutex_lock(&g_good_lock);
+		ok = g_good[i][0] && passwd_equal(g_good[i], password);
+		pthread_mutex_unlock(&g_good_lock);
+		if (!ok && passwd_check(g_web.users[i].hash, password) == 1) {
+			ok = true;
+			pthread_mutex_lock(&g_good_lock);
+			snprintf(g_good[i], sizeof(g_good[i]), "%s", password);
+			pthread_mutex_unlock(&g_good_lock);
+		}
+		break;
+	}
+	return ok;
+}
+
+/* Reads a whole PEM file into a new string (the caller frees). Returns NULL after die(). */
+static char *read_pem(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n;
+
+	if (!f) {
+		die("--web-config: %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1 << 20) &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = calloc(1, (size_t)n + 1)) &&
+	    fread(buf, 1, (size_t)n, f) == (size_t)n) {
+		fclose(f);
+		return buf;
+	}
+	free(buf);
+	fclose(f);
+	die("--web-config: %s: cannot read it (empty, over 1 MiB or unreadable)", path);
+	return NULL;
+}
 
 static int metrics_cb(enum expo_format fmt, struct expo_buf *out, void *arg)
 {
@@ -126,7 +178,7 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int sig, rc = 1, e, stats_fd = -1, listen_fd = -1, notify_fd = -1;
 	uint64_t have, missing;
-	char names[256];
+	char names[256], *cert_pem = NULL, *key_pem = NULL;
 
 	e = agent_args_parse(argc, argv, &a, err, sizeof(err));
 	if (e)
@@ -184,6 +236,8 @@ int main(int argc, char **argv)
 	};
 	if (a.target_cgroup && target_cgroup_id(a.target_cgroup, &lo.target_cgroup))
 		return 1;
+	if (a.web_config && webconfig_load(a.web_config, &g_web, err, sizeof(err)))
+		return die("--web-config: %s", err);
 	if (a.check) {
 		e = loader_check(&lo, err, sizeof(err));
 		if (e)
@@ -242,6 +296,12 @@ int main(int argc, char **argv)
 		die("cannot listen on %s: %s", a.listen, strerror(-e));
 		goto cleanup;
 	}
+	/* the key may be readable by root only: read while privileged */
+	if (g_web.cert_file[0] && (!(cert_pem = read_pem(g_web.cert_file)) ||
+				   !(key_pem = read_pem(g_web.key_file)))) {
+		close(listen_fd);
+		goto cleanup;
+	}
 	e = notify_open(&notify_fd);
 	if (e) {
 		close(listen_fd);
@@ -260,20 +320,23 @@ int main(int argc, char **argv)
 		die("%s", err);
 		goto cleanup;
 	}
-	e = http_server_start(listen_fd, &(struct http_handlers){ .metrics = metrics_cb,
-								  .health = health_cb,
-								  .metrics_path = a.metrics_path },
+	e = http_server_start(listen_fd, &(struct http_handlers){
+					.metrics = metrics_cb, .health = health_cb,
+					.metrics_path = a.metrics_path, .tls_cert_pem = cert_pem,
+					.tls_key_pem = key_pem,
+					.authorize = g_web.nr_users ? authorize_cb : NULL },
 			      &http);
 	if (e) {
 		die("cannot serve HTTP on %s: %s", a.listen, strerror(-e));
 		goto cleanup;
 	}
 	if (a.pid > 0)
-		log_msg(LOG_INFO, "probing pid %d (%s) for %s; serving http://%s%s",
-			a.pid, shown, a.probes_text, listening, a.metrics_path);
+		log_msg(LOG_INFO, "probing pid %d (%s) for %s; serving %s://%s%s",
+			a.pid, shown, a.probes_text, cert_pem ? "https" : "http", listening,
+			a.metrics_path);
 	else
-		log_msg(LOG_INFO, "probing every process of %s for %s; serving http://%s%s",
-			shown, a.probes_text, listening, a.metrics_path);
+		log_msg(LOG_INFO, "probing every process of %s for %s; serving %s://%s%s",
+			shown, a.probes_text, cert_pem ? "https" : "http", listening, a.metrics_path);
 	/* Type=notify: ready once attached and serving */
 	notify_send(notify_fd, "READY=1");
 	/* SIGHUP (a terminal closing, a reload by habit) must not stop the agent: there is no
@@ -292,6 +355,8 @@ cleanup:
 		close(stats_fd);
 	if (notify_fd >= 0)
 		close(notify_fd);
+	free(cert_pem);
+	free(key_pem);
 	agent_args_release(&a);
 	return rc;
 }

@@ -299,6 +299,7 @@ static void test_help(void **state)
 		"  --probes LIST            subsystems to probe, comma-separated, or all (default all)\n"
 		"  --listen ADDR:PORT       HTTP listen address (default 127.0.0.1:9464)\n"
 		"  --metrics-path PATH      where the metrics are served (default /metrics)\n"
+		"  --web-config PATH        TLS and basic auth for HTTP (tls_server_config, basic_auth_users)\n"
 		"  --buckets LIST           latency bucket bounds in seconds, increasing\n"
 		"  --bpf-stats              turn on kernel.bpf_stats_enabled for BPF run-time metrics\n"
 		"  --user USER              after attaching, run as USER (all capabilities are dropped anyway)\n"
