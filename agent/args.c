@@ -16,7 +16,8 @@
 #include "subsys.h"
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
-	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_BTF, OPT_CONFIG, OPT_VERBOSE,
+	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_TARGET_PIDNS, OPT_BTF, OPT_CONFIG,
+	      OPT_VERBOSE,
 	      OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_METRICS_PATH, OPT_WEB_CONFIG, OPT_CHECK, OPT_HELP,
 	      OPT_VERSION, OPT_LIST_PROBES };
 
@@ -32,6 +33,7 @@ const struct ms_cli_opt agent_options[] = {
 	{ "user", OPT_USER, "USER", "after attaching, run as USER (all capabilities are dropped anyway)" },
 	{ "target-uid", OPT_TARGET_UID, "UID", "count only store processes of this uid (or user name)" },
 	{ "target-cgroup", OPT_TARGET_CGROUP, "PATH", "count only store processes in this cgroup v2" },
+	{ "target-pidns", OPT_TARGET_PIDNS, "PATH", "count only store processes in this pid namespace (/proc/PID/ns/pid)" },
 	{ "btf", OPT_BTF, "PATH", "kernel BTF file (default /sys/kernel/btf/vmlinux)" },
 	{ "config", OPT_CONFIG, "PATH", "YAML file of settings; environment and command line win" },
 	{ "log-level", OPT_LOG_LEVEL, "LEVEL", "error, warn, info (default) or debug" },
@@ -158,6 +160,13 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 			return -EINVAL;
 		}
 		a->target_cgroup = v;
+		return 0;
+	case OPT_TARGET_PIDNS:
+		if (!*v) {
+			snprintf(err, len, "--target-pidns: empty path");
+			return -EINVAL;
+		}
+		a->target_pidns = v;
 		return 0;
 	case OPT_BTF:
 		if (!*v) {

@@ -25,6 +25,7 @@ struct agent_args {
 	bool has_target_uid;    /* --target-uid UID|USER: only processes of that real uid count */
 	uint32_t target_uid;
 	const char *target_cgroup; /* --target-cgroup PATH: only processes in that cgroup v2 */
+	const char *target_pidns;  /* --target-pidns PATH: only processes in that pid namespace */
 	const char *btf;        /* --btf PATH: kernel BTF (vmlinux) for kernels without /sys/kernel/btf */
 	bool bpf_stats;   /* --bpf-stats: turn on kernel.bpf_stats_enabled */
 	bool verbose;     /* --verbose: libbpf messages */

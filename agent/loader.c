@@ -244,7 +244,9 @@ static int attach_sub(struct loader *l, enum subsys_id id, const struct loader_o
 	}
 	if (id == SUBSYS_MEMBER) {
 		struct ms_member_filter f = { .has_uid = o->has_target_uid, .uid = o->target_uid,
-					      .cgroup = o->target_cgroup };
+					      .cgroup = o->target_cgroup,
+					      .pidns_dev = o->target_pidns_dev,
+					      .pidns_ino = o->target_pidns_ino };
 		uint32_t zero = 0;
 
 		if (bpf_map_update_elem(bpf_object__find_map_fd_by_name(s->obj, "member_filter"),

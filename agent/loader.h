@@ -21,6 +21,7 @@ struct loader_opts {
 	bool has_target_uid;       /* --target-uid: count only processes of target_uid */
 	uint32_t target_uid;
 	uint64_t target_cgroup;    /* --target-cgroup: cgroup v2 id (inode) they must be in; 0: any */
+	uint64_t target_pidns_dev, target_pidns_ino; /* --target-pidns (kernel dev encoding); ino 0: any */
 };
 
 /* Attachment state of one probe (index = its BPF cookie, subsys_probe_index()). */

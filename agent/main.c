@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -236,6 +237,15 @@ int main(int argc, char **argv)
 	};
 	if (a.target_cgroup && target_cgroup_id(a.target_cgroup, &lo.target_cgroup))
 		return 1;
+	if (a.target_pidns) {
+		struct stat ns;
+
+		/* the helper that checks it takes the nsfs device as the kernel encodes it */
+		if (stat(a.target_pidns, &ns))
+			return die("--target-pidns: %s: %s", a.target_pidns, strerror(errno));
+		lo.target_pidns_dev = ((uint64_t)major(ns.st_dev) << 20) | minor(ns.st_dev);
+		lo.target_pidns_ino = ns.st_ino;
+	}
 	if (a.web_config && webconfig_load(a.web_config, &g_web, err, sizeof(err)))
 		return die("--web-config: %s", err);
 	if (a.check) {

@@ -85,7 +85,8 @@ static __always_inline bool exe_ok(void)
 	return bpf_map_lookup_elem(&exe_allowed, &k) != NULL;
 }
 
-/* True when the calling process is of the --target-uid and in the --target-cgroup, if set. */
+/* True when the calling process is of the --target-uid, in the --target-pidns and in the
+ * --target-cgroup, those that are set. */
 static __always_inline bool target_ok(void)
 {
 	__u32 zero = 0;
@@ -95,6 +96,13 @@ static __always_inline bool target_ok(void)
 		return false;
 	if (f->has_uid && (__u32)bpf_get_current_uid_gid() != f->uid)
 		return false;
+	if (f->pidns_ino) {
+		struct bpf_pidns_info ns;
+
+		/* fails unless the calling task is in that pid namespace */
+		if (bpf_get_ns_current_pid_tgid(f->pidns_dev, f->pidns_ino, &ns, sizeof(ns)))
+			return false;
+	}
 	return !f->cgroup || bpf_get_current_cgroup_id() == f->cgroup;
 }
 

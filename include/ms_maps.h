@@ -71,6 +71,8 @@ struct ms_member_filter {
 	__u32 has_uid;
 	__u32 uid;     /* real uid the process must have */
 	__u64 cgroup;  /* cgroup v2 id (the directory's inode) it must be in; 0: any */
+	__u64 pidns_dev; /* pid namespace it must be in (nsfs device, kernel encoding, and */
+	__u64 pidns_ino; /* inode of /proc/PID/ns/pid); ino 0: any */
 };
 
 /* Bound on executable files in exe_allowed (the first file and its replacements). */

@@ -3,7 +3,7 @@
 # calls its probe functions, claiming a real member's id and 64 invented ones, is counted
 # nowhere: it does not run the probed executable. Its hits are dropped and counted; the real
 # member's series and the node table are untouched. A real store of another uid is a member,
-# unless --target-uid names the uid whose stores count.
+# unless --target-uid, --target-cgroup or --target-pidns names whose stores count.
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v gcc >/dev/null || fail "needs gcc"
@@ -97,6 +97,32 @@ assert_node_sample "$E2E_TMP/m3" "$INCG" 'grpc_server_request_total{method="/etc
 kill -TERM "$CG_PID"
 wait "$CG_PID" 2>/dev/null || true
 rmdir "$V2/$CG" 2>/dev/null || true
+# --target-pidns: a store in a new pid namespace is no member, one in this test's is.
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || true
+AGENT_PORT=$(free_port)
+start_agent "$AGENT_PORT" --binary "$METASTORE" --probes all --target-pidns /proc/self/ns/pid
+NS_PORT=$(free_port)
+unshare --pid --fork --kill-child "$METASTORE" --name inns --listen "127.0.0.1:$NS_PORT" \
+	--data-dir "$E2E_TMP/data-ns" >"$E2E_TMP/metastore-ns.log" 2>&1 &
+NS_PID=$!
+E2E_PIDS+=("$NS_PID")
+wait_until 10 grep -q "serving gRPC on" "$E2E_TMP/metastore-ns.log" || fail "the store in a new pid namespace did not start"
+etcdctl --endpoints="127.0.0.1:$NS_PORT" put x y >/dev/null
+ctl put x y >/dev/null
+INNS=$(sed -n 's/.* id \([0-9a-f]*\), .*/\1/p' "$E2E_TMP/metastore-ns.log")
+scrape >"$E2E_TMP/m4"
+# this test's stores (root's, and nobody's from above) are in its pid namespace
+[ "$(grep '^metastore_up{' "$E2E_TMP/m4" | sort)" = "$(printf 'metastore_up{node="%s"} 1\n' "$NODE" "$OTHER" | sort)" ] ||
+	fail "members with --target-pidns: $(grep '^metastore_up{' "$E2E_TMP/m4")"
+grep -q "node=\"$INNS\"" "$E2E_TMP/m4" && fail "the store in another pid namespace has series"
+assert_node_sample "$E2E_TMP/m4" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
+# unshare waits for its child and does not pass SIGTERM on: end the store itself
+NS_CHILD=$(pgrep -P "$NS_PID" || true)
+E2E_PIDS+=(${NS_CHILD:+"$NS_CHILD"})
+[ -n "$NS_CHILD" ] && kill -TERM "$NS_CHILD"
+wait "$NS_PID" 2>/dev/null || true
+
 expect_rc=0
 "$AGENT" --binary "$METASTORE" --target-cgroup /no-such-cgroup-here 2>"$E2E_TMP/err" || expect_rc=$?
 [ "$expect_rc" = 1 ] && [ "$(cat "$E2E_TMP/err")" = "metastore-agent: --target-cgroup: $V2/no-such-cgroup-here is no cgroup v2 directory" ] ||

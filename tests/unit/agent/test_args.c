@@ -305,6 +305,7 @@ static void test_help(void **state)
 		"  --user USER              after attaching, run as USER (all capabilities are dropped anyway)\n"
 		"  --target-uid UID         count only store processes of this uid (or user name)\n"
 		"  --target-cgroup PATH     count only store processes in this cgroup v2\n"
+		"  --target-pidns PATH      count only store processes in this pid namespace (/proc/PID/ns/pid)\n"
 		"  --btf PATH               kernel BTF file (default /sys/kernel/btf/vmlinux)\n"
 		"  --config PATH            YAML file of settings; environment and command line win\n"
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"

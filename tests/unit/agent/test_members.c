@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -217,6 +219,7 @@ static void test_bpf_member(void **state)
 	/* --target-uid of another uid, then --target-cgroup of another cgroup: filtered */
 	{
 		struct ms_member_filter f = { .has_uid = 1, .uid = getuid() + 1 };
+		struct stat ns;
 		int fd = map_fd(l, SUBSYS_MEMBER, "member_filter");
 		uint32_t zero = 0;
 
@@ -227,8 +230,16 @@ static void test_bpf_member(void **state)
 		ms_probe_raft_status(0xa, 5, 0xa, NULL);
 		assert_int_equal(percpu_at(l, SUBSYS_MEMBER, "target_filtered", 1, 0), 2);
 		assert_int_equal(read_view(l)->nr_procs, 0);
-		/* its own uid, any cgroup: a member again */
-		f.cgroup = 0;
+		/* another pid namespace (its own with another inode): filtered */
+		assert_int_equal(stat("/proc/self/ns/pid", &ns), 0);
+		f = (struct ms_member_filter){ .pidns_dev = ((uint64_t)major(ns.st_dev) << 20) | minor(ns.st_dev),
+					       .pidns_ino = ns.st_ino + 1 };
+		assert_int_equal(bpf_map_update_elem(fd, &zero, &f, BPF_ANY), 0);
+		ms_probe_raft_status(0xa, 5, 0xa, NULL);
+		assert_int_equal(percpu_at(l, SUBSYS_MEMBER, "target_filtered", 1, 0), 3);
+		/* its own uid and pid namespace, any cgroup: a member again */
+		f = (struct ms_member_filter){ .has_uid = 1, .uid = getuid(), .pidns_dev = f.pidns_dev,
+					       .pidns_ino = ns.st_ino };
 		assert_int_equal(bpf_map_update_elem(fd, &zero, &f, BPF_ANY), 0);
 		ms_probe_raft_status(0xa, 5, 0xa, NULL);
 		assert_int_equal(read_view(l)->nr_procs, 1);
