@@ -310,8 +310,22 @@ static void collect_auth(struct collector *c)
 		 "result", auth_authz_names, MS_AUTH_AUTHZ_COUNT);
 }
 
+/* Whether a target of this kind reports operation `op` on engine `kind` with `status`: the
+ * store's in-memory engine (its operations, never "error"), a Go etcd's backend commits and
+ * WAL fsyncs ("ok" or "error"). Only those triples are exported at 0 before they count. */
+static bool storage_triple_known(bool go, uint32_t op, uint32_t kind, uint32_t status)
+{
+	if (go)
+		return ((op == MS_STORAGE_OP_COMMIT && kind == MS_STORAGE_BBOLT) ||
+			(op == MS_STORAGE_OP_FSYNC && kind == MS_STORAGE_WAL)) &&
+		       (status == MS_STORAGE_STATUS_OK || status == MS_STORAGE_STATUS_ERROR);
+	return kind == MS_STORAGE_MEMORY && op != MS_STORAGE_OP_COMMIT &&
+	       op != MS_STORAGE_OP_FSYNC && status != MS_STORAGE_STATUS_ERROR;
+}
+
 static void collect_storage(struct collector *c)
 {
+	bool go = loader_go_target(c->loader) != NULL;
 	struct expo_family *dur, *total;
 	uint32_t nr = c->members.nr_slots;
 	uint64_t *v = c->scratch;
@@ -352,8 +366,13 @@ static void collect_storage(struct collector *c)
 				{ "status", storage_status_names[i % MS_STORAGE_STATUS_COUNT] },
 			};
 
+			uint64_t n = v[(size_t)s * MS_STORAGE_TOTAL_SERIES + i];
+
 			/* every known triple at 0 until it counts (a first failure is an increase) */
-			expo_series_add_u64(total, l, 4, v[(size_t)s * MS_STORAGE_TOTAL_SERIES + i]);
+			if (n || storage_triple_known(go, k / MS_STORAGE_KIND_COUNT,
+						      k % MS_STORAGE_KIND_COUNT,
+						      i % MS_STORAGE_STATUS_COUNT))
+				expo_series_add_u64(total, l, 4, n);
 		}
 	}
 }
