@@ -46,10 +46,11 @@ struct {
 } record_faults SEC(".maps");
 
 /*
- * tgid -> what that store process last said in its member status (ms_proc). One map for
- * all objects: the agent loads the member object first and gives its map to the others.
- * Only the member object writes it, and only for processes of an allowed executable, so a
- * process not in it is no member: its events are not counted anywhere.
+ * tgid -> what that store process last said in its member status (ms_proc), or what a Go
+ * etcd's member object read from it (its member id). One map for all objects: the agent
+ * loads the member object (member.bpf.c or go_member.bpf.c) first and gives its map to the
+ * others. Only the member object writes it, and only for processes of an allowed
+ * executable, so a process not in it is no member: its events are not counted anywhere.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

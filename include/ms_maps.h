@@ -46,7 +46,8 @@ struct ms_proc_method {
  */
 #define MS_NODE_SLOTS 8
 
-/* What the member status probe last said in one store process (key: its tgid). */
+/* What the member status probe last said in one store process, or what the Go member object
+ * read from one Go etcd process (key: its tgid). */
 struct ms_proc {
 	__u64 node;         /* raft node id (etcd member id) */
 	__u64 term;         /* current raft term */

@@ -91,6 +91,13 @@ static void test_build(void **state)
 		/* a status newer than the clock read (another CPU) is fresh */
 		{ { PROC(100, 0xa, 1, 0xa, 11 * S_NS, 0, true) }, 1, slots3, 1,
 		  "slots 1\n0 a up term 1 leader a (self) pid 100\ntgid 100 slot 0\n" },
+		/* a Go etcd (no status probe) last seen 9 s ago is up while it lives, never the
+		 * leader (its term and leader are unknown); one that exited is down */
+		{ { { .tgid = 100, .p = { .node = 0xa, .seen_ns = 1 * S_NS, .slot = 0, .no_status = 1 },
+		      .alive = true },
+		    { .tgid = 200, .p = { .node = 0xb, .seen_ns = 10 * S_NS, .slot = 1, .no_status = 1 },
+		      .alive = false } },
+		  2, slots3, 2, "slots 2\n0 a up term 0 leader 0 pid 100\n1 b down\ntgid 100 slot 0\n" },
 	};
 
 	(void)state;
