@@ -25,7 +25,8 @@ endif
 DEB_PKGS := gcc make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	libmicrohttpd-dev libcmocka-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler \
 	libuv1-dev libraft-dev libyaml-dev pkg-config etcd-client prometheus curl jq systemd \
-	libclang-rt-14-dev libcrypt-dev iproute2 etcd-server python3-grpcio libssl-dev openssl golang-go
+	libclang-rt-14-dev libcrypt-dev iproute2 etcd-server python3-grpcio libssl-dev openssl golang-go \
+	strace
 
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror

@@ -3,73 +3,50 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buckets.h"
 #include "config.h"
+#include "http.h"
+#include "log.h"
+#include "args_priv.h"
 #include "ms_cli.h"
 #include "subsys.h"
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
-	      OPT_USER, OPT_CONFIG, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_LIST_PROBES };
+	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_TARGET_PIDNS, OPT_BTF, OPT_CONFIG,
+	      OPT_VERBOSE,
+	      OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_METRICS_PATH, OPT_WEB_CONFIG, OPT_CHECK, OPT_HELP,
+	      OPT_VERSION, OPT_LIST_PROBES };
 
-static const struct ms_cli_opt options[] = {
+const struct ms_cli_opt agent_options[] = {
 	{ "binary", OPT_BINARY, "PATH", "probe every process running this metastore executable" },
 	{ "pid", OPT_PID, "PID", "probe one running metastore process" },
 	{ "probes", OPT_PROBES, "LIST", "subsystems to probe, comma-separated, or all (default all)" },
 	{ "listen", OPT_LISTEN, "ADDR:PORT", "HTTP listen address (default " AGENT_DEFAULT_LISTEN ")" },
+	{ "metrics-path", OPT_METRICS_PATH, "PATH", "where the metrics are served (default /metrics)" },
+	{ "web-config", OPT_WEB_CONFIG, "PATH", "TLS and basic auth for HTTP (tls_server_config, basic_auth_users)" },
 	{ "buckets", OPT_BUCKETS, "LIST", "latency bucket bounds in seconds, increasing" },
 	{ "bpf-stats", OPT_BPF_STATS, NULL, "turn on kernel.bpf_stats_enabled for BPF run-time metrics" },
 	{ "user", OPT_USER, "USER", "after attaching, run as USER (all capabilities are dropped anyway)" },
+	{ "target-uid", OPT_TARGET_UID, "UID", "count only store processes of this uid (or user name)" },
+	{ "target-cgroup", OPT_TARGET_CGROUP, "PATH", "count only store processes in this cgroup v2" },
+	{ "target-pidns", OPT_TARGET_PIDNS, "PATH", "count only store processes in this pid namespace (/proc/PID/ns/pid)" },
+	{ "btf", OPT_BTF, "PATH", "kernel BTF file (default /sys/kernel/btf/vmlinux)" },
 	{ "config", OPT_CONFIG, "PATH", "YAML file of settings; environment and command line win" },
+	{ "log-level", OPT_LOG_LEVEL, "LEVEL", "error, warn, info (default) or debug" },
+	{ "log-format", OPT_LOG_FORMAT, "FORMAT", "text (default) or json: one object per line" },
 	{ "verbose", OPT_VERBOSE, NULL, "print libbpf messages" },
+	{ "check", OPT_CHECK, NULL, "check the settings, kernel and target binary; attach nothing" },
 	{ "list-probes", OPT_LIST_PROBES, NULL, "list subsystems, their probe functions and metrics" },
 	{ "version", OPT_VERSION, NULL, "print the version" },
 	{ "help", OPT_HELP, NULL, "this text (also -h)" },
 };
 
-#define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
+const size_t agent_nr_options = sizeof(agent_options) / sizeof(agent_options[0]);
 
-int agent_args_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon, *h = listen;
-	size_t hlen;
-	char *end;
-	long p;
-	unsigned char addr[16];
-
-	if (listen[0] == '[') {
-		const char *close = strchr(listen, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		h = listen + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(listen, ':');
-		if (!colon)
-			return -EINVAL;
-		hlen = (size_t)(colon - listen);
-	}
-	if (hlen == 0 || hlen >= hostlen)
-		return -EINVAL;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	if (inet_pton(listen[0] == '[' ? AF_INET6 : AF_INET, host, addr) != 1)
-		return -EINVAL;
-	/* The port is checked after the address so that a bad port gets its own error. */
-	/* Digits only: strtol alone would take "+80", " 80" and "-0". */
-	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		return -EINVAL;
-	errno = 0;
-	p = strtol(colon + 1, &end, 10);
-	if (errno || p > 65535)
-		return -ERANGE;
-	*port = (uint16_t)p;
-	return 0;
-}
 
 static int set_probes(struct agent_args *a, const char *v, char *err, size_t len)
 {
@@ -92,6 +69,31 @@ static int set_probes(struct agent_args *a, const char *v, char *err, size_t len
 		o += (size_t)snprintf(a->probes_text + o, sizeof(a->probes_text) - o, "%s%s",
 				      o ? "," : "", name);
 	}
+	return 0;
+}
+
+/* --target-uid: digits are a uid, anything else a user name. */
+static int set_target_uid(struct agent_args *a, const char *v, char *err, size_t len)
+{
+	struct passwd *pw;
+	char *end;
+	unsigned long uid;
+
+	if (*v && strspn(v, "0123456789") == strlen(v)) {
+		errno = 0;
+		uid = strtoul(v, &end, 10);
+		if (errno || uid > UINT32_MAX - 1) {
+			snprintf(err, len, "--target-uid: invalid uid '%s'", v);
+			return -EINVAL;
+		}
+		a->target_uid = (uint32_t)uid;
+	} else if (*v && (pw = getpwnam(v))) {
+		a->target_uid = (uint32_t)pw->pw_uid;
+	} else {
+		snprintf(err, len, "--target-uid: no such user '%s'", v);
+		return -EINVAL;
+	}
+	a->has_target_uid = true;
 	return 0;
 }
 
@@ -141,7 +143,7 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 		}
 		return 0;
 	case OPT_BPF_STATS:
-		a->bpf_stats = true;
+		a->bpf_stats = v == NULL; /* a flag: NULL is on (see set_flag) */
 		return 0;
 	case OPT_USER:
 		if (!*v) {
@@ -150,20 +152,77 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 		}
 		a->user = v;
 		return 0;
+	case OPT_TARGET_UID:
+		return set_target_uid(a, v, err, len);
+	case OPT_TARGET_CGROUP:
+		if (!*v) {
+			snprintf(err, len, "--target-cgroup: empty path");
+			return -EINVAL;
+		}
+		a->target_cgroup = v;
+		return 0;
+	case OPT_TARGET_PIDNS:
+		if (!*v) {
+			snprintf(err, len, "--target-pidns: empty path");
+			return -EINVAL;
+		}
+		a->target_pidns = v;
+		return 0;
+	case OPT_BTF:
+		if (!*v) {
+			snprintf(err, len, "--btf: empty path");
+			return -EINVAL;
+		}
+		a->btf = v;
+		return 0;
 	case OPT_CONFIG:
 		/* Read before everything else by agent_args_parse. */
 		return 0;
 	case OPT_VERBOSE:
-		a->verbose = true;
+		a->verbose = v == NULL;
+		return 0;
+	case OPT_LOG_LEVEL: {
+		enum log_level lv;
+
+		if (log_parse_level(v, &lv)) {
+			snprintf(err, len, "--log-level: '%s' is not error, warn, info or debug", v);
+			return -EINVAL;
+		}
+		a->log_level = (int)lv;
+		return 0;
+	}
+	case OPT_LOG_FORMAT:
+		if (strcmp(v, "text") && strcmp(v, "json")) {
+			snprintf(err, len, "--log-format: '%s' is not text or json", v);
+			return -EINVAL;
+		}
+		a->log_json = !strcmp(v, "json");
+		return 0;
+	case OPT_METRICS_PATH:
+		if (!http_metrics_path_ok(v)) {
+			snprintf(err, len, "--metrics-path: '%s' is not a path like /metrics (not / or /health)", v);
+			return -EINVAL;
+		}
+		a->metrics_path = v;
+		return 0;
+	case OPT_WEB_CONFIG:
+		if (!*v) {
+			snprintf(err, len, "--web-config: empty path");
+			return -EINVAL;
+		}
+		a->web_config = v;
+		return 0;
+	case OPT_CHECK:
+		a->check = v == NULL;
 		return 0;
 	case OPT_HELP:
-		a->help = true;
+		a->help = v == NULL;
 		return 0;
 	case OPT_VERSION:
-		a->version = true;
+		a->version = v == NULL;
 		return 0;
 	case OPT_LIST_PROBES:
-		a->list_probes = true;
+		a->list_probes = v == NULL;
 		return 0;
 	}
 	return -EINVAL;
@@ -182,25 +241,49 @@ static const char *keep(struct agent_args *a, const char *v)
 	return c;
 }
 
-/* Applies one setting from `src`: values outside argv are copied, flags take a boolean,
- * and --binary / --pid from a later source replace the other from an earlier one. */
-static int apply_from(struct agent_args *a, enum args_src src, enum opt_id id, const char *v,
-		      char *err, size_t len)
+/* A flag's value: 1 for true/yes/1/on, 0 for false/no/0/off, -1 for anything else. */
+static int flag_bool(const char *v)
 {
-	const struct ms_cli_opt *o = options;
-	int e;
+	static const char *const on[] = { "true", "yes", "1", "on" };
+	static const char *const off[] = { "false", "no", "0", "off" };
+
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		if (!strcmp(v, on[i]))
+			return 1;
+		if (!strcmp(v, off[i]))
+			return 0;
+	}
+	return -1;
+}
+
+/* The option of `id`. */
+static const struct ms_cli_opt *option_of(enum opt_id id)
+{
+	const struct ms_cli_opt *o = agent_options;
 
 	while ((enum opt_id)o->id != id)
 		o++;
-	if (src != SRC_ARGV && o->arg == NULL) {
-		if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
-			v = NULL;
-		else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
-			return 0;
-		else {
+	return o;
+}
+
+/* Applies one setting from `src`: values outside argv are copied, flags take a boolean
+ * (`v` NULL on the command line is true), and --binary / --pid from a later source replace
+ * the other from an earlier one. */
+static int apply_from(struct agent_args *a, enum args_src src, enum opt_id id, const char *v,
+		      char *err, size_t len)
+{
+	const struct ms_cli_opt *o = option_of(id);
+	int e;
+
+	if (o->arg == NULL && v) {
+		int b = flag_bool(v);
+
+		if (b < 0) {
 			snprintf(err, len, "--%s: expects true or false, not '%s'", o->name, v);
 			return -EINVAL;
 		}
+		/* off: "false" where apply() wants non-NULL; on: NULL */
+		v = b ? NULL : "false";
 	} else if (src != SRC_ARGV && !(v = keep(a, v))) {
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;
@@ -220,7 +303,8 @@ static int apply_from(struct agent_args *a, enum args_src src, enum opt_id id, c
 /* Options that only make sense on the command line. */
 static bool argv_only(enum opt_id id)
 {
-	return id == OPT_CONFIG || id == OPT_HELP || id == OPT_VERSION || id == OPT_LIST_PROBES;
+	return id == OPT_CONFIG || id == OPT_HELP || id == OPT_VERSION || id == OPT_LIST_PROBES ||
+	       id == OPT_CHECK;
 }
 
 static int config_entry(const char *key, const char *value, void *arg, char *err, size_t len)
@@ -234,14 +318,14 @@ static int config_entry(const char *key, const char *value, void *arg, char *err
 	for (char *p = name; *p; p++)
 		if (*p == '_')
 			*p = '-';
-	for (k = 0; k < NR_OPTIONS; k++)
-		if (!strcmp(options[k].name, name))
+	for (k = 0; k < agent_nr_options; k++)
+		if (!strcmp(agent_options[k].name, name))
 			break;
-	if (k == NR_OPTIONS || argv_only((enum opt_id)options[k].id)) {
+	if (k == agent_nr_options || argv_only((enum opt_id)agent_options[k].id)) {
 		snprintf(err, len, "unknown key '%s'", key);
 		return -EINVAL;
 	}
-	return apply_from(a, SRC_CONFIG, (enum opt_id)options[k].id, value, err, len);
+	return apply_from(a, SRC_CONFIG, (enum opt_id)agent_options[k].id, value, err, len);
 }
 
 /* METASTORE_AGENT_<OPTION>, e.g. METASTORE_AGENT_BPF_STATS for --bpf-stats. */
@@ -256,18 +340,18 @@ static void env_name(const char *opt, char *out, size_t len)
 
 static int apply_env(struct agent_args *a, char *err, size_t len)
 {
-	for (size_t k = 0; k < NR_OPTIONS; k++) {
+	for (size_t k = 0; k < agent_nr_options; k++) {
 		char name[64], reason[200];
 		const char *v;
 		int e;
 
-		if (argv_only((enum opt_id)options[k].id))
+		if (argv_only((enum opt_id)agent_options[k].id))
 			continue;
-		env_name(options[k].name, name, sizeof(name));
+		env_name(agent_options[k].name, name, sizeof(name));
 		v = getenv(name);
 		if (!v)
 			continue;
-		e = apply_from(a, SRC_ENV, (enum opt_id)options[k].id, v, reason, sizeof(reason));
+		e = apply_from(a, SRC_ENV, (enum opt_id)agent_options[k].id, v, reason, sizeof(reason));
 		if (e) {
 			snprintf(err, len, "%s: %s", name, reason);
 			return e;
@@ -287,12 +371,43 @@ static const char *find_config(int argc, char **argv)
 		const char *val;
 		int id;
 
-		if (ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, scratch,
+		if (ms_cli_next(argc, argv, &i, agent_options, agent_nr_options, &id, &val, scratch,
 				sizeof(scratch)) == 0 &&
 		    id == OPT_CONFIG)
 			path = val;
 	}
 	return path;
+}
+
+/*
+ * "--FLAG=VALUE" and "--FLAG true|false" (and the other boolean words) for a flag: flags take
+ * true/false on the command line too. Returns 1 with *id and *val (the value; *i past a
+ * separate one), or 0 when argv[*i] is no such flag with a value (ms_cli_next reads it).
+ */
+static int flag_with_value(int argc, char **argv, int *i, int *id, const char **val)
+{
+	const char *arg = argv[*i], *eq;
+	size_t nlen;
+
+	if (strncmp(arg, "--", 2) != 0)
+		return 0;
+	eq = strchr(arg + 2, '=');
+	nlen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+	for (size_t k = 0; k < agent_nr_options; k++) {
+		const struct ms_cli_opt *o = &agent_options[k];
+
+		if (o->arg || strlen(o->name) != nlen || strncmp(arg + 2, o->name, nlen))
+			continue;
+		if (eq)
+			*val = eq + 1;
+		else if (*i + 1 < argc && flag_bool(argv[*i + 1]) >= 0)
+			*val = argv[++*i];
+		else
+			return 0;
+		*id = o->id;
+		return 1;
+	}
+	return 0;
 }
 
 static int parse_all(int argc, char **argv, struct agent_args *a, char *err, size_t len)
@@ -302,6 +417,8 @@ static int parse_all(int argc, char **argv, struct agent_args *a, char *err, siz
 
 	memset(a, 0, sizeof(*a));
 	a->listen = AGENT_DEFAULT_LISTEN;
+	a->metrics_path = "/metrics";
+	a->log_level = LOG_INFO;
 	a->nr_bounds = buckets_default(a->bounds_ns, MS_MAX_BUCKETS);
 	set_probes(a, "all", err, len);
 
@@ -327,7 +444,11 @@ static int parse_all(int argc, char **argv, struct agent_args *a, char *err, siz
 			a->help = true;
 			continue;
 		}
-		e = ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, err, len);
+		e = flag_with_value(argc, argv, &i, &id, &val);
+		if (!e)
+			e = ms_cli_next(argc, argv, &i, agent_options, agent_nr_options, &id, &val, err, len);
+		else if (e > 0)
+			e = 0;
 		if (e)
 			return e;
 		e = apply_from(a, SRC_ARGV, (enum opt_id)id, val, err, len);
@@ -363,35 +484,4 @@ void agent_args_release(struct agent_args *a)
 	for (size_t i = 0; i < a->nr_owned; i++)
 		free(a->owned[i]);
 	a->nr_owned = 0;
-}
-
-void agent_args_list_probes(FILE *out)
-{
-	for (int id = 0; id < SUBSYS_COUNT; id++) {
-		const struct subsys_desc *d = subsys_get(id);
-
-		fprintf(out, "%s%s: %s\n", id ? "\n" : "", d->name, d->summary);
-		/* One name per line, in a column after the "probes:" / "metrics:" label. */
-		for (size_t i = 0; i < d->nr_probes; i++)
-			fprintf(out, "  %-9s%s\n", i ? "" : "probes:", d->probes[i].func);
-		for (size_t i = 0; d->metrics[i]; i++)
-			fprintf(out, "  %-9s%s\n", i ? "" : "metrics:", d->metrics[i]);
-	}
-}
-
-void agent_args_help(FILE *out)
-{
-	uint64_t b[MS_MAX_BUCKETS];
-	uint32_t n = buckets_default(b, MS_MAX_BUCKETS);
-
-	fprintf(out, "usage: metastore-agent (--binary PATH | --pid PID) [options]\n\n"
-		     "Attaches eBPF uprobes to a metastore and serves its metrics in the Prometheus\n"
-		     "text format on /metrics (also /health and /). Needs root and kernel BTF.\n\n"
-		     "options:\n");
-	ms_cli_print_options(out, options, NR_OPTIONS);
-	fprintf(out, "\ndefault buckets (seconds):");
-	for (uint32_t i = 0; i < n; i++)
-		fprintf(out, "%s%g", i ? "," : " ", (double)b[i] / 1e9);
-	fprintf(out, "\n\nsubsystems (--probes):\n");
-	agent_args_list_probes(out);
 }

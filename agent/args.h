@@ -17,12 +17,22 @@ struct agent_args {
 	uint32_t probes;        /* --probes, as 1u << enum subsys_id */
 	char probes_text[128];  /* the selected subsystems, "grpc,storage,mvcc" */
 	const char *listen;     /* --listen ADDR:PORT */
+	const char *metrics_path; /* --metrics-path PATH (default /metrics) */
+	const char *web_config; /* --web-config PATH: TLS and basic auth (exporters' format) */
 	uint64_t bounds_ns[MS_MAX_BUCKETS];
 	uint32_t nr_bounds;
 	const char *user;       /* --user USER: run as USER after attaching */
+	bool has_target_uid;    /* --target-uid UID|USER: only processes of that real uid count */
+	uint32_t target_uid;
+	const char *target_cgroup; /* --target-cgroup PATH: only processes in that cgroup v2 */
+	const char *target_pidns;  /* --target-pidns PATH: only processes in that pid namespace */
+	const char *btf;        /* --btf PATH: kernel BTF (vmlinux) for kernels without /sys/kernel/btf */
 	bool bpf_stats;   /* --bpf-stats: turn on kernel.bpf_stats_enabled */
 	bool verbose;     /* --verbose: libbpf messages */
 	bool help, version, list_probes;
+	bool check;       /* --check: validate settings and the target, attach nothing */
+	int log_level;    /* --log-level: an enum log_level (default info) */
+	bool log_json;    /* --log-format json: one JSON object per line */
 	/* private: where --binary / --pid came from, and copies of non-argv values */
 	int binary_src, pid_src;
 #define ARGS_MAX_OWNED 16

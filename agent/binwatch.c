@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <linux/capability.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "privs.h"
 
 /* What attaching a uprobe needs on this kernel (measured), and reading a binary whose mode
@@ -32,6 +34,7 @@ struct binwatch_event {
 struct binwatch {
 	pid_t helper;
 	int rfd; /* read end, non-blocking */
+	int stop_fd; /* write end of the helper's stop pipe: closing it ends the helper */
 	pthread_mutex_t lock;
 	struct binwatch_stats st;
 };
@@ -101,11 +104,23 @@ cleanup:
 	return err;
 }
 
+/* Waits one interval. Returns false once the agent closed the stop pipe (or died): after
+ * --user the agent may not signal this helper, which still runs as root. */
+static bool helper_wait(int stop_rfd)
+{
+	struct pollfd pfd = { .fd = stop_rfd, .events = POLLIN };
+	int n;
+
+	do
+		n = poll(&pfd, 1, BINWATCH_INTERVAL_MS);
+	while (n < 0 && errno == EINTR);
+	return n == 0;
+}
+
 /* The helper's loop; never returns. */
 static void helper_main(struct loader *l, const char *path, dev_t dev, ino_t ino, int wfd,
-			pid_t parent)
+			int stop_rfd, pid_t parent)
 {
-	struct timespec tick = { 0, BINWATCH_INTERVAL_MS * 1000000L };
 	struct file_id seen = { 0 }, done = { .dev = dev, .ino = ino };
 	bool have_seen = false, done_ok = true; /* done: the file last attached or tried */
 	sigset_t all;
@@ -131,8 +146,7 @@ static void helper_main(struct loader *l, const char *path, dev_t dev, ino_t ino
 		char why[200];
 		int err;
 
-		nanosleep(&tick, NULL);
-		if (getppid() != parent)
+		if (!helper_wait(stop_rfd) || getppid() != parent)
 			_exit(0);
 		/* Missing for a moment (rm, then cp): wait for the next file. */
 		if (stat(path, &st))
@@ -153,6 +167,11 @@ static void helper_main(struct loader *l, const char *path, dev_t dev, ino_t ino
 		done = now;
 		done_ok = err == 0;
 		have_seen = false;
+		/* the journal says what happened even if nobody scrapes or looks at /health */
+		if (err)
+			log_msg(LOG_ERROR, "cannot attach to the replaced binary: %s", why);
+		else
+			log_msg(LOG_INFO, "attached to the replaced binary %s", path);
 		report(wfd, err, why);
 	}
 }
@@ -162,35 +181,42 @@ int binwatch_start(struct loader *l, const char *path, dev_t dev, ino_t ino,
 {
 	struct binwatch *w;
 	pid_t parent = getpid();
-	int p[2], err;
+	int p[2] = { -1, -1 }, stop[2] = { -1, -1 }, err;
 
 	*out = NULL;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	if (pipe2(p, O_CLOEXEC)) {
+	if (pipe2(p, O_CLOEXEC) || pipe2(stop, O_CLOEXEC)) {
 		err = -errno;
 		goto cleanup;
 	}
 	w->helper = fork();
 	if (w->helper < 0) {
 		err = -errno;
-		close(p[0]);
-		close(p[1]);
 		goto cleanup;
 	}
 	if (w->helper == 0) {
 		close(p[0]);
-		helper_main(l, path, dev, ino, p[1], parent);
+		close(stop[1]);
+		helper_main(l, path, dev, ino, p[1], stop[0], parent);
 	}
 	close(p[1]);
+	close(stop[0]);
 	w->rfd = p[0];
+	w->stop_fd = stop[1];
 	fcntl(w->rfd, F_SETFL, fcntl(w->rfd, F_GETFL) | O_NONBLOCK);
 	pthread_mutex_init(&w->lock, NULL);
 	w->st.alive = true;
 	*out = w;
 	return 0;
 cleanup:
+	for (int i = 0; i < 2; i++) {
+		if (p[i] >= 0)
+			close(p[i]);
+		if (stop[i] >= 0)
+			close(stop[i]);
+	}
 	free(w);
 	return err;
 }
@@ -229,6 +255,9 @@ void binwatch_stop(struct binwatch *w)
 {
 	if (!w)
 		return;
+	/* EOF on its stop pipe ends the helper within one interval; a signal would need the
+	 * helper's uid, which the agent no longer has after --user. */
+	close(w->stop_fd);
 	kill(w->helper, SIGTERM);
 	while (waitpid(w->helper, NULL, 0) < 0 && errno == EINTR)
 		;

@@ -39,7 +39,8 @@ int binwatch_start(struct loader *l, const char *path, dev_t dev, ino_t ino,
  * Thread-safe. */
 void binwatch_poll(struct binwatch *w, struct binwatch_stats *st);
 
-/* Ends the helper (SIGTERM, then waits for it) and frees; NULL is allowed. */
+/* Ends the helper (closes its stop pipe, which it sees within BINWATCH_INTERVAL_MS, even
+ * after --user took the right to signal it), waits for it and frees; NULL is allowed. */
 void binwatch_stop(struct binwatch *w);
 
 #endif /* AGENT_BINWATCH_H */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,35 +14,13 @@
 #include <unistd.h>
 
 #include "binwatch.h"
+#include "collect_priv.h"
 #include "go_collect.h"
-#include "mapread.h"
-#include "ms_maps.h"
-
-#define HIST_WORDS (sizeof(struct ms_hist) / sizeof(uint64_t))
-
-struct collector {
-	struct loader *loader;
-	const char *version;
-	struct mapread *reader;
-	struct expo_registry *reg;
-	pthread_mutex_t lock;
-	uint64_t map_read_errors;
-	double bounds_s[MS_MAX_BUCKETS];
-	uint32_t nr_bounds;
-	uint64_t *scratch; /* summed map values, sized for the largest map */
-	struct binwatch *watch; /* --binary: re-attaches a replaced file; NULL otherwise */
-};
-
-#define STORAGE_LABEL_(id, name) name,
-static const char *const storage_op_names[] = { MS_STORAGE_OPS(STORAGE_LABEL_) };
-static const char *const storage_kind_names[] = { MS_STORAGE_KINDS(STORAGE_LABEL_) };
-static const char *const storage_status_names[] = { MS_STORAGE_STATUSES(STORAGE_LABEL_) };
-#undef STORAGE_LABEL_
 
 static size_t max_scratch_words(void)
 {
-	size_t a = (size_t)MS_GRPC_SERIES * HIST_WORDS;
-	size_t b = (size_t)MS_STORAGE_SERIES * HIST_WORDS;
+	size_t a = (size_t)MS_NODE_SLOTS * MS_GRPC_SERIES * HIST_WORDS;
+	size_t b = (size_t)MS_NODE_SLOTS * MS_STORAGE_TOTAL_SERIES;
 	size_t c = 2 * (size_t)MS_INFLIGHT_MAX; /* keys and values of grpc_inflight */
 
 	a = a > b ? a : b;
@@ -69,7 +48,8 @@ int collector_new(struct loader *l, const char *version, struct collector **out)
 		goto cleanup;
 	c->reg = expo_registry_new();
 	c->scratch = calloc(max_scratch_words(), sizeof(uint64_t));
-	if (!c->reg || !c->scratch) {
+	c->counts = calloc((size_t)MS_NODE_SLOTS * MS_GRPC_SERIES, sizeof(uint64_t));
+	if (!c->reg || !c->scratch || !c->counts) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -83,6 +63,11 @@ cleanup:
 void collector_set_binwatch(struct collector *c, struct binwatch *w)
 {
 	c->watch = w;
+}
+
+void collector_set_target_pid(struct collector *c, int pid)
+{
+	c->target_pid = pid > 0 ? pid : 0;
 }
 
 /* Re-attachments to a replaced --binary file, when it is watched. */
@@ -111,18 +96,18 @@ void collector_free(struct collector *c)
 	expo_registry_free(c->reg);
 	mapread_free(c->reader);
 	free(c->scratch);
+	free(c->counts);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
-static void read_failed(struct collector *c)
+void collect_read_failed(struct collector *c)
 {
 	c->map_read_errors++;
 }
 
-/* Reads a whole per-CPU array of `sub` into c->scratch; counts a failure. */
-static int read_map(struct collector *c, enum subsys_id sub, const char *name, uint32_t nr,
-		    uint32_t words)
+int collect_read_map(struct collector *c, enum subsys_id sub, const char *name, uint32_t nr,
+		     uint32_t words)
 {
 	struct bpf_object *obj = loader_object(c->loader, sub);
 	int fd, err;
@@ -130,372 +115,30 @@ static int read_map(struct collector *c, enum subsys_id sub, const char *name, u
 	fd = obj ? bpf_object__find_map_fd_by_name(obj, name) : -ENOENT;
 	err = fd < 0 ? fd : mapread_percpu_sum(c->reader, fd, nr, words, c->scratch);
 	if (err)
-		read_failed(c);
+		collect_read_failed(c);
 	return err;
 }
 
-static void add_hist(struct expo_family *f, const struct expo_label *labels, size_t n,
-		     const struct collector *c, const uint64_t *h)
+int collect_read_members(struct collector *c)
 {
-	const struct ms_hist *mh = (const struct ms_hist *)h;
+	struct bpf_object *obj = loader_object(c->loader, SUBSYS_MEMBER);
+	int err;
 
-	expo_series_add_hist(f, labels, n, c->bounds_s, c->nr_bounds, (const uint64_t *)mh->bucket,
-			     c->nr_bounds + 1, (double)mh->sum_ns / 1e9, mh->count);
-}
-
-static bool process_alive(uint32_t tgid)
-{
-	char proc[32];
-
-	snprintf(proc, sizeof(proc), "/proc/%u", tgid);
-	return access(proc, F_OK) == 0;
-}
-
-/*
- * In-flight calls per method, summed over live store processes, into sum[]. A process that
- * died never ends its calls: its entries go, and with them what it had in flight; so does
- * its first-seen time (grpc_since). Returns 0 or -EIO.
- */
-static int sum_inflight(struct collector *c, int64_t sum[MS_METHOD_COUNT])
-{
-	struct bpf_object *obj = loader_object(c->loader, SUBSYS_GRPC);
-	struct ms_proc_method *keys = (struct ms_proc_method *)c->scratch;
-	int64_t *vals = (int64_t *)(c->scratch + MS_INFLIGHT_MAX);
-	uint32_t *tgids = (uint32_t *)c->scratch, n, last_tgid = 0;
-	int fd = bpf_object__find_map_fd_by_name(obj, "grpc_inflight");
-	int since_fd = bpf_object__find_map_fd_by_name(obj, "grpc_since");
-	uint64_t *since = c->scratch + MS_INFLIGHT_MAX;
-	bool last_alive = true;
-
-	memset(sum, 0, sizeof(int64_t) * MS_METHOD_COUNT);
-	if (mapread_hash(fd, sizeof(*keys), sizeof(*vals), MS_INFLIGHT_MAX, keys, vals, &n))
-		return -EIO;
-	for (uint32_t i = 0; i < n; i++) {
-		if (keys[i].tgid != last_tgid || i == 0) {
-			last_tgid = keys[i].tgid;
-			last_alive = process_alive(last_tgid);
-		}
-		if (!last_alive)
-			bpf_map_delete_elem(fd, &keys[i]);
-		else if (keys[i].method < MS_METHOD_COUNT)
-			sum[keys[i].method] += vals[i];
+	err = obj ? members_read(bpf_object__find_map_fd_by_name(obj, "proc_node"),
+				 bpf_object__find_map_fd_by_name(obj, "node_slots"), &c->members)
+		  : -ENOENT;
+	if (err) {
+		memset(&c->members, 0, sizeof(c->members));
+		collect_read_failed(c);
 	}
-	if (mapread_hash(since_fd, sizeof(*tgids), sizeof(*since), MS_MAX_PROCS, tgids, since, &n))
-		return -EIO;
-	for (uint32_t i = 0; i < n; i++) {
-		if (!process_alive(tgids[i]))
-			bpf_map_delete_elem(since_fd, &tgids[i]);
-	}
-	return 0;
-}
-
-/* A per-method counter: the methods that counted anything. */
-static void add_per_method(struct expo_family *f, const uint64_t *v)
-{
-	for (uint32_t m = 0; m < MS_METHOD_COUNT; m++) {
-		struct expo_label l[] = { { "method", ms_method_name(m) } };
-
-		if (v[m])
-			expo_series_add_u64(f, l, 1, v[m]);
-	}
-}
-
-static void collect_grpc(struct collector *c)
-{
-	struct expo_family *dur, *total, *inflight, *panics, *limited;
-	int64_t inflight_sum[MS_METHOD_COUNT];
-	uint64_t *v = c->scratch;
-
-	if (!loader_object(c->loader, SUBSYS_GRPC))
-		return;
-	dur = expo_family_add(c->reg, "grpc_server_request_duration_seconds",
-			      "Latency of gRPC calls from request headers to trailers.",
-			      EXPO_HISTOGRAM);
-	total = expo_family_add(c->reg, "grpc_server_request_total",
-				"gRPC calls completed, by method and status code.", EXPO_COUNTER);
-	inflight = expo_family_add(c->reg, "grpc_server_in_flight_requests",
-				   "gRPC calls begun and not yet completed.", EXPO_GAUGE);
-	panics = expo_family_add(c->reg, "grpc_server_panic_total",
-				 "gRPC calls ended by the internal-fault recovery path.", EXPO_COUNTER);
-	limited = expo_family_add(c->reg, "grpc_server_rate_limit_hits_total",
-				  "gRPC calls refused by the server's rate limit.", EXPO_COUNTER);
-
-	if (read_map(c, SUBSYS_GRPC, "grpc_hist", MS_GRPC_SERIES, HIST_WORDS) == 0) {
-		for (uint32_t m = 0; m < MS_METHOD_COUNT; m++) {
-			for (uint32_t code = 0; code < MS_GRPC_CODE_COUNT; code++) {
-				const uint64_t *h = v + (size_t)(m * MS_GRPC_CODE_COUNT + code) * HIST_WORDS;
-				const struct ms_hist *mh = (const struct ms_hist *)h;
-				struct expo_label l[] = { { "method", ms_method_name(m) },
-							  { "code", ms_grpc_code_name(code) } };
-
-				if (!mh->count)
-					continue;
-				add_hist(dur, l, 2, c, h);
-				expo_series_add_u64(total, l, 2, mh->count);
-			}
-		}
-	}
-	if (sum_inflight(c, inflight_sum) == 0) {
-		/* Every served method, so dashboards see 0 rather than no data. */
-		for (uint32_t m = 1; m < MS_METHOD_COUNT; m++) {
-			struct expo_label l[] = { { "method", ms_method_name(m) } };
-
-			expo_series_add_value(inflight, l, 1, (double)inflight_sum[m]);
-		}
-	} else {
-		read_failed(c);
-	}
-	if (read_map(c, SUBSYS_GRPC, "grpc_panics", MS_METHOD_COUNT, 1) == 0)
-		add_per_method(panics, v);
-	if (read_map(c, SUBSYS_GRPC, "grpc_rate_limited_hits", MS_METHOD_COUNT, 1) == 0)
-		add_per_method(limited, v);
-}
-
-/* Sums the last count each live store process reported; forgets processes that exited. */
-/* Sums the last count each live store process reported in a tgid -> u32 map; forgets
- * processes that exited. Returns 0 or -errno. */
-static int sum_per_process(struct collector *c, enum subsys_id id, const char *map, uint64_t *sum)
-{
-	uint32_t tgids[MS_MAX_PROCS], counts[MS_MAX_PROCS], n;
-	int fd = bpf_object__find_map_fd_by_name(loader_object(c->loader, id), map);
-
-	*sum = 0;
-	if (mapread_hash(fd, sizeof(tgids[0]), sizeof(counts[0]), MS_MAX_PROCS, tgids, counts, &n)) {
-		read_failed(c);
-		return -EIO;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		if (process_alive(tgids[i]))
-			*sum += counts[i];
-		else /* the process exited: what it had open is gone too */
-			bpf_map_delete_elem(fd, &tgids[i]);
-	}
-	return 0;
-}
-
-static void collect_conn(struct collector *c)
-{
-	struct expo_family *f;
-	uint64_t sum;
-
-	if (!loader_object(c->loader, SUBSYS_CONN))
-		return;
-	f = expo_family_add(c->reg, "grpc_server_active_connections",
-			    "Open client connections of the probed store processes.", EXPO_GAUGE);
-	if (sum_per_process(c, SUBSYS_CONN, "conn_active", &sum) == 0)
-		expo_series_add_u64(f, NULL, 0, sum);
-	f = expo_family_add(c->reg, "grpc_server_connections_rejected_total",
-			    "Connections closed at once because --max-connections were open.",
-			    EXPO_COUNTER);
-	if (read_map(c, SUBSYS_CONN, "conn_rejected", 1, 1) == 0)
-		expo_series_add_u64(f, NULL, 0, c->scratch[0]);
-}
-
-static void collect_watch(struct collector *c)
-{
-	struct expo_family *active, *events;
-	uint64_t sum;
-
-	if (!loader_object(c->loader, SUBSYS_WATCH))
-		return;
-	active = expo_family_add(c->reg, "watch_active_total",
-				 "Open watchers of the probed store processes.", EXPO_GAUGE);
-	events = expo_family_add(c->reg, "watch_events_sent_total",
-				 "Events sent to watchers, by type.", EXPO_COUNTER);
-	if (sum_per_process(c, SUBSYS_WATCH, "watch_active", &sum) == 0)
-		expo_series_add_u64(active, NULL, 0, sum);
-	if (read_map(c, SUBSYS_WATCH, "watch_events", 2, 1) == 0) {
-		struct expo_label put[] = { { "type", "PUT" } }, del[] = { { "type", "DELETE" } };
-
-		expo_series_add_u64(events, put, 1, c->scratch[0]);
-		expo_series_add_u64(events, del, 1, c->scratch[1]);
-	}
-}
-
-#define LEASE_LABEL_(id, name) name,
-static const char *const lease_op_names[] = { MS_LEASE_OPS(LEASE_LABEL_) };
-static const char *const lease_status_names[] = { MS_LEASE_STATUSES(LEASE_LABEL_) };
-#undef LEASE_LABEL_
-
-static void collect_lease(struct collector *c)
-{
-	struct expo_family *active, *ops;
-	uint64_t sum;
-
-	if (!loader_object(c->loader, SUBSYS_LEASE))
-		return;
-	active = expo_family_add(c->reg, "lease_active_total",
-				 "Leases held by the probed store processes.", EXPO_GAUGE);
-	ops = expo_family_add(c->reg, "lease_operations_total",
-			      "Lease operations, by operation and result.", EXPO_COUNTER);
-	if (sum_per_process(c, SUBSYS_LEASE, "lease_active", &sum) == 0)
-		expo_series_add_u64(active, NULL, 0, sum);
-	if (read_map(c, SUBSYS_LEASE, "lease_ops", MS_LEASE_OP_COUNT * MS_LEASE_STATUS_COUNT, 1))
-		return;
-	for (uint32_t op = 0; op < MS_LEASE_OP_COUNT; op++) {
-		for (uint32_t st = 0; st < MS_LEASE_STATUS_COUNT; st++) {
-			uint64_t v = c->scratch[op * MS_LEASE_STATUS_COUNT + st];
-			struct expo_label l[] = { { "operation", lease_op_names[op] },
-						  { "status", lease_status_names[st] } };
-
-			/* Every operation's ok series, so rates start at 0; failures once seen. */
-			if (v || st == MS_LEASE_STATUS_OK)
-				expo_series_add_u64(ops, l, 2, v);
-		}
-	}
-}
-
-#define AUTH_LABEL_(id, name) name,
-static const char *const auth_authn_names[] = { MS_AUTH_AUTHN_RESULTS(AUTH_LABEL_) };
-static const char *const auth_authz_names[] = { MS_AUTH_AUTHZ_RESULTS(AUTH_LABEL_) };
-#undef AUTH_LABEL_
-
-/* One `result`-labelled counter per value of a per-CPU array of `nr` results. */
-static void add_results(struct collector *c, struct expo_family *f, const char *map, uint32_t nr,
-			const char *const *names)
-{
-	if (read_map(c, SUBSYS_AUTH, map, nr, 1))
-		return;
-	for (uint32_t i = 0; i < nr; i++) {
-		struct expo_label l[] = { { "result", names[i] } };
-
-		/* Every result, so rates start at 0. */
-		expo_series_add_u64(f, l, 1, c->scratch[i]);
-	}
-}
-
-static void collect_auth(struct collector *c)
-{
-	struct expo_family *authn, *authz;
-
-	if (!loader_object(c->loader, SUBSYS_AUTH))
-		return;
-	authn = expo_family_add(c->reg, "auth_authentication_total",
-				"Authenticate requests, by result.", EXPO_COUNTER);
-	authz = expo_family_add(c->reg, "auth_authorization_total",
-				"Permission checks made while auth is enabled, by result.",
-				EXPO_COUNTER);
-	add_results(c, authn, "auth_authn", MS_AUTH_AUTHN_COUNT, auth_authn_names);
-	add_results(c, authz, "auth_authz", MS_AUTH_AUTHZ_COUNT, auth_authz_names);
-}
-
-static void collect_storage(struct collector *c)
-{
-	struct expo_family *dur, *total;
-	uint64_t *v = c->scratch;
-
-	if (!loader_object(c->loader, SUBSYS_STORAGE))
-		return;
-	dur = expo_family_add(c->reg, "storage_operation_duration_seconds",
-			      "Latency of key-value engine operations.", EXPO_HISTOGRAM);
-	total = expo_family_add(c->reg, "storage_operation_total",
-				"Key-value engine operations, by result.", EXPO_COUNTER);
-
-	if (read_map(c, SUBSYS_STORAGE, "storage_hist", MS_STORAGE_SERIES, HIST_WORDS) == 0) {
-		for (uint32_t i = 0; i < MS_STORAGE_SERIES; i++) {
-			const uint64_t *h = v + (size_t)i * HIST_WORDS;
-			struct expo_label l[] = {
-				{ "operation", storage_op_names[i / MS_STORAGE_KIND_COUNT] },
-				{ "storage", storage_kind_names[i % MS_STORAGE_KIND_COUNT] },
-			};
-
-			if (((const struct ms_hist *)h)->count)
-				add_hist(dur, l, 2, c, h);
-		}
-	}
-	if (read_map(c, SUBSYS_STORAGE, "storage_total", MS_STORAGE_TOTAL_SERIES, 1) == 0) {
-		for (uint32_t i = 0; i < MS_STORAGE_TOTAL_SERIES; i++) {
-			uint32_t s = i / MS_STORAGE_STATUS_COUNT;
-			struct expo_label l[] = {
-				{ "operation", storage_op_names[s / MS_STORAGE_KIND_COUNT] },
-				{ "storage", storage_kind_names[s % MS_STORAGE_KIND_COUNT] },
-				{ "status", storage_status_names[i % MS_STORAGE_STATUS_COUNT] },
-			};
-
-			if (v[i])
-				expo_series_add_u64(total, l, 3, v[i]);
-		}
-	}
-}
-
-static void collect_mvcc(struct collector *c)
-{
-	struct bpf_object *obj = loader_object(c->loader, SUBSYS_MVCC);
-	struct expo_family *rev, *comp;
-	uint64_t nodes[MS_MAX_NODES];
-	int64_t revs[MS_MAX_NODES];
-	uint32_t n;
-
-	if (!obj)
-		return;
-	rev = expo_family_add(c->reg, "mvcc_current_revision",
-			      "Current MVCC revision of the store, per raft node (etcd member id, hex).", EXPO_GAUGE);
-	comp = expo_family_add(c->reg, "mvcc_compaction_total", "Completed MVCC compactions.",
-			       EXPO_COUNTER);
-
-	if (mapread_hash(bpf_object__find_map_fd_by_name(obj, "mvcc_revision"), sizeof(nodes[0]),
-			 sizeof(revs[0]), MS_MAX_NODES, nodes, revs, &n) == 0) {
-		for (uint32_t i = 0; i < n; i++) {
-			char id[24];
-			struct expo_label l[] = { { "node", id } };
-
-			snprintf(id, sizeof(id), "%" PRIx64, nodes[i]);
-			expo_series_add_value(rev, l, 1, (double)revs[i]);
-		}
-	} else {
-		read_failed(c);
-	}
-	if (read_map(c, SUBSYS_MVCC, "mvcc_compactions", 1, 1) == 0)
-		expo_series_add_u64(comp, NULL, 0, c->scratch[0]);
-}
-
-static void collect_raft(struct collector *c)
-{
-	struct bpf_object *obj = loader_object(c->loader, SUBSYS_RAFT);
-	struct expo_family *applied, *commit;
-	uint64_t nodes[MS_MAX_NODES], idx[MS_MAX_NODES];
-	struct ms_hist hists[MS_MAX_NODES];
-	uint32_t n;
-
-	if (!obj)
-		return;
-	applied = expo_family_add(c->reg, "raft_applied_index",
-				  "Last raft log index applied, per raft node (etcd member id, hex).",
-				  EXPO_GAUGE);
-	commit = expo_family_add(c->reg, "raft_commit_duration_seconds",
-				 "Time from a leader's proposal of an entry to its commit, per node.",
-				 EXPO_HISTOGRAM);
-	if (mapread_hash(bpf_object__find_map_fd_by_name(obj, "raft_applied"), sizeof(nodes[0]),
-			 sizeof(idx[0]), MS_MAX_NODES, nodes, idx, &n) == 0) {
-		for (uint32_t i = 0; i < n; i++) {
-			char id[24];
-			struct expo_label l[] = { { "node", id } };
-
-			snprintf(id, sizeof(id), "%" PRIx64, nodes[i]);
-			expo_series_add_u64(applied, l, 1, idx[i]);
-		}
-	} else {
-		read_failed(c);
-	}
-	if (mapread_hash(bpf_object__find_map_fd_by_name(obj, "raft_commit_hist"),
-			 sizeof(nodes[0]), sizeof(hists[0]), MS_MAX_NODES, nodes, hists, &n) == 0) {
-		for (uint32_t i = 0; i < n; i++) {
-			char id[24];
-			struct expo_label l[] = { { "node", id } };
-
-			snprintf(id, sizeof(id), "%" PRIx64, nodes[i]);
-			add_hist(commit, l, 1, c, (const uint64_t *)&hists[i]);
-		}
-	} else {
-		read_failed(c);
-	}
+	return err;
 }
 
 /* Agent self-metrics: probes, BPF program stats, read errors, build info. */
 static void collect_self(struct collector *c, double scrape_s)
 {
 	struct expo_family *att, *nop, *hits, *recs, *faults, *drops, *runs, *rtime, *errs, *dur;
-	struct expo_family *info;
+	struct expo_family *info, *unattr, *foreign, *filtered;
 	uint64_t *v = c->scratch;
 
 	att = expo_family_add(c->reg, "metastore_agent_probe_attached",
@@ -514,6 +157,15 @@ static void collect_self(struct collector *c, double scrape_s)
 	drops = expo_family_add(c->reg, "metastore_agent_table_full_total",
 				"Updates lost because a per-process BPF table was full.",
 				EXPO_COUNTER);
+	unattr = expo_family_add(c->reg, "metastore_agent_unattributed_total",
+				 "Probe hits dropped: the process is no known member (no status yet, not running the probed executable, or past the node table).",
+				 EXPO_COUNTER);
+	foreign = expo_family_add(c->reg, "metastore_agent_foreign_process_total",
+				  "Member status reports ignored: the process does not run the probed executable (it mapped the file itself).",
+				  EXPO_COUNTER);
+	filtered = expo_family_add(c->reg, "metastore_agent_filtered_process_total",
+				   "Member status reports ignored: the process is outside --target-uid / --target-cgroup.",
+				   EXPO_COUNTER);
 	runs = expo_family_add(c->reg, "metastore_agent_bpf_prog_run_count_total",
 			       "BPF program runs (needs kernel.bpf_stats_enabled=1).", EXPO_COUNTER);
 	rtime = expo_family_add(c->reg, "metastore_agent_bpf_prog_run_time_seconds_total",
@@ -529,7 +181,7 @@ static void collect_self(struct collector *c, double scrape_s)
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		const struct subsys_desc *d = subsys_get(id);
 		struct bpf_object *obj = loader_object(c->loader, id);
-		bool hits_ok = obj && read_map(c, id, "probe_hits", MS_MAX_PROBES, 1) == 0;
+		bool hits_ok = obj && collect_read_map(c, id, "probe_hits", MS_MAX_PROBES, 1) == 0;
 
 		for (size_t i = 0; i < d->nr_probes; i++) {
 			uint32_t idx = subsys_probe_index(id, i);
@@ -547,7 +199,7 @@ static void collect_self(struct collector *c, double scrape_s)
 		if (!obj)
 			continue;
 		/* after the loop above: read_map reuses v */
-		if (read_map(c, id, "probe_records", MS_MAX_PROBES, 1) == 0) {
+		if (collect_read_map(c, id, "probe_records", MS_MAX_PROBES, 1) == 0) {
 			for (size_t i = 0; i < d->nr_probes; i++) {
 				struct expo_label l[] = { { "subsystem", d->name },
 							  { "function", d->probes[i].func } };
@@ -557,16 +209,25 @@ static void collect_self(struct collector *c, double scrape_s)
 							    v[subsys_probe_index(id, i)]);
 			}
 		}
-		if (read_map(c, id, "record_faults", 1, 1) == 0) {
+		if (collect_read_map(c, id, "record_faults", 1, 1) == 0) {
 			struct expo_label l[] = { { "subsystem", d->name } };
 
 			expo_series_add_u64(faults, l, 1, v[0]);
 		}
-		if (read_map(c, id, "table_full_drops", 1, 1) == 0) {
+		if (collect_read_map(c, id, "table_full_drops", 1, 1) == 0) {
 			struct expo_label l[] = { { "subsystem", d->name } };
 
 			expo_series_add_u64(drops, l, 1, v[0]);
 		}
+		if (collect_read_map(c, id, "unattributed", 1, 1) == 0) {
+			struct expo_label l[] = { { "subsystem", d->name } };
+
+			expo_series_add_u64(unattr, l, 1, v[0]);
+		}
+		if (id == SUBSYS_MEMBER && collect_read_map(c, id, "exe_filtered", 1, 1) == 0)
+			expo_series_add_u64(foreign, NULL, 0, v[0]);
+		if (id == SUBSYS_MEMBER && collect_read_map(c, id, "target_filtered", 1, 1) == 0)
+			expo_series_add_u64(filtered, NULL, 0, v[0]);
 		struct bpf_program *p;
 		bpf_object__for_each_program(p, obj) {
 			struct bpf_prog_info pi;
@@ -576,7 +237,7 @@ static void collect_self(struct collector *c, double scrape_s)
 
 			memset(&pi, 0, sizeof(pi));
 			if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &pi, &len)) {
-				read_failed(c);
+				collect_read_failed(c);
 				continue;
 			}
 			expo_series_add_u64(runs, l, 2, pi.run_cnt);
@@ -607,21 +268,52 @@ int collector_render(struct collector *c, enum expo_format fmt, struct expo_buf 
 
 	pthread_mutex_lock(&c->lock);
 	expo_registry_reset(c->reg);
-	collect_grpc(c);
-	collect_conn(c);
-	collect_storage(c);
-	collect_mvcc(c);
-	collect_watch(c);
-	collect_lease(c);
-	collect_auth(c);
-	collect_raft(c);
+	collect_read_members(c);
+	collect_store(c);
 	if (go_collect_sanity(c->reg, c->reader, c->loader))
-		read_failed(c);
+		collect_read_failed(c);
 	collect_binwatch(c);
 	collect_self(c, now_s() - t0);
 	err = expo_render(c->reg, fmt, out);
 	pthread_mutex_unlock(&c->lock);
 	return err;
+}
+
+/* With --pid: that process is a member that reports (a Go etcd: that lives). With --binary: every member seen
+ * is up (one that exited is named until a process of it is back). */
+static bool members_healthy(struct collector *c, char *why, size_t len)
+{
+	const struct members_view *m = &c->members;
+	int s;
+
+	if (collect_read_members(c)) {
+		snprintf(why, len, "cannot read the process table");
+		return false;
+	}
+	if (c->target_pid) {
+		s = members_slot_of(m, (uint32_t)c->target_pid);
+		if (s < 0 && kill(c->target_pid, 0) && errno == ESRCH) {
+			snprintf(why, len, "pid %d exited", c->target_pid);
+			return false;
+		}
+		/* a Go etcd joins the table at its first read, write or apply: alive is enough */
+		if (s < 0 && loader_go_target(c->loader))
+			return true;
+		if (s < 0)
+			snprintf(why, len, "pid %d has not reported its member status yet", c->target_pid);
+		else if (!m->up[s])
+			snprintf(why, len, "pid %d (member %s) stopped reporting", c->target_pid,
+				 m->name[s]);
+		return s >= 0 && m->up[s];
+	}
+	for (s = 0; s < (int)m->nr_slots; s++) {
+		if (m->known[s] && !m->up[s]) {
+			snprintf(why, len, "member %s is down (its process exited or stopped reporting)",
+				 m->name[s]);
+			return false;
+		}
+	}
+	return true;
 }
 
 bool collector_healthy(struct collector *c, char *why, size_t len)
@@ -641,7 +333,7 @@ bool collector_healthy(struct collector *c, char *why, size_t len)
 			}
 		}
 		/* Readable now, not just at the last scrape: one small map per subsystem. */
-		if (ok && read_map(c, id, "probe_hits", MS_MAX_PROBES, 1)) {
+		if (ok && collect_read_map(c, id, "probe_hits", MS_MAX_PROBES, 1)) {
 			snprintf(why, len, "cannot read the BPF maps of subsystem %s", d->name);
 			ok = false;
 		}
@@ -658,6 +350,9 @@ bool collector_healthy(struct collector *c, char *why, size_t len)
 			ok = false;
 		}
 	}
+	/* the agent's own trouble first, then the members' */
+	if (ok)
+		ok = members_healthy(c, why, len);
 	pthread_mutex_unlock(&c->lock);
 	return ok;
 }

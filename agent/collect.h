@@ -19,6 +19,10 @@ struct binwatch;
  * check (`w` borrowed; must outlive the collector, or be unset with NULL first). */
 void collector_set_binwatch(struct collector *c, struct binwatch *w);
 
+/* --pid: /health is 200 only while that process is a member that reports (pid <= 0: none,
+ * then every member seen must be up). */
+void collector_set_target_pid(struct collector *c, int pid);
+
 /* Frees the collector; NULL is allowed. */
 void collector_free(struct collector *c);
 

@@ -10,6 +10,7 @@
 
 #include "go_grpc.skel.h"
 #include "go_lease.skel.h"
+#include "go_member.skel.h"
 #include "go_mvcc.skel.h"
 #include "go_raft.skel.h"
 #include "go_offsets.h"
@@ -37,6 +38,16 @@ struct probe_def {
 };
 
 static const struct probe_def defs[] = {
+	/* the member id, before anything of the process is counted: every apply batch, every
+	 * write before its proposal, every read and keep-alive */
+	{ SUBSYS_MEMBER, "go_member_seen", SITE_STACK, ETCD_PKG "/etcdserver.(*EtcdServer).applyAll",
+	  NULL },
+	{ SUBSYS_MEMBER, "go_member_seen", SITE_STACK,
+	  ETCD_PKG "/etcdserver.(*EtcdServer).processInternalRaftRequestOnce", NULL },
+	{ SUBSYS_MEMBER, "go_member_seen", SITE_STACK, ETCD_PKG "/etcdserver.(*EtcdServer).Range",
+	  NULL },
+	{ SUBSYS_MEMBER, "go_member_seen", SITE_STACK,
+	  ETCD_PKG "/etcdserver.(*EtcdServer).LeaseRenew", NULL },
 	{ SUBSYS_GRPC, "go_grpc_begin", SITE_STACK, GRPC_PKG ".(*Server).handleStream", NULL },
 	{ SUBSYS_GRPC, "go_grpc_status", SITE_STACK,
 	  GRPC_PKG "/internal/transport.(*http2Server).WriteStatus", NULL },
@@ -51,13 +62,9 @@ static const struct probe_def defs[] = {
 	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit" },
 	{ SUBSYS_STORAGE, "go_bolt_commit_end", SITE_AFTER,
 	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit" },
-	{ SUBSYS_MVCC, "go_node_capture", SITE_STACK, ETCD_PKG "/etcdserver.(*EtcdServer).applyAll",
-	  NULL },
 	{ SUBSYS_MVCC, "go_mvcc_txn_end", SITE_STACK, ETCD_PKG "/mvcc.(*storeTxnWrite).End", NULL },
 	{ SUBSYS_MVCC, "go_mvcc_compacted", SITE_AFTER, ETCD_PKG "/mvcc.(*store).compact.func1",
 	  ETCD_PKG "/mvcc.(*store).scheduleCompaction" },
-	{ SUBSYS_RAFT, "go_node_capture", SITE_STACK, ETCD_PKG "/etcdserver.(*EtcdServer).applyAll",
-	  NULL },
 	{ SUBSYS_RAFT, "go_raft_applied", SITE_STACK, ETCD_PKG "/pkg/wait.(*timeList).Trigger",
 	  NULL },
 	{ SUBSYS_LEASE, "go_lease_grant", SITE_CALL, ETCD_PKG "/lease.(*lessor).Grant",
@@ -85,6 +92,7 @@ struct go_target {
 	const char *off_source;
 	struct go_site sites[NR_DEFS];
 	uint32_t checked; /* subsystems whose sites were found */
+	const char *btf;  /* --btf for the objects (borrowed; NULL: the kernel's own) */
 };
 
 int go_target_open(const char *binary, struct go_target **out, char *eb, size_t el)
@@ -125,6 +133,11 @@ void go_target_free(struct go_target *gt)
 		return;
 	gopclntab_free(gt->tab);
 	free(gt);
+}
+
+void go_target_set_btf(struct go_target *gt, const char *btf)
+{
+	gt->btf = btf;
 }
 
 const char *go_target_offsets_source(const struct go_target *gt)
@@ -264,9 +277,13 @@ static void setup_storage(struct go_storage_bpf *k, const struct go_offsets *o)
 	(void)o;
 }
 
-static void setup_mvcc(struct go_mvcc_bpf *k, const struct go_offsets *o)
+static void setup_member(struct go_member_bpf *k, const struct go_offsets *o)
 {
 	k->rodata->off_server_id = o->off[GO_OFF_SERVER_ID];
+}
+
+static void setup_mvcc(struct go_mvcc_bpf *k, const struct go_offsets *o)
+{
 	k->rodata->off_txn_read = o->off[GO_OFF_TXN_WRITE_READ];
 	k->rodata->off_txn_store = o->off[GO_OFF_TXN_READ_STORE];
 	k->rodata->off_txn_changes = o->off[GO_OFF_TXN_WRITE_CHANGES];
@@ -275,7 +292,8 @@ static void setup_mvcc(struct go_mvcc_bpf *k, const struct go_offsets *o)
 
 static void setup_raft(struct go_raft_bpf *k, const struct go_offsets *o)
 {
-	k->rodata->off_server_id = o->off[GO_OFF_SERVER_ID];
+	(void)k;
+	(void)o;
 }
 
 static void setup_lease(struct go_lease_bpf *k, const struct go_offsets *o)
@@ -296,7 +314,8 @@ static void setup_watch(struct go_watch_bpf *k, const struct go_offsets *o)
 	static int open_##name(const struct go_target *gt, const uint64_t *bounds,         \
 			       uint32_t nr_bounds, struct go_target_sub *sub)              \
 	{                                                                                  \
-		struct go_##name##_bpf *k = go_##name##_bpf__open();                       \
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = gt->btf);        \
+		struct go_##name##_bpf *k = go_##name##_bpf__open_opts(&oo);               \
                                                                                            \
 		if (!k)                                                                    \
 			return errno ? -errno : -ENOMEM;                                   \
@@ -309,6 +328,7 @@ static void setup_watch(struct go_watch_bpf *k, const struct go_offsets *o)
 		return 0;                                                                  \
 	}
 
+GO_OPEN_FN(member)
 GO_OPEN_FN(grpc)
 GO_OPEN_FN(storage)
 GO_OPEN_FN(mvcc)
@@ -318,6 +338,7 @@ GO_OPEN_FN(watch)
 
 static int (*const openers[SUBSYS_COUNT])(const struct go_target *, const uint64_t *, uint32_t,
 					   struct go_target_sub *) = {
+	[SUBSYS_MEMBER] = open_member,
 	[SUBSYS_GRPC] = open_grpc,
 	[SUBSYS_STORAGE] = open_storage,
 	[SUBSYS_MVCC] = open_mvcc,
@@ -327,7 +348,7 @@ static int (*const openers[SUBSYS_COUNT])(const struct go_target *, const uint64
 };
 
 int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary, int pid,
-		     const uint64_t *bounds, uint32_t nr_bounds, uint32_t cookie,
+		     const uint64_t *bounds, uint32_t nr_bounds, uint32_t cookie, int proc_fd,
 		     struct go_target_sub *sub, char *eb, size_t el)
 {
 	const char *name = subsys_get(id)->name;
@@ -342,6 +363,16 @@ int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary
 		snprintf(eb, el, "cannot open Go BPF object of subsystem %s: %s", name,
 			 strerror(-err));
 		return err;
+	}
+	if (proc_fd >= 0) {
+		struct bpf_map *m = bpf_object__find_map_by_name(sub->obj, "proc_node");
+
+		err = m ? bpf_map__reuse_fd(m, proc_fd) : -ENOENT;
+		if (err) {
+			snprintf(eb, el, "cannot share the process table with subsystem %s: %s",
+				 name, strerror(-err));
+			return err;
+		}
 	}
 	err = bpf_object__load(sub->obj);
 	if (err) {

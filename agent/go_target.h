@@ -14,7 +14,7 @@ struct go_target;
 
 /* Subsystems a Go target supports, as a mask of 1u << enum subsys_id. */
 #define GO_TARGET_SUBSYS                                                                 \
-	((1u << SUBSYS_GRPC) | (1u << SUBSYS_STORAGE) | (1u << SUBSYS_MVCC) |                 \
+	((1u << SUBSYS_MEMBER) | (1u << SUBSYS_GRPC) | (1u << SUBSYS_STORAGE) | (1u << SUBSYS_MVCC) |                 \
 	 (1u << SUBSYS_RAFT) | (1u << SUBSYS_LEASE) | (1u << SUBSYS_WATCH))
 
 /*
@@ -24,6 +24,9 @@ struct go_target;
  * (an unknown build without DWARF names what is missing).
  */
 int go_target_open(const char *binary, struct go_target **out, char *errbuf, size_t errlen);
+
+/* The kernel BTF the objects are opened with (--btf; `btf` is borrowed, NULL: the kernel's). */
+void go_target_set_btf(struct go_target *gt, const char *btf);
 
 /* Frees a target from go_target_open; NULL is allowed. */
 void go_target_free(struct go_target *gt);
@@ -46,11 +49,12 @@ struct go_target_sub {
 
 /*
  * Opens, loads and attaches subsystem `id`'s Go BPF object to `binary` (pid -1: every
- * process running it), each uprobe with BPF cookie `cookie`. On failure what was made is
+ * process running it), each uprobe with BPF cookie `cookie`; `proc_fd` is the member object's
+ * process table, which the object shares (-1 for the member object itself). On failure what was made is
  * left in *sub for the caller to destroy. Returns 0 or -errno with a reason in errbuf.
  */
 int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary, int pid,
-		     const uint64_t *bounds, uint32_t nr_bounds, uint32_t cookie,
+		     const uint64_t *bounds, uint32_t nr_bounds, uint32_t cookie, int proc_fd,
 		     struct go_target_sub *sub, char *errbuf, size_t errlen);
 
 /*

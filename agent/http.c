@@ -23,6 +23,8 @@
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_handlers h;
+	char metrics_path[HTTP_MAX_PATH + 1];
+	char index[640]; /* the / page, naming metrics_path */
 	uint16_t port;
 	atomic_uint scrapes; /* /metrics responses queued and not yet completed */
 	pthread_mutex_t guard_lock;
@@ -73,12 +75,29 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 	pthread_mutex_unlock(&s->guard_lock);
 }
 
-static const char index_html[] =
+/* The index page; %s twice: the metrics path (checked to hold no markup characters). */
+static const char index_fmt[] =
 	"<!DOCTYPE html>\n<html><head><title>metastore-agent</title></head><body>\n"
 	"<h1>metastore-agent</h1>\n<ul>\n"
-	"<li><a href=\"/metrics\">/metrics</a> &mdash; Prometheus metrics</li>\n"
+	"<li><a href=\"%s\">%s</a> &mdash; Prometheus metrics</li>\n"
 	"<li><a href=\"/health\">/health</a> &mdash; probes attached and maps readable</li>\n"
 	"</ul>\n</body></html>\n";
+
+bool http_metrics_path_ok(const char *p)
+{
+	size_t n = p ? strlen(p) : 0;
+
+	if (n < 2 || p[0] != '/' || n > HTTP_MAX_PATH || !strcmp(p, "/health"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		/* printable, nothing an HTML attribute or a URL would treat specially */
+		if (c <= 0x20 || c >= 0x7f || strchr("\"'<>&?#%\\", c))
+			return false;
+	}
+	return true;
+}
 
 /*
  * Walks a comma-separated header value ("a;q=0.5, b") and returns the q-value (1 if absent)
@@ -274,28 +293,81 @@ static size_t unescape_url(void *cls, struct MHD_Connection *c, char *uri)
 	return n;
 }
 
+/* The request's basic auth credentials are those of a configured user. */
+static bool authorized(struct http_server *s, struct MHD_Connection *c)
+{
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+	bool ok = user && pass && s->h.authorize(user, pass, s->h.arg);
+
+	MHD_free(user);
+	MHD_free(pass);
+	return ok;
+}
+
+/* 401 with the challenge (WWW-Authenticate: Basic realm="metastore-agent"). */
+static enum MHD_Result deny(struct MHD_Connection *c)
+{
+	static const char body[] = "unauthorized\n";
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
+								 MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	ret = MHD_queue_basic_auth_fail_response(c, "metastore-agent", r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* The context of a request whose headers came: it is answered on the next call. */
+static char headers_seen;
+
+/* The request announces a body (which the agent never reads). */
+static bool has_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (cl && strcmp(cl, "0")) ||
+	       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_len, void **req_ctx)
 {
 	struct http_server *s = cls;
 	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
-	bool known = !strcmp(url, "/metrics") || !strcmp(url, "/health") || !strcmp(url, "/");
+	bool known = !strcmp(url, s->metrics_path) || !strcmp(url, "/health") || !strcmp(url, "/");
 	char why[256], body[300];
 
 	(void)version;
 	(void)upload;
-	(void)upload_len;
-	/* Every answer is queued on the first call: a request body, if any, is never read. */
-	pthread_mutex_lock(&s->guard_lock);
-	http_guard_busy(s->guard, guard_slot(c));
-	pthread_mutex_unlock(&s->guard_lock);
+	/*
+	 * A GET or HEAD without a body is answered on the call after its headers: libmicrohttpd
+	 * keeps the connection alive only for a response queued once the request is complete.
+	 * Anything else is answered at once and its connection closed: a body is never read.
+	 */
+	if (!*req_ctx) {
+		pthread_mutex_lock(&s->guard_lock);
+		http_guard_busy(s->guard, guard_slot(c));
+		pthread_mutex_unlock(&s->guard_lock);
+		if (get && !has_body(c)) {
+			*req_ctx = &headers_seen;
+			return MHD_YES;
+		}
+	} else if (*upload_len) {
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	if (s->h.authorize && !authorized(s, c))
+		return deny(c);
 	if (!known)
 		return send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
 	if (!get)
 		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
 				 "method not allowed\n");
-	if (!strcmp(url, "/metrics")) {
+	if (!strcmp(url, s->metrics_path)) {
 		struct MHD_Response *busy;
 		enum MHD_Result ret;
 
@@ -316,50 +388,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return ret;
 	}
 	if (!strcmp(url, "/"))
-		return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", index_html);
+		return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", s->index);
 	if (s->h.health(why, sizeof(why), s->h.arg))
 		return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
 	snprintf(body, sizeof(body), "unhealthy: %s\n", why);
 	return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", body);
-}
-
-int http_listener_open(const char *listen_addr, int *fd_out)
-{
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sslen;
-	char host[64];
-	uint16_t port;
-	int fd, one = 1, err;
-
-	*fd_out = -1;
-	if (!listen_addr || agent_args_split_listen(listen_addr, host, sizeof(host), &port))
-		return -EINVAL;
-	if (listen_addr[0] == '[') {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons(port);
-		inet_pton(AF_INET6, host, &a6->sin6_addr);
-		sslen = sizeof(*a6);
-	} else {
-		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons(port);
-		inet_pton(AF_INET, host, &a4->sin_addr);
-		sslen = sizeof(*a4);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, HTTP_LISTEN_BACKLOG)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	*fd_out = fd;
-	return 0;
 }
 
 int http_server_start(int fd, const struct http_handlers *h, struct http_server **out)
@@ -370,7 +403,8 @@ int http_server_start(int fd, const struct http_handlers *h, struct http_server 
 	int err;
 
 	*out = NULL;
-	if (!h || !h->metrics || !h->health) {
+	if (!h || !h->metrics || !h->health ||
+	    (h->metrics_path && !http_metrics_path_ok(h->metrics_path))) {
 		close(fd);
 		return -EINVAL;
 	}
@@ -380,6 +414,9 @@ int http_server_start(int fd, const struct http_handlers *h, struct http_server 
 		return -ENOMEM;
 	}
 	s->h = *h;
+	snprintf(s->metrics_path, sizeof(s->metrics_path), "%s", h->metrics_path ? h->metrics_path : "/metrics");
+	snprintf(s->index, sizeof(s->index), index_fmt, s->metrics_path, s->metrics_path);
+	s->h.metrics_path = s->metrics_path;
 	pthread_mutex_init(&s->guard_lock, NULL);
 	s->guard = http_guard_new(HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS - HTTP_GUARD_SPARE,
 				  HTTP_GUARD_MIN_AGE_S);
@@ -393,8 +430,18 @@ int http_server_start(int fd, const struct http_handlers *h, struct http_server 
 		s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 							 : ((struct sockaddr_in *)&ss)->sin_port);
 	errno = 0;
-	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-				     on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+	/* TLS options only with a certificate: MHD refuses them without MHD_USE_TLS */
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)h->tls_cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)h->tls_key_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	bool use_tls = h->tls_cert_pem && h->tls_key_pem;
+
+	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+				     (use_tls ? MHD_USE_TLS : 0), 0, NULL, NULL,
+				     on_request, s, MHD_OPTION_ARRAY, use_tls ? tls : tls + 2,
+				     MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,

@@ -16,7 +16,18 @@ struct http_handlers {
 	/* Returns true if healthy; otherwise false with a one-line reason in `why`. */
 	bool (*health)(char *why, size_t len, void *arg);
 	void *arg;
+	/* where the metrics are served (copied): "/" and a path, not "/" or "/health" and at
+	 * most HTTP_MAX_PATH bytes; NULL is "/metrics" */
+	const char *metrics_path;
+	/* TLS: the server's certificate chain and key, PEM (borrowed until http_server_free);
+	 * both NULL: plain HTTP */
+	const char *tls_cert_pem, *tls_key_pem;
+	/* basic auth: true if user and password may in; NULL: no authentication. Every path
+	 * asks for it; a request without or with wrong credentials gets 401. */
+	bool (*authorize)(const char *user, const char *password, void *arg);
 };
+
+#define HTTP_MAX_PATH 128
 
 /* Bounds that keep a scraper from tying the agent up: at most HTTP_MAX_SCRAPES /metrics
  * responses in progress (more get 503 with Retry-After), HTTP_MAX_CONNECTIONS open
@@ -33,7 +44,7 @@ struct http_handlers {
 
 /*
  * Starts serving on `listen` ("IP:PORT" or "[IPv6]:PORT"; port 0 picks a free port) on a
- * background thread: GET/HEAD /metrics (200, or 500 if the callback fails; gzip when
+ * background thread: GET/HEAD /metrics or h->metrics_path (200, or 500 if the callback fails; gzip when
  * accepted), /health (200 "ok" or 503 "unhealthy: <why>"), / (HTML index); 404 for other
  * paths; 405 with "Allow: GET, HEAD" for other methods. At most HTTP_MAX_SCRAPES /metrics
  * responses at once (503 "too many scrapes" beyond), HTTP_MAX_CONNECTIONS connections, idle
@@ -43,9 +54,16 @@ struct http_handlers {
  */
 int http_server_new(const char *listen, const struct http_handlers *h, struct http_server **out);
 
+/* True when `path` may be the metrics path (see struct http_handlers). */
+bool http_metrics_path_ok(const char *path);
+
 /* Binds and listens on `listen` without serving yet, so that the caller can drop its
  * privileges in between. Returns 0 with *fd (owned by the caller), -EINVAL or -errno. */
 int http_listener_open(const char *listen, int *fd);
+
+/* The address a listening socket is bound to, as "127.0.0.1:PORT" or "[::1]:PORT" (the
+ * port it got for port 0). Returns 0 or -errno. */
+int http_listener_name(int fd, char *buf, size_t len);
 
 /* Starts serving on a listening socket from http_listener_open; the fd is owned by the
  * server from here on (closed on failure too). Same routes and returns as http_server_new. */

@@ -1,12 +1,15 @@
 /* BPF loader: open -> set rodata -> load -> attach, per selected subsystem, all or nothing. */
 #include "loader.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "auth.skel.h"
 #include "elf_sym.h"
@@ -14,6 +17,7 @@
 #include "conn.skel.h"
 #include "grpc.skel.h"
 #include "lease.skel.h"
+#include "member.skel.h"
 #include "ms_maps.h"
 #include "mvcc.skel.h"
 #include "raft.skel.h"
@@ -40,6 +44,7 @@ struct loader {
 	uint64_t bounds[MS_MAX_BUCKETS];
 	uint32_t nr_bounds;
 	uint32_t subsys_mask;
+	const char *btf; /* --btf, borrowed from the options (NULL: the kernel's own) */
 	struct loader_gen gens[LOADER_MAX_GENERATIONS]; /* oldest first */
 	size_t nr_gens;
 	struct go_target *go; /* a Go binary: its probe sites and offsets (else NULL) */
@@ -49,7 +54,8 @@ struct loader {
 #define LOADER_OPEN_FN(name)                                                            \
 	static int open_##name(struct loader *l, struct loader_sub *s)                  \
 	{                                                                               \
-		struct name##_bpf *k = name##_bpf__open();                              \
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = l->btf);      \
+		struct name##_bpf *k = name##_bpf__open_opts(&oo);                      \
 		if (!k)                                                                 \
 			return errno ? -errno : -ENOMEM;                                \
 		memcpy((void *)k->rodata->bounds_ns, l->bounds,                         \
@@ -69,6 +75,7 @@ LOADER_OPEN_FN(watch)
 LOADER_OPEN_FN(lease)
 LOADER_OPEN_FN(auth)
 LOADER_OPEN_FN(raft)
+LOADER_OPEN_FN(member)
 
 static int (*const openers[SUBSYS_COUNT])(struct loader *, struct loader_sub *) = {
 	[SUBSYS_GRPC] = open_grpc,
@@ -79,6 +86,7 @@ static int (*const openers[SUBSYS_COUNT])(struct loader *, struct loader_sub *) 
 	[SUBSYS_LEASE] = open_lease,
 	[SUBSYS_AUTH] = open_auth,
 	[SUBSYS_RAFT] = open_raft,
+	[SUBSYS_MEMBER] = open_member,
 };
 
 static void set_err(char *buf, size_t len, const char *fmt, ...)
@@ -178,22 +186,81 @@ static int attach_probes(struct loader *l, enum subsys_id id, const char *binary
 	return 0;
 }
 
+/* Lets the processes that run the file `binary` count (the member object's exe_allowed),
+ * keyed as the kernel sees the file: its superblock's device (major << 20 | minor). */
+static int allow_exe(struct loader *l, const char *binary, char *eb, size_t el)
+{
+	struct bpf_object *mo = l->subs[SUBSYS_MEMBER].obj;
+	struct ms_exe_key k = { 0 };
+	struct stat st;
+	uint8_t one = 1;
+	int err;
+
+	if (stat(binary, &st)) {
+		err = -errno;
+		set_err(eb, el, "cannot stat %s: %s", binary, strerror(-err));
+		return err;
+	}
+	k.dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev);
+	k.ino = st.st_ino;
+	if (bpf_map_update_elem(bpf_object__find_map_fd_by_name(mo, "exe_allowed"), &k, &one,
+				BPF_ANY)) {
+		err = -errno;
+		set_err(eb, el, "cannot allow %s (the executable table is full?): %s", binary,
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* The loaded member object (store or Go): its process filter, and the executable allowed. */
+static int member_setup(struct loader *l, const struct loader_opts *o, char *eb, size_t el)
+{
+	struct ms_member_filter f = { .has_uid = o->has_target_uid, .uid = o->target_uid,
+				      .cgroup = o->target_cgroup,
+				      .pidns_dev = o->target_pidns_dev,
+				      .pidns_ino = o->target_pidns_ino };
+	struct bpf_object *mo = l->subs[SUBSYS_MEMBER].obj;
+	uint32_t zero = 0;
+	int err;
+
+	if (bpf_map_update_elem(bpf_object__find_map_fd_by_name(mo, "member_filter"), &zero, &f,
+				BPF_ANY)) {
+		err = -errno;
+		set_err(eb, el, "cannot set the process filter: %s", strerror(-err));
+		return err;
+	}
+	return allow_exe(l, o->binary, eb, el);
+}
+
 /* A Go target's subsystem: its go_* object stands where the subsystem's object would, with
- * the same maps, so the collector reads it the same way. */
+ * the same maps (the member object's process table shared), so the collector reads it the
+ * same way. */
 static int attach_go_sub(struct loader *l, enum subsys_id id, const struct loader_opts *o,
 			 char *eb, size_t el)
 {
 	const struct subsys_desc *d = subsys_get(id);
 	struct loader_sub *s = &l->subs[id];
 	struct go_target_sub gs = { .links = s->links };
-	int err;
+	struct bpf_object *mo = l->subs[SUBSYS_MEMBER].obj;
+	int proc_fd = -1, err;
 
+	if (id != SUBSYS_MEMBER) {
+		proc_fd = mo ? bpf_object__find_map_fd_by_name(mo, "proc_node") : -ENOENT;
+		if (proc_fd < 0) {
+			set_err(eb, el, "cannot share the process table with subsystem %s: %s",
+				d->name, strerror(-proc_fd));
+			return proc_fd;
+		}
+	}
 	err = go_target_attach(l->go, id, o->binary, o->pid, l->bounds, l->nr_bounds,
-			       subsys_probe_index(id, 0), &gs, eb, el);
+			       subsys_probe_index(id, 0), proc_fd, &gs, eb, el);
 	s->skel = gs.skel;
 	s->obj = gs.obj;
 	s->destroy = gs.destroy;
 	s->nr_links = gs.nr_links;
+	if (!err && id == SUBSYS_MEMBER)
+		err = member_setup(l, o, eb, el);
 	for (size_t i = 0; !err && i < d->nr_probes; i++)
 		l->probes[subsys_probe_index(id, i)].attached = true;
 	return err;
@@ -213,11 +280,29 @@ static int attach_sub(struct loader *l, enum subsys_id id, const struct loader_o
 		set_err(eb, el, "cannot open BPF object of subsystem %s: %s", d->name, strerror(-err));
 		return err;
 	}
+	/* one process table for all: the member object's (loaded first) */
+	if (id != SUBSYS_MEMBER) {
+		struct bpf_map *m = bpf_object__find_map_by_name(s->obj, "proc_node");
+		struct bpf_object *mo = l->subs[SUBSYS_MEMBER].obj;
+
+		err = m && mo ? bpf_map__reuse_fd(m, bpf_object__find_map_fd_by_name(mo, "proc_node"))
+			      : -ENOENT;
+		if (err) {
+			set_err(eb, el, "cannot share the process table with subsystem %s: %s",
+				d->name, strerror(-err));
+			return err;
+		}
+	}
 	err = bpf_object__load(s->obj);
 	if (err) {
 		set_err(eb, el, "cannot load BPF object of subsystem %s: %s", d->name,
 			strerror(-err));
 		return err;
+	}
+	if (id == SUBSYS_MEMBER) {
+		err = member_setup(l, o, eb, el);
+		if (err)
+			return err;
 	}
 	return attach_probes(l, id, o->binary, o->pid, s->links, &s->nr_links, eb, el);
 }
@@ -275,6 +360,8 @@ static int attach_go_path(struct loader *l, const char *binary, const char *show
 	}
 	if (!err)
 		err = go_target_check(gt, l->subsys_mask, eb, el);
+	if (!err)
+		err = allow_exe(l, binary, eb, el);
 	for (int id = 0; id < SUBSYS_COUNT && !err; id++) {
 		if (l->subsys_mask & (1u << id))
 			err = go_target_attach_loaded(gt, id, l->subs[id].obj, binary,
@@ -301,10 +388,10 @@ int loader_attach_path(struct loader *l, const char *binary, const char *shown, 
 	if (l->go)
 		return attach_go_path(l, binary, shown, eb, el);
 	err = check_symbols(l, &o, eb, el);
+	if (!err)
+		err = allow_exe(l, binary, eb, el);
 	if (err)
 		goto cleanup;
-	if (err)
-		return err;
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		if (!(l->subsys_mask & (1u << id)))
 			continue;
@@ -312,17 +399,31 @@ int loader_attach_path(struct loader *l, const char *binary, const char *shown, 
 		if (err)
 			goto cleanup;
 	}
-	/* Full: the oldest added generation goes (the links of loader_new always stay). */
-	if (l->nr_gens == LOADER_MAX_GENERATIONS) {
-		gen_destroy(&l->gens[0]);
-		memmove(&l->gens[0], &l->gens[1], sizeof(l->gens[0]) * (LOADER_MAX_GENERATIONS - 1));
-		l->nr_gens--;
-	}
-	l->gens[l->nr_gens++] = g;
+	gen_add(l, &g);
 	return 0;
 cleanup:
 	gen_destroy(&g);
 	rename_in_reason(eb, el, binary, shown);
+	return err;
+}
+
+int loader_check(const struct loader_opts *o, char *eb, size_t el)
+{
+	struct loader_opts with_member = *o;
+	struct loader *l = calloc(1, sizeof(*l));
+	int err;
+
+	if (!l) {
+		set_err(eb, el, "out of memory");
+		return -ENOMEM;
+	}
+	with_member.subsys_mask |= SUBSYS_MEMBER_BIT;
+	err = go_target_open(o->binary, &l->go, eb, el);
+	if (!err)
+		err = l->go ? go_target_check(l->go, with_member.subsys_mask, eb, el)
+			    : check_symbols(l, &with_member, eb, el);
+	go_target_free(l->go);
+	free(l);
 	return err;
 }
 
@@ -343,19 +444,31 @@ int loader_new(const struct loader_opts *o, struct loader **out, char *eb, size_
 	}
 	memcpy(l->bounds, o->bounds_ns, sizeof(l->bounds[0]) * o->nr_bounds);
 	l->nr_bounds = o->nr_bounds;
-	l->subsys_mask = o->subsys_mask;
+	l->btf = o->btf;
+	/* the member subsystem names the process of every event: always there */
+	l->subsys_mask = o->subsys_mask | SUBSYS_MEMBER_BIT;
 
-	/* A Go binary (a .gopclntab) has its own sites; anything else needs the probe symbols. */
-	err = go_target_open(o->binary, &l->go, eb, el);
-	if (err)
-		goto cleanup;
-	err = l->go ? go_target_check(l->go, o->subsys_mask, eb, el) : check_symbols(l, o, eb, el);
-	if (err)
-		goto cleanup;
-	for (int id = 0; id < SUBSYS_COUNT; id++) {
-		if (!(o->subsys_mask & (1u << id)))
-			continue;
-		err = attach_sub(l, id, o, eb, el);
+	{
+		struct loader_opts with_member = *o;
+
+		with_member.subsys_mask = l->subsys_mask;
+		/* A Go binary (a .gopclntab) has its own sites; anything else needs the probe
+		 * symbols. */
+		err = go_target_open(o->binary, &l->go, eb, el);
+		if (err)
+			goto cleanup;
+		if (l->go)
+			go_target_set_btf(l->go, l->btf);
+		err = l->go ? go_target_check(l->go, l->subsys_mask, eb, el)
+			    : check_symbols(l, &with_member, eb, el);
+		if (err)
+			goto cleanup;
+		/* member first: the others share its process table */
+		err = attach_sub(l, SUBSYS_MEMBER, &with_member, eb, el);
+		for (int id = 0; id < SUBSYS_COUNT && !err; id++) {
+			if (id != SUBSYS_MEMBER && (l->subsys_mask & (1u << id)))
+				err = attach_sub(l, id, &with_member, eb, el);
+		}
 		if (err)
 			goto cleanup;
 	}

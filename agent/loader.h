@@ -18,6 +18,11 @@ struct loader_opts {
 	uint32_t subsys_mask;     /* 1u << enum subsys_id */
 	const uint64_t *bounds_ns; /* histogram upper bounds, increasing */
 	uint32_t nr_bounds;        /* <= MS_MAX_BUCKETS */
+	const char *btf;           /* --btf: kernel BTF file for CO-RE; NULL: the running kernel's */
+	bool has_target_uid;       /* --target-uid: count only processes of target_uid */
+	uint32_t target_uid;
+	uint64_t target_cgroup;    /* --target-cgroup: cgroup v2 id (inode) they must be in; 0: any */
+	uint64_t target_pidns_dev, target_pidns_ino; /* --target-pidns (kernel dev encoding); ino 0: any */
 };
 
 /* Attachment state of one probe (index = its BPF cookie, subsys_probe_index()). */
@@ -34,6 +39,13 @@ struct loader_probe_state {
  * in errbuf (e.g. the missing symbol's name).
  */
 int loader_new(const struct loader_opts *opts, struct loader **out, char *errbuf, size_t errlen);
+
+/* Checks what loader_new would check before loading anything: that `opts->binary` is a
+ * 64-bit ELF with a symbol table holding every probe (and semaphore) of the selected
+ * subsystems and the member subsystem, or a Go binary with every site of them (and known
+ * struct offsets). Loads and attaches nothing (needs no privilege but
+ * reading the file). Returns 0, or -errno with the one-line reason loader_new would give. */
+int loader_check(const struct loader_opts *opts, char *errbuf, size_t errlen);
 
 /* How many loader_attach_path() generations stay attached at once. */
 #define LOADER_MAX_GENERATIONS 8

@@ -116,3 +116,50 @@ int privs_effective_count(void)
 		return -errno;
 	return __builtin_popcount(data[0].effective) + __builtin_popcount(data[1].effective);
 }
+
+uint64_t privs_needed(bool switch_user)
+{
+	uint64_t m = (1ull << CAP_BPF) | (1ull << CAP_PERFMON) | (1ull << CAP_SYS_ADMIN) |
+		     (1ull << CAP_SETPCAP);
+
+	return switch_user ? m | (1ull << CAP_SETUID) | (1ull << CAP_SETGID) : m;
+}
+
+int privs_effective(uint64_t *mask)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	*mask = 0;
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	*mask = (uint64_t)data[0].effective | (uint64_t)data[1].effective << 32;
+	return 0;
+}
+
+const char *privs_cap_names(uint64_t mask, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		[CAP_CHOWN] = "CAP_CHOWN", [CAP_DAC_OVERRIDE] = "CAP_DAC_OVERRIDE",
+		[CAP_DAC_READ_SEARCH] = "CAP_DAC_READ_SEARCH", [CAP_SETGID] = "CAP_SETGID",
+		[CAP_SETUID] = "CAP_SETUID", [CAP_SETPCAP] = "CAP_SETPCAP",
+		[CAP_SYS_PTRACE] = "CAP_SYS_PTRACE", [CAP_SYS_ADMIN] = "CAP_SYS_ADMIN",
+		[CAP_SYS_RESOURCE] = "CAP_SYS_RESOURCE", [CAP_PERFMON] = "CAP_PERFMON",
+		[CAP_BPF] = "CAP_BPF",
+	};
+	size_t o = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (int cap = 0; cap < 64 && o < len; cap++) {
+		const char *n = (size_t)cap < sizeof(names) / sizeof(names[0]) ? names[cap] : NULL;
+		int w;
+
+		if (!((mask >> cap) & 1))
+			continue;
+		w = n ? snprintf(buf + o, len - o, "%s%s", o ? ", " : "", n)
+		      : snprintf(buf + o, len - o, "%scapability %d", o ? ", " : "", cap);
+		o += w > 0 ? (size_t)w : 0;
+	}
+	return buf;
+}

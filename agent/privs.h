@@ -2,6 +2,7 @@
 #ifndef AGENT_PRIVS_H
 #define AGENT_PRIVS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,18 @@ int privs_drop(const char *user, char *err, size_t errlen);
  * a few privileges. Returns 0 or -errno with a one-line reason in err.
  */
 int privs_keep_only(uint64_t keep, char *err, size_t errlen);
+
+/* What the agent needs to start: CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN to load and attach
+ * its uprobes, CAP_SETPCAP to empty its bounding set, and with --user CAP_SETUID and
+ * CAP_SETGID. Bit N is capability N. */
+uint64_t privs_needed(bool switch_user);
+
+/* Reads the effective set of this thread into *mask. Returns 0 or -errno. */
+int privs_effective(uint64_t *mask);
+
+/* Writes the names of the capabilities in `mask`, lowest first, as "CAP_BPF, CAP_PERFMON"
+ * (a number for one without a name here) into buf. Returns buf. */
+const char *privs_cap_names(uint64_t mask, char *buf, size_t len);
 
 /* Number of capabilities in the effective set of this thread (0 after privs_drop), or -errno. */
 int privs_effective_count(void);

@@ -70,6 +70,14 @@ static const char *const raft_metrics[] = {
 	"raft_applied_index", "raft_commit_duration_seconds", NULL,
 };
 
+static const struct subsys_probe member_probes[] = {
+	{ "ms_probe_raft_status", "member_status", NULL },
+};
+static const char *const member_metrics[] = {
+	"metastore_up", "raft_is_leader", "raft_term", "raft_leader_changes_total", "metastore_limit",
+	NULL,
+};
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct subsys_desc subsystems[SUBSYS_COUNT] = {
@@ -89,6 +97,10 @@ static const struct subsys_desc subsystems[SUBSYS_COUNT] = {
 			  auth_probes, ARRAY_LEN(auth_probes), auth_metrics },
 	[SUBSYS_RAFT] = { "raft", "applied index per node, propose-to-commit latency per node",
 			  raft_probes, ARRAY_LEN(raft_probes), raft_metrics },
+	[SUBSYS_MEMBER] = { "member",
+			    "always attached: which process is which member (the node label), "
+			    "liveness, leader, term",
+			    member_probes, ARRAY_LEN(member_probes), member_metrics },
 };
 
 const struct subsys_desc *subsys_get(enum subsys_id id)

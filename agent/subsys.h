@@ -14,10 +14,13 @@ enum subsys_id {
 	SUBSYS_LEASE,
 	SUBSYS_AUTH,
 	SUBSYS_RAFT,
+	SUBSYS_MEMBER, /* always attached: the node label, liveness and leadership of every member */
 	SUBSYS_COUNT
 };
 
-#define SUBSYS_ALL_MASK ((1u << SUBSYS_COUNT) - 1)
+/* What `all` selects; the member subsystem comes with any selection. */
+#define SUBSYS_ALL_MASK ((1u << SUBSYS_MEMBER) - 1)
+#define SUBSYS_MEMBER_BIT (1u << SUBSYS_MEMBER)
 
 /* One probe point: a probe-contract function and the BPF program attached to it. */
 struct subsys_probe {

@@ -4,6 +4,7 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
 #include "ms_maps.h"
@@ -43,6 +44,29 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } record_faults SEC(".maps");
+
+/*
+ * tgid -> what that store process last said in its member status (ms_proc), or what a Go
+ * etcd's member object read from it (its member id). One map for all objects: the agent
+ * loads the member object (member.bpf.c or go_member.bpf.c) first and gives its map to the
+ * others. Only the member object writes it, and only for processes of an allowed
+ * executable, so a process not in it is no member: its events are not counted anywhere.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct ms_proc);
+} proc_node SEC(".maps");
+
+/* Probe hits from processes that are no known member (not yet reported, filtered out, or
+ * over the node table): their events are dropped. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} unattributed SEC(".maps");
 
 /*
  * Uprobe programs can be preempted (they run under migrate_disable, not preempt_disable), so
@@ -97,6 +121,7 @@ static __always_inline __u32 batch_open(void *ctx, const struct ms_probe_batch *
 /* bpf_loop's context for a walk over one buffer (it must live on the BPF stack). */
 struct ms_batch {
 	const struct ms_probe_rec *recs;
+	__u32 slot; /* the node slot of the process */
 };
 
 /* Copies record i of a buffer. Returns 0, or -1 after counting a fault. */
@@ -109,13 +134,14 @@ static __always_inline int batch_read(struct ms_probe_rec *r, const struct ms_pr
 	return -1;
 }
 
-/* The usual walk: `cb(i, struct ms_batch *)` over every record of buffer `buf`. */
+/* The usual walk: `cb(i, struct ms_batch *)` over every record of buffer `buf`, for a
+ * process that is a known member. */
 #define BATCH_WALK(ctx, b, buf, cb)                                                        \
 	do {                                                                               \
 		struct ms_batch walk_ = { .recs = (b)->rec[buf] };                         \
 		__u32 n_ = batch_open(ctx, b, buf);                                        \
                                                                                            \
-		if (n_)                                                                    \
+		if (n_ && current_slot(&walk_.slot) == 0)                                  \
 			bpf_loop(n_, cb, &walk_, 0);                                       \
 	} while (0)
 
@@ -128,6 +154,30 @@ static __always_inline __u64 span_ns(__u64 from, __u64 to)
 static __always_inline void table_full(void)
 {
 	slot_add(&table_full_drops, 0, 1);
+}
+
+/* When the calling process started (its thread group leader's start time, ns since boot). */
+static __always_inline __u64 process_start_ns(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(t, group_leader, start_time);
+}
+
+/* The node slot of the calling process into *slot. Returns 0, or -1 (counted) when the
+ * process is no known member. */
+static __always_inline int current_slot(__u32 *slot)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct ms_proc *p = bpf_map_lookup_elem(&proc_node, &tgid);
+
+	/* a process that got the pid of a member that exited is not that member */
+	if (!p || p->slot >= MS_NODE_SLOTS || p->start_ns != process_start_ns()) {
+		slot_add(&unattributed, 0, 1);
+		return -1;
+	}
+	*slot = p->slot;
+	return 0;
 }
 
 /* Index of the bucket for a value: the first bound >= v, or nr_bounds for +Inf. A linear
@@ -154,16 +204,14 @@ static __always_inline void hist_observe(struct ms_hist *h, __u64 v)
 	count_add(&h->count, 1);
 }
 
-/* A gauge in a hash map keyed by u64 (node id): holds the last value reported. */
-static __always_inline void gauge_set(void *map, __u64 *key, __u64 val)
+/* A gauge in slot `slot` of a u64 array: holds the last value reported (a plain store: the
+ * latest report wins). */
+static __always_inline void gauge_set(void *map, __u32 slot, __u64 val)
 {
-	__u64 *cur = bpf_map_lookup_elem(map, key);
+	__u64 *cur = bpf_map_lookup_elem(map, &slot);
 
-	if (cur) {
-		*cur = val; /* plain store: the latest report wins */
-		return;
-	}
-	bpf_map_update_elem(map, key, &val, BPF_ANY);
+	if (cur)
+		*cur = val;
 }
 
 

@@ -10,20 +10,21 @@ struct {
 	__type(value, __u32);
 } conn_active SEC(".maps");
 
-/* Connections refused over --max-connections. */
+/* Connections refused over --max-connections, by slot. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, MS_NODE_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } conn_rejected SEC(".maps");
 
 static __always_inline int conn_event(void *ctx, __u32 active)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, slot;
 
 	probe_hit(ctx);
-	bpf_map_update_elem(&conn_active, &tgid, &active, BPF_ANY);
+	if (current_slot(&slot) == 0)
+		bpf_map_update_elem(&conn_active, &tgid, &active, BPF_ANY);
 	return 0;
 }
 
@@ -42,8 +43,11 @@ int BPF_KPROBE(conn_close, __u64 conn_id, __u32 active)
 SEC("uprobe")
 int BPF_KPROBE(conn_reject, __u32 active)
 {
+	__u32 slot;
+
 	probe_hit(ctx);
-	slot_add(&conn_rejected, 0, 1);
+	if (current_slot(&slot) == 0)
+		slot_add(&conn_rejected, slot, 1);
 	return 0;
 }
 

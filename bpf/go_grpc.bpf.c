@@ -24,21 +24,21 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_GRPC_SERIES);
+	__uint(max_entries, MS_NODE_SLOTS * MS_GRPC_SERIES);
 	__type(key, __u32);
 	__type(value, struct ms_hist);
 } grpc_hist SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_METHOD_COUNT);
+	__uint(max_entries, MS_NODE_SLOTS * MS_METHOD_COUNT);
 	__type(key, __u32);
 	__type(value, __u64);
 } grpc_panics SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_METHOD_COUNT);
+	__uint(max_entries, MS_NODE_SLOTS * MS_METHOD_COUNT);
 	__type(key, __u32);
 	__type(value, __u64);
 } grpc_rate_limited_hits SEC(".maps");
@@ -196,7 +196,7 @@ int BPF_KPROBE(go_grpc_end)
 	struct ms_go_skey sk = { .tgid = k.tgid };
 	struct go_call *c;
 	struct ms_hist *h;
-	__u32 method, code = MS_GRPC_UNKNOWN, idx, *st;
+	__u32 method, code = MS_GRPC_UNKNOWN, idx, *st, slot;
 	__u64 start;
 
 	if (go_stack_grows(ctx))
@@ -215,7 +215,10 @@ int BPF_KPROBE(go_grpc_end)
 		bpf_map_delete_elem(&go_status, &sk);
 	}
 	inflight_add(k.tgid, method, -1);
-	idx = method * MS_GRPC_CODE_COUNT + code;
+	/* the process became a member by the end of any call that reached the EtcdServer */
+	if (current_slot(&slot))
+		return 0;
+	idx = slot * MS_GRPC_SERIES + method * MS_GRPC_CODE_COUNT + code;
 	h = bpf_map_lookup_elem(&grpc_hist, &idx);
 	if (h)
 		hist_observe(h, span_ns(start, bpf_ktime_get_ns()));

@@ -14,7 +14,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_LEASE_OP_COUNT * MS_LEASE_STATUS_COUNT);
+	__uint(max_entries, MS_NODE_SLOTS * MS_LEASE_SERIES);
 	__type(key, __u32);
 	__type(value, __u64);
 } lease_ops SEC(".maps");
@@ -35,7 +35,11 @@ struct {
 
 static __always_inline void lease_op(__u32 op)
 {
-	slot_add(&lease_ops, op * MS_LEASE_STATUS_COUNT + MS_LEASE_STATUS_OK, 1);
+	__u32 slot;
+
+	if (current_slot(&slot) == 0)
+		slot_add(&lease_ops, slot * MS_LEASE_SERIES + op * MS_LEASE_STATUS_COUNT +
+					     MS_LEASE_STATUS_OK, 1);
 }
 
 /* The lessor's leaseMap (RBX at a mapassign/mapdelete call): `delta` more leases after it. */

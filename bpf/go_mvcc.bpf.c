@@ -1,22 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /* mvcc subsystem for Go etcd: current revision per member and compactions, in mvcc.bpf.c's maps. */
-#include "go_node.bpf.h"
+#include "go_common.bpf.h"
 
 const volatile __u32 off_txn_read = 0;    /* storeTxnWrite.storeTxnRead (embedded) */
 const volatile __u32 off_txn_store = 0;   /* storeTxnRead.s (*store) */
 const volatile __u32 off_txn_changes = 0; /* storeTxnWrite.changes ([]mvccpb.KeyValue) */
 const volatile __u32 off_current_rev = 0; /* store.currentRev (int64) */
 
+/* slot -> the revision its process left last */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_MAX_NODES);
-	__type(key, __u64);
-	__type(value, __s64);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MS_NODE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
 } mvcc_revision SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, MS_NODE_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } mvcc_compactions SEC(".maps");
@@ -29,13 +30,14 @@ struct {
 SEC("uprobe")
 int BPF_KPROBE(go_mvcc_txn_end)
 {
-	__u64 tw = ctx->ax, store, node;
+	__u64 tw = ctx->ax, store;
 	__s64 rev, nchanges;
+	__u32 slot;
 
 	if (go_stack_grows(ctx))
 		return 0;
 	probe_hit(ctx);
-	if (!go_node_of(&node))
+	if (current_slot(&slot))
 		return 0;
 	if (bpf_probe_read_user(&store, sizeof(store), (void *)(tw + off_txn_read + off_txn_store)) ||
 	    bpf_probe_read_user(&nchanges, sizeof(nchanges), (void *)(tw + off_txn_changes + 8)) ||
@@ -45,7 +47,7 @@ int BPF_KPROBE(go_mvcc_txn_end)
 	}
 	if (nchanges)
 		rev++;
-	gauge_set(&mvcc_revision, &node, (__u64)rev);
+	gauge_set(&mvcc_revision, slot, (__u64)rev);
 	return 0;
 }
 
@@ -54,8 +56,11 @@ int BPF_KPROBE(go_mvcc_txn_end)
 SEC("uprobe")
 int BPF_KPROBE(go_mvcc_compacted)
 {
+	__u32 slot;
+
 	probe_hit(ctx);
-	slot_add(&mvcc_compactions, 0, 1);
+	if (current_slot(&slot) == 0)
+		slot_add(&mvcc_compactions, slot, 1);
 	return 0;
 }
 

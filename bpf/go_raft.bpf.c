@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /* raft subsystem for Go etcd: applied index per member, in raft.bpf.c's maps. */
-#include "go_node.bpf.h"
+#include "go_common.bpf.h"
 
+/* slot -> last applied index. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_MAX_NODES);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MS_NODE_SLOTS);
+	__type(key, __u32);
 	__type(value, __u64);
 } raft_applied SEC(".maps");
 
 /* Kept for the collector: a Go etcd's propose-to-commit time is not measured. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_MAX_NODES);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_NODE_SLOTS);
+	__type(key, __u32);
 	__type(value, struct ms_hist);
 } raft_commit_hist SEC(".maps");
 
@@ -23,13 +24,14 @@ struct {
 SEC("uprobe")
 int BPF_KPROBE(go_raft_applied)
 {
-	__u64 node, index = ctx->bx;
+	__u64 index = ctx->bx;
+	__u32 slot;
 
 	if (go_stack_grows(ctx))
 		return 0;
 	probe_hit(ctx);
-	if (go_node_of(&node))
-		gauge_set(&raft_applied, &node, index);
+	if (current_slot(&slot) == 0)
+		gauge_set(&raft_applied, slot, index);
 	return 0;
 }
 

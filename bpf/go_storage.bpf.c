@@ -4,14 +4,14 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_STORAGE_SERIES);
+	__uint(max_entries, MS_NODE_SLOTS * MS_STORAGE_SERIES);
 	__type(key, __u32);
 	__type(value, struct ms_hist);
 } storage_hist SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_STORAGE_TOTAL_SERIES);
+	__uint(max_entries, MS_NODE_SLOTS * MS_STORAGE_TOTAL_SERIES);
 	__type(key, __u32);
 	__type(value, __u64);
 } storage_total SEC(".maps");
@@ -40,7 +40,7 @@ static __always_inline void op_begin(struct pt_regs *ctx, __u32 op)
 static __always_inline void op_end(struct pt_regs *ctx, __u32 op, __u32 kind)
 {
 	struct ms_go_gkey k = go_gkey(ctx, op);
-	__u32 status = ctx->ax ? MS_STORAGE_STATUS_ERROR : MS_STORAGE_STATUS_OK, idx;
+	__u32 status = ctx->ax ? MS_STORAGE_STATUS_ERROR : MS_STORAGE_STATUS_OK, idx, hidx, slot;
 	struct ms_hist *h;
 	__u64 *start, t0;
 
@@ -51,12 +51,14 @@ static __always_inline void op_end(struct pt_regs *ctx, __u32 op, __u32 kind)
 	t0 = *start;
 	bpf_map_delete_elem(&go_storage_start, &k);
 	idx = op * MS_STORAGE_KIND_COUNT + kind;
-	if (idx >= MS_STORAGE_SERIES)
+	if (idx >= MS_STORAGE_SERIES || current_slot(&slot))
 		return;
-	h = bpf_map_lookup_elem(&storage_hist, &idx);
+	hidx = slot * MS_STORAGE_SERIES + idx;
+	h = bpf_map_lookup_elem(&storage_hist, &hidx);
 	if (h)
 		hist_observe(h, span_ns(t0, bpf_ktime_get_ns()));
-	slot_add(&storage_total, idx * MS_STORAGE_STATUS_COUNT + status, 1);
+	slot_add(&storage_total, slot * MS_STORAGE_TOTAL_SERIES + idx * MS_STORAGE_STATUS_COUNT + status,
+		 1);
 }
 
 /* wal.(*WAL).sync: call fileutil.Fdatasync, and the instruction after it. */

@@ -19,7 +19,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, MS_NODE_SLOTS * 2);
 	__type(key, __u32);
 	__type(value, __u64);
 } watch_events SEC(".maps");
@@ -65,6 +65,7 @@ int BPF_KPROBE(go_watch_send)
 {
 	struct go_events_walk w = { 0 };
 	struct { __u64 ptr, len, cap; } evs;
+	__u32 slot;
 
 	if (go_stack_grows(ctx))
 		return 0;
@@ -83,8 +84,10 @@ int BPF_KPROBE(go_watch_send)
 	bpf_loop((__u32)evs.len, count_event, &w, 0);
 	if (w.fault)
 		go_sanity_fail(MS_GO_SANITY_READ_FAULT);
-	slot_add(&watch_events, 0, w.put);
-	slot_add(&watch_events, 1, w.del);
+	if (current_slot(&slot))
+		return 0;
+	slot_add(&watch_events, slot * 2, w.put);
+	slot_add(&watch_events, slot * 2 + 1, w.del);
 	return 0;
 }
 

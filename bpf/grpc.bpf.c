@@ -26,21 +26,21 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_GRPC_SERIES);
+	__uint(max_entries, MS_NODE_SLOTS * MS_GRPC_SERIES);
 	__type(key, __u32);
 	__type(value, struct ms_hist);
 } grpc_hist SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_METHOD_COUNT);
+	__uint(max_entries, MS_NODE_SLOTS * MS_METHOD_COUNT);
 	__type(key, __u32);
 	__type(value, __u64);
 } grpc_panics SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_METHOD_COUNT);
+	__uint(max_entries, MS_NODE_SLOTS * MS_METHOD_COUNT);
 	__type(key, __u32);
 	__type(value, __u64);
 } grpc_rate_limited_hits SEC(".maps");
@@ -52,6 +52,7 @@ struct grpc_walk {
 	const struct ms_probe_rec *recs;
 	__u64 since;
 	__u64 touched;
+	__u32 slot;
 	__s8 delta[MS_METHOD_COUNT];
 };
 
@@ -79,7 +80,7 @@ static __always_inline void call_end(struct grpc_walk *w, const struct ms_probe_
 	inflight_move(w, method, -1);
 	if (code >= MS_GRPC_CODE_COUNT)
 		code = MS_GRPC_UNKNOWN;
-	idx = method * MS_GRPC_CODE_COUNT + code;
+	idx = w->slot * MS_GRPC_SERIES + method * MS_GRPC_CODE_COUNT + code;
 	h = bpf_map_lookup_elem(&grpc_hist, &idx);
 	if (h)
 		hist_observe(h, span_ns(r->val, r->t_ns));
@@ -100,10 +101,10 @@ static long grpc_record(__u32 i, void *ctx)
 		call_end(w, &r);
 		break;
 	case MS_REC_GRPC_PANIC:
-		slot_add(&grpc_panics, clamp_method(r.a), 1);
+		slot_add(&grpc_panics, w->slot * MS_METHOD_COUNT + clamp_method(r.a), 1);
 		break;
 	case MS_REC_GRPC_RATE_LIMITED:
-		slot_add(&grpc_rate_limited_hits, clamp_method(r.a), 1);
+		slot_add(&grpc_rate_limited_hits, w->slot * MS_METHOD_COUNT + clamp_method(r.a), 1);
 		break;
 	}
 	return 0;
@@ -148,7 +149,9 @@ int BPF_KPROBE(grpc_batch, const struct ms_probe_batch *b)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, n = batch_open(ctx, b, MS_BATCH_GRPC);
 	struct ms_probe_rec first;
 
-	if (!n || batch_read(&first, w.recs, 0))
+	/* the process's first-seen time is set once it is a known member, so no call of it is
+	 * half counted */
+	if (!n || current_slot(&w.slot) || batch_read(&first, w.recs, 0))
 		return 0;
 	w.since = since_of(tgid, first.t_ns);
 	bpf_loop(n, grpc_record, &w, 0);

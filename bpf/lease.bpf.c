@@ -10,10 +10,11 @@ struct {
 	__type(value, __u32);
 } lease_active SEC(".maps");
 
-/* Operations, indexed by op * MS_LEASE_STATUS_COUNT + status. */
+/* Operations, indexed by slot * MS_LEASE_SERIES + op * MS_LEASE_STATUS_COUNT + status. */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_LEASE_OP_COUNT * MS_LEASE_STATUS_COUNT);
+	__uint(max_entries, MS_NODE_SLOTS * MS_LEASE_SERIES);
 	__type(key, __u32);
 	__type(value, __u64);
 } lease_ops SEC(".maps");
@@ -21,21 +22,24 @@ struct {
 SEC("uprobe")
 int BPF_KPROBE(lease_op, __u32 op, __s64 lease_id, __u32 status)
 {
+	__u32 slot;
+
 	probe_hit(ctx);
 	/* Out-of-contract values are dropped rather than folded into a real label. */
-	if (op >= MS_LEASE_OP_COUNT || status >= MS_LEASE_STATUS_COUNT)
+	if (op >= MS_LEASE_OP_COUNT || status >= MS_LEASE_STATUS_COUNT || current_slot(&slot))
 		return 0;
-	slot_add(&lease_ops, op * MS_LEASE_STATUS_COUNT + status, 1);
+	slot_add(&lease_ops, slot * MS_LEASE_SERIES + op * MS_LEASE_STATUS_COUNT + status, 1);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(lease_active_set, __u32 count)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, slot;
 
 	probe_hit(ctx);
-	bpf_map_update_elem(&lease_active, &tgid, &count, BPF_ANY);
+	if (current_slot(&slot) == 0)
+		bpf_map_update_elem(&lease_active, &tgid, &count, BPF_ANY);
 	return 0;
 }
 

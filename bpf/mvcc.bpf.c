@@ -1,31 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
-/* mvcc subsystem: current revision per raft node, compactions. */
+/* mvcc subsystem: current revision and compactions per member (node slot). */
 #include "common.bpf.h"
 
+/* slot -> the revision its process reported last */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_MAX_NODES);
-	__type(key, __u64);
-	__type(value, __s64);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MS_NODE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
 } mvcc_revision SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, MS_NODE_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } mvcc_compactions SEC(".maps");
 
 static long mvcc_record(__u32 i, void *batch)
 {
+	struct ms_batch *w = batch;
 	struct ms_probe_rec r;
 
-	if (batch_read(&r, ((struct ms_batch *)batch)->recs, i))
+	if (batch_read(&r, w->recs, i))
 		return 1;
+	/* the process's member, not the record's id: one process is one member */
 	if (r.kind == MS_REC_MVCC_REVISION)
-		gauge_set(&mvcc_revision, &r.id, r.val);
+		gauge_set(&mvcc_revision, w->slot, r.val);
 	else if (r.kind == MS_REC_MVCC_COMPACT)
-		slot_add(&mvcc_compactions, 0, 1);
+		slot_add(&mvcc_compactions, w->slot, 1);
 	return 0;
 }
 

@@ -4,14 +4,14 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_STORAGE_SERIES);
+	__uint(max_entries, MS_NODE_SLOTS * MS_STORAGE_SERIES);
 	__type(key, __u32);
 	__type(value, struct ms_hist);
 } storage_hist SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_STORAGE_TOTAL_SERIES);
+	__uint(max_entries, MS_NODE_SLOTS * MS_STORAGE_TOTAL_SERIES);
 	__type(key, __u32);
 	__type(value, __u64);
 } storage_total SEC(".maps");
@@ -19,21 +19,24 @@ struct {
 /* One record is one whole operation: begin time, end time, op, engine, status. */
 static long storage_record(__u32 i, void *batch)
 {
+	struct ms_batch *w = batch;
 	struct ms_probe_rec r;
 	struct ms_hist *h;
-	__u32 idx;
+	__u32 idx, hidx;
 
-	if (batch_read(&r, ((struct ms_batch *)batch)->recs, i))
+	if (batch_read(&r, w->recs, i))
 		return 1;
 	/* Out-of-contract values are dropped rather than folded into a real label. */
 	if (r.kind != MS_REC_STORAGE_OP || r.a >= MS_STORAGE_OP_COUNT ||
 	    r.b >= MS_STORAGE_KIND_COUNT || r.c >= MS_STORAGE_STATUS_COUNT)
 		return 0;
 	idx = (__u32)r.a * MS_STORAGE_KIND_COUNT + r.b;
-	h = bpf_map_lookup_elem(&storage_hist, &idx);
+	hidx = w->slot * MS_STORAGE_SERIES + idx;
+	h = bpf_map_lookup_elem(&storage_hist, &hidx);
 	if (h)
 		hist_observe(h, span_ns(r.t_ns, r.val));
-	slot_add(&storage_total, idx * MS_STORAGE_STATUS_COUNT + r.c, 1);
+	slot_add(&storage_total,
+		 w->slot * MS_STORAGE_TOTAL_SERIES + idx * MS_STORAGE_STATUS_COUNT + r.c, 1);
 	return 0;
 }
 

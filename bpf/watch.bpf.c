@@ -10,20 +10,21 @@ struct {
 	__type(value, __u32);
 } watch_active SEC(".maps");
 
-/* Events sent: [0] PUT, [1] DELETE. */
+/* Events sent, by slot * 2 + type: 0 PUT, 1 DELETE. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, MS_NODE_SLOTS * 2);
 	__type(key, __u32);
 	__type(value, __u64);
 } watch_events SEC(".maps");
 
 static __always_inline int watch_set_active(void *ctx, __u32 active)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, slot;
 
 	probe_hit(ctx);
-	bpf_map_update_elem(&watch_active, &tgid, &active, BPF_ANY);
+	if (current_slot(&slot) == 0)
+		bpf_map_update_elem(&watch_active, &tgid, &active, BPF_ANY);
 	return 0;
 }
 
@@ -41,14 +42,15 @@ int BPF_KPROBE(watch_cancel, __s64 watch_id, __u32 active)
 
 static long watch_record(__u32 i, void *ctx)
 {
+	struct ms_batch *w = ctx;
 	struct ms_probe_rec r;
 
-	if (batch_read(&r, ((struct ms_batch *)ctx)->recs, i))
+	if (batch_read(&r, w->recs, i))
 		return 1;
 	if (r.kind != MS_REC_WATCH_EVENTS)
 		return 0;
-	slot_add(&watch_events, 0, r.val >> 32);
-	slot_add(&watch_events, 1, r.val & 0xffffffffu);
+	slot_add(&watch_events, w->slot * 2, r.val >> 32);
+	slot_add(&watch_events, w->slot * 2 + 1, r.val & 0xffffffffu);
 	return 0;
 }
 

@@ -20,7 +20,10 @@
  * request that completes later on the event loop is timed from begin to end.
  */
 #define MS_PROBE_ABI_MAJOR 1
-#define MS_PROBE_ABI_MINOR 6
+/* 1.6: the storage ops commit and fsync, the engines bbolt and wal and the status error (what a
+ * Go etcd's sites report); 1.7: ms_probe_raft_status and struct ms_probe_limits (the member
+ * subsystem). */
+#define MS_PROBE_ABI_MINOR 7
 
 #include "ms_methods.h"
 
@@ -207,6 +210,32 @@ struct ms_probe_batch {
 	struct ms_probe_rec rec[MS_BATCH_BUFS][MS_PROBE_BATCH_MAX];
 };
 
+/* The store's configured limits (since 1.7), as ms_probe_raft_status points at them; 0 is
+ * no limit. Filled once at start-up, before the first status. */
+struct ms_probe_limits {
+	MS_PROBE_U64 max_connections; /* --max-connections */
+	MS_PROBE_U64 rate_limit_milli; /* --rate-limit, calls per 1000 s (it may be below 1/s) */
+	MS_PROBE_U64 rate_burst_milli; /* --rate-burst * 1000 (the rate limit when not set) */
+	MS_PROBE_U64 max_leases;      /* --max-leases */
+	MS_PROBE_U64 max_watches;     /* --max-watches */
+};
+
+/* The names of the limits, in the order of struct ms_probe_limits (the `limit` label; the
+ * agent exports the two rates per second). */
+#define MS_PROBE_LIMITS(X)                                                         \
+	X(MAX_CONNECTIONS, "max_connections")                                      \
+	X(RATE_LIMIT, "rate_limit")                                                \
+	X(RATE_BURST, "rate_burst")                                                \
+	X(MAX_LEASES, "max_leases")                                                \
+	X(MAX_WATCHES, "max_watches")
+
+#define MS_PROBE_LIMIT_ENUM_(id, name) MS_LIMIT_##id,
+enum ms_probe_limit {
+	MS_PROBE_LIMITS(MS_PROBE_LIMIT_ENUM_)
+	MS_LIMIT_COUNT
+};
+#undef MS_PROBE_LIMIT_ENUM_
+
 #ifndef __bpf__
 
 #ifdef __cplusplus
@@ -328,6 +357,23 @@ void ms_probe_auth_authenticate(uint32_t result);
  * nothing.
  */
 void ms_probe_auth_authorize(uint64_t req_id, uint32_t method, uint32_t result);
+
+
+/*
+ * member (since 1.7): each member, once at start-up (before its first batch, with term and
+ * leader 0) and then on every tick of its raft poll timer (every 20 ms), says who it is and
+ * what it knows of the cluster: `node` its raft node id (as in the raft probes), `term` its current
+ * raft term, `leader` the node id of the leader it knows (itself when it leads; 0 while it
+ * knows none), `limits` its configured limits (ms_probe_limits_info; valid for the process's
+ * lifetime). So a probe attached late learns the process's member id within a tick,
+ * a process that stops ticking (exited, stopped, its loop stuck) is noticed, and every
+ * leader change a member sees is one change of `leader`.
+ */
+void ms_probe_raft_status(uint64_t node, uint64_t term, uint64_t leader,
+			  const struct ms_probe_limits *limits);
+
+/* What the store passes as `limits` (since 1.7). */
+extern struct ms_probe_limits ms_probe_limits_info;
 
 /*
  * The batch probe (since 1.5): `b` holds 0..MS_PROBE_BATCH_MAX records in each buffer (at

@@ -244,6 +244,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* the start-up revision reaches an attached batch probe before the port opens */
+	ms_probe_limits_info = (struct ms_probe_limits){
+		a.max_connections, (uint64_t)(a.rate_limit * 1000),
+		(uint64_t)((a.rate_burst > 0 ? a.rate_burst : a.rate_limit) * 1000), a.max_leases, a.max_watches };
+	ms_probe_raft_status(cluster.self_id, 0, 0, &ms_probe_limits_info);
 	ms_trace_flush();
 	/* lease ids are drawn when grants apply, so every member draws the same ones */
 	ms_lease_table_seed(leases, cluster.cluster_id);

@@ -164,6 +164,18 @@ MS_PROBE_FN void ms_probe_auth_authorize(uint64_t req_id, uint32_t method, uint3
 	MS_PROBE_BODY();
 }
 
+struct ms_probe_limits ms_probe_limits_info;
+
+MS_PROBE_FN void ms_probe_raft_status(uint64_t node, uint64_t term, uint64_t leader,
+				      const struct ms_probe_limits *limits)
+{
+	(void)node;
+	(void)term;
+	(void)leader;
+	(void)limits;
+	MS_PROBE_BODY();
+}
+
 /*
  * The batch probe's semaphore. It lives in a section with file contents (like SystemTap's
  * .probes) because the kernel finds a uprobe's reference counter by its offset in the file:

@@ -242,7 +242,6 @@ void ms_raft_kick(struct ms_raft *rn)
 	uv_idle_start(&rn->kick, on_kick);
 }
 
-/* Leadership changes have no libraft callback: the node looks every POLL_MS. */
 /* The name of member `id` for log lines ("?" if it is not one). */
 static const char *peer_name(struct ms_raft *rn, uint64_t id)
 {
@@ -283,6 +282,7 @@ static void log_leadership(struct ms_raft *rn)
 	}
 }
 
+/* Leadership changes have no libraft callback: the node looks every POLL_MS. */
 void ms_raft_poll(struct ms_raft *rn)
 {
 	bool leader = raft_state(rn->raft) == RAFT_LEADER;
@@ -290,6 +290,8 @@ void ms_raft_poll(struct ms_raft *rn)
 
 	if (rn->n_peers > 1)
 		log_leadership(rn);
+	ms_probe_raft_status(rn->opts.node_id, ms_raft_term(rn), ms_raft_leader_id(rn),
+			     &ms_probe_limits_info);
 	if (leader && !rn->was_leader) {
 		rn->published_ms = 0;
 		if (rn->leader_fn)

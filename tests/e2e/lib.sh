@@ -86,7 +86,8 @@ wait_until() {
 	return 1
 }
 
-# start_metastore PORT [ARGS...]: starts the store in the background; sets MS_PID.
+# start_metastore PORT [ARGS...]: starts the store in the background; sets MS_PID and NODE
+# (its member id, the `node` label of its series).
 start_metastore() {
 	local port=$1
 	shift
@@ -100,6 +101,7 @@ start_metastore() {
 		fail "metastore on port $port did not start"
 	wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" ||
 		fail "metastore on port $port did not start"
+	NODE=$(member_id "$port")
 }
 
 # start_agent PORT ARGS...: starts the agent in the background; waits for /health; sets AGENT_PID.
@@ -137,6 +139,20 @@ assert_sample() {
 	local got
 	got=$(sample_value "$1" "$2")
 	[ "$got" = "$3" ] || fail "$2: expected $3, got '${got:-<absent>}'"
+}
+
+# node_series SERIES NODE: SERIES with node="NODE" as its first label, the form of every
+# family that comes from a store process.
+node_series() {
+	case $1 in
+	*'{'*) printf '%s{node="%s",%s' "${1%%\{*}" "$2" "${1#*\{}" ;;
+	*) printf '%s{node="%s"}' "$1" "$2" ;;
+	esac
+}
+
+# assert_node_sample FILE NODE SERIES EXPECTED: assert_sample of SERIES of member NODE.
+assert_node_sample() {
+	assert_sample "$1" "$(node_series "$3" "$2")" "$4"
 }
 
 # check_exposition FILE: promtool check metrics accepts FILE. The metric contract names two

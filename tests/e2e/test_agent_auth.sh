@@ -22,8 +22,8 @@ ctl user grant-role alice r >/dev/null
 ctl put secret s >/dev/null
 ctl auth enable >/dev/null 2>&1 # its first AuthEnable fails until it grants the root role
 scrape >"$E2E_TMP/m0"
-assert_sample "$E2E_TMP/m0" 'auth_authentication_total{result="success"}' 0
-assert_sample "$E2E_TMP/m0" 'auth_authorization_total{result="allowed"}' 0
+assert_node_sample "$E2E_TMP/m0" "$NODE" 'auth_authentication_total{result="success"}' 0
+assert_node_sample "$E2E_TMP/m0" "$NODE" 'auth_authorization_total{result="allowed"}' 0
 
 # Each etcdctl run with --user authenticates once, then makes its one request: K allowed
 # and J denied requests make K + J successful authentications; M logins fail.
@@ -40,10 +40,10 @@ ctl get k >/dev/null 2>&1 && fail "a request without a user was allowed"
 
 scrape >"$E2E_TMP/m"
 check_exposition "$E2E_TMP/m"
-assert_sample "$E2E_TMP/m" 'auth_authentication_total{result="success"}' $((K + J))
-assert_sample "$E2E_TMP/m" 'auth_authentication_total{result="failure"}' "$M"
-assert_sample "$E2E_TMP/m" 'auth_authorization_total{result="allowed"}' "$K"
-assert_sample "$E2E_TMP/m" 'auth_authorization_total{result="denied"}' $((J + 1))
+assert_node_sample "$E2E_TMP/m" "$NODE" 'auth_authentication_total{result="success"}' $((K + J))
+assert_node_sample "$E2E_TMP/m" "$NODE" 'auth_authentication_total{result="failure"}' "$M"
+assert_node_sample "$E2E_TMP/m" "$NODE" 'auth_authorization_total{result="allowed"}' "$K"
+assert_node_sample "$E2E_TMP/m" "$NODE" 'auth_authorization_total{result="denied"}' $((J + 1))
 grep -qxF '# TYPE auth_authentication_total counter' "$E2E_TMP/m" || fail "no counter TYPE line"
 # The batch probe's site is a 5-byte NOP (the optimized uprobe path); it carried one record
 # per Authenticate call and per permission check.
@@ -55,6 +55,6 @@ assert_sample "$E2E_TMP/m" 'metastore_agent_probe_records_total{subsystem="auth"
 as root:rootpw auth disable >/dev/null
 ctl get k >/dev/null
 scrape >"$E2E_TMP/m2"
-assert_sample "$E2E_TMP/m2" 'auth_authorization_total{result="allowed"}' $((K + 1))
-assert_sample "$E2E_TMP/m2" 'auth_authentication_total{result="success"}' $((K + J + 1))
+assert_node_sample "$E2E_TMP/m2" "$NODE" 'auth_authorization_total{result="allowed"}' $((K + 1))
+assert_node_sample "$E2E_TMP/m2" "$NODE" 'auth_authentication_total{result="success"}' $((K + J + 1))
 echo "PASS $E2E_NAME"

@@ -25,8 +25,8 @@ for i in $(seq $N_PUT); do ctl put "key$i" "value$i" >/dev/null; done
 ctl get key --prefix >/dev/null
 scrape >"$E2E_TMP/m2"
 check_exposition "$E2E_TMP/m2"
-assert_sample "$E2E_TMP/m2" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' "$N_PUT"
-assert_sample "$E2E_TMP/m2" 'grpc_server_request_total{method="/etcdserverpb.KV/Range",code="OK"}' 1
+assert_node_sample "$E2E_TMP/m2" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' "$N_PUT"
+assert_node_sample "$E2E_TMP/m2" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Range",code="OK"}' 1
 assert_sample "$E2E_TMP/m2" "mvcc_current_revision{node=\"$(member_id "$MS_PORT")\"}" $((1 + N_PUT))
 # Each call is a begin and an end record; the batch probe carries them (and the mvcc
 # records) in at most one hit per record, usually far fewer.
@@ -40,7 +40,7 @@ hits=$(awk -v k='metastore_agent_probe_hits_total{subsystem="grpc",function="ms_
 assert_sample "$E2E_TMP/m2" 'metastore_agent_record_faults_total{subsystem="grpc"}' 0
 
 # Connections: the gauge follows open client connections, back to 0 when they close.
-active_is() { scrape | grep -qx "grpc_server_active_connections $1"; }
+active_is() { scrape | grep -qxF "$(node_series grpc_server_active_connections "$NODE") $1"; }
 wait_until 5 active_is 0 || fail "active connections not 0 after etcdctl exited"
 exec 5<>"/dev/tcp/127.0.0.1/$MS_PORT"
 exec 6<>"/dev/tcp/127.0.0.1/$MS_PORT"

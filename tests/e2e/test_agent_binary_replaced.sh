@@ -3,11 +3,11 @@
 # does) while the agent runs: the agent attaches to the new file by itself, the restarted
 # store is counted again, counters never go backwards, processes of the old file keep being
 # counted, and a replacement that cannot be probed shows in /health and the metrics.
-# Also: the agent started before any store process stays healthy with no series.
+# Also: the agent started before any store process stays healthy with no series; while the
+# member is stopped /health names it.
 . "$(dirname "$0")/lib.sh"
 need_root
 
-put_ok='grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}'
 # two records (begin, end) per call
 grpc_records='metastore_agent_probe_records_total{subsystem="grpc",function="ms_probe_batch"}'
 reattached=metastore_agent_binary_reattach_total
@@ -39,12 +39,12 @@ for fam in grpc_server_request_total grpc_server_request_duration_seconds storag
 	storage_operation_duration_seconds mvcc_current_revision grpc_server_panic_total; do
 	grep -q "^$fam[{ _]" "$E2E_TMP/m0" && fail "$fam has series before any store ran"
 done
-# Families shown from the start (so that rates begin at 0) are all 0.
+# Every series carries its member: none before a member reported, only the families' TYPE.
 for fam in grpc_server_in_flight_requests grpc_server_active_connections watch_active_total \
-	watch_events_sent_total lease_active_total lease_operations_total mvcc_compaction_total; do
-	grep -q "^$fam[{ ]" "$E2E_TMP/m0" || fail "$fam missing"
-	bad=$(grep "^$fam[{ ]" "$E2E_TMP/m0" | grep -v ' 0$' || true)
-	[ -z "$bad" ] || fail "non-zero before any store ran: $bad"
+	watch_events_sent_total lease_active_total lease_operations_total mvcc_compaction_total \
+	metastore_up; do
+	grep -q "^# TYPE $fam " "$E2E_TMP/m0" || fail "$fam missing"
+	grep -q "^$fam[{ ]" "$E2E_TMP/m0" && fail "$fam has series before any store ran"
 done
 assert_sample "$E2E_TMP/m0" "$reattached" 0
 assert_sample "$E2E_TMP/m0" "$reattach_errors" 0
@@ -53,6 +53,8 @@ assert_sample "$E2E_TMP/m0" 'metastore_agent_probe_attached{subsystem="grpc",fun
 # Generation 1: the original file.
 MS_PORT=$(free_port)
 start_metastore "$MS_PORT"
+put_ok=$(node_series 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' "$NODE")
+down="member $NODE is down (its process exited or stopped reporting)"
 for i in 1 2 3; do ctl put "a$i" v >/dev/null; done
 scrape >"$E2E_TMP/m1"
 assert_sample "$E2E_TMP/m1" "$put_ok" 3
@@ -65,16 +67,17 @@ kill -TERM "$MS_PID"
 wait "$MS_PID" 2>/dev/null || true
 replace "$ORIG"
 wait_until 5 metric_is "$reattached" 1 || fail "no re-attach after the binary was replaced: $(scrape | grep reattach)"
-[ "$(health)" = ok ] || fail "/health after re-attach: $(health)"
+[ "$(health)" = "unhealthy: $down" ] || fail "/health after re-attach, member stopped: $(health)"
 start_metastore "$MS_PORT"
+[ "$(health)" = ok ] || fail "/health with the member back: $(health)"
 for i in 1 2; do ctl put "b$i" v >/dev/null; done
 rev=$(ctl get b1 -w json | jq -r .header.revision)
 scrape >"$E2E_TMP/m2"
 assert_sample "$E2E_TMP/m2" "$put_ok" 5
-assert_sample "$E2E_TMP/m2" 'grpc_server_request_total{method="/etcdserverpb.KV/Range",code="OK"}' 2
+assert_node_sample "$E2E_TMP/m2" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Range",code="OK"}' 2
 [ "$(revision "$E2E_TMP/m2")" = "$rev" ] || fail "revision of the new store '$(revision "$E2E_TMP/m2")', it says $rev"
 assert_sample "$E2E_TMP/m2" "$grpc_records" 14
-assert_sample "$E2E_TMP/m2" 'grpc_server_in_flight_requests{method="/etcdserverpb.KV/Put"}' 0
+assert_node_sample "$E2E_TMP/m2" "$NODE" 'grpc_server_in_flight_requests{method="/etcdserverpb.KV/Put"}' 0
 assert_sample "$E2E_TMP/m2" "$reattach_errors" 0
 check_exposition "$E2E_TMP/m2"
 
@@ -90,7 +93,8 @@ MS_PORT=$OLD_PORT ctl put c2 v >/dev/null
 scrape >"$E2E_TMP/m3"
 assert_sample "$E2E_TMP/m3" "$put_ok" 7
 assert_sample "$E2E_TMP/m3" "$grpc_records" 18
-assert_sample "$E2E_TMP/m3" grpc_server_active_connections 0
+# both processes are member $NODE (same name): one series, their sum
+assert_node_sample "$E2E_TMP/m3" "$NODE" grpc_server_active_connections 0
 kill -TERM "$OLD_PID" "$MS_PID"
 wait "$OLD_PID" "$MS_PID" 2>/dev/null || true
 
@@ -100,6 +104,10 @@ replace "$E2E_TMP/stripped"
 wait_until 5 metric_is "$reattach_errors" 1 || fail "stripped replacement not reported"
 want="unhealthy: cannot attach to the replaced binary: symbol ms_probe_batch (subsystem grpc) not found in $METASTORE (stripped binary: no .symtab)"
 [ "$(health)" = "$want" ] || fail "/health with a stripped binary: '$(health)'"
+grep -qxF "metastore-agent: cannot attach to the replaced binary: ${want#unhealthy: cannot attach to the replaced binary: }" \
+	"$E2E_TMP/agent-$AGENT_PORT.log" || fail "failed re-attach not logged: $(cat "$E2E_TMP/agent-$AGENT_PORT.log")"
+[ "$(grep -c 'attached to the replaced binary' "$E2E_TMP/agent-$AGENT_PORT.log")" = 2 ] ||
+	fail "re-attachments not logged once each: $(cat "$E2E_TMP/agent-$AGENT_PORT.log")"
 code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AGENT_PORT/health")
 [ "$code" = 503 ] || fail "/health with a stripped binary: HTTP $code"
 sleep 1
@@ -112,7 +120,7 @@ assert_sample "$E2E_TMP/m4" "$reattached" 2
 # A good file again: attached, healthy, counted on top.
 replace "$ORIG"
 wait_until 5 metric_is "$reattached" 3 || fail "no re-attach after a good binary came back"
-[ "$(health)" = ok ] || fail "/health after recovery: $(health)"
+[ "$(health)" = "unhealthy: $down" ] || fail "/health after recovery, member stopped: $(health)"
 MS_PORT=$(free_port)
 start_metastore "$MS_PORT"
 ctl put d1 v >/dev/null

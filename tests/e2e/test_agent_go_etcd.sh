@@ -22,6 +22,9 @@ ETCD_PID=$!
 E2E_PIDS+=("$ETCD_PID")
 MS_PORT=$EP
 wait_until 20 ctl endpoint health || fail "etcd did not start"
+# every family carries the member id etcdctl prints (the member subsystem reads it from etcd)
+NODE=$(ctl member list | cut -d, -f1)
+[ -n "$NODE" ] || fail "etcd's member id missing"
 
 # Refusals first: nothing may be attached after them.
 out=$("$AGENT" --binary "$ETCD" --probes grpc,auth --listen 127.0.0.1:0 2>&1) &&
@@ -75,13 +78,13 @@ agent_counts() {
 		c = $0; sub(/.*code="/, "", c); sub(/".*/, "", c)
 		print m "|" c, $2
 	}
-	/^storage_operation_total\{operation="fsync",storage="wal"/ { wal += $2 }
-	/^storage_operation_total\{operation="commit",storage="bbolt"/ { bolt += $2 }
-	/^lease_operations_total\{operation="grant",status="ok"\}/ { granted = $2 }
-	/^lease_operations_total\{operation="revoke",status="ok"\}/ { revoked += $2 }
-	/^lease_operations_total\{operation="expire",status="ok"\}/ { revoked += $2; expired = $2 }
-	/^lease_operations_total\{operation="renew",status="ok"\}/ { renewed = $2 }
-	/^mvcc_compaction_total / { compactions = $2 }
+	/^storage_operation_total\{node="[0-9a-f]+",operation="fsync",storage="wal"/ { wal += $2 }
+	/^storage_operation_total\{node="[0-9a-f]+",operation="commit",storage="bbolt"/ { bolt += $2 }
+	/^lease_operations_total\{node="[0-9a-f]+",operation="grant",status="ok"\}/ { granted = $2 }
+	/^lease_operations_total\{node="[0-9a-f]+",operation="revoke",status="ok"\}/ { revoked += $2 }
+	/^lease_operations_total\{node="[0-9a-f]+",operation="expire",status="ok"\}/ { revoked += $2; expired = $2 }
+	/^lease_operations_total\{node="[0-9a-f]+",operation="renew",status="ok"\}/ { renewed = $2 }
+	/^mvcc_compaction_total\{node="[0-9a-f]+"\} / { compactions = $2 }
 	/^watch_events_sent_total\{/ { events += $2 }
 	END {
 		print "wal|-", wal + 0; print "bbolt|-", bolt + 0
@@ -115,8 +118,8 @@ timeout 3 etcdctl --endpoints="127.0.0.1:$EP" watch w >"$E2E_TMP/watch.out" 2>&1
 WATCH_PID=$!
 E2E_PIDS+=("$WATCH_PID")
 watch_in_flight() {
-	scrape | grep -q '^grpc_server_in_flight_requests{method="/etcdserverpb.Watch/Watch"} 1$' &&
-		scrape | grep -qx 'watch_active_total 1'
+	scrape | grep -qxF "$(node_series 'grpc_server_in_flight_requests{method="/etcdserverpb.Watch/Watch"}' "$NODE") 1" &&
+		scrape | grep -qxF "$(node_series watch_active_total "$NODE") 1"
 }
 wait_until 10 watch_in_flight || fail "the watch stream or its watcher is not seen"
 watchers_before=$(sample_value "$E2E_TMP/etcd-before.txt" etcd_debugging_mvcc_watcher_total)
@@ -152,25 +155,25 @@ wait_until 15 same || {
 }
 
 # The exact load is visible as such, not only as agreement.
-assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 22
-assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/DeleteRange",code="OK"}' 4
-assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/Txn",code="OK"}' 2
-assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/Compact",code="OutOfRange"}' 1
-assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.KV/Compact",code="OK"}' 1
-assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseGrant",code="OK"}' 3
-assert_sample "$E2E_TMP/agent.txt" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseRevoke",code="OK"}' 1
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 22
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/DeleteRange",code="OK"}' 4
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Txn",code="OK"}' 2
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Compact",code="OutOfRange"}' 1
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Compact",code="OK"}' 1
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseGrant",code="OK"}' 3
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseRevoke",code="OK"}' 1
 for op in grant:3 revoke:1 renew:1 expire:1; do
-	assert_sample "$E2E_TMP/agent.txt" "lease_operations_total{operation=\"${op%:*}\",status=\"ok\"}" "${op#*:}"
+	assert_node_sample "$E2E_TMP/agent.txt" "$NODE" "lease_operations_total{operation=\"${op%:*}\",status=\"ok\"}" "${op#*:}"
 done
-assert_sample "$E2E_TMP/agent.txt" 'mvcc_compaction_total' 1
-assert_sample "$E2E_TMP/agent.txt" 'watch_events_sent_total{type="PUT"}' 1
-assert_sample "$E2E_TMP/agent.txt" 'watch_events_sent_total{type="DELETE"}' 1
-assert_sample "$E2E_TMP/agent.txt" 'watch_active_total' 0
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'mvcc_compaction_total' 1
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'watch_events_sent_total{type="PUT"}' 1
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'watch_events_sent_total{type="DELETE"}' 1
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'watch_active_total' 0
 assert_sample "$E2E_TMP/etcd-after.txt" etcd_debugging_mvcc_watcher_total "$watchers_before"
 # one lease is left: the one kept alive
-assert_sample "$E2E_TMP/agent.txt" 'lease_active_total' 1
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'lease_active_total' 1
 # the gauges: etcd's own values, under the member id etcdctl prints
-node=$(ctl member list | cut -d, -f1)
+node=$NODE
 rev=$(sample_value "$E2E_TMP/etcd-after.txt" etcd_debugging_mvcc_current_revision)
 applied=$(sample_value "$E2E_TMP/etcd-after.txt" etcd_server_proposals_applied_total)
 [ -n "$node" ] && [ -n "$rev" ] && [ -n "$applied" ] || fail "etcd's member id or gauges missing"
@@ -181,13 +184,20 @@ done
 # every in-flight gauge is back to 0
 grep '^grpc_server_in_flight_requests{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
 	fail "in-flight not back to 0: $(grep '^grpc_server_in_flight_requests{' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
-# no probe hit failed a sanity check (7 checks for each of the 6 subsystems)
-[ "$(grep -c '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt")" = 42 ] ||
+# liveness from the process table; no leadership (etcd reports none to the agent) and no
+# families no Go site measures
+for f in agent.txt agent-pid.txt; do
+	assert_sample "$E2E_TMP/$f" "metastore_up{node=\"$node\"}" 1
+	grep -q '^raft_is_leader\|^raft_term\|^raft_leader_changes_total\|^grpc_server_panic_total\|^grpc_server_rate_limit_hits_total' \
+		"$E2E_TMP/$f" && fail "$f: a family the Go target does not measure is exported"
+done
+# no probe hit failed a sanity check (7 checks for each of the 6 subsystems and the member object)
+[ "$(grep -c '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt")" = 49 ] ||
 	fail "sanity counters missing"
 grep '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
 	fail "sanity checks failed: $(grep '^metastore_agent_go_sanity' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
-# the 19 probe sites, each with how the kernel handles its hits
-[ "$(grep -c '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt")" = 19 ] || fail "probe sites missing"
+# the 21 probe sites (4 of them the member subsystem's), each with how the kernel handles its hits
+[ "$(grep -c '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt")" = 21 ] || fail "probe sites missing"
 grep -q '^metastore_agent_go_probe_site{subsystem="grpc",function="google.golang.org/grpc.(\*Server).handleStream",site="stack_check_jbe",kernel="emulated"} 1$' \
 	"$E2E_TMP/agent.txt" || fail "handleStream's site missing"
 check_exposition "$E2E_TMP/agent.txt"

@@ -2,7 +2,8 @@
 # A Go etcd's --binary file replaced on disk (new inode, as cp + mv or a package upgrade does)
 # while the agent runs: the agent finds the Go sites in the new file and attaches the loaded
 # programs there, an etcd started from it is counted on the same counters, the etcd still
-# running the old file too; a replacement whose offsets are unknown turns /health to 503.
+# running the old file too, each under its own member id (node); a replacement whose offsets are
+# unknown turns /health to 503.
 source "$(dirname "$0")/lib.sh"
 
 need_root
@@ -38,11 +39,13 @@ metric_is() { scrape | grep -qxF "$1 $2"; }
 
 start_etcd one
 ONE_PORT=$EP
+node_one=$(ctl member list | cut -d, -f1)
 AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --binary "$ETCD" --probes grpc,mvcc
 for i in 1 2 3; do ctl put "a$i" v >/dev/null; done
 scrape >"$E2E_TMP/m1"
-assert_sample "$E2E_TMP/m1" "$put_ok" 3
+assert_node_sample "$E2E_TMP/m1" "$node_one" "$put_ok" 3
+assert_sample "$E2E_TMP/m1" "metastore_up{node=\"$node_one\"}" 1
 assert_sample "$E2E_TMP/m1" "$reattached" 0
 
 # The file replaced while etcd "one" runs the old one; etcd "two" starts from the new file.
@@ -53,12 +56,14 @@ start_etcd two
 for i in 1 2; do ctl put "b$i" v >/dev/null; done
 MS_PORT=$ONE_PORT ctl put a4 v >/dev/null
 scrape >"$E2E_TMP/m2"
-# 3 on one before the replacement, then 2 on two and 1 more on one
-assert_sample "$E2E_TMP/m2" "$put_ok" 6
+# 3 on one before the replacement, then 2 on two and 1 more on one, each under its node
 node_two=$(ctl member list | cut -d, -f1)
+[ "$node_two" != "$node_one" ] || fail "both members have id $node_one"
+assert_node_sample "$E2E_TMP/m2" "$node_one" "$put_ok" 4
+assert_node_sample "$E2E_TMP/m2" "$node_two" "$put_ok" 2
+assert_sample "$E2E_TMP/m2" "metastore_up{node=\"$node_two\"}" 1
 rev_two=$(ctl get b1 -w json | sed 's/.*"revision":\([0-9]*\).*/\1/')
 assert_sample "$E2E_TMP/m2" "mvcc_current_revision{node=\"$node_two\"}" "$rev_two"
-node_one=$(MS_PORT=$ONE_PORT ctl member list | cut -d, -f1)
 rev_one=$(MS_PORT=$ONE_PORT ctl get a4 -w json | sed 's/.*"revision":\([0-9]*\).*/\1/')
 assert_sample "$E2E_TMP/m2" "mvcc_current_revision{node=\"$node_one\"}" "$rev_one"
 
@@ -72,6 +77,7 @@ health | grep -q "no DWARF and build ID (none) is not in the offsets table" ||
 # what was attached keeps counting
 ctl put b3 v >/dev/null
 scrape >"$E2E_TMP/m3"
-assert_sample "$E2E_TMP/m3" "$put_ok" 7
+assert_node_sample "$E2E_TMP/m3" "$node_two" "$put_ok" 3
+assert_node_sample "$E2E_TMP/m3" "$node_one" "$put_ok" 4
 assert_sample "$E2E_TMP/m3" metastore_agent_binary_reattach_errors_total 1
-echo "replaced Go binary: re-attached, $(sample_value "$E2E_TMP/m3" "$put_ok") puts counted across both files"
+echo "replaced Go binary: re-attached, puts counted on both files: one $(sample_value "$E2E_TMP/m3" "$(node_series "$put_ok" "$node_one")"), two $(sample_value "$E2E_TMP/m3" "$(node_series "$put_ok" "$node_two")")"

@@ -31,29 +31,29 @@ dur='grpc_server_request_duration_seconds_count'
 for pair in "Put OK $N_PUT" "Range OK $N_GET" "DeleteRange OK $N_DEL" "Range OutOfRange 1" \
 	"Compact OK 1"; do
 	set -- $pair
-	sel="{method=\"/etcdserverpb.KV/$1\",code=\"$2\"}"
+	sel="{node=\"$NODE\",method=\"/etcdserverpb.KV/$1\",code=\"$2\"}"
 	assert_sample "$E2E_TMP/m1" "$req$sel" "$3"
 	assert_sample "$E2E_TMP/m1" "$dur$sel" "$3"
-	assert_sample "$E2E_TMP/m1" "grpc_server_request_duration_seconds_bucket{method=\"/etcdserverpb.KV/$1\",code=\"$2\",le=\"+Inf\"}" "$3"
+	assert_sample "$E2E_TMP/m1" "grpc_server_request_duration_seconds_bucket{node=\"$NODE\",method=\"/etcdserverpb.KV/$1\",code=\"$2\",le=\"+Inf\"}" "$3"
 done
 # Nothing else was counted: the sum over all series is the load issued.
 total=$(awk '/^grpc_server_request_total\{/ { s += $2 } END { print s + 0 }' "$E2E_TMP/m1")
 [ "$total" = $((N_PUT + N_GET + N_DEL + 2)) ] || fail "request total $total"
 for m in Range Put DeleteRange Txn Compact; do
-	assert_sample "$E2E_TMP/m1" "grpc_server_in_flight_requests{method=\"/etcdserverpb.KV/$m\"}" 0
+	assert_sample "$E2E_TMP/m1" "grpc_server_in_flight_requests{node=\"$NODE\",method=\"/etcdserverpb.KV/$m\"}" 0
 done
 
 st='storage_operation_total'
-assert_sample "$E2E_TMP/m1" "$st{operation=\"put\",storage=\"memory\",status=\"ok\"}" "$N_PUT"
-assert_sample "$E2E_TMP/m1" "$st{operation=\"range\",storage=\"memory\",status=\"ok\"}" "$N_GET"
-assert_sample "$E2E_TMP/m1" "$st{operation=\"range\",storage=\"memory\",status=\"future_revision\"}" 1
-assert_sample "$E2E_TMP/m1" "$st{operation=\"delete\",storage=\"memory\",status=\"ok\"}" "$N_DEL"
-assert_sample "$E2E_TMP/m1" "$st{operation=\"compact\",storage=\"memory\",status=\"ok\"}" 1
-assert_sample "$E2E_TMP/m1" "storage_operation_duration_seconds_count{operation=\"put\",storage=\"memory\"}" "$N_PUT"
+assert_sample "$E2E_TMP/m1" "$st{node=\"$NODE\",operation=\"put\",storage=\"memory\",status=\"ok\"}" "$N_PUT"
+assert_sample "$E2E_TMP/m1" "$st{node=\"$NODE\",operation=\"range\",storage=\"memory\",status=\"ok\"}" "$N_GET"
+assert_sample "$E2E_TMP/m1" "$st{node=\"$NODE\",operation=\"range\",storage=\"memory\",status=\"future_revision\"}" 1
+assert_sample "$E2E_TMP/m1" "$st{node=\"$NODE\",operation=\"delete\",storage=\"memory\",status=\"ok\"}" "$N_DEL"
+assert_sample "$E2E_TMP/m1" "$st{node=\"$NODE\",operation=\"compact\",storage=\"memory\",status=\"ok\"}" 1
+assert_sample "$E2E_TMP/m1" "storage_operation_duration_seconds_count{node=\"$NODE\",operation=\"put\",storage=\"memory\"}" "$N_PUT"
 
 # Revision 1 at start, one per put and per effective delete.
 assert_sample "$E2E_TMP/m1" "mvcc_current_revision{node=\"$(member_id "$MS_PORT")\"}" $((1 + N_PUT + N_DEL))
-assert_sample "$E2E_TMP/m1" 'mvcc_compaction_total' 1
+assert_node_sample "$E2E_TMP/m1" "$NODE" 'mvcc_compaction_total' 1
 
 # Counters only move with load: a second scrape with no requests in between is identical
 # in every request counter.

@@ -91,9 +91,33 @@ kill -0 "$AGENT_PID" 2>/dev/null || fail "agent died"
 [ "$(curl -s --max-time 5 "$base/health")" = ok ] || fail "/health not ok afterwards"
 for i in 1 2 3; do ctl put "k$i" v >/dev/null; done
 scrape >"$E2E_TMP/m"
-assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 3
+assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 3
 assert_sample "$E2E_TMP/m" 'metastore_agent_map_read_errors_total' 0
 check_exposition "$E2E_TMP/m"
+# Keep-alive: three GETs over one connection (health, index, a scrape); a request that
+# announces a body is answered and its connection closed (the body is never read).
+base="http://127.0.0.1:$AGENT_PORT"
+curl -sv "$base/health" "$base/" "$base/metrics" -o /dev/null -o /dev/null -o /dev/null \
+	>"$E2E_TMP/keepalive.log" 2>&1 || fail "keep-alive requests failed"
+[ "$(grep -c 'Re-using existing connection' "$E2E_TMP/keepalive.log")" = 2 ] ||
+	fail "connection not kept alive: $(grep -i -e connection -e '^< HTTP' "$E2E_TMP/keepalive.log")"
+grep -qi '^< Connection: close' "$E2E_TMP/keepalive.log" && fail "a body-less GET closed its connection"
+curl -sv -X GET --data 'x=1' "$base/health" -o /dev/null >"$E2E_TMP/body.log" 2>&1 || true
+grep -qi '^< Connection: close' "$E2E_TMP/body.log" || fail "a request with a body kept its connection"
+
+# --metrics-path: the metrics move there (the index says so), /metrics is then unknown.
+P2=$(free_port)
+"$AGENT" --pid "$MS_PID" --listen "127.0.0.1:$P2" --metrics-path /prom/metrics >"$E2E_TMP/agent-path.log" 2>&1 &
+P2_PID=$!
+E2E_PIDS+=("$P2_PID")
+wait_until 20 curl -sf "http://127.0.0.1:$P2/health" || fail "agent with --metrics-path did not start"
+curl -sf "http://127.0.0.1:$P2/prom/metrics" | grep -q '^metastore_agent_build_info{' || fail "/prom/metrics has no metrics"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P2/metrics")" = 404 ] || fail "/metrics still served"
+curl -sf "http://127.0.0.1:$P2/" | grep -qF '<a href="/prom/metrics">/prom/metrics</a>' || fail "index does not link /prom/metrics"
+grep -q "serving http://127.0.0.1:$P2/prom/metrics\$" "$E2E_TMP/agent-path.log" || fail "start-up line: $(cat "$E2E_TMP/agent-path.log")"
+kill -TERM "$P2_PID"
+wait "$P2_PID" || fail "agent with --metrics-path exited non-zero"
+
 kill -TERM "$AGENT_PID"
 rc=0
 wait "$AGENT_PID" || rc=$?

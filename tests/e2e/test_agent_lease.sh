@@ -16,19 +16,19 @@ C=$(grant 1)
 ctl lease keep-alive --once "$A" >/dev/null
 ctl lease revoke "$B" >/dev/null
 ctl lease revoke "$B" >/dev/null 2>&1 && fail "second revoke succeeded"
-wait_until 10 metric_is 'lease_operations_total{operation="expire",status="ok"}' 1 ||
+wait_until 10 metric_is "$(node_series 'lease_operations_total{operation="expire",status="ok"}' "$NODE")" 1 ||
 	fail "lease $C did not expire"
 [ -n "$C" ] || fail "no lease granted"
 
 scrape >"$E2E_TMP/m"
 check_exposition "$E2E_TMP/m"
 ops='lease_operations_total'
-assert_sample "$E2E_TMP/m" "$ops{operation=\"grant\",status=\"ok\"}" 3
-assert_sample "$E2E_TMP/m" "$ops{operation=\"renew\",status=\"ok\"}" 1
-assert_sample "$E2E_TMP/m" "$ops{operation=\"revoke\",status=\"ok\"}" 1
-assert_sample "$E2E_TMP/m" "$ops{operation=\"revoke\",status=\"not_found\"}" 1
-assert_sample "$E2E_TMP/m" "$ops{operation=\"expire\",status=\"ok\"}" 1
+assert_node_sample "$E2E_TMP/m" "$NODE" "$ops{operation=\"grant\",status=\"ok\"}" 3
+assert_node_sample "$E2E_TMP/m" "$NODE" "$ops{operation=\"renew\",status=\"ok\"}" 1
+assert_node_sample "$E2E_TMP/m" "$NODE" "$ops{operation=\"revoke\",status=\"ok\"}" 1
+assert_node_sample "$E2E_TMP/m" "$NODE" "$ops{operation=\"revoke\",status=\"not_found\"}" 1
+assert_node_sample "$E2E_TMP/m" "$NODE" "$ops{operation=\"expire\",status=\"ok\"}" 1
 # Granted 3, revoked 1, expired 1: what etcdctl lists.
-assert_sample "$E2E_TMP/m" 'lease_active_total' 1
+assert_node_sample "$E2E_TMP/m" "$NODE" 'lease_active_total' 1
 [ "$(ctl lease list | head -1)" = "found 1 leases" ] || fail "etcdctl lists $(ctl lease list | head -1)"
 echo "PASS $E2E_NAME"

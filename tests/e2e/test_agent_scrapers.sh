@@ -10,7 +10,7 @@ MS_PORT=$(free_port)
 start_metastore "$MS_PORT"
 start_agent "$AGENT_PORT" --binary "$METASTORE" --probes all
 for i in 1 2 3 4 5; do ctl put "k$i" v >/dev/null; done
-put_ok='grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}'
+put_ok=$(node_series 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' "$NODE")
 
 # Rounds of N concurrent curls (gzip and OpenMetrics mixed in); each writes "code time" to
 # its own file. Bounded: --max-time 10 each, and the whole round must end within 20 s.

@@ -12,7 +12,7 @@ MS_PORT=$(free_port)
 start_metastore "$MS_PORT"
 start_agent "$AGENT_PORT" --binary "$METASTORE" --probes all
 for i in 1 2; do ctl put "k$i" v >/dev/null; done
-put_ok='grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}'
+put_ok=$(node_series 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' "$NODE")
 
 t0=$(date +%s)
 silent=()

@@ -17,7 +17,7 @@ E2E_PIDS+=($W_ALL)
 etcdctl --endpoints="127.0.0.1:$MS_PORT" watch k1 --rev=2 >"$E2E_TMP/w_k1" 2>&1 &
 W_K1=$!
 E2E_PIDS+=($W_K1)
-wait_until 10 metric_is watch_active_total 2 || fail "watch_active_total is not 2"
+wait_until 10 metric_is "$(node_series watch_active_total "$NODE")" 2 || fail "watch_active_total is not 2"
 
 for k in k1 k2 k3; do ctl put "$k" v >/dev/null; done   # w_all: 3 PUT, w_k1: 1 PUT
 ctl del k1 >/dev/null                                 # both: 1 DELETE
@@ -27,13 +27,13 @@ wait_until 10 seen w_k1 '^DELETE$' 1 || fail "w_k1 did not get the delete"
 
 scrape >"$E2E_TMP/m"
 check_exposition "$E2E_TMP/m"
-assert_sample "$E2E_TMP/m" 'watch_events_sent_total{type="PUT"}' 4
-assert_sample "$E2E_TMP/m" 'watch_events_sent_total{type="DELETE"}' 2
-assert_sample "$E2E_TMP/m" 'watch_active_total' 2
+assert_node_sample "$E2E_TMP/m" "$NODE" 'watch_events_sent_total{type="PUT"}' 4
+assert_node_sample "$E2E_TMP/m" "$NODE" 'watch_events_sent_total{type="DELETE"}' 2
+assert_node_sample "$E2E_TMP/m" "$NODE" 'watch_active_total' 2
 
 # A watcher whose client goes away is gone from the gauge.
 kill "$W_K1"
-wait_until 10 metric_is watch_active_total 1 || fail "watch_active_total did not drop to 1"
+wait_until 10 metric_is "$(node_series watch_active_total "$NODE")" 1 || fail "watch_active_total did not drop to 1"
 kill "$W_ALL"
-wait_until 10 metric_is watch_active_total 0 || fail "watch_active_total did not drop to 0"
+wait_until 10 metric_is "$(node_series watch_active_total "$NODE")" 0 || fail "watch_active_total did not drop to 0"
 echo "PASS $E2E_NAME"

@@ -111,7 +111,7 @@ check_logs
 
 # --- agent flows ---
 scrape >"$E2E_TMP/m"
-assert_sample "$E2E_TMP/m" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 24
+assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 24
 check_exposition "$E2E_TMP/m"
 curl -s --max-time 5 -H 'Accept: application/openmetrics-text; version=1.0.0' "$base/metrics" | tail -n 1 |
 	grep -qx '# EOF' || fail "OpenMetrics scrape"
@@ -150,13 +150,13 @@ AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --pid "$MS_PID" --user nobody
 ctl put p1 v >/dev/null
 scrape >"$E2E_TMP/m2"
-assert_sample "$E2E_TMP/m2" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
+assert_node_sample "$E2E_TMP/m2" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
 stop "$AGENT_PID" "metastore-agent --user"
 AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --pid "$MS_PID"
 ctl put p2 v >/dev/null
 scrape >"$E2E_TMP/m3"
-assert_sample "$E2E_TMP/m3" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
+assert_node_sample "$E2E_TMP/m3" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Put",code="OK"}' 1
 stop "$AGENT_PID" "metastore-agent --pid"
 stop "$MS_PID" "metastore (2)"
 # Bad command lines exit through the error paths: no leak there either.

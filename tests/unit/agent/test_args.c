@@ -64,6 +64,14 @@ static void test_valid(void **state)
 		  .bpf_stats = false },
 		{ { "--probes", "grpc", "--probes", "all", "--pid", "1" }, NULL, 1, ALL, DEF,
 		  .bpf_stats = false },
+		/* flags take true/false on the command line as in the file and the environment */
+		{ { "--pid", "1", "--bpf-stats=false" }, NULL, 1, ALL, DEF, .bpf_stats = false },
+		{ { "--pid", "1", "--bpf-stats", "false" }, NULL, 1, ALL, DEF, .bpf_stats = false },
+		{ { "--bpf-stats", "true", "--pid", "1" }, NULL, 1, ALL, DEF, .bpf_stats = true },
+		{ { "--bpf-stats=yes", "--bpf-stats", "off", "--pid", "1" }, NULL, 1, ALL, DEF,
+		  .bpf_stats = false },
+		{ { "--bpf-stats", "--pid", "1" }, NULL, 1, ALL, DEF, .bpf_stats = true },
+		{ { "--help=true" }, NULL, 0, ALL, DEF, .help = true },
 		/* --help, --version and --list-probes need no target and win over a bad combination. */
 		{ { "--help" }, NULL, 0, ALL, DEF, .help = true },
 		{ { "-h", "--binary", "/x", "--pid", "3" }, "/x", 3, ALL, DEF, .help = true },
@@ -139,8 +147,27 @@ static void test_invalid(void **state)
 		{ { "--pi", "5" }, "unknown option --pi" },
 		{ { "-p", "5" }, "unexpected argument '-p'" },
 		{ { "metastore" }, "unexpected argument 'metastore'" },
-		{ { "--help=yes" }, "--help takes no value" },
-		{ { "--bpf-stats=1", "--pid", "1" }, "--bpf-stats takes no value" },
+		{ { "--help=maybe" }, "--help: expects true or false, not 'maybe'" },
+		{ { "--bpf-stats=2", "--pid", "1" }, "--bpf-stats: expects true or false, not '2'" },
+		{ { "--bpf-stats=", "--pid", "1" }, "--bpf-stats: expects true or false, not ''" },
+		/* a word that is no boolean after a flag is an argument of its own */
+		{ { "--pid", "1", "--bpf-stats", "maybe" }, "unexpected argument 'maybe'" },
+		{ { "--pid", "1", "--target-uid", "no-such-user-x" },
+		  "--target-uid: no such user 'no-such-user-x'" },
+		{ { "--pid", "1", "--target-uid=" }, "--target-uid: no such user ''" },
+		{ { "--pid", "1", "--target-uid=99999999999" }, "--target-uid: invalid uid '99999999999'" },
+		{ { "--pid", "1", "--target-cgroup=" }, "--target-cgroup: empty path" },
+		{ { "--pid", "1", "--btf=" }, "--btf: empty path" },
+		{ { "--pid", "1", "--metrics-path=/" },
+		  "--metrics-path: '/' is not a path like /metrics (not / or /health)" },
+		{ { "--pid", "1", "--metrics-path=/health" },
+		  "--metrics-path: '/health' is not a path like /metrics (not / or /health)" },
+		{ { "--pid", "1", "--metrics-path", "stats" },
+		  "--metrics-path: 'stats' is not a path like /metrics (not / or /health)" },
+		{ { "--pid", "1", "--metrics-path=/a\"b" },
+		  "--metrics-path: '/a\"b' is not a path like /metrics (not / or /health)" },
+		{ { "--pid", "1", "--metrics-path=/a?b" },
+		  "--metrics-path: '/a?b' is not a path like /metrics (not / or /health)" },
 		{ { "--pid", "1", "--probes", "grpc,bogus" }, "--probes: unknown subsystem 'bogus'" },
 		{ { "--pid", "1", "--probes", "GRPC" }, "--probes: unknown subsystem 'GRPC'" },
 		{ { "--pid", "1", "--probes", "grpc," }, "--probes: empty subsystem name in 'grpc,'" },
@@ -264,17 +291,27 @@ static void test_help(void **state)
 	static const char head[] =
 		"usage: metastore-agent (--binary PATH | --pid PID) [options]\n\n"
 		"Attaches eBPF uprobes to a metastore and serves its metrics in the Prometheus\n"
-		"text format on /metrics (also /health and /). Needs root and kernel BTF.\n\n"
+		"text format on /metrics (also /health and /). Needs kernel BTF and CAP_BPF,\n"
+		"CAP_PERFMON, CAP_SYS_ADMIN and CAP_SETPCAP (root has them).\n\n"
 		"options:\n"
 		"  --binary PATH            probe every process running this metastore executable\n"
 		"  --pid PID                probe one running metastore process\n"
 		"  --probes LIST            subsystems to probe, comma-separated, or all (default all)\n"
 		"  --listen ADDR:PORT       HTTP listen address (default 127.0.0.1:9464)\n"
+		"  --metrics-path PATH      where the metrics are served (default /metrics)\n"
+		"  --web-config PATH        TLS and basic auth for HTTP (tls_server_config, basic_auth_users)\n"
 		"  --buckets LIST           latency bucket bounds in seconds, increasing\n"
 		"  --bpf-stats              turn on kernel.bpf_stats_enabled for BPF run-time metrics\n"
 		"  --user USER              after attaching, run as USER (all capabilities are dropped anyway)\n"
+		"  --target-uid UID         count only store processes of this uid (or user name)\n"
+		"  --target-cgroup PATH     count only store processes in this cgroup v2\n"
+		"  --target-pidns PATH      count only store processes in this pid namespace (/proc/PID/ns/pid)\n"
+		"  --btf PATH               kernel BTF file (default /sys/kernel/btf/vmlinux)\n"
 		"  --config PATH            YAML file of settings; environment and command line win\n"
+		"  --log-level LEVEL        error, warn, info (default) or debug\n"
+		"  --log-format FORMAT      text (default) or json: one object per line\n"
 		"  --verbose                print libbpf messages\n"
+		"  --check                  check the settings, kernel and target binary; attach nothing\n"
 		"  --list-probes            list subsystems, their probe functions and metrics\n"
 		"  --version                print the version\n"
 		"  --help                   this text (also -h)\n\n"
@@ -304,9 +341,54 @@ static void test_help(void **state)
 	free(got);
 }
 
+/* --target-uid takes a uid or a user name; --target-cgroup a path (resolved at start). */
+static void test_targets(void **state)
+{
+	static const struct {
+		const char *args[MAX_ARGV];
+		bool has_uid;
+		uint32_t uid;
+		const char *cgroup;
+	} cases[] = {
+		{ { "--pid", "1" }, false, 0, NULL },
+		{ { "--pid", "1", "--target-uid", "0" }, true, 0, NULL },
+		{ { "--pid", "1", "--target-uid=65534" }, true, 65534, NULL },
+		{ { "--pid", "1", "--target-uid=root" }, true, 0, NULL },
+		{ { "--pid", "1", "--target-cgroup", "/system.slice/metastore.service" }, false, 0,
+		  "/system.slice/metastore.service" },
+	};
+	struct agent_args m;
+	char merr[256] = "";
+
+	/* and --metrics-path, default and set */
+	assert_int_equal(parse((const char *[]){ "--pid", "1", NULL }, &m, merr, sizeof(merr)), 0);
+	assert_string_equal(m.metrics_path, "/metrics");
+	agent_args_release(&m);
+	assert_int_equal(parse((const char *[]){ "--pid", "1", "--metrics-path", "/prom/metrics", NULL },
+			       &m, merr, sizeof(merr)), 0);
+	assert_string_equal(m.metrics_path, "/prom/metrics");
+	agent_args_release(&m);
+
+	(void)state;
+	for (size_t i = 0; i < LEN(cases); i++) {
+		struct agent_args a;
+		char err[256] = "";
+
+		assert_int_equal(parse(cases[i].args, &a, err, sizeof(err)), 0);
+		assert_int_equal(a.has_target_uid, cases[i].has_uid);
+		assert_int_equal(a.target_uid, cases[i].uid);
+		if (cases[i].cgroup)
+			assert_string_equal(a.target_cgroup, cases[i].cgroup);
+		else
+			assert_null(a.target_cgroup);
+		agent_args_release(&a);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_buckets_option),
 		cmocka_unit_test(test_invalid),

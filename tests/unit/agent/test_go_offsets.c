@@ -111,10 +111,11 @@ static void test_etcd_table(void **state)
 	b = go_offsets_known(ETCD_BUILD_ID);
 	assert_non_null(b);
 	if (access(ETCD_PATH, R_OK) != 0)
-		skip();
+		fail_msg("needs Debian's etcd at %s (etcd-server, in the Makefile's DEB_PKGS)", ETCD_PATH);
 	assert_int_equal(gopclntab_open(ETCD_PATH, &t), 0);
 	if (strcmp(gopclntab_build_id(t), ETCD_BUILD_ID) != 0) {
 		gopclntab_free(t);
+		print_message("%s is not etcd 3.4.23 of Debian bookworm: skipped\n", ETCD_PATH);
 		skip();
 	}
 	assert_int_equal(go_offsets_resolve(ETCD_PATH, t, &off, &source, err, sizeof(err)), 0);

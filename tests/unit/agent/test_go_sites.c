@@ -112,11 +112,13 @@ static void test_etcd(void **state)
 
 	(void)state;
 	if (access(ETCD_PATH, R_OK) != 0)
-		skip();
+		fail_msg("needs Debian's etcd at %s (etcd-server, in the Makefile's DEB_PKGS)", ETCD_PATH);
 	assert_int_equal(gopclntab_open(ETCD_PATH, &t), 0);
 	if (strcmp(gopclntab_build_id(t), ETCD_BUILD_ID) != 0) {
 		gopclntab_free(t);
-		skip(); /* another etcd build: the offsets below are this one's */
+		/* another etcd build: the offsets below are this one's */
+		print_message("%s is not etcd 3.4.23 of Debian bookworm: skipped\n", ETCD_PATH);
+		skip();
 	}
 	for (size_t i = 0; i < sizeof(stack_checks) / sizeof(stack_checks[0]); i++) {
 		assert_int_equal(go_site_stack_check(t, stack_checks[i].func, &site, err, sizeof(err)),

@@ -68,7 +68,7 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct http_handlers h = { fake_metrics, fake_health, NULL };
+	struct http_handlers h = { .metrics = fake_metrics, .health = fake_health };
 
 	if (!fx)
 		return -1;
@@ -447,8 +447,8 @@ static void test_scrape_limit(void **state)
 static void test_new_errors(void **state)
 {
 	struct fixture *fx = *state;
-	struct http_handlers h = { fake_metrics, fake_health, &fx->fake };
-	struct http_handlers no_health = { fake_metrics, NULL, NULL };
+	struct http_handlers h = { .metrics = fake_metrics, .health = fake_health, .arg = &fx->fake };
+	struct http_handlers no_health = { .metrics = fake_metrics };
 	static const char *const bad[] = { "nohost", "127.0.0.1", "127.0.0.1:99999", "1.2.3:80",
 					   "localhost:80", "[::1]80" };
 	struct http_server *s = (struct http_server *)&h;
