@@ -252,7 +252,8 @@ static bool url_list(struct kv_pb_arena *a, const char *addr, char ***urls, size
 	if (!list)
 		return false;
 	list[0] = (char *)(list + 1);
-	snprintf(list[0], len, "http://%s", addr);
+	/* an address published with its scheme (https://) keeps it */
+	snprintf(list[0], len, "%s%s", strstr(addr, "://") ? "" : "http://", addr);
 	*urls = list;
 	*n = 1;
 	return true;

@@ -1,4 +1,4 @@
-/* Unit tests for peer TLS (metastore/raft/peer_tls.c): two sessions in memory with certificates
+/* Unit tests for peer TLS (metastore/rpc/tls.c): two sessions in memory with certificates
  * a throwaway CA (made with the openssl command) signs; who is accepted, who refused and why. */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,26 +12,26 @@
 #include <cmocka.h>
 
 #include "peer_certs.h"
-#include "raft/peer_tls.h"
+#include "rpc/tls.h"
 
-static struct ms_peer_tls_ctx *ctx_of(const char *who, bool cert_auth)
+static struct ms_tls_ctx *ctx_of(const char *who, bool cert_auth)
 {
 	char crt[32], key[32];
-	struct ms_peer_tls_cfg cfg;
-	struct ms_peer_tls_ctx *c;
+	struct ms_tls_cfg cfg;
+	struct ms_tls_ctx *c;
 	char err[256];
 
 	snprintf(crt, sizeof(crt), "%s.crt", who);
 	snprintf(key, sizeof(key), "%s.key", who);
-	cfg = (struct ms_peer_tls_cfg){ .cert_file = path(crt), .key_file = path(key),
+	cfg = (struct ms_tls_cfg){ .cert_file = path(crt), .key_file = path(key),
 				   .ca_file = path("ca.crt"), .client_cert_auth = cert_auth };
-	assert_int_equal(ms_peer_tls_ctx_new(&cfg, &c, err, sizeof(err)), 0);
+	assert_int_equal(ms_tls_ctx_new(&cfg, &c, err, sizeof(err)), 0);
 	return c;
 }
 
 /* Moves bytes between the two sessions until both handshakes end. Returns the server's and
  * the client's results (0, or -EPROTO with their reasons). */
-static void run_handshake(struct ms_peer_tls *srv, struct ms_peer_tls *cli, int *rs, int *rc, char *ws,
+static void run_handshake(struct ms_tls *srv, struct ms_tls *cli, int *rs, int *rc, char *ws,
 			  char *wc)
 {
 	uint8_t buf[65536];
@@ -41,31 +41,31 @@ static void run_handshake(struct ms_peer_tls *srv, struct ms_peer_tls *cli, int 
 		size_t n;
 
 		if (*rc == -EAGAIN)
-			*rc = ms_peer_tls_handshake(cli, wc, 256);
-		while ((n = ms_peer_tls_out_take(cli, buf, sizeof(buf))))
-			assert_int_equal(ms_peer_tls_feed(srv, buf, n), 0);
+			*rc = ms_tls_handshake(cli, wc, 256);
+		while ((n = ms_tls_out_take(cli, buf, sizeof(buf))))
+			assert_int_equal(ms_tls_feed(srv, buf, n), 0);
 		if (*rs == -EAGAIN)
-			*rs = ms_peer_tls_handshake(srv, ws, 256);
-		while ((n = ms_peer_tls_out_take(srv, buf, sizeof(buf))))
-			assert_int_equal(ms_peer_tls_feed(cli, buf, n), 0);
+			*rs = ms_tls_handshake(srv, ws, 256);
+		while ((n = ms_tls_out_take(srv, buf, sizeof(buf))))
+			assert_int_equal(ms_tls_feed(cli, buf, n), 0);
 	}
 }
 
 /* Bytes written on one side come out of the other, exactly. */
-static void roundtrip(struct ms_peer_tls *from, struct ms_peer_tls *to, const char *msg)
+static void roundtrip(struct ms_tls *from, struct ms_tls *to, const char *msg)
 {
 	uint8_t buf[4096];
 	char got[64], why[256];
 	size_t n;
 	ssize_t r;
 
-	assert_int_equal(ms_peer_tls_write(from, msg, strlen(msg), why, sizeof(why)), 0);
-	while ((n = ms_peer_tls_out_take(from, buf, sizeof(buf))))
-		assert_int_equal(ms_peer_tls_feed(to, buf, n), 0);
-	r = ms_peer_tls_read(to, got, sizeof(got), why, sizeof(why));
+	assert_int_equal(ms_tls_write(from, msg, strlen(msg), why, sizeof(why)), 0);
+	while ((n = ms_tls_out_take(from, buf, sizeof(buf))))
+		assert_int_equal(ms_tls_feed(to, buf, n), 0);
+	r = ms_tls_read(to, got, sizeof(got), why, sizeof(why));
 	assert_int_equal(r, (ssize_t)strlen(msg));
 	assert_memory_equal(got, msg, strlen(msg));
-	assert_int_equal(ms_peer_tls_read(to, got, sizeof(got), why, sizeof(why)), -EAGAIN);
+	assert_int_equal(ms_tls_read(to, got, sizeof(got), why, sizeof(why)), -EAGAIN);
 }
 
 static void test_cases(void **state)
@@ -90,14 +90,14 @@ static void test_cases(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct ms_peer_tls_ctx *cs = ctx_of(cases[i].server, cases[i].cert_auth);
-		struct ms_peer_tls_ctx *cc = ctx_of(cases[i].client, false);
-		struct ms_peer_tls *srv, *cli;
+		struct ms_tls_ctx *cs = ctx_of(cases[i].server, cases[i].cert_auth);
+		struct ms_tls_ctx *cc = ctx_of(cases[i].client, false);
+		struct ms_tls *srv, *cli;
 		char ws[256] = "", wc[256] = "";
 		int rs, rc;
 
-		assert_int_equal(ms_peer_tls_new(cs, true, NULL, &srv), 0);
-		assert_int_equal(ms_peer_tls_new(cc, false, cases[i].peer_ip, &cli), 0);
+		assert_int_equal(ms_tls_new(cs, true, NULL, &srv), 0);
+		assert_int_equal(ms_tls_new(cc, false, cases[i].peer_ip, &cli), 0);
 		run_handshake(srv, cli, &rs, &rc, ws, wc);
 		if (cases[i].cli_why && *cases[i].cli_why) {
 			assert_int_equal(rc, -EPROTO);
@@ -115,10 +115,10 @@ static void test_cases(void **state)
 			roundtrip(cli, srv, "raft handshake and messages");
 			roundtrip(srv, cli, "and back");
 		}
-		ms_peer_tls_free(srv);
-		ms_peer_tls_free(cli);
-		ms_peer_tls_ctx_free(cs);
-		ms_peer_tls_ctx_free(cc);
+		ms_tls_free(srv);
+		ms_tls_free(cli);
+		ms_tls_ctx_free(cs);
+		ms_tls_ctx_free(cc);
 	}
 }
 
@@ -146,10 +146,10 @@ static void test_ctx_errors(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct ms_peer_tls_cfg cfg = { .cert_file = cases[i].cert ? path(cases[i].cert) : NULL,
+		struct ms_tls_cfg cfg = { .cert_file = cases[i].cert ? path(cases[i].cert) : NULL,
 					  .key_file = cases[i].key ? path(cases[i].key) : NULL,
 					  .ca_file = path(cases[i].ca) };
-		struct ms_peer_tls_ctx *c = (struct ms_peer_tls_ctx *)1;
+		struct ms_tls_ctx *c = (struct ms_tls_ctx *)1;
 		char err[256] = "", want[256];
 
 		if (cases[i].flag)
@@ -157,7 +157,7 @@ static void test_ctx_errors(void **state)
 				 cases[i].reason);
 		else
 			snprintf(want, sizeof(want), "peer TLS needs --peer-cert-file and --peer-key-file");
-		assert_int_equal(ms_peer_tls_ctx_new(&cfg, &c, err, sizeof(err)), -EINVAL);
+		assert_int_equal(ms_tls_ctx_new(&cfg, &c, err, sizeof(err)), -EINVAL);
 		assert_null(c);
 		assert_string_equal(err, want);
 	}
