@@ -10,27 +10,13 @@
 # sees it, and member list shows the leader's https:// client URL.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
+. "$(dirname "$0")/pki.sh"
 
-command -v openssl >/dev/null || fail "needs openssl (Debian package openssl)"
 [ -x /usr/bin/etcd ] || fail "needs Debian's etcd 3.4 (/usr/bin/etcd, package etcd-server)"
 # etcd takes ETCD_* variables as its configuration: none of the caller's reach the control
 for v in $(env | sed -n 's/^\(ETCD_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
 
-D=$E2E_TMP/pki
-mkdir -p "$D"
-printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n' >"$D/ext"
-# gen_ca NAME / gen_cert CA NAME: an EC P-256 CA, and a certificate it signs (CN NAME, IP
-# 127.0.0.1, server and client use)
-gen_ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj "/CN=$1" -keyout "$D/$1.key" -out "$D/$1.crt" 2>/dev/null || fail "openssl CA $1"
-}
-gen_cert() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$2" \
-		-keyout "$D/$2.key" -out "$D/$2.csr" 2>/dev/null &&
-		openssl x509 -req -in "$D/$2.csr" -CA "$D/$1.crt" -CAkey "$D/$1.key" -CAcreateserial \
-			-days 2 -extfile "$D/ext" -out "$D/$2.crt" 2>/dev/null || fail "openssl cert $2"
-}
+pki_init
 gen_ca ca
 gen_ca rogue-ca
 for n in server root alice n1 n2 n3; do gen_cert ca "$n"; done
