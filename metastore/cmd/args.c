@@ -362,6 +362,12 @@ int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t le
 		snprintf(err, len, "https:// client URLs need --cert-file and --key-file");
 		return -EINVAL;
 	}
+	/* etcd ignores them there; here nobody runs believing clients are verified when not */
+	if (!a->client_https && (a->cert_file || a->key_file || a->ca_file || a->client_cert_auth)) {
+		snprintf(err, len, "--cert-file, --key-file, --trusted-ca-file and --client-cert-auth "
+			 "need https:// in --listen-client-urls");
+		return -EINVAL;
+	}
 	if (a->heartbeat_ms * 2 > a->election_ms) {
 		snprintf(err, len, "--election-timeout must be at least twice --heartbeat-interval");
 		return -EINVAL;

@@ -255,8 +255,11 @@ int ms_tls_peer_cn(struct ms_tls *s, char *buf, size_t len)
 
 	if (!x || SSL_get_verify_result(s->ssl) != X509_V_OK)
 		return -ENOENT;
-	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, (int)len);
-	if (n <= 0 || (size_t)n >= len || strlen(buf) != (size_t)n) {
+	/* its length first: OpenSSL cuts a long one silently */
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, NULL, 0);
+	if (n <= 0 || (size_t)n >= len ||
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, (int)len) != n ||
+	    strlen(buf) != (size_t)n) {
 		buf[0] = '\0';
 		return -ENOENT;
 	}

@@ -14,7 +14,7 @@
 #include "peer_certs.h"
 #include "rpc/tls.h"
 
-static struct ms_tls_ctx *ctx_of(const char *who, bool cert_auth)
+static struct ms_tls_ctx *ctx_alpn(const char *who, bool cert_auth, bool alpn)
 {
 	char crt[32], key[32];
 	struct ms_tls_cfg cfg;
@@ -24,9 +24,15 @@ static struct ms_tls_ctx *ctx_of(const char *who, bool cert_auth)
 	snprintf(crt, sizeof(crt), "%s.crt", who);
 	snprintf(key, sizeof(key), "%s.key", who);
 	cfg = (struct ms_tls_cfg){ .cert_file = path(crt), .key_file = path(key),
-				   .ca_file = path("ca.crt"), .client_cert_auth = cert_auth };
+				   .ca_file = path("ca.crt"), .client_cert_auth = cert_auth,
+				   .flag_prefix = alpn ? "" : NULL, .alpn_h2 = alpn };
 	assert_int_equal(ms_tls_ctx_new(&cfg, &c, err, sizeof(err)), 0);
 	return c;
+}
+
+static struct ms_tls_ctx *ctx_of(const char *who, bool cert_auth)
+{
+	return ctx_alpn(who, cert_auth, false);
 }
 
 /* Moves bytes between the two sessions until both handshakes end. Returns the server's and
@@ -163,11 +169,111 @@ static void test_ctx_errors(void **state)
 	}
 }
 
+/* The client port's way: ALPN h2 offered and taken (or not offered: still served); the CN
+ * of a client certificate only once it was verified (--client-cert-auth). */
+static void test_client_port(void **state)
+{
+	static const struct {
+		bool cert_auth, client_alpn;
+		int cn_rc;
+		const char *cn;
+	} cases[] = {
+		{ true, true, 0, "n2" },
+		{ true, false, 0, "n2" },
+		{ false, true, -ENOENT, "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ms_tls_ctx *cs = ctx_alpn("n1", cases[i].cert_auth, true);
+		struct ms_tls_ctx *cc = ctx_alpn("n2", false, cases[i].client_alpn);
+		struct ms_tls *srv, *cli;
+		char ws[256] = "", wc[256] = "", cn[64] = "";
+		int rs, rc;
+
+		assert_int_equal(ms_tls_new(cs, true, NULL, &srv), 0);
+		assert_int_equal(ms_tls_new(cc, false, "127.0.0.1", &cli), 0);
+		assert_int_equal(ms_tls_peer_cn(srv, cn, sizeof(cn)), -ENOENT);
+		run_handshake(srv, cli, &rs, &rc, ws, wc);
+		assert_int_equal(rs, 0);
+		assert_int_equal(rc, 0);
+		assert_int_equal(ms_tls_peer_cn(srv, cn, sizeof(cn)), cases[i].cn_rc);
+		assert_string_equal(cn, cases[i].cn);
+		/* the client always verifies the server */
+		assert_int_equal(ms_tls_peer_cn(cli, cn, sizeof(cn)), 0);
+		assert_string_equal(cn, "n1");
+		assert_int_equal(ms_tls_peer_cn(cli, cn, 2), -ENOENT); /* does not fit */
+		roundtrip(cli, srv, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+		roundtrip(srv, cli, "settings");
+		ms_tls_free(srv);
+		ms_tls_free(cli);
+		ms_tls_ctx_free(cs);
+		ms_tls_ctx_free(cc);
+	}
+}
+
+/* What the first bytes of a connection on a TLS port say. */
+static void test_first_bytes(void **state)
+{
+	struct ms_tls_ctx *cc = ctx_alpn("n2", false, true);
+	struct ms_tls *cli;
+	uint8_t hello[4096];
+	size_t n;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(ms_tls_new(cc, false, "127.0.0.1", &cli), 0);
+	assert_int_equal(ms_tls_handshake(cli, why, sizeof(why)), -EAGAIN);
+	n = ms_tls_out_take(cli, hello, sizeof(hello));
+	assert_true(n > 5);
+	assert_true(ms_tls_looks_like_tls(hello, n));
+	assert_true(ms_tls_looks_like_tls(hello, 1));
+	assert_false(ms_tls_looks_like_tls("PRI * HTTP/2.0", 14));
+	assert_false(ms_tls_looks_like_tls("GET / HTTP/1.1", 14));
+	assert_false(ms_tls_looks_like_tls("", 0));
+	ms_tls_free(cli);
+	ms_tls_ctx_free(cc);
+}
+
+/* The client port's flags are named as etcd names them. */
+static void test_client_flag_names(void **state)
+{
+	char crt[128], key[128], rogue[128], ca[128], missing[128];
+	struct ms_tls_cfg cfg = { .key_file = key, .flag_prefix = "" };
+	struct ms_tls_ctx *c;
+	char err[256], want[256];
+
+	(void)state;
+	/* path() keeps only its last four results */
+	snprintf(crt, sizeof(crt), "%s", path("n1.crt"));
+	snprintf(key, sizeof(key), "%s", path("n1.key"));
+	snprintf(rogue, sizeof(rogue), "%s", path("rogue.key"));
+	snprintf(ca, sizeof(ca), "%s", path("ca.crt"));
+	snprintf(missing, sizeof(missing), "%s", path("missing.crt"));
+	assert_int_equal(ms_tls_ctx_new(&cfg, &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "client TLS needs --cert-file and --key-file");
+	cfg.cert_file = crt;
+	cfg.ca_file = missing;
+	assert_int_equal(ms_tls_ctx_new(&cfg, &c, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "--trusted-ca-file %s: %s", missing,
+		 "error:80000002:system library::No such file or directory");
+	assert_string_equal(err, want);
+	cfg.ca_file = ca;
+	cfg.key_file = rogue;
+	assert_int_equal(ms_tls_ctx_new(&cfg, &c, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "--key-file %s: %s", rogue,
+		 "error:05800074:x509 certificate routines::key values mismatch");
+	assert_string_equal(err, want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_ctx_errors),
+		cmocka_unit_test(test_client_port),
+		cmocka_unit_test(test_first_bytes),
+		cmocka_unit_test(test_client_flag_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
