@@ -7,7 +7,8 @@
 # certificate's CN is the user, with no password: alice may write her prefix only, root
 # administers. (c) Three members with https:// client and peer URLs: etcdctl through a
 # follower writes (forwarded over TLS to the leader), a serializable read on that follower
-# sees it, and member list shows the leader's https:// client URL.
+# sees it, and member list shows the leader's https:// client URL. (d) metastore only: the
+# handshake deadline and the connection limit cover connections stuck in a TLS handshake.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 . "$(dirname "$0")/pki.sh"
@@ -148,11 +149,56 @@ check_client_certs() {
 	stop_pid "$SRV_PID"
 }
 
+# silent_tls PORT SECONDS: opens a connection that sends the first 3 bytes of a TLS record
+# and nothing more; prints after how many seconds the server closed it ("open" if it did not
+# within SECONDS).
+silent_tls() {
+	python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"\x16\x03\x01")
+t = time.time()
+s.settimeout(float(sys.argv[2]))
+try:
+    s.recv(1)
+    print(round(time.time() - t, 1))
+except ConnectionResetError:
+    print(round(time.time() - t, 1))
+except socket.timeout:
+    print("open")
+' "$1" "$2"
+}
+
+# check_tls_deadlines: metastore's --handshake-timeout covers the TLS handshake, and at
+# --max-connections a client with TLS takes the place of a connection stuck in its TLS
+# handshake (etcd 3.4 has neither bound: not compared)
+check_tls_deadlines() {
+	local port t
+	port=$(free_port)
+	start_server metastore "$port" --handshake-timeout 500 --max-connections 2
+	t=$(silent_tls "$port" 5)
+	[ "$t" != open ] && awk -v t="$t" 'BEGIN { exit !(t >= 0.4 && t <= 2) }' ||
+		fail "a silent TLS handshake was closed after $t s (--handshake-timeout 500)"
+	wait_until 15 grep -q "1 without a TLS and HTTP/2 handshake within 500 ms" "$SRV_LOG" ||
+		fail "the TLS handshake deadline not logged: $(cat "$SRV_LOG")"
+	local s1 s2
+	silent_tls "$port" 10 >"$E2E_TMP/silent1" &
+	s1=$!
+	silent_tls "$port" 10 >"$E2E_TMP/silent2" &
+	s2=$!
+	sleep 0.2
+	[ "$(tctl "$port" - put full 1)" = OK ] ||
+		fail "no room for a TLS client next to 2 silent handshakes at --max-connections 2"
+	wait "$s1" "$s2"
+	stop_pid "$SRV_PID"
+}
+
 declare -A PLAIN_OUT CERT_OUT CN_OUT
 for kind in etcd metastore; do
 	check_server_tls "$kind"
 	check_client_certs "$kind"
 done
+check_tls_deadlines
 
 # --- (c) three members, https:// client and peer URLs ---------------------------------
 # cluster_flags NAME CPORT PPORT: etcd's client and peer TLS flags of member NAME
