@@ -29,17 +29,20 @@ void ms_conn_tls_free(struct ms_conn *c)
 	c->tls_cn = NULL;
 }
 
-/* The handshake failed: its alert goes out, then the connection closes (ms_conn_flush). */
+/* The handshake failed: its alert goes out (the client learns why), then the connection
+ * closes, from ms_conn_flush once the write is done. */
 static void tls_failed(struct ms_conn *c, const char *why)
 {
 	struct ms_server *s = c->srv;
+	struct ms_buf out = { 0 };
 
 	s->n_tls_failed++;
 	snprintf(s->tls_why, sizeof(s->tls_why), "%s", why);
 	ms_conn_guard_log(s);
 	c->tls_dead = true;
 	uv_read_stop((uv_stream_t *)&c->tcp);
-	ms_conn_flush(c);
+	if (ms_conn_tls_seal(c, &out) || !out.len || ms_conn_write_raw(c, out.data, out.len))
+		ms_conn_close(c);
 }
 
 /* Plain text on a TLS port. A gRPC client is served plain HTTP/2 that ends each of its calls
