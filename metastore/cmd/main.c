@@ -349,6 +349,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	maintenance_service_set_log(maint, log_line);
+	maintenance_service_set_peer_https(maint, cluster.peer_https);
 	maintenance_service_register(maint, app.srv);
 	auth = ms_auth_new(a.bcrypt_cost, (int64_t)a.auth_token_ttl_s * 1000);
 	if (!auth) {

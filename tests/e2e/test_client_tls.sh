@@ -7,7 +7,7 @@
 # certificate's CN is the user, with no password: alice may write her prefix only, root
 # administers. (c) Three members with https:// client and peer URLs: etcdctl through a
 # follower writes (forwarded over TLS to the leader), a serializable read on that follower
-# sees it, and member list shows the leader's https:// client URL. (d) metastore only: the
+# sees it, and member list shows the leader's https:// client and peer URLs. (d) metastore only: the
 # handshake deadline and the connection limit cover connections stuck in a TLS handshake.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
@@ -226,6 +226,8 @@ check_cluster() {
 	out=$(tctl "${CPORT[$f]}" root member list -w json)
 	[ "$(jq -r --arg n "$l" '.members[] | select(.name == $n) | .clientURLs[0]' <<<"$out")" = "https://127.0.0.1:${CPORT[$l]}" ] ||
 		fail "$kind: member list: $out"
+	[ "$(jq -r --arg n "$l" '.members[] | select(.name == $n) | .peerURLs[0]' <<<"$out")" = "https://127.0.0.1:${RPORT[$l]}" ] ||
+		fail "$kind: member list peer URLs: $out"
 	rc=0
 	out=$(tctl "${CPORT[$f]}" - get c1 2>&1) || rc=$?
 	[ "$rc" != 0 ] || fail "$kind: a follower served a client without a certificate"
