@@ -53,12 +53,16 @@ static enum policy policy_of(uint32_t method)
 }
 
 /* The call's user: 0 with *user NULL when it sent no token, -MS_AUTH_ETOKEN when the token
- * is unknown or expired. */
+ * is unknown or expired. Without a token, as etcd does, the CN of the client certificate a
+ * TLS port verified (--client-cert-auth) is the user. */
 static int call_user(struct auth_service *svc, struct grpc_call *call, const char **user)
 {
 	*user = NULL;
-	if (!call->token)
+	if (!call->token) {
+		/* a member forwarding a call is not the user who made it */
+		*user = call->forwarded ? NULL : grpc_call_tls_cn(call);
 		return 0;
+	}
 	if (ms_auth_tokens_lookup(ms_auth_tokens(svc->auth), call->token,
 				  (int64_t)uv_now(svc->loop), user))
 		return -MS_AUTH_ETOKEN;

@@ -21,6 +21,7 @@ struct maintenance_service {
 	void (*log)(const char *fmt, ...);
 	char *name;
 	char *client_url;
+	bool peer_https; /* peer URLs are https:// */
 };
 
 int maintenance_service_new(struct kv_service *kv, const char *name, const char *client_url,
@@ -40,6 +41,11 @@ int maintenance_service_new(struct kv_service *kv, const char *name, const char 
 	}
 	*out = ms;
 	return 0;
+}
+
+void maintenance_service_set_peer_https(struct maintenance_service *ms, bool https)
+{
+	ms->peer_https = https;
 }
 
 void maintenance_service_free(struct maintenance_service *ms)
@@ -263,15 +269,18 @@ static void maint_alarm(struct grpc_call *call, const uint8_t *msg, size_t len, 
 }
 
 /* A one-URL list "http://ADDR" in the arena; false when out of memory. */
-static bool url_list(struct kv_pb_arena *a, const char *addr, char ***urls, size_t *n)
+static bool url_list(struct kv_pb_arena *a, const char *addr, bool https, char ***urls,
+		     size_t *n)
 {
-	size_t len = strlen(addr) + sizeof("http://");
+	size_t len = strlen(addr) + sizeof("https://");
 	char **list = kv_pb_alloc(a, sizeof(*list) + len);
 
 	if (!list)
 		return false;
 	list[0] = (char *)(list + 1);
-	snprintf(list[0], len, "http://%s", addr);
+	/* an address published with its scheme (https://) keeps it */
+	snprintf(list[0], len, "%s%s", strstr(addr, "://") ? "" : https ? "https://" : "http://",
+		 addr);
 	*urls = list;
 	*n = 1;
 	return true;
@@ -308,14 +317,15 @@ static void member_list(struct grpc_call *call, const uint8_t *msg, size_t len, 
 			etcdserverpb__member__init(m);
 			m->id = peers[i].id;
 			m->name = (char *)peers[i].name;
-			if (reachable && !url_list(&a, peers[i].address, &m->peerurls, &m->n_peerurls))
+			if (reachable && !url_list(&a, peers[i].address, ms->peer_https,
+						   &m->peerurls, &m->n_peerurls))
 				goto nomem;
 			/* client URLs: this member's own, others' once published (when they led) */
 			if (peers[i].id == ms->kv->member_id) {
 				m->clienturls = &ms->client_url;
 				m->n_clienturls = 1;
 			} else if (peers[i].client[0] &&
-				   !url_list(&a, peers[i].client, &m->clienturls, &m->n_clienturls)) {
+				   !url_list(&a, peers[i].client, false, &m->clienturls, &m->n_clienturls)) {
 				goto nomem;
 			}
 			members[i] = m;

@@ -12,6 +12,9 @@ struct maintenance_service;
 int maintenance_service_new(struct kv_service *kv, const char *name, const char *client_url,
 			    struct maintenance_service **out);
 
+/* Peer URLs are listed as https:// (the members' peers speak TLS), else http://. */
+void maintenance_service_set_peer_https(struct maintenance_service *ms, bool https);
+
 /* Frees the services; NULL is allowed. */
 void maintenance_service_free(struct maintenance_service *ms);
 

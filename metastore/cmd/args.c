@@ -13,11 +13,17 @@ enum opt_id { OPT_LISTEN, OPT_LISTEN_URLS, OPT_DATA_DIR, OPT_NAME, OPT_MAX_REQ, 
 	      OPT_RATE_LIMIT, OPT_RATE_BURST, OPT_INITIAL_CLUSTER, OPT_ELECTION, OPT_HEARTBEAT,
 	      OPT_SNAPSHOT_COUNT, OPT_MAX_LEASES, OPT_MAX_WATCHES, OPT_BCRYPT_COST, OPT_AUTH_TOKEN_TTL,
 	      OPT_QUOTA, OPT_LISTEN_PEER, OPT_ADVERTISE_PEER, OPT_PEER_CERT, OPT_PEER_KEY,
-	      OPT_PEER_CA, OPT_PEER_CERT_AUTH, OPT_HELP, OPT_VERSION };
+	      OPT_PEER_CA, OPT_PEER_CERT_AUTH, OPT_ADVERTISE_CLIENT, OPT_CERT, OPT_KEY, OPT_CA,
+	      OPT_CERT_AUTH, OPT_HELP, OPT_VERSION };
 
 static const struct ms_cli_opt options[] = {
 	{ "listen", OPT_LISTEN, "IP:PORT", "client gRPC address (default 127.0.0.1:2379)" },
-	{ "listen-client-urls", OPT_LISTEN_URLS, "URL", "etcd-style form of --listen: http://IP:PORT" },
+	{ "listen-client-urls", OPT_LISTEN_URLS, "URL", "etcd-style form of --listen: http://IP:PORT, or https://IP:PORT for TLS clients" },
+	{ "advertise-client-urls", OPT_ADVERTISE_CLIENT, "URL", "this member's client URL as members list it and followers forward to it (default: the listen URL)" },
+	{ "cert-file", OPT_CERT, "FILE", "certificate (PEM chain) for https:// clients; also presented by a follower forwarding to its leader" },
+	{ "key-file", OPT_KEY, "FILE", "its private key (PEM)" },
+	{ "trusted-ca-file", OPT_CA, "FILE", "CAs that sign client certificates and the leader's certificate (default: the system's)" },
+	{ "client-cert-auth", OPT_CERT_AUTH, NULL, "clients must present a certificate signed by those CAs; with auth enabled its CN is the user" },
 	{ "data-dir", OPT_DATA_DIR, "DIR", "data directory (default ./default.metastore)" },
 	/* Response headers carry ids hashed from the name, so they stay the same across runs. */
 	{ "name", OPT_NAME, "NAME", "member name; cluster/member ids derive from it (default default)" },
@@ -123,21 +129,38 @@ static int apply(struct ms_args *a, enum opt_id id, const char *v, char *err, si
 			return -EINVAL;
 		}
 		return 0;
-	case OPT_LISTEN_URLS:
-		/* The first URL; only cleartext HTTP/2 is served. */
-		if (strncmp(v, "http://", 7) != 0) {
-			snprintf(err, len, "--listen-client-urls: '%s' is not an http:// URL", v);
-			return -EINVAL;
-		} else {
-			char first[128];
-			size_t l = strcspn(v + 7, ",/");
+	case OPT_LISTEN_URLS: {
+		/* the first URL: cleartext HTTP/2, or TLS for https:// */
+		size_t skip = strncmp(v, "https://", 8) == 0 ? 8 : strncmp(v, "http://", 7) == 0 ? 7 : 0;
+		char first[128];
+		size_t l = strcspn(v + skip, ",/");
 
-			snprintf(first, sizeof(first), "%.*s", (int)l, v + 7);
-			if (parse_hostport(first, a)) {
-				snprintf(err, len, "--listen-client-urls: invalid address in '%s'", v);
-				return -EINVAL;
-			}
+		if (!skip) {
+			snprintf(err, len, "--listen-client-urls: '%s' is not an http(s):// URL", v);
+			return -EINVAL;
 		}
+		snprintf(first, sizeof(first), "%.*s", (int)l, v + skip);
+		if (parse_hostport(first, a)) {
+			snprintf(err, len, "--listen-client-urls: invalid address in '%s'", v);
+			return -EINVAL;
+		}
+		a->client_https = skip == 8;
+		return 0;
+	}
+	case OPT_ADVERTISE_CLIENT:
+		return parse_peer_url("advertise-client-urls", v, &a->advertise_client, err, len);
+	case OPT_CERT:
+	case OPT_KEY:
+	case OPT_CA:
+		if (!*v) {
+			snprintf(err, len, "--%s: empty file name", id == OPT_CERT ? "cert-file" :
+				 id == OPT_KEY ? "key-file" : "trusted-ca-file");
+			return -EINVAL;
+		}
+		*(id == OPT_CERT ? &a->cert_file : id == OPT_KEY ? &a->key_file : &a->ca_file) = v;
+		return 0;
+	case OPT_CERT_AUTH:
+		a->client_cert_auth = true;
 		return 0;
 	case OPT_DATA_DIR:
 		a->data_dir = v;
@@ -318,12 +341,32 @@ int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t le
 			a->peer_client_cert_auth = argv[i][24] == 't';
 			continue;
 		}
+		if (strcmp(argv[i], "--client-cert-auth=true") == 0 ||
+		    strcmp(argv[i], "--client-cert-auth=false") == 0) {
+			a->client_cert_auth = argv[i][19] == 't';
+			continue;
+		}
 		e = ms_cli_next(argc, argv, &i, options, NR_OPTIONS, &id, &val, err, len);
 		if (e)
 			return e;
 		e = apply(a, (enum opt_id)id, val, err, len);
 		if (e)
 			return e;
+	}
+	if (a->advertise_client.addr[0] && a->advertise_client.https != a->client_https) {
+		snprintf(err, len, "--advertise-client-urls: its scheme must be that of "
+			 "--listen-client-urls");
+		return -EINVAL;
+	}
+	if (a->client_https && (!a->cert_file || !a->key_file)) {
+		snprintf(err, len, "https:// client URLs need --cert-file and --key-file");
+		return -EINVAL;
+	}
+	/* etcd ignores them there; here nobody runs believing clients are verified when not */
+	if (!a->client_https && (a->cert_file || a->key_file || a->ca_file || a->client_cert_auth)) {
+		snprintf(err, len, "--cert-file, --key-file, --trusted-ca-file and --client-cert-auth "
+			 "need https:// in --listen-client-urls");
+		return -EINVAL;
 	}
 	if (a->heartbeat_ms * 2 > a->election_ms) {
 		snprintf(err, len, "--election-timeout must be at least twice --heartbeat-interval");
@@ -335,7 +378,7 @@ int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t le
 void ms_args_help(FILE *out)
 {
 	fprintf(out, "usage: metastore [options]\n\n"
-		     "An etcd-v3-compatible key-value store: gRPC over cleartext HTTP/2, MVCC\n"
+		     "An etcd-v3-compatible key-value store: gRPC over HTTP/2 (cleartext or TLS), MVCC\n"
 		     "revisions, raft replication (libraft) with a durable log in the data dir.\n"
 		     "Works with etcdctl (ETCDCTL_API=3).\n\noptions:\n");
 	ms_cli_print_options(out, options, NR_OPTIONS);

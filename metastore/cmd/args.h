@@ -49,6 +49,10 @@ struct ms_args {
 	struct ms_peer_url advertise_peer; /* --initial-advertise-peer-urls */
 	const char *peer_cert_file, *peer_key_file, *peer_ca_file; /* NULL: not given */
 	bool peer_client_cert_auth;
+	bool client_https;                 /* --listen-client-urls https://: clients speak TLS */
+	struct ms_peer_url advertise_client; /* --advertise-client-urls; addr "": the listen one */
+	const char *cert_file, *key_file, *ca_file; /* client TLS; NULL: not given */
+	bool client_cert_auth;             /* clients need a certificate those CAs signed */
 	bool help, version;
 };
 

@@ -21,6 +21,7 @@
 #include "raft/raftnode.h"
 #include "raft/transport.h"
 #include "rpc/server.h"
+#include "rpc/tls.h"
 #include "store/snapshot.h"
 #include "probe/trace.h"
 #include "probe/trace_loop.h"
@@ -35,6 +36,7 @@ struct app {
 	struct lease_service *leases;
 	struct ms_raft *raft;
 	struct ms_forward *fwd;
+	struct ms_tls_ctx *client_tls; /* https:// client URLs; NULL: plain text */
 	struct kv_service *kv;
 	struct ms_snap_parts snap;
 	uv_signal_t sigint, sigterm;
@@ -252,20 +254,37 @@ int main(int argc, char **argv)
 	/* lease ids are drawn when grants apply, so every member draws the same ones */
 	ms_lease_table_seed(leases, cluster.cluster_id);
 	app.snap = (struct ms_snap_parts){ .mvcc = mvcc, .leases = leases, .alarms = &app.alarms };
+	if (a.client_https) {
+		struct ms_tls_cfg tc = { .cert_file = a.cert_file, .key_file = a.key_file,
+					 .ca_file = a.ca_file, .client_cert_auth = a.client_cert_auth,
+					 .flag_prefix = "", .alpn_h2 = true };
+
+		if (ms_tls_ctx_new(&tc, &app.client_tls, err, sizeof(err))) {
+			fprintf(stderr, "metastore: %s\n", err);
+			goto cleanup;
+		}
+	}
 	so = (struct ms_server_opts){ .host = a.host, .port = a.port,
 				      .max_connections = a.max_connections,
 				      .handshake_timeout_ms = a.handshake_timeout_ms,
 				      .idle_timeout_ms = a.idle_timeout_ms,
 				      .max_recv_bytes = a.max_request_bytes + MS_GRPC_OVERHEAD_BYTES,
 				      .rate_limit = a.rate_limit,
-				      .rate_burst = a.rate_burst > 0 ? a.rate_burst : a.rate_limit };
+				      .rate_burst = a.rate_burst > 0 ? a.rate_burst : a.rate_limit,
+				      .tls = app.client_tls };
 	e = ms_server_new(loop, &so, &app.srv);
 	if (e) {
 		fprintf(stderr, "metastore: cannot listen on %s:%u: %s\n", a.host, a.port,
 			uv_strerror(e));
 		goto cleanup;
 	}
-	snprintf(client_addr, sizeof(client_addr), "%s:%u", a.host, ms_server_port(app.srv));
+	/* what followers forward to: a scheme only for TLS, as older logs hold bare addresses */
+	if (a.advertise_client.addr[0])
+		snprintf(client_addr, sizeof(client_addr), "%s%s", a.client_https ? "https://" : "",
+			 a.advertise_client.addr);
+	else
+		snprintf(client_addr, sizeof(client_addr), "%s%s:%u",
+			 a.client_https ? "https://" : "", a.host, ms_server_port(app.srv));
 	ro = (struct ms_raft_opts){ .node_id = cluster.self_id, .dir = raft_dir,
 				    .peers = cluster.members, .n_peers = cluster.n,
 				    .election_ms = a.election_ms, .heartbeat_ms = a.heartbeat_ms,
@@ -288,6 +307,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "metastore: out of memory\n");
 		goto cleanup;
 	}
+	ms_forward_set_tls(app.fwd, app.client_tls);
 	ms_raft_set_forwarder(app.raft, forward, app.fwd);
 	ms_raft_set_unary_forwarder(app.raft, forward_unary, app.fwd);
 	ms_forward_set_wait(app.fwd, wait_applied, app.raft);
@@ -325,13 +345,15 @@ int main(int argc, char **argv)
 	app.applier.changed_arg = hub;
 	watch_hub_set_limit(hub, a.max_watches);
 	watch_hub_register(hub, app.srv);
-	snprintf(client_url, sizeof(client_url), "http://%s:%u", a.host, ms_server_port(app.srv));
+	snprintf(client_url, sizeof(client_url), "%s%s", a.client_https ? "" : "http://",
+		 client_addr);
 	e = maintenance_service_new(&kv, a.name, client_url, &maint);
 	if (e) {
 		fprintf(stderr, "metastore: out of memory\n");
 		goto cleanup;
 	}
 	maintenance_service_set_log(maint, log_line);
+	maintenance_service_set_peer_https(maint, cluster.peer_https);
 	maintenance_service_register(maint, app.srv);
 	auth = ms_auth_new(a.bcrypt_cost, (int64_t)a.auth_token_ttl_s * 1000);
 	if (!auth) {
@@ -368,9 +390,12 @@ int main(int argc, char **argv)
 	uv_signal_start(&app.sigterm, on_signal, SIGTERM);
 
 	fprintf(stderr,
-		"metastore: serving gRPC on %s:%u (member %s id %016llx, %zu member%s, revision %lld, "
+		"metastore: serving gRPC on %s:%u%s (member %s id %016llx, %zu member%s, revision %lld, "
 		"data dir %s)\n",
-		a.host, ms_server_port(app.srv), a.name, (unsigned long long)cluster.self_id,
+		a.host, ms_server_port(app.srv),
+		app.client_tls ? (a.client_cert_auth ? " over TLS, client certificates verified" :
+				  " over TLS") : "",
+		a.name, (unsigned long long)cluster.self_id,
 		cluster.n, cluster.n == 1 ? "" : "s", (long long)ms_mvcc_rev(mvcc), a.data_dir);
 	uv_run(loop, UV_RUN_DEFAULT);
 	rc = 0;
@@ -395,6 +420,7 @@ cleanup:
 	ms_raft_free(app.raft);
 	ms_forward_free(app.fwd);
 	ms_server_free(app.srv);
+	ms_tls_ctx_free(app.client_tls);
 	lease_service_free(app.leases);
 	maintenance_service_free(maint);
 	ms_auth_free(auth);

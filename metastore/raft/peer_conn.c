@@ -60,7 +60,7 @@ static void on_handle_closed(uv_handle_t *h)
 	if (--c->handles)
 		return;
 	conn_unlink(c);
-	ms_peer_tls_free(c->tls);
+	ms_tls_free(c->tls);
 	free(c);
 	if (req)
 		cb(req, NULL, t->closing ? RAFT_CANCELED : RAFT_NOCONNECTION);
@@ -118,7 +118,7 @@ static int conn_send(struct ms_peer_conn *c, uv_stream_t *s, struct conn_wr *w, 
 /* Sends what TLS has for the network. 0, or -1 with c closing. */
 static int flush_tls(struct ms_peer_conn *c)
 {
-	size_t n = ms_peer_tls_out_pending(c->tls);
+	size_t n = ms_tls_out_pending(c->tls);
 	struct conn_wr *w;
 
 	if (!n || !c->tcp || c->state == MS_PC_CLOSING)
@@ -129,7 +129,7 @@ static int flush_tls(struct ms_peer_conn *c)
 		return -1;
 	}
 	w->handoff = false;
-	return conn_send(c, (uv_stream_t *)c->tcp, w, ms_peer_tls_out_take(c->tls, w->data, n));
+	return conn_send(c, (uv_stream_t *)c->tcp, w, ms_tls_out_take(c->tls, w->data, n));
 }
 
 static int send_copy(struct ms_peer_conn *c, uv_stream_t *s, const void *p, size_t n,
@@ -187,7 +187,7 @@ static void on_app_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		ms_peer_conn_close(c, NULL);
 		return;
 	}
-	if (ms_peer_tls_write(c->tls, buf->base, (size_t)nread, why, sizeof(why))) {
+	if (ms_tls_write(c->tls, buf->base, (size_t)nread, why, sizeof(why))) {
 		ms_peer_conn_close(c, NULL);
 		return;
 	}
@@ -289,7 +289,7 @@ static int tls_connected(struct ms_peer_conn *c)
 	ssize_t n = ms_peer_hs_encode(t->self, t->self_addr, hs, sizeof(hs));
 	char why[256];
 
-	if (n < 0 || ms_peer_tls_write(c->tls, hs, (size_t)n, why, sizeof(why)) || flush_tls(c) ||
+	if (n < 0 || ms_tls_write(c->tls, hs, (size_t)n, why, sizeof(why)) || flush_tls(c) ||
 	    handoff_tls(c)) {
 		ms_peer_conn_close(c, NULL);
 		return -1;
@@ -304,7 +304,7 @@ static void tls_progress(struct ms_peer_conn *c)
 	char why[256];
 
 	if (c->state == MS_PC_TLS) {
-		int rc = ms_peer_tls_handshake(c->tls, why, sizeof(why));
+		int rc = ms_tls_handshake(c->tls, why, sizeof(why));
 
 		if (flush_tls(c) || rc == -EAGAIN)
 			return;
@@ -318,7 +318,7 @@ static void tls_progress(struct ms_peer_conn *c)
 			c->state = MS_PC_HS;
 	}
 	while (c->state == MS_PC_HS || c->state == MS_PC_PUMP) {
-		ssize_t n = ms_peer_tls_read(c->tls, t->pbuf, sizeof(t->pbuf), why, sizeof(why));
+		ssize_t n = ms_tls_read(c->tls, t->pbuf, sizeof(t->pbuf), why, sizeof(why));
 
 		if (n == -EAGAIN)
 			break;
@@ -351,7 +351,7 @@ static void on_net_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	if (c->tls) {
-		if (ms_peer_tls_feed(c->tls, buf->base, (size_t)nread))
+		if (ms_tls_feed(c->tls, buf->base, (size_t)nread))
 			ms_peer_conn_close(c, NULL);
 		else
 			tls_progress(c);
@@ -448,7 +448,7 @@ static void on_connected(uv_connect_t *req, int status)
 			send_copy(c, (uv_stream_t *)c->tcp, hs, (size_t)n, true);
 		return;
 	}
-	if (ms_peer_tls_new(t->tls, false, c->peer_ip, &c->tls)) {
+	if (ms_tls_new(t->tls, false, c->peer_ip, &c->tls)) {
 		ms_peer_conn_close(c, NULL);
 		return;
 	}

@@ -100,7 +100,7 @@ static void accept_one(struct ms_peer_transport *t)
 		 ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port) : 0);
 	c->state = MS_PC_HS;
 	if (t->tls) {
-		if (ms_peer_tls_new(t->tls, true, NULL, &c->tls)) {
+		if (ms_tls_new(t->tls, true, NULL, &c->tls)) {
 			ms_peer_conn_close(c, "out of memory");
 			return;
 		}
@@ -216,7 +216,7 @@ int ms_peer_transport_init(struct raft_uv_transport *iface, uv_loop_t *loop,
 	if (o && o->listen_addr)
 		snprintf(t->listen_addr, sizeof(t->listen_addr), "%s", o->listen_addr);
 	if (t->opts.tls) {
-		e = ms_peer_tls_ctx_new(&t->opts.tls_cfg, &t->tls, err, errlen);
+		e = ms_tls_ctx_new(&t->opts.tls_cfg, &t->tls, err, errlen);
 		if (e)
 			goto cleanup;
 	}
@@ -241,7 +241,7 @@ void ms_peer_transport_free(struct raft_uv_transport *iface)
 
 	if (!t)
 		return;
-	ms_peer_tls_ctx_free(t->tls);
+	ms_tls_ctx_free(t->tls);
 	free(t->members);
 	free(t);
 	iface->impl = NULL;

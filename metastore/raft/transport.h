@@ -9,7 +9,7 @@
 #include <raft/uv.h>
 #include <uv.h>
 
-#include "raft/peer_tls.h"
+#include "rpc/tls.h"
 #include "raft/raftnode.h"
 
 /* One line for the operator (a refused peer, a failed TLS handshake), without a newline. */
@@ -18,7 +18,7 @@ typedef void (*ms_peer_log_fn)(void *arg, const char *line);
 struct ms_peer_opts {
 	const char *listen_addr; /* IPv4:PORT to bind; NULL: this member's peer address */
 	bool tls;                /* https:// peers: every connection is mutual TLS */
-	struct ms_peer_tls_cfg tls_cfg;
+	struct ms_tls_cfg tls_cfg;
 	ms_peer_log_fn log;      /* NULL: refusals are not logged */
 	void *log_arg;
 };

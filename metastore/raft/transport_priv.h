@@ -26,7 +26,7 @@ struct ms_peer_transport {
 	size_t n_members;
 	struct ms_peer_opts opts;
 	char listen_addr[128];
-	struct ms_peer_tls_ctx *tls; /* NULL: plain TCP */
+	struct ms_tls_ctx *tls; /* NULL: plain TCP */
 	uv_tcp_t listener;
 	bool listener_open;
 	raft_uv_accept_cb accept_cb;
@@ -51,7 +51,7 @@ struct ms_peer_conn {
 	uv_pipe_t app;      /* TLS: our end of the socketpair whose other end libraft has */
 	bool app_open;
 	unsigned handles;   /* open handles; the connection is freed when none is left */
-	struct ms_peer_tls *tls;
+	struct ms_tls *tls;
 	struct ms_peer_hs hs; /* incoming: the peer's handshake */
 	char remote[64];      /* IP:PORT of the other end, for the log */
 	bool net_paused, app_paused;

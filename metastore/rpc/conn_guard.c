@@ -50,26 +50,35 @@ static struct ms_conn *conn_victim(struct ms_server *s)
  * every GUARD_LOG_MS, so that a flood is reported without flooding the log. */
 static void guard_log(struct ms_server *s, uint64_t now)
 {
-	char line[256];
+	char line[512];
 	int n = 0;
 
-	if (!s->n_handshake_timeouts && !s->n_idle_timeouts && !s->n_evicted)
+	if (!s->n_handshake_timeouts && !s->n_idle_timeouts && !s->n_evicted &&
+	    !s->n_plaintext && !s->n_tls_failed)
 		return;
 	if (s->logged_ms && now - s->logged_ms < GUARD_LOG_MS)
 		return;
 	if (s->n_handshake_timeouts)
 		n += snprintf(line + n, sizeof(line) - (size_t)n,
-			      ", %u without an HTTP/2 handshake within %u ms",
-			      s->n_handshake_timeouts, s->opts.handshake_timeout_ms);
+			      ", %u without %s handshake within %u ms",
+			      s->n_handshake_timeouts, s->opts.tls ? "a TLS and HTTP/2" : "an HTTP/2",
+			      s->opts.handshake_timeout_ms);
+	if (s->n_plaintext)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      ", %u that sent plain text to this TLS port", s->n_plaintext);
+	if (s->n_tls_failed)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      ", %u failed TLS handshakes (last: %s)", s->n_tls_failed, s->tls_why);
 	if (s->n_idle_timeouts)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, ", %u idle for %u ms",
 			      s->n_idle_timeouts, s->opts.idle_timeout_ms);
 	if (s->n_evicted)
-		snprintf(line + n, sizeof(line) - (size_t)n,
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
 			 ", %u to admit new ones at --max-connections %u", s->n_evicted,
 			 s->conn_cap);
 	fprintf(stderr, "metastore: closed client connections: %s\n", line + 2);
 	s->n_handshake_timeouts = s->n_idle_timeouts = s->n_evicted = 0;
+	s->n_plaintext = s->n_tls_failed = 0;
 	s->logged_ms = now;
 }
 
@@ -107,6 +116,11 @@ static void on_sweep(uv_timer_t *t)
 			ms_conn_flush(c);
 	}
 	guard_log(s, now);
+}
+
+void ms_conn_guard_log(struct ms_server *s)
+{
+	guard_log(s, uv_now(s->loop));
 }
 
 /* A sweep often enough that a deadline is met within a tenth of it (50 ms to 1 s). */

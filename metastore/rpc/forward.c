@@ -11,6 +11,7 @@
 
 #include "ms_methods.h"
 #include "rpc/server.h"
+#include "rpc/tls.h"
 
 #define FW_READ_BUF 65536
 #define SWEEP_MS 100 /* how often deadlines are checked */
@@ -41,7 +42,10 @@ struct fw_conn {
 	uv_connect_t connect;
 	struct ms_forward *fw;
 	nghttp2_session *h2;
-	char target[64];
+	char target[72];    /* as given: IPv4:PORT, or https://IPv4:PORT */
+	const char *authority; /* its IPv4:PORT */
+	struct ms_tls *tls;  /* NULL: plain text */
+	bool tls_ready;      /* handshake done: HTTP/2 goes through it */
 	char *rbuf;
 	bool connected, closing;
 	bool in_recv; /* inside nghttp2_session_mem_recv: on_read flushes afterwards */
@@ -108,6 +112,7 @@ static void on_closed(uv_handle_t *h)
 {
 	struct fw_conn *c = h->data;
 
+	ms_tls_free(c->tls);
 	free(c->rbuf);
 	free(c);
 }
@@ -142,40 +147,49 @@ static void on_written(uv_write_t *w, int status)
 	free(fw);
 }
 
-/* Writes whatever the session has to send. */
+/* Writes whatever the session has to send (through TLS once its handshake is done). */
 static void conn_flush(struct fw_conn *c)
 {
-	for (;;) {
+	struct ms_buf out = { 0 };
+	struct fw_write *w;
+	char why[256];
+	size_t n;
+
+	while (!c->tls || c->tls_ready) {
 		const uint8_t *data;
-		ssize_t n = nghttp2_session_mem_send(c->h2, &data);
-		struct fw_write *w;
+		ssize_t got = nghttp2_session_mem_send(c->h2, &data);
 
-		if (n < 0) {
-			conn_close(c);
-			return;
-		}
-		if (n == 0)
-			return;
-		w = malloc(sizeof(*w));
-		if (w)
-			w->buf.base = malloc((size_t)n);
-		if (!w || !w->buf.base) {
-			free(w);
-			conn_close(c);
-			return;
-		}
-		uv_buf_t b;
-
-		memcpy(w->buf.base, data, (size_t)n);
-		w->buf.len = (size_t)n;
-		b = w->buf; /* libuv copies the descriptor; the bytes stay ours until on_written */
-		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written)) {
-			free(w->buf.base);
-			free(w);
-			conn_close(c);
-			return;
-		}
+		if (got < 0 || (got > 0 && ms_buf_append(&out, data, (size_t)got)))
+			goto fail;
+		if (got == 0)
+			break;
 	}
+	if (c->tls) {
+		if (out.len && ms_tls_write(c->tls, out.data, out.len, why, sizeof(why)))
+			goto fail;
+		ms_buf_free(&out);
+		n = ms_tls_out_pending(c->tls);
+		if (n && ms_buf_append(&out, NULL, n))
+			goto fail;
+		out.len = n ? ms_tls_out_take(c->tls, out.data, n) : 0;
+	}
+	if (!out.len) {
+		ms_buf_free(&out);
+		return;
+	}
+	w = malloc(sizeof(*w));
+	if (!w)
+		goto fail;
+	/* libuv copies the descriptor; the bytes stay ours until on_written */
+	w->buf = uv_buf_init((char *)out.data, (unsigned)out.len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, on_written)) {
+		free(w);
+		goto fail;
+	}
+	return;
+fail:
+	ms_buf_free(&out);
+	conn_close(c);
 }
 
 static ssize_t body_read(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, size_t length,
@@ -200,9 +214,9 @@ static int req_submit(struct fw_conn *c, struct fw_req *r)
 {
 	nghttp2_nv nv[] = {
 		NV(":method", "POST"),
-		NV(":scheme", "http"),
+		NV(":scheme", c->tls ? "https" : "http"),
 		NV(":path", grpc_method_path(r->method)),
-		NV(":authority", c->target),
+		NV(":authority", c->authority),
 		NV("content-type", "application/grpc"),
 		NV("te", "trailers"),
 		NV(MS_HDR_FORWARDED, "1"),
@@ -272,6 +286,33 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = FW_READ_BUF;
 }
 
+/* Ciphertext from the leader: the handshake, then records for nghttp2. Returns < 0 when
+ * the connection must end (a failed handshake: its calls end "leader unreachable"). */
+static ssize_t tls_recv(struct fw_conn *c, const uint8_t *p, size_t len)
+{
+	char why[256];
+	ssize_t n;
+
+	if (ms_tls_feed(c->tls, p, len))
+		return -1;
+	if (!c->tls_ready) {
+		int rc = ms_tls_handshake(c->tls, why, sizeof(why));
+
+		if (rc == -EAGAIN)
+			return 0;
+		if (rc)
+			return -1;
+		c->tls_ready = true;
+	}
+	for (;;) {
+		n = ms_tls_read(c->tls, c->rbuf, FW_READ_BUF, why, sizeof(why));
+		if (n == -EAGAIN)
+			return 0;
+		if (n <= 0 || nghttp2_session_mem_recv(c->h2, (const uint8_t *)c->rbuf, (size_t)n) < 0)
+			return -1;
+	}
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct fw_conn *c = s->data;
@@ -279,7 +320,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 	/* answers' callbacks may make calls: those are flushed below, not from inside */
 	c->in_recv = true;
-	if (nread > 0)
+	if (nread > 0 && c->tls)
+		rv = tls_recv(c, (const uint8_t *)buf->base, (size_t)nread);
+	else if (nread > 0)
 		rv = nghttp2_session_mem_recv(c->h2, (const uint8_t *)buf->base, (size_t)nread);
 	c->in_recv = false;
 	if (rv < 0)
@@ -316,6 +359,15 @@ static void on_connect(uv_connect_t *req, int status)
 		return;
 	}
 	c->connected = true;
+	if (c->tls) {
+		char why[256];
+
+		/* the ClientHello; the calls follow once the handshake is done */
+		if (ms_tls_handshake(c->tls, why, sizeof(why)) != -EAGAIN) {
+			conn_close(c);
+			return;
+		}
+	}
 	conn_flush(c);
 }
 
@@ -323,7 +375,9 @@ static struct fw_conn *conn_get(struct ms_forward *fw, const char *target)
 {
 	struct sockaddr_in sa;
 	char host[48];
-	const char *colon = strrchr(target, ':');
+	bool https = strncmp(target, "https://", 8) == 0;
+	const char *addr = https ? target + 8 : target;
+	const char *colon = strrchr(addr, ':');
 	struct fw_conn *c;
 
 	/* one that got a GOAWAY (the leader closes idle connections) takes no new calls: it
@@ -332,17 +386,20 @@ static struct fw_conn *conn_get(struct ms_forward *fw, const char *target)
 		if (strcmp(c->target, target) == 0 &&
 		    (!c->h2 || nghttp2_session_check_request_allowed(c->h2)))
 			return c;
-	if (!colon || (size_t)(colon - target) >= sizeof(host) || strlen(target) >= sizeof(c->target))
+	if (!colon || (size_t)(colon - addr) >= sizeof(host) || strlen(target) >= sizeof(c->target))
 		return NULL;
-	memcpy(host, target, (size_t)(colon - target));
-	host[colon - target] = '\0';
-	if (uv_ip4_addr(host, atoi(colon + 1), &sa))
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	/* an https:// leader is verified with --trusted-ca-file: no context, no call */
+	if (uv_ip4_addr(host, atoi(colon + 1), &sa) || (https && !fw->tls))
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->rbuf = malloc(FW_READ_BUF);
-	if (!c->rbuf || uv_tcp_init(fw->loop, &c->tcp)) {
+	if (!c->rbuf || (https && ms_tls_new(fw->tls, false, host, &c->tls)) ||
+	    uv_tcp_init(fw->loop, &c->tcp)) {
+		ms_tls_free(c->tls);
 		free(c->rbuf);
 		free(c);
 		return NULL;
@@ -351,6 +408,7 @@ static struct fw_conn *conn_get(struct ms_forward *fw, const char *target)
 	c->tcp.data = c;
 	c->connect.data = c;
 	snprintf(c->target, sizeof(c->target), "%s", target);
+	c->authority = c->target + (addr - target);
 	c->next = fw->conns;
 	fw->conns = c;
 	if (uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&sa, on_connect)) {
@@ -404,6 +462,11 @@ int ms_forward_new(uv_loop_t *loop, struct ms_forward **out)
 	uv_timer_init(loop, &(*out)->sweep);
 	(*out)->sweep.data = *out;
 	return 0;
+}
+
+void ms_forward_set_tls(struct ms_forward *fw, struct ms_tls_ctx *tls)
+{
+	fw->tls = tls;
 }
 
 void ms_forward_set_timeout(struct ms_forward *fw, uint64_t timeout_ms)

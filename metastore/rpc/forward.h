@@ -35,6 +35,13 @@ typedef int (*ms_forward_wait_fn)(void *ctx, uint64_t index, void (*cb)(void *ar
 /* A forwarder on `loop`. Returns 0 with *out, or -ENOMEM. */
 int ms_forward_new(uv_loop_t *loop, struct ms_forward **out);
 
+struct ms_tls_ctx;
+
+/* Targets given as https://IPv4:PORT are reached over TLS with `tls` (borrowed; it outlives
+ * the forwarder): the server's certificate must chain to its CAs and name the IP, and the
+ * context's certificate is presented. Without it such targets are unreachable. */
+void ms_forward_set_tls(struct ms_forward *fw, struct ms_tls_ctx *tls);
+
 /* Calls made from now on end UNAVAILABLE "etcdserver: request timed out" when not answered
  * within `timeout_ms` (0: no limit, the default). */
 void ms_forward_set_timeout(struct ms_forward *fw, uint64_t timeout_ms);
@@ -45,7 +52,7 @@ void ms_forward_set_wait(struct ms_forward *fw, ms_forward_wait_fn fn, void *ctx
 
 /*
  * Makes unary call `method` with request message `msg` on the server at `target`
- * (IPv4:PORT), over one HTTP/2 connection per target kept open for later calls, marked
+ * (IPv4:PORT, or https://IPv4:PORT for TLS), over one HTTP/2 connection per target kept open for later calls, marked
  * forwarded (MS_HDR_FORWARDED) and with `token` (may be NULL) as the `token` header.
  * done(arg, reply) runs once with the answer; a connection failure answers UNAVAILABLE
  * "etcdserver: leader unreachable". Returns 0, or -errno with nothing sent and done never

@@ -16,6 +16,7 @@ struct ms_forward {
 	uv_timer_t sweep;    /* ends the calls past their deadline */
 	ms_forward_wait_fn wait_fn; /* NULL: relay at once */
 	void *wait_ctx;
+	struct ms_tls_ctx *tls; /* for https:// targets (borrowed); NULL: none */
 };
 
 #endif /* MS_FORWARD_PRIV_H */

@@ -128,6 +128,11 @@ size_t grpc_call_pending_bytes(const struct grpc_call *call);
  * the loop, never inside a send; it does not run once the stream is gone or finished. */
 void grpc_call_notify_writable(struct grpc_call *call, size_t below);
 
+/* The common name of the verified certificate the call's client presented on a TLS port
+ * (with --client-cert-auth), NULL if none or the connection is gone. Valid while the
+ * connection is. */
+const char *grpc_call_tls_cn(const struct grpc_call *call);
+
 /* --- pure helpers (no I/O) ----------------------------------------------------------- */
 
 

@@ -464,6 +464,12 @@ static void on_request_headers(struct ms_conn *c, struct grpc_call *call)
 	}
 	call->id = ++req_seq;
 	call->trace_t0 = ms_trace_grpc_begin(call->id, grpc_probe_method(call->method));
+	if (c->refuse_why) {
+		/* a clear answer to a client that does not speak TLS, in a code clients do not
+		 * retry (its idle deadline ends the connection) */
+		grpc_call_finish(call, MS_GRPC_FAILED_PRECONDITION, c->refuse_why);
+		return;
+	}
 	if (!ms_ratelimit_take(&s->rate, uv_hrtime())) {
 		ms_trace_grpc_rate_limited(call->id, grpc_probe_method(call->method));
 		grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, "etcdserver: too many requests");

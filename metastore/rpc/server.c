@@ -85,16 +85,41 @@ static void on_write(uv_write_t *req, int status)
 		ms_conn_flush(c);
 }
 
+int ms_conn_write_raw(struct ms_conn *c, uint8_t *data, size_t len)
+{
+	struct write_req *w = malloc(sizeof(*w));
+
+	if (!w) {
+		free(data);
+		return -ENOMEM;
+	}
+	w->buf = uv_buf_init((char *)data, (unsigned)len);
+	w->req.data = c;
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, on_write)) {
+		free(w->buf.base);
+		free(w);
+		return -EIO;
+	}
+	return 0;
+}
+
 void ms_conn_flush(struct ms_conn *c)
 {
 	struct ms_buf out = { 0 };
-	struct write_req *w;
 	const uint8_t *data;
 	ssize_t n;
 
 	if (c->closing || c->in_recv)
 		return;
-	while (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + out.len < WRITE_HIGH_WATER) {
+	if (c->tls_dead) {
+		/* its alert went out: the client has read why */
+		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
+			ms_conn_close(c);
+		return;
+	}
+	/* nghttp2 speaks only once the TLS handshake is done */
+	while ((!c->tls || c->tls_ready) &&
+	       uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + out.len < WRITE_HIGH_WATER) {
 		n = nghttp2_session_mem_send(c->h2, &data);
 		if (n < 0) {
 			ms_buf_free(&out);
@@ -109,22 +134,17 @@ void ms_conn_flush(struct ms_conn *c)
 			return;
 		}
 	}
-	if (out.len) {
-		w = malloc(sizeof(*w));
-		if (!w) {
-			ms_buf_free(&out);
-			ms_conn_close(c);
-			return;
-		}
-		w->buf = uv_buf_init((char *)out.data, (unsigned)out.len);
-		w->req.data = c;
-		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, on_write)) {
-			free(w->buf.base);
-			free(w);
-			ms_conn_close(c);
-			return;
-		}
+	if (c->tls && ms_conn_tls_seal(c, &out)) {
+		ms_buf_free(&out);
+		ms_conn_close(c);
+		return;
 	}
+	if (out.len && ms_conn_write_raw(c, out.data, out.len)) {
+		ms_conn_close(c);
+		return;
+	}
+	if (c->tls && !c->tls_ready)
+		return; /* no session to ask yet */
 	/* services refill streams that drained; their output goes out from the flusher */
 	grpc_call_run_writable(c);
 	if (c->closing)
@@ -142,6 +162,16 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(c->srv->rbuf, sizeof(c->srv->rbuf));
 }
 
+ssize_t ms_conn_h2_recv(struct ms_conn *c, const uint8_t *p, size_t len)
+{
+	ssize_t rv;
+
+	c->in_recv = true;
+	rv = nghttp2_session_mem_recv(c->h2, p, len);
+	c->in_recv = false;
+	return rv;
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct ms_conn *c = st->data;
@@ -153,9 +183,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread == 0)
 		return;
-	c->in_recv = true;
-	rv = nghttp2_session_mem_recv(c->h2, (const uint8_t *)buf->base, (size_t)nread);
-	c->in_recv = false;
+	if (c->tls) {
+		ms_conn_tls_recv(c, (const uint8_t *)buf->base, (size_t)nread);
+		return;
+	}
+	rv = ms_conn_h2_recv(c, (const uint8_t *)buf->base, (size_t)nread);
 	if (rv < 0) {
 		ms_conn_close(c);
 		return;
@@ -167,6 +199,7 @@ static void on_conn_closed(uv_handle_t *h)
 {
 	struct ms_conn *c = h->data;
 
+	ms_conn_tls_free(c);
 	free(c);
 }
 
@@ -253,7 +286,8 @@ static void on_connection(uv_stream_t *l, int status)
 	c->srv = s;
 	uv_tcp_init(s->loop, &c->tcp);
 	c->tcp.data = c;
-	if (uv_accept(l, (uv_stream_t *)&c->tcp) || conn_session_new(c)) {
+	if (uv_accept(l, (uv_stream_t *)&c->tcp) || conn_session_new(c) ||
+	    (s->opts.tls && ms_conn_tls_start(c))) {
 		if (c->h2)
 			nghttp2_session_del(c->h2);
 		uv_close((uv_handle_t *)&c->tcp, on_conn_closed);

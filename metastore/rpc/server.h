@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "rpc/grpc.h"
+#include "rpc/tls.h"
 
 struct ms_server;
 
@@ -26,6 +27,9 @@ struct ms_server_opts {
 	size_t max_conn_pending_bytes;
 	double rate_limit;         /* calls per second over all connections; 0: no limit */
 	double rate_burst;         /* calls allowed at once before the rate applies */
+	/* Every connection speaks TLS with this (borrowed; it outlives the server), NULL: plain
+	 * text. The handshake deadline covers the TLS handshake. */
+	struct ms_tls_ctx *tls;
 };
 
 /* Binds and listens on `loop`. Returns 0 with *out owned by the caller, or -errno. */

@@ -28,9 +28,14 @@ struct ms_server {
 	/* One read buffer for every connection: nghttp2 takes each read whole before the
 	 * callback returns, so a silent connection holds no buffer of its own. */
 	char rbuf[64 * 1024];
+	char tbuf[64 * 1024]; /* the decrypted bytes of one TLS read, the same way */
 	unsigned conn_cap; /* max_connections, lowered to what RLIMIT_NOFILE allows */
 	/* Connections closed by the deadlines or to make room, since the last log line. */
 	unsigned n_handshake_timeouts, n_idle_timeouts, n_evicted;
+	/* Refused on a TLS port since the last log line: plain text, failed handshakes (the
+	 * reason of the last one). */
+	unsigned n_plaintext, n_tls_failed;
+	char tls_why[200];
 	uint64_t logged_ms;
 	/* Connections with output produced outside their own read callback, flushed from an
 	 * idle handle so that no flush (and no close it may cause) runs inside a caller. */
@@ -57,6 +62,13 @@ struct ms_conn {
 	bool writable_due;    /* some call has writable_due set */
 	bool closing;
 	bool dirty;      /* on srv->dirty, waiting for the flusher */
+	struct ms_tls *tls;   /* NULL: plain text */
+	bool tls_ready;       /* handshake done: nghttp2 reads and writes through it */
+	bool tls_dead;        /* handshake failed: closed once its alert is written */
+	bool tls_seen;        /* its first bytes arrived (and were a TLS record) */
+	char *tls_cn;         /* CN of the verified client certificate, NULL if none */
+	/* Why every call of this connection is refused (plain text on a TLS port), or NULL. */
+	const char *refuse_why;
 	struct ms_conn *next_dirty;
 };
 
@@ -68,6 +80,28 @@ void ms_conn_flush(struct ms_conn *c);
  * is freed once libuv has closed its handle. */
 void ms_conn_close(struct ms_conn *c);
 
+/* Feeds bytes from the socket to nghttp2 (in_recv set meanwhile). Returns its result. */
+ssize_t ms_conn_h2_recv(struct ms_conn *c, const uint8_t *p, size_t len);
+
+/* Hands `len` bytes to the socket. 0 or -errno (the caller closes). */
+int ms_conn_write_raw(struct ms_conn *c, uint8_t *data, size_t len);
+
+/* --- server_tls.c ------------------------------------------------------------------------ */
+
+/* Starts the TLS session of a new connection on a TLS port. 0 or -ENOMEM. */
+int ms_conn_tls_start(struct ms_conn *c);
+
+/* Bytes from the socket of a TLS port's connection: the handshake, then decrypted input
+ * for nghttp2; plain text is refused. May close `c`. */
+void ms_conn_tls_recv(struct ms_conn *c, const uint8_t *p, size_t len);
+
+/* Replaces the plain output in `out` by what goes to the network: its encryption after any
+ * handshake bytes. 0 or -errno (the caller closes). */
+int ms_conn_tls_seal(struct ms_conn *c, struct ms_buf *out);
+
+/* Frees the connection's TLS state. */
+void ms_conn_tls_free(struct ms_conn *c);
+
 /* --- conn_guard.c ------------------------------------------------------------------------ */
 
 /* The client's preface and first SETTINGS frame arrived: the handshake deadline is met. */
@@ -76,6 +110,10 @@ void ms_conn_handshake_done(struct ms_conn *c);
 /* Sets the connection cap from --max-connections and RLIMIT_NOFILE (raising the soft limit)
  * and initializes the sweep timer; ms_server_shutdown closes it. */
 void ms_conn_guard_init(struct ms_server *s);
+
+/* Logs what the deadlines, the limit and the TLS port refused since the last line, at most
+ * one line every 10 s. */
+void ms_conn_guard_log(struct ms_server *s);
 
 /* Starts the sweep that enforces the handshake and idle deadlines (if either is set). */
 void ms_conn_guard_start(struct ms_server *s);

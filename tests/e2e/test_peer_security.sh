@@ -10,6 +10,7 @@
 # certificates and flags, and refuses a peer without a client certificate too.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
+. "$(dirname "$0")/pki.sh"
 
 INJECT="python3 $(dirname "$0")/py/raft_inject.py"
 command -v openssl >/dev/null || fail "needs openssl (Debian package openssl)"
@@ -118,20 +119,7 @@ wait_until 5 bash -c "[ \"\$(etcdctl --endpoints=127.0.0.1:${CPORT[$F]} endpoint
 for n in n1 n2 n3; do stop_pid "${PID[$n]}"; done
 
 # --- certificates -------------------------------------------------------------------
-D=$E2E_TMP/pki
-mkdir -p "$D"
-printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n' >"$D/ext"
-# gen_ca NAME / gen_cert CA NAME: an EC P-256 CA, and a certificate it signs for 127.0.0.1
-gen_ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj "/CN=$1" -keyout "$D/$1.key" -out "$D/$1.crt" 2>/dev/null || fail "openssl CA $1"
-}
-gen_cert() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$2" \
-		-keyout "$D/$2.key" -out "$D/$2.csr" 2>/dev/null &&
-		openssl x509 -req -in "$D/$2.csr" -CA "$D/$1.crt" -CAkey "$D/$1.key" -CAcreateserial \
-			-days 2 -extfile "$D/ext" -out "$D/$2.crt" 2>/dev/null || fail "openssl cert $2"
-}
+pki_init
 gen_ca ca
 gen_ca rogue-ca
 for n in n1 n2 n3; do gen_cert ca "$n"; done

@@ -337,6 +337,7 @@ static size_t frame(uint8_t *out, const ProtobufCMessage *m, uint8_t compressed)
 }
 
 static size_t conn_pending_cap; /* max_conn_pending_bytes of the next setup */
+static struct ms_tls_ctx *server_tls; /* TLS of the next setup's server; NULL: plain */
 
 static int setup_opts(void **state, unsigned max_conns, unsigned handshake_ms, unsigned idle_ms)
 {
@@ -347,7 +348,7 @@ static int setup_opts(void **state, unsigned max_conns, unsigned handshake_ms, u
 	struct ms_server_opts o = { .host = "127.0.0.1", .port = 0, .max_connections = max_conns,
 				    .handshake_timeout_ms = handshake_ms, .idle_timeout_ms = idle_ms,
 				    .max_recv_bytes = MAX_RECV,
-				    .max_conn_pending_bytes = conn_pending_cap };
+				    .max_conn_pending_bytes = conn_pending_cap, .tls = server_tls };
 
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	assert_int_equal(ms_server_new(&f->loop, &o, &f->srv), 0);

@@ -58,7 +58,9 @@ static void test_parse_table(void **state)
 		{ .argv = { "metastore", "--listen", "127.0.0.1:65536" }, .err = "--listen: invalid address '127.0.0.1:65536' (want IPv4:PORT)" },
 		{ .argv = { "metastore", "--listen", "localhost:2379" }, .err = "--listen: invalid address 'localhost:2379' (want IPv4:PORT)" },
 		{ .argv = { "metastore", "--listen-client-urls", "https://127.0.0.1:1" },
-		  .err = "--listen-client-urls: 'https://127.0.0.1:1' is not an http:// URL" },
+		  .err = "https:// client URLs need --cert-file and --key-file" },
+		{ .argv = { "metastore", "--listen-client-urls", "unix://127.0.0.1:1" },
+		  .err = "--listen-client-urls: 'unix://127.0.0.1:1' is not an http(s):// URL" },
 		{ .argv = { "metastore", "--max-request-bytes", "0" },
 		  .err = "--max-request-bytes: '0' is not a size in [1, 67108864]" },
 		{ .argv = { "metastore", "--max-request-bytes", "-5" },
@@ -199,6 +201,66 @@ static void test_peer_options(void **state)
 	}
 }
 
+static void test_client_tls_options(void **state)
+{
+	static const struct {
+		const char *argv[MAX_ARGV];
+		const char *err; /* NULL: success */
+		bool https, cert_auth;
+		const char *advertise; /* "" when not given */
+		const char *cert, *key, *ca;
+	} cases[] = {
+		{ { "metastore" }, NULL, false, false, "", NULL, NULL, NULL },
+		{ { "metastore", "--listen-client-urls", "https://127.0.0.1:2379", "--cert-file", "s.crt",
+		    "--key-file=s.key" }, NULL, true, false, "", "s.crt", "s.key", NULL },
+		{ { "metastore", "--listen-client-urls=https://127.0.0.1:2379/", "--cert-file=s.crt",
+		    "--key-file", "s.key", "--trusted-ca-file", "ca.crt", "--client-cert-auth" },
+		  NULL, true, true, "", "s.crt", "s.key", "ca.crt" },
+		{ { "metastore", "--listen-client-urls", "https://127.0.0.1:2379", "--cert-file", "s.crt",
+		    "--key-file=s.key", "--advertise-client-urls=https://10.0.0.1:2379,https://x:1" },
+		  NULL, true, false, "10.0.0.1:2379", "s.crt", "s.key", NULL },
+		{ { "metastore", "--listen-client-urls", "https://127.0.0.1:2379", "--cert-file", "s.crt",
+		    "--key-file=s.key", "--client-cert-auth=true", "--client-cert-auth=false" },
+		  NULL, true, false, "", "s.crt", "s.key", NULL },
+		{ { "metastore", "--client-cert-auth", "--client-cert-auth=false" }, NULL, false, false,
+		  "", NULL, NULL, NULL },
+		/* etcd serves plain text then, ignoring them: refused instead */
+		{ .argv = { "metastore", "--cert-file", "s.crt", "--client-cert-auth=true" },
+		  .err = "--cert-file, --key-file, --trusted-ca-file and --client-cert-auth need https:// in --listen-client-urls" },
+		{ .argv = { "metastore", "--listen-client-urls", "http://127.0.0.1:2379",
+			    "--trusted-ca-file", "ca.crt" },
+		  .err = "--cert-file, --key-file, --trusted-ca-file and --client-cert-auth need https:// in --listen-client-urls" },
+		{ .argv = { "metastore", "--listen-client-urls", "https://127.0.0.1:2379", "--key-file",
+			    "s.key" }, .err = "https:// client URLs need --cert-file and --key-file" },
+		{ .argv = { "metastore", "--listen-client-urls=https://127.0.0.1:2379",
+			    "--cert-file=s.crt", "--key-file", "s.key", "--advertise-client-urls",
+			    "http://127.0.0.1:2379" },
+		  .err = "--advertise-client-urls: its scheme must be that of --listen-client-urls" },
+		{ .argv = { "metastore", "--advertise-client-urls", "localhost:2379" },
+		  .err = "--advertise-client-urls: 'localhost:2379' is not an http(s)://IPv4:PORT URL" },
+		{ .argv = { "metastore", "--trusted-ca-file=" }, .err = "--trusted-ca-file: empty file name" },
+		{ .argv = { "metastore", "--cert-file=x", "--key-file", "" }, .err = "--key-file: empty file name" },
+		{ .argv = { "metastore", "--cert-file" }, .err = "--cert-file: missing value" },
+		{ .argv = { "metastore", "--client-cert-auth=yes" },
+		  .err = "--client-cert-auth takes no value" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ms_args a;
+
+		if (!parse_case(cases[i].argv, cases[i].err, &a))
+			continue;
+		assert_int_equal(a.client_https, cases[i].https);
+		assert_int_equal(a.client_cert_auth, cases[i].cert_auth);
+		assert_string_equal(a.advertise_client.addr, cases[i].advertise);
+		assert_true(a.cert_file == cases[i].cert || strcmp(a.cert_file, cases[i].cert) == 0);
+		assert_true(a.key_file == cases[i].key || strcmp(a.key_file, cases[i].key) == 0);
+		assert_true(a.ca_file == cases[i].ca || strcmp(a.ca_file, cases[i].ca) == 0);
+		assert_int_equal(a.peer_client_cert_auth, false);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_auth_options),
 		cmocka_unit_test(test_connection_timeouts),
 		cmocka_unit_test(test_peer_options),
+		cmocka_unit_test(test_client_tls_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -195,7 +195,7 @@ static void make(struct raft_uv_transport *t, uint64_t self, const char *self_ad
 
 	snprintf(crt, sizeof(crt), "%s.crt", cert);
 	snprintf(key, sizeof(key), "%s.key", cert);
-	o.tls_cfg = (struct ms_peer_tls_cfg){ .cert_file = path(crt), .key_file = path(key),
+	o.tls_cfg = (struct ms_tls_cfg){ .cert_file = path(crt), .key_file = path(key),
 					 .ca_file = path("ca.crt"), .client_cert_auth = true };
 	assert_int_equal(ms_peer_transport_init(t, &w.loop, members, n, self, &o, err,
 						sizeof(err)), 0);
