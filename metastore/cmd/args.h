@@ -49,6 +49,7 @@ struct ms_args {
 	struct ms_peer_url advertise_peer; /* --initial-advertise-peer-urls */
 	const char *peer_cert_file, *peer_key_file, *peer_ca_file; /* NULL: not given */
 	bool peer_client_cert_auth;
+	const char *restore_file; /* --restore: NULL when not given */
 	bool help, version;
 };
 
