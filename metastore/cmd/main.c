@@ -24,6 +24,7 @@
 #include "rpc/server.h"
 #include "store/snapshot.h"
 #include "api/snapshot_stream.h"
+#include "api/move_leader.h"
 #include "probe/trace.h"
 #include "probe/trace_loop.h"
 #include "api/watch_service.h"
@@ -338,6 +339,7 @@ int main(int argc, char **argv)
 	maintenance_service_set_log(maint, log_line);
 	maintenance_service_register(maint, app.srv);
 	snapshot_stream_register(app.srv, &kv, &app.snap, log_line);
+	move_leader_register(app.srv, &kv, loop);
 	auth = ms_auth_new(a.bcrypt_cost, (int64_t)a.auth_token_ttl_s * 1000);
 	if (!auth) {
 		fprintf(stderr, "metastore: out of memory\n");
