@@ -123,6 +123,16 @@ for SRV in $(control_servers); do
 	out=$(etcdctl --endpoints="$(ep)" move-leader 1234 2>&1) && fail "$SRV: moved to a non-member"
 	grep -q "etcdserver: bad leader transferee" <<<"$out" || fail "$SRV: bad transferee said: $out"
 	ctl1 "$target" put moved 1 >/dev/null || fail "$SRV: no write after the move"
+	# a restored member restarted (without --restore) has its restored state and every write
+	kill "$(pid "$first")"
+	wait "$(pid "$first")" 2>/dev/null || true
+	if [ "$SRV" = metastore ]; then start_member "$first"; else start_etcd_member "$first"; fi
+	wait_until 20 ctl1 "$first" get moved --consistency=s --print-value-only >/dev/null ||
+		fail "$SRV: restarted member did not come back"
+	sleep 1
+	h=$(hashes | sort -u)
+	[ "$(wc -l <<<"$h")" = 1 ] && [ "${h%% *}" = $((rev + 2)) ] ||
+		fail "$SRV: after a restart the members differ: $h"
 	stop_all
 	echo "  $E2E_NAME: $SRV ok (revision $rev, hashkv ${before#* })"
 done
