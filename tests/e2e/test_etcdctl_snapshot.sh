@@ -57,18 +57,35 @@ leader_of() {
 	return 1
 }
 
+# put_json NAME KEY VALUE: a put through that member, as JSON; retried while that member does
+# not know where the new leader serves clients yet (refused before it is proposed, so a retry
+# never writes twice).
+put_json() {
+	local out
+	for _ in $(seq 100); do
+		if out=$(ctl1 "$1" put "$2" "$3" -w json 2>&1); then
+			echo "$out"
+			return 0
+		fi
+		grep -q "etcdserver: not leader\|etcdserver: no leader" <<<"$out" || break
+		sleep 0.1
+	done
+	fail "$SRV: put $2 through $1: $out"
+}
+
 # hashes: "rev hash" of every member, one line each.
 hashes() {
 	local n
 	for n in $(names); do
-		echo "$(ctl1 "$n" get x -w json | jq -r .header.revision) $(ctl1 "$n" endpoint hashkv | awk '{ print $2 }')"
+		echo "$(ctl1 "$n" get x --consistency=s -w json | jq -r .header.revision) $(ctl1 "$n" endpoint hashkv | awk '{ print $2 }')"
 	done
 }
 
-for SRV in $(control_servers); do
+for SRV in ${SNAP_SERVERS:-$(control_servers)}; do
 	start_all
 	first=$(names | cut -d' ' -f1)
-	for i in $(seq 1 40); do ctl1 "$first" put "k$i" "v$i" >/dev/null; done
+	put_json "$first" k1 v1 >/dev/null
+	for i in $(seq 2 40); do ctl1 "$first" put "k$i" "v$i" >/dev/null; done
 	for i in $(seq 1 10); do ctl1 "$first" put "k$i" "w$i" >/dev/null; done
 	ctl1 "$first" del k40 >/dev/null
 	ctl1 "$first" compaction 20 >/dev/null
@@ -97,6 +114,12 @@ for SRV in $(control_servers); do
 		grep -qx "metastore: snapshot $E2E_TMP/$SRV.bad refused: sha256 checksum mismatch" \
 			"$E2E_TMP/bad.out" || fail "refusal: $(cat "$E2E_TMP/bad.out")"
 		[ ! -e "$E2E_TMP/bad" ] || fail "a refused restore left a data dir"
+		# a data dir in use is never overwritten by a restore
+		"$METASTORE" --restore "$E2E_TMP/$SRV.snap" --data-dir "$E2E_TMP/data-${CPORT[n1]}" \
+			--name n1 --listen 127.0.0.1:"$(free_port)" >"$E2E_TMP/used.out" 2>&1 &&
+			fail "restored into a used data dir"
+		grep -qx "metastore: cannot restore into data dir $E2E_TMP/data-${CPORT[n1]}: it exists and is not empty" \
+			"$E2E_TMP/used.out" || fail "used data dir: $(cat "$E2E_TMP/used.out")"
 	else
 		etcdctl snapshot restore "$E2E_TMP/$SRV.bad" --data-dir "$E2E_TMP/bad-etcd" \
 			>"$E2E_TMP/bad.out" 2>&1 && fail "etcd restored a corrupt snapshot"
@@ -107,9 +130,9 @@ for SRV in $(control_servers); do
 	start_all "$E2E_TMP/$SRV.snap"
 	after=$(hashes | sort -u)
 	[ "$after" = "$before" ] || fail "$SRV: restored cluster '$after', source '$before'"
-	[ "$(ctl1 "$first" get leased --print-value-only)" = yes ] || fail "$SRV: leased key lost"
+	[ "$(ctl1 "$first" get leased --consistency=s --print-value-only)" = yes ] || fail "$SRV: leased key lost"
 	rev=${before%% *}
-	[ "$(ctl1 "$first" put after 1 -w json | jq -r .header.revision)" = $((rev + 1)) ] ||
+	[ "$(put_json "$first" after 1 | jq -r .header.revision)" = $((rev + 1)) ] ||
 		fail "$SRV: a write after the restore is not at revision $((rev + 1))"
 
 	# move-leader: to a chosen follower; etcdctl finds the leader among the endpoints
