@@ -145,6 +145,10 @@ for SRV in ${SNAP_SERVERS:-$(control_servers)}; do
 	[ "$(leader_of)" = "$target" ] || fail "$SRV: leader is $(leader_of), not $target"
 	out=$(etcdctl --endpoints="$(ep)" move-leader 1234 2>&1) && fail "$SRV: moved to a non-member"
 	grep -q "etcdserver: bad leader transferee" <<<"$out" || fail "$SRV: bad transferee said: $out"
+	# a member that does not lead refuses, as etcd's does
+	follower=$(for n in $(names); do [ "$n" = "$target" ] || echo "$n"; done | sed -n 1p)
+	out=$(/usr/bin/python3 "$(dirname "$0")/py/move_leader.py" "127.0.0.1:$(port "$follower")" "$tid")
+	[ "$out" = "FAILED_PRECONDITION etcdserver: not leader" ] || fail "$SRV: follower said: $out"
 	ctl1 "$target" put moved 1 >/dev/null || fail "$SRV: no write after the move"
 	# a restored member restarted (without --restore) has its restored state and every write
 	kill "$(pid "$first")"
