@@ -81,6 +81,7 @@ hashes() {
 	done
 }
 
+# SNAP_SERVERS=metastore runs one server only (e.g. the ASan build)
 for SRV in ${SNAP_SERVERS:-$(control_servers)}; do
 	start_all
 	first=$(names | cut -d' ' -f1)
