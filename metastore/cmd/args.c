@@ -14,7 +14,7 @@ enum opt_id { OPT_LISTEN, OPT_LISTEN_URLS, OPT_DATA_DIR, OPT_NAME, OPT_MAX_REQ, 
 	      OPT_SNAPSHOT_COUNT, OPT_MAX_LEASES, OPT_MAX_WATCHES, OPT_BCRYPT_COST, OPT_AUTH_TOKEN_TTL,
 	      OPT_QUOTA, OPT_LISTEN_PEER, OPT_ADVERTISE_PEER, OPT_PEER_CERT, OPT_PEER_KEY,
 	      OPT_PEER_CA, OPT_PEER_CERT_AUTH, OPT_ADVERTISE_CLIENT, OPT_CERT, OPT_KEY, OPT_CA,
-	      OPT_CERT_AUTH, OPT_HELP, OPT_VERSION };
+	      OPT_CERT_AUTH, OPT_RESTORE, OPT_HELP, OPT_VERSION };
 
 static const struct ms_cli_opt options[] = {
 	{ "listen", OPT_LISTEN, "IP:PORT", "client gRPC address (default 127.0.0.1:2379)" },
@@ -51,6 +51,7 @@ static const struct ms_cli_opt options[] = {
 	{ "auth-token-ttl", OPT_AUTH_TOKEN_TTL, "S", "seconds an unused auth token stays valid (default 300)" },
 	/* As etcd: 0 is the default, a negative size no quota at all. */
 	{ "quota-backend-bytes", OPT_QUOTA, "N", "store size (keys, values and 48 bytes per revision held) at which writes raise NOSPACE (default 0: 2 GiB; < 0: no quota)" },
+	{ "restore", OPT_RESTORE, "FILE", "start a new member from a snapshot file (etcdctl snapshot save); --data-dir must not exist yet" },
 	{ "version", OPT_VERSION, NULL, "print the version" },
 	{ "help", OPT_HELP, NULL, "this text" },
 };
@@ -164,6 +165,9 @@ static int apply(struct ms_args *a, enum opt_id id, const char *v, char *err, si
 		return 0;
 	case OPT_DATA_DIR:
 		a->data_dir = v;
+		return 0;
+	case OPT_RESTORE:
+		a->restore_file = v;
 		return 0;
 	case OPT_NAME:
 		if (!*v) {

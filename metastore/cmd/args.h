@@ -53,6 +53,7 @@ struct ms_args {
 	struct ms_peer_url advertise_client; /* --advertise-client-urls; addr "": the listen one */
 	const char *cert_file, *key_file, *ca_file; /* client TLS; NULL: not given */
 	bool client_cert_auth;             /* clients need a certificate those CAs signed */
+	const char *restore_file; /* --restore: NULL when not given */
 	bool help, version;
 };
 

@@ -12,6 +12,7 @@
 #include "cmd/args.h"
 #include "api/auth_service.h"
 #include "cmd/cluster.h"
+#include "cmd/restore.h"
 #include "rpc/forward.h"
 #include "api/kv_service.h"
 #include "api/lease_service.h"
@@ -23,6 +24,8 @@
 #include "rpc/server.h"
 #include "rpc/tls.h"
 #include "store/snapshot.h"
+#include "api/snapshot_stream.h"
+#include "api/move_leader.h"
 #include "probe/trace.h"
 #include "probe/trace_loop.h"
 #include "api/watch_service.h"
@@ -206,7 +209,8 @@ int main(int argc, char **argv)
 	struct kv_service kv;
 	struct ms_server_opts so;
 	uv_loop_t *loop = uv_default_loop();
-	char err[256];
+	char err[512];
+	int64_t seed_rev = 0;
 	int e, rc = 1;
 
 	if (ms_args_parse(argc, argv, &a, err, sizeof(err))) {
@@ -225,6 +229,11 @@ int main(int argc, char **argv)
 	    ms_cluster_check_peers(&cluster, &a, err, sizeof(err))) {
 		fprintf(stderr, "metastore: %s (see --help)\n", err);
 		return 2;
+	}
+	/* a new member from a snapshot file: verified and copied in before anything else */
+	if (a.restore_file && ms_restore_prepare(a.restore_file, a.data_dir, err, sizeof(err))) {
+		fprintf(stderr, "metastore: %s\n", err);
+		return 1;
 	}
 	snprintf(raft_dir, sizeof(raft_dir), "%s/raft", a.data_dir);
 	if ((mkdir(a.data_dir, 0700) && errno != EEXIST) ||
@@ -355,6 +364,8 @@ int main(int argc, char **argv)
 	maintenance_service_set_log(maint, log_line);
 	maintenance_service_set_peer_https(maint, cluster.peer_https);
 	maintenance_service_register(maint, app.srv);
+	snapshot_stream_register(app.srv, &kv, &app.snap, log_line);
+	move_leader_register(app.srv, &kv, loop);
 	auth = ms_auth_new(a.bcrypt_cost, (int64_t)a.auth_token_ttl_s * 1000);
 	if (!auth) {
 		fprintf(stderr, "metastore: out of memory\n");
@@ -370,6 +381,16 @@ int main(int argc, char **argv)
 	auth_service_register(&authsvc, app.srv);
 	watch_hub_set_permit(hub, auth_service_watch_permitted, &authsvc);
 	ms_raft_on_restore(app.raft, on_restored, &app);
+	/* a restored member's log starts from its seed; a raft snapshot, if any, replaces it */
+	e = ms_restore_load(a.data_dir, &app.snap, (int64_t)uv_now(loop), &seed_rev, err,
+			    sizeof(err));
+	if (e < 0) {
+		fprintf(stderr, "metastore: %s; refusing to start\n", err);
+		goto cleanup;
+	}
+	if (e > 0)
+		fprintf(stderr, "metastore: state restored from %s/%s (revision %lld)\n",
+			a.data_dir, MS_RESTORE_SEED, (long long)seed_rev);
 	/* replays the log (a single member applies it here, before serving anyone) */
 	if (ms_raft_start(app.raft, err, sizeof(err))) {
 		fprintf(stderr, "metastore: %s\n", err);

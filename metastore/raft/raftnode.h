@@ -174,6 +174,12 @@ uint64_t ms_raft_commit_index(const struct ms_raft *rn);
 /* etcd's request timeout for this member: 5 s plus two election timeouts (ms). */
 uint64_t ms_raft_request_timeout_ms(const struct ms_raft *rn);
 
+/* Starts handing leadership to voting member `target` (from the loop, never from a libraft
+ * callback). Returns 0 (started: ms_raft_leader_id tells when it is done), -EPERM (this
+ * member does not lead), -EBUSY (a transfer is under way), -ENOENT (target is no voting
+ * member, or this member itself) or -ENOMEM. */
+int ms_raft_move_leader(struct ms_raft *rn, uint64_t target);
+
 /* The members of the cluster configuration (borrowed, valid while rn lives). */
 const struct ms_raft_peer *ms_raft_peers(const struct ms_raft *rn, size_t *n);
 
