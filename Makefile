@@ -152,11 +152,21 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/obj/agent/%.o: agent/%.c | $(SKELS) $(BUILD)/.deps-ok
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(AGENT_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(AGENT_CFLAGS) $(AGENT_EXTRA) -c $< -o $@
 
 $(AGENT_LIB): $(AGENT_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The git revision the agent reports (--version, metastore_agent_build_info); main.o is rebuilt
+# when it changes.
+GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$(BUILD)/.git-rev: FORCE
+	$(Q)mkdir -p $(@D); [ "$$(cat $@ 2>/dev/null)" = "$(GIT_REV)" ] || echo "$(GIT_REV)" >$@
+$(BUILD)/obj/agent/main.o: $(BUILD)/.git-rev
+$(BUILD)/obj/agent/main.o: AGENT_EXTRA := -DMS_GIT_REVISION='"$(GIT_REV)"'
+.PHONY: FORCE
+FORCE:
 
 $(AGENT): $(BUILD)/obj/agent/main.o $(AGENT_LIB)
 	$(call msg,LINK,$@)
@@ -201,6 +211,19 @@ test: all
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory fault-smoke
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
+
+# `make install` (root): the binaries, the systemd units, alert rules, dashboard and Prometheus
+# config at the paths the README and the units use; DESTDIR and PREFIX as usual.
+PREFIX ?= /usr/local
+.PHONY: install
+install: $(METASTORE) $(AGENT)
+	$(Q)install -D -m 755 $(METASTORE) $(DESTDIR)$(PREFIX)/bin/metastore
+	$(Q)install -D -m 755 $(AGENT) $(DESTDIR)$(PREFIX)/bin/metastore-agent
+	$(Q)for u in metastore metastore-agent; do \
+		install -D -m 644 deploy/$$u.service $(DESTDIR)/etc/systemd/system/$$u.service; done
+	$(Q)for f in alerts.yml grafana-dashboard.json prometheus.yml; do \
+		install -D -m 644 deploy/$$f $(DESTDIR)$(PREFIX)/share/metastore/$$f; done
+	$(Q)echo "installed under $(DESTDIR)$(PREFIX) and $(DESTDIR)/etc/systemd/system"
 
 run: all
 	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) deploy/run-local.sh

@@ -27,7 +27,8 @@ static size_t max_scratch_words(void)
 	return a > c ? a : c;
 }
 
-int collector_new(struct loader *l, const char *version, struct collector **out)
+int collector_new(struct loader *l, const char *version, const char *revision,
+		  struct collector **out)
 {
 	struct collector *c;
 	const uint64_t *b;
@@ -39,6 +40,7 @@ int collector_new(struct loader *l, const char *version, struct collector **out)
 		return -ENOMEM;
 	c->loader = l;
 	c->version = version;
+	c->revision = revision;
 	pthread_mutex_init(&c->lock, NULL);
 	b = loader_bounds(l, &c->nr_bounds);
 	for (uint32_t i = 0; i < c->nr_bounds; i++)
@@ -247,9 +249,9 @@ static void collect_self(struct collector *c, double scrape_s)
 	expo_series_add_u64(errs, NULL, 0, c->map_read_errors);
 	expo_series_add_value(dur, NULL, 0, scrape_s);
 	{
-		struct expo_label l[] = { { "version", c->version } };
+		struct expo_label l[] = { { "version", c->version }, { "revision", c->revision } };
 
-		expo_series_add_value(info, l, 1, 1);
+		expo_series_add_value(info, l, 2, 1);
 	}
 }
 

@@ -10,8 +10,10 @@
 
 struct collector;
 
-/* Creates a collector over `l` (borrowed; must outlive the collector). Returns 0 or -errno. */
-int collector_new(struct loader *l, const char *version, struct collector **out);
+/* Creates a collector over `l` (borrowed; must outlive the collector); `version` and
+ * `revision` (static strings) label metastore_agent_build_info. Returns 0 or -errno. */
+int collector_new(struct loader *l, const char *version, const char *revision,
+		  struct collector **out);
 
 struct binwatch;
 

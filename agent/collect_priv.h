@@ -15,6 +15,7 @@
 struct collector {
 	struct loader *loader;
 	const char *version;
+	const char *revision; /* the source tree's git revision, "unknown" outside git */
 	struct mapread *reader;
 	struct expo_registry *reg;
 	pthread_mutex_t lock;

@@ -27,6 +27,10 @@
 #include "privs.h"
 
 #define AGENT_VERSION "0.1.0"
+/* The git revision the build came from (the Makefile defines it). */
+#ifndef MS_GIT_REVISION
+#define MS_GIT_REVISION "unknown"
+#endif
 
 static bool verbose;
 
@@ -189,7 +193,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (a.version) {
-		printf("metastore-agent %s\n", AGENT_VERSION);
+		printf("metastore-agent %s (revision %s)\n", AGENT_VERSION, MS_GIT_REVISION);
 		return 0;
 	}
 	if (a.list_probes) {
@@ -266,7 +270,7 @@ int main(int argc, char **argv)
 	e = loader_new(&lo, &loader, err, sizeof(err));
 	if (e)
 		return die("%s", err);
-	e = collector_new(loader, AGENT_VERSION, &g_collector);
+	e = collector_new(loader, AGENT_VERSION, MS_GIT_REVISION, &g_collector);
 	if (e) {
 		die("cannot set up the collector: %s", strerror(-e));
 		goto cleanup;

@@ -3,6 +3,7 @@
 
 #include "api/propose.h"
 #include "apply/apply.h"
+#include "raft/raftnode.h"
 
 size_t api_quota_put_cost(const Etcdserverpb__PutRequest *r)
 {
@@ -35,7 +36,8 @@ bool api_quota_refuse(struct kv_service *svc, struct grpc_call *call, size_t cos
 		grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, ERR_NO_SPACE);
 		return true;
 	}
-	if (svc->quota_bytes <= 0 ||
+	/* a follower cannot propose the alarm: the leader it forwards to checks and raises it */
+	if (svc->quota_bytes <= 0 || !ms_raft_is_leader(svc->raft) ||
 	    ms_mvcc_size(svc->mvcc) + cost <= (size_t)svc->quota_bytes)
 		return false;
 	if (svc->alarms && !ms_alarms_any(svc->alarms, MS_ALARM_NOSPACE)) {
@@ -47,7 +49,6 @@ bool api_quota_refuse(struct kv_service *svc, struct grpc_call *call, size_t cos
 		a.alarm = ETCDSERVERPB__ALARM_TYPE__NOSPACE;
 		e.op_case = METASTORE__ENTRY__OP_ALARM;
 		e.alarm = &a;
-		/* a follower cannot propose it: the leader raises its own when writes reach it */
 		api_propose_internal(svc, &e);
 	}
 	grpc_call_finish(call, MS_GRPC_RESOURCE_EXHAUSTED, ERR_NO_SPACE);

@@ -18,7 +18,8 @@ size_t api_quota_txn_cost(const Etcdserverpb__TxnRequest *t);
  * does not, this member's NOSPACE alarm is proposed (once: not while one is raised) and the
  * call is answered RESOURCE_EXHAUSTED "etcdserver: mvcc: database space exceeded", as etcd
  * does; the caller then proposes nothing. While this member's disk is full (svc->disk_nospace)
- * every such write is refused the same way. Returns true when the call was answered.
+ * every such write is refused the same way. A follower leaves the check to the leader it
+ * forwards the write to. Returns true when the call was answered.
  */
 bool api_quota_refuse(struct kv_service *svc, struct grpc_call *call, size_t cost);
 
