@@ -413,6 +413,9 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	raft_set_snapshot_threshold(rn->raft, o->snapshot_threshold);
 	raft_set_snapshot_trailing(rn->raft, o->snapshot_trailing);
 	raft_set_pre_vote(rn->raft, true);
+	/* libraft waits 30 s for a snapshot install it sent to a member that went away (killed,
+	 * restarted) before it sends another: a restarted member would lag that long */
+	raft_set_install_snapshot_timeout(rn->raft, 10000);
 	*out = rn;
 	return 0;
 fail_io:

@@ -168,7 +168,7 @@ etcdctl --endpoints="127.0.0.1:${CPORT[$LEADER]}" --command-timeout=5s put big <
 # shellcheck disable=SC2046
 start_member "$F" --snapshot-count 8 $(tls_flags "$F" "${RPORT[$F]}")
 for n in n1 n2 n3; do
-	wait_until 10 bash -c "[ \"\$(etcdctl --endpoints=127.0.0.1:${CPORT[$n]} get --consistency=s --print-value-only t25)\" = v25 ]" ||
+	wait_until 30 bash -c "[ \"\$(etcdctl --endpoints=127.0.0.1:${CPORT[$n]} get --consistency=s --print-value-only t25)\" = v25 ]" ||
 		fail "t25 did not reach $n over TLS"
 	[ "$(etcdctl --endpoints="127.0.0.1:${CPORT[$n]}" get --consistency=s --print-value-only big | wc -c)" = 1000001 ] ||
 		fail "the 1 MB value on $n"
