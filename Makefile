@@ -298,7 +298,8 @@ FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 
 FUZZ_SRCS_fuzz_expo := agent/expo.c agent/expo_render.c agent/expo_num.c
 FUZZ_LIBS_fuzz_expo := -lm
-FUZZ_SRCS_fuzz_buckets_args := agent/buckets.c agent/args.c agent/config.c agent/subsys.c
+FUZZ_SRCS_fuzz_buckets_args := agent/buckets.c agent/args.c agent/args_listen.c agent/config.c \
+	agent/subsys.c agent/log.c
 FUZZ_LIBS_fuzz_buckets_args := -lyaml -lm
 # the KV handlers down through the apply layer and the store (the harness stands in for the
 # gRPC call and server functions)

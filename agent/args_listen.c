@@ -1,5 +1,6 @@
 /* The --listen address: "IP:PORT" or "[IPv6]:PORT", numeric only (args.h). */
 #include "args.h"
+#include "http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,4 +45,22 @@ int agent_args_split_listen(const char *listen, char *host, size_t hostlen, uint
 		return -ERANGE;
 	*port = (uint16_t)p;
 	return 0;
+}
+
+/* The metrics path check lives here (not in http.c) so that argument parsing links without
+ * the HTTP server. */
+bool http_metrics_path_ok(const char *p)
+{
+	size_t n = p ? strlen(p) : 0;
+
+	if (n < 2 || p[0] != '/' || n > HTTP_MAX_PATH || !strcmp(p, "/health"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		/* printable, nothing an HTML attribute or a URL would treat specially */
+		if (c <= 0x20 || c >= 0x7f || strchr("\"'<>&?#%\\", c))
+			return false;
+	}
+	return true;
 }

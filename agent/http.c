@@ -83,22 +83,6 @@ static const char index_fmt[] =
 	"<li><a href=\"/health\">/health</a> &mdash; probes attached and maps readable</li>\n"
 	"</ul>\n</body></html>\n";
 
-bool http_metrics_path_ok(const char *p)
-{
-	size_t n = p ? strlen(p) : 0;
-
-	if (n < 2 || p[0] != '/' || n > HTTP_MAX_PATH || !strcmp(p, "/health"))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		/* printable, nothing an HTML attribute or a URL would treat specially */
-		if (c <= 0x20 || c >= 0x7f || strchr("\"'<>&?#%\\", c))
-			return false;
-	}
-	return true;
-}
-
 /*
  * Walks a comma-separated header value ("a;q=0.5, b") and returns the q-value (1 if absent)
  * of the first item whose name equals `name` (case-insensitive, parameters other than q
