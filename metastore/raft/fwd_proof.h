@@ -13,6 +13,11 @@
  * that member (peer TLS, or the peer network) can make one. The MAC covers the sender, the
  * receiving member, a per-sender counter (replays are refused), the method, the user and
  * the request; a proof for one call, one leader, once.
+ * Not the peer transport itself (etcd forwards proposals there): libraft's connections carry
+ * its own messages only and libraft forwards no proposal, so calls would need a second
+ * request/response protocol next to libraft's, with its own waits and timeouts, beside the
+ * forwarder that already has them. The proof brings the peer transport's trust (who may be
+ * a member) to that forwarder instead.
  */
 #define MS_FWD_KEY_LEN 32
 #define MS_FWD_WINDOW 64       /* counters this far behind the highest seen are still taken */

@@ -4,7 +4,8 @@
 # metastore and on Debian's etcd 3.4 (the control). Through a follower and through the leader
 # alice (role app: readwrite app/) writes and reads her prefix (linearizable and
 # serializable), grants a lease and keeps it alive; she is denied outside it and bob (no role)
-# is denied, with etcd's error; root administers through the follower. Then clients that are
+# is denied, with etcd's error; root administers through the follower; after a restart of the
+# follower (a new forwarding key on metastore) alice writes through it again. Clients that are
 # no member forge the forwarding of a Put as root (metastore's ms-forwarded-user header with
 # a made-up proof): over TLS with bob's certificate to the leader and to a follower (marked
 # forwarded, and not), and in plain text to a server with password auth. Nothing changes on
@@ -75,6 +76,23 @@ holds() {
 	[ "$(keys_on "$1")" = "$2" ]
 }
 
+caught_up() {
+	[ "$(tctl "${CPORT[$1]}" alice get --consistency=s --print-value-only app/leader)" = v-leader ]
+}
+
+# forged_logged NAME: each forged attempt was one line on metastore member NAME that got it
+# (a follower checks the assertion itself and passes nothing on as root), and no genuine
+# forward was refused
+forged_logged() {
+	local log=$E2E_TMP/metastore-${CPORT[$1]}.log
+	[ "$(grep -c "auth: refused forwarded user 'root' on /etcdserverpb.KV/Put: wrong MAC for member ${OTHER[metastore-$1]}; ignored" "$log")" = 2 ] ||
+		fail "forged proofs not logged twice in $log: $(grep 'refused forwarded' "$log")"
+	[ "$(grep -c "auth: refused forwarded user 'root' on /etcdserverpb.KV/Put: malformed proof; ignored" "$log")" = 1 ] ||
+		fail "forged empty proof not logged once in $log: $(grep 'refused forwarded' "$log")"
+	[ "$(grep -c "refused forwarded" "$log")" = 3 ] ||
+		fail "refusals in $log: $(grep 'refused forwarded' "$log")"
+}
+
 # check_cluster KIND: the whole sequence on a started cluster
 check_cluster() {
 	local kind=$1 l f n other role proof out
@@ -118,34 +136,32 @@ check_cluster() {
 		case $k in "$kind"-*) ;; *) continue ;; esac
 		case ${FORGED[$k]} in OK*) fail "$kind: a forged forward was served ($k)" ;; esac
 	done
+	[ "$kind" = metastore ] && for n in "$l" "$f"; do forged_logged "$n"; done
+	# a follower started again (metastore: with a new forwarding key, its counter from 1):
+	# CN users go on through it once it serves
+	stop_pid "${PID[$f]}"
+	start_tls_member "$kind" "$f"
+	# caught up (it serves from its own state what the leader had), then one put: no retry
+	wait_until 20 caught_up "$f" || fail "$kind: the restarted follower $f did not catch up"
+	[ "$(tctl "${CPORT[$f]}" alice put app/restarted 1)" = OK ] ||
+		fail "$kind: alice put via the restarted follower: $(last_line tctl "${CPORT[$f]}" alice put app/restarted 1)"
+	[ "$(tctl "${CPORT[$f]}" alice get --consistency=s --print-value-only app/restarted)" = 1 ] ||
+		fail "$kind: alice serializable get via the restarted follower"
+	# (and the leader refused none of its forwards with the new key)
+	[ "$kind" = metastore ] && forged_logged "$l"
 	# the store as the sequence left it (no forged-* key), the same on every member (the
 	# third one may apply a moment later)
 	for n in n1 n2 n3; do
-		wait_until 5 holds "$n" "admin/x app/follower app/leader " ||
+		wait_until 5 holds "$n" "admin/x app/follower app/leader app/restarted " ||
 			fail "$kind: $n holds: $(keys_on "$n")"
 	done
-	LEADER[$kind]=$l
-	FOLLOWER[$kind]=$f
 }
 
-declare -A FORGED LEADER FOLLOWER PLAIN ID OTHER
+declare -A FORGED PLAIN ID OTHER
 
 # --- metastore ------------------------------------------------------------------------
 start_tls_cluster metastore
 check_cluster metastore
-L=${LEADER[metastore]}
-F=${FOLLOWER[metastore]}
-# each forged attempt is one line on the member that got it (the follower checks the
-# assertion itself and passes nothing on as root); no genuine forward was refused
-for n in "$L" "$F"; do
-	log=$E2E_TMP/metastore-${CPORT[$n]}.log
-	[ "$(grep -c "auth: refused forwarded user 'root' on /etcdserverpb.KV/Put: wrong MAC for member ${OTHER[metastore-$n]}; ignored" "$log")" = 2 ] ||
-		fail "forged proofs not logged twice in $log: $(grep 'refused forwarded' "$log")"
-	[ "$(grep -c "auth: refused forwarded user 'root' on /etcdserverpb.KV/Put: malformed proof; ignored" "$log")" = 1 ] ||
-		fail "forged empty proof not logged once in $log: $(grep 'refused forwarded' "$log")"
-	[ "$(grep -c "refused forwarded" "$log")" = 3 ] ||
-		fail "refusals in $log: $(grep 'refused forwarded' "$log")"
-done
 stop_tls_cluster
 
 # --- the control: etcd 3.4, the same flags and certificates -------------------------------

@@ -35,25 +35,30 @@ status_json() {
 	tctl "${CPORT[$1]}" root endpoint status -w json 2>/dev/null || true
 }
 
-# start_tls_cluster KIND: a new cluster of KIND (metastore or etcd) on fresh ports (CPORT,
-# RPORT, PID of cluster.sh); returns once a member says it leads (fails after 20 s).
+# start_tls_member KIND NAME: starts (or starts again, from its data dir) member NAME of KIND
+# (metastore or etcd) of the cluster of start_tls_cluster; sets PID[NAME].
+start_tls_member() {
+	local kind=$1 n=$2
+	if [ "$kind" = metastore ]; then
+		# shellcheck disable=SC2046
+		start_member "$n" $(cluster_flags "$n" "${CPORT[$n]}" "${RPORT[$n]}")
+		return
+	fi
+	# shellcheck disable=SC2046
+	/usr/bin/etcd --name "$n" --data-dir "$E2E_TMP/etcd-$n" --initial-cluster "$CLUSTER" \
+		--initial-cluster-state new $(cluster_flags "$n" "${CPORT[$n]}" "${RPORT[$n]}") \
+		>>"$E2E_TMP/etcd-$n.log" 2>&1 &
+	PID[$n]=$!
+	E2E_PIDS+=("${PID[$n]}")
+}
+
+# start_tls_cluster KIND: a new cluster of KIND on fresh ports (CPORT, RPORT, PID of
+# cluster.sh); returns once a member says it leads (fails after 20 s).
 start_tls_cluster() {
 	local kind=$1 n
 	cluster_init
 	CLUSTER=${CLUSTER//http:/https:}
-	for n in n1 n2 n3; do
-		if [ "$kind" = metastore ]; then
-			# shellcheck disable=SC2046
-			start_member "$n" $(cluster_flags "$n" "${CPORT[$n]}" "${RPORT[$n]}")
-			continue
-		fi
-		# shellcheck disable=SC2046
-		/usr/bin/etcd --name "$n" --data-dir "$E2E_TMP/etcd-$n" --initial-cluster "$CLUSTER" \
-			--initial-cluster-state new $(cluster_flags "$n" "${CPORT[$n]}" "${RPORT[$n]}") \
-			>"$E2E_TMP/etcd-$n.log" 2>&1 &
-		PID[$n]=$!
-		E2E_PIDS+=("${PID[$n]}")
-	done
+	for n in n1 n2 n3; do start_tls_member "$kind" "$n"; done
 	wait_until 20 leader_member >/dev/null || fail "$kind: no leader over TLS"
 }
 
