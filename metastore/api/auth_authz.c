@@ -6,6 +6,7 @@
 #include "auth_rpc.pb-c.h"
 #include "api/auth_service.h"
 #include "apply/authz.h"
+#include "raft/raftnode.h"
 #include "store/lease.h"
 #include "probe/trace.h"
 #include "rpc.pb-c.h"
@@ -52,15 +53,25 @@ static enum policy policy_of(uint32_t method)
 	}
 }
 
-/* The call's user: 0 with *user NULL when it sent no token, -MS_AUTH_ETOKEN when the token
+/*
+ * The call's user: 0 with *user NULL when it sent no token, -MS_AUTH_ETOKEN when the token
  * is unknown or expired. Without a token, as etcd does, the CN of the client certificate a
- * TLS port verified (--client-cert-auth) is the user. */
-static int call_user(struct auth_service *svc, struct grpc_call *call, const char **user)
+ * TLS port verified (--client-cert-auth) is the user. A call a member forwarded for such a
+ * user names it (MS_HDR_FORWARDED_USER) with that member's proof for request `msg`: only a
+ * proof that checks makes it the user (raft/fwd_proof.h), whoever opened the connection;
+ * anything else is logged and ignored. Watches pass no msg: they are never forwarded.
+ */
+static int call_user(struct auth_service *svc, struct grpc_call *call, const uint8_t *msg,
+		     size_t len, const char **user)
 {
 	*user = NULL;
 	if (!call->token) {
-		/* a member forwarding a call is not the user who made it */
-		*user = call->forwarded ? NULL : grpc_call_tls_cn(call);
+		if ((call->fwd_user || call->fwd_proof) &&
+		    ms_raft_forward_user(svc->kv->raft, call, msg, len, user) == 0)
+			return 0;
+		/* a refused assertion changes nothing: the call is what it was without it */
+		if (!call->forwarded) /* a forwarding member is not the user */
+			*user = grpc_call_tls_cn(call);
 		return 0;
 	}
 	if (ms_auth_tokens_lookup(ms_auth_tokens(svc->auth), call->token,
@@ -143,7 +154,7 @@ static int check_call(struct auth_service *svc, struct grpc_call *call, enum pol
 		      const uint8_t *msg, size_t len)
 {
 	const char *user;
-	int err = call_user(svc, call, &user);
+	int err = call_user(svc, call, msg, len, &user);
 
 	if (err)
 		return err;
@@ -196,7 +207,7 @@ bool auth_service_watch_permitted(struct grpc_call *call, const uint8_t *key, si
 
 	if (!ms_auth_enabled(svc->auth))
 		return true;
-	err = call_user(svc, call, &user);
+	err = call_user(svc, call, NULL, 0, &user);
 	if (!err)
 		err = ms_auth_check_range(svc->auth, user, key, key_len, end, end_len, MS_AUTH_READ);
 	ms_trace_auth_authorize(call->id, grpc_probe_method(call->method),

@@ -159,7 +159,7 @@ static int send_head(struct ka_stream *ka, const struct ka_msg *m)
 		return -ENOMEM;
 	*sent = (struct ka_sent){ .ka = ka, .gen = ++ka->gen };
 	ka->sent_to = ms_raft_leader_id(ka->env.rn);
-	rv = ms_raft_call_leader(ka->env.rn, GRPC_METHOD_LEASE_RENEW, ka->call->token, m->data,
+	rv = ms_raft_call_leader(ka->env.rn, GRPC_METHOD_LEASE_RENEW, ka->call, m->data,
 				 m->len, on_renewed, sent);
 	if (rv)
 		free(sent);

@@ -134,16 +134,17 @@ static void on_fatal(void *arg, const char *fmt, ...)
 	exit(1);
 }
 
-static int forward(void *ctx, const char *leader, struct grpc_call *call, const uint8_t *msg,
-		   size_t len)
+static int forward(void *ctx, const char *leader, struct grpc_call *call,
+		   const struct ms_forward_cred *cred, const uint8_t *msg, size_t len)
 {
-	return ms_forward_call(ctx, leader, call, msg, len);
+	return ms_forward_call(ctx, leader, call, cred, msg, len);
 }
 
-static int forward_unary(void *ctx, const char *leader, uint32_t method, const char *token,
-			 const uint8_t *msg, size_t len, ms_forward_done_fn done, void *arg)
+static int forward_unary(void *ctx, const char *leader, uint32_t method,
+			 const struct ms_forward_cred *cred, const uint8_t *msg, size_t len,
+			 ms_forward_done_fn done, void *arg)
 {
-	return ms_forward_unary(ctx, leader, method, token, msg, len, done, arg);
+	return ms_forward_unary(ctx, leader, method, cred, msg, len, done, arg);
 }
 
 /* A relayed answer waits for this member's own apply (rpc/ knows nothing of raft). */

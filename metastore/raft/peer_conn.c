@@ -146,6 +146,11 @@ static int send_copy(struct ms_peer_conn *c, uv_stream_t *s, const void *p, size
 	return conn_send(c, s, w, n);
 }
 
+static const uint8_t *own_key(const struct ms_peer_transport *t)
+{
+	return t->opts.fwd_keys ? ms_fwd_keys_own(t->opts.fwd_keys) : NULL;
+}
+
 /* Plain TCP: libraft gets the connection itself, as from its own transport. */
 static void handoff_plain(struct ms_peer_conn *c)
 {
@@ -250,6 +255,13 @@ static int check_peer(struct ms_peer_conn *c)
 		ms_peer_conn_close(c, NULL);
 		return -1;
 	}
+	/* only a member's handshake (with peer TLS, over an authenticated connection) gives
+	 * the key its forwarded calls are proven with */
+	if (c->hs.key && t->opts.fwd_keys &&
+	    ms_fwd_keys_learn(t->opts.fwd_keys, c->hs.id, c->hs.key)) {
+		ms_peer_conn_close(c, NULL);
+		return -1;
+	}
 	return 0;
 }
 
@@ -286,7 +298,7 @@ static int tls_connected(struct ms_peer_conn *c)
 {
 	struct ms_peer_transport *t = c->t;
 	uint8_t hs[MS_PEER_HS_PREAMBLE + MS_PEER_HS_MAX_ADDR];
-	ssize_t n = ms_peer_hs_encode(t->self, t->self_addr, hs, sizeof(hs));
+	ssize_t n = ms_peer_hs_encode(t->self, t->self_addr, own_key(t), hs, sizeof(hs));
 	char why[256];
 
 	if (n < 0 || ms_tls_write(c->tls, hs, (size_t)n, why, sizeof(why)) || flush_tls(c) ||
@@ -440,7 +452,7 @@ static void on_connected(uv_connect_t *req, int status)
 		return;
 	}
 	if (!t->tls) {
-		n = ms_peer_hs_encode(t->self, t->self_addr, hs, sizeof(hs));
+		n = ms_peer_hs_encode(t->self, t->self_addr, own_key(t), hs, sizeof(hs));
 		c->state = MS_PC_HS;
 		if (n < 0)
 			ms_peer_conn_close(c, NULL);

@@ -38,6 +38,18 @@ static int read_preamble(struct ms_peer_hs *h, char *why, size_t whylen)
 	return 0;
 }
 
+/* The forwarding key after the address's padding, when the field has one. */
+static void find_key(struct ms_peer_hs *h)
+{
+	size_t field = h->want - MS_PEER_HS_PREAMBLE;
+	size_t off = (strlen(h->address) + 1 + 7) & ~(size_t)7;
+	const uint8_t *p = h->buf + MS_PEER_HS_PREAMBLE + off;
+
+	if (field >= off + MS_PEER_HS_KEY_EXT &&
+	    memcmp(p, MS_PEER_HS_KEY_MAGIC, sizeof(MS_PEER_HS_KEY_MAGIC)) == 0)
+		h->key = p + 8;
+}
+
 ssize_t ms_peer_hs_feed(struct ms_peer_hs *h, const void *p, size_t len, char *why,
 			size_t whylen)
 {
@@ -62,13 +74,16 @@ ssize_t ms_peer_hs_feed(struct ms_peer_hs *h, const void *p, size_t len, char *w
 			return -EPROTO;
 		}
 		h->address = (const char *)h->buf + MS_PEER_HS_PREAMBLE;
+		find_key(h);
 	}
 	return (ssize_t)used;
 }
 
-ssize_t ms_peer_hs_encode(uint64_t id, const char *address, uint8_t *out, size_t outlen)
+ssize_t ms_peer_hs_encode(uint64_t id, const char *address, const uint8_t *key, uint8_t *out,
+			  size_t outlen)
 {
-	size_t alen = (strlen(address) + 1 + 7) & ~(size_t)7;
+	size_t pad = (strlen(address) + 1 + 7) & ~(size_t)7;
+	size_t alen = pad + (key ? MS_PEER_HS_KEY_EXT : 0);
 
 	if (alen > MS_PEER_HS_MAX_ADDR || outlen < MS_PEER_HS_PREAMBLE + alen)
 		return -ENOSPC;
@@ -77,6 +92,11 @@ ssize_t ms_peer_hs_encode(uint64_t id, const char *address, uint8_t *out, size_t
 	ms_le64_write(out + 8, id);
 	ms_le64_write(out + 16, alen);
 	memcpy(out + MS_PEER_HS_PREAMBLE, address, strlen(address));
+	if (key) {
+		memcpy(out + MS_PEER_HS_PREAMBLE + pad, MS_PEER_HS_KEY_MAGIC,
+		       sizeof(MS_PEER_HS_KEY_MAGIC));
+		memcpy(out + MS_PEER_HS_PREAMBLE + pad + 8, key, MS_PEER_HS_KEY_LEN);
+	}
 	return (ssize_t)(MS_PEER_HS_PREAMBLE + alen);
 }
 

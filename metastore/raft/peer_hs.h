@@ -12,13 +12,19 @@
  * libraft's TCP transport opens each connection with three little-endian u64 (protocol
  * version 1, the sender's server id, the length of the address field), then the sender's
  * own peer address, NUL-terminated and zero-padded to that length (a multiple of 8). The
- * same bytes open our connections, inside TLS when peers use it.
+ * same bytes open our connections, inside TLS when peers use it. Ours add to the address
+ * field, after the address's padding, MS_PEER_HS_KEY_MAGIC and the sender's forwarding key
+ * (fwd_proof.h): libraft reads the address as a C string and skips the rest, and a field
+ * without them has no key.
  */
 #define MS_PEER_HS_PROTOCOL 1
 #define MS_PEER_HS_PREAMBLE 24
 /* A member's address fits in 128 bytes (struct ms_raft_peer); longer claims are refused
  * before anything is allocated for them. */
 #define MS_PEER_HS_MAX_ADDR 256
+#define MS_PEER_HS_KEY_MAGIC "msfwdk1" /* 8 bytes with its NUL */
+#define MS_PEER_HS_KEY_LEN 32
+#define MS_PEER_HS_KEY_EXT (8 + MS_PEER_HS_KEY_LEN)
 
 struct ms_peer_hs {
 	uint8_t buf[MS_PEER_HS_PREAMBLE + MS_PEER_HS_MAX_ADDR];
@@ -26,6 +32,7 @@ struct ms_peer_hs {
 	size_t want; /* bytes the handshake has, as far as known */
 	uint64_t id; /* once complete: the claimed server id */
 	const char *address; /* once complete: the claimed address (in buf) */
+	const uint8_t *key;  /* once complete: the sender's forwarding key (in buf), NULL: none */
 };
 
 /* Readies h for a new connection. */
@@ -44,9 +51,11 @@ size_t ms_peer_hs_need(const struct ms_peer_hs *h);
 ssize_t ms_peer_hs_feed(struct ms_peer_hs *h, const void *p, size_t len, char *why,
 			size_t whylen);
 
-/* Writes the handshake of (id, address) into out. Returns its length, or -ENOSPC when out
- * (or MS_PEER_HS_MAX_ADDR) is too small. */
-ssize_t ms_peer_hs_encode(uint64_t id, const char *address, uint8_t *out, size_t outlen);
+/* Writes the handshake of (id, address) into out, with forwarding key `key`
+ * (MS_PEER_HS_KEY_LEN bytes; NULL: none, libraft's exact bytes). Returns its length, or
+ * -ENOSPC when out (or MS_PEER_HS_MAX_ADDR) is too small. */
+ssize_t ms_peer_hs_encode(uint64_t id, const char *address, const uint8_t *key, uint8_t *out,
+			  size_t outlen);
 
 /*
  * Whether member `self` talks to a peer claiming (id, address): the id must be another

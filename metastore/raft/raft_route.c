@@ -114,10 +114,14 @@ void ms_raft_not_leader(struct ms_raft *rn, struct grpc_call *call, const uint8_
 			size_t len)
 {
 	const char *leader = rn->stopping ? NULL : ms_raft_leader_client(rn);
+	struct ms_forward_cred cred;
+	char proof[MS_FWD_PROOF_MAX];
 
-	if (leader && rn->forward_fn &&
-	    rn->forward_fn(rn->forward_ctx, leader, call, msg, len) == 0)
-		return;
+	if (leader && rn->forward_fn) {
+		ms_raft_forward_cred(rn, call, call->method, msg, len, &cred, proof);
+		if (rn->forward_fn(rn->forward_ctx, leader, call, &cred, msg, len) == 0)
+			return;
+	}
 	grpc_call_finish(call, MS_GRPC_UNAVAILABLE,
 			 rn->stopping ? MS_ERR_STOPPED : not_leader_reason(rn));
 }
@@ -245,9 +249,11 @@ void ms_raft_run_deferred(struct ms_raft *rn)
 	ms_raft_waits_run(&rn->waits, ms_raft_applied_index(rn), uv_now(rn->loop));
 }
 
-int ms_raft_call_leader(struct ms_raft *rn, uint32_t method, const char *token,
+int ms_raft_call_leader(struct ms_raft *rn, uint32_t method, const struct grpc_call *origin,
 			const uint8_t *msg, size_t len, ms_forward_done_fn done, void *arg)
 {
+	struct ms_forward_cred cred;
+	char proof[MS_FWD_PROOF_MAX];
 	const char *leader;
 
 	if (rn->stopping)
@@ -255,7 +261,8 @@ int ms_raft_call_leader(struct ms_raft *rn, uint32_t method, const char *token,
 	leader = ms_raft_leader_client(rn);
 	if (!leader || !rn->unary_fn)
 		return -EAGAIN;
-	return rn->unary_fn(rn->unary_ctx, leader, method, token, msg, len, done, arg);
+	ms_raft_forward_cred(rn, origin, method, msg, len, &cred, proof);
+	return rn->unary_fn(rn->unary_ctx, leader, method, &cred, msg, len, done, arg);
 }
 
 void ms_raft_route_read(struct ms_raft *rn, struct ms_server *srv, enum ms_method m,

@@ -379,6 +379,7 @@ static void glue_close(struct ms_raft *rn)
 int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_raft_state_ops *st,
 		struct ms_raft **out, char *err, size_t errlen)
 {
+	struct ms_peer_opts po = { 0 };
 	struct ms_raft *rn;
 	const char *self;
 	int rv, e = glue_new(loop, o, st, &rn, &self, err, errlen);
@@ -386,7 +387,17 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	if (e)
 		return e;
 	rn->raft = &rn->raft_storage;
-	e = ms_peer_transport_init(&rn->transport, loop, o->peers, o->n_peers, o->node_id, o->peer,
+	/* this process's forwarding key: peers learn it from its handshakes (fwd_proof.h) */
+	e = ms_fwd_keys_new(&rn->fwd_keys);
+	if (e) {
+		snprintf(err, errlen, "%s", e == -EIO ? "no randomness for the forwarding key" :
+							"out of memory");
+		goto fail_glue;
+	}
+	if (o->peer)
+		po = *o->peer;
+	po.fwd_keys = rn->fwd_keys;
+	e = ms_peer_transport_init(&rn->transport, loop, o->peers, o->n_peers, o->node_id, &po,
 				   err, errlen);
 	if (e)
 		goto fail_glue;
@@ -634,6 +645,7 @@ void ms_raft_free(struct ms_raft *rn)
 {
 	if (!rn)
 		return;
+	ms_fwd_keys_free(rn->fwd_keys);
 	free(rn->peers);
 	free(rn->dir);
 	free(rn);

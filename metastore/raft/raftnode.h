@@ -10,6 +10,7 @@
 #include "apply/apply.h"
 #include "raft/wait.h"
 #include "rpc/forward.h"
+#include "raft/fwd_proof.h"
 #include "rpc/grpc.h"
 #include "rpc/server.h"
 
@@ -45,13 +46,14 @@ struct ms_raft_opts {
 
 /* Sends a call on to the leader's client address; 0, or -errno with the call unanswered. */
 typedef int (*ms_raft_forward_fn)(void *ctx, const char *leader_addr, struct grpc_call *call,
-				  const uint8_t *msg, size_t len);
+				  const struct ms_forward_cred *cred, const uint8_t *msg,
+				  size_t len);
 
-/* Makes unary call `method` with `msg` (and `token`, may be NULL) on the leader's client
+/* Makes unary call `method` with `msg` (and `cred`, may be NULL) on the leader's client
  * address; done(arg, reply) runs once with its answer when this returns 0, never on -errno. */
 typedef int (*ms_raft_unary_fn)(void *ctx, const char *leader_addr, uint32_t method,
-				const char *token, const uint8_t *msg, size_t len,
-				ms_forward_done_fn done, void *arg);
+				const struct ms_forward_cred *cred, const uint8_t *msg,
+				size_t len, ms_forward_done_fn done, void *arg);
 
 /* The state machine's snapshot functions (whole state, see snapshot.h). `snapshot` runs on
  * the event loop and only copies the state out; libraft compresses it (LZ4, on a worker
@@ -138,11 +140,32 @@ void ms_raft_set_forwarder(struct ms_raft *rn, ms_raft_forward_fn fn, void *ctx)
 /* Sets how ms_raft_call_leader reaches the leader (`ctx` borrowed). */
 void ms_raft_set_unary_forwarder(struct ms_raft *rn, ms_raft_unary_fn fn, void *ctx);
 
-/* Calls unary `method` on the leader for this member (e.g. a keep-alive a follower got).
- * Returns 0 (done runs once later), -EAGAIN when no other member is known to lead or none
- * can be called, -ECANCELED when stopping, or the forwarder's -errno (done never runs). */
-int ms_raft_call_leader(struct ms_raft *rn, uint32_t method, const char *token,
+/* Calls unary `method` on the leader for client call `origin` (e.g. a keep-alive a
+ * follower got on that stream), with its credentials (ms_raft_forward_cred). Returns 0
+ * (done runs once later), -EAGAIN when no other member is known to lead or none can be
+ * called, -ECANCELED when stopping, or the forwarder's -errno (done never runs). */
+int ms_raft_call_leader(struct ms_raft *rn, uint32_t method, const struct grpc_call *origin,
 			const uint8_t *msg, size_t len, ms_forward_done_fn done, void *arg);
+
+/*
+ * The credentials a call forwarded to the leader carries (raft_fwd.c): the client's token;
+ * without one, the user this member authenticated for it (origin->auth_user: the CN of a
+ * verified client certificate, or a user another member proved) with this member's proof
+ * for the leader (fwd_proof.h); else none. The strings point into origin and `proof`.
+ */
+void ms_raft_forward_cred(struct ms_raft *rn, const struct grpc_call *origin, uint32_t method,
+			  const uint8_t *msg, size_t len, struct ms_forward_cred *cred,
+			  char proof[MS_FWD_PROOF_MAX]);
+
+/*
+ * The user a forwarded call asserts (MS_HDR_FORWARDED_USER) when its proof checks for
+ * (call->method, msg): returns 0 with *user pointing into call. Else -EPERM, *user NULL,
+ * and one line logged (at most MS_FWD_LOG_PER_S a second): the caller ignores the
+ * assertion, so a forged or replayed one changes nothing but is seen.
+ */
+int ms_raft_forward_user(struct ms_raft *rn, const struct grpc_call *call, const uint8_t *msg,
+			 size_t len, const char **user);
+#define MS_FWD_LOG_PER_S 20
 
 /*
  * Runs cb(arg, 0) once this member has applied entry `index`; cb(arg, -ETIMEDOUT) after

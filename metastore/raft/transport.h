@@ -11,6 +11,7 @@
 
 #include "rpc/tls.h"
 #include "raft/raftnode.h"
+#include "raft/fwd_proof.h"
 
 /* One line for the operator (a refused peer, a failed TLS handshake), without a newline. */
 typedef void (*ms_peer_log_fn)(void *arg, const char *line);
@@ -21,6 +22,9 @@ struct ms_peer_opts {
 	struct ms_tls_cfg tls_cfg;
 	ms_peer_log_fn log;      /* NULL: refusals are not logged */
 	void *log_arg;
+	/* borrowed, outlives the transport: its own key goes in every handshake this member
+	 * opens, and an accepted peer's key is learned into it (fwd_proof.h); NULL: none */
+	struct ms_fwd_keys *fwd_keys;
 };
 
 /*

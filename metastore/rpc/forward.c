@@ -21,7 +21,7 @@ struct fw_conn;
 /* One forwarded call: its framed request out, the framed responses and status back. */
 struct fw_req {
 	uint32_t method;
-	char *token;
+	char *token, *user, *proof; /* the credentials sent (ms_forward_cred), NULL: none */
 	ms_forward_done_fn done;
 	void *arg;
 	struct fw_conn *conn;
@@ -84,6 +84,8 @@ static void req_free(struct fw_req *r)
 	ms_buf_free(&r->resp);
 	free(r->message);
 	free(r->token);
+	free(r->user);
+	free(r->proof);
 	free(r);
 }
 
@@ -210,9 +212,16 @@ static ssize_t body_read(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, s
 
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
 
+static nghttp2_nv nv_of(const char *name, const char *value)
+{
+	return (nghttp2_nv){ (uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
+			     NGHTTP2_NV_FLAG_NONE };
+}
+
 static int req_submit(struct fw_conn *c, struct fw_req *r)
 {
-	nghttp2_nv nv[] = {
+	/* the fixed headers, then room for the credentials present */
+	nghttp2_nv nv[7 + 3] = {
 		NV(":method", "POST"),
 		NV(":scheme", c->tls ? "https" : "http"),
 		NV(":path", grpc_method_path(r->method)),
@@ -220,9 +229,15 @@ static int req_submit(struct fw_conn *c, struct fw_req *r)
 		NV("content-type", "application/grpc"),
 		NV("te", "trailers"),
 		NV(MS_HDR_FORWARDED, "1"),
-		NV("token", r->token ? r->token : ""),
 	};
-	size_t n = sizeof(nv) / sizeof(nv[0]) - (r->token ? 0 : 1);
+	size_t n = 7;
+	const char *extra[][2] = { { "token", r->token },
+				   { MS_HDR_FORWARDED_USER, r->user },
+				   { MS_HDR_FORWARDED_PROOF, r->proof } };
+
+	for (size_t i = 0; i < 3; i++)
+		if (extra[i][1])
+			nv[n++] = nv_of(extra[i][0], extra[i][1]);
 	nghttp2_data_provider dp = { .source.ptr = r, .read_callback = body_read };
 
 	r->stream_id = nghttp2_submit_request(c->h2, NULL, nv, n, &dp, r);
@@ -479,9 +494,10 @@ void ms_forward_set_timeout(struct ms_forward *fw, uint64_t timeout_ms)
 }
 
 int ms_forward_unary(struct ms_forward *fw, const char *target, uint32_t method,
-		     const char *token, const uint8_t *msg, size_t len, ms_forward_done_fn done,
-		     void *arg)
+		     const struct ms_forward_cred *cred, const uint8_t *msg, size_t len,
+		     ms_forward_done_fn done, void *arg)
 {
+	const struct ms_forward_cred none = { 0 };
 	struct fw_conn *c;
 	struct fw_req *r;
 	uint8_t hdr[GRPC_FRAME_HDR];
@@ -495,8 +511,13 @@ int ms_forward_unary(struct ms_forward *fw, const char *target, uint32_t method,
 	if (!r)
 		return -ENOMEM;
 	grpc_frame_header(hdr, (uint32_t)len);
-	r->token = token ? strdup(token) : NULL;
-	if ((token && !r->token) || ms_buf_append(&r->body, hdr, sizeof(hdr)) ||
+	if (!cred)
+		cred = &none;
+	r->token = cred->token ? strdup(cred->token) : NULL;
+	r->user = cred->user ? strdup(cred->user) : NULL;
+	r->proof = cred->proof ? strdup(cred->proof) : NULL;
+	if ((cred->token && !r->token) || (cred->user && !r->user) ||
+	    (cred->proof && !r->proof) || ms_buf_append(&r->body, hdr, sizeof(hdr)) ||
 	    ms_buf_append(&r->body, msg, len)) {
 		req_free(r);
 		return -ENOMEM;

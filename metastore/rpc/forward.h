@@ -27,6 +27,15 @@ struct ms_forward_reply {
 
 typedef void (*ms_forward_done_fn)(void *arg, const struct ms_forward_reply *reply);
 
+/* Who a forwarded call is made for (strings borrowed for the call to ms_forward_unary):
+ * the client's `token`, or else the `user` this member authenticated with its `proof`
+ * (MS_HDR_FORWARDED_USER, MS_HDR_FORWARDED_PROOF). Any may be NULL. */
+struct ms_forward_cred {
+	const char *token;
+	const char *user;
+	const char *proof;
+};
+
 /* cb(arg, status) once this member applied `index` (status 0) or gave up (-errno). Returns
  * 1 when it is applied already (cb never runs), 0 (cb runs once later) or -errno. */
 typedef int (*ms_forward_wait_fn)(void *ctx, uint64_t index, void (*cb)(void *arg, int status),
@@ -53,17 +62,17 @@ void ms_forward_set_wait(struct ms_forward *fw, ms_forward_wait_fn fn, void *ctx
 /*
  * Makes unary call `method` with request message `msg` on the server at `target`
  * (IPv4:PORT, or https://IPv4:PORT for TLS), over one HTTP/2 connection per target kept open for later calls, marked
- * forwarded (MS_HDR_FORWARDED) and with `token` (may be NULL) as the `token` header.
+ * forwarded (MS_HDR_FORWARDED) and with the credentials of `cred` (copied; NULL: none).
  * done(arg, reply) runs once with the answer; a connection failure answers UNAVAILABLE
  * "etcdserver: leader unreachable". Returns 0, or -errno with nothing sent and done never
  * run.
  */
 int ms_forward_unary(struct ms_forward *fw, const char *target, uint32_t method,
-		     const char *token, const uint8_t *msg, size_t len, ms_forward_done_fn done,
-		     void *arg);
+		     const struct ms_forward_cred *cred, const uint8_t *msg, size_t len,
+		     ms_forward_done_fn done, void *arg);
 
 /*
- * Sends `msg` (the call's one request message) for the call's method, with its token, to
+ * Sends `msg` (the call's one request message) for the call's method, with `cred`, to
  * `target` (see ms_forward_unary) and relays the answer to `call` once this member applied
  * what that server had applied when it answered (the wait set by ms_forward_set_wait): a
  * client's next local read sees what its call did. Giving up on the wait answers
@@ -71,7 +80,7 @@ int ms_forward_unary(struct ms_forward *fw, const char *target, uint32_t method,
  * reference until then. Returns 0, or -errno with nothing sent (the caller answers).
  */
 int ms_forward_call(struct ms_forward *fw, const char *target, struct grpc_call *call,
-		    const uint8_t *msg, size_t len);
+		    const struct ms_forward_cred *cred, const uint8_t *msg, size_t len);
 
 /* Closes every connection; calls still waiting for an answer end with UNAVAILABLE. The
  * handles close through the loop. Idempotent. */

@@ -80,7 +80,7 @@ void ms_forward_set_wait(struct ms_forward *fw, ms_forward_wait_fn fn, void *ctx
 }
 
 int ms_forward_call(struct ms_forward *fw, const char *target, struct grpc_call *call,
-		    const uint8_t *msg, size_t len)
+		    const struct ms_forward_cred *cred, const uint8_t *msg, size_t len)
 {
 	struct relay *rl = calloc(1, sizeof(*rl));
 	int rv;
@@ -90,7 +90,7 @@ int ms_forward_call(struct ms_forward *fw, const char *target, struct grpc_call 
 	rl->call = call;
 	rl->fw = fw;
 	grpc_call_ref(call);
-	rv = ms_forward_unary(fw, target, call->method, call->token, msg, len, on_answer, rl);
+	rv = ms_forward_unary(fw, target, call->method, cred, msg, len, on_answer, rl);
 	if (rv)
 		relay_free(rl);
 	return rv;

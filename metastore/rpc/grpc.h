@@ -65,6 +65,8 @@ struct grpc_call {
 	char *auth_user;      /* the user the authorizer resolved the token to, NULL if none */
 	uint64_t auth_rev;    /* the auth revision the authorizer checked the call at */
 	bool forwarded;       /* sent by a member forwarding it (MS_HDR_FORWARDED) */
+	char *fwd_user;       /* MS_HDR_FORWARDED_USER as sent (unchecked), NULL if none */
+	char *fwd_proof;      /* MS_HDR_FORWARDED_PROOF as sent (unchecked), NULL if none */
 	uint64_t applied_index; /* of a forwarded call: the server's when it finished */
 	struct grpc_call *next;
 };

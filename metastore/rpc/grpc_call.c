@@ -54,6 +54,8 @@ void grpc_call_unref(struct grpc_call *call)
 	ms_buf_free(&call->out);
 	free(call->message);
 	free(call->token);
+	free(call->fwd_user);
+	free(call->fwd_proof);
 	free(call->auth_user);
 	free(call);
 }
@@ -548,6 +550,17 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 			     (valuelen == 16 || value[16] == '+' || value[16] == ';');
 	} else if (eq(name, namelen, MS_HDR_FORWARDED)) {
 		call->forwarded = true;
+	} else if (eq(name, namelen, MS_HDR_FORWARDED_USER) && !call->fwd_user) {
+		/* kept as sent, bounded: the authorizer checks it against the proof */
+		call->fwd_user = strndup((const char *)value,
+					 valuelen < GRPC_TOKEN_MAX ? valuelen : GRPC_TOKEN_MAX);
+		if (!call->fwd_user)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	} else if (eq(name, namelen, MS_HDR_FORWARDED_PROOF) && !call->fwd_proof) {
+		call->fwd_proof = strndup((const char *)value,
+					  valuelen < GRPC_TOKEN_MAX ? valuelen : GRPC_TOKEN_MAX);
+		if (!call->fwd_proof)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	} else if ((eq(name, namelen, "token") || eq(name, namelen, "authorization")) &&
 		   !call->token) {
 		/* etcd's auth token (gRPC metadata `token`; `authorization` from its gateway).

@@ -60,6 +60,11 @@ void ms_server_set_authorizer(struct ms_server *s, ms_authorizer_fn fn, void *ct
  * as much. */
 #define MS_HDR_FORWARDED "ms-forwarded"
 #define MS_HDR_APPLIED_INDEX "ms-applied-index"
+/* A forwarded call without a token names the user the forwarding member authenticated (the
+ * CN of its client's certificate) and that member's proof of it (raft/fwd_proof.h); the
+ * server believes the name only when the proof checks. */
+#define MS_HDR_FORWARDED_USER "ms-forwarded-user"
+#define MS_HDR_FORWARDED_PROOF "ms-forwarded-proof"
 
 /* Sets where the applied index of MS_HDR_APPLIED_INDEX comes from (NULL: not sent). */
 void ms_server_set_applied_index(struct ms_server *s, uint64_t (*fn)(void *arg), void *arg);

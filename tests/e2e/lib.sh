@@ -129,6 +129,23 @@ scrape() {
 	curl -sf --max-time 10 "http://127.0.0.1:$AGENT_PORT/metrics"
 }
 
+# metric_is SERIES VALUE: a scrape has the line `SERIES VALUE`. The scrape is read whole
+# before it is searched: `scrape | grep -q` under pipefail fails whenever grep exits at its
+# match while curl is still writing (curl exit 23, write error), so single checks failed at
+# random (test_agent_limits about one run in ten).
+metric_is() {
+	local m
+	m=$(scrape) || return 1
+	grep -qxF "$1 $2" <<<"$m"
+}
+
+# metric_absent SERIES: a scrape answered, with no sample of SERIES.
+metric_absent() {
+	local m
+	m=$(scrape) || return 1
+	! grep -qF "$1 " <<<"$m"
+}
+
 # sample_value FILE SERIES: value of the exact series line `SERIES value` (empty if absent).
 sample_value() {
 	awk -v s="$2" 'index($0, s " ") == 1 { print substr($0, length(s) + 2) }' "$1"

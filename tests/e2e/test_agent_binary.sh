@@ -40,7 +40,7 @@ hits=$(awk -v k='metastore_agent_probe_hits_total{subsystem="grpc",function="ms_
 assert_sample "$E2E_TMP/m2" 'metastore_agent_record_faults_total{subsystem="grpc"}' 0
 
 # Connections: the gauge follows open client connections, back to 0 when they close.
-active_is() { scrape | grep -qxF "$(node_series grpc_server_active_connections "$NODE") $1"; }
+active_is() { metric_is "$(node_series grpc_server_active_connections "$NODE")" "$1"; }
 wait_until 5 active_is 0 || fail "active connections not 0 after etcdctl exited"
 exec 5<>"/dev/tcp/127.0.0.1/$MS_PORT"
 exec 6<>"/dev/tcp/127.0.0.1/$MS_PORT"

@@ -18,7 +18,6 @@ cp "$METASTORE" "$ORIG"
 AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --binary "$METASTORE" --probes all
 health() { curl -s --max-time 5 "http://127.0.0.1:$AGENT_PORT/health"; }
-metric_is() { scrape | grep -qxF "$1 $2"; }
 # replace SOURCE: puts a copy of SOURCE at $METASTORE under a new inode (cp + mv).
 # revision FILE: the value of the one mvcc_current_revision series (its node label is the
 # member id, which other work may change).

@@ -118,8 +118,8 @@ timeout 3 etcdctl --endpoints="127.0.0.1:$EP" watch w >"$E2E_TMP/watch.out" 2>&1
 WATCH_PID=$!
 E2E_PIDS+=("$WATCH_PID")
 watch_in_flight() {
-	scrape | grep -qxF "$(node_series 'grpc_server_in_flight_requests{method="/etcdserverpb.Watch/Watch"}' "$NODE") 1" &&
-		scrape | grep -qxF "$(node_series watch_active_total "$NODE") 1"
+	metric_is "$(node_series 'grpc_server_in_flight_requests{method="/etcdserverpb.Watch/Watch"}' "$NODE")" 1 &&
+		metric_is "$(node_series watch_active_total "$NODE")" 1
 }
 wait_until 10 watch_in_flight || fail "the watch stream or its watcher is not seen"
 watchers_before=$(sample_value "$E2E_TMP/etcd-before.txt" etcd_debugging_mvcc_watcher_total)

@@ -35,7 +35,6 @@ replace() {
 	[ "$(stat -c %i "$ETCD")" != "$before" ] || fail "replacing kept inode $before"
 }
 health() { curl -s --max-time 5 "http://127.0.0.1:$AGENT_PORT/health"; }
-metric_is() { scrape | grep -qxF "$1 $2"; }
 
 start_etcd one
 ONE_PORT=$EP

@@ -111,7 +111,8 @@ P2=$(free_port)
 P2_PID=$!
 E2E_PIDS+=("$P2_PID")
 wait_until 20 curl -sf "http://127.0.0.1:$P2/health" || fail "agent with --metrics-path did not start"
-curl -sf "http://127.0.0.1:$P2/prom/metrics" | grep -q '^metastore_agent_build_info{' || fail "/prom/metrics has no metrics"
+grep -q '^metastore_agent_build_info{' <<<"$(curl -sf "http://127.0.0.1:$P2/prom/metrics")" ||
+	fail "/prom/metrics has no metrics"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P2/metrics")" = 404 ] || fail "/metrics still served"
 curl -sf "http://127.0.0.1:$P2/" | grep -qF '<a href="/prom/metrics">/prom/metrics</a>' || fail "index does not link /prom/metrics"
 grep -q "serving http://127.0.0.1:$P2/prom/metrics\$" "$E2E_TMP/agent-path.log" || fail "start-up line: $(cat "$E2E_TMP/agent-path.log")"

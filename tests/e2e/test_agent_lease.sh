@@ -7,7 +7,6 @@ MS_PORT=$(free_port)
 start_metastore "$MS_PORT"
 AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --pid "$MS_PID" --probes lease
-metric_is() { scrape | grep -qxF "$1 $2"; }
 grant() { ctl lease grant "$1" | awk '$1 == "lease" && $3 == "granted" { print $2 }'; }
 
 A=$(grant 60)

@@ -44,7 +44,6 @@ MS_PORT=$(free_port)
 start_metastore "$MS_PORT" --max-connections 2
 AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --pid "$MS_PID" --probes grpc,conn
-metric_is() { scrape | grep -qxF "$1 $2"; }
 watchers=()
 for i in 1 2; do
 	etcdctl --endpoints="127.0.0.1:$MS_PORT" watch "w$i" >/dev/null 2>&1 &

@@ -15,8 +15,6 @@ put_ok=$(node_series 'grpc_server_request_total{method="/etcdserverpb.KV/Put",co
 inflight_put=$(node_series 'grpc_server_in_flight_requests{method="/etcdserverpb.KV/Put"}' "$NODE")
 conns=$(node_series grpc_server_active_connections "$NODE")
 up=$(node_series metastore_up "$NODE")
-metric_is() { scrape | grep -qxF "$1 $2"; }
-absent() { ! scrape | grep -qF "$1 "; }
 
 # A Put whose body never ends: its begin probe fired, its end never will.
 mkfifo "$E2E_TMP/body"
@@ -32,8 +30,8 @@ wait_until 5 metric_is "$up" 1 || fail "$up is not 1: $(scrape | grep -e ^metast
 kill -9 "$MS_PID"
 { wait "$MS_PID"; } 2>/dev/null || true
 wait_until 5 metric_is "$up" 0 || fail "$up is not 0 after the kill"
-absent "$inflight_put" || fail "in-flight gauge kept a dead process's call"
-absent "$conns" || fail "connections of a dead process kept"
+metric_absent "$inflight_put" || fail "in-flight gauge kept a dead process's call"
+metric_absent "$conns" || fail "connections of a dead process kept"
 health=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$AGENT_PORT/health")
 [ "$health" = "unhealthy: member $NODE is down (its process exited or stopped reporting)
  503" ] ||

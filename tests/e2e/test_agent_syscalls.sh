@@ -44,7 +44,8 @@ get "https://127.0.0.1:$AGENT_PORT/metrics" -o /dev/null
 get -H 'Accept-Encoding: gzip' "https://127.0.0.1:$AGENT_PORT/metrics" -o /dev/null
 curl -s --max-time 5 --cacert "$E2E_TMP/cert.pem" -u p:bad "https://127.0.0.1:$AGENT_PORT/metrics" -o /dev/null
 cp "$METASTORE" "$METASTORE.new" && mv "$METASTORE.new" "$METASTORE"
-reattached() { get "https://127.0.0.1:$AGENT_PORT/metrics" | grep -qx 'metastore_agent_binary_reattach_total 1'; }
+# (the scrape read whole before grep: see metric_is in lib.sh)
+reattached() { grep -qx 'metastore_agent_binary_reattach_total 1' <<<"$(get "https://127.0.0.1:$AGENT_PORT/metrics")"; }
 wait_until 10 reattached ||
 	fail "no re-attach under strace"
 kill -TERM "$AGENT_PID"

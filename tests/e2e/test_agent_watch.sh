@@ -7,7 +7,6 @@ MS_PORT=$(free_port)
 start_metastore "$MS_PORT"
 AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --pid "$MS_PID" --probes watch
-metric_is() { scrape | grep -qxF "$1 $2"; }
 
 # Two watchers from revision 2 (the first write), so registration order does not matter;
 # etcdctl runs directly (not through ctl) so that $! is its pid.

@@ -115,7 +115,8 @@ assert_node_sample "$E2E_TMP/m" "$NODE" 'grpc_server_request_total{method="/etcd
 check_exposition "$E2E_TMP/m"
 curl -s --max-time 5 -H 'Accept: application/openmetrics-text; version=1.0.0' "$base/metrics" | tail -n 1 |
 	grep -qx '# EOF' || fail "OpenMetrics scrape"
-curl -s --max-time 5 --compressed "$base/metrics" | grep -q '^metastore_agent_build_info' || fail "gzip scrape"
+grep -q '^metastore_agent_build_info' <<<"$(curl -s --max-time 5 --compressed "$base/metrics")" ||
+	fail "gzip scrape"
 curl -s --max-time 5 -I "$base/metrics" >/dev/null || fail "HEAD"
 big=$(head -c 65536 /dev/zero | tr '\0' a)
 [ "$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "X-Big: $big" "$base/metrics")" = 431 ] || fail "64 KiB header"
@@ -134,7 +135,7 @@ done
 for p in "${pids[@]}"; do wait "$p" || true; done
 # The binary replaced on disk: the watcher (a forked child) re-attaches.
 cp "$METASTORE" "$METASTORE.tmp" && mv "$METASTORE.tmp" "$METASTORE"
-reattached() { scrape | grep -qx 'metastore_agent_binary_reattach_total 1'; }
+reattached() { metric_is metastore_agent_binary_reattach_total 1; }
 wait_until 5 reattached || fail "no re-attach under ASan"
 [ "$(curl -s --max-time 5 "$base/health")" = ok ] || fail "/health"
 check_logs

@@ -12,6 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 . "$(dirname "$0")/pki.sh"
+. "$(dirname "$0")/tls_cluster.sh"
 
 [ -x /usr/bin/etcd ] || fail "needs Debian's etcd 3.4 (/usr/bin/etcd, package etcd-server)"
 # etcd takes ETCD_* variables as its configuration: none of the caller's reach the control
@@ -22,24 +23,6 @@ gen_ca ca
 gen_ca rogue-ca
 for n in server root alice n1 n2 n3; do gen_cert ca "$n"; done
 gen_cert rogue-ca rogue
-
-# tctl PORT [CERT] ARGS...: etcdctl over TLS to 127.0.0.1:PORT, verifying the server with the
-# test CA; CERT "-" for no client certificate, else the name of one.
-tctl() {
-	local port=$1 who=$2
-	shift 2
-	local c=()
-	[ "$who" = - ] || c=(--cert "$D/$who.crt" --key "$D/$who.key")
-	etcdctl --endpoints="https://127.0.0.1:$port" --cacert "$D/ca.crt" "${c[@]}" \
-		--dial-timeout=2s --command-timeout=5s "$@"
-}
-
-# stop_pid PID: ends one process this test started, waiting for it.
-stop_pid() {
-	kill "$1" 2>/dev/null || true
-	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-	kill -9 "$1" 2>/dev/null || true
-}
 
 # start_server KIND PORT ARGS...: metastore or etcd alone, clients on https://127.0.0.1:PORT
 # with the server certificate and ARGS; sets SRV_PID and SRV_LOG.
@@ -201,16 +184,6 @@ done
 check_tls_deadlines
 
 # --- (c) three members, https:// client and peer URLs ---------------------------------
-# cluster_flags NAME CPORT PPORT: etcd's client and peer TLS flags of member NAME
-cluster_flags() {
-	echo --listen-client-urls "https://127.0.0.1:$2" --advertise-client-urls "https://127.0.0.1:$2" \
-		--cert-file "$D/$1.crt" --key-file "$D/$1.key" --trusted-ca-file "$D/ca.crt" \
-		--client-cert-auth \
-		--listen-peer-urls "https://127.0.0.1:$3" --initial-advertise-peer-urls "https://127.0.0.1:$3" \
-		--peer-cert-file "$D/$1.crt" --peer-key-file "$D/$1.key" \
-		--peer-trusted-ca-file "$D/ca.crt" --peer-client-cert-auth
-}
-
 # check_cluster KIND LEADER FOLLOWER: writes through FOLLOWER, reads them there
 # (serializable), and the leader's https:// client URL in member list. Ports from CPORT.
 check_cluster() {
@@ -233,26 +206,8 @@ check_cluster() {
 	[ "$rc" != 0 ] || fail "$kind: a follower served a client without a certificate"
 }
 
-cluster_init
-CLUSTER=${CLUSTER//http:/https:}
-# shellcheck disable=SC2046
-for n in n1 n2 n3; do
-	start_member "$n" $(cluster_flags "$n" "${CPORT[$n]}" "${RPORT[$n]}")
-done
-# wait_leader of cluster.sh asks over plain text: here the leader is found over TLS
-tls_leader() {
-	local n s
-	for n in n1 n2 n3; do
-		s=$(tctl "${CPORT[$n]}" root endpoint status -w json 2>/dev/null) || continue
-		if [ "$(jq -r '.[0].Status.leader' <<<"$s")" = "$(jq -r '.[0].Status.header.member_id' <<<"$s")" ]; then
-			echo "$n"
-			return 0
-		fi
-	done
-	return 1
-}
-wait_until 15 tls_leader || fail "metastore: no leader over TLS"
-LEADER=$(tls_leader)
+start_tls_cluster metastore
+LEADER=$(leader_member)
 for n in n1 n2 n3; do [ "$n" = "$LEADER" ] || F=$n; done
 check_cluster metastore "$LEADER" "$F"
 # the follower's forwarding connections to the leader passed its certificate checks
@@ -260,24 +215,14 @@ LLOG=$E2E_TMP/metastore-${CPORT[$LEADER]}.log
 if grep -qE "failed TLS handshake|refused peer" "$LLOG"; then
 	fail "leader $LEADER refused: $(grep -E 'failed TLS|refused peer' "$LLOG")"
 fi
-for n in n1 n2 n3; do stop_pid "${PID[$n]}"; done
+stop_tls_cluster
 
 # the control: etcd 3.4 with the same flags and certificates
-cluster_init
-CLUSTER=${CLUSTER//http:/https:}
-for n in n1 n2 n3; do
-	# shellcheck disable=SC2046
-	/usr/bin/etcd --name "$n" --data-dir "$E2E_TMP/etcd-$n" --initial-cluster "$CLUSTER" \
-		--initial-cluster-state new $(cluster_flags "$n" "${CPORT[$n]}" "${RPORT[$n]}") \
-		>"$E2E_TMP/etcd-$n.log" 2>&1 &
-	PID[$n]=$!
-	E2E_PIDS+=("${PID[$n]}")
-done
-wait_until 20 tls_leader || fail "etcd: no leader over TLS"
-LEADER=$(tls_leader)
+start_tls_cluster etcd
+LEADER=$(leader_member)
 for n in n1 n2 n3; do [ "$n" = "$LEADER" ] || F=$n; done
 check_cluster etcd "$LEADER" "$F"
-for n in n1 n2 n3; do stop_pid "${PID[$n]}"; done
+stop_tls_cluster
 
 cat <<EOF
 plain text on a TLS port:    etcd: ${PLAIN_OUT[etcd]}

@@ -35,6 +35,6 @@ start_metastore "$MS_PORT"
 AGENT_PORT=$(free_port)
 need_root
 start_agent "$AGENT_PORT" --pid "$MS_PID" --probes grpc
-curl -sf "http://127.0.0.1:$AGENT_PORT/metrics" | grep -qF "metastore_agent_build_info{version=\"0.1.0\",revision=\"$rev\"} 1" ||
+grep -qF "metastore_agent_build_info{version=\"0.1.0\",revision=\"$rev\"} 1" <<<"$(curl -sf "http://127.0.0.1:$AGENT_PORT/metrics")" ||
 	fail "build_info: $(curl -sf "http://127.0.0.1:$AGENT_PORT/metrics" | grep build_info)"
 echo "PASS $E2E_NAME (7 files at the README's paths, revision $rev)"

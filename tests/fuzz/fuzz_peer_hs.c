@@ -49,9 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * to the next multiple of 8) encodes back to the same bytes */
 	check(h.address && strlen(h.address) < h.want - MS_PEER_HS_PREAMBLE, "address unterminated");
 	check(used == h.want, "consumed bytes differ from the handshake's length");
+	/* a forwarding key lies after the address and its NUL, whole, inside the field */
+	check(!h.key || (h.key > (const uint8_t *)h.address + strlen(h.address) &&
+			 h.key + MS_PEER_HS_KEY_LEN <= h.buf + h.want), "key outside the field");
 	{
 		uint8_t again[MS_PEER_HS_PREAMBLE + MS_PEER_HS_MAX_ADDR];
-		ssize_t len = ms_peer_hs_encode(h.id, h.address, again, sizeof(again));
+		ssize_t len = ms_peer_hs_encode(h.id, h.address, h.key, again, sizeof(again));
 		size_t alen = strlen(h.address);
 		size_t i = MS_PEER_HS_PREAMBLE + alen;
 

@@ -24,7 +24,7 @@ struct fixture {
 	struct ms_forward *client; /* stands in for a client of the follower */
 	char leader_addr[32], follower_addr[32];
 	/* what the leader's handler saw */
-	char token[32];
+	char token[32], fwd_user[32], fwd_proof[32];
 	bool forwarded;
 	unsigned leader_calls;
 	/* the follower's wait hook: the one wait it was asked for */
@@ -59,6 +59,8 @@ static void h_leader_range(struct grpc_call *call, const uint8_t *msg, size_t le
 	f->leader_calls++;
 	f->forwarded = call->forwarded;
 	snprintf(f->token, sizeof(f->token), "%s", call->token ? call->token : "");
+	snprintf(f->fwd_user, sizeof(f->fwd_user), "%s", call->fwd_user ? call->fwd_user : "-");
+	snprintf(f->fwd_proof, sizeof(f->fwd_proof), "%s", call->fwd_proof ? call->fwd_proof : "-");
 	resp.count = 7;
 	assert_int_equal(grpc_call_send(call, &resp.base), 0);
 	grpc_call_finish(call, MS_GRPC_OK, NULL);
@@ -86,7 +88,9 @@ static void h_follower(struct grpc_call *call, const uint8_t *msg, size_t len, v
 {
 	struct fixture *f = ctx;
 
-	assert_int_equal(ms_forward_call(f->fwd, f->leader_addr, call, msg, len), 0);
+	const struct ms_forward_cred cred = { .token = call->token };
+
+	assert_int_equal(ms_forward_call(f->fwd, f->leader_addr, call, &cred, msg, len), 0);
 }
 
 static int follower_wait(void *ctx, uint64_t index, void (*cb)(void *arg, int status), void *arg)
@@ -185,6 +189,7 @@ static int teardown(void **state)
 }
 
 static const uint8_t range_req[] = { 0x0a, 0x01, 'k' }; /* RangeRequest{key: "k"} */
+static const struct ms_forward_cred tok1 = { .token = "tok-1" }, tok2 = { .token = "tok-2" };
 
 /* A forwarded call carries the token and the forwarded mark; the answer carries the
  * leader's applied index at the moment it finished. */
@@ -193,7 +198,7 @@ static void test_unary_token_and_applied_index(void **state)
 	struct fixture *f = *state;
 	struct answer a = { 0 };
 
-	assert_int_equal(ms_forward_unary(f->fwd, f->leader_addr, MS_METHOD_KV_RANGE, "tok-1",
+	assert_int_equal(ms_forward_unary(f->fwd, f->leader_addr, MS_METHOD_KV_RANGE, &tok1,
 					  range_req, sizeof(range_req), on_done, &a), 0);
 	run_until(f, &a);
 	assert_true(a.done);
@@ -202,6 +207,24 @@ static void test_unary_token_and_applied_index(void **state)
 	assert_int_equal(a.applied_index, LEADER_APPLIED);
 	assert_true(f->forwarded);
 	assert_string_equal(f->token, "tok-1");
+	assert_string_equal(f->fwd_user, "-");
+	assert_string_equal(f->fwd_proof, "-");
+}
+
+/* Credentials without a token: the user and its proof go as their two headers, no token. */
+static void test_unary_user_and_proof(void **state)
+{
+	static const struct ms_forward_cred cred = { .user = "alice", .proof = "v1:p" };
+	struct fixture *f = *state;
+	struct answer a = { 0 };
+
+	assert_int_equal(ms_forward_unary(f->fwd, f->leader_addr, MS_METHOD_KV_RANGE, &cred,
+					  range_req, sizeof(range_req), on_done, &a), 0);
+	run_until(f, &a);
+	assert_int_equal(a.status, MS_GRPC_OK);
+	assert_string_equal(f->token, "");
+	assert_string_equal(f->fwd_user, "alice");
+	assert_string_equal(f->fwd_proof, "v1:p");
 }
 
 /* An error status (Trailers-Only) has its message decoded and the index too. */
@@ -244,7 +267,7 @@ static void test_relay_waits_for_apply(void **state)
 	struct answer a = { 0 };
 
 	assert_int_equal(ms_forward_unary(f->client, f->follower_addr, MS_METHOD_KV_RANGE,
-					  "tok-2", range_req, sizeof(range_req), on_done, &a), 0);
+					  &tok2, range_req, sizeof(range_req), on_done, &a), 0);
 	for (int i = 0; i < 2000 && !f->wait_cb; i++)
 		uv_run(&f->loop, UV_RUN_ONCE);
 	assert_non_null(f->wait_cb);
@@ -338,6 +361,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_unary_token_and_applied_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unary_user_and_proof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unary_error_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_waits_for_apply, setup, teardown),

@@ -1,6 +1,7 @@
 /* Unit tests for the raft peer handshake (metastore/raft/peer_hs.c): libraft's bytes, the
  * decoder fed in any split, its refusals, and who counts as a member. */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,19 +28,19 @@ static void test_encode(void **state)
 	char longaddr[300];
 
 	(void)state;
-	assert_int_equal(ms_peer_hs_encode(0x0102030405060708ull, "127.0.0.1:2380", out,
+	assert_int_equal(ms_peer_hs_encode(0x0102030405060708ull, "127.0.0.1:2380", NULL, out,
 					   sizeof(out)), sizeof(golden));
 	assert_memory_equal(out, golden, sizeof(golden));
 	/* 15 characters + NUL = 16: no extra padding; 16 characters need 24 */
-	assert_int_equal(ms_peer_hs_encode(1, "127.0.0.1:23800", out, sizeof(out)), 24 + 16);
-	assert_int_equal(ms_peer_hs_encode(1, "127.0.0.12:23800", out, sizeof(out)), 24 + 24);
-	assert_int_equal(ms_peer_hs_encode(1, "127.0.0.1:2380", out, 39), -ENOSPC);
+	assert_int_equal(ms_peer_hs_encode(1, "127.0.0.1:23800", NULL, out, sizeof(out)), 24 + 16);
+	assert_int_equal(ms_peer_hs_encode(1, "127.0.0.12:23800", NULL, out, sizeof(out)), 24 + 24);
+	assert_int_equal(ms_peer_hs_encode(1, "127.0.0.1:2380", NULL, out, 39), -ENOSPC);
 	memset(longaddr, 'a', 255);
 	longaddr[255] = '\0';
-	assert_int_equal(ms_peer_hs_encode(1, longaddr, out, sizeof(out)), 24 + 256);
+	assert_int_equal(ms_peer_hs_encode(1, longaddr, NULL, out, sizeof(out)), 24 + 256);
 	longaddr[255] = 'a';
 	longaddr[256] = '\0';
-	assert_int_equal(ms_peer_hs_encode(1, longaddr, out, sizeof(out)), -ENOSPC);
+	assert_int_equal(ms_peer_hs_encode(1, longaddr, NULL, out, sizeof(out)), -ENOSPC);
 }
 
 /* The golden bytes plus 5 bytes of the first message, fed in chunks of every size. */
@@ -128,6 +129,66 @@ static void test_decode_refused(void **state)
 	}
 }
 
+/* Our handshake: the address field carries, after libraft's padding, the magic and the key;
+ * libraft would read the same address. Fields without the magic, or too short for a key
+ * after it, have none. */
+static void test_key(void **state)
+{
+	uint8_t key[MS_PEER_HS_KEY_LEN], out[MS_PEER_HS_PREAMBLE + MS_PEER_HS_MAX_ADDR];
+	static const struct {
+		size_t cut;         /* bytes of the key extension dropped from the field */
+		bool bad_magic;
+		bool has_key;
+	} cases[] = {
+		{ 0, false, true },
+		{ 0, true, false },
+		{ 8, false, false },  /* magic and 24 bytes: no room for a key */
+		{ 40, false, false }, /* libraft's exact bytes */
+	};
+	struct ms_peer_hs h;
+	char why[128] = "";
+	ssize_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(0xa0 + i);
+	n = ms_peer_hs_encode(0x0102030405060708ull, "127.0.0.1:2380", key, out, sizeof(out));
+	assert_int_equal(n, sizeof(golden) + 40);
+	/* the preamble says 56 bytes of address field; then the golden address, padded */
+	assert_int_equal(out[16], 56);
+	assert_memory_equal(out + 24, golden + 24, 16);
+	assert_memory_equal(out + 40, "msfwdk1", 8);
+	assert_memory_equal(out + 48, key, sizeof(key));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t in[sizeof(out)];
+		size_t len = (size_t)n - cases[i].cut;
+
+		memcpy(in, out, (size_t)n);
+		in[16] = (uint8_t)(len - 24);
+		if (cases[i].bad_magic)
+			in[40] = 'M';
+		ms_peer_hs_init(&h);
+		assert_int_equal(ms_peer_hs_feed(&h, in, len, why, sizeof(why)), len);
+		assert_int_equal(ms_peer_hs_need(&h), 0);
+		assert_string_equal(h.address, "127.0.0.1:2380");
+		if (cases[i].has_key) {
+			assert_non_null(h.key);
+			assert_memory_equal(h.key, key, sizeof(key));
+		} else {
+			assert_null(h.key);
+		}
+	}
+	/* the longest address that still fits with a key: 216 bytes of field and 40 */
+	char addr[216];
+
+	memset(addr, 'a', sizeof(addr) - 1);
+	addr[sizeof(addr) - 1] = '\0';
+	assert_int_equal(ms_peer_hs_encode(1, addr, key, out, sizeof(out)), 24 + 256);
+	assert_int_equal(ms_peer_hs_encode(1, addr, key, out, 24 + 255), -ENOSPC);
+	assert_int_equal(ms_peer_hs_encode(1, "127.0.0.1:1", key, out, 24 + 15 + 40), -ENOSPC);
+	assert_string_equal(why, "");
+}
+
 static void test_check(void **state)
 {
 	static const struct ms_raft_peer members[] = {
@@ -173,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_decode_splits),
 		cmocka_unit_test(test_need),
 		cmocka_unit_test(test_decode_refused),
+		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_check),
 	};
 

@@ -231,11 +231,15 @@ static void test_propose_applies_everywhere(void **state)
 static const char *fwd_target;
 static int fwd_calls;
 
+static const char *fwd_token, *fwd_user;
+
 static int forwarder(void *ctx, const char *leader_addr, struct grpc_call *call,
-		     const uint8_t *msg, size_t len)
+		     const struct ms_forward_cred *cred, const uint8_t *msg, size_t len)
 {
 	(void)ctx, (void)msg, (void)len;
 	fwd_calls++;
+	fwd_token = cred->token;
+	fwd_user = cred->user;
 	fwd_target = leader_addr;
 	grpc_call_finish(call, MS_GRPC_OK, NULL);
 	return 0;
@@ -265,10 +269,23 @@ static void test_follower_refuses_and_forwards(void **state)
 	free_call(&call);
 	/* once the leader's address applied, the follower hands the call to it */
 	replicate();
+	call.token = "t-1";
 	ms_raft_not_leader(mb[1].rn, &call, (const uint8_t *)"x", 1);
 	assert_int_equal(fwd_calls, 1);
 	assert_string_equal(fwd_target, "127.0.0.1:1001");
+	assert_string_equal(fwd_token, "t-1"); /* the client's token goes with it */
+	assert_null(fwd_user);
 	assert_int_equal(call.code, MS_GRPC_OK);
+	call.token = NULL;
+	free_call(&call);
+	/* a user this member authenticated, on a node without forwarding keys (a fixture's
+	 * libraft): no proof can be made, so no user is asserted */
+	call.auth_user = "cn-user";
+	ms_raft_not_leader(mb[1].rn, &call, (const uint8_t *)"x", 1);
+	assert_int_equal(fwd_calls, 2);
+	assert_null(fwd_token);
+	assert_null(fwd_user);
+	call.auth_user = NULL;
 	free_call(&call);
 	assert_int_equal(o.calls, 0);
 }
