@@ -250,7 +250,7 @@ asan:
 .PHONY: bench
 BENCH_DIR := $(BUILD)/bench
 BENCH_BINS := $(BENCH_DIR)/probe_cost $(BENCH_DIR)/render_cost $(BENCH_DIR)/loadgen
-LOADGEN_SRCS := bench/loadgen.c bench/lg_opts.c bench/lg_stats.c bench/lg_verify.c \
+LOADGEN_SRCS := bench/loadgen.c bench/lg_opts.c bench/lg_stats.c bench/lg_verify.c bench/lg_watch.c \
 	bench/h2client.c
 
 $(BENCH_DIR)/%.bpf.o: bench/%.bpf.c | $(BUILD)/.deps-ok
