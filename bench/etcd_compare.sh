@@ -1,7 +1,7 @@
 #!/bin/bash
 # The store against Debian's etcd 3.4 on etcd's benchmark workloads: same load generator, same load.
 # usage: bench/etcd_compare.sh METASTORE LOADGEN   (root; prints a Markdown section)
-# env: ROUNDS (default 3), DURATION seconds per run (2), WARMUP seconds (0.5),
+# env: ROUNDS (default 5), DURATION seconds per run (2), WARMUP seconds (0.5),
 #      CONNS (2), STREAMS (16), KEYS (10000), VALUE_SIZE (256); WORKLOADS (default: all,
 #      names as in the table); BENCH_SUMMARY: a file to append
 #      "etcd WORKLOAD rps_ratio=X p99_ratio=Y met=yes|no" lines to
@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 store_bin=$(realpath "$1")
 loadgen=$(realpath "$2")
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 load_settings
 etcd=/usr/bin/etcd
 t_start=$(date +%s)
