@@ -264,6 +264,11 @@ static int wait_events(struct wl_run *r, uint64_t seq)
 	pthread_mutex_lock(&r->mu);
 	while (!err && r->events < want && !r->bad && !r->lost)
 		err = pthread_cond_timedwait(&r->cv, &r->mu, &until);
+	if (r->bad)
+		fprintf(stderr, "loadgen: %" PRIu64 " watch answers were not the next put's event\n",
+			r->bad);
+	else if (r->lost)
+		fprintf(stderr, "loadgen: a watch stream ended during the load\n");
 	if (r->bad || r->lost)
 		err = EPROTO;
 	if (err == ETIMEDOUT)
