@@ -102,12 +102,8 @@ Etcdserverpb__ResponseHeader *kv_pb_rev_header(struct kv_pb_arena *a, int64_t re
 }
 
 /* kv pointers are borrowed from the store: the response is packed before the next write. */
-Mvccpb__KeyValue *kv_pb_kv(struct kv_pb_arena *a, const struct ms_kv *kv)
+void kv_pb_kv_fill(Mvccpb__KeyValue *p, const struct ms_kv *kv)
 {
-	Mvccpb__KeyValue *p = kv_pb_alloc(a, sizeof(*p));
-
-	if (!p)
-		return NULL;
 	mvccpb__key_value__init(p);
 	p->key.data = (uint8_t *)kv->key;
 	p->key.len = kv->key_len;
@@ -117,6 +113,14 @@ Mvccpb__KeyValue *kv_pb_kv(struct kv_pb_arena *a, const struct ms_kv *kv)
 	p->mod_revision = kv->mod_rev;
 	p->version = kv->version;
 	p->lease = kv->lease;
+}
+
+Mvccpb__KeyValue *kv_pb_kv(struct kv_pb_arena *a, const struct ms_kv *kv)
+{
+	Mvccpb__KeyValue *p = kv_pb_alloc(a, sizeof(*p));
+
+	if (p)
+		kv_pb_kv_fill(p, kv);
 	return p;
 }
 

@@ -59,6 +59,9 @@ Etcdserverpb__ResponseHeader *kv_pb_rev_header(struct kv_pb_arena *a, int64_t re
 /* A KeyValue borrowing the kv's bytes (pack before the store changes). */
 Mvccpb__KeyValue *kv_pb_kv(struct kv_pb_arena *a, const struct ms_kv *kv);
 
+/* Fills *p with kv, pointing at its bytes (valid while kv's are). */
+void kv_pb_kv_fill(Mvccpb__KeyValue *p, const struct ms_kv *kv);
+
 /* A KeyValue owning copies of the kv's bytes (for results a later write may move). */
 Mvccpb__KeyValue *kv_pb_kv_copy(struct kv_pb_arena *a, const struct ms_kv *kv);
 
