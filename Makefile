@@ -202,9 +202,11 @@ unit: $(UNIT_MS) $(UNIT_AGENT)
 		else echo "  FAIL     $$t"; cat $$t.log; fail=1; fi; \
 	done; exit $$fail
 
-e2e: $(METASTORE) $(AGENT) $(LOADCLIENT)
+# (the benchmark load generator's rule is further down: its path is spelled out here)
+e2e: $(METASTORE) $(AGENT) $(LOADCLIENT) $(BUILD)/bench/loadgen
 	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) \
-		LOADCLIENT=$(abspath $(LOADCLIENT)) tests/e2e/run.sh
+		LOADCLIENT=$(abspath $(LOADCLIENT)) LOADGEN=$(abspath $(BUILD)/bench/loadgen) \
+		tests/e2e/run.sh
 
 test: all
 	$(Q)$(MAKE) --no-print-directory unit
@@ -250,7 +252,7 @@ asan:
 .PHONY: bench
 BENCH_DIR := $(BUILD)/bench
 BENCH_BINS := $(BENCH_DIR)/probe_cost $(BENCH_DIR)/render_cost $(BENCH_DIR)/loadgen
-LOADGEN_SRCS := bench/loadgen.c bench/lg_opts.c bench/lg_stats.c bench/lg_verify.c \
+LOADGEN_SRCS := bench/loadgen.c bench/lg_opts.c bench/lg_stats.c bench/lg_verify.c bench/lg_watch.c \
 	bench/h2client.c
 
 $(BENCH_DIR)/%.bpf.o: bench/%.bpf.c | $(BUILD)/.deps-ok

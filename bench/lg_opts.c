@@ -10,8 +10,9 @@
 static const char usage[] =
 	"usage: loadgen [options]\n"
 	"\n"
-	"Drives an etcd v3 gRPC endpoint (KV Put / Range over cleartext HTTP/2) and prints\n"
-	"throughput, latency percentiles and the count of non-OK responses.\n"
+	"Drives an etcd v3 gRPC endpoint over cleartext HTTP/2 with one of the workloads of\n"
+	"etcd's benchmark tool and prints throughput, latency percentiles and the count of\n"
+	"non-OK responses. --conns x --streams calls are in flight at a time.\n"
 	"\n"
 	"  --endpoint IP:PORT   server (default 127.0.0.1:2379)\n"
 	"  --conns N            HTTP/2 connections, one thread each (default 4)\n"
@@ -19,19 +20,63 @@ static const char usage[] =
 	"  --duration S         measured seconds (default 5)\n"
 	"  --requests N         measure N requests instead of a duration\n"
 	"  --warmup S           seconds of load before measuring (default 1)\n"
-	"  --workload W         put | get | mixed (default put)\n"
+	"  --workload W         put | get (range) | mixed | txn-put | lease-keepalive |\n"
+	"                       watch-latency (default put):\n"
+	"                         put: Put of a random key; get: Range of one random key\n"
+	"                         (every key put first); mixed: gets and puts;\n"
+	"                         txn-put: Txn of --txn-ops puts; lease-keepalive: each\n"
+	"                         stream grants a lease (TTL 100 s) first, then each call is\n"
+	"                         one LeaseKeepAlive stream with one request and one answer\n"
+	"                         (clientv3's KeepAliveOnce); watch-latency: --conns x\n"
+	"                         --streams Watch streams of --watchers watchers each on one\n"
+	"                         key, one more connection puts that key, one put at a time;\n"
+	"                         latency: from sending a put to receiving its event, per\n"
+	"                         watcher; req/s counts events\n"
+	"  --txn-ops N          txn-put: puts per transaction (default 1)\n"
+	"  --watchers N         watch-latency: watchers per stream (default 1)\n"
+	"  --put-rate R         watch-latency: puts per second; 0 (default): the next put as\n"
+	"                       soon as every watcher got the previous one's event\n"
 	"  --get-percent P      share of gets in mixed (default 90)\n"
 	"  --keys N             key space size (default 10000; get/mixed put each key first)\n"
 	"  --value-size B       value bytes of each put (default 256)\n"
 	"  --key-prefix S       key prefix (default bench/)\n"
 	"  --serializable       serializable gets (default: linearizable, as etcdctl)\n"
-	"  --verify             decode every response: a put has a revision, a get finds its\n"
-	"                       key with a value of --value-size bytes (else: non-OK)\n"
+	"  --verify             decode every response: a put or txn has a revision (a txn\n"
+	"                       succeeded with one put answer per put), a get finds its key\n"
+	"                       with a value of --value-size bytes, a keep-alive names its\n"
+	"                       lease with a TTL > 0 (else: non-OK); watch-latency always\n"
+	"                       checks that each watcher gets every put's event once, in\n"
+	"                       order, with its key and value\n"
 	"  --help               this text\n";
+
+static const char *const workload_names[] = {
+	[LG_PUT] = "put",
+	[LG_GET] = "get",
+	[LG_MIXED] = "mixed",
+	[LG_TXN_PUT] = "txn-put",
+	[LG_LEASE_KEEPALIVE] = "lease-keepalive",
+	[LG_WATCH_LATENCY] = "watch-latency",
+};
 
 const char *lg_workload_name(enum lg_workload w)
 {
-	return w == LG_PUT ? "put" : w == LG_GET ? "get" : "mixed";
+	return (unsigned)w < sizeof(workload_names) / sizeof(workload_names[0]) ? workload_names[w]
+										   : "?";
+}
+
+static int parse_workload(const char *s, enum lg_workload *out)
+{
+	for (unsigned i = 0; i < sizeof(workload_names) / sizeof(workload_names[0]); i++) {
+		if (strcmp(s, workload_names[i]) == 0) {
+			*out = (enum lg_workload)i;
+			return 0;
+		}
+	}
+	if (strcmp(s, "range") == 0) {
+		*out = LG_GET;
+		return 0;
+	}
+	return -EINVAL;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -47,12 +92,23 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int parse_secs(const char *s, double *out)
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	uint64_t v;
+	int err = parse_u64(s, min, max, &v);
+
+	if (!err)
+		*out = (unsigned)v;
+	return err;
+}
+
+/* A number in [0, max]. */
+static int parse_real(const char *s, double max, double *out)
 {
 	char *end;
 	double v = strtod(s, &end);
 
-	if (end == s || *end || !(v >= 0) || v > 86400)
+	if (end == s || *end || !(v >= 0) || v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -74,51 +130,38 @@ static int parse_endpoint(struct lg_opts *o, const char *s)
 
 static int parse_one(struct lg_opts *o, int c, const char *arg)
 {
-	uint64_t v = 0;
-	int err = 0;
+	int err;
 
 	switch (c) {
 	case 'e':
 		return parse_endpoint(o, arg);
 	case 'c':
-		err = parse_u64(arg, 1, 1024, &v);
-		o->conns = (unsigned)v;
-		return err;
+		return parse_uint(arg, 1, 1024, &o->conns);
 	case 's':
-		err = parse_u64(arg, 1, 4096, &v);
-		o->streams = (unsigned)v;
-		return err;
+		return parse_uint(arg, 1, 4096, &o->streams);
 	case 'd':
 		o->requests = 0;
-		err = parse_secs(arg, &o->duration_s);
+		err = parse_real(arg, 86400, &o->duration_s);
 		return err ? err : o->duration_s > 0 ? 0 : -EINVAL;
 	case 'n':
 		o->duration_s = 0;
 		return parse_u64(arg, 1, UINT64_MAX / 2, &o->requests);
 	case 'w':
-		return parse_secs(arg, &o->warmup_s);
+		return parse_real(arg, 86400, &o->warmup_s);
 	case 'W':
-		if (strcmp(arg, "put") == 0)
-			o->workload = LG_PUT;
-		else if (strcmp(arg, "get") == 0)
-			o->workload = LG_GET;
-		else if (strcmp(arg, "mixed") == 0)
-			o->workload = LG_MIXED;
-		else
-			return -EINVAL;
-		return 0;
+		return parse_workload(arg, &o->workload);
+	case 't':
+		return parse_uint(arg, 1, 128, &o->txn_ops);
+	case 'a':
+		return parse_uint(arg, 1, 1000, &o->watchers);
+	case 'r':
+		return parse_real(arg, 1e7, &o->put_rate);
 	case 'g':
-		err = parse_u64(arg, 0, 100, &v);
-		o->get_percent = (unsigned)v;
-		return err;
+		return parse_uint(arg, 0, 100, &o->get_percent);
 	case 'k':
-		err = parse_u64(arg, 1, 100000000, &v);
-		o->keys = (unsigned)v;
-		return err;
+		return parse_uint(arg, 1, 100000000, &o->keys);
 	case 'v':
-		err = parse_u64(arg, 0, 1024 * 1024, &v);
-		o->value_size = (unsigned)v;
-		return err;
+		return parse_uint(arg, 0, 1024 * 1024, &o->value_size);
 	case 'p':
 		if (strlen(arg) >= sizeof(o->prefix))
 			return -EINVAL;
@@ -151,6 +194,9 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 		{ "key-prefix", required_argument, NULL, 'p' },
 		{ "serializable", no_argument, NULL, 'S' },
 		{ "verify", no_argument, NULL, 'V' },
+		{ "txn-ops", required_argument, NULL, 't' },
+		{ "watchers", required_argument, NULL, 'a' },
+		{ "put-rate", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -167,6 +213,8 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 	o->get_percent = 90;
 	o->keys = 10000;
 	o->value_size = 256;
+	o->txn_ops = 1;
+	o->watchers = 1;
 	strcpy(o->prefix, "bench/");
 	opterr = 0;
 	while ((idx = -1, c = getopt_long(argc, argv, "", longs, &idx)) != -1) {

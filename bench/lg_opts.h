@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum lg_workload { LG_PUT, LG_GET, LG_MIXED };
+/* etcd's benchmark tool's workloads (tools/benchmark): put, range, txn-put, lease-keepalive,
+ * watch-latency; mixed is this tool's own (gets and puts on one key space). */
+enum lg_workload { LG_PUT, LG_GET, LG_MIXED, LG_TXN_PUT, LG_LEASE_KEEPALIVE, LG_WATCH_LATENCY };
 
 struct lg_opts {
 	char host[64];
@@ -20,6 +22,9 @@ struct lg_opts {
 	unsigned keys;
 	unsigned value_size;
 	bool serializable;
+	unsigned txn_ops;     /* txn-put: puts per transaction */
+	unsigned watchers;    /* watch-latency: watchers per watch stream */
+	double put_rate;      /* watch-latency: puts per second (0: next put once all events came) */
 	bool verify; /* decode every response and check it */
 	char prefix[64];
 };
@@ -28,7 +33,7 @@ struct lg_opts {
  * --help, or -EINVAL after printing one line naming the bad option to stderr. */
 int lg_opts_parse(struct lg_opts *o, int argc, char **argv);
 
-/* The workload's name: "put", "get" or "mixed". */
+/* The workload's name as --workload takes it ("put", "get", "mixed", "txn-put", ...). */
 const char *lg_workload_name(enum lg_workload w);
 
 #endif /* BENCH_LG_OPTS_H */

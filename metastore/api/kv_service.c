@@ -13,14 +13,17 @@
 void kv_service_range(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
 {
 	struct kv_service *svc = ctx;
-	Etcdserverpb__RangeRequest *req = etcdserverpb__range_request__unpack(NULL, len, msg);
+	/* The request and the response share one arena. */
+	struct kv_pb_arena a = { 0 };
+	ProtobufCAllocator alloc = kv_pb_allocator(&a);
+	Etcdserverpb__RangeRequest *req = etcdserverpb__range_request__unpack(&alloc, len, msg);
 	Etcdserverpb__RangeResponse resp = ETCDSERVERPB__RANGE_RESPONSE__INIT;
 	struct ms_range_res res = { 0 };
 	struct ms_range_req q;
-	struct kv_pb_arena a = { 0 };
 	int err;
 
 	if (!req) {
+		kv_pb_arena_free(&a);
 		api_bad_request(call);
 		return;
 	}
@@ -40,7 +43,6 @@ void kv_service_range(struct grpc_call *call, const uint8_t *msg, size_t len, vo
 cleanup:
 	ms_range_res_release(&res);
 	kv_pb_arena_free(&a);
-	etcdserverpb__range_request__free_unpacked(req, NULL);
 }
 
 /* The checks etcd makes before proposing a Put (v3rpc checkPutRequest). */
@@ -59,6 +61,8 @@ void kv_service_put(struct grpc_call *call, const uint8_t *msg, size_t len, void
 {
 	struct kv_service *svc = ctx;
 	Metastore__Entry e = METASTORE__ENTRY__INIT;
+	struct kv_pb_arena a = { 0 };
+	ProtobufCAllocator alloc = kv_pb_allocator(&a);
 	Etcdserverpb__PutRequest *req;
 	struct kv_pb_err err;
 
@@ -66,8 +70,9 @@ void kv_service_put(struct grpc_call *call, const uint8_t *msg, size_t len, void
 		grpc_call_finish(call, MS_GRPC_INVALID_ARGUMENT, ERR_TOO_LARGE);
 		return;
 	}
-	req = etcdserverpb__put_request__unpack(NULL, len, msg);
+	req = etcdserverpb__put_request__unpack(&alloc, len, msg);
 	if (!req) {
+		kv_pb_arena_free(&a);
 		api_bad_request(call);
 		return;
 	}
@@ -79,7 +84,7 @@ void kv_service_put(struct grpc_call *call, const uint8_t *msg, size_t len, void
 		e.put = req;
 		api_propose(svc, call, &e, msg, len);
 	}
-	etcdserverpb__put_request__free_unpacked(req, NULL);
+	kv_pb_arena_free(&a);
 }
 
 void kv_service_delete_range(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)

@@ -194,6 +194,8 @@ void kv_service_txn(struct grpc_call *call, const uint8_t *msg, size_t len, void
 {
 	struct kv_service *svc = ctx;
 	Metastore__Entry e = METASTORE__ENTRY__INIT;
+	struct kv_pb_arena a = { 0 };
+	ProtobufCAllocator alloc = kv_pb_allocator(&a);
 	Etcdserverpb__TxnRequest *req;
 	struct kv_pb_err err;
 	int depth;
@@ -210,8 +212,9 @@ void kv_service_txn(struct grpc_call *call, const uint8_t *msg, size_t len, void
 		grpc_call_finish(call, MS_GRPC_INVALID_ARGUMENT, ERR_TOO_MANY_OPS);
 		return;
 	}
-	req = depth < 0 ? NULL : etcdserverpb__txn_request__unpack(NULL, len, msg);
+	req = depth < 0 ? NULL : etcdserverpb__txn_request__unpack(&alloc, len, msg);
 	if (!req) {
+		kv_pb_arena_free(&a);
 		api_bad_request(call);
 		return;
 	}
@@ -226,5 +229,5 @@ void kv_service_txn(struct grpc_call *call, const uint8_t *msg, size_t len, void
 		e.txn = req;
 		api_propose(svc, call, &e, msg, len);
 	}
-	etcdserverpb__txn_request__free_unpacked(req, NULL);
+	kv_pb_arena_free(&a);
 }

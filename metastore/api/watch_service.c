@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/reply.h"
+#include "api/watch_pack.h"
 #include "probe/trace.h"
 #include "rpc.pb-c.h"
 
@@ -55,19 +56,32 @@ struct watch_hub {
 	watch_permit_fn permit; /* NULL: every create is allowed */
 	void *permit_ctx;
 	size_t max_watchers; /* creates beyond are refused; 0: no limit */
+	struct watch_pack *pack; /* events packed once for all their watchers */
+	struct ms_buf events, frame; /* one response being built (reused) */
 };
 
 struct watch_hub *watch_hub_new(struct kv_service *kv)
 {
 	struct watch_hub *hub = calloc(1, sizeof(*hub));
 
-	if (hub)
-		hub->kv = kv;
+	if (!hub)
+		return NULL;
+	hub->kv = kv;
+	hub->pack = watch_pack_new();
+	if (!hub->pack) {
+		free(hub);
+		return NULL;
+	}
 	return hub;
 }
 
 void watch_hub_free(struct watch_hub *hub)
 {
+	if (!hub)
+		return;
+	watch_pack_free(hub->pack);
+	ms_buf_free(&hub->events);
+	ms_buf_free(&hub->frame);
 	free(hub);
 }
 
@@ -154,15 +168,16 @@ enum { STEP_DONE, STEP_MORE, STEP_COMPACTED };
  */
 static int watcher_step(struct watch_stream *st, struct watcher *w)
 {
-	struct ms_mvcc *mvcc = st->hub->kv->mvcc;
+	struct watch_hub *hub = st->hub;
+	struct ms_mvcc *mvcc = hub->kv->mvcc;
 	Etcdserverpb__WatchResponse r = ETCDSERVERPB__WATCH_RESPONSE__INIT;
-	Mvccpb__Event *pe[WATCH_BATCH], e[WATCH_BATCH];
 	struct kv_pb_arena a = { 0 };
 	uint32_t puts = 0, dels = 0;
 	size_t k = 0, bytes = 0, scanned = 0;
 	int64_t n = 0, last_rev = 0;
 	int err = 0;
 
+	hub->events.len = 0;
 	while (k < WATCH_BATCH) {
 		uint64_t at = w->pos;
 		struct ms_event ev;
@@ -184,25 +199,22 @@ static int watcher_step(struct watch_stream *st, struct watcher *w)
 			continue;
 		bytes += event_bytes(&ev, w->prev_kv);
 		last_rev = ev.kv.mod_rev;
-		/* the kv bytes stay valid until the next write: packed below, before any */
-		mvccpb__event__init(&e[k]);
-		e[k].type = ev.is_delete ? MVCCPB__EVENT__EVENT_TYPE__DELETE
-					 : MVCCPB__EVENT__EVENT_TYPE__PUT;
-		e[k].kv = kv_pb_kv(&a, &ev.kv);
-		if (w->prev_kv && ev.has_prev)
-			e[k].prev_kv = kv_pb_kv(&a, &ev.prev);
-		pe[k] = &e[k];
+		/* packed now (the kv bytes stay valid until the next write), or taken from the
+		 * cache where another watcher packed the same event */
+		err = watch_pack_event(hub->pack, at, &ev, w->prev_kv && ev.has_prev, &hub->events);
+		if (err)
+			return err;
 		ev.is_delete ? dels++ : puts++;
 		k++;
 	}
 	if (n == -MS_MVCC_ECOMPACTED && !k)
 		return STEP_COMPACTED;
 	if (k) {
-		r.header = api_header(&a, st->hub->kv, ms_mvcc_rev(mvcc));
+		r.header = api_header(&a, hub->kv, ms_mvcc_rev(mvcc));
 		r.watch_id = w->id;
-		r.events = pe;
-		r.n_events = k;
-		err = a.failed ? -ENOMEM : grpc_call_send(st->call, &r.base);
+		err = a.failed ? -ENOMEM : watch_pack_response(&r, &hub->events, &hub->frame);
+		if (!err)
+			err = grpc_call_send_framed(st->call, hub->frame.data, hub->frame.len);
 		if (!err)
 			ms_trace_watch_events(w->id, puts, dels);
 	}

@@ -5,35 +5,75 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define KV_PB_ALIGN 16
+
+struct kv_pb_blk {
+	struct kv_pb_blk *next;
+	size_t size; /* bytes in data */
+	_Alignas(KV_PB_ALIGN) unsigned char data[];
+};
+
+/* The first block's bytes: the whole block stays within glibc's per-thread cache of small
+ * chunks (up to 1032 bytes), which a put's entry and response fit. */
+#define KV_PB_BLK (1024 - sizeof(struct kv_pb_blk))
+
 void *kv_pb_alloc(struct kv_pb_arena *a, size_t size)
 {
+	size_t need = (size + KV_PB_ALIGN - 1) & ~(size_t)(KV_PB_ALIGN - 1);
+	struct kv_pb_blk *b;
 	void *p;
 
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 16;
-		void **np = realloc(a->ptrs, cap * sizeof(*np));
+	if (!need)
+		need = KV_PB_ALIGN;
+	if (need > a->left) {
+		/* Blocks double, so a big response needs few of them. */
+		size_t bs = a->blks ? a->blks->size * 2 : KV_PB_BLK;
 
-		if (!np) {
+		if (bs < need)
+			bs = need;
+		b = malloc(sizeof(*b) + bs);
+		if (!b) {
 			a->failed = true;
 			return NULL;
 		}
-		a->ptrs = np;
-		a->cap = cap;
+		b->next = a->blks;
+		b->size = bs;
+		a->blks = b;
+		a->left = bs;
 	}
-	p = calloc(1, size ? size : 1);
-	if (!p) {
-		a->failed = true;
-		return NULL;
-	}
-	a->ptrs[a->n++] = p;
+	p = a->blks->data + (a->blks->size - a->left);
+	a->left -= need;
+	memset(p, 0, size);
 	return p;
 }
 
 void kv_pb_arena_free(struct kv_pb_arena *a)
 {
-	for (size_t i = 0; i < a->n; i++)
-		free(a->ptrs[i]);
-	free(a->ptrs);
+	while (a->blks) {
+		struct kv_pb_blk *b = a->blks;
+
+		a->blks = b->next;
+		free(b);
+	}
+	a->left = 0;
+	a->failed = false;
+}
+
+static void *allocator_alloc(void *data, size_t size)
+{
+	return kv_pb_alloc(data, size);
+}
+
+static void allocator_free(void *data, void *p)
+{
+	(void)data;
+	(void)p;
+}
+
+ProtobufCAllocator kv_pb_allocator(struct kv_pb_arena *a)
+{
+	return (ProtobufCAllocator){ .alloc = allocator_alloc, .free = allocator_free,
+				     .allocator_data = a };
 }
 
 struct kv_pb_err kv_pb_mvcc_err(int err)
@@ -62,12 +102,8 @@ Etcdserverpb__ResponseHeader *kv_pb_rev_header(struct kv_pb_arena *a, int64_t re
 }
 
 /* kv pointers are borrowed from the store: the response is packed before the next write. */
-Mvccpb__KeyValue *kv_pb_kv(struct kv_pb_arena *a, const struct ms_kv *kv)
+void kv_pb_kv_fill(Mvccpb__KeyValue *p, const struct ms_kv *kv)
 {
-	Mvccpb__KeyValue *p = kv_pb_alloc(a, sizeof(*p));
-
-	if (!p)
-		return NULL;
 	mvccpb__key_value__init(p);
 	p->key.data = (uint8_t *)kv->key;
 	p->key.len = kv->key_len;
@@ -77,6 +113,14 @@ Mvccpb__KeyValue *kv_pb_kv(struct kv_pb_arena *a, const struct ms_kv *kv)
 	p->mod_revision = kv->mod_rev;
 	p->version = kv->version;
 	p->lease = kv->lease;
+}
+
+Mvccpb__KeyValue *kv_pb_kv(struct kv_pb_arena *a, const struct ms_kv *kv)
+{
+	Mvccpb__KeyValue *p = kv_pb_alloc(a, sizeof(*p));
+
+	if (p)
+		kv_pb_kv_fill(p, kv);
 	return p;
 }
 

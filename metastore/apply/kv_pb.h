@@ -22,11 +22,15 @@
 #define ERR_KEY_NOT_FOUND "etcdserver: key not found"
 #define ERR_LEASE_NOT_FOUND "etcdserver: requested lease not found"
 
-/* Everything one response needs; freed in one go after packing. A failed allocation
- * sets `failed`, so builders can go on and check once at the end. */
+struct kv_pb_blk;
+
+/* Everything one response (or one decoded entry) needs; freed in one go after packing.
+ * Zero-initialise it. A failed allocation sets `failed`, so builders can go on and check
+ * once at the end. Pieces are carved from blocks, so a response costs a few mallocs, not
+ * one per field. */
 struct kv_pb_arena {
-	void **ptrs;
-	size_t n, cap;
+	struct kv_pb_blk *blks; /* newest first */
+	size_t left;            /* free bytes at the end of the newest block */
 	bool failed;
 };
 
@@ -39,8 +43,12 @@ struct kv_pb_err {
 /* Zeroed allocation owned by the arena, or NULL (and a->failed). */
 void *kv_pb_alloc(struct kv_pb_arena *a, size_t size);
 
-/* Frees everything the arena owns. */
+/* Frees everything the arena owns (a can be reused after, as if zeroed). */
 void kv_pb_arena_free(struct kv_pb_arena *a);
+
+/* A protobuf-c allocator drawing on a (its free does nothing: kv_pb_arena_free frees all),
+ * for unpacking a message whose pieces live as long as the arena. */
+ProtobufCAllocator kv_pb_allocator(struct kv_pb_arena *a);
 
 /* The gRPC status for an mvcc error code. */
 struct kv_pb_err kv_pb_mvcc_err(int err);
@@ -50,6 +58,9 @@ Etcdserverpb__ResponseHeader *kv_pb_rev_header(struct kv_pb_arena *a, int64_t re
 
 /* A KeyValue borrowing the kv's bytes (pack before the store changes). */
 Mvccpb__KeyValue *kv_pb_kv(struct kv_pb_arena *a, const struct ms_kv *kv);
+
+/* Fills *p with kv, pointing at its bytes (valid while kv's are). */
+void kv_pb_kv_fill(Mvccpb__KeyValue *p, const struct ms_kv *kv);
 
 /* A KeyValue owning copies of the kv's bytes (for results a later write may move). */
 Mvccpb__KeyValue *kv_pb_kv_copy(struct kv_pb_arena *a, const struct ms_kv *kv);

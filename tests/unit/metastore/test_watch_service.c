@@ -42,6 +42,14 @@ int grpc_call_send(struct grpc_call *call, const ProtobufCMessage *m)
 	return 0;
 }
 
+int grpc_call_send_framed(struct grpc_call *call, const uint8_t *framed, size_t len)
+{
+	if (call->finished)
+		return -EINVAL;
+	assert_int_equal(ms_buf_append(&call->out, framed, len), 0);
+	return 0;
+}
+
 size_t grpc_call_pending_bytes(const struct grpc_call *call)
 {
 	return call->out.len - call->out_off;
