@@ -1,6 +1,8 @@
 /* libraft's transport interface (raft/uv.h) for the store's peers: the listener, connect, close. */
 #include "raft/transport_priv.h"
 
+#include "raft/members.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,9 +155,21 @@ static int tr_connect(struct raft_uv_transport *iface, struct raft_uv_connect *r
 {
 	struct ms_peer_transport *t = iface->impl;
 
+	const struct ms_raft_peer *m = NULL;
+
 	if (t->closing)
 		return RAFT_CANCELED;
-	return ms_peer_conn_connect(t, req, id, address, cb);
+	for (size_t i = 0; i < t->n_members; i++)
+		if (t->members[i].id == id)
+			m = &t->members[i];
+	/* a removed member is not called; an updated one at its new address */
+	if (!m) {
+		snprintf(iface->errmsg, sizeof(iface->errmsg), "server id %016llx is not a member",
+			 (unsigned long long)id);
+		return RAFT_NOCONNECTION;
+	}
+	(void)address;
+	return ms_peer_conn_connect(t, req, id, m->address, cb);
 }
 
 void ms_peer_transport_maybe_closed(struct ms_peer_transport *t)
@@ -201,7 +215,9 @@ int ms_peer_transport_init(struct raft_uv_transport *iface, uv_loop_t *loop,
 	int e = -ENOMEM;
 
 	memset(iface, 0, sizeof(*iface));
-	if (!t || !(t->members = calloc(n ? n : 1, sizeof(*t->members)))) {
+	if (n > MS_MEMBERS_MAX)
+		n = MS_MEMBERS_MAX;
+	if (!t || !(t->members = calloc(MS_MEMBERS_MAX, sizeof(*t->members)))) {
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
@@ -243,6 +259,38 @@ void ms_peer_transport_free(struct raft_uv_transport *iface)
 		return;
 	ms_tls_ctx_free(t->tls);
 	free(t->members);
+	free(t->info);
 	free(t);
 	iface->impl = NULL;
+}
+
+int ms_peer_transport_set_members(struct raft_uv_transport *iface,
+				  const struct ms_raft_peer *members, size_t n)
+{
+	struct ms_peer_transport *t = iface->impl;
+
+	if (!t)
+		return 0;
+	if (n > MS_MEMBERS_MAX)
+		n = MS_MEMBERS_MAX;
+	memcpy(t->members, members, n * sizeof(*members));
+	t->n_members = n;
+	return 0;
+}
+
+int ms_peer_transport_set_info(struct raft_uv_transport *iface, const void *p, size_t len)
+{
+	struct ms_peer_transport *t = iface->impl;
+	uint8_t *c;
+
+	if (!t)
+		return 0;
+	c = malloc(len ? len : 1);
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, p, len);
+	free(t->info);
+	t->info = c;
+	t->info_len = len;
+	return 0;
 }
