@@ -103,7 +103,15 @@ static Etcdserverpb__Member *member_pb(struct kv_pb_arena *a, struct cluster_ser
 	return m;
 }
 
-/* Every member in the arena; false when out of memory. */
+static int by_id(const void *a, const void *b)
+{
+	uint64_t x = (*(Etcdserverpb__Member *const *)a)->id;
+	uint64_t y = (*(Etcdserverpb__Member *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Every member in the arena, by id as etcd lists them; false when out of memory. */
 static bool members_pb(struct kv_pb_arena *a, struct cluster_service *cs,
 		       Etcdserverpb__Member ***out, size_t *n)
 {
@@ -120,6 +128,7 @@ static bool members_pb(struct kv_pb_arena *a, struct cluster_service *cs,
 	for (size_t i = 0; i < *n; i++)
 		if (!(v[i] = member_pb(a, cs, &peers[i])))
 			return false;
+	qsort(v, *n, sizeof(*v), by_id);
 	*out = v;
 	return true;
 }

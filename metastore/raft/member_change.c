@@ -318,7 +318,9 @@ void ms_raft_members_apply(struct ms_raft *rn, struct ms_proposal *prop, const u
 			.peer = *gone, .index = rn->applying, .since_ms = uv_now(rn->loop) };
 	if (!e)
 		e = ms_members_apply(&rn->members, &c);
-	if (!e) {
+	if (e == 1) {
+		e = 0; /* an add replayed on top of a table that has it */
+	} else if (!e) {
 		log_change(rn, &c);
 		if (c.op == MS_MEMBER_REMOVE && c.id == rn->opts.node_id)
 			rn->removed_self = true;
@@ -461,15 +463,20 @@ static bool next_change(struct ms_raft *rn)
 			goto made;
 		}
 	}
-	for (size_t i = 0; i < rn->members.n; i++) {
-		const struct ms_raft_peer *p = &rn->members.v[i];
-		int at = conf_index(rn, p->id);
+	/* members caught up first: libraft's catch-up of one that is not running yet takes
+	 * rounds, during which no other change is made */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < rn->members.n; i++) {
+			const struct ms_raft_peer *p = &rn->members.v[i];
+			int at = conf_index(rn, p->id);
 
-		if (!p->learner && conf->servers[at].role != RAFT_VOTER) {
-			rv = raft_assign(rn->raft, &rn->change, p->id, RAFT_VOTER, on_changed);
-			goto made;
+			if (!p->learner && conf->servers[at].role != RAFT_VOTER &&
+			    (pass || learner_ready(rn, p->id))) {
+				rv = raft_assign(rn->raft, &rn->change, p->id, RAFT_VOTER,
+						 on_changed);
+				goto made;
+			}
 		}
-	}
 	return false;
 made:
 	rn->change_at_ms = uv_now(rn->loop);

@@ -65,7 +65,7 @@ static int member_add(struct ms_members *m, const struct ms_member_change *c)
 
 	if (p)
 		/* the same add replayed (a log read again on top of a later table) is no change */
-		return strcmp(p->address, c->address) == 0 ? 0 : -EEXIST;
+		return strcmp(p->address, c->address) == 0 ? 1 : -EEXIST;
 	if (ms_members_was_removed(m, c->id))
 		return -ENOENT;
 	if (at)
@@ -94,6 +94,7 @@ static int member_remove(struct ms_members *m, uint64_t id)
 	m->removed[m->n_removed++] = id;
 	memmove(p, p + 1, (size_t)(&m->v[m->n] - (p + 1)) * sizeof(*p));
 	m->n--;
+	memset(&m->v[m->n], 0, sizeof(m->v[0])); /* tables compare and encode the same */
 	return 0;
 }
 

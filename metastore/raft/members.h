@@ -59,7 +59,8 @@ size_t ms_members_voters(const struct ms_members *m);
 
 /*
  * Applies one change, the same way on every member (deterministic; replaying a change
- * applied already leaves the table as it was). Returns 0, -ENOENT (no such member, or a
+ * applied already leaves the table as it was). Returns 0, 1 (an add of the member as it is
+ * already: nothing changed), -ENOENT (no such member, or a
  * removed id to add), -EEXIST (the id or address is a member's already), -ENOSPC (table
  * full) or -EINVAL (unknown op, a promote of a voter).
  */

@@ -363,7 +363,9 @@ static int glue_new(uv_loop_t *loop, const struct ms_raft_opts *o,
 	else
 		ms_members_init(&rn->members, o->peers, o->n_peers);
 	if (!ms_members_find(&rn->members, o->node_id)) {
-		snprintf(err, errlen, "this member is not in the initial cluster");
+		snprintf(err, errlen, ms_members_was_removed(&rn->members, o->node_id) ?
+			 "the member has been permanently removed from the cluster" :
+			 "this member is not in the initial cluster");
 		ms_raft_free(rn);
 		return -EINVAL;
 	}
