@@ -96,6 +96,9 @@ static void refusal(int e, const struct ms_member_change *c, const char **why, u
 	case -EMLINK:
 		*why = MS_ERR_TOO_MANY_LEARNERS;
 		break;
+	case -EADDRNOTAVAIL:
+		*why = MS_ERR_NO_PEER_URL;
+		break;
 	case -ENOSPC:
 		*why = "etcdserver: too many members in cluster";
 		*code = MS_GRPC_RESOURCE_EXHAUSTED;
@@ -152,7 +155,9 @@ static size_t voters_started(const struct ms_raft *rn, uint64_t skip, size_t *vo
 		if (p->learner || p->id == skip)
 			continue;
 		(*voters)++;
-		n += p->name[0] != '\0';
+		/* etcd: it published its name; here also one the leader hears from (a follower
+		 * of a cluster with auth enabled publishes only once it leads) */
+		n += p->name[0] != '\0' || connected(rn, p->id);
 	}
 	return n;
 }
@@ -203,6 +208,15 @@ static bool learner_ready(const struct ms_raft *rn, uint64_t id)
 	return (double)match >= (double)last * 0.9;
 }
 
+/* Whether this member's own peer address is the placeholder of a lone member (port 0). */
+static bool self_unreachable(const struct ms_raft *rn)
+{
+	const struct ms_raft_peer *self = ms_members_find(&rn->members, rn->opts.node_id);
+	size_t n = self ? strlen(self->address) : 0;
+
+	return n >= 2 && strcmp(self->address + n - 2, ":0") == 0;
+}
+
 /* A new member id: random, non-zero, neither a member's nor a removed member's. */
 static uint64_t new_id(const struct ms_raft *rn)
 {
@@ -227,6 +241,9 @@ static int check_change(struct ms_raft *rn, struct ms_member_change *c, bool str
 	case MS_MEMBER_ADD:
 		if (ms_members_by_address(&rn->members, c->address))
 			return -EEXIST;
+		/* started without --initial-cluster: no peer URL anyone could reach it at */
+		if (self_unreachable(rn))
+			return -EADDRNOTAVAIL;
 		for (size_t i = 0; i < rn->members.n; i++)
 			learners += rn->members.v[i].learner;
 		if (c->learner && learners >= MS_MAX_LEARNERS)

@@ -20,6 +20,10 @@
 	"etcdserver: can only promote a learner member which is in sync with leader"
 #define MS_ERR_TOO_MANY_LEARNERS "etcdserver: too many learner members in cluster"
 #define MS_ERR_MEMBER_EXISTS "etcdserver: member ID already exist"
+/* Not etcd's (an etcd member always has a peer URL). */
+#define MS_ERR_NO_PEER_URL \
+	"etcdserver: this member was started without --initial-cluster and has no peer URL: " \
+	"it cannot take members"
 
 /* Learners at once, as etcd 3.4. */
 #define MS_MAX_LEARNERS 1
@@ -33,7 +37,7 @@
  * or a refusal with *why set to etcd's message and *code to its gRPC code (MS_GRPC_*):
  * -ENOENT, -EEXIST, -EAGAIN (not enough started members), -EHOSTUNREACH (unhealthy),
  * -EINVAL (not a learner), -EBUSY (learner not in sync), -EMLINK (too many learners),
- * -ENOSPC (the table is full) or -ENOMEM.
+ * -EADDRNOTAVAIL (this member has no peer URL), -ENOSPC (the table is full) or -ENOMEM.
  */
 int ms_raft_member_change(struct ms_raft *rn, struct ms_member_change *c, bool strict,
 			  ms_raft_done_fn done, void *arg, const char **why, uint32_t *code);

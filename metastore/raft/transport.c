@@ -120,17 +120,14 @@ static void on_listen(uv_stream_t *server, int status)
 	accept_one(t);
 }
 
-static int tr_listen(struct raft_uv_transport *iface, raft_uv_accept_cb cb)
+/* Binds the peer listener (once). 0 or a RAFT_* error with iface->errmsg set. */
+static int start_listener(struct raft_uv_transport *iface)
 {
 	struct ms_peer_transport *t = iface->impl;
 	const char *addr = t->listen_addr[0] ? t->listen_addr : t->self_addr;
 	struct sockaddr_in sa;
 	int rv;
 
-	t->accept_cb = cb;
-	/* a member alone has no one to hear from: no socket at all */
-	if (t->n_members <= 1)
-		return 0;
 	if (ms_peer_parse_addr(addr, &sa)) {
 		snprintf(iface->errmsg, sizeof(iface->errmsg), "peer address '%s' is not IPv4:PORT",
 			 addr);
@@ -148,6 +145,17 @@ static int tr_listen(struct raft_uv_transport *iface, raft_uv_accept_cb cb)
 		return RAFT_IOERR;
 	}
 	return 0;
+}
+
+static int tr_listen(struct raft_uv_transport *iface, raft_uv_accept_cb cb)
+{
+	struct ms_peer_transport *t = iface->impl;
+
+	t->accept_cb = cb;
+	/* a member alone has no one to hear from: no socket, until a member is added */
+	if (t->n_members <= 1)
+		return 0;
+	return start_listener(iface);
 }
 
 static int tr_connect(struct raft_uv_transport *iface, struct raft_uv_connect *req, raft_id id,
@@ -275,6 +283,10 @@ int ms_peer_transport_set_members(struct raft_uv_transport *iface,
 		n = MS_MEMBERS_MAX;
 	memcpy(t->members, members, n * sizeof(*members));
 	t->n_members = n;
+	/* a member that was alone listens once it has a peer */
+	if (n > 1 && t->accept_cb && !t->listener_open && !t->closing &&
+	    start_listener(iface) && t->opts.log)
+		t->opts.log(t->opts.log_arg, iface->errmsg);
 	return 0;
 }
 
