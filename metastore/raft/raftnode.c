@@ -217,7 +217,8 @@ static void publish_client_addr(struct ms_raft *rn)
 	struct ms_member_change c = { .op = MS_MEMBER_PUBLISH, .id = rn->opts.node_id };
 
 	if (!self || !rn->client_addr[0] || rn->removed_self ||
-	    (strcmp(self->client, rn->client_addr) == 0 && strcmp(self->name, rn->name) == 0))
+	    (strcmp(self->client, rn->client_addr) == 0 &&
+	     (!rn->name[0] || strcmp(self->name, rn->name) == 0)))
 		return; /* nothing to tell, or known to all already */
 	/* a lone member tells no one: its table is its own */
 	if (rn->members.n == 1 && raft_state(rn->raft) == RAFT_LEADER) {
@@ -229,7 +230,8 @@ static void publish_client_addr(struct ms_raft *rn)
 	if (rn->published_ms && uv_now(rn->loop) - rn->published_ms < 1000)
 		return;
 	rn->published_ms = uv_now(rn->loop);
-	snprintf(c.name, sizeof(c.name), "%s", rn->name);
+	/* without a --name (a test's node) the table's name stays */
+	snprintf(c.name, sizeof(c.name), "%s", rn->name[0] ? rn->name : self->name);
 	snprintf(c.client, sizeof(c.client), "%s", rn->client_addr);
 	if (raft_state(rn->raft) == RAFT_LEADER) {
 		if (!ms_member_change_encode(&c, &b))
