@@ -80,8 +80,9 @@ static Etcdserverpb__Member *member_pb(struct kv_pb_arena *a, struct cluster_ser
 {
 	Etcdserverpb__Member *m = kv_pb_alloc(a, sizeof(*m));
 	size_t alen = strlen(p->address);
-	/* a lone member's ephemeral port (":0") is no address anyone can reach */
-	bool reachable = alen < 2 || strcmp(p->address + alen - 2, ":0") != 0;
+	/* a lone member's ephemeral port (":0") is no address anyone can reach; without raft
+	 * there is no address at all */
+	bool reachable = alen >= 2 && strcmp(p->address + alen - 2, ":0") != 0;
 
 	if (!m)
 		return NULL;

@@ -6,22 +6,27 @@
 # acknowledged write is then on every member. Then: a peer URL is updated and its member
 # restarted there, a learner is added, started and promoted, etcd's refusals (unknown id,
 # used peer URL, promoting a voter, a second learner), and the leader is removed
-# (leadership moves on). MEMBERS_SERVERS names the servers to run (default: both).
+# (leadership moves on). Last, a member joins a cluster whose peers speak mutual TLS.
+# MEMBERS_SERVERS names the servers to run (default: both).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_etcd.sh"
+. "$(dirname "$0")/pki.sh"
 
 SERVERS=${MEMBERS_SERVERS:-$(control_servers)}
 declare -A CP PP PIDOF
+PEER=http # the peer URLs' scheme
 
-# member_start KIND NAME STATE CLUSTER: starts member NAME of KIND (metastore, etcd) with
-# client port CP[NAME], peer port PP[NAME], --initial-cluster CLUSTER and
-# --initial-cluster-state STATE; its data dir is kept across restarts.
+# member_start KIND NAME STATE CLUSTER [ARGS...]: starts member NAME of KIND (metastore,
+# etcd) with client port CP[NAME], peer port PP[NAME] ($PEER://), --initial-cluster CLUSTER
+# and --initial-cluster-state STATE; its data dir is kept across restarts. A small
+# --snapshot-count: a member that joins under load may get the leader's snapshot.
 member_start() {
 	local kind=$1 n=$2 state=$3 cluster=$4 log="$E2E_TMP/$1-$2.log"
+	shift 4
 	local common=(--name "$n" --initial-cluster "$cluster" --initial-cluster-state "$state"
-		--listen-peer-urls "http://127.0.0.1:${PP[$n]}"
-		--initial-advertise-peer-urls "http://127.0.0.1:${PP[$n]}"
-		--election-timeout 500 --heartbeat-interval 50)
+		--listen-peer-urls "$PEER://127.0.0.1:${PP[$n]}"
+		--initial-advertise-peer-urls "$PEER://127.0.0.1:${PP[$n]}"
+		--election-timeout 500 --heartbeat-interval 50 --snapshot-count 16 "$@")
 	if [ "$kind" = metastore ]; then
 		"$METASTORE" "${common[@]}" --listen "127.0.0.1:${CP[$n]}" \
 			--data-dir "$E2E_TMP/$kind-$n.d" >>"$log" 2>&1 &
@@ -44,8 +49,11 @@ on() {
 
 # id_of NAME FROM: the member id (hex) member FROM lists for peer URL of NAME.
 id_of() {
-	on "$2" member list | awk -F', ' -v u="http://127.0.0.1:${PP[$1]}" '$4 == u { print $1 }'
+	on "$2" member list | awk -F', ' -v u="$PEER://127.0.0.1:${PP[$1]}" '$4 == u { print $1 }'
 }
+
+# url NAME: NAME=its peer URL, an --initial-cluster entry.
+url() { echo "$1=$PEER://127.0.0.1:${PP[$1]}"; }
 
 # exited PID: the process is gone (or a zombie: it exited, not yet reaped).
 exited() {
@@ -84,8 +92,8 @@ retry_ctl() {
 run_server() {
 	local kind=$1 n out id2 id3 id5 lid leader removed cluster ep acked missing load
 	CP=() PP=() PIDOF=()
+	PEER=http
 	for n in n1 n2 n3 n4 n5; do CP[$n]=$(free_port); PP[$n]=$(free_port); done
-	url() { echo "$1=http://127.0.0.1:${PP[$1]}"; }
 	cluster="$(url n1),$(url n2),$(url n3)"
 	for n in n1 n2 n3; do member_start "$kind" "$n" new "$cluster"; done
 	for n in n1 n2 n3; do
@@ -127,8 +135,10 @@ run_server() {
 	member_start "$kind" n4 existing "$(url n1),$(url n2),$(url n3),$(url n4)"
 	wait_until 30 bash -c "etcdctl --endpoints=127.0.0.1:${CP[n1]} member list | grep -qx '[0-9a-f]*, started, n4, http://127.0.0.1:${PP[n4]}, http://127.0.0.1:${CP[n4]}, false'" ||
 		fail "$kind: n4 never listed started: $(on n1 member list)"
-	[ "$(id_of n4 n1)" = "$(on n4 endpoint status | awk -F', ' '{ print $2 }')" ] ||
-		fail "$kind: n4 serves under another id than the cluster gave it"
+	local id4
+	id4=$(id_of n4 n1)
+	wait_until 20 bash -c "etcdctl --endpoints=127.0.0.1:${CP[n4]} endpoint status | grep -q '^127.0.0.1:${CP[n4]}, $id4, '" ||
+		fail "$kind: n4 does not serve under the id the cluster gave it ($id4): $(on n4 endpoint status 2>&1)"
 	wait_until 30 bash -c "[ -n \"\$(etcdctl --endpoints=127.0.0.1:${CP[n4]} get w-1 --consistency=s --print-value-only)\" ]" ||
 		fail "$kind: n4 has not caught up (w-1 missing)"
 	local before_remove
@@ -245,7 +255,40 @@ run_server() {
 	for p in "${PIDOF[@]}"; do kill "$p" 2>/dev/null || true; done
 }
 
+# run_tls KIND: members t1-t3 over mutual TLS peers; t4 is added and joins (the member list
+# it learns its id from comes over TLS as well), catches up and serves.
+run_tls() {
+	local kind=$1 n out cluster tls
+	CP=() PP=() PIDOF=()
+	PEER=https
+	for n in t1 t2 t3 t4; do CP[$n]=$(free_port); PP[$n]=$(free_port); done
+	tls() { echo --peer-cert-file "$D/$1.crt" --peer-key-file "$D/$1.key" \
+		--peer-trusted-ca-file "$D/ca.crt" --peer-client-cert-auth; }
+	cluster="$(url t1),$(url t2),$(url t3)"
+	# shellcheck disable=SC2046
+	for n in t1 t2 t3; do member_start "$kind" "$n" new "$cluster" $(tls "$n"); done
+	for n in t1 t2 t3; do
+		wait_until 20 on "$n" endpoint health || fail "$kind tls: $n did not become healthy"
+	done
+	on t1 put tls-key "$kind" >/dev/null || fail "$kind tls: put"
+	out=$(retry_ctl 20 "unhealthy cluster" on t2 member add t4 --peer-urls="https://127.0.0.1:${PP[t4]}") ||
+		fail "$kind tls: member add: $out"
+	# shellcheck disable=SC2046
+	member_start "$kind" t4 existing "$cluster,$(url t4)" $(tls t4)
+	wait_until 30 bash -c "etcdctl --endpoints=127.0.0.1:${CP[t1]} member list | grep -qx '[0-9a-f]*, started, t4, https://127.0.0.1:${PP[t4]}, http://127.0.0.1:${CP[t4]}, false'" ||
+		fail "$kind tls: t4 never listed started: $(on t1 member list)"
+	wait_until 30 bash -c "[ \"\$(etcdctl --endpoints=127.0.0.1:${CP[t4]} get tls-key --consistency=s --print-value-only)\" = $kind ]" ||
+		fail "$kind tls: t4 has not caught up"
+	wait_until 20 on t4 put tls-after "$kind" || fail "$kind tls: no write through t4"
+	echo "  $kind: t4 joined a cluster of mutual-TLS peers"
+	for p in "${PIDOF[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+
+pki_init
+gen_ca ca
+for n in t1 t2 t3 t4; do gen_cert ca "$n"; done
 for s in $SERVERS; do
 	run_server "$s"
+	run_tls "$s"
 done
 echo "PASS $E2E_NAME"
