@@ -174,6 +174,16 @@ void ms_raft_members_apply(struct ms_raft *rn, struct ms_proposal *prop, const u
  * hook learn it. */
 void ms_raft_members_changed(struct ms_raft *rn);
 
+/* The index of server `id` in libraft's configuration, or -1 (member_conf.c). */
+int ms_raft_conf_index(const struct ms_raft *rn, uint64_t id);
+
+/* Whether the leader heard from member `id` within etcd's health interval (5 s); this
+ * member itself: always. */
+bool ms_raft_member_connected(const struct ms_raft *rn, uint64_t id);
+
+/* etcd's isLearnerReady, on the leader: the log of member `id` is within 90% of its own. */
+bool ms_raft_learner_ready(const struct ms_raft *rn, uint64_t id);
+
 /* A follower's publish (name, client address) sent to the leader through the publisher. */
 void ms_raft_publish_via_leader(struct ms_raft *rn, const struct ms_member_change *c);
 
