@@ -208,7 +208,8 @@ void ms_raft_members_reconcile(struct ms_raft *rn)
 	if (rn->attached || rn->stopping)
 		return;
 	forget_left(rn);
-	if (raft_state(rn->raft) != RAFT_LEADER)
+	/* only a leader that applied its log: before, its table may lag */
+	if (!ms_raft_is_leader(rn))
 		return;
 	sample_contact(rn);
 	/* a removed leader hands the leadership to a voter, which then removes it */

@@ -301,9 +301,36 @@ static void log_leadership(struct ms_raft *rn)
 }
 
 /* Leadership changes have no libraft callback: the node looks every POLL_MS. */
+static void on_lead_barrier(struct raft_barrier *req, int status)
+{
+	struct ms_raft *rn = req->data;
+
+	(void)status; /* the next poll looks at the applied index again */
+	rn->lead_barrier_busy = false;
+}
+
+/* Whether this leader has applied every entry its log held when it was elected (a barrier
+ * of its own term commits them): until then its state (leases, members) lags behind what
+ * was acknowledged, so it does not serve as the leader yet. Called while it leads. */
+static bool caught_up(struct ms_raft *rn)
+{
+	if (rn->was_leader)
+		return true;
+	if (!rn->lead_index)
+		rn->lead_index = raft_last_index(rn->raft);
+	if (raft_last_applied(rn->raft) >= rn->lead_index)
+		return true;
+	rn->lead_barrier.data = rn;
+	if (!rn->lead_barrier_busy &&
+	    raft_barrier(rn->raft, &rn->lead_barrier, on_lead_barrier) == 0)
+		rn->lead_barrier_busy = true;
+	return false;
+}
+
 void ms_raft_poll(struct ms_raft *rn)
 {
-	bool leader = raft_state(rn->raft) == RAFT_LEADER;
+	bool in_lead = raft_state(rn->raft) == RAFT_LEADER;
+	bool leader = in_lead && caught_up(rn);
 	uint64_t applied = raft_last_applied(rn->raft);
 
 	if (rn->members.n > 1)
@@ -316,15 +343,17 @@ void ms_raft_poll(struct ms_raft *rn)
 			rn->leader_fn(rn->leader_arg);
 	}
 	publish_client_addr(rn);
-	ms_raft_members_reconcile(rn);
 	/* a removed member stops serving once another member leads */
-	if (rn->removed_self && !leader && !rn->removed_told && rn->removed_fn) {
+	if (rn->removed_self && !in_lead && !rn->removed_told && rn->removed_fn) {
 		rn->removed_told = true;
 		rn->removed_fn(rn->removed_arg);
 	}
 	if (!leader && rn->was_leader)
 		ms_raft_fail_reads(rn, MS_ERR_LEADER_CHANGED);
 	rn->was_leader = leader;
+	if (!in_lead)
+		rn->lead_index = 0;
+	ms_raft_members_reconcile(rn);
 	/* barriers, configuration entries and snapshot installs apply without fsm_apply */
 	if (applied != rn->reported_applied) {
 		rn->reported_applied = applied;

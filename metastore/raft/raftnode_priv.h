@@ -90,6 +90,9 @@ struct ms_raft {
 	uint64_t contact_ms[MS_MEMBERS_MAX];
 	char *dir;
 	uv_timer_t poll; /* leadership changes, applied index after snapshots */
+	uint64_t lead_index; /* the last entry when this member was elected, 0: not leading */
+	struct raft_barrier lead_barrier; /* commits them in the new term */
+	bool lead_barrier_busy;
 	bool was_leader, started, stopping, closed;
 	bool attached; /* raft is another owner's instance (ms_raft_new_attached) */
 	bool lib_compress; /* libraft compresses snapshots itself */

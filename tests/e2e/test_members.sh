@@ -5,7 +5,8 @@
 # and an empty data dir) and a follower removed (it stops serving; the others go on); every
 # acknowledged write is then on every member. Then: a peer URL is updated and its member
 # restarted there, a learner is added, started and promoted, etcd's refusals (unknown id,
-# used peer URL, promoting a voter, a second learner), and the leader is removed
+# used peer URL, promoting a voter, a second learner, a voter added while another added one
+# has not started: the strict reconfiguration check), and the leader is removed
 # (leadership moves on). Last, a member joins a cluster whose peers speak mutual TLS.
 # MEMBERS_SERVERS names the servers to run (default: both).
 . "$(dirname "$0")/lib.sh"
@@ -131,6 +132,10 @@ run_server() {
 	[ "$(grep -c . <<<"$out")" = 4 ] || fail "$kind: member list after add: $out"
 	grep -qx "[0-9a-f]*, unstarted, , http://127.0.0.1:${PP[n4]}, , false" <<<"$out" ||
 		fail "$kind: the added member is not listed unstarted: $out"
+	# etcd's strict reconfiguration check: no other voter while one added has not started
+	out=$(on n1 member add n6 --peer-urls="http://127.0.0.1:$(free_port)" 2>&1) &&
+		fail "$kind: added a voter while another added one is not started"
+	grep -q "Error: etcdserver: unhealthy cluster" <<<"$out" || fail "$kind: strict check: $out"
 	# it starts with an empty data dir and learns its id from the cluster
 	member_start "$kind" n4 existing "$(url n1),$(url n2),$(url n3),$(url n4)"
 	wait_until 30 bash -c "etcdctl --endpoints=127.0.0.1:${CP[n1]} member list | grep -qx '[0-9a-f]*, started, n4, http://127.0.0.1:${PP[n4]}, http://127.0.0.1:${CP[n4]}, false'" ||

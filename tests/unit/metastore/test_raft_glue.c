@@ -387,7 +387,10 @@ static void test_on_leader_callbacks(void **state)
 	raft_fixture_depose(&fx);
 	settle();
 	elect(2);
+	/* once it applied every entry its log held when elected (a barrier commits them) */
+	replicate();
 	assert_int_equal(mb[2].leader_calls, 1);
+	assert_true(ms_raft_is_leader(mb[2].rn));
 	assert_int_equal(mb[0].leader_calls, 1);
 	assert_int_equal(mb[1].leader_calls, 0);
 }
