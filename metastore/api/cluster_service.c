@@ -234,6 +234,11 @@ static void propose_change(struct cluster_service *cs, struct grpc_call *call,
 	}
 	*w = (struct change_wait){ .cs = cs, .call = call, .change = *c };
 	e = ms_raft_member_change(cs->kv->raft, &w->change, strict, on_change_done, w, &why, &code);
+	if (e == -EALREADY) { /* a publish applied already */
+		reply_change(w);
+		free(w);
+		return;
+	}
 	if (e) {
 		free(w);
 		if (e == -EPERM && msg)

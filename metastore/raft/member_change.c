@@ -232,6 +232,9 @@ static int check_change(struct ms_raft *rn, struct ms_member_change *c, bool str
 	case MS_MEMBER_PUBLISH:
 		if (!target)
 			return -ENOENT;
+		/* a publish sent again before the first applied: nothing to propose */
+		if (strcmp(target->name, c->name) == 0 && strcmp(target->client, c->client) == 0)
+			return -EALREADY;
 		return 0;
 	default:
 		return -EINVAL;
@@ -255,7 +258,7 @@ int ms_raft_member_change(struct ms_raft *rn, struct ms_member_change *c, bool s
 	if (!e)
 		e = ms_raft_propose_kind(rn, MS_RAFT_KIND_MEMBERSHIP, b.data, b.len, done, arg);
 	ms_buf_free(&b);
-	if (e && e != -EPERM)
+	if (e && e != -EPERM && e != -EALREADY)
 		refusal(e, c, why, code);
 	return e;
 }

@@ -37,7 +37,9 @@
  * or a refusal with *why set to etcd's message and *code to its gRPC code (MS_GRPC_*):
  * -ENOENT, -EEXIST, -EAGAIN (not enough started members), -EHOSTUNREACH (unhealthy),
  * -EINVAL (not a learner), -EBUSY (learner not in sync), -EMLINK (too many learners),
- * -EADDRNOTAVAIL (this member has no peer URL), -ENOSPC (the table is full) or -ENOMEM.
+ * -EADDRNOTAVAIL (this member has no peer URL), -ENOSPC (the table is full) or -ENOMEM;
+ * -EALREADY (no refusal: *why NULL) for a publish the table holds already (nothing
+ * proposed, done never runs).
  */
 int ms_raft_member_change(struct ms_raft *rn, struct ms_member_change *c, bool strict,
 			  ms_raft_done_fn done, void *arg, const char **why, uint32_t *code);
