@@ -593,6 +593,55 @@ static void test_membership_changes(void **state)
 					       &code), -ENOENT);
 }
 
+/* etcd's strict reconfiguration check. On the fixture the leader hears from no member (its
+ * contact is sampled only on a libraft transport), and the seed members started (named). */
+static void test_strict_reconfig(void **state)
+{
+	struct member_outcome o = { 0 };
+	struct ms_member_change c;
+	const char *why;
+	uint32_t code;
+
+	(void)state;
+	elect(0);
+	replicate();
+	/* a voter added while the leader hears from no other voter: unhealthy */
+	c = (struct ms_member_change){ .op = MS_MEMBER_ADD, .address = "4" };
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, true, on_member_done, &o, &why, &code),
+			 -EHOSTUNREACH);
+	assert_int_equal(code, MS_GRPC_UNAVAILABLE);
+	assert_string_equal(why, MS_ERR_UNHEALTHY);
+	/* a learner needs no quorum check */
+	c = (struct ms_member_change){ .op = MS_MEMBER_ADD, .address = "5", .learner = true };
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, true, on_member_done, &o, &why, &code),
+			 0);
+	/* two voters that never start: then 3 started of 5 voters, and a 6th needs 4 */
+	for (int i = 0; i < 2; i++) {
+		c = (struct ms_member_change){ .op = MS_MEMBER_ADD };
+		snprintf(c.address, sizeof(c.address), "%d", 6 + i);
+		assert_int_equal(ms_raft_member_change(mb[0].rn, &c, false, on_member_done, &o,
+						       &why, &code), 0);
+	}
+	replicate();
+	assert_int_equal(o.calls, 3);
+	c = (struct ms_member_change){ .op = MS_MEMBER_ADD, .address = "8" };
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, true, on_member_done, &o, &why, &code),
+			 -EAGAIN);
+	assert_int_equal(code, MS_GRPC_FAILED_PRECONDITION);
+	assert_string_equal(why, MS_ERR_NOT_ENOUGH_STARTED);
+	/* removing a started voter leaves 2 started of 4 voters: fewer than a quorum */
+	c = (struct ms_member_change){ .op = MS_MEMBER_REMOVE, .id = 2 };
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, true, on_member_done, &o, &why, &code),
+			 -EAGAIN);
+	assert_string_equal(why, MS_ERR_NOT_ENOUGH_STARTED);
+	/* without the check it goes through */
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, false, on_member_done, &o, &why,
+					       &code), 0);
+	replicate();
+	assert_int_equal(o.calls, 4);
+	assert_int_equal(o.code, 0);
+}
+
 /* A raft snapshot carries the member table: a member restored from it has the same one. */
 static void test_snapshot_carries_members(void **state)
 {
@@ -636,6 +685,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_sequence_not_matched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_format_entry_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_membership_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_strict_reconfig, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_carries_members, setup, teardown),
 	};
 
