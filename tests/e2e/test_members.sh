@@ -123,7 +123,7 @@ run_server() {
 	# (b) member add: the new id and the member list, the new member unstarted and unnamed
 	out=$(retry_ctl 20 "unhealthy cluster" on n1 member add n4 --peer-urls="http://127.0.0.1:${PP[n4]}") ||
 		fail "$kind: member add: $out"
-	grep -q '^Member [0-9a-f]* added to cluster [0-9a-f]*$' <<<"$out" || fail "$kind: member add: $out"
+	grep -q '^Member  *[0-9a-f]* added to cluster  *[0-9a-f]*$' <<<"$out" || fail "$kind: member add: $out"
 	grep -qx 'ETCD_INITIAL_CLUSTER_STATE="existing"' <<<"$out" || fail "$kind: member add: $out"
 	grep -qx "ETCD_INITIAL_CLUSTER=\"$(url n1),$(url n2),$(url n3),$(url n4)\"" <<<"$out" ||
 		[ "$(grep -o 'n[1-4]=' <<<"$out" | sort | tr -d '\n')" = "n1=n2=n3=n4=" ] ||
@@ -155,7 +155,7 @@ run_server() {
 	[ "$leader" != n2 ] || removed=n3
 	id2=$(id_of "$removed" n1)
 	out=$(on n1 member remove "$id2") || fail "$kind: member remove $removed: $out"
-	grep -qx "Member $id2 removed from cluster [0-9a-f]*" <<<"$out" || fail "$kind: member remove: $out"
+	grep -qx "Member  *$id2 removed from cluster  *[0-9a-f]*" <<<"$out" || fail "$kind: member remove: $out"
 	wait_until 20 exited "${PIDOF[$removed]}" ||
 		fail "$kind: removed member $removed still runs"
 	grep -q "the member has been permanently removed from the cluster" "$E2E_TMP/$kind-$removed.log" ||
@@ -203,7 +203,7 @@ run_server() {
 	local newp
 	newp=$(free_port)
 	out=$(on n4 member update "$id3" --peer-urls="http://127.0.0.1:$newp") || fail "$kind: member update: $out"
-	grep -q "^Member $id3 updated in cluster " <<<"$out" || fail "$kind: member update: $out"
+	grep -q "^Member  *$id3 updated in cluster " <<<"$out" || fail "$kind: member update: $out"
 	for n in "${live[@]}"; do
 		wait_until 10 bash -c "etcdctl --endpoints=127.0.0.1:${CP[$n]} member list | grep -q '^$id3, started, $upd, http://127.0.0.1:$newp, '" ||
 			fail "$kind: $n does not list the new peer URL: $(on "$n" member list)"
@@ -221,7 +221,7 @@ run_server() {
 	# (g) a learner: added, refused a second one, started, promoted once in sync
 	out=$(retry_ctl 20 "unhealthy cluster" on n4 member add n5 --peer-urls="http://127.0.0.1:${PP[n5]}" --learner) ||
 		fail "$kind: member add --learner: $out"
-	grep -q "^Member [0-9a-f]* added to cluster " <<<"$out" || fail "$kind: learner add: $out"
+	grep -q "^Member  *[0-9a-f]* added to cluster " <<<"$out" || fail "$kind: learner add: $out"
 	out=$(on n4 member add n6 --peer-urls="http://127.0.0.1:$(free_port)" --learner 2>&1) &&
 		fail "$kind: added a second learner"
 	grep -q "Error: etcdserver: too many learner members in cluster" <<<"$out" || fail "$kind: second learner: $out"
@@ -232,7 +232,7 @@ run_server() {
 	wait_until 30 bash -c "[ \"\$(etcdctl --endpoints=127.0.0.1:${CP[n5]} endpoint status | awk -F', ' '{ print \$6 }')\" = true ]" ||
 		fail "$kind: n5 does not report itself a learner: $(on n5 endpoint status 2>&1)"
 	out=$(retry_ctl 30 "in sync with leader" on n4 member promote "$id5") || fail "$kind: promote: $out"
-	grep -q "^Member $id5 promoted in cluster " <<<"$out" || fail "$kind: promote: $out"
+	grep -q "^Member  *$id5 promoted in cluster " <<<"$out" || fail "$kind: promote: $out"
 	for n in "${live[@]}" n5; do
 		wait_until 10 bash -c "etcdctl --endpoints=127.0.0.1:${CP[$n]} member list | grep -qx '$id5, started, n5, http://127.0.0.1:${PP[n5]}, http://127.0.0.1:${CP[n5]}, false'" ||
 			fail "$kind: $n does not list n5 as a voter: $(on "$n" member list)"
