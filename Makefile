@@ -311,7 +311,9 @@ FUZZ_SRCS_fuzz_grpc_request := metastore/rpc/grpc.c metastore/rpc/pb_scan.c \
 	metastore/api/reply.c metastore/api/propose.c metastore/api/quota.c \
 	metastore/raft/raftnode.c metastore/raft/raft_route.c metastore/raft/wait.c \
 	metastore/raft/transport.c metastore/raft/peer_conn.c metastore/raft/peer_hs.c \
-	metastore/raft/fwd_proof.c metastore/raft/raft_fwd.c metastore/rpc/tls.c $(PROTO_C)
+	metastore/raft/fwd_proof.c metastore/raft/raft_fwd.c \
+	metastore/raft/members.c metastore/raft/member_change.c metastore/raft/member_conf.c \
+	metastore/raft/member_fetch.c metastore/rpc/tls.c $(PROTO_C)
 FUZZ_LIBS_fuzz_grpc_request := $(MS_LIBS)
 # the raft peer handshake decoder and the member check
 FUZZ_SRCS_fuzz_peer_hs := metastore/raft/peer_hs.c

@@ -1,4 +1,4 @@
-/* etcdserverpb.Maintenance (Status, Hash, HashKV, Alarm) and Cluster (MemberList) services. */
+/* etcdserverpb.Maintenance: Status, Hash, HashKV, Alarm, Defragment. */
 #include "api/maintenance_service.h"
 
 #include <errno.h>
@@ -19,41 +19,21 @@
 struct maintenance_service {
 	struct kv_service *kv;
 	void (*log)(const char *fmt, ...);
-	char *name;
-	char *client_url;
-	bool peer_https; /* peer URLs are https:// */
 };
 
-int maintenance_service_new(struct kv_service *kv, const char *name, const char *client_url,
-			    struct maintenance_service **out)
+int maintenance_service_new(struct kv_service *kv, struct maintenance_service **out)
 {
 	struct maintenance_service *ms = calloc(1, sizeof(*ms));
 
-	*out = NULL;
+	*out = ms;
 	if (!ms)
 		return -ENOMEM;
 	ms->kv = kv;
-	ms->name = strdup(name);
-	ms->client_url = strdup(client_url);
-	if (!ms->name || !ms->client_url) {
-		maintenance_service_free(ms);
-		return -ENOMEM;
-	}
-	*out = ms;
 	return 0;
-}
-
-void maintenance_service_set_peer_https(struct maintenance_service *ms, bool https)
-{
-	ms->peer_https = https;
 }
 
 void maintenance_service_free(struct maintenance_service *ms)
 {
-	if (!ms)
-		return;
-	free(ms->name);
-	free(ms->client_url);
 	free(ms);
 }
 
@@ -139,6 +119,18 @@ static bool status_errors(struct kv_pb_arena *a, const struct ms_alarms *al, con
 	return *out != NULL;
 }
 
+/* Whether this member is a learner of its cluster. */
+static bool maint_is_learner(const struct kv_service *kv)
+{
+	size_t n;
+	const struct ms_raft_peer *p = ms_raft_peers(kv->raft, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (p[i].id == kv->member_id)
+			return p[i].learner;
+	return false;
+}
+
 static void maint_status(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
 {
 	struct maintenance_service *ms = ctx;
@@ -163,6 +155,7 @@ static void maint_status(struct grpc_call *call, const uint8_t *msg, size_t len,
 		resp.raftterm = ms_raft_term(ms->kv->raft);
 		resp.raftindex = ms_raft_commit_index(ms->kv->raft);
 		resp.raftappliedindex = ms_raft_applied_index(ms->kv->raft);
+		resp.islearner = maint_is_learner(ms->kv);
 	} else {
 		/* without raft a single member is its own leader, with no log */
 		resp.leader = ms->kv->member_id;
@@ -268,83 +261,6 @@ static void maint_alarm(struct grpc_call *call, const uint8_t *msg, size_t len, 
 	etcdserverpb__alarm_request__free_unpacked(req, NULL);
 }
 
-/* A one-URL list "http://ADDR" in the arena; false when out of memory. */
-static bool url_list(struct kv_pb_arena *a, const char *addr, bool https, char ***urls,
-		     size_t *n)
-{
-	size_t len = strlen(addr) + sizeof("https://");
-	char **list = kv_pb_alloc(a, sizeof(*list) + len);
-
-	if (!list)
-		return false;
-	list[0] = (char *)(list + 1);
-	/* an address published with its scheme (https://) keeps it */
-	snprintf(list[0], len, "%s%s", strstr(addr, "://") ? "" : https ? "https://" : "http://",
-		 addr);
-	*urls = list;
-	*n = 1;
-	return true;
-}
-
-static void member_list(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
-{
-	struct maintenance_service *ms = ctx;
-	Etcdserverpb__MemberListResponse resp = ETCDSERVERPB__MEMBER_LIST_RESPONSE__INIT;
-	Etcdserverpb__Member self = ETCDSERVERPB__MEMBER__INIT, *one[1] = { &self };
-	Etcdserverpb__Member **members = one;
-	struct kv_pb_arena a = { 0 };
-	const struct ms_raft_peer *peers = NULL;
-	size_t n = 1;
-
-	(void)msg;
-	(void)len;
-	self.id = ms->kv->member_id;
-	self.name = ms->name;
-	if (ms->kv->raft)
-		peers = ms_raft_peers(ms->kv->raft, &n);
-	if (peers) {
-		members = kv_pb_alloc(&a, n * sizeof(*members));
-		if (!members)
-			goto nomem;
-		for (size_t i = 0; i < n; i++) {
-			Etcdserverpb__Member *m = kv_pb_alloc(&a, sizeof(*m));
-			size_t alen = strlen(peers[i].address);
-			/* a lone member's ephemeral port (":0") is no address anyone can reach */
-			bool reachable = alen < 2 || strcmp(peers[i].address + alen - 2, ":0") != 0;
-
-			if (!m)
-				goto nomem;
-			etcdserverpb__member__init(m);
-			m->id = peers[i].id;
-			m->name = (char *)peers[i].name;
-			if (reachable && !url_list(&a, peers[i].address, ms->peer_https,
-						   &m->peerurls, &m->n_peerurls))
-				goto nomem;
-			/* client URLs: this member's own, others' once published (when they led) */
-			if (peers[i].id == ms->kv->member_id) {
-				m->clienturls = &ms->client_url;
-				m->n_clienturls = 1;
-			} else if (peers[i].client[0] &&
-				   !url_list(&a, peers[i].client, false, &m->clienturls, &m->n_clienturls)) {
-				goto nomem;
-			}
-			members[i] = m;
-		}
-	} else {
-		self.clienturls = &ms->client_url;
-		self.n_clienturls = 1;
-	}
-	resp.members = members;
-	resp.n_members = n;
-	resp.header = api_header(&a, ms->kv, ms_mvcc_rev(ms->kv->mvcc));
-	api_reply(call, &a, &resp.base);
-	goto cleanup;
-nomem:
-	grpc_call_fault(call, "out of memory listing members");
-cleanup:
-	kv_pb_arena_free(&a);
-}
-
 /* Resident set size in KiB (0 if /proc cannot say). */
 static long rss_kib(void)
 {
@@ -393,5 +309,4 @@ void maintenance_service_register(struct maintenance_service *ms, struct ms_serv
 	ms_server_handle(srv, MS_METHOD_MAINT_HASH, maint_hash, ms);
 	ms_server_handle(srv, MS_METHOD_MAINT_HASH_KV, maint_hash_kv, ms);
 	ms_server_handle(srv, MS_METHOD_MAINT_ALARM, maint_alarm, ms);
-	ms_server_handle(srv, MS_METHOD_CLUSTER_MEMBER_LIST, member_list, ms);
 }

@@ -1,4 +1,4 @@
-/* etcdserverpb.Maintenance (Status, Hash, HashKV, Alarm) and Cluster (MemberList) services. */
+/* etcdserverpb.Maintenance: Status, Hash, HashKV, Alarm, Defragment. */
 #ifndef MS_MAINTENANCE_SERVICE_H
 #define MS_MAINTENANCE_SERVICE_H
 
@@ -7,18 +7,13 @@
 
 struct maintenance_service;
 
-/* Creates the services for member `name` serving clients at `client_url` (both copied),
- * over the KV service (borrowed). Returns 0 with *out, or -ENOMEM. */
-int maintenance_service_new(struct kv_service *kv, const char *name, const char *client_url,
-			    struct maintenance_service **out);
-
-/* Peer URLs are listed as https:// (the members' peers speak TLS), else http://. */
-void maintenance_service_set_peer_https(struct maintenance_service *ms, bool https);
+/* Creates the service over the KV service (borrowed). Returns 0 with *out, or -ENOMEM. */
+int maintenance_service_new(struct kv_service *kv, struct maintenance_service **out);
 
 /* Frees the services; NULL is allowed. */
 void maintenance_service_free(struct maintenance_service *ms);
 
-/* Routes Maintenance.Status/Hash/HashKV/Alarm and Cluster.MemberList of `srv`. */
+/* Routes Maintenance.Status/Hash/HashKV/Alarm/Defragment of `srv`. */
 void maintenance_service_register(struct maintenance_service *ms, struct ms_server *srv);
 
 /* The HashKV digest of the store at `rev` (0: current): a CRC-32 over every key's bytes,

@@ -14,7 +14,8 @@ enum opt_id { OPT_LISTEN, OPT_LISTEN_URLS, OPT_DATA_DIR, OPT_NAME, OPT_MAX_REQ, 
 	      OPT_SNAPSHOT_COUNT, OPT_MAX_LEASES, OPT_MAX_WATCHES, OPT_BCRYPT_COST, OPT_AUTH_TOKEN_TTL,
 	      OPT_QUOTA, OPT_LISTEN_PEER, OPT_ADVERTISE_PEER, OPT_PEER_CERT, OPT_PEER_KEY,
 	      OPT_PEER_CA, OPT_PEER_CERT_AUTH, OPT_ADVERTISE_CLIENT, OPT_CERT, OPT_KEY, OPT_CA,
-	      OPT_CERT_AUTH, OPT_RESTORE, OPT_HELP, OPT_VERSION };
+	      OPT_CERT_AUTH, OPT_RESTORE, OPT_CLUSTER_STATE, OPT_STRICT_RECONFIG, OPT_HELP,
+	      OPT_VERSION };
 
 static const struct ms_cli_opt options[] = {
 	{ "listen", OPT_LISTEN, "IP:PORT", "client gRPC address (default 127.0.0.1:2379)" },
@@ -38,6 +39,8 @@ static const struct ms_cli_opt options[] = {
 	{ "rate-limit", OPT_RATE_LIMIT, "N", "calls per second served, over all clients; beyond: ResourceExhausted (default 0: none)" },
 	{ "rate-burst", OPT_RATE_BURST, "N", "calls allowed at once before --rate-limit applies (default: the limit)" },
 	{ "initial-cluster", OPT_INITIAL_CLUSTER, "N=URL,...", "raft members, name=http(s)://IP:PORT (peer URL) each, the same string on every member (default: this member alone)" },
+	{ "initial-cluster-state", OPT_CLUSTER_STATE, "new|existing", "new: bootstrap --initial-cluster; existing: join a running cluster that added this member (etcdctl member add), learning the member id from a peer (default new)" },
+	{ "strict-reconfig-check", OPT_STRICT_RECONFIG, "true|false", "refuse membership changes that would leave too few started or connected voters, as etcd (default true)" },
 	{ "listen-peer-urls", OPT_LISTEN_PEER, "URL", "raft peer address to bind, http(s)://IP:PORT (default: this member's URL in --initial-cluster; a member alone binds none)" },
 	{ "initial-advertise-peer-urls", OPT_ADVERTISE_PEER, "URL", "this member's peer URL; must be its entry in --initial-cluster" },
 	{ "peer-cert-file", OPT_PEER_CERT, "FILE", "certificate (PEM chain) for https:// peers, as server and as client" },
@@ -305,6 +308,22 @@ static int apply(struct ms_args *a, enum opt_id id, const char *v, char *err, si
 	case OPT_PEER_CERT_AUTH:
 		a->peer_client_cert_auth = true;
 		return 0;
+	case OPT_CLUSTER_STATE:
+		if (strcmp(v, "new") && strcmp(v, "existing")) {
+			snprintf(err, len, "--initial-cluster-state: '%s' is neither new nor existing",
+				 v);
+			return -EINVAL;
+		}
+		a->join = strcmp(v, "existing") == 0;
+		return 0;
+	case OPT_STRICT_RECONFIG:
+		if (strcmp(v, "true") && strcmp(v, "false")) {
+			snprintf(err, len, "--strict-reconfig-check: '%s' is neither true nor false",
+				 v);
+			return -EINVAL;
+		}
+		a->strict_reconfig = strcmp(v, "true") == 0;
+		return 0;
 	case OPT_HELP:
 		a->help = true;
 		return 0;
@@ -334,6 +353,7 @@ int ms_args_parse(int argc, char **argv, struct ms_args *a, char *err, size_t le
 	a->snapshot_count = 100000;
 	a->max_leases = 100000;
 	a->max_watches = 100000;
+	a->strict_reconfig = true;
 
 	for (int i = 1; i < argc; i++) {
 		const char *val;

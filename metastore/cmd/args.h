@@ -54,6 +54,8 @@ struct ms_args {
 	const char *cert_file, *key_file, *ca_file; /* client TLS; NULL: not given */
 	bool client_cert_auth;             /* clients need a certificate those CAs signed */
 	const char *restore_file; /* --restore: NULL when not given */
+	bool join;                /* --initial-cluster-state existing */
+	bool strict_reconfig;     /* --strict-reconfig-check (default true, as etcd 3.4) */
 	bool help, version;
 };
 

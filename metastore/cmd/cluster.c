@@ -1,11 +1,12 @@
 /* Cluster membership from the command line: --initial-cluster parsing and member ids. */
 #include "cmd/cluster.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "raft/members.h"
 
 uint64_t ms_cluster_id_of(const char *kind, const char *name)
 {
@@ -16,38 +17,6 @@ uint64_t ms_cluster_id_of(const char *kind, const char *name)
 	for (const char *p = name; *p; p++)
 		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
 	return h ? h : 1;
-}
-
-/* "http(s)://IP:PORT" (an optional trailing '/') into "IP:PORT"; *https tells the scheme. */
-static int peer_address(const char *url, size_t len, char *out, size_t outlen, bool *https)
-{
-	char host[64];
-	unsigned char a4[4];
-	const char *p, *colon;
-	char *end;
-	long port;
-
-	*https = len >= 8 && strncmp(url, "https://", 8) == 0;
-	if (!*https && (len < 7 || strncmp(url, "http://", 7) != 0))
-		return -EINVAL;
-	p = url + (*https ? 8 : 7);
-	len -= *https ? 8 : 7;
-	if (len && p[len - 1] == '/')
-		len--;
-	colon = memchr(p, ':', len);
-	if (!colon || colon == p || (size_t)(colon - p) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, p, (size_t)(colon - p));
-	host[colon - p] = '\0';
-	if (inet_pton(AF_INET, host, a4) != 1)
-		return -EINVAL;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (end != p + len || errno || port < 0 || port > 65535 || end == colon + 1)
-		return -EINVAL;
-	if ((size_t)snprintf(out, outlen, "%s:%ld", host, port) >= outlen)
-		return -EINVAL;
-	return 0;
 }
 
 static uint64_t cluster_id(const struct ms_cluster *c)
@@ -86,7 +55,7 @@ int ms_cluster_parse(const char *initial_cluster, const char *self, struct ms_cl
 			return -EINVAL;
 		}
 		if (!eq || eq == p || (size_t)(eq - p) >= sizeof(m->name) ||
-		    peer_address(eq + 1, len - (size_t)(eq - p) - 1, m->address,
+		    ms_members_parse_url(eq + 1, len - (size_t)(eq - p) - 1, m->address,
 				 sizeof(m->address), &https)) {
 			snprintf(err, errlen,
 				 "--initial-cluster: '%.*s' is not name=http(s)://IPv4:PORT", (int)len,

@@ -12,6 +12,9 @@
 #include "cmd/args.h"
 #include "api/auth_service.h"
 #include "cmd/cluster.h"
+#include "cmd/join.h"
+#include "api/cluster_service.h"
+#include "raft/member_change.h"
 #include "cmd/restore.h"
 #include "rpc/forward.h"
 #include "api/kv_service.h"
@@ -43,15 +46,16 @@ struct app {
 	struct kv_service *kv;
 	struct ms_snap_parts snap;
 	uv_signal_t sigint, sigterm;
+	uv_timer_t removed_timer;
+	const char *data_dir;
+	struct ms_member_file member_file;
+	bool removed;       /* this member was removed from the cluster */
 	bool stopped;       /* by a signal, not by a failure */
 	uint64_t committed; /* the commit index when the stop began */
 };
 
-static void on_signal(uv_signal_t *h, int signum)
+static void shut_down(struct app *app)
 {
-	struct app *app = h->data;
-
-	fprintf(stderr, "metastore: %s, shutting down\n", strsignal(signum));
 	app->stopped = true;
 	app->committed = ms_raft_commit_index(app->raft);
 	ms_raft_stop(app->raft);
@@ -60,6 +64,47 @@ static void on_signal(uv_signal_t *h, int signum)
 	lease_service_stop(app->leases);
 	uv_close((uv_handle_t *)&app->sigint, NULL);
 	uv_close((uv_handle_t *)&app->sigterm, NULL);
+	if (app->removed)
+		uv_close((uv_handle_t *)&app->removed_timer, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct app *app = h->data;
+
+	fprintf(stderr, "metastore: %s, shutting down\n", strsignal(signum));
+	shut_down(app);
+}
+
+static void on_removed_timer(uv_timer_t *t)
+{
+	shut_down(t->data);
+}
+
+/* As etcd: a removed member stops a second later (its last answers go out first). */
+static void on_removed(void *arg)
+{
+	struct app *app = arg;
+
+	if (app->removed || app->stopped)
+		return;
+	fprintf(stderr, "metastore: the member has been permanently removed from the cluster; "
+		"shutting down\n");
+	app->removed = true;
+	uv_timer_init(uv_default_loop(), &app->removed_timer);
+	app->removed_timer.data = app;
+	uv_timer_start(&app->removed_timer, on_removed_timer, 1000, 0);
+}
+
+/* The data dir keeps the member table a restart starts from. */
+static void on_members(void *arg, const struct ms_members *m)
+{
+	struct app *app = arg;
+	int e = ms_member_file_write(app->data_dir, &app->member_file, m);
+
+	if (e)
+		fprintf(stderr, "metastore: cannot write %s/%s: %s\n", app->data_dir,
+			MS_MEMBERS_FILE, strerror(-e));
 }
 
 /* Refused peers and failed peer handshakes, one line each. */
@@ -171,9 +216,10 @@ static void on_restored(void *arg)
 /* Start-up integrity (integrity.h): the data dir's owner, then the raft files. Prints one
  * line and returns -1 on refusal; prints what a torn open segment loses and returns 0. */
 static int check_data_dir(const struct ms_args *a, const struct ms_cluster *c,
-			  const char *raft_dir)
+			  const struct ms_members *m, const char *raft_dir)
 {
-	uint64_t ids[MS_CLUSTER_MAX_MEMBERS];
+	uint64_t ids[MS_MEMBERS_MAX + MS_MEMBERS_MAX_REMOVED];
+	size_t n = 0;
 	char err[512], note[512];
 
 	if (ms_integrity_member(a->data_dir, a->name, c->self_id, c->cluster_id, err,
@@ -181,9 +227,12 @@ static int check_data_dir(const struct ms_args *a, const struct ms_cluster *c,
 		fprintf(stderr, "metastore: %s; refusing to start\n", err);
 		return -1;
 	}
-	for (size_t i = 0; i < c->n; i++)
-		ids[i] = c->members[i].id;
-	if (ms_integrity_check_raft(raft_dir, ids, c->n, note, sizeof(note), err, sizeof(err))) {
+	/* a vote may have gone to any member there was */
+	for (size_t i = 0; i < m->n; i++)
+		ids[n++] = m->v[i].id;
+	for (size_t i = 0; i < m->n_removed; i++)
+		ids[n++] = m->removed[i];
+	if (ms_integrity_check_raft(raft_dir, ids, n, note, sizeof(note), err, sizeof(err))) {
 		fprintf(stderr, "metastore: %s; refusing to start\n", err);
 		return -1;
 	}
@@ -200,6 +249,9 @@ int main(int argc, char **argv)
 	struct watch_hub *hub = NULL;
 	struct ms_lease_table *leases = NULL;
 	struct maintenance_service *maint = NULL;
+	struct cluster_service *clus = NULL;
+	static struct ms_members table;
+	bool write_members = false;
 	struct ms_auth *auth = NULL;
 	struct auth_service authsvc;
 	char client_url[96], client_addr[80], raft_dir[4096];
@@ -243,9 +295,21 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return 1;
 	}
-	/* another member's data dir, or a damaged log, refuses before libraft touches it */
-	if (check_data_dir(&a, &cluster, raft_dir))
+	/* who this member is: the data dir says, or a peer (joining), or --initial-cluster */
+	if (ms_join_members(&a, &cluster, &table, &app.member_file, &write_members, err,
+			    sizeof(err))) {
+		fprintf(stderr, "metastore: %s; refusing to start\n", err);
 		return 1;
+	}
+	/* another member's data dir, or a damaged log, refuses before libraft touches it */
+	if (check_data_dir(&a, &cluster, &table, raft_dir))
+		return 1;
+	app.data_dir = a.data_dir;
+	if (write_members && (e = ms_member_file_write(a.data_dir, &app.member_file, &table))) {
+		fprintf(stderr, "metastore: cannot write %s/%s: %s\n", a.data_dir, MS_MEMBERS_FILE,
+			strerror(-e));
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	mvcc = ms_mvcc_new(cluster.self_id);
 	leases = ms_lease_table_new();
@@ -300,7 +364,9 @@ int main(int argc, char **argv)
 				    .election_ms = a.election_ms, .heartbeat_ms = a.heartbeat_ms,
 				    .snapshot_threshold = a.snapshot_count,
 				    .snapshot_trailing = a.snapshot_count / 2,
-				    .client_addr = client_addr, .peer = &po };
+				    .client_addr = client_addr, .peer = &po, .name = a.name,
+				    .cluster_id = cluster.cluster_id, .join = app.member_file.joined,
+				    .members = &table };
 	po = (struct ms_peer_opts){ .listen_addr = a.listen_peer.addr[0] ? a.listen_peer.addr : NULL,
 				    .tls = cluster.peer_https,
 				    .tls_cfg = { .cert_file = a.peer_cert_file,
@@ -336,6 +402,8 @@ int main(int argc, char **argv)
 	ms_raft_set_apply(app.raft, apply_entry, &app);
 	ms_raft_on_fatal(app.raft, on_fatal, NULL);
 	ms_raft_on_log(app.raft, on_log, NULL);
+	ms_raft_on_removed(app.raft, on_removed, &app);
+	ms_raft_on_members(app.raft, on_members, &app);
 	kv_service_register(&kv, app.srv);
 	e = lease_service_new(loop, &kv, &app.leases);
 	if (e) {
@@ -357,14 +425,20 @@ int main(int argc, char **argv)
 	watch_hub_register(hub, app.srv);
 	snprintf(client_url, sizeof(client_url), "%s%s", a.client_https ? "" : "http://",
 		 client_addr);
-	e = maintenance_service_new(&kv, a.name, client_url, &maint);
+	e = maintenance_service_new(&kv, &maint);
 	if (e) {
 		fprintf(stderr, "metastore: out of memory\n");
 		goto cleanup;
 	}
 	maintenance_service_set_log(maint, log_line);
-	maintenance_service_set_peer_https(maint, cluster.peer_https);
 	maintenance_service_register(maint, app.srv);
+	e = cluster_service_new(&kv, a.name, client_url, cluster.peer_https, a.strict_reconfig,
+				&clus);
+	if (e) {
+		fprintf(stderr, "metastore: out of memory\n");
+		goto cleanup;
+	}
+	cluster_service_register(clus, app.srv);
 	snapshot_stream_register(app.srv, &kv, &app.snap, log_line);
 	move_leader_register(app.srv, &kv, loop);
 	auth = ms_auth_new(a.bcrypt_cost, (int64_t)a.auth_token_ttl_s * 1000);
@@ -418,7 +492,7 @@ int main(int argc, char **argv)
 		app.client_tls ? (a.client_cert_auth ? " over TLS, client certificates verified" :
 				  " over TLS") : "",
 		a.name, (unsigned long long)cluster.self_id,
-		cluster.n, cluster.n == 1 ? "" : "s", (long long)ms_mvcc_rev(mvcc), a.data_dir);
+		table.n, table.n == 1 ? "" : "s", (long long)ms_mvcc_rev(mvcc), a.data_dir);
 	uv_run(loop, UV_RUN_DEFAULT);
 	rc = 0;
 cleanup:
@@ -445,6 +519,7 @@ cleanup:
 	ms_tls_ctx_free(app.client_tls);
 	lease_service_free(app.leases);
 	maintenance_service_free(maint);
+	cluster_service_free(clus);
 	ms_auth_free(auth);
 	watch_hub_free(hub);
 	ms_lease_table_free(leases);

@@ -14,6 +14,7 @@ struct conn_wr {
 	uv_write_t req;
 	struct ms_peer_conn *c;
 	bool handoff; /* plain outgoing: the handshake is out, libraft gets the stream */
+	bool close_after; /* the answer to a members query: the connection ends with it */
 	char data[];
 };
 
@@ -129,6 +130,7 @@ static int flush_tls(struct ms_peer_conn *c)
 		return -1;
 	}
 	w->handoff = false;
+	w->close_after = c->answered;
 	return conn_send(c, (uv_stream_t *)c->tcp, w, ms_tls_out_take(c->tls, w->data, n));
 }
 
@@ -143,6 +145,7 @@ static int send_copy(struct ms_peer_conn *c, uv_stream_t *s, const void *p, size
 	}
 	memcpy(w->data, p, n);
 	w->handoff = handoff;
+	w->close_after = c->answered;
 	return conn_send(c, s, w, n);
 }
 
@@ -240,12 +243,39 @@ static int handoff_tls(struct ms_peer_conn *c)
 	return 0;
 }
 
-/* Who the peer claims to be, against the configuration. 0, or -1 with c closing. */
+/* A members query (a member joining the cluster): the answer, then the connection ends. */
+static void answer_query(struct ms_peer_conn *c)
+{
+	struct ms_peer_transport *t = c->t;
+	char why[256];
+
+	if (!t->info) {
+		ms_peer_conn_close(c, "members query before the member list is known");
+		return;
+	}
+	c->answered = true;
+	if (!c->tls) {
+		send_copy(c, (uv_stream_t *)c->tcp, t->info, t->info_len, false);
+		return;
+	}
+	if (ms_tls_write(c->tls, t->info, t->info_len, why, sizeof(why)))
+		ms_peer_conn_close(c, NULL);
+	else
+		flush_tls(c);
+}
+
+/* Who the peer claims to be, against the configuration. 0, or -1 with c closing (or
+ * answering a members query). */
 static int check_peer(struct ms_peer_conn *c)
 {
 	struct ms_peer_transport *t = c->t;
 	char why[512];
 
+	if (c->hs.id == MS_PEER_QUERY_ID && strcmp(c->hs.address, MS_PEER_QUERY_MEMBERS) == 0) {
+		uv_read_stop((uv_stream_t *)c->tcp);
+		answer_query(c);
+		return -1;
+	}
 	if (ms_peer_hs_check(t->members, t->n_members, t->self, c->hs.id, c->hs.address, why,
 			     sizeof(why))) {
 		ms_peer_conn_close(c, why);
@@ -382,7 +412,7 @@ static void on_written(uv_write_t *req, int status)
 {
 	struct conn_wr *w = (struct conn_wr *)req;
 	struct ms_peer_conn *c = w->c;
-	bool handoff = w->handoff;
+	bool handoff = w->handoff, w_close = w->close_after;
 
 	free(w);
 	if (c->state == MS_PC_CLOSING)
@@ -393,6 +423,10 @@ static void on_written(uv_write_t *req, int status)
 	}
 	if (handoff) {
 		handoff_plain(c);
+		return;
+	}
+	if (w_close) {
+		ms_peer_conn_close(c, NULL);
 		return;
 	}
 	if (c->app_paused && uv_stream_get_write_queue_size((uv_stream_t *)c->tcp) <=

@@ -214,7 +214,7 @@ static void read_call(struct grpc_call *call, const uint8_t *msg, size_t len, vo
 	struct ms_raft *rn = route->rn;
 	struct ms_read_wait *w;
 
-	if ((rn->n_peers == 1 && raft_state(rn->raft) == RAFT_LEADER) ||
+	if ((rn->members.n == 1 && raft_state(rn->raft) == RAFT_LEADER) ||
 	    (route->serializable && route->serializable(msg, len))) {
 		/* a single voter that leads has applied all it acknowledged: local is current */
 		route->fn(call, msg, len, route->ctx);

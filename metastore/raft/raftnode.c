@@ -13,13 +13,11 @@
 #define POLL_MS 20
 
 #define RN_SNAP_MAGIC 0x31504e53524d4dULL /* "MMRSNP1": member addresses, then the state */
+#define RN_SNAP_MAGIC2 0x32504e53524d4dULL /* "MMRSNP2": the member table, then the state */
 
 static struct ms_raft_peer *peer_find(struct ms_raft *rn, uint64_t id)
 {
-	for (size_t i = 0; i < rn->n_peers; i++)
-		if (rn->peers[i].id == id)
-			return &rn->peers[i];
-	return NULL;
+	return ms_members_find(&rn->members, id);
 }
 
 /* Reads one (member id, client address) pair, as published or snapshotted, into the
@@ -118,6 +116,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	rn->applying = index;
 	if (kind == MS_RAFT_KIND_MEMBER_ATTR)
 		apply_member_attr(rn, p + MS_RAFT_ENTRY_HDR, body_len);
+	else if (kind == MS_RAFT_KIND_MEMBERSHIP)
+		ms_raft_members_apply(rn, prop, p + MS_RAFT_ENTRY_HDR, body_len);
 	else if (kind == MS_RAFT_KIND_STORE)
 		apply_store(rn, prop, p + MS_RAFT_ENTRY_HDR, body_len);
 done:
@@ -136,17 +136,12 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 	struct ms_raft *rn = fsm->data;
 	struct ms_buf b = { 0 };
 	size_t state_at;
-	int err = ms_put_u64(&b, RN_SNAP_MAGIC);
+	int err = ms_put_u64(&b, RN_SNAP_MAGIC2);
 
-	/* the members' client addresses: a member restored from this snapshot never saw the
-	 * entries that published them */
+	/* the member table: a member restored from this snapshot never saw the entries that
+	 * added, removed or published the members */
 	if (!err)
-		err = ms_put_u64(&b, rn->n_peers);
-	for (size_t i = 0; !err && i < rn->n_peers; i++) {
-		err = ms_put_u64(&b, rn->peers[i].id);
-		if (!err)
-			err = ms_put_bytes(&b, rn->peers[i].client, strlen(rn->peers[i].client));
-	}
+		err = ms_members_encode(&rn->members, &b);
 	state_at = b.len;
 	if (!err)
 		err = rn->st.snapshot(rn->st.arg, &b);
@@ -186,16 +181,23 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
 	struct ms_raft *rn = fsm->data;
 	struct ms_reader r = { .p = buf->base, .left = buf->len };
-	uint64_t n;
+	uint64_t n, magic = ms_get_u64(&r);
 	int err;
 
-	if (ms_get_u64(&r) != RN_SNAP_MAGIC)
+	if (magic == RN_SNAP_MAGIC2) {
+		if (ms_members_decode(&rn->members, &r))
+			return RAFT_CORRUPT;
+	} else if (magic == RN_SNAP_MAGIC) {
+		/* the first format: the configured members' client addresses only */
+		n = ms_get_u64(&r);
+		for (uint64_t i = 0; i < n && !r.bad; i++)
+			read_member_client(rn, &r);
+	} else {
 		return RAFT_CORRUPT;
-	n = ms_get_u64(&r);
-	for (uint64_t i = 0; i < n && !r.bad; i++)
-		read_member_client(rn, &r);
+	}
 	if (r.bad)
 		return RAFT_CORRUPT;
+	ms_raft_members_changed(rn);
 	err = rn->st.restore(rn->st.arg, r.p, r.left);
 	if (err)
 		return err == -ENOMEM ? RAFT_NOMEM : RAFT_CORRUPT;
@@ -205,22 +207,38 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	return 0;
 }
 
-/* A new leader tells every member where clients reach it, for forwarding. */
+/* A member tells every member its name and where clients reach it (forwarding, member
+ * list), as etcd publishes member attributes: the leader proposes it, a follower asks the
+ * leader to (MemberUpdate-like, through ms_raft_member_change). */
 static void publish_client_addr(struct ms_raft *rn)
 {
 	struct ms_buf b = { 0 };
 	struct ms_raft_peer *self = peer_find(rn, rn->opts.node_id);
+	struct ms_member_change c = { .op = MS_MEMBER_PUBLISH, .id = rn->opts.node_id };
 
-	if (rn->n_peers == 1 || !rn->client_addr[0] ||
-	    (self && strcmp(self->client, rn->client_addr) == 0))
-		return; /* no one to tell, nothing to tell, or known to all already */
+	if (!self || !rn->client_addr[0] || rn->removed_self ||
+	    (strcmp(self->client, rn->client_addr) == 0 &&
+	     (!rn->name[0] || strcmp(self->name, rn->name) == 0)))
+		return; /* nothing to tell, or known to all already */
+	/* a lone member tells no one: its table is its own */
+	if (rn->members.n == 1 && raft_state(rn->raft) == RAFT_LEADER) {
+		snprintf(self->client, sizeof(self->client), "%s", rn->client_addr);
+		snprintf(self->name, sizeof(self->name), "%s", rn->name);
+		return;
+	}
 	/* until it applies: a proposal lost to a leader change is made again, once a second */
 	if (rn->published_ms && uv_now(rn->loop) - rn->published_ms < 1000)
 		return;
 	rn->published_ms = uv_now(rn->loop);
-	if (!ms_put_u64(&b, rn->opts.node_id) &&
-	    !ms_put_bytes(&b, rn->client_addr, strlen(rn->client_addr)))
-		ms_raft_propose_kind(rn, MS_RAFT_KIND_MEMBER_ATTR, b.data, b.len, NULL, NULL);
+	/* without a --name (a test's node) the table's name stays */
+	snprintf(c.name, sizeof(c.name), "%s", rn->name[0] ? rn->name : self->name);
+	snprintf(c.client, sizeof(c.client), "%s", rn->client_addr);
+	if (raft_state(rn->raft) == RAFT_LEADER) {
+		if (!ms_member_change_encode(&c, &b))
+			ms_raft_propose_kind(rn, MS_RAFT_KIND_MEMBERSHIP, b.data, b.len, NULL, NULL);
+	} else {
+		ms_raft_publish_via_leader(rn, &c);
+	}
 	ms_buf_free(&b);
 }
 
@@ -283,12 +301,39 @@ static void log_leadership(struct ms_raft *rn)
 }
 
 /* Leadership changes have no libraft callback: the node looks every POLL_MS. */
+static void on_lead_barrier(struct raft_barrier *req, int status)
+{
+	struct ms_raft *rn = req->data;
+
+	(void)status; /* the next poll looks at the applied index again */
+	rn->lead_barrier_busy = false;
+}
+
+/* Whether this leader has applied every entry its log held when it was elected (a barrier
+ * of its own term commits them): until then its state (leases, members) lags behind what
+ * was acknowledged, so it does not serve as the leader yet. Called while it leads. */
+static bool caught_up(struct ms_raft *rn)
+{
+	if (rn->was_leader)
+		return true;
+	if (!rn->lead_index)
+		rn->lead_index = raft_last_index(rn->raft);
+	if (raft_last_applied(rn->raft) >= rn->lead_index)
+		return true;
+	rn->lead_barrier.data = rn;
+	if (!rn->lead_barrier_busy &&
+	    raft_barrier(rn->raft, &rn->lead_barrier, on_lead_barrier) == 0)
+		rn->lead_barrier_busy = true;
+	return false;
+}
+
 void ms_raft_poll(struct ms_raft *rn)
 {
-	bool leader = raft_state(rn->raft) == RAFT_LEADER;
+	bool in_lead = raft_state(rn->raft) == RAFT_LEADER;
+	bool leader = in_lead && caught_up(rn);
 	uint64_t applied = raft_last_applied(rn->raft);
 
-	if (rn->n_peers > 1)
+	if (rn->members.n > 1)
 		log_leadership(rn);
 	ms_probe_raft_status(rn->opts.node_id, ms_raft_term(rn), ms_raft_leader_id(rn),
 			     &ms_probe_limits_info);
@@ -297,11 +342,18 @@ void ms_raft_poll(struct ms_raft *rn)
 		if (rn->leader_fn)
 			rn->leader_fn(rn->leader_arg);
 	}
-	if (leader)
-		publish_client_addr(rn);
+	publish_client_addr(rn);
+	/* a removed member stops serving once another member leads */
+	if (rn->removed_self && !in_lead && !rn->removed_told && rn->removed_fn) {
+		rn->removed_told = true;
+		rn->removed_fn(rn->removed_arg);
+	}
 	if (!leader && rn->was_leader)
 		ms_raft_fail_reads(rn, MS_ERR_LEADER_CHANGED);
 	rn->was_leader = leader;
+	if (!in_lead)
+		rn->lead_index = 0;
+	ms_raft_members_reconcile(rn);
 	/* barriers, configuration entries and snapshot installs apply without fsm_apply */
 	if (applied != rn->reported_applied) {
 		rn->reported_applied = applied;
@@ -326,19 +378,10 @@ static int glue_new(uv_loop_t *loop, const struct ms_raft_opts *o,
 
 	*out = NULL;
 	*self = NULL;
-	for (size_t i = 0; i < o->n_peers; i++)
-		if (o->peers[i].id == o->node_id)
-			*self = o->peers[i].address;
-	if (!*self) {
-		snprintf(err, errlen, "this member is not in the initial cluster");
-		return -EINVAL;
-	}
 	rn = calloc(1, sizeof(*rn));
-	if (rn) {
+	if (rn)
 		rn->dir = strdup(o->dir ? o->dir : "");
-		rn->peers = calloc(o->n_peers, sizeof(*rn->peers));
-	}
-	if (!rn || !rn->dir || !rn->peers) {
+	if (!rn || !rn->dir) {
 		ms_raft_free(rn);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -346,9 +389,23 @@ static int glue_new(uv_loop_t *loop, const struct ms_raft_opts *o,
 	rn->loop = loop;
 	rn->opts = *o;
 	rn->st = *st;
-	memcpy(rn->peers, o->peers, o->n_peers * sizeof(*rn->peers));
-	rn->n_peers = o->n_peers;
-	rn->opts.peers = rn->peers;
+	if (o->members)
+		rn->members = *o->members;
+	else
+		ms_members_init(&rn->members, o->peers, o->n_peers);
+	if (!ms_members_find(&rn->members, o->node_id)) {
+		snprintf(err, errlen, ms_members_was_removed(&rn->members, o->node_id) ?
+			 "the member has been permanently removed from the cluster" :
+			 "this member is not in the initial cluster");
+		ms_raft_free(rn);
+		return -EINVAL;
+	}
+	*self = ms_members_find(&rn->members, o->node_id)->address;
+	rn->opts.peers = NULL;
+	rn->opts.n_peers = 0;
+	rn->opts.members = NULL;
+	rn->opts.name = NULL;
+	snprintf(rn->name, sizeof(rn->name), "%s", o->name ? o->name : "");
 	rn->opts.dir = rn->dir;
 	rn->opts.client_addr = NULL;
 	if (o->client_addr)
@@ -397,10 +454,11 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	if (o->peer)
 		po = *o->peer;
 	po.fwd_keys = rn->fwd_keys;
-	e = ms_peer_transport_init(&rn->transport, loop, o->peers, o->n_peers, o->node_id, &po,
-				   err, errlen);
+	e = ms_peer_transport_init(&rn->transport, loop, rn->members.v, rn->members.n, o->node_id,
+				   &po, err, errlen);
 	if (e)
 		goto fail_glue;
+	ms_raft_members_changed(rn);
 	rv = raft_uv_init(&rn->io, loop, rn->dir, &rn->transport);
 	if (rv) {
 		snprintf(err, errlen, "raft storage in %s: %s", rn->dir, rn->io.errmsg);
@@ -475,10 +533,11 @@ int ms_raft_start(struct ms_raft *rn, char *err, size_t errlen)
 		return 0;
 	}
 	raft_configuration_init(&conf);
-	for (size_t i = 0; !rv && i < rn->n_peers; i++)
-		rv = raft_configuration_add(&conf, rn->peers[i].id, rn->peers[i].address,
-					    RAFT_VOTER);
-	if (!rv) {
+	for (size_t i = 0; !rv && i < rn->members.n; i++)
+		rv = raft_configuration_add(&conf, rn->members.v[i].id, rn->members.v[i].address,
+					    rn->members.v[i].learner ? RAFT_STANDBY : RAFT_VOTER);
+	/* a joining member starts empty: the leader sends it the log (configuration included) */
+	if (!rv && !rn->opts.join) {
 		rv = raft_bootstrap(rn->raft, &conf);
 		if (rv == RAFT_CANTBOOTSTRAP) /* the data dir has a cluster already */
 			rv = 0;
@@ -609,8 +668,8 @@ uint64_t ms_raft_request_timeout_ms(const struct ms_raft *rn)
 
 const struct ms_raft_peer *ms_raft_peers(const struct ms_raft *rn, size_t *n)
 {
-	*n = rn->n_peers;
-	return rn->peers;
+	*n = rn->members.n;
+	return rn->members.v;
 }
 
 static void on_raft_closed(struct raft *r)
@@ -646,7 +705,6 @@ void ms_raft_free(struct ms_raft *rn)
 	if (!rn)
 		return;
 	ms_fwd_keys_free(rn->fwd_keys);
-	free(rn->peers);
 	free(rn->dir);
 	free(rn);
 }

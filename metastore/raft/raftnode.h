@@ -24,12 +24,14 @@
 
 struct ms_raft;
 struct ms_peer_opts; /* raft/transport.h */
+struct ms_members;   /* raft/members.h */
 
 struct ms_raft_peer {
 	uint64_t id;       /* raft node id = etcd member id, > 0 */
 	char name[64];     /* --name of that member */
 	char address[128]; /* peer address host:port (raft TCP transport) */
-	char client[64];   /* client (gRPC) address host:port; "" until that member led */
+	char client[64];   /* client (gRPC) address host:port; "" until that member published it */
+	bool learner;      /* a learner (libraft standby): replicated to, no vote */
 };
 
 struct ms_raft_opts {
@@ -42,6 +44,13 @@ struct ms_raft_opts {
 	unsigned snapshot_trailing;        /* entries kept in the log behind a snapshot */
 	const char *client_addr;           /* this member's gRPC address host:port */
 	const struct ms_peer_opts *peer;   /* peer listener and TLS; NULL: plain, own address */
+	const char *name;                  /* this member's --name (published when it runs) */
+	uint64_t cluster_id;               /* answered to members queries of joining members */
+	bool join;                         /* joins an existing cluster: no bootstrap, the
+					    * leader sends the log */
+	const struct ms_members *members;  /* the table to start from instead of peers (the
+					    * data dir's copy, or a joining member's fetched
+					    * one), or NULL; copied */
 };
 
 /* Sends a call on to the leader's client address; 0, or -errno with the call unanswered. */

@@ -5,6 +5,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 
+#include "raft/members.h"
 #include "raft/raftnode.h"
 #include "raft/wait.h"
 
@@ -21,6 +22,7 @@
 #define MS_RAFT_ENTRY_HDR 24
 #define MS_RAFT_KIND_STORE 1u
 #define MS_RAFT_KIND_MEMBER_ATTR 2u
+#define MS_RAFT_KIND_MEMBERSHIP 3u /* a struct ms_member_change (members.h) */
 
 struct ms_raft_route {
 	grpc_unary_fn fn;
@@ -49,6 +51,14 @@ struct ms_read_wait {
 	struct ms_read_wait *next;
 };
 
+/* A removed member still in libraft's configuration: the transport still talks to it, so that
+ * it learns its removal before the leader drops it from the configuration. */
+struct ms_leaving {
+	struct ms_raft_peer peer;
+	uint64_t index;    /* the entry that removed it */
+	uint64_t since_ms; /* when that applied here */
+};
+
 struct ms_raft {
 	uv_loop_t *loop;
 	struct raft *raft;     /* raft_storage, or a test fixture's server */
@@ -58,10 +68,31 @@ struct ms_raft {
 	struct raft_fsm fsm;
 	struct ms_raft_state_ops st;
 	struct ms_raft_opts opts;
-	struct ms_raft_peer *peers;
-	size_t n_peers;
+	struct ms_members members; /* replicated: the log's membership changes applied */
+	char name[64];             /* this member's --name, published once it runs */
+	struct raft_change change; /* the one configuration change libraft takes at a time */
+	bool change_busy;
+	uint64_t change_at_ms;     /* when the last one was made (retries wait a little) */
+	struct raft_transfer leave; /* a removed leader hands its leadership on */
+	bool leave_busy;
+	bool removed_self;         /* this member was removed: it stops once it does not lead */
+	bool removed_told;
+	void (*removed_fn)(void *arg);
+	void *removed_arg;
+	void (*members_fn)(void *arg, const struct ms_members *m);
+	void *members_arg;
+	void (*publish_fn)(void *ctx, const struct ms_member_change *c);
+	void *publish_ctx;
+	struct ms_leaving leaving[MS_MEMBERS_MAX];
+	size_t n_leaving;
+	/* the leader's last contact with each member (libraft's recent_recv, sampled) */
+	uint64_t contact_id[MS_MEMBERS_MAX];
+	uint64_t contact_ms[MS_MEMBERS_MAX];
 	char *dir;
 	uv_timer_t poll; /* leadership changes, applied index after snapshots */
+	uint64_t lead_index; /* the last entry when this member was elected, 0: not leading */
+	struct raft_barrier lead_barrier; /* commits them in the new term */
+	bool lead_barrier_busy;
 	bool was_leader, started, stopping, closed;
 	bool attached; /* raft is another owner's instance (ms_raft_new_attached) */
 	bool lib_compress; /* libraft compresses snapshots itself */
@@ -139,6 +170,33 @@ void ms_raft_report_io(struct ms_raft *rn, int status);
 /* The deferred work: starts the next barrier for queued reads, ends the waits this member
  * has applied far enough for (raft_route.c). */
 void ms_raft_run_deferred(struct ms_raft *rn);
+
+/* A membership entry applied (fsm_apply): the table changes, the transport follows, the
+ * member that proposed it learns the outcome (member_change.c). */
+void ms_raft_members_apply(struct ms_raft *rn, struct ms_proposal *prop, const uint8_t *body,
+			   size_t len);
+
+/* The table changed (apply, snapshot): the transport, the members query and the owner's
+ * hook learn it. */
+void ms_raft_members_changed(struct ms_raft *rn);
+
+/* The index of server `id` in libraft's configuration, or -1 (member_conf.c). */
+int ms_raft_conf_index(const struct ms_raft *rn, uint64_t id);
+
+/* Whether the leader heard from member `id` within etcd's health interval (5 s); this
+ * member itself: always. */
+bool ms_raft_member_connected(const struct ms_raft *rn, uint64_t id);
+
+/* etcd's isLearnerReady, on the leader: the log of member `id` is within 90% of its own. */
+bool ms_raft_learner_ready(const struct ms_raft *rn, uint64_t id);
+
+/* A follower's publish (name, client address) sent to the leader through the publisher. */
+void ms_raft_publish_via_leader(struct ms_raft *rn, const struct ms_member_change *c);
+
+/* From the poll: forgets removed members libraft's configuration dropped; on the leader,
+ * brings libraft's configuration to the table, one change at a time (add, learner or voter
+ * role, remove), and hands a removed leader's leadership on. */
+void ms_raft_members_reconcile(struct ms_raft *rn);
 
 /* The pending proposal of this node with sequence `seq`, or NULL. */
 struct ms_proposal *ms_raft_pending_find(struct ms_raft *rn, uint64_t seq);

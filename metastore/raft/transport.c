@@ -1,6 +1,8 @@
 /* libraft's transport interface (raft/uv.h) for the store's peers: the listener, connect, close. */
 #include "raft/transport_priv.h"
 
+#include "raft/members.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,17 +120,14 @@ static void on_listen(uv_stream_t *server, int status)
 	accept_one(t);
 }
 
-static int tr_listen(struct raft_uv_transport *iface, raft_uv_accept_cb cb)
+/* Binds the peer listener (once). 0 or a RAFT_* error with iface->errmsg set. */
+static int start_listener(struct raft_uv_transport *iface)
 {
 	struct ms_peer_transport *t = iface->impl;
 	const char *addr = t->listen_addr[0] ? t->listen_addr : t->self_addr;
 	struct sockaddr_in sa;
 	int rv;
 
-	t->accept_cb = cb;
-	/* a member alone has no one to hear from: no socket at all */
-	if (t->n_members <= 1)
-		return 0;
 	if (ms_peer_parse_addr(addr, &sa)) {
 		snprintf(iface->errmsg, sizeof(iface->errmsg), "peer address '%s' is not IPv4:PORT",
 			 addr);
@@ -148,14 +147,37 @@ static int tr_listen(struct raft_uv_transport *iface, raft_uv_accept_cb cb)
 	return 0;
 }
 
+static int tr_listen(struct raft_uv_transport *iface, raft_uv_accept_cb cb)
+{
+	struct ms_peer_transport *t = iface->impl;
+
+	t->accept_cb = cb;
+	/* a member alone has no one to hear from: no socket, until a member is added */
+	if (t->n_members <= 1)
+		return 0;
+	return start_listener(iface);
+}
+
 static int tr_connect(struct raft_uv_transport *iface, struct raft_uv_connect *req, raft_id id,
 		      const char *address, raft_uv_connect_cb cb)
 {
 	struct ms_peer_transport *t = iface->impl;
 
+	const struct ms_raft_peer *m = NULL;
+
 	if (t->closing)
 		return RAFT_CANCELED;
-	return ms_peer_conn_connect(t, req, id, address, cb);
+	for (size_t i = 0; i < t->n_members; i++)
+		if (t->members[i].id == id)
+			m = &t->members[i];
+	/* a removed member is not called; an updated one at its new address */
+	if (!m) {
+		snprintf(iface->errmsg, sizeof(iface->errmsg), "server id %016llx is not a member",
+			 (unsigned long long)id);
+		return RAFT_NOCONNECTION;
+	}
+	(void)address;
+	return ms_peer_conn_connect(t, req, id, m->address, cb);
 }
 
 void ms_peer_transport_maybe_closed(struct ms_peer_transport *t)
@@ -201,7 +223,9 @@ int ms_peer_transport_init(struct raft_uv_transport *iface, uv_loop_t *loop,
 	int e = -ENOMEM;
 
 	memset(iface, 0, sizeof(*iface));
-	if (!t || !(t->members = calloc(n ? n : 1, sizeof(*t->members)))) {
+	if (n > MS_MEMBERS_MAX)
+		n = MS_MEMBERS_MAX;
+	if (!t || !(t->members = calloc(MS_MEMBERS_MAX, sizeof(*t->members)))) {
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
@@ -243,6 +267,42 @@ void ms_peer_transport_free(struct raft_uv_transport *iface)
 		return;
 	ms_tls_ctx_free(t->tls);
 	free(t->members);
+	free(t->info);
 	free(t);
 	iface->impl = NULL;
+}
+
+int ms_peer_transport_set_members(struct raft_uv_transport *iface,
+				  const struct ms_raft_peer *members, size_t n)
+{
+	struct ms_peer_transport *t = iface->impl;
+
+	if (!t)
+		return 0;
+	if (n > MS_MEMBERS_MAX)
+		n = MS_MEMBERS_MAX;
+	memcpy(t->members, members, n * sizeof(*members));
+	t->n_members = n;
+	/* a member that was alone listens once it has a peer */
+	if (n > 1 && t->accept_cb && !t->listener_open && !t->closing &&
+	    start_listener(iface) && t->opts.log)
+		t->opts.log(t->opts.log_arg, iface->errmsg);
+	return 0;
+}
+
+int ms_peer_transport_set_info(struct raft_uv_transport *iface, const void *p, size_t len)
+{
+	struct ms_peer_transport *t = iface->impl;
+	uint8_t *c;
+
+	if (!t)
+		return 0;
+	c = malloc(len ? len : 1);
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, p, len);
+	free(t->info);
+	t->info = c;
+	t->info_len = len;
+	return 0;
 }

@@ -38,6 +38,20 @@ int ms_peer_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
 			   const struct ms_raft_peer *members, size_t n, uint64_t self,
 			   const struct ms_peer_opts *o, char *err, size_t errlen);
 
+/* Replaces the members the transport lets in and dials (copied; at most MS_MEMBERS_MAX): a
+ * member added is let in, a removed one refused, and libraft's connects to a member go to
+ * its address here (MemberUpdate), not the one libraft's configuration holds. Returns 0. */
+int ms_peer_transport_set_members(struct raft_uv_transport *t, const struct ms_raft_peer *members,
+				  size_t n);
+
+/* Sets what a members query (MS_PEER_QUERY_ID) is answered with (copied). 0 or -ENOMEM. */
+int ms_peer_transport_set_info(struct raft_uv_transport *t, const void *p, size_t len);
+
+/* A handshake with this id and address asks for the member list (a member joining with
+ * --initial-cluster-state existing): the answer is the info bytes, then the connection closes. */
+#define MS_PEER_QUERY_ID 0
+#define MS_PEER_QUERY_MEMBERS "metastore:members?"
+
 /* Frees what init allocated, after libraft closed the transport (or never started it). */
 void ms_peer_transport_free(struct raft_uv_transport *t);
 

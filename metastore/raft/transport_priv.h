@@ -22,8 +22,10 @@ struct ms_peer_transport {
 	uv_loop_t *loop;
 	uint64_t self;
 	char self_addr[128];
-	struct ms_raft_peer *members;
+	struct ms_raft_peer *members; /* MS_MEMBERS_MAX slots */
 	size_t n_members;
+	uint8_t *info;                /* the answer to a members query, or NULL */
+	size_t info_len;
 	struct ms_peer_opts opts;
 	char listen_addr[128];
 	struct ms_tls_ctx *tls; /* NULL: plain TCP */
@@ -55,6 +57,7 @@ struct ms_peer_conn {
 	struct ms_peer_hs hs; /* incoming: the peer's handshake */
 	char remote[64];      /* IP:PORT of the other end, for the log */
 	bool net_paused, app_paused;
+	bool answered;      /* a members query was answered: close once it is written */
 	/* outgoing */
 	uv_connect_t connect;
 	struct raft_uv_connect *req; /* NULL once answered */

@@ -19,6 +19,7 @@
  * programs walk): their ids follow it, and their probes report MS_METHOD_UNKNOWN. */
 enum grpc_internal_method {
 	GRPC_METHOD_LEASE_RENEW = MS_METHOD_COUNT, /* /metastorepb.Internal/LeaseRenew */
+	GRPC_METHOD_MEMBER_PUBLISH,                /* /metastorepb.Internal/MemberPublish */
 	GRPC_METHOD_COUNT
 };
 

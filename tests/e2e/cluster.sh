@@ -57,3 +57,12 @@ wait_leader() {
 	done
 	fail "no leader elected within 10 s"
 }
+
+# wait_published LEADER: waits up to 10 s until LEADER lists a client URL for every member:
+# each member has published its name and client URL through the log, and the log is quiet
+# (a test that counts raft entries starts after that).
+wait_published() {
+	local n=${#MEMBERS[@]}
+	wait_until 10 bash -c "[ \"\$(etcdctl --endpoints=127.0.0.1:${CPORT[$1]} member list | awk -F', ' '\$5 != \"\"' | grep -c .)\" = $n ]" ||
+		fail "not every member published its client URL: $(etcdctl --endpoints="127.0.0.1:${CPORT[$1]}" member list 2>&1)"
+}

@@ -2,7 +2,7 @@
 # End-to-end: one agent watches a 3-member cluster on one host (--binary: all three
 # processes). raft_applied_index and mvcc_current_revision are per node (the member id, not
 # the pid) and equal what each member reports; raft_commit_duration_seconds counts exactly
-# the entries the leader proposed (the writes and its published client address).
+# the entries the leader proposed (the writes and the members' published client addresses).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 need_root
@@ -42,8 +42,9 @@ for n in n1 n2 n3; do
 	scrape >"$E2E_TMP/m"
 	assert_sample "$E2E_TMP/m" "mvcc_current_revision{node=\"$node\"}" $((1 + N_PUT))
 	if [ "$n" = "$leader" ]; then
-		# the puts, and the entry by which the elected leader published its client address
-		assert_sample "$E2E_TMP/m" "raft_commit_duration_seconds_count{node=\"$node\"}" $((N_PUT + 1))
+		# the puts, and the entries by which each member published its name and client
+		# address (the leader proposes them all: a follower asks it to)
+		assert_sample "$E2E_TMP/m" "raft_commit_duration_seconds_count{node=\"$node\"}" $((N_PUT + ${#MEMBERS[@]}))
 	else
 		[ -z "$(sample_value "$E2E_TMP/m" "raft_commit_duration_seconds_count{node=\"$node\"}")" ] ||
 			fail "follower $n has commit latencies: it proposed nothing"

@@ -19,6 +19,7 @@ $PY "$CHECK" "127.0.0.1:$EP" >"$E2E_TMP/etcd-check.log" 2>&1 ||
 cluster_init
 for n in "${MEMBERS[@]}"; do start_member "$n"; done
 leader=$(wait_leader)
+wait_published "$leader" # the members' own entries are in: the raft index moves for no one else
 follower=n1
 [ "$leader" = n1 ] && follower=n2
 $PY "$CHECK" "127.0.0.1:${CPORT[$leader]}" >"$E2E_TMP/leader-check.log" 2>&1 ||

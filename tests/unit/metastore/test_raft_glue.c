@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <raft/fixture.h>
 
+#include "raft/member_change.h"
 #include "raft/raftnode_priv.h"
 #include "store/codec.h"
 
@@ -403,7 +404,10 @@ static void test_on_leader_callbacks(void **state)
 	raft_fixture_depose(&fx);
 	settle();
 	elect(2);
+	/* once it applied every entry its log held when elected (a barrier commits them) */
+	replicate();
 	assert_int_equal(mb[2].leader_calls, 1);
+	assert_true(ms_raft_is_leader(mb[2].rn));
 	assert_int_equal(mb[0].leader_calls, 1);
 	assert_int_equal(mb[1].leader_calls, 0);
 }
@@ -495,6 +499,196 @@ static void test_first_format_entry_stops(void **state)
 		assert_int_equal(mb[i].applied, 0);
 }
 
+struct member_outcome {
+	int calls;
+	int status;
+	uint32_t code;
+};
+
+static void on_member_done(void *arg, int status, const struct ms_apply_res *res)
+{
+	struct member_outcome *o = arg;
+
+	o->calls++;
+	o->status = status;
+	o->code = res->code;
+}
+
+/* The member table of every node has n members, `id` among them or not. */
+static void assert_tables(size_t n, uint64_t id, bool present)
+{
+	for (unsigned i = 0; i < N; i++) {
+		size_t got;
+		const struct ms_raft_peer *p = ms_raft_peers(mb[i].rn, &got);
+		bool found = false;
+
+		assert_int_equal(got, n);
+		for (size_t k = 0; k < got; k++)
+			found |= p[k].id == id;
+		assert_int_equal(found, present);
+	}
+}
+
+static void test_membership_changes(void **state)
+{
+	struct ms_member_change add = { .op = MS_MEMBER_ADD, .address = "4", .learner = true };
+	struct ms_member_change c;
+	struct member_outcome o = { 0 };
+	const char *why;
+	uint32_t code;
+
+	(void)state;
+	elect(0);
+	replicate();
+	/* a follower does not take it: the caller forwards */
+	c = add;
+	assert_int_equal(ms_raft_member_change(mb[1].rn, &c, false, on_member_done, &o, &why, &code),
+			 -EPERM);
+	/* an add gets a fresh id and reaches every member's table once applied */
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &add, false, on_member_done, &o, &why,
+					       &code), 0);
+	assert_true(add.id != 0 && add.id > N);
+	assert_int_equal(o.calls, 0);
+	replicate();
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.status, 0);
+	assert_int_equal(o.code, 0);
+	assert_tables(N + 1, add.id, true);
+	assert_true(ms_members_find(&mb[2].rn->members, add.id)->learner);
+	/* etcd's refusals, before anything is proposed */
+	static const struct {
+		struct ms_member_change c;
+		int rc;
+		uint32_t code;
+		const char *why;
+	} refused[] = {
+		{ { .op = MS_MEMBER_ADD, .address = "2" }, -EEXIST, MS_GRPC_FAILED_PRECONDITION,
+		  MS_ERR_PEER_URL_EXISTS },
+		{ { .op = MS_MEMBER_ADD, .address = "5", .learner = true }, -EMLINK,
+		  MS_GRPC_FAILED_PRECONDITION, MS_ERR_TOO_MANY_LEARNERS },
+		{ { .op = MS_MEMBER_REMOVE, .id = 0x999 }, -ENOENT, MS_GRPC_NOT_FOUND,
+		  MS_ERR_MEMBER_NOT_FOUND },
+		{ { .op = MS_MEMBER_UPDATE, .id = 0x999, .address = "9" }, -ENOENT, MS_GRPC_NOT_FOUND,
+		  MS_ERR_MEMBER_NOT_FOUND },
+		{ { .op = MS_MEMBER_UPDATE, .id = 2, .address = "3" }, -EEXIST,
+		  MS_GRPC_FAILED_PRECONDITION, MS_ERR_PEER_URL_EXISTS },
+		{ { .op = MS_MEMBER_PROMOTE, .id = 2 }, -EINVAL, MS_GRPC_FAILED_PRECONDITION,
+		  MS_ERR_NOT_LEARNER },
+		/* the fixture never replicates to the added learner: not in sync */
+		{ { .op = MS_MEMBER_PROMOTE, .id = 0 }, -EBUSY, MS_GRPC_FAILED_PRECONDITION,
+		  MS_ERR_LEARNER_NOT_READY },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		c = refused[i].c;
+		if (c.op == MS_MEMBER_PROMOTE && !c.id)
+			c.id = add.id;
+		assert_int_equal(ms_raft_member_change(mb[0].rn, &c, false, on_member_done, &o,
+						       &why, &code), refused[i].rc);
+		assert_int_equal(code, refused[i].code);
+		assert_string_equal(why, refused[i].why);
+	}
+	assert_int_equal(o.calls, 1);
+	/* an update and a removal apply on every member; the removed member knows it */
+	c = (struct ms_member_change){ .op = MS_MEMBER_UPDATE, .id = 2, .address = "22" };
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, false, on_member_done, &o, &why,
+					       &code), 0);
+	c = (struct ms_member_change){ .op = MS_MEMBER_REMOVE, .id = 3 };
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, false, on_member_done, &o, &why,
+					       &code), 0);
+	replicate();
+	assert_int_equal(o.calls, 3);
+	assert_int_equal(o.code, 0);
+	assert_tables(N, 3, false);
+	for (unsigned i = 0; i < N; i++) {
+		assert_string_equal(ms_members_find(&mb[i].rn->members, 2)->address, "22");
+		assert_int_equal(mb[i].rn->removed_self, i == 2);
+		assert_true(ms_members_was_removed(&mb[i].rn->members, 3));
+	}
+	/* a removed id is never given again, nor let back in */
+	c = (struct ms_member_change){ .op = MS_MEMBER_REMOVE, .id = 3 };
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, false, on_member_done, &o, &why,
+					       &code), -ENOENT);
+}
+
+/* etcd's strict reconfiguration check. On the fixture the leader hears from no member (its
+ * contact is sampled only on a libraft transport), and the seed members started (named). */
+static void test_strict_reconfig(void **state)
+{
+	struct member_outcome o = { 0 };
+	struct ms_member_change c;
+	const char *why;
+	uint32_t code;
+
+	(void)state;
+	elect(0);
+	replicate();
+	/* a voter added while the leader hears from no other voter: unhealthy */
+	c = (struct ms_member_change){ .op = MS_MEMBER_ADD, .address = "4" };
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, true, on_member_done, &o, &why, &code),
+			 -EHOSTUNREACH);
+	assert_int_equal(code, MS_GRPC_UNAVAILABLE);
+	assert_string_equal(why, MS_ERR_UNHEALTHY);
+	/* a learner needs no quorum check */
+	c = (struct ms_member_change){ .op = MS_MEMBER_ADD, .address = "5", .learner = true };
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, true, on_member_done, &o, &why, &code),
+			 0);
+	/* two voters that never start: then 3 started of 5 voters, and a 6th needs 4 */
+	for (int i = 0; i < 2; i++) {
+		c = (struct ms_member_change){ .op = MS_MEMBER_ADD };
+		snprintf(c.address, sizeof(c.address), "%d", 6 + i);
+		assert_int_equal(ms_raft_member_change(mb[0].rn, &c, false, on_member_done, &o,
+						       &why, &code), 0);
+	}
+	replicate();
+	assert_int_equal(o.calls, 3);
+	c = (struct ms_member_change){ .op = MS_MEMBER_ADD, .address = "8" };
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, true, on_member_done, &o, &why, &code),
+			 -EAGAIN);
+	assert_int_equal(code, MS_GRPC_FAILED_PRECONDITION);
+	assert_string_equal(why, MS_ERR_NOT_ENOUGH_STARTED);
+	/* removing a started voter leaves 2 started of 4 voters: fewer than a quorum */
+	c = (struct ms_member_change){ .op = MS_MEMBER_REMOVE, .id = 2 };
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, true, on_member_done, &o, &why, &code),
+			 -EAGAIN);
+	assert_string_equal(why, MS_ERR_NOT_ENOUGH_STARTED);
+	/* without the check it goes through */
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &c, false, on_member_done, &o, &why,
+					       &code), 0);
+	replicate();
+	assert_int_equal(o.calls, 4);
+	assert_int_equal(o.code, 0);
+}
+
+/* A raft snapshot carries the member table: a member restored from it has the same one. */
+static void test_snapshot_carries_members(void **state)
+{
+	struct ms_member_change add = { .op = MS_MEMBER_ADD, .address = "7" };
+	struct member_outcome o = { 0 };
+	struct raft_buffer *bufs = NULL, copy;
+	unsigned n = 0;
+	const char *why;
+	uint32_t code;
+
+	(void)state;
+	elect(0);
+	replicate();
+	assert_int_equal(ms_raft_member_change(mb[0].rn, &add, false, on_member_done, &o, &why,
+					       &code), 0);
+	replicate();
+	assert_int_equal(mb[0].rn->fsm.snapshot(&mb[0].rn->fsm, &bufs, &n), 0);
+	assert_int_equal(n, 1);
+	copy.len = bufs[0].len;
+	copy.base = raft_malloc(copy.len);
+	memcpy(copy.base, bufs[0].base, copy.len);
+	mb[0].rn->fsm.snapshot_finalize(&mb[0].rn->fsm, &bufs, &n);
+	/* member 3 forgets the add, then restores the snapshot */
+	ms_members_apply(&mb[2].rn->members,
+			 &(struct ms_member_change){ .op = MS_MEMBER_REMOVE, .id = add.id });
+	assert_null(ms_members_find(&mb[2].rn->members, add.id));
+	assert_int_equal(mb[2].rn->fsm.restore(&mb[2].rn->fsm, &copy), 0);
+	assert_memory_equal(&mb[2].rn->members, &mb[0].rn->members, sizeof(struct ms_members));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +701,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_on_leader_callbacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_sequence_not_matched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_format_entry_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_membership_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_strict_reconfig, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_carries_members, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /* Unit tests for the peer transport (metastore/raft/transport.c, peer_conn.c) on a libuv loop:
  * a member alone listens nowhere; two members exchange 16 MiB exactly (with a reader that
  * waits, so the pumps stop and resume reading) over plain TCP and over
- * mutual TLS; a non-member and a certificate of another CA are refused with one log line. */
+ * mutual TLS; a non-member and a certificate of another CA are refused with one log line; a
+ * members query is answered (plain and TLS); the members let in follow the table. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -11,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "peer_certs.h"
+#include "raft/member_fetch.h"
 #include "raft/transport_priv.h"
 
 /* bytes sent through a connection: many TLS records and reads, and more than the pumps
@@ -375,6 +378,127 @@ static void test_flood(void **state)
 		close(fds[i]);
 }
 
+/* A joining member's members query, run on its own thread (ms_members_fetch blocks) while
+ * the loop serves it. */
+struct fetch {
+	const char *address;
+	struct ms_tls_ctx *tls;
+	int rc;
+	uint64_t cluster_id;
+	struct ms_members m;
+	char err[256];
+	volatile bool done;
+};
+
+static struct fetch *fetching;
+
+static void *fetch_main(void *arg)
+{
+	struct fetch *f = arg;
+
+	f->rc = ms_members_fetch(f->address, f->tls, 2000, &f->cluster_id, &f->m, f->err,
+				 sizeof(f->err));
+	f->done = true;
+	return NULL;
+}
+
+static bool fetched(void)
+{
+	return fetching->done;
+}
+
+static void run_fetch(struct fetch *f)
+{
+	pthread_t th;
+
+	fetching = f;
+	assert_int_equal(pthread_create(&th, NULL, fetch_main, f), 0);
+	run_until(fetched);
+	assert_int_equal(pthread_join(th, NULL), 0);
+}
+
+/* A members query gets the info bytes set on the transport (plain and over mutual TLS),
+ * then the connection ends; before any info is set the query is refused (one log line). */
+static void test_members_query(void **state)
+{
+	(void)state;
+	for (int tls = 0; tls <= 1; tls++) {
+		struct raft_uv_transport t;
+		struct ms_members *table = calloc(1, sizeof(*table));
+		struct fetch *f = calloc(1, sizeof(*f));
+		struct ms_tls_cfg cfg;
+		struct ms_buf b = { 0 };
+		char err[256];
+
+		world_init();
+		make(&t, 0x11, w.members[0].address, w.members, 2, "n1", tls);
+		/* path() keeps its last four results: made after make()'s */
+		cfg = (struct ms_tls_cfg){ .cert_file = path("n2.crt"), .key_file = path("n2.key"),
+					   .ca_file = path("ca.crt") };
+		if (tls)
+			assert_int_equal(ms_tls_ctx_new(&cfg, &f->tls, err, sizeof(err)), 0);
+		f->address = w.members[0].address;
+		run_fetch(f);
+		assert_int_equal(f->rc, -ECONNRESET);
+		assert_int_equal(w.n_log, 1);
+		assert_string_equal(strstr(w.log[0], ": members query"),
+				    ": members query before the member list is known");
+		ms_members_init(table, w.members, 2);
+		table->v[1].learner = true;
+		assert_int_equal(ms_members_info_encode(0xc1, table, &b), 0);
+		assert_int_equal(ms_peer_transport_set_info(&t, b.data, b.len), 0);
+		f->done = false;
+		run_fetch(f);
+		assert_int_equal(f->rc, 0);
+		assert_int_equal(f->cluster_id, 0xc1);
+		assert_memory_equal(&f->m, table, sizeof(*table));
+		assert_int_equal(w.n_log, 1); /* an answered query is no refusal */
+		ms_tls_ctx_free(f->tls);
+		ms_buf_free(&b);
+		free(f);
+		free(table);
+		world_close(&t, 1);
+	}
+}
+
+/* The members the transport lets in follow the table: an added member is accepted, a
+ * removed one refused, and libraft's connects go to the table's address for the id. */
+static void test_members_follow(void **state)
+{
+	struct raft_uv_transport t[2];
+	struct raft_uv_connect req;
+	struct ms_raft_peer alone[1];
+
+	(void)state;
+	world_init();
+	alone[0] = w.members[0];
+	/* n1 starts alone (no listener), then n2 is added: it listens and lets n2 in */
+	make(&t[0], 0x11, w.members[0].address, alone, 1, "n1", false);
+	make(&t[1], 0x22, w.members[1].address, w.members, 2, "n2", false);
+	assert_int_equal(ms_peer_transport_set_members(&t[0], w.members, 2), 0);
+	/* the address libraft passes is ignored: the table's is dialled */
+	assert_int_equal(t[1].connect(&t[1], &req, 0x11, "127.0.0.1:1", on_connect), 0);
+	run_until(both_ends);
+	assert_int_equal(w.connect_status, 0);
+	assert_int_equal(w.accepted_id, 0x22);
+	assert_int_equal(w.n_log, 0);
+	uv_close((uv_handle_t *)w.accepted, (uv_close_cb)raft_free);
+	uv_close((uv_handle_t *)w.connected, (uv_close_cb)raft_free);
+	w.accepted = w.connected = NULL;
+	/* n2 removed on n1: not dialled, and its next connection is refused */
+	assert_int_equal(ms_peer_transport_set_members(&t[0], alone, 1), 0);
+	assert_int_equal(t[0].connect(&t[0], &req, 0x22, w.members[1].address, on_connect),
+			 RAFT_NOCONNECTION);
+	w.connects = 0;
+	assert_int_equal(t[1].connect(&t[1], &req, 0x11, w.members[0].address, on_connect), 0);
+	run_until(logged);
+	assert_int_equal(w.n_log, 1);
+	assert_non_null(strstr(w.log[0], "server id 0000000000000022 (address '"));
+	assert_non_null(strstr(w.log[0], "') is not a member"));
+	run_until(connected_once);
+	world_close(t, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +506,8 @@ int main(void)
 		cmocka_unit_test(test_exchange),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_flood),
+		cmocka_unit_test(test_members_query),
+		cmocka_unit_test(test_members_follow),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
