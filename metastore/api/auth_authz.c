@@ -18,6 +18,7 @@ enum policy {
 	POLICY_ADMIN,   /* the root role */
 	POLICY_REQUEST, /* depends on the request (decoded below) */
 	POLICY_WATCH,   /* per watch create, not at stream open */
+	POLICY_MEMBER,  /* a member's proof, else the root role */
 };
 
 static enum policy policy_of(uint32_t method)
@@ -46,6 +47,8 @@ static enum policy policy_of(uint32_t method)
 	case MS_METHOD_MAINT_ALARM:
 	case MS_METHOD_CLUSTER_MEMBER_LIST:
 		return POLICY_NONE;
+	case GRPC_METHOD_MEMBER_PUBLISH: /* a member's name and client URL */
+		return POLICY_MEMBER;
 	default:
 		/* Compact, Hash, HashKV, Defragment, Snapshot, MoveLeader, member changes and
 		 * every other Auth method. */
@@ -184,7 +187,9 @@ uint32_t auth_service_authorize(struct grpc_call *call, const uint8_t *msg, size
 	call->auth_rev = ms_auth_revision(svc->auth);
 	if (!ms_auth_enabled(svc->auth) || p == POLICY_NONE || p == POLICY_WATCH)
 		return MS_GRPC_OK;
-	err = check_call(svc, call, p, msg, len);
+	if (p == POLICY_MEMBER && ms_raft_forward_member(svc->kv->raft, call, msg, len) == 0)
+		return MS_GRPC_OK;
+	err = check_call(svc, call, p == POLICY_MEMBER ? POLICY_ADMIN : p, msg, len);
 	ms_trace_auth_authorize(call->id, grpc_probe_method(call->method),
 				err ? MS_AUTH_AUTHZ_DENIED : MS_AUTH_AUTHZ_ALLOWED);
 	if (!err)

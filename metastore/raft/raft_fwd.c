@@ -13,8 +13,20 @@ void ms_raft_forward_cred(struct ms_raft *rn, const struct grpc_call *origin, ui
 	uint64_t leader = ms_raft_leader_id(rn);
 
 	*cred = (struct ms_forward_cred){ 0 };
-	if (!origin)
+	if (!origin) {
+		/* a member's own publish: with auth enabled the leader takes it from a member
+		 * only, as etcd takes it from its raft log (ms_raft_forward_member) */
+		if (method != GRPC_METHOD_MEMBER_PUBLISH || !rn->fwd_keys || !leader ||
+		    leader == rn->opts.node_id)
+			return;
+		snprintf(rn->fwd_self, sizeof(rn->fwd_self), "%016" PRIx64, rn->opts.node_id);
+		if (ms_fwd_proof_make(rn->fwd_keys, rn->opts.node_id, leader,
+				      method | MS_FWD_MEMBER_SELF, rn->fwd_self, msg, len, proof))
+			return;
+		cred->user = rn->fwd_self;
+		cred->proof = proof;
 		return;
+	}
 	if (origin->token) {
 		/* the leader checks a token itself: it is replicated state */
 		cred->token = origin->token;
@@ -87,4 +99,21 @@ int ms_raft_forward_user(struct ms_raft *rn, const struct grpc_call *call, const
 	}
 	*user = call->fwd_user;
 	return 0;
+}
+
+int ms_raft_forward_member(struct ms_raft *rn, const struct grpc_call *call, const uint8_t *msg,
+			   size_t len)
+{
+	char why[160], want[17];
+	uint64_t sender = 0;
+
+	if (!rn || !rn->fwd_keys || !call->fwd_user || !call->fwd_proof ||
+	    call->method != GRPC_METHOD_MEMBER_PUBLISH)
+		return -EPERM;
+	if (ms_fwd_proof_check(rn->fwd_keys, rn->opts.node_id, call->fwd_proof,
+			       call->method | MS_FWD_MEMBER_SELF, call->fwd_user, msg, len, &sender,
+			       why, sizeof(why)))
+		return -EPERM;
+	snprintf(want, sizeof(want), "%016" PRIx64, sender);
+	return strcmp(want, call->fwd_user) ? -EPERM : 0;
 }

@@ -177,6 +177,16 @@ int ms_raft_forward_user(struct ms_raft *rn, const struct grpc_call *call, const
 #define MS_FWD_LOG_PER_S 20
 
 /*
+ * Whether `call` is a MemberPublish a member made on its own behalf (ms_raft_call_leader
+ * with no origin): its proof is made for the method with MS_FWD_MEMBER_SELF set and names
+ * the sender's id as the user, so no proof a member makes for a client's call passes.
+ * Returns 0, or -EPERM (nothing logged: the caller falls back to the client's checks).
+ */
+int ms_raft_forward_member(struct ms_raft *rn, const struct grpc_call *call, const uint8_t *msg,
+			   size_t len);
+#define MS_FWD_MEMBER_SELF 0x80000000u
+
+/*
  * Runs cb(arg, 0) once this member has applied entry `index`; cb(arg, -ETIMEDOUT) after
  * etcd's request timeout (5 s + 2 election timeouts); cb(arg, -ECANCELED) when raft stops.
  * cb runs from the loop, outside libraft's callbacks. Returns 1 when `index` is applied

@@ -127,6 +127,7 @@ struct ms_raft {
 	struct ms_fwd_keys *fwd_keys; /* forwarding keys (fwd_proof.h); NULL: attached node */
 	uint64_t fwd_log_window_ms;   /* start of the second refused proofs are logged in */
 	unsigned fwd_logged, fwd_unlogged;
+	char fwd_self[17]; /* this member's id in hex: the user of its own proofs */
 	struct ms_raft_waits waits; /* forwarded calls waiting for this member's apply */
 	uint64_t applying;          /* the entry fsm_apply is applying now, or one applied */
 	char client_addr[64];

@@ -7,7 +7,8 @@
 # restarted there, a learner is added, started and promoted, etcd's refusals (unknown id,
 # used peer URL, promoting a voter, a second learner, a voter added while another added one
 # has not started: the strict reconfiguration check), and the leader is removed
-# (leadership moves on). Last, a member joins a cluster whose peers speak mutual TLS.
+# (leadership moves on). Last, a member joins a cluster whose peers speak mutual TLS, and
+# one joins a cluster with auth enabled (it publishes its name while it follows).
 # MEMBERS_SERVERS names the servers to run (default: both).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_etcd.sh"
@@ -289,11 +290,39 @@ run_tls() {
 	for p in "${PIDOF[@]}"; do kill "$p" 2>/dev/null || true; done
 }
 
+# run_auth KIND: with auth enabled, a4 is added (by root) and joins: it publishes its name
+# and client URL while it follows (etcd's member publishes through its raft log, which
+# needs no user), then serves root's writes.
+run_auth() {
+	local kind=$1 n out cluster
+	CP=() PP=() PIDOF=()
+	PEER=http
+	for n in a1 a2 a3 a4; do CP[$n]=$(free_port); PP[$n]=$(free_port); done
+	cluster="$(url a1),$(url a2),$(url a3)"
+	for n in a1 a2 a3; do member_start "$kind" "$n" new "$cluster"; done
+	for n in a1 a2 a3; do
+		wait_until 20 on "$n" endpoint health || fail "$kind auth: $n did not become healthy"
+	done
+	on a1 user add root --new-user-password=pw >/dev/null || fail "$kind auth: user add root"
+	on a1 auth enable >/dev/null || fail "$kind auth: auth enable"
+	out=$(retry_ctl 20 "unhealthy cluster" on a2 --user root:pw member add a4 --peer-urls="http://127.0.0.1:${PP[a4]}") ||
+		fail "$kind auth: member add: $out"
+	member_start "$kind" a4 existing "$cluster,$(url a4)"
+	wait_until 30 bash -c "etcdctl --endpoints=127.0.0.1:${CP[a1]} --user root:pw member list | grep -qx '[0-9a-f]*, started, a4, http://127.0.0.1:${PP[a4]}, http://127.0.0.1:${CP[a4]}, false'" ||
+		fail "$kind auth: a4 never listed started with its name and client URL: $(on a1 --user root:pw member list 2>&1)"
+	wait_until 20 on a4 --user root:pw put auth-after "$kind" || fail "$kind auth: no write through a4"
+	out=$(on a4 put no-user x 2>&1) && fail "$kind auth: a write without a user through a4"
+	grep -q "Error: etcdserver: user name is empty" <<<"$out" || fail "$kind auth: no user: $out"
+	echo "  $kind: a4 joined and published itself with auth enabled"
+	for p in "${PIDOF[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+
 pki_init
 gen_ca ca
 for n in t1 t2 t3 t4; do gen_cert ca "$n"; done
 for s in $SERVERS; do
 	run_server "$s"
 	run_tls "$s"
+	run_auth "$s"
 done
 echo "PASS $E2E_NAME"
