@@ -278,7 +278,22 @@ $(BENCH_DIR)/loadgen: $(LOADGEN_SRCS) $(wildcard bench/*.h) $(PROTO_O) | $(PROTO
 	$(Q)$(CC) $(MS_CFLAGS) -Ibench $(MS_LDFLAGS) -o $@ $(LOADGEN_SRCS) $(PROTO_O) \
 		-lnghttp2 -lprotobuf-c -lpthread -lm
 
-bench: $(BENCH_BINS) $(METASTORE) $(AGENT) $(BENCH_DIR)/go_probe_cost
+# The overhead scripts' statistics (bootstrap intervals), schedstat and PMU counters.
+$(BENCH_DIR)/bench_stats: bench/bench_stats.c bench/stats.c bench/stats.h
+	$(call msg,BENCH-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(COMMON_CFLAGS) -Ibench -o $@ bench/bench_stats.c bench/stats.c -lm
+
+UNIT_BENCH := $(BUILD)/tests/bench/test_stats
+$(BUILD)/tests/bench/test_stats: tests/unit/bench/test_stats.c bench/stats.c bench/stats.h
+	$(call msg,TEST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(COMMON_CFLAGS) -Ibench -o $@ $< bench/stats.c -lcmocka -lm
+
+unit: $(UNIT_BENCH)
+all: $(UNIT_BENCH) $(BENCH_DIR)/bench_stats
+
+bench: $(BENCH_BINS) $(METASTORE) $(AGENT) $(BENCH_DIR)/go_probe_cost $(BENCH_DIR)/bench_stats
 	$(Q)GO_PROBE_COST=$(BENCH_DIR)/go_probe_cost GO_PROBE_LOOP=$(BENCH_DIR)/go_probe_loop \
 		bench/run.sh $(BENCH_BINS) $(METASTORE) $(AGENT) docs/BENCHMARKS.md
 
