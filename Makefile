@@ -42,7 +42,7 @@ MS_LIBS := -lnghttp2 -lprotobuf-c -lraft -luv -lz -lcrypt -lssl -lcrypto
 AGENT_CFLAGS := $(COMMON_CFLAGS) -Iagent -I$(BUILD)/bpf
 AGENT_LIBS := -lbpf -ldw -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ivmlinux -Iinclude
 
 # --- sources --------------------------------------------------------------------------
