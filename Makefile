@@ -26,7 +26,7 @@ DEB_PKGS := gcc make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-d
 	libmicrohttpd-dev libcmocka-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler \
 	libuv1-dev libraft-dev libyaml-dev pkg-config etcd-client prometheus curl jq systemd \
 	libclang-rt-14-dev libcrypt-dev iproute2 etcd-server python3-grpcio libssl-dev openssl golang-go \
-	strace
+	strace valgrind
 
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror
@@ -262,9 +262,11 @@ $(BENCH_DIR)/%.skel.h: $(BENCH_DIR)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(BENCH_DIR)/probe_cost: bench/probe_cost.c $(BENCH_DIR)/probe_cost.skel.h $(AGENT_LIB) | $(SKELS)
+$(BENCH_DIR)/probe_cost: bench/probe_cost.c metastore/probe/clock.c $(BENCH_DIR)/probe_cost.skel.h \
+		$(AGENT_LIB) | $(SKELS)
 	$(call msg,BENCH-CC,$<)
-	$(Q)$(CC) $(AGENT_CFLAGS) -I$(BENCH_DIR) -o $@ $< $(AGENT_LIB) $(AGENT_LIBS)
+	$(Q)$(CC) $(AGENT_CFLAGS) -I$(BENCH_DIR) -Imetastore -o $@ $< metastore/probe/clock.c \
+		$(AGENT_LIB) $(AGENT_LIBS)
 
 $(BENCH_DIR)/render_cost: bench/render_cost.c $(AGENT_LIB) | $(SKELS)
 	$(call msg,BENCH-CC,$<)

@@ -16,6 +16,7 @@
 #include "mapread.h"
 #include "ms_maps.h"
 #include "probe_cost.skel.h"
+#include "probe/clock.h"
 
 /*
  * The probed functions are written in assembly so their first instruction is exactly the
@@ -120,20 +121,20 @@ static void run_agent(struct bench *b, unsigned batch, uint64_t n)
 		uint32_t nr = 0;
 
 		for (unsigned c = 0; c < batch; c++, b->next_req++) {
-			uint64_t t0 = mono_ns();
+			uint64_t t0 = ms_clock_now();
 
 			if (t0 <= batch_buf.window_ns)
 				t0 = batch_buf.window_ns + 1;
 			batch_buf.grpc_begun[MS_METHOD_KV_PUT]++;
 			recs[nr++] = (struct ms_probe_rec){ .kind = MS_REC_GRPC_END,
-							    .id = b->next_req, .t_ns = mono_ns(),
+							    .id = b->next_req, .t_ns = ms_clock_now(),
 							    .val = t0, .a = MS_METHOD_KV_PUT,
 							    .b = MS_GRPC_OK };
 		}
 		batch_buf.n[MS_BATCH_GRPC] = nr;
 		ms_probe_batch(&batch_buf);
 		batch_buf.grpc_begun[MS_METHOD_KV_PUT] = 0;
-		batch_buf.window_ns = mono_ns();
+		batch_buf.window_ns = ms_clock_now();
 	}
 }
 
@@ -325,9 +326,10 @@ static int cmp_dbl(const void *x, const void *y)
 	return (a > c) - (a < c);
 }
 
-/* ns per clock_gettime(CLOCK_MONOTONIC): the store's cost per timestamp it records. Median
- * of `rounds` runs of 200,000 reads. */
-static double clock_read_ns(int rounds)
+/* ns per timestamp: clock_gettime(CLOCK_MONOTONIC) (tsc 0), or the store's event clock
+ * (metastore/probe/clock.h: through the TSC between anchors). Median of `rounds` runs of
+ * 200,000 reads. */
+static double clock_read_ns(int rounds, int tsc)
 {
 	double v[MAX_ROUNDS];
 	volatile uint64_t sink = 0;
@@ -336,7 +338,7 @@ static double clock_read_ns(int rounds)
 		double t0 = now_ns();
 
 		for (int i = 0; i < 200000; i++)
-			sink += mono_ns();
+			sink += tsc ? ms_clock_now() : mono_ns();
 		v[r] = (now_ns() - t0) / 200000;
 	}
 	(void)sink;
@@ -360,8 +362,8 @@ static int report(struct bench *b, int rounds)
 
 	printf("Median of %d interleaved rounds per kind; each round runs every kind once, "
 	       "about %.0f ms each.\n\n", rounds, TARGET_NS / 1e6);
-	printf("For (e1)..(e32) a call is one gRPC call as the store reports it with the batch "
-	       "probe attached: a begin count and one end record, with two clock_gettime timestamps, "
+	printf("For (e1)..(e128) a call is one gRPC call as the store reports it with the batch "
+	       "probe attached: a begin count and one end record, with two timestamps of the store's event clock, "
 	       "handed to `ms_probe_batch` every 1, 8, 32 or 128 calls; the agent's grpc BPF "
 	       "program times it into its histogram.\n\n");
 	printf("| probe kind | first instruction | calls per round | ns per call (median) "
@@ -390,9 +392,13 @@ static int report(struct bench *b, int rounds)
 	}
 	printf("\nThe kernel's optimized-uprobe trampoline (`[uprobes-trampoline]`) %s mapped "
 	       "in this process.\n", trampoline_mapped() ? "is" : "is NOT");
-	printf("\nA timestamp (clock_gettime(CLOCK_MONOTONIC), what the store takes per timed event "
-	       "while the batch probe is attached) costs %.1f ns here (median of %d runs).\n",
-	       clock_read_ns(rounds), rounds);
+	printf("\nA timestamp, what the store takes per timed event while the batch probe is "
+	       "attached: %.1f ns through the store's event clock (%s), %.1f ns by "
+	       "clock_gettime(CLOCK_MONOTONIC) (medians of %d runs).\n",
+	       clock_read_ns(rounds, 1),
+	       ms_clock_uses_tsc() ? "the TSC between 1 ms anchors: the kernel's clocksource is tsc"
+				   : "clock_gettime: the kernel's clocksource is not tsc",
+	       clock_read_ns(rounds, 0), rounds);
 	printf("\nAgent batch probe hits in its map: %" PRIu64 " of %" PRIu64 " expected "
 	       "(the four agent kinds together). Calls timed into "
 	       "grpc_server_request_duration_seconds (KV/Put, OK): %" PRIu64 " of %" PRIu64

@@ -38,6 +38,7 @@ step probe "$probe_cost"
 # Go targets: ns per hit on each kind of Go probe site (set by `make bench`).
 [ -z "${GO_PROBE_COST:-}" ] || step goprobe "$GO_PROBE_COST" "$GO_PROBE_LOOP"
 step overhead "$here/overhead.sh" "$store" "$agent" "$loadgen"
+step instr "$here/store_instr.sh" "$store" "$loadgen"
 step etcd "$here/etcd_compare.sh" "$store" "$loadgen"
 step agent "$here/agent_usage.sh" "$store" "$agent" "$loadgen"
 [ -z "${GO_PROBE_COST:-}" ] || step goetcd "$here/go_overhead.sh" "$agent" "$loadgen"
@@ -117,6 +118,7 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 	echo "| write / read-heavy store CPU per call detached, and added with \`--probes all\` | $(sumval "overhead write all" cpu_ns) + $(sumval "overhead write all" added_ns) ns / $(sumval "overhead read all" cpu_ns) + $(sumval "overhead read all" added_ns) ns | |"
 	echo "| write / read-heavy uprobe hits per call, \`--probes all\` | $(sumval "overhead write all" hits) / $(sumval "overhead read all" hits) | |"
 	echo "| write / read-heavy event records per call, \`--probes all\` | $(sumval "overhead write all" records) / $(sumval "overhead read all" records) | |"
+	echo "| store-side instructions added per call, records written vs detached (callgrind): read-heavy / write | +$(sumval "instr read" added) ($(sumval "instr read" pct) %) / +$(sumval "instr write" added) ($(sumval "instr write" pct) %) | |"
 	echo "| instructions per call (hardware counters) | $([ "$(sumval "overhead read all" pmu)" = yes ] && echo "in the overhead table" || echo "not measured: no PMU on this machine (\`perf_event_open\` fails)") | |"
 	echo "| bootstrap seed (every interval of this run) | $SEED | |"
 	echo "| uprobe hit on a nop5 today (probe_cost (b)) / agent grpc subsystem per gRPC call at 1 / 8 / 32 / 128 calls per batch | $(probe_ns b) ns / $(probe_ns e1) / $(probe_ns e8) / $(probe_ns e32) / $(probe_ns e128) ns | |"
@@ -135,6 +137,10 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 	echo "## Store overhead with the agent attached (\`bench/overhead.sh\`)"
 	echo
 	cat "$tmp/overhead"
+	echo
+	echo "## The store's own instructions per call (\`bench/store_instr.sh\`)"
+	echo
+	cat "$tmp/instr"
 	echo
 	echo "## Store against etcd (\`bench/etcd_compare.sh\`)"
 	echo

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "ms_probes.h"
+#include "probe/clock.h"
 
 /* The batch being filled (trace.c): the inline helpers below write into it. */
 extern struct ms_probe_batch ms_trace_batch;
@@ -64,13 +65,11 @@ static inline void ms_trace_fill(struct ms_probe_rec *r, uint16_t kind, uint64_t
 	r->c = c;
 }
 
-/* CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */
+/* CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns() (read through the TSC while the
+ * kernel keeps time with it: probe/clock.h). */
 static inline uint64_t ms_trace_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ms_clock_now();
 }
 
 /* The semaphore changes under the store's feet (the kernel writes it), hence a load through

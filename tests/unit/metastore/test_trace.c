@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -320,6 +321,48 @@ static void test_gauges(void **state)
 				     "mvcc[1]: 32/7/5/0/0/0; | ");
 }
 
+/* --- the event clock ---------------------------------------------------------------------- */
+
+static uint64_t mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Read through the TSC or not, a timestamp lies between the CLOCK_MONOTONIC reads around it
+ * (within 2 us: the TSC rate's error over at most 1 ms), and the TSC is used exactly when the
+ * kernel keeps time with it, once the rate was measured over 10 ms. */
+static void test_clock(void **state)
+{
+	char cs[32] = "";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	uint64_t start = mono(), prev = 0, n = 0;
+
+	(void)state;
+	if (f) {
+		if (!fgets(cs, sizeof(cs), f))
+			cs[0] = 0;
+		fclose(f);
+	}
+	while (mono() - start < 30000000) {
+		uint64_t a = mono(), t = ms_trace_now(), b = mono();
+
+		if (t + 2000 < a || t > b + 2000)
+			fail_msg("timestamp %llu outside [%llu, %llu] by more than 2 us",
+				 (unsigned long long)t, (unsigned long long)a, (unsigned long long)b);
+		/* two reads 1 ms apart are in order whatever the anchors */
+		if (t > prev + 1000000) {
+			assert_true(t > prev);
+			prev = t;
+		}
+		n++;
+	}
+	assert_true(n > 1000);
+	assert_int_equal(ms_clock_uses_tsc(), strcmp(cs, "tsc\n") == 0);
+}
+
 /* --- flushes on the event loop ------------------------------------------------------------ */
 
 static void on_timer(uv_timer_t *t)
@@ -375,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_semaphores),
 		cmocka_unit_test(test_gauges),
 		cmocka_unit_test(test_loop_flush),
+		cmocka_unit_test(test_clock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
