@@ -46,7 +46,7 @@ etcd_pid=$BENCH_LAST_PID
 bench_wait_listen "$etcd_pid" "$port" 30 || { cat "$tmp/etcd.log" >&2; exit 1; }
 bench_wait_ready "$loadgen" "$port" 30 || { cat "$tmp/etcd.log" >&2; exit 1; }
 
-declare -A rps p99 cpu
+declare -A rps p99 cpu hpc
 common=(--verify --conns "$conns" --streams "$streams" --duration "$duration" --warmup "$warmup"
 	--value-size "$value_size")
 # A get run first puts each of its keys: few keys keep those puts out of its CPU per request.
@@ -72,7 +72,15 @@ for round in $(seq 1 "$rounds"); do
 			line=$(bench_loadgen "${lg_pin[@]}" "$loadgen" --endpoint "127.0.0.1:$port" \
 				--workload "$w" --keys "${wkeys[$w]}" "${common[@]}")
 			c1=$(stats_run_ns "$etcd_pid")
-			[ "$mode" = attached ] && bench_stop "$BENCH_AGENT_PID"
+			if [ "$mode" = attached ]; then
+				# uprobe hits per call, every probed site (warm-up included, as calls)
+				hits=$(curl -s --max-time 5 "http://127.0.0.1:$BENCH_AGENT_PORT/metrics" |
+					awk '$1 ~ /^metastore_agent_probe_hits_total[{]/ { s += $2 }
+						END { printf "%.0f", s }')
+				hpc["$w"]+=" $(awk -v h="$hits" -v n="$(bench_field "$line" calls)" \
+					'BEGIN { printf "%.3f", h / n }')"
+				bench_stop "$BENCH_AGENT_PID"
+			fi
 			echo "  go-etcd $w round $round $mode: cpu_ns=$((c1 - c0)) $line" >&2
 			rps["$w/$mode"]+=" $(bench_field "$line" rps)"
 			p99["$w/$mode"]+=" $(bench_field "$line" p99_us)"
@@ -99,23 +107,26 @@ echo
 echo "    loadgen --endpoint 127.0.0.1:PORT --workload put --keys ${wkeys[put]} ${common[*]}"
 echo "    loadgen --endpoint 127.0.0.1:PORT --workload get --keys ${wkeys[get]} ${common[*]}"
 echo
-echo "| workload | agent | req/s | p99 us | etcd CPU ns per request | CPU attached/detached [95 % CI] | CPU <= 1.03 | req/s attached/detached [95 % CI] | req/s >= 0.97 |"
-echo "|---|---|---:|---:|---:|---|---|---|---|"
+echo "Probe hits per request: \`metastore_agent_probe_hits_total\` (every Go site) at the end of"
+echo "the attached run over its calls (median of the rounds)."
+echo
+echo "| workload | agent | req/s | p99 us | etcd CPU ns per request | probe hits per request | CPU attached/detached [95 % CI] | CPU <= 1.03 | req/s attached/detached [95 % CI] | req/s >= 0.97 |"
+echo "|---|---|---:|---:|---:|---:|---|---|---|---|"
 for w in put get; do
 	cl=$(stats_pairs "${cpu["$w/attached"]}" "${cpu["$w/detached"]}" | stats_ratio "$seed" 1.03 at-most)
 	rl=$(stats_pairs "${rps["$w/attached"]}" "${rps["$w/detached"]}" | stats_ratio "$seed" 0.97 at-least)
-	printf '| %s | detached | %.0f | %.0f | %.0f | | | | |\n' "$w" "$(stats_med "${rps["$w/detached"]}")" \
+	printf '| %s | detached | %.0f | %.0f | %.0f | - | | | | |\n' "$w" "$(stats_med "${rps["$w/detached"]}")" \
 		"$(stats_med "${p99["$w/detached"]}")" "$(stats_med "${cpu["$w/detached"]}")"
-	printf '| %s | attached | %.0f | %.0f | %.0f | %s | %s | %s | %s |\n' "$w" \
+	printf '| %s | attached | %.0f | %.0f | %.0f | %.3f | %s | %s | %s | %s |\n' "$w" \
 		"$(stats_med "${rps["$w/attached"]}")" "$(stats_med "${p99["$w/attached"]}")" \
-		"$(stats_med "${cpu["$w/attached"]}")" "$(stats_headline "$cl")" "$(stats_verdict "$cl")" \
+		"$(stats_med "${cpu["$w/attached"]}")" "$(stats_med "${hpc["$w"]}")" "$(stats_headline "$cl")" "$(stats_verdict "$cl")" \
 		"$(stats_headline "$rl")" "$(stats_verdict "$rl")"
 	if [ -n "${BENCH_SUMMARY:-}" ]; then
 		echo "goetcd $w cpu=$(bench_field "$cl" median) cpu_lo=$(bench_field "$cl" lo)" \
 			"cpu_hi=$(bench_field "$cl" hi) cpu_verdict=$(bench_field "$cl" verdict)" \
 			"rps=$(bench_field "$rl" median) rps_lo=$(bench_field "$rl" lo)" \
 			"rps_hi=$(bench_field "$rl" hi) rps_verdict=$(bench_field "$rl" verdict)" \
-			"rounds=$rounds seed=$seed seconds=$elapsed" >>"$BENCH_SUMMARY"
+			"hits=$(stats_med "${hpc["$w"]}") rounds=$rounds seed=$seed seconds=$elapsed" >>"$BENCH_SUMMARY"
 	fi
 done
 echo

@@ -126,6 +126,7 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 		for w in put get; do
 			echo "| Go etcd $w: etcd CPU per request, agent attached / detached [95 % CI] | $(go_ci "$w" cpu) | <= 1.03: $(go_verdict "$w" cpu) |"
 			echo "| Go etcd $w: throughput, attached / detached [95 % CI] | $(go_ci "$w" rps) | >= 0.97: $(go_verdict "$w" rps) |"
+			echo "| Go etcd $w: uprobe hits per request | $(sumval "goetcd $w" hits) | |"
 		done
 	fi
 	for w in put get mixed; do

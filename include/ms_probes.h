@@ -138,15 +138,16 @@ enum ms_auth_authz_result {
  * of the grpc, storage, mvcc, raft and auth probes, and the watch events sent, also exist as
  * records: while the batch probe is attached (its semaphore, below, is non-zero) the store
  * appends one record per event to the buffer of its subsystem and hands all buffers to
- * ms_probe_batch at most once per event-loop iteration: in the first iteration that starts
- * (libuv prepare phase) at least 1 ms after the batch's first event (a 1 ms loop timer wakes
- * an idle loop for it), or as soon as one buffer is full. One hit then carries every event of
+ * ms_probe_batch from a 1 ms loop timer, armed before the loop waits for I/O in the first
+ * iteration that leaves an event pending (so it also wakes an idle loop), or as soon as one
+ * buffer is full. One hit then carries every event of
  * about a millisecond, however many loop iterations served them (since 2.0; before, one hit
  * per iteration). Without an attached batch probe the store writes no records and takes no
  * timestamps; the direct probes (below) fire for every event either way.
  *
  * Every record is 32 bytes. Times are CLOCK_MONOTONIC nanoseconds taken by the store at the
- * event (the clock of bpf_ktime_get_ns). The records of one buffer are in event order; a
+ * event (the clock of bpf_ktime_get_ns; since 2.0 read through the TSC between 1 ms anchors
+ * while the kernel's clocksource is the TSC, within the CLOCK_MONOTONIC reads around it). The records of one buffer are in event order; a
  * record reaches the probe within about 2 ms of its event (the loop timer's granularity is
  * 1 ms), and before the store exits.
  *
