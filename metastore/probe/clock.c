@@ -7,14 +7,16 @@
 
 __thread struct ms_clock ms_clock_tls;
 
-/* Per thread: the first anchor (the rate's baseline) and when the clocksource was checked. */
-static __thread uint64_t base_ns, base_tsc, checked_ns;
+/* Per thread: the first anchor (the rate's baseline), when the clocksource was checked and
+ * when a rate-less clock tries its next anchor pair. */
+static __thread uint64_t base_ns, base_tsc, checked_ns, next_pair_ns;
 static __thread int tsc_ok;
 
 #define ANCHOR_NS 1000000ull     /* the longest extrapolation: 1 ms */
 #define BASELINE_NS 10000000ull  /* a rate is trusted once measured over 10 ms */
 #define RECHECK_NS 1000000000ull /* the clocksource is read again every second */
 #define PAIR_MAX_TICKS 2000      /* a clean anchor pair: both TSC reads within ~1 us */
+#define DRIFT_MAX_NS 1000        /* an anchor carried 1-4 ms forward is off by more: re-measure */
 
 static uint64_t mono_ns(void)
 {
@@ -58,31 +60,49 @@ static int anchor_pair(uint64_t *ns, uint64_t *tsc)
 	return best < PAIR_MAX_TICKS;
 }
 
+/* Whether the anchor in use, carried forward to (ns, tsc), misses CLOCK_MONOTONIC by more
+ * than DRIFT_MAX_NS: the two clocks stopped running at the measured rate (a paused VM, a TSC
+ * the kernel no longer trusts), so the rate is measured afresh. */
+static int off_rate(const struct ms_clock *c, uint64_t ns, uint64_t tsc)
+{
+	uint64_t d = tsc - c->anchor_tsc, want;
+
+	if (!c->max_ticks || tsc < c->anchor_tsc || d >= 4 * c->max_ticks)
+		return 0; /* no rate yet, or too long ago to tell */
+	want = c->anchor_ns + ((d * c->mult) >> 32);
+	return want > ns + DRIFT_MAX_NS || ns > want + DRIFT_MAX_NS;
+}
+
 uint64_t ms_clock_anchor(void)
 {
 	struct ms_clock *c = &ms_clock_tls;
-	uint64_t tsc = 0, ns = 0;
+	uint64_t tsc = 0, ns = mono_ns();
 
-	if (!anchor_pair(&ns, &tsc)) {
-		/* no clean pair: a plain read this time; the next timestamp tries again */
-		c->max_ticks = 0;
-		return mono_ns();
-	}
 	if (!checked_ns || ns - checked_ns >= RECHECK_NS) {
 		checked_ns = ns;
 		tsc_ok = clocksource_is_tsc();
 	}
-	if (!tsc_ok || !base_ns || tsc <= base_tsc) {
-		base_ns = ns;
-		base_tsc = tsc;
+	/* Without a rate (no TSC; or until the baseline is 10 ms old, or 1 ms after a pair that
+	 * came out disturbed) a timestamp is this one plain read: pairs cost three. */
+	if (!tsc_ok || (!c->max_ticks && ns < next_pair_ns)) {
 		c->max_ticks = 0;
 		return ns;
 	}
-	/* the rate over everything since the baseline: its error shrinks as the baseline grows */
-	if (ns - base_ns >= BASELINE_NS) {
-		c->mult = (uint64_t)(((unsigned __int128)(ns - base_ns) << 32) / (tsc - base_tsc));
-		c->max_ticks = c->mult ? (ANCHOR_NS << 32) / c->mult : 0;
+	if (!anchor_pair(&ns, &tsc)) {
+		c->max_ticks = 0;
+		next_pair_ns = ns + ANCHOR_NS;
+		return ns;
 	}
+	if (!base_ns || tsc <= base_tsc || off_rate(c, ns, tsc)) {
+		base_ns = ns;
+		base_tsc = tsc;
+		c->max_ticks = 0;
+		next_pair_ns = ns + BASELINE_NS;
+		return ns;
+	}
+	/* the rate over everything since the baseline: its error shrinks as the baseline grows */
+	c->mult = (uint64_t)(((unsigned __int128)(ns - base_ns) << 32) / (tsc - base_tsc));
+	c->max_ticks = c->mult ? (ANCHOR_NS << 32) / c->mult : 0;
 	c->anchor_ns = ns;
 	c->anchor_tsc = tsc;
 	return ns;
