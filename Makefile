@@ -26,7 +26,7 @@ DEB_PKGS := gcc make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-d
 	libmicrohttpd-dev libcmocka-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler \
 	libuv1-dev libraft-dev libyaml-dev pkg-config etcd-client prometheus curl jq systemd \
 	libclang-rt-14-dev libcrypt-dev iproute2 etcd-server python3-grpcio libssl-dev openssl golang-go \
-	strace
+	strace valgrind
 
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror
@@ -42,7 +42,7 @@ MS_LIBS := -lnghttp2 -lprotobuf-c -lraft -luv -lz -lcrypt -lssl -lcrypto
 AGENT_CFLAGS := $(COMMON_CFLAGS) -Iagent -I$(BUILD)/bpf
 AGENT_LIBS := -lbpf -ldw -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ivmlinux -Iinclude
 
 # --- sources --------------------------------------------------------------------------
@@ -264,9 +264,11 @@ $(BENCH_DIR)/%.skel.h: $(BENCH_DIR)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(BENCH_DIR)/probe_cost: bench/probe_cost.c $(BENCH_DIR)/probe_cost.skel.h $(AGENT_LIB) | $(SKELS)
+$(BENCH_DIR)/probe_cost: bench/probe_cost.c metastore/probe/clock.c $(BENCH_DIR)/probe_cost.skel.h \
+		$(AGENT_LIB) | $(SKELS)
 	$(call msg,BENCH-CC,$<)
-	$(Q)$(CC) $(AGENT_CFLAGS) -I$(BENCH_DIR) -o $@ $< $(AGENT_LIB) $(AGENT_LIBS)
+	$(Q)$(CC) $(AGENT_CFLAGS) -I$(BENCH_DIR) -Imetastore -o $@ $< metastore/probe/clock.c \
+		$(AGENT_LIB) $(AGENT_LIBS)
 
 $(BENCH_DIR)/render_cost: bench/render_cost.c $(AGENT_LIB) | $(SKELS)
 	$(call msg,BENCH-CC,$<)
@@ -280,7 +282,22 @@ $(BENCH_DIR)/loadgen: $(LOADGEN_SRCS) $(wildcard bench/*.h) $(PROTO_O) | $(PROTO
 	$(Q)$(CC) $(MS_CFLAGS) -Ibench $(MS_LDFLAGS) -o $@ $(LOADGEN_SRCS) $(PROTO_O) \
 		-lnghttp2 -lprotobuf-c -lpthread -lm
 
-bench: $(BENCH_BINS) $(METASTORE) $(AGENT) $(BENCH_DIR)/go_probe_cost
+# The overhead scripts' statistics (bootstrap intervals), schedstat and PMU counters.
+$(BENCH_DIR)/bench_stats: bench/bench_stats.c bench/stats.c bench/stats.h
+	$(call msg,BENCH-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(COMMON_CFLAGS) -Ibench -o $@ bench/bench_stats.c bench/stats.c -lm
+
+UNIT_BENCH := $(BUILD)/tests/bench/test_stats
+$(BUILD)/tests/bench/test_stats: tests/unit/bench/test_stats.c bench/stats.c bench/stats.h
+	$(call msg,TEST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(COMMON_CFLAGS) -Ibench -o $@ $< bench/stats.c -lcmocka -lm
+
+unit: $(UNIT_BENCH)
+all: $(UNIT_BENCH) $(BENCH_DIR)/bench_stats
+
+bench: $(BENCH_BINS) $(METASTORE) $(AGENT) $(BENCH_DIR)/go_probe_cost $(BENCH_DIR)/bench_stats
 	$(Q)GO_PROBE_COST=$(BENCH_DIR)/go_probe_cost GO_PROBE_LOOP=$(BENCH_DIR)/go_probe_loop \
 		bench/run.sh $(BENCH_BINS) $(METASTORE) $(AGENT) docs/BENCHMARKS.md
 

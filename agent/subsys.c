@@ -5,8 +5,8 @@
 #include <string.h>
 
 /* The per-request events (calls, engine operations, revisions, raft commits, permission
- * checks, watch events sent) come through the batch probe, shared by the subsystems: one
- * hit per event-loop iteration, whichever of them are attached. */
+ * checks, watch events sent) come through the batch probe, shared by the subsystems: about
+ * one hit per millisecond of activity, whichever of them are attached. */
 static const struct subsys_probe grpc_probes[] = {
 	{ "ms_probe_batch", "grpc_batch", "ms_probe_batch_semaphore" },
 };

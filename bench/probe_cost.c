@@ -16,6 +16,7 @@
 #include "mapread.h"
 #include "ms_maps.h"
 #include "probe_cost.skel.h"
+#include "probe/clock.h"
 
 /*
  * The probed functions are written in assembly so their first instruction is exactly the
@@ -29,7 +30,7 @@
 	".globl " #name "\n.type " #name ",@function\n" #name ":\n"                         \
 	".byte 0x0f,0x1f,0x44,0x00,0x00\nret\n.size " #name ", .-" #name "\n"
 __asm__(".text\n" NOP5_FN(bench_fn_bare) NOP5_FN(bench_fn_nop5) NOP5_FN(bench_fn_ret)
-		NOP5_FN(ms_probe_batch)
+		NOP5_FN(ms_probe_batch) NOP5_FN(ms_probe_raft_status)
 	".globl bench_fn_push\n.type bench_fn_push,@function\nbench_fn_push:\n"
 	"push %rbp\nmov %rsp,%rbp\npop %rbp\nret\n.size bench_fn_push, .-bench_fn_push\n"
 	".globl bench_fn_mov\n.type bench_fn_mov,@function\nbench_fn_mov:\n"
@@ -41,10 +42,12 @@ void bench_fn_ret(void);
 void bench_fn_push(void);
 void bench_fn_mov(void);
 
+struct ms_probe_limits ms_probe_limits_info;
+
 /* Where the kernel finds the batch probe's reference counter: see metastore/probe/probes.c. */
 __attribute__((section(".probes"), used)) volatile uint16_t ms_probe_batch_semaphore;
 
-enum kind { K_BASE, K_NOP5, K_PUSH, K_MOV, K_RET, K_AGENT1, K_AGENT8, K_AGENT32, K_COUNT };
+enum kind { K_BASE, K_NOP5, K_PUSH, K_MOV, K_RET, K_AGENT1, K_AGENT8, K_AGENT32, K_AGENT128, K_COUNT };
 
 struct kind_desc {
 	const char *name;
@@ -61,7 +64,8 @@ static const struct kind_desc kinds[K_COUNT] = {
 	[K_RET] = { "(d) uretprobe on nop5 function", "nop5", bench_fn_ret, 0 },
 	[K_AGENT1] = { "(e1) agent grpc batch, 1 call per batch", "nop5", NULL, 1 },
 	[K_AGENT8] = { "(e8) agent grpc batch, 8 calls per batch", "nop5", NULL, 8 },
-	[K_AGENT32] = { "(e32) agent grpc batch, 32 calls per batch (full)", "nop5", NULL, 32 },
+	[K_AGENT32] = { "(e32) agent grpc batch, 32 calls per batch", "nop5", NULL, 32 },
+	[K_AGENT128] = { "(e128) agent grpc batch, 128 calls per batch", "nop5", NULL, 128 },
 };
 
 /* Probe hits per call of kind k: 0 for the baseline, 1/batch for the agent. */
@@ -103,9 +107,9 @@ static uint64_t mono_ns(void)
 }
 
 /*
- * `n` gRPC calls as the store makes them while the batch probe is attached: a begin and an
- * end record each, with the store's own timestamps, and one probe hit per `batch` calls.
- * n is a multiple of batch.
+ * `n` gRPC calls as the store makes them while the batch probe is attached (metastore/probe/
+ * trace.h): a begin count and one end record each, with the store's own two timestamps, and
+ * one probe hit per `batch` calls. n is a multiple of batch.
  */
 static struct ms_probe_batch batch_buf;
 
@@ -117,18 +121,20 @@ static void run_agent(struct bench *b, unsigned batch, uint64_t n)
 		uint32_t nr = 0;
 
 		for (unsigned c = 0; c < batch; c++, b->next_req++) {
-			uint64_t t0 = mono_ns();
+			uint64_t t0 = ms_clock_now();
 
-			recs[nr++] = (struct ms_probe_rec){ .kind = MS_REC_GRPC_BEGIN,
-							    .id = b->next_req, .t_ns = t0,
-							    .a = MS_METHOD_KV_PUT };
+			if (t0 <= batch_buf.window_ns)
+				t0 = batch_buf.window_ns + 1;
+			batch_buf.grpc_begun[MS_METHOD_KV_PUT]++;
 			recs[nr++] = (struct ms_probe_rec){ .kind = MS_REC_GRPC_END,
-							    .id = b->next_req, .t_ns = mono_ns(),
+							    .id = b->next_req, .t_ns = ms_clock_now(),
 							    .val = t0, .a = MS_METHOD_KV_PUT,
 							    .b = MS_GRPC_OK };
 		}
 		batch_buf.n[MS_BATCH_GRPC] = nr;
 		ms_probe_batch(&batch_buf);
+		batch_buf.grpc_begun[MS_METHOD_KV_PUT] = 0;
+		batch_buf.window_ns = ms_clock_now();
 	}
 }
 
@@ -227,7 +233,8 @@ static int read_hits(struct bench *b, uint64_t hits[K_COUNT])
 			       agent);
 	if (err)
 		return err;
-	for (int k = 0; k < K_COUNT; k++)
+	/* the counting program's slots are the kinds before the agent's */
+	for (int k = 0; k < K_AGENT1; k++)
 		hits[k] = slots[k];
 	/* the agent kinds share one probe: their hits are checked together */
 	hits[K_AGENT1] = agent[subsys_probe_index(SUBSYS_GRPC, 0)];
@@ -312,6 +319,33 @@ static int trampoline_mapped(void)
 	return found;
 }
 
+static int cmp_dbl(const void *x, const void *y)
+{
+	double a = *(const double *)x, c = *(const double *)y;
+
+	return (a > c) - (a < c);
+}
+
+/* ns per timestamp: clock_gettime(CLOCK_MONOTONIC) (tsc 0), or the store's event clock
+ * (metastore/probe/clock.h: through the TSC between anchors). Median of `rounds` runs of
+ * 200,000 reads. */
+static double clock_read_ns(int rounds, int tsc)
+{
+	double v[MAX_ROUNDS];
+	volatile uint64_t sink = 0;
+
+	for (int r = 0; r < rounds; r++) {
+		double t0 = now_ns();
+
+		for (int i = 0; i < 200000; i++)
+			sink += tsc ? ms_clock_now() : mono_ns();
+		v[r] = (now_ns() - t0) / 200000;
+	}
+	(void)sink;
+	qsort(v, (size_t)rounds, sizeof(v[0]), cmp_dbl);
+	return v[rounds / 2];
+}
+
 static int report(struct bench *b, int rounds)
 {
 	double med[K_COUNT], lo[K_COUNT], hi[K_COUNT];
@@ -328,9 +362,9 @@ static int report(struct bench *b, int rounds)
 
 	printf("Median of %d interleaved rounds per kind; each round runs every kind once, "
 	       "about %.0f ms each.\n\n", rounds, TARGET_NS / 1e6);
-	printf("For (e1)..(e32) a call is one gRPC call as the store reports it with the batch "
-	       "probe attached: a begin and an end record, each with a clock_gettime timestamp, "
-	       "handed to `ms_probe_batch` every 1, 8 or 32 calls; the agent's grpc BPF "
+	printf("For (e1)..(e128) a call is one gRPC call as the store reports it with the batch "
+	       "probe attached: a begin count and one end record, with two timestamps of the store's event clock, "
+	       "handed to `ms_probe_batch` every 1, 8, 32 or 128 calls; the agent's grpc BPF "
 	       "program times it into its histogram.\n\n");
 	printf("| probe kind | first instruction | calls per round | ns per call (median) "
 	       "| min .. max | hits per call | ns per hit | added ns per call vs (a) "
@@ -358,8 +392,15 @@ static int report(struct bench *b, int rounds)
 	}
 	printf("\nThe kernel's optimized-uprobe trampoline (`[uprobes-trampoline]`) %s mapped "
 	       "in this process.\n", trampoline_mapped() ? "is" : "is NOT");
+	printf("\nA timestamp, what the store takes per timed event while the batch probe is "
+	       "attached: %.1f ns through the store's event clock (%s), %.1f ns by "
+	       "clock_gettime(CLOCK_MONOTONIC) (medians of %d runs).\n",
+	       clock_read_ns(rounds, 1),
+	       ms_clock_uses_tsc() ? "the TSC between 1 ms anchors: the kernel's clocksource is tsc"
+				   : "clock_gettime: the kernel's clocksource is not tsc",
+	       clock_read_ns(rounds, 0), rounds);
 	printf("\nAgent batch probe hits in its map: %" PRIu64 " of %" PRIu64 " expected "
-	       "(the three agent kinds together). Calls timed into "
+	       "(the four agent kinds together). Calls timed into "
 	       "grpc_server_request_duration_seconds (KV/Put, OK): %" PRIu64 " of %" PRIu64
 	       " calls made.\n", hits[K_AGENT1], agent_hits, observed, agent_calls);
 	bad |= hits[K_AGENT1] != agent_hits || observed != agent_calls;
@@ -393,6 +434,8 @@ int main(int argc, char **argv)
 
 	err = bench_setup(b, self, eb, sizeof(eb));
 	if (!err) {
+		/* the agent counts events of member processes only: this one says it is member 1 */
+		ms_probe_raft_status(1, 1, 1, &ms_probe_limits_info);
 		calibrate(b);
 		measure(b, rounds);
 		err = report(b, rounds);

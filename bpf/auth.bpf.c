@@ -23,7 +23,7 @@ static long auth_record(__u32 i, void *ctx)
 	struct ms_batch *w = ctx;
 	struct ms_probe_rec r;
 
-	if (batch_read(&r, w->recs, i))
+	if (batch_read(&r, w, i))
 		return 1;
 	/* Out-of-contract values are dropped rather than folded into a real label. */
 	if (r.kind == MS_REC_AUTH_AUTHENTICATE && r.a < MS_AUTH_AUTHN_COUNT)

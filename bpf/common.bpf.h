@@ -118,21 +118,83 @@ static __always_inline __u32 batch_open(void *ctx, const struct ms_probe_batch *
 	return n;
 }
 
+/*
+ * A copy of one buffer's records, made with one read of the store's memory instead of one
+ * read per record (each read is a helper call and a user-memory access: most of a record's
+ * cost). Per CPU; `busy` keeps a second walk on the same CPU (uprobe programs can be
+ * preempted) off a copy in use: that walk reads record by record instead.
+ */
+struct ms_scratch {
+	__u32 busy;
+	__u32 pad;
+	struct ms_probe_rec rec[MS_PROBE_BATCH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ms_scratch);
+} batch_scratch SEC(".maps");
+
+/* Copies records [0, n) of `recs` into this CPU's scratch. Returns 1 when the scratch holds
+ * them (release it with scratch_put), 0 when the walk must read each record itself. */
+static __always_inline __u32 scratch_fill(const struct ms_probe_rec *recs, __u32 n)
+{
+	__u32 k = 0;
+	struct ms_scratch *s = bpf_map_lookup_elem(&batch_scratch, &k);
+
+	if (!s || n > MS_PROBE_BATCH_MAX || __sync_lock_test_and_set(&s->busy, 1))
+		return 0;
+	if (bpf_probe_read_user(s->rec, n * sizeof(struct ms_probe_rec), recs)) {
+		__sync_lock_test_and_set(&s->busy, 0);
+		return 0;
+	}
+	return 1;
+}
+
+static __always_inline void scratch_put(__u32 copied)
+{
+	__u32 k = 0;
+	struct ms_scratch *s = bpf_map_lookup_elem(&batch_scratch, &k);
+
+	if (copied && s)
+		__sync_lock_test_and_set(&s->busy, 0);
+}
+
 /* bpf_loop's context for a walk over one buffer (it must live on the BPF stack). */
 struct ms_batch {
 	const struct ms_probe_rec *recs;
-	__u32 slot; /* the node slot of the process */
+	__u32 copied; /* scratch_fill's result: the records are in this CPU's scratch */
+	__u32 slot;   /* the node slot of the process */
 };
 
-/* Copies record i of a buffer. Returns 0, or -1 after counting a fault. */
-static __always_inline int batch_read(struct ms_probe_rec *r, const struct ms_probe_rec *recs,
-				      __u32 i)
+/* Copies record i of a buffer, from the scratch when `copied`, else from the store. Returns
+ * 0, or -1 after counting a fault. */
+static __always_inline int batch_read_rec(struct ms_probe_rec *r, const struct ms_probe_rec *recs,
+					  __u32 copied, __u32 i)
 {
-	if (i < MS_PROBE_BATCH_MAX && bpf_probe_read_user(r, sizeof(*r), recs + i) == 0)
+	__u32 k = 0;
+	struct ms_scratch *s;
+
+	if (i >= MS_PROBE_BATCH_MAX)
+		goto fault;
+	if (copied) {
+		s = bpf_map_lookup_elem(&batch_scratch, &k);
+		if (!s)
+			goto fault;
+		*r = s->rec[i];
 		return 0;
+	}
+	if (bpf_probe_read_user(r, sizeof(*r), recs + i) == 0)
+		return 0;
+fault:
 	record_fault();
 	return -1;
 }
+
+/* Record i of the walk `w` (a struct with `recs` and `copied`) into *r; 0 or -1. */
+#define batch_read(r, w, i) batch_read_rec(r, (w)->recs, (w)->copied, i)
 
 /* The usual walk: `cb(i, struct ms_batch *)` over every record of buffer `buf`, for a
  * process that is a known member. */
@@ -141,8 +203,11 @@ static __always_inline int batch_read(struct ms_probe_rec *r, const struct ms_pr
 		struct ms_batch walk_ = { .recs = (b)->rec[buf] };                         \
 		__u32 n_ = batch_open(ctx, b, buf);                                        \
                                                                                            \
-		if (n_ && current_slot(&walk_.slot) == 0)                                  \
+		if (n_ && current_slot(&walk_.slot) == 0) {                                \
+			walk_.copied = scratch_fill(walk_.recs, n_);                       \
 			bpf_loop(n_, cb, &walk_, 0);                                       \
+			scratch_put(walk_.copied);                                         \
+		}                                                                          \
 	} while (0)
 
 /* Duration between two store timestamps; a clock that went backwards reads as 0. */

@@ -3,11 +3,11 @@
 #include "common.bpf.h"
 
 /*
- * Per store process: the time of the first gRPC record this program saw from it. Records
- * of one buffer come in event order and a batch is seen whole or not at all, so every call
- * that began at or after that time had its begin record seen, and none before it did: a
- * call is counted (timed, and taken out of the in-flight gauge) iff its begin time is not
- * earlier. The agent forgets processes that exited.
+ * Per store process: the window start (window_ns) of the first batch this program saw from
+ * it. A batch is seen whole or not at all and counts the calls begun in its window, whose
+ * begin times are later than its window start, so every call that began after that time had
+ * its begin counted, and none before it did: a call is counted (timed, and taken out of the
+ * in-flight gauge) iff its begin time is later. The agent forgets processes that exited.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -45,23 +45,20 @@ struct {
 	__type(value, __u64);
 } grpc_rate_limited_hits SEC(".maps");
 
-/* The walk over one batch's gRPC records: in-flight changes add up here, per method, and
- * reach the map once per batch (a batch holds at most 64 records: they fit in an s8);
- * `touched` has bit m set once method m changed. */
+/* The walk over one batch's gRPC records: in-flight changes add up here, per method (the
+ * batch's begin counts, less the ends counted), and reach the map once per batch. */
 struct grpc_walk {
 	const struct ms_probe_rec *recs;
+	__u32 copied; /* as in struct ms_batch */
 	__u64 since;
-	__u64 touched;
 	__u32 slot;
-	__s8 delta[MS_METHOD_COUNT];
+	__s32 delta[MS_METHOD_COUNT];
 };
-
-_Static_assert(MS_METHOD_COUNT <= 64, "touched is a 64-bit mask of methods");
 
 static __always_inline void inflight_move(struct grpc_walk *w, __u32 method, int d)
 {
-	w->delta[method] += d;
-	w->touched |= 1ull << method;
+	if (method < MS_METHOD_COUNT)
+		w->delta[method] += d;
 }
 
 static __always_inline __u32 clamp_method(__u32 method)
@@ -75,7 +72,7 @@ static __always_inline void call_end(struct grpc_walk *w, const struct ms_probe_
 	struct ms_hist *h;
 
 	/* began before this program saw the process (or before records were written) */
-	if (!r->val || r->val < w->since)
+	if (!r->val || r->val <= w->since)
 		return;
 	inflight_move(w, method, -1);
 	if (code >= MS_GRPC_CODE_COUNT)
@@ -91,12 +88,9 @@ static long grpc_record(__u32 i, void *ctx)
 	struct grpc_walk *w = ctx;
 	struct ms_probe_rec r;
 
-	if (batch_read(&r, w->recs, i))
+	if (batch_read(&r, w, i))
 		return 1;
 	switch (r.kind) {
-	case MS_REC_GRPC_BEGIN:
-		inflight_move(w, clamp_method(r.a), 1);
-		break;
 	case MS_REC_GRPC_END:
 		call_end(w, &r);
 		break;
@@ -110,7 +104,7 @@ static long grpc_record(__u32 i, void *ctx)
 	return 0;
 }
 
-/* The process's first-seen time; set from its first record (time t) the first time. */
+/* The process's first-seen window start; set from its first batch (window start t). */
 static __always_inline __u64 since_of(__u32 tgid, __u64 t)
 {
 	__u64 *v = bpf_map_lookup_elem(&grpc_since, &tgid);
@@ -146,20 +140,30 @@ SEC("uprobe")
 int BPF_KPROBE(grpc_batch, const struct ms_probe_batch *b)
 {
 	struct grpc_walk w = { .recs = b->rec[MS_BATCH_GRPC] };
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32, n = batch_open(ctx, b, MS_BATCH_GRPC);
-	struct ms_probe_rec first;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, n;
+	__u64 window;
+	__s32 begun = 0;
 
-	/* the process's first-seen time is set once it is a known member, so no call of it is
-	 * half counted */
-	if (!n || current_slot(&w.slot) || batch_read(&first, w.recs, 0))
+	if (bpf_probe_read_user(&window, sizeof(window), &b->window_ns) ||
+	    bpf_probe_read_user(w.delta, sizeof(w.delta), b->grpc_begun)) {
+		probe_hit(ctx);
+		record_fault();
 		return 0;
-	w.since = since_of(tgid, first.t_ns);
-	bpf_loop(n, grpc_record, &w, 0);
-	/* only the methods touched reach the map (a batch touches one or two) */
-	for (__u32 m = 0; m < MS_METHOD_COUNT && w.touched; m++) {
-		if (!(w.touched & (1ull << m)))
-			continue;
-		w.touched &= ~(1ull << m);
+	}
+	n = batch_open(ctx, b, MS_BATCH_GRPC);
+	for (__u32 m = 0; m < MS_METHOD_COUNT; m++)
+		begun |= w.delta[m];
+	/* a batch may carry begins and no record; the process's first-seen window is set once
+	 * it is a known member, so no call of it is half counted */
+	if ((!n && !begun) || current_slot(&w.slot))
+		return 0;
+	w.since = since_of(tgid, window);
+	if (n) {
+		w.copied = scratch_fill(w.recs, n);
+		bpf_loop(n, grpc_record, &w, 0);
+		scratch_put(w.copied);
+	}
+	for (__u32 m = 0; m < MS_METHOD_COUNT; m++) {
 		if (w.delta[m])
 			inflight_apply(tgid, m, w.delta[m]);
 	}

@@ -22,7 +22,7 @@ static long mvcc_record(__u32 i, void *batch)
 	struct ms_batch *w = batch;
 	struct ms_probe_rec r;
 
-	if (batch_read(&r, w->recs, i))
+	if (batch_read(&r, w, i))
 		return 1;
 	/* the process's member, not the record's id: one process is one member */
 	if (r.kind == MS_REC_MVCC_REVISION)

@@ -35,7 +35,7 @@ static long raft_record(__u32 i, void *ctx)
 	struct ms_batch *w = ctx;
 	struct ms_probe_rec r;
 
-	if (batch_read(&r, w->recs, i))
+	if (batch_read(&r, w, i))
 		return 1;
 	if (r.kind == MS_REC_RAFT_COMMIT)
 		committed(w->slot, &r);

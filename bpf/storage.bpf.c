@@ -24,7 +24,7 @@ static long storage_record(__u32 i, void *batch)
 	struct ms_hist *h;
 	__u32 idx, hidx;
 
-	if (batch_read(&r, w->recs, i))
+	if (batch_read(&r, w, i))
 		return 1;
 	/* Out-of-contract values are dropped rather than folded into a real label. */
 	if (r.kind != MS_REC_STORAGE_OP || r.a >= MS_STORAGE_OP_COUNT ||

@@ -45,7 +45,7 @@ static long watch_record(__u32 i, void *ctx)
 	struct ms_batch *w = ctx;
 	struct ms_probe_rec r;
 
-	if (batch_read(&r, w->recs, i))
+	if (batch_read(&r, w, i))
 		return 1;
 	if (r.kind != MS_REC_WATCH_EVENTS)
 		return 0;

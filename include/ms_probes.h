@@ -19,11 +19,14 @@
  * at 1). A begin/end pair is matched by (process, id), never by thread or call stack, so a
  * request that completes later on the event loop is timed from begin to end.
  */
-#define MS_PROBE_ABI_MAJOR 1
+#define MS_PROBE_ABI_MAJOR 2
 /* 1.6: the storage ops commit and fsync, the engines bbolt and wal and the status error (what a
  * Go etcd's sites report); 1.7: ms_probe_raft_status and struct ms_probe_limits (the member
- * subsystem). */
-#define MS_PROBE_ABI_MINOR 7
+ * subsystem). 2.0: the batch probe's buffers hold 256 records, the batch opens with the
+ * window's start time and per-method counts of calls begun (struct ms_probe_batch), a call is
+ * one END record (no BEGIN record), and a batch is handed over about once per millisecond
+ * (not once per loop iteration). */
+#define MS_PROBE_ABI_MINOR 0
 
 #include "ms_methods.h"
 
@@ -135,16 +138,26 @@ enum ms_auth_authz_result {
  * of the grpc, storage, mvcc, raft and auth probes, and the watch events sent, also exist as
  * records: while the batch probe is attached (its semaphore, below, is non-zero) the store
  * appends one record per event to the buffer of its subsystem and hands all buffers to
- * ms_probe_batch once per event-loop iteration (before the loop waits for I/O), or as soon
- * as one buffer is full. One hit then carries every event of the iteration. Without an
- * attached batch probe the store writes no records and takes no timestamps; the direct
- * probes (below) fire for every event either way.
+ * ms_probe_batch from a 1 ms loop timer, armed before the loop waits for I/O in the first
+ * iteration that leaves an event pending (so it also wakes an idle loop), or as soon as one
+ * buffer is full. One hit then carries every event of
+ * about a millisecond, however many loop iterations served them (since 2.0; before, one hit
+ * per iteration). Without an attached batch probe the store writes no records and takes no
+ * timestamps; the direct probes (below) fire for every event either way.
  *
  * Every record is 32 bytes. Times are CLOCK_MONOTONIC nanoseconds taken by the store at the
- * event (the clock of bpf_ktime_get_ns). The records of one buffer are in event order; a
- * record reaches the probe at the latest before the loop next waits for I/O.
+ * event (the clock of bpf_ktime_get_ns; since 2.0 read through the TSC between 1 ms anchors
+ * while the kernel's clocksource is the TSC, within the CLOCK_MONOTONIC reads around it). The records of one buffer are in event order; a
+ * record reaches the probe within about 2 ms of its event (the loop timer's granularity is
+ * 1 ms), and before the store exits.
+ *
+ * gRPC calls (since 2.0): a call's begin is no record but a count (grpc_begun, per method) in
+ * the batch of the window it began in, and its begin time, which is later than that window's
+ * start (window_ns), travels in its END record. So a probe that first sees a batch with
+ * window start W counts (times, and takes out of the in-flight gauge) exactly the calls whose
+ * END record carries a begin time > W: their begins are in the counts it saw.
  */
-#define MS_PROBE_BATCH_MAX 64
+#define MS_PROBE_BATCH_MAX 256
 
 /* The buffers of a batch, one per subsystem. */
 #define MS_BATCH_GRPC 0
@@ -158,9 +171,9 @@ enum ms_auth_authz_result {
 /* The `kind` of a record; the fields each kind uses are listed beside it. */
 enum ms_probe_rec_kind {
 	MS_REC_NONE = 0,
-	/* grpc buffer; val of END is the begin time of the call, 0 if no record was written at
-	 * its begin (the batch probe was not attached then) */
-	MS_REC_GRPC_BEGIN = 1,        /* id req_id, t_ns begin, a method */
+	/* grpc buffer; val of END is the begin time of the call. A call that began while the
+	 * batch probe was not attached has no END record (since 2.0). */
+	MS_REC_GRPC_BEGIN = 1,        /* 1.x only: 2.0 counts begins in grpc_begun instead */
 	MS_REC_GRPC_END = 2,          /* id req_id, t_ns end, val begin, a method, b grpc code */
 	MS_REC_GRPC_PANIC = 3,        /* id req_id, t_ns now, a method */
 	MS_REC_GRPC_RATE_LIMITED = 4, /* id req_id, t_ns now, a method */
@@ -204,9 +217,15 @@ struct ms_probe_rec {
 	MS_PROBE_U16 c;
 };
 
-/* What ms_probe_batch gets: for each buffer (MS_BATCH_*), its record count and records. */
+/* What ms_probe_batch gets: for each buffer (MS_BATCH_*), its record count and records;
+ * since 2.0 also the window the batch covers and the gRPC calls begun in it. */
 struct ms_probe_batch {
 	MS_PROBE_U32 n[MS_BATCH_BUFS];
+	/* CLOCK_MONOTONIC ns of the previous hand-over (0 for the process's first batch): every
+	 * event of this batch came after it */
+	MS_PROBE_U64 window_ns;
+	/* gRPC calls begun in this window, per enum ms_method (out-of-range: MS_METHOD_UNKNOWN) */
+	MS_PROBE_U32 grpc_begun[MS_METHOD_COUNT];
 	struct ms_probe_rec rec[MS_BATCH_BUFS][MS_PROBE_BATCH_MAX];
 };
 
@@ -377,7 +396,7 @@ extern struct ms_probe_limits ms_probe_limits_info;
 
 /*
  * The batch probe (since 1.5): `b` holds 0..MS_PROBE_BATCH_MAX records in each buffer (at
- * least one in all), valid only during the call. Its semaphore is a USDT-style 16-bit counter
+ * least one record in all, or at least one call begun), valid only during the call. Its semaphore is a USDT-style 16-bit counter
  * that the kernel raises while a uprobe is attached with it as its reference counter
  * (libbpf: bpf_uprobe_opts.ref_ctr_offset = the file offset of the symbol); the store writes
  * records only while it is non-zero. Every uprobe on ms_probe_batch must name the semaphore:

@@ -1,35 +1,42 @@
-/* Record buffers of the batch probe, handed over once per event-loop iteration. */
+/* Record buffers of the batch probe and the gRPC begin counts of the batch being filled. */
 #include "probe/trace.h"
 
 #include <stdbool.h>
+#include <string.h>
 
-static struct ms_probe_batch batch;
+struct ms_probe_batch ms_trace_batch;
+int ms_trace_begun_any;
 /* per buffer: 1 + the slot of its gauge record in this batch, 0 if none */
 static uint32_t gauge_slot[MS_BATCH_BUFS];
 
-void ms_trace_flush(void)
+int ms_trace_pending_any(void)
 {
-	bool any = false;
+	bool any = ms_trace_begun_any != 0;
 
 	for (unsigned b = 0; b < MS_BATCH_BUFS; b++)
-		any |= batch.n[b] != 0;
-	if (!any)
+		any |= ms_trace_batch.n[b] != 0;
+	return any;
+}
+
+void ms_trace_flush(void)
+{
+	if (!ms_trace_pending_any())
 		return;
-	ms_probe_batch(&batch);
+	ms_probe_batch(&ms_trace_batch);
 	for (unsigned b = 0; b < MS_BATCH_BUFS; b++)
-		batch.n[b] = gauge_slot[b] = 0;
+		ms_trace_batch.n[b] = gauge_slot[b] = 0;
+	if (ms_trace_begun_any)
+		memset(ms_trace_batch.grpc_begun, 0, sizeof(ms_trace_batch.grpc_begun));
+	ms_trace_begun_any = 0;
+	/* every event from now on is later than this: the next batch's window starts here */
+	ms_trace_batch.window_ns = ms_trace_now();
 }
 
 void ms_trace_add(unsigned buf, uint16_t kind, uint64_t id, uint64_t t_ns, uint64_t val, uint16_t a,
 		  uint16_t b, uint16_t c)
 {
-	if (buf >= MS_BATCH_BUFS)
-		return;
-	if (batch.n[buf] == MS_PROBE_BATCH_MAX)
-		ms_trace_flush();
-	batch.rec[buf][batch.n[buf]++] = (struct ms_probe_rec){ .id = id, .t_ns = t_ns, .val = val,
-								.kind = kind, .a = a, .b = b,
-								.c = c };
+	if (buf < MS_BATCH_BUFS)
+		ms_trace_fill(ms_trace_slot(buf), kind, id, t_ns, val, a, b, c);
 }
 
 void ms_trace_gauge(unsigned buf, uint16_t kind, uint64_t id, uint64_t val)
@@ -38,22 +45,22 @@ void ms_trace_gauge(unsigned buf, uint16_t kind, uint64_t id, uint64_t val)
 
 	if (buf >= MS_BATCH_BUFS)
 		return;
-	r = gauge_slot[buf] ? &batch.rec[buf][gauge_slot[buf] - 1] : NULL;
+	r = gauge_slot[buf] ? &ms_trace_batch.rec[buf][gauge_slot[buf] - 1] : NULL;
 	if (r && r->kind == kind && r->id == id) {
 		r->val = val;
 		return;
 	}
 	ms_trace_add(buf, kind, id, 0, val, 0, 0, 0);
-	gauge_slot[buf] = batch.n[buf];
+	gauge_slot[buf] = ms_trace_batch.n[buf];
 }
 
 uint32_t ms_trace_pending(unsigned buf)
 {
-	return buf < MS_BATCH_BUFS ? batch.n[buf] : 0;
+	return buf < MS_BATCH_BUFS ? ms_trace_batch.n[buf] : 0;
 }
 
 const struct ms_probe_rec *ms_trace_peek(unsigned buf)
 {
-	return buf < MS_BATCH_BUFS ? batch.rec[buf] : NULL;
+	return buf < MS_BATCH_BUFS ? ms_trace_batch.rec[buf] : NULL;
 }
 

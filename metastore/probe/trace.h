@@ -6,6 +6,12 @@
 #include <time.h>
 
 #include "ms_probes.h"
+#include "probe/clock.h"
+
+/* The batch being filled (trace.c): the inline helpers below write into it. */
+extern struct ms_probe_batch ms_trace_batch;
+/* Non-zero while ms_trace_batch holds a begin count but maybe no record. */
+extern int ms_trace_begun_any;
 
 /*
  * Appends a record to buffer `buf` (MS_BATCH_*), first handing every buffer to the batch
@@ -23,6 +29,9 @@ void ms_trace_gauge(unsigned buf, uint16_t kind, uint64_t id, uint64_t val);
 /* Hands the buffers to the batch probe (one call, if any holds a record) and empties them. */
 void ms_trace_flush(void);
 
+/* Whether anything waits for a hand-over. */
+int ms_trace_pending_any(void);
+
 /* Records in buffer `buf` not yet handed to the probe (for tests). */
 uint32_t ms_trace_pending(unsigned buf);
 
@@ -31,13 +40,36 @@ uint32_t ms_trace_pending(unsigned buf);
 const struct ms_probe_rec *ms_trace_peek(unsigned buf);
 
 
-/* CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */
+/*
+ * The next free record of buffer `buf` (MS_BATCH_*, a constant at every call site), first
+ * handing every buffer over when that one is full; the caller fills every field. Inline:
+ * an event costs a few stores, not a call.
+ */
+static inline struct ms_probe_rec *ms_trace_slot(unsigned buf)
+{
+	if (ms_trace_batch.n[buf] == MS_PROBE_BATCH_MAX)
+		ms_trace_flush();
+	return &ms_trace_batch.rec[buf][ms_trace_batch.n[buf]++];
+}
+
+/* Fills record r (one store per field: no temporary copy). */
+static inline void ms_trace_fill(struct ms_probe_rec *r, uint16_t kind, uint64_t id, uint64_t t_ns,
+				 uint64_t val, uint16_t a, uint16_t b, uint16_t c)
+{
+	r->id = id;
+	r->t_ns = t_ns;
+	r->val = val;
+	r->kind = kind;
+	r->a = a;
+	r->b = b;
+	r->c = c;
+}
+
+/* CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns() (read through the TSC while the
+ * kernel keeps time with it: probe/clock.h). */
 static inline uint64_t ms_trace_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ms_clock_now();
 }
 
 /* The semaphore changes under the store's feet (the kernel writes it), hence a load through
@@ -45,8 +77,10 @@ static inline uint64_t ms_trace_now(void)
 #define MS_TRACE_ON() (__builtin_expect(ms_probe_batch_semaphore != 0, 0))
 
 /*
- * gRPC calls: the begin time stays with the call (0 while the batch probe is not attached)
- * and goes into its end record, so the probe times a call without matching records.
+ * gRPC calls: a begin is a count in the batch, not a record; the begin time stays with the
+ * call (0 while the batch probe is not attached) and goes into its one end record, so the
+ * probe times a call without matching records. The begin time is kept above the window's
+ * start, so the probe can tell in which window a call began (ms_probes.h).
  */
 static inline uint64_t ms_trace_grpc_begin(uint64_t req_id, uint32_t method)
 {
@@ -56,16 +90,20 @@ static inline uint64_t ms_trace_grpc_begin(uint64_t req_id, uint32_t method)
 	if (!MS_TRACE_ON())
 		return 0;
 	t0 = ms_trace_now();
-	ms_trace_add(MS_BATCH_GRPC, MS_REC_GRPC_BEGIN, req_id, t0, 0, (uint16_t)method, 0, 0);
+	if (t0 <= ms_trace_batch.window_ns)
+		t0 = ms_trace_batch.window_ns + 1;
+	ms_trace_batch.grpc_begun[method < MS_METHOD_COUNT ? method : MS_METHOD_UNKNOWN]++;
+	ms_trace_begun_any = 1;
 	return t0;
 }
 
+/* A call whose begin was not counted (t0 == 0) gets no record, as its begin was not seen. */
 static inline void ms_trace_grpc_end(uint64_t req_id, uint32_t method, uint32_t code, uint64_t t0)
 {
 	ms_probe_grpc_request_end(req_id, method, code);
-	if (MS_TRACE_ON())
-		ms_trace_add(MS_BATCH_GRPC, MS_REC_GRPC_END, req_id, ms_trace_now(), t0,
-			     (uint16_t)method, (uint16_t)code, 0);
+	if (t0 && MS_TRACE_ON())
+		ms_trace_fill(ms_trace_slot(MS_BATCH_GRPC), MS_REC_GRPC_END, req_id, ms_trace_now(),
+			      t0, (uint16_t)method, (uint16_t)code, 0);
 }
 
 static inline void ms_trace_grpc_panic(uint64_t req_id, uint32_t method)
@@ -99,8 +137,8 @@ static inline void ms_trace_storage_end(uint64_t op_id, uint32_t op, uint32_t ki
 {
 	ms_probe_storage_end(op_id, op, kind, status);
 	if (t0 && MS_TRACE_ON())
-		ms_trace_add(MS_BATCH_STORAGE, MS_REC_STORAGE_OP, op_id, t0, ms_trace_now(),
-			     (uint16_t)op, (uint16_t)kind, (uint16_t)status);
+		ms_trace_fill(ms_trace_slot(MS_BATCH_STORAGE), MS_REC_STORAGE_OP, op_id, t0,
+			      ms_trace_now(), (uint16_t)op, (uint16_t)kind, (uint16_t)status);
 }
 
 static inline void ms_trace_mvcc_revision(uint64_t node, int64_t rev)
@@ -130,8 +168,8 @@ static inline void ms_trace_raft_commit(uint64_t node, uint64_t index, uint64_t 
 {
 	ms_probe_raft_commit(node, index);
 	if (MS_TRACE_ON())
-		ms_trace_add(MS_BATCH_RAFT, MS_REC_RAFT_COMMIT, node, ms_trace_now(), proposed_ns,
-			     0, 0, 0);
+		ms_trace_fill(ms_trace_slot(MS_BATCH_RAFT), MS_REC_RAFT_COMMIT, node, ms_trace_now(),
+			      proposed_ns, 0, 0, 0);
 }
 
 static inline void ms_trace_raft_apply(uint64_t node, uint64_t index)

@@ -1,24 +1,37 @@
-/* The batch probe's per-iteration hand-over on the libuv loop (the records live in trace.c). */
+/* The batch probe's hand-over on the libuv loop, about once per millisecond (records: trace.c). */
 #include "probe/trace_loop.h"
 
 #include <stdbool.h>
 
 #include "probe/trace.h"
 
+/* How long the first event of a batch waits at most for its hand-over, in loop-timer ms. */
+#define MS_TRACE_WINDOW_MS 1
+
 static uv_prepare_t before_poll;
+static uv_timer_t window;
 static bool started;
 
-static void on_prepare(uv_prepare_t *h)
+static void on_window(uv_timer_t *h)
 {
 	(void)h;
 	ms_trace_flush();
 }
 
 /*
- * The prepare phase runs once per loop iteration, right before the loop may block for I/O:
- * records of the iteration's callbacks (and of the previous iteration's I/O) go out in one
- * hit, and none waits while the loop sleeps.
+ * The prepare phase runs once per loop iteration, before the loop may block for I/O. A uprobe
+ * hit costs about as much as a whole in-memory call, so a batch is not handed over here but
+ * by the window timer, armed by the first iteration that leaves something pending: one hit
+ * per millisecond however many iterations and calls it served, and an idle loop still
+ * wakes for it. A full buffer is handed over at once (trace.c).
  */
+static void on_prepare(uv_prepare_t *h)
+{
+	(void)h;
+	if (!uv_is_active((uv_handle_t *)&window) && ms_trace_pending_any())
+		uv_timer_start(&window, on_window, MS_TRACE_WINDOW_MS, 0);
+}
+
 int ms_trace_start(uv_loop_t *loop)
 {
 	int e;
@@ -29,8 +42,14 @@ int ms_trace_start(uv_loop_t *loop)
 	e = uv_prepare_init(loop, &before_poll);
 	if (e)
 		return e;
+	e = uv_timer_init(loop, &window);
+	if (e) {
+		uv_close((uv_handle_t *)&before_poll, NULL);
+		return e;
+	}
 	uv_prepare_start(&before_poll, on_prepare);
 	uv_unref((uv_handle_t *)&before_poll);
+	uv_unref((uv_handle_t *)&window);
 	started = true;
 	return 0;
 }
@@ -41,5 +60,6 @@ void ms_trace_stop(void)
 	if (!started)
 		return;
 	uv_close((uv_handle_t *)&before_poll, NULL);
+	uv_close((uv_handle_t *)&window, NULL);
 	started = false;
 }

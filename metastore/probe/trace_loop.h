@@ -1,13 +1,13 @@
-/* Hands the batch probe's records over once per event-loop iteration (libuv prepare phase). */
+/* Hands the batch probe's records over on the event loop, about once per millisecond. */
 #ifndef MS_TRACE_LOOP_H
 #define MS_TRACE_LOOP_H
 
 #include <uv.h>
 
 /*
- * Flushes the buffers now, then on `loop` once per iteration, before it waits for I/O, so a
- * record reaches its probe before the loop sleeps. The handle does not keep the loop alive.
- * Returns 0 or a negative libuv error.
+ * Flushes the buffers now, then on `loop` about 1 ms after the first event of each batch (a
+ * loop timer, armed before the loop waits for I/O, so it also wakes an idle loop). The
+ * handles do not keep the loop alive. Returns 0 or a negative libuv error.
  */
 int ms_trace_start(uv_loop_t *loop);
 

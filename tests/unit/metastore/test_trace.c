@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -60,9 +61,12 @@ static void log_buf_of(const char *name, const struct ms_probe_rec *recs, uint32
 void ms_probe_batch(const struct ms_probe_batch *b)
 {
 	static const char *const names[MS_BATCH_BUFS] = { "grpc", "storage", "mvcc", "raft" };
+	uint32_t begun = 0;
 
 	nbatches++;
-	assert_true(b->n[0] + b->n[1] + b->n[2] + b->n[3] > 0);
+	for (unsigned m = 0; m < MS_METHOD_COUNT; m++)
+		begun += b->grpc_begun[m];
+	assert_true(b->n[0] + b->n[1] + b->n[2] + b->n[3] + begun > 0);
 	for (unsigned i = 0; i < MS_BATCH_BUFS; i++)
 		log_buf_of(names[i], b->rec[i], b->n[i]);
 	log_add("| ");
@@ -157,7 +161,7 @@ static void run_order_kept(void)
 
 static void run_full(void)
 {
-	/* the 65th storage record hands over the batch (the grpc record too); one stays */
+	/* the 257th storage record hands over the batch (the grpc record too); one stays */
 	add(MS_BATCH_GRPC, MS_REC_GRPC_BEGIN, 9);
 	for (uint64_t i = 1; i <= MS_PROBE_BATCH_MAX + 1; i++)
 		add(MS_BATCH_STORAGE, MS_REC_STORAGE_OP, i);
@@ -188,11 +192,11 @@ static void test_buffers(void **state)
 		{ "order kept", run_order_kept, "",
 		  "grpc[3]: 1/7/70/1/2/3 1/8/80/1/2/3 2/7/70/1/2/3; | " },
 		{ "full buffer", run_full,
-		  "grpc[1]: 1/9/90/1/2/3; storage[64]: 16/1/10/1/2/3 16/2/20/1/2/3 16/3/30/1/2/3 ..; | ",
-		  "storage[1]: 16/65/650/1/2/3; | " },
+		  "grpc[1]: 1/9/90/1/2/3; storage[256]: 16/1/10/1/2/3 16/2/20/1/2/3 16/3/30/1/2/3 ..; | ",
+		  "storage[1]: 16/257/2570/1/2/3; | " },
 		{ "two full buffers", run_two_full,
-		  "mvcc[64]: 32/1/10/1/2/3 32/2/20/1/2/3 32/3/30/1/2/3 ..; | ",
-		  "mvcc[64]: 32/65/650/1/2/3 32/66/660/1/2/3 32/67/670/1/2/3 ..; | " },
+		  "mvcc[256]: 32/1/10/1/2/3 32/2/20/1/2/3 32/3/30/1/2/3 ..; | ",
+		  "mvcc[256]: 32/257/2570/1/2/3 32/258/2580/1/2/3 32/259/2590/1/2/3 ..; | " },
 		{ "no such buffer", run_bad_buffer, "", "" },
 	};
 	char want[1024];
@@ -252,20 +256,45 @@ static void test_semaphores(void **state)
 	/* an operation that began before the semaphore went up gets no record */
 	ms_trace_storage_end(10, MS_STORAGE_OP_PUT, MS_STORAGE_MEMORY, MS_STORAGE_STATUS_OK, 0);
 	assert_int_equal(direct_calls, 7);
-	assert_int_equal(ms_trace_pending(MS_BATCH_GRPC), 2);
+	/* the call's begin is a count, its end the one record */
+	assert_int_equal(ms_trace_pending(MS_BATCH_GRPC), 1);
+	for (uint32_t m = 0; m < MS_METHOD_COUNT; m++)
+		assert_int_equal(ms_trace_batch.grpc_begun[m], m == 2 ? 1 : 0);
 	assert_int_equal(ms_trace_pending(MS_BATCH_STORAGE), 1);
 	assert_int_equal(ms_trace_pending(MS_BATCH_RAFT), 1);
 	assert_null(ms_trace_peek(MS_BATCH_BUFS));
 	g = ms_trace_peek(MS_BATCH_GRPC);
 	st = ms_trace_peek(MS_BATCH_STORAGE);
 	rf = ms_trace_peek(MS_BATCH_RAFT);
-	/* begin record, storage begin and end, end record (carrying the begin), commit */
-	assert_true(p0 >= before && g[0].t_ns >= p0 && g[0].t_ns == g0 && st[0].t_ns >= g0 &&
-		    st[0].val >= st[0].t_ns && g[1].t_ns >= st[0].val && g[1].val == g0 &&
-		    rf[0].t_ns >= g[1].t_ns && rf[0].val == p0 && rf[0].t_ns <= ms_trace_now());
+	/* call begin, storage begin and end, end record (carrying the begin), commit */
+	assert_true(p0 >= before && g0 >= p0 && g0 > ms_trace_batch.window_ns && st[0].t_ns >= g0 &&
+		    st[0].val >= st[0].t_ns && g[0].t_ns >= st[0].val && g[0].val == g0 &&
+		    g[0].kind == MS_REC_GRPC_END && g[0].a == 2 && g[0].b == 8 &&
+		    rf[0].t_ns >= g[0].t_ns && rf[0].val == p0 && rf[0].t_ns <= ms_trace_now());
 	ms_trace_flush();
-	ms_probe_batch_semaphore = 0;
 	assert_int_equal(nbatches, 1);
+	/* the hand-over starts the next window: the begin counts are back at 0, and a call
+	 * begun now has a begin time above the window's start */
+	for (uint32_t m = 0; m < MS_METHOD_COUNT; m++)
+		assert_int_equal(ms_trace_batch.grpc_begun[m], 0);
+	assert_true(ms_trace_batch.window_ns >= rf[0].t_ns);
+	g0 = ms_trace_grpc_begin(6, 9999); /* out of range: counted as unknown */
+	assert_true(g0 > ms_trace_batch.window_ns);
+	assert_int_equal(ms_trace_batch.grpc_begun[MS_METHOD_UNKNOWN], 1);
+	/* a batch with a begin and no record is still handed over */
+	assert_int_equal(ms_trace_pending(MS_BATCH_GRPC), 0);
+	ms_trace_flush();
+	assert_int_equal(nbatches, 2);
+	/* a call whose begin was not counted ends without a record */
+	ms_probe_batch_semaphore = 0;
+	g0 = ms_trace_grpc_begin(7, 2);
+	ms_probe_batch_semaphore = 1;
+	ms_trace_grpc_end(7, 2, 0, g0);
+	assert_int_equal(g0, 0);
+	assert_int_equal(ms_trace_pending(MS_BATCH_GRPC), 0);
+	ms_trace_flush();
+	assert_int_equal(nbatches, 2);
+	ms_probe_batch_semaphore = 0;
 }
 
 /* Gauge records: one per buffer and node between hand-overs, holding the latest value. */
@@ -292,12 +321,61 @@ static void test_gauges(void **state)
 				     "mvcc[1]: 32/7/5/0/0/0; | ");
 }
 
+/* --- the event clock ---------------------------------------------------------------------- */
+
+static uint64_t mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Read through the TSC or not, a timestamp lies between the CLOCK_MONOTONIC reads around it
+ * (within 2 us: the TSC rate's error over at most 1 ms), and the TSC is used exactly when the
+ * kernel keeps time with it, once the rate was measured over 10 ms. */
+static void test_clock(void **state)
+{
+	char cs[32] = "";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	uint64_t start = mono(), prev = 0, n = 0;
+
+	(void)state;
+	if (f) {
+		if (!fgets(cs, sizeof(cs), f))
+			cs[0] = 0;
+		fclose(f);
+	}
+	while (mono() - start < 30000000) {
+		uint64_t a = mono(), t = ms_trace_now(), b = mono();
+
+		if (t + 2000 < a || t > b + 2000)
+			fail_msg("timestamp %llu outside [%llu, %llu] by more than 2 us",
+				 (unsigned long long)t, (unsigned long long)a, (unsigned long long)b);
+		/* two reads 1 ms apart are in order whatever the anchors */
+		if (t > prev + 1000000) {
+			assert_true(t > prev);
+			prev = t;
+		}
+		n++;
+	}
+	assert_true(n > 1000);
+	assert_int_equal(ms_clock_uses_tsc(), strcmp(cs, "tsc\n") == 0);
+}
+
 /* --- flushes on the event loop ------------------------------------------------------------ */
 
 static void on_timer(uv_timer_t *t)
 {
 	(void)t;
 	add(MS_BATCH_RAFT, MS_REC_RAFT_APPLY, 11);
+}
+
+static void on_keep(uv_timer_t *t)
+{
+	(void)t;
+	/* the window flushed well before this */
+	assert_int_equal(ms_trace_pending(MS_BATCH_RAFT), 0);
 }
 
 static void test_loop_flush(void **state)
@@ -312,11 +390,17 @@ static void test_loop_flush(void **state)
 	assert_int_equal(ms_trace_start(&loop), UV_EBUSY);
 	/* the flush handles alone do not keep the loop running */
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	/* a record made in a callback reaches its probe in the same loop iteration */
+	/* a record made in a callback waits for the window (about 1 ms), not for a busy loop's
+	 * next iteration, and reaches its probe even when the loop has nothing else to do */
 	uv_timer_init(&loop, &timer);
 	uv_timer_start(&timer, on_timer, 0, 0);
-	uv_run(&loop, UV_RUN_ONCE);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(ms_trace_pending(MS_BATCH_RAFT), 1);
+	assert_string_equal(log_buf, "");
+	uv_timer_start(&timer, on_keep, 20, 0); /* keeps the loop running 20 ms */
+	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(ms_trace_pending(MS_BATCH_RAFT), 0);
+	assert_int_equal(nbatches, 1);
 	assert_string_equal(log_buf, "raft[1]: 50/11/110/1/2/3; | ");
 	uv_close((uv_handle_t *)&timer, NULL);
 	/* stop flushes what is left and closes the handles */
@@ -334,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_semaphores),
 		cmocka_unit_test(test_gauges),
 		cmocka_unit_test(test_loop_flush),
+		cmocka_unit_test(test_clock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,228 @@
+/* Statistics and counters for the overhead benchmarks: ratio intervals, schedstat, PMU. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stats.h"
+
+#define MAX_ROUNDS 4096
+#define MAX_THREADS 256
+
+static void usage(void)
+{
+	fputs("usage: bench_stats ratio [--seed N] [--resamples N] [--level P] [--target T (--at-most|--at-least)]\n"
+	      "         reads one round per line, \"A B\", and prints the median of A/B and its\n"
+	      "         bootstrap interval: n= median= lo= hi= level= resamples= seed= [verdict=]\n"
+	      "       bench_stats schedstat PID   run time of all PID's threads in ns (schedstat)\n"
+	      "       bench_stats pmu             whether perf_event_open counts instructions here\n"
+	      "       bench_stats instructions PID -- CMD...\n"
+	      "         runs CMD while counting the user+kernel instructions of PID's threads;\n"
+	      "         prints CMD's output, then instructions=N\n",
+	      stderr);
+}
+
+static int cmd_ratio(int argc, char **argv)
+{
+	static double a[MAX_ROUNDS], b[MAX_ROUNDS];
+	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	unsigned resamples = 10000;
+	double level = 0.95, target = 0;
+	int at_most = -1, rc;
+	size_t n = 0;
+	struct stats_ratio r;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--resamples") && i + 1 < argc)
+			resamples = (unsigned)strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--level") && i + 1 < argc)
+			level = strtod(argv[++i], NULL);
+		else if (!strcmp(argv[i], "--target") && i + 1 < argc)
+			target = strtod(argv[++i], NULL);
+		else if (!strcmp(argv[i], "--at-most"))
+			at_most = 1;
+		else if (!strcmp(argv[i], "--at-least"))
+			at_most = 0;
+		else {
+			usage();
+			return 2;
+		}
+	}
+	while (n < MAX_ROUNDS && scanf("%lf %lf", &a[n], &b[n]) == 2)
+		n++;
+	rc = stats_ratio_ci(a, b, n, resamples, level, seed, &r);
+	if (rc) {
+		fprintf(stderr, "bench_stats: %zu rounds read: %s\n", n, strerror(-rc));
+		return 1;
+	}
+	printf("n=%zu median=%.4f lo=%.4f hi=%.4f level=%.2f resamples=%u seed=%" PRIu64, r.n,
+	       r.median, r.lo, r.hi, r.level, r.resamples, r.seed);
+	if (at_most >= 0) {
+		const char *v = stats_verdict_name(stats_verdict_of(r.lo, r.hi, target, at_most));
+
+		printf(" verdict=");
+		for (; *v; v++)
+			putchar(*v == ' ' ? '_' : *v);
+	}
+	putchar('\n');
+	return 0;
+}
+
+/* Calls fn(tid, ctx) for each thread of process `pid`; stops at the first non-zero return.
+ * Returns 0, that return, or 1 when the process cannot be read. */
+static int each_task(const char *pid, int (*fn)(const char *tid, void *ctx), void *ctx)
+{
+	char path[512];
+	struct dirent *e;
+	int rc = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%s/task", pid);
+	d = opendir(path);
+	if (!d) {
+		fprintf(stderr, "bench_stats: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while (!rc && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			rc = fn(e->d_name, ctx);
+	closedir(d);
+	return rc;
+}
+
+struct run_sum {
+	const char *pid;
+	unsigned long long ns;
+};
+
+static int add_run_ns(const char *tid, void *ctx)
+{
+	struct run_sum *s = ctx;
+	unsigned long long ns;
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/task/%s/schedstat", s->pid, tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0; /* the thread exited meanwhile */
+	if (fscanf(f, "%llu", &ns) == 1)
+		s->ns += ns;
+	fclose(f);
+	return 0;
+}
+
+static int cmd_schedstat(const char *pid)
+{
+	struct run_sum s = { .pid = pid };
+	int rc = each_task(pid, add_run_ns, &s);
+
+	if (!rc)
+		printf("%llu\n", s.ns);
+	return rc;
+}
+
+/* A hardware instruction counter on thread `tid` (0: this thread), or -1. */
+static int open_instructions(pid_t tid)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_HARDWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_HW_INSTRUCTIONS,
+		.disabled = 1,
+		.inherit = 1,
+	};
+
+	return (int)syscall(SYS_perf_event_open, &attr, tid, -1, -1, 0);
+}
+
+static int cmd_pmu(void)
+{
+	int fd = open_instructions(0);
+
+	if (fd < 0) {
+		printf("pmu=no reason=\"perf_event_open(PERF_COUNT_HW_INSTRUCTIONS): %s\"\n",
+		       strerror(errno));
+		return 0;
+	}
+	close(fd);
+	printf("pmu=yes\n");
+	return 0;
+}
+
+struct counters {
+	int fds[MAX_THREADS];
+	int n;
+};
+
+static int open_task_counter(const char *tid, void *ctx)
+{
+	struct counters *c = ctx;
+
+	if (c->n == MAX_THREADS)
+		return 0;
+	c->fds[c->n] = open_instructions((pid_t)atoi(tid));
+	if (c->fds[c->n] < 0) {
+		fprintf(stderr, "bench_stats: perf_event_open(instructions, %s): %s\n", tid,
+			strerror(errno));
+		return 1;
+	}
+	c->n++;
+	return 0;
+}
+
+static int cmd_instructions(const char *pid, char **cmd)
+{
+	struct counters c = { .n = 0 };
+	unsigned long long total = 0, v;
+	int rc = 1, st;
+	pid_t child;
+
+	if (each_task(pid, open_task_counter, &c))
+		goto cleanup;
+	for (int i = 0; i < c.n; i++)
+		ioctl(c.fds[i], PERF_EVENT_IOC_ENABLE, 0);
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		execvp(cmd[0], cmd);
+		_exit(127);
+	}
+	if (child < 0 || waitpid(child, &st, 0) < 0)
+		goto cleanup;
+	for (int i = 0; i < c.n; i++) {
+		ioctl(c.fds[i], PERF_EVENT_IOC_DISABLE, 0);
+		if (read(c.fds[i], &v, sizeof(v)) == (ssize_t)sizeof(v))
+			total += v;
+	}
+	printf("instructions=%llu\n", total);
+	rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+cleanup:
+	for (int i = 0; i < c.n; i++)
+		close(c.fds[i]);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "ratio"))
+		return cmd_ratio(argc - 1, argv + 1);
+	if (argc == 3 && !strcmp(argv[1], "schedstat"))
+		return cmd_schedstat(argv[2]);
+	if (argc == 2 && !strcmp(argv[1], "pmu"))
+		return cmd_pmu();
+	if (argc >= 5 && !strcmp(argv[1], "instructions") && !strcmp(argv[3], "--"))
+		return cmd_instructions(argv[2], argv + 4);
+	usage();
+	return 2;
+}

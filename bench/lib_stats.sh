@@ -1,0 +1,69 @@
+# Shared by the overhead scripts: CPU per call from schedstat, the PMU check, ratio intervals.
+# Sourced after lib.sh; needs BENCH_STATS (the path of build/bench/bench_stats).
+
+# stats_run_ns PID: run time of all PID's live threads, ns (/proc/PID/task/*/schedstat).
+stats_run_ns() {
+	"$BENCH_STATS" schedstat "$1"
+}
+
+# stats_pmu: prints "yes", or "no: REASON" when perf_event_open cannot count instructions.
+stats_pmu() {
+	local line
+	line=$("$BENCH_STATS" pmu)
+	case $line in
+	pmu=yes) echo yes ;;
+	*) echo "no: $(sed 's/^pmu=no reason="\(.*\)"$/\1/' <<<"$line")" ;;
+	esac
+}
+
+# stats_ratio SEED TARGET at-most|at-least: reads "A B" lines (one per round) on stdin and
+# prints bench_stats' "n= median= lo= hi= ... verdict=" line for the median of A/B.
+stats_ratio() {
+	"$BENCH_STATS" ratio --seed "$1" --resamples "${STATS_RESAMPLES:-10000}" --target "$2" "--$3"
+}
+
+# stats_pairs "A1 A2 ..." "B1 B2 ...": prints "Ai Bi" lines.
+stats_pairs() {
+	local -a a b
+	local i
+	read -r -a a <<<"$1"
+	read -r -a b <<<"$2"
+	for i in "${!a[@]}"; do
+		echo "${a[$i]} ${b[$i]}"
+	done
+}
+
+# stats_headline LINE: "median [lo, hi]" of a bench_stats line, 3 decimals.
+stats_headline() {
+	printf '%.3f [%.3f, %.3f]' "$(bench_field "$1" median)" "$(bench_field "$1" lo)" \
+		"$(bench_field "$1" hi)"
+}
+
+# stats_verdict LINE: "met", "not met" or "not resolved" from a bench_stats line.
+stats_verdict() {
+	bench_field "$1" verdict | tr _ ' '
+}
+
+# stats_med "V1 V2 ...": the median of a space-separated list.
+stats_med() {
+	local -a v
+	read -r -a v <<<"$1"
+	bench_median "${v[@]}"
+}
+
+# stats_pins: with PIN=1 (the default) and >= 2 CPUs, sets server_pin to run the server on
+# the last CPU and lg_pin to run the load generator on the others (taskset prefixes; empty
+# arrays otherwise). Fewer migrations: how many calls one loop iteration serves, and so
+# the syscalls per call, moves less between runs.
+stats_pins() {
+	local ncpu
+	ncpu=$(nproc)
+	server_pin=()
+	lg_pin=()
+	pin_note=
+	if [ "${PIN:-1}" = 1 ] && [ "$ncpu" -ge 2 ]; then
+		server_pin=(taskset -c "$((ncpu - 1))")
+		lg_pin=(taskset -c "0-$((ncpu - 2))")
+		pin_note="the server pinned to CPU $((ncpu - 1)), the load generator to CPU 0-$((ncpu - 2))"
+	fi
+}
