@@ -324,7 +324,8 @@ FUZZ_LIBS_fuzz_buckets_args := -lyaml -lm
 # gRPC call and server functions)
 FUZZ_SRCS_fuzz_grpc_request := metastore/rpc/grpc.c metastore/rpc/pb_scan.c \
 	$(wildcard metastore/store/*.c metastore/apply/*.c) metastore/probe/probes.c \
-	metastore/probe/trace.c metastore/api/kv_service.c metastore/api/kv_txn.c \
+	metastore/probe/trace.c metastore/probe/clock.c \
+	metastore/api/kv_service.c metastore/api/kv_txn.c \
 	metastore/api/reply.c metastore/api/propose.c metastore/api/quota.c \
 	metastore/raft/raftnode.c metastore/raft/raft_route.c metastore/raft/wait.c \
 	metastore/raft/transport.c metastore/raft/peer_conn.c metastore/raft/peer_hs.c \
