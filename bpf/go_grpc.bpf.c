@@ -8,40 +8,7 @@ const volatile __u32 off_status_proto = 0;   /* internal/status.Status.s (*spb.S
 const volatile __u32 off_proto_code = 0;     /* spb.Status.Code (int32) */
 
 /* The maps grpc.bpf.c has, same names and layouts: the collector reads either object. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_MAX_PROCS);
-	__type(key, __u32);
-	__type(value, __u64);
-} grpc_since SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_INFLIGHT_MAX);
-	__type(key, struct ms_proc_method);
-	__type(value, __s64);
-} grpc_inflight SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS * MS_GRPC_SERIES);
-	__type(key, __u32);
-	__type(value, struct ms_hist);
-} grpc_hist SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS * MS_METHOD_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} grpc_panics SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS * MS_METHOD_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} grpc_rate_limited_hits SEC(".maps");
+#include "grpc_maps.bpf.h"
 
 /* Method name -> method id (ms_methods.h), filled by the agent. */
 struct {

@@ -5,19 +5,7 @@
 const volatile __u32 off_hmap_count = 0; /* runtime.hmap.count */
 const volatile __u32 off_revoke_id = 0;  /* etcdserverpb.LeaseRevokeRequest.ID */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_MAX_PROCS);
-	__type(key, __u32);
-	__type(value, __u32);
-} lease_active SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS * MS_LEASE_SERIES);
-	__type(key, __u32);
-	__type(value, __u64);
-} lease_ops SEC(".maps");
+#include "lease_maps.bpf.h"
 
 struct go_lease_key {
 	__u32 tgid;

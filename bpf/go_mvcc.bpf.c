@@ -7,20 +7,7 @@ const volatile __u32 off_txn_store = 0;   /* storeTxnRead.s (*store) */
 const volatile __u32 off_txn_changes = 0; /* storeTxnWrite.changes ([]mvccpb.KeyValue) */
 const volatile __u32 off_current_rev = 0; /* store.currentRev (int64) */
 
-/* slot -> the revision its process left last */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} mvcc_revision SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} mvcc_compactions SEC(".maps");
+#include "mvcc_maps.bpf.h"
 
 /*
  * mvcc.(*storeTxnWrite).End(tw): RAX = tw. End adds one to the store's revision when the

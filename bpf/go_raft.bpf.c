@@ -2,21 +2,9 @@
 /* raft subsystem for Go etcd: applied index per member, in raft.bpf.c's maps. */
 #include "go_common.bpf.h"
 
-/* slot -> last applied index. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} raft_applied SEC(".maps");
-
-/* Kept for the collector: a Go etcd's propose-to-commit time is not measured. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS);
-	__type(key, __u32);
-	__type(value, struct ms_hist);
-} raft_commit_hist SEC(".maps");
+/* raft_commit_hist stays empty for the collector: a Go etcd's propose-to-commit time is not
+ * measured. */
+#include "raft_maps.bpf.h"
 
 /* wait.(*timeList).Trigger(tl, deadline): applyAll's applyWait.Trigger(ep.appliedi) after
  * the batch was applied, its only caller; RBX = the applied index (what etcd sets

@@ -2,19 +2,7 @@
 /* storage subsystem for Go etcd: WAL fsyncs and bbolt backend commits, in storage.bpf.c's maps. */
 #include "go_common.bpf.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS * MS_STORAGE_SERIES);
-	__type(key, __u32);
-	__type(value, struct ms_hist);
-} storage_hist SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS * MS_STORAGE_TOTAL_SERIES);
-	__type(key, __u32);
-	__type(value, __u64);
-} storage_total SEC(".maps");
+#include "storage_maps.bpf.h"
 
 /* Goroutine -> time of the call instruction, until the instruction after it. */
 struct {

@@ -10,19 +10,7 @@ const volatile __u32 off_watcher_ch = 0;  /* mvcc.watcher.ch (chan, nil once can
  * thousand; sendFragments splits bigger ones). */
 #define GO_WATCH_EVENTS_MAX 65536
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_MAX_PROCS);
-	__type(key, __u32);
-	__type(value, __u32);
-} watch_active SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS * 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} watch_events SEC(".maps");
+#include "watch_maps.bpf.h"
 
 /* tgid -> watchers created minus canceled since the agent attached. */
 struct {

@@ -2,22 +2,7 @@
 /* lease subsystem: active leases per store process, lease operations by result. */
 #include "common.bpf.h"
 
-/* tgid -> leases held after that process's latest grant/revoke/expiry. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_MAX_PROCS);
-	__type(key, __u32);
-	__type(value, __u32);
-} lease_active SEC(".maps");
-
-/* Operations, indexed by slot * MS_LEASE_SERIES + op * MS_LEASE_STATUS_COUNT + status. */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS * MS_LEASE_SERIES);
-	__type(key, __u32);
-	__type(value, __u64);
-} lease_ops SEC(".maps");
+#include "lease_maps.bpf.h"
 
 SEC("uprobe")
 int BPF_KPROBE(lease_op, __u32 op, __s64 lease_id, __u32 status)

@@ -2,20 +2,7 @@
 /* mvcc subsystem: current revision and compactions per member (node slot). */
 #include "common.bpf.h"
 
-/* slot -> the revision its process reported last */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} mvcc_revision SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} mvcc_compactions SEC(".maps");
+#include "mvcc_maps.bpf.h"
 
 static long mvcc_record(__u32 i, void *batch)
 {

@@ -2,21 +2,7 @@
 /* raft subsystem: applied index and propose-to-commit latency per member (node slot). */
 #include "common.bpf.h"
 
-/* slot -> last applied index. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} raft_applied SEC(".maps");
-
-/* slot -> propose-to-commit latency of the entries that member proposed. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS);
-	__type(key, __u32);
-	__type(value, struct ms_hist);
-} raft_commit_hist SEC(".maps");
+#include "raft_maps.bpf.h"
 
 /* A commit record of an entry proposed on this node carries its propose time. */
 static __always_inline void committed(__u32 slot, const struct ms_probe_rec *r)

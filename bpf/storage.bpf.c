@@ -2,19 +2,7 @@
 /* storage subsystem: key-value engine operation latency and totals by status. */
 #include "common.bpf.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS * MS_STORAGE_SERIES);
-	__type(key, __u32);
-	__type(value, struct ms_hist);
-} storage_hist SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS * MS_STORAGE_TOTAL_SERIES);
-	__type(key, __u32);
-	__type(value, __u64);
-} storage_total SEC(".maps");
+#include "storage_maps.bpf.h"
 
 /* One record is one whole operation: begin time, end time, op, engine, status. */
 static long storage_record(__u32 i, void *batch)

@@ -2,21 +2,7 @@
 /* watch subsystem: open watchers per store process, events sent by type. */
 #include "common.bpf.h"
 
-/* tgid -> watchers open after that process's latest create/cancel. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_MAX_PROCS);
-	__type(key, __u32);
-	__type(value, __u32);
-} watch_active SEC(".maps");
-
-/* Events sent, by slot * 2 + type: 0 PUT, 1 DELETE. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MS_NODE_SLOTS * 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} watch_events SEC(".maps");
+#include "watch_maps.bpf.h"
 
 static __always_inline int watch_set_active(void *ctx, __u32 active)
 {
