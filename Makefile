@@ -253,6 +253,7 @@ asan:
 BENCH_DIR := $(BUILD)/bench
 BENCH_BINS := $(BENCH_DIR)/probe_cost $(BENCH_DIR)/render_cost $(BENCH_DIR)/loadgen
 LOADGEN_SRCS := bench/loadgen.c bench/lg_opts.c bench/lg_stats.c bench/lg_verify.c bench/lg_watch.c \
+	bench/lg_phases.c bench/schedstat.c \
 	bench/h2client.c
 
 $(BENCH_DIR)/%.bpf.o: bench/%.bpf.c | $(BUILD)/.deps-ok
@@ -283,12 +284,17 @@ $(BENCH_DIR)/loadgen: $(LOADGEN_SRCS) $(wildcard bench/*.h) $(PROTO_O) | $(PROTO
 		-lnghttp2 -lprotobuf-c -lpthread -lm
 
 # The overhead scripts' statistics (bootstrap intervals), schedstat and PMU counters.
-$(BENCH_DIR)/bench_stats: bench/bench_stats.c bench/stats.c bench/stats.h
+$(BENCH_DIR)/bench_stats: bench/bench_stats.c bench/stats.c bench/stats.h bench/schedstat.c bench/schedstat.h
 	$(call msg,BENCH-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(COMMON_CFLAGS) -Ibench -o $@ bench/bench_stats.c bench/stats.c -lm
+	$(Q)$(CC) $(COMMON_CFLAGS) -Ibench -o $@ bench/bench_stats.c bench/stats.c bench/schedstat.c -lm
 
-UNIT_BENCH := $(BUILD)/tests/bench/test_stats
+UNIT_BENCH := $(BUILD)/tests/bench/test_stats $(BUILD)/tests/bench/test_lg_phases
+$(BUILD)/tests/bench/test_lg_phases: tests/unit/bench/test_lg_phases.c bench/lg_phases.c \
+		bench/lg_phases.h bench/schedstat.c bench/schedstat.h
+	$(call msg,TEST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(COMMON_CFLAGS) -Ibench -o $@ $< bench/lg_phases.c bench/schedstat.c -lcmocka -lpthread
 $(BUILD)/tests/bench/test_stats: tests/unit/bench/test_stats.c bench/stats.c bench/stats.h
 	$(call msg,TEST-CC,$<)
 	$(Q)mkdir -p $(@D)

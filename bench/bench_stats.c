@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "schedstat.h"
 #include "stats.h"
 
 #define MAX_ROUNDS 4096
@@ -100,36 +101,17 @@ static int each_task(const char *pid, int (*fn)(const char *tid, void *ctx), voi
 	return rc;
 }
 
-struct run_sum {
-	const char *pid;
-	unsigned long long ns;
-};
-
-static int add_run_ns(const char *tid, void *ctx)
-{
-	struct run_sum *s = ctx;
-	unsigned long long ns;
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%s/task/%s/schedstat", s->pid, tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0; /* the thread exited meanwhile */
-	if (fscanf(f, "%llu", &ns) == 1)
-		s->ns += ns;
-	fclose(f);
-	return 0;
-}
-
 static int cmd_schedstat(const char *pid)
 {
-	struct run_sum s = { .pid = pid };
-	int rc = each_task(pid, add_run_ns, &s);
+	uint64_t ns;
+	int rc = bench_schedstat_ns((pid_t)atoi(pid), &ns);
 
-	if (!rc)
-		printf("%llu\n", s.ns);
-	return rc;
+	if (rc) {
+		fprintf(stderr, "bench_stats: /proc/%s/task: %s\n", pid, strerror(-rc));
+		return 1;
+	}
+	printf("%" PRIu64 "\n", ns);
+	return 0;
 }
 
 /* A hardware instruction counter on thread `tid` (0: this thread), or -1. */

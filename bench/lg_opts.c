@@ -47,6 +47,12 @@ static const char usage[] =
 	"                       lease with a TTL > 0 (else: non-OK); watch-latency always\n"
 	"                       checks that each watcher gets every put's event once, in\n"
 	"                       order, with its key and value\n"
+	"  --phase-pid PID      with --phase-sem: while measuring, switch the batch probe of\n"
+	"                       the store PID (an agent attached) off and on in phases of\n"
+	"                       --phase-ms, writing the semaphore as detaching would; print\n"
+	"                       each phase's calls and the store's CPU time (schedstat)\n"
+	"  --phase-sem ADDR     the address of ms_probe_batch_semaphore in PID (hex)\n"
+	"  --phase-ms MS        phase length (default 20)\n"
 	"  --help               this text\n";
 
 static const char *const workload_names[] = {
@@ -173,6 +179,17 @@ static int parse_one(struct lg_opts *o, int c, const char *arg)
 	case 'V':
 		o->verify = true;
 		return 0;
+	case 'P':
+		return parse_uint(arg, 1, 1u << 30, (unsigned *)&o->phase_pid);
+	case 'A': {
+		char *end;
+
+		errno = 0;
+		o->phase_sem = strtoull(arg, &end, 16);
+		return errno || end == arg || *end || !o->phase_sem ? -EINVAL : 0;
+	}
+	case 'M':
+		return parse_uint(arg, 1, 10000, &o->phase_ms);
 	default:
 		return -EINVAL;
 	}
@@ -197,6 +214,9 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 		{ "txn-ops", required_argument, NULL, 't' },
 		{ "watchers", required_argument, NULL, 'a' },
 		{ "put-rate", required_argument, NULL, 'r' },
+		{ "phase-pid", required_argument, NULL, 'P' },
+		{ "phase-sem", required_argument, NULL, 'A' },
+		{ "phase-ms", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -216,6 +236,7 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 	o->txn_ops = 1;
 	o->watchers = 1;
 	strcpy(o->prefix, "bench/");
+	o->phase_ms = 20;
 	opterr = 0;
 	while ((idx = -1, c = getopt_long(argc, argv, "", longs, &idx)) != -1) {
 		if (c == 'h') {
@@ -231,6 +252,12 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "loadgen: unexpected argument: %s\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->phase_pid != !o->phase_sem ||
+	    (o->phase_pid && (o->duration_s <= 0 || o->workload == LG_WATCH_LATENCY))) {
+		fprintf(stderr, "loadgen: --phase-pid and --phase-sem go together, with --duration "
+				"and a workload other than watch-latency\n");
 		return -EINVAL;
 	}
 	return 0;

@@ -10,6 +10,7 @@
 
 #include "h2client.h"
 #include "lg_opts.h"
+#include "lg_phases.h"
 #include "lg_stats.h"
 #include "lg_verify.h"
 #include "lg_watch.h"
@@ -33,6 +34,7 @@ struct lg_run {
 	uint64_t t_measure, t_end; /* monotonic ns; t_end 0 in requests mode */
 	atomic_uint_fast64_t remaining; /* requests mode: measured calls left to start */
 	atomic_uint_fast64_t next_key;  /* preload: next key to put */
+	atomic_uint_fast64_t finished;  /* calls finished by every worker (lg_phases reads it) */
 	uint8_t *value;
 };
 
@@ -108,6 +110,7 @@ static void on_done(void *conn_user, void *call_user, int grpc_status, const uin
 
 	w->free_slots[w->n_free++] = (unsigned)(c - w->calls);
 	w->finished++;
+	atomic_fetch_add_explicit(&r->finished, 1, memory_order_relaxed);
 	if (!ok)
 		w->errors++;
 	if (!measured)
@@ -397,7 +400,7 @@ static void report(const struct lg_opts *o, const struct lg_result *res)
 }
 
 /* The unary and keep-alive workloads: conns threads, each streams calls in flight. */
-static int run_calls(const struct lg_opts *o, struct lg_result *res)
+static int run_calls(const struct lg_opts *o, struct lg_result *res, struct lg_phases *phases)
 {
 	struct lg_run run = { .o = o };
 	struct lg_worker *ws = calloc(o->conns, sizeof(*ws));
@@ -441,7 +444,21 @@ static int run_calls(const struct lg_opts *o, struct lg_result *res)
 	run.t_measure = lg_now_ns() + (uint64_t)(o->warmup_s * 1e9);
 	run.t_end = o->duration_s > 0 ? run.t_measure + (uint64_t)(o->duration_s * 1e9) : 0;
 	atomic_store(&run.remaining, o->requests);
+	if (phases) {
+		err = lg_phases_start(phases, &run.finished, run.t_measure);
+		if (err)
+			goto cleanup;
+	}
 	err = run_phase(&run, ws, o->conns, PHASE_LOAD);
+	if (phases) {
+		int perr = lg_phases_join(phases);
+
+		if (perr && !err) {
+			fprintf(stderr, "loadgen: phases of process %d: %s\n", o->phase_pid,
+				strerror(-perr));
+			err = perr;
+		}
+	}
 	if (!err)
 		err = collect(o, ws, &run, res);
 cleanup:
@@ -461,20 +478,34 @@ int main(int argc, char **argv)
 {
 	struct lg_opts o;
 	struct lg_result res = { 0 };
+	struct lg_phases *phases = NULL;
 	int rv = lg_opts_parse(&o, argc, argv), err;
 
 	if (rv)
 		return rv > 0 ? 0 : 2;
+	if (o.phase_pid) {
+		err = lg_phases_new(&phases, o.phase_pid, o.phase_sem, o.phase_ms, o.duration_s);
+		if (err) {
+			fprintf(stderr, "loadgen: the batch probe semaphore of process %d at %#" PRIx64
+					": %s\n", o.phase_pid, o.phase_sem,
+				err == -ENOENT ? "0, no agent attached" : strerror(-err));
+			return 2;
+		}
+	}
 	if (o.txn_ops > MAX_TXN_OPS || (o.workload == LG_TXN_PUT && o.txn_ops > o.keys)) {
 		fprintf(stderr, "loadgen: --txn-ops must be at most %d and at most --keys\n",
 			MAX_TXN_OPS);
 		return 2;
 	}
-	err = o.workload == LG_WATCH_LATENCY ? lg_watch_run(&o, &res) : run_calls(&o, &res);
-	if (!err)
+	err = o.workload == LG_WATCH_LATENCY ? lg_watch_run(&o, &res) : run_calls(&o, &res, phases);
+	if (!err) {
 		report(&o, &res);
+		if (phases)
+			lg_phases_print(phases, stdout);
+	}
 	else
 		fprintf(stderr, "loadgen: %s\n", strerror(-err));
+	lg_phases_free(phases);
 	lg_lat_free(&res.lat);
 	lg_lat_free(&res.put_lat);
 	return err ? 1 : res.errors ? 3 : 0;

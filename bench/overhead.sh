@@ -1,9 +1,12 @@
 #!/bin/bash
 # The store's CPU per call and throughput with the agent detached and with `--probes all`.
 # usage: bench/overhead.sh METASTORE AGENT LOADGEN   (root; prints a Markdown section)
-# env: WORKLOADS ("read write"), ROUNDS (40) per workload (READ_ROUNDS, WRITE_ROUNDS), each
-#      round one detached and one attached run of DURATION seconds (1; writes WRITE_DURATION,
-#      1), WARMUP (0.3), CONNS (2), STREAMS (16), KEYS (10000), VALUE_SIZE (256);
+# env: WORKLOADS ("read write"); the phase runs: PHASE_RUNS (4) runs of PHASE_DURATION
+#      seconds (15) per workload, in phases of PHASE_MS (50); the restart rounds: ROUNDS (10)
+#      per workload (READ_ROUNDS, WRITE_ROUNDS), each round one detached and one attached run
+#      of DURATION seconds (1; writes WRITE_DURATION, 1); WARMUP (0.3), CONNS (2),
+#      STREAMS (16), KEYS (10000), VALUE_SIZE (256); DATA_ROOT (/dev/shm when writable: the
+#      store's data dir, so disk latency spikes stay out of the CPU figures);
 #      MODES ("detached all"; add grpc for a `--probes grpc` run per round);
 #      PIN (1: the store on the last CPU, the load generator on the others, when >= 2 CPUs);
 #      SEED (bootstrap seed; default from the clock, printed); BENCH_STATS (bench_stats next
@@ -19,8 +22,11 @@ agent_bin=$(realpath "$2")
 loadgen=$(realpath "$3")
 BENCH_STATS=${BENCH_STATS:-$(dirname "$loadgen")/bench_stats}
 [ -x "$BENCH_STATS" ] || { echo "bench: $BENCH_STATS not built (make bench)" >&2; exit 1; }
-read_rounds=${READ_ROUNDS:-${ROUNDS:-40}}
-write_rounds=${WRITE_ROUNDS:-${ROUNDS:-40}}
+read_rounds=${READ_ROUNDS:-${ROUNDS:-10}}
+write_rounds=${WRITE_ROUNDS:-${ROUNDS:-10}}
+phase_runs=${PHASE_RUNS:-4}
+phase_duration=${PHASE_DURATION:-15}
+phase_ms=${PHASE_MS:-50}
 load_settings
 duration=${DURATION:-1}
 warmup=${WARMUP:-0.3}
@@ -30,15 +36,23 @@ seed=${SEED:-$(date +%s%N | cut -c 8-16)}
 pmu=$(stats_pmu)
 
 tmp=$(mktemp -d /tmp/ms-bench-overhead.XXXXXX)
+data_root=${DATA_ROOT:-}
+if [ -z "$data_root" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	data_root=/dev/shm
+fi
+data=$(mktemp -d "${data_root:-$tmp}/ms-bench-overhead-data.XXXXXX")
 cleanup() {
 	bench_cleanup
-	rm -rf "$tmp"
+	rm -rf "$tmp" "$data"
 }
 trap cleanup EXIT
 
 # A private copy: the agent's --binary then probes only the store this script started.
 cp "$store_bin" "$tmp/metastore"
 store=$tmp/metastore
+# The batch probe's semaphore (the store is linked non-PIE: the same address in the process).
+sem=$(nm "$store" | awk '$3 == "ms_probe_batch_semaphore" { print $1 }')
+[ -n "$sem" ] || { echo "bench: no ms_probe_batch_semaphore in $store_bin" >&2; exit 1; }
 
 stats_pins
 
@@ -95,11 +109,11 @@ run_workload() {
 	local name=$1 rounds=$2 round i n=${#modes[@]}
 	shift 2
 	port=$(bench_free_port)
-	rm -rf "$tmp/data"
+	rm -rf "$data/$name"
 	# No raft snapshot during the runs: each one (a cost that grows with the data) would
 	# otherwise fall in one mode's run more often than in the other's.
 	bench_spawn "$tmp/store.log" "${server_pin[@]}" "$store" --listen "127.0.0.1:$port" \
-		--data-dir "$tmp/data" --snapshot-count 100000000
+		--data-dir "$data/$name" --snapshot-count 100000000
 	spid=$BENCH_LAST_PID
 	bench_wait_listen "$spid" "$port" 10
 	bench_wait_ready "$loadgen" "$port" 30
@@ -116,10 +130,71 @@ run_workload() {
 			fi
 		done
 	done
+	phase_runs_of "$name" "$@"
 	bench_stop "$spid"
 }
 
-declare -A res_rps res_p50 res_p99 res_cpu res_hits res_recs res_ins
+# phase_runs_of NAME LOADGEN-ARGS...: with one agent (--probes all) attached throughout,
+# PHASE_RUNS load generator runs that switch the batch probe off and on every PHASE_MS
+# (lg_phases.c); their "phase:" lines go to $tmp/phases.NAME, the agent's counters after
+# the last run to res_phase_*.
+phase_runs_of() {
+	local name=$1 run apid aport line metrics calls=0 off_calls hits recs
+	shift
+	local -a args=("$@")
+	# the phase runs last PHASE_DURATION seconds each
+	for i in "${!args[@]}"; do
+		[ "${args[$i]}" != --duration ] || args[$((i + 1))]=$phase_duration
+	done
+	bench_start_agent "$tmp/agent.log" "$agent_bin" --binary "$store" --probes all
+	apid=$BENCH_AGENT_PID
+	aport=$BENCH_AGENT_PORT
+	: >"$tmp/phases.$name"
+	for run in $(seq 1 "$phase_runs"); do
+		line=$("${lg_pin[@]}" "$loadgen" --endpoint "127.0.0.1:$port" "${args[@]}" \
+			--phase-pid "$spid" --phase-sem "$sem" --phase-ms "$phase_ms") ||
+			{ echo "bench: load generator (phases) failed: $line" >&2; return 1; }
+		grep '^phase: ' <<<"$line" | sed "s/^phase: /phase: $run./" >>"$tmp/phases.$name"
+		line=$(grep '^result: ' <<<"$line")
+		grep -q '^result: .* errors=0 ' <<<"$line" ||
+			{ echo "bench: load generator (phases) failed: $line" >&2; return 1; }
+		calls=$((calls + $(bench_field "$line" calls)))
+		echo "  overhead $name phase run $run: $line" >&2
+	done
+	metrics=$(curl -s --max-time 5 "http://127.0.0.1:$aport/metrics" || true)
+	grep -q '^grpc_server_request_total{.*} [1-9]' <<<"$metrics" ||
+		{ echo "bench: agent (phase runs) counted no calls" >&2; return 1; }
+	bench_stop "$apid"
+	# The calls that ran with the batch probe on: all but those of the off phases.
+	off_calls=$(awk '$3 == "on=0" { sub(/calls=/, "", $4); s += $4 } END { printf "%.0f", s }' \
+		"$tmp/phases.$name")
+	hits=$(awk '$1 ~ /^metastore_agent_probe_hits_total[{]/ && $1 ~ /function="ms_probe_batch"/ {
+			if ($2 > h) h = $2 } END { printf "%.0f", h }' <<<"$metrics")
+	recs=$(awk '$1 ~ /^metastore_agent_probe_records_total[{]/ { s += $2 }
+		END { printf "%.0f", s }' <<<"$metrics")
+	res_phase_hits[$name]=$(awk -v h="$hits" -v n="$((calls - off_calls))" 'BEGIN { printf "%.4f", h / n }')
+	res_phase_recs[$name]=$(awk -v h="$recs" -v n="$((calls - off_calls))" 'BEGIN { printf "%.3f", h / n }')
+}
+
+# phase_pairs NAME cpu|calls: one "ON OFF" line per pair of phases (CPU per call, or calls)
+# of $tmp/phases.NAME, skipping pairs with a phase that finished no call.
+phase_pairs() {
+	awk -v what="$2" '{
+		split($2, id, "."); k = id[1] "." int(id[2] / 2)
+		on = ($3 == "on=1"); c = $4; t = $5; sub(/calls=/, "", c); sub(/cpu_ns=/, "", t)
+		if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+		if (on) { con[k] = c; ton[k] = t } else { coff[k] = c; toff[k] = t }
+	} END {
+		for (i = 1; i <= n; i++) {
+			k = order[i]
+			if (!(k in con) || !(k in coff) || con[k] < 1 || coff[k] < 1) continue
+			if (what == "cpu") printf "%.3f %.3f\n", ton[k] / con[k], toff[k] / coff[k]
+			else printf "%d %d\n", con[k], coff[k]
+		}
+	}' "$tmp/phases.$1"
+}
+
+declare -A res_rps res_p50 res_p99 res_cpu res_hits res_recs res_ins res_phase_hits res_phase_recs
 common=(--verify --conns "$conns" --streams "$streams" --warmup "$warmup" --keys "$keys"
 	--value-size "$value_size")
 read_args=(--workload mixed --get-percent 90 --duration "$duration" "${common[@]}")
@@ -135,78 +210,113 @@ for name in "${workloads[@]}"; do
 done
 elapsed=$(($(date +%s) - t0))
 
-echo "Rounds: $read_rounds (read-heavy) and $write_rounds (write), one store process per workload;"
-echo "each round runs ${modes[*]} once each, odd rounds in that order and even rounds in"
-echo "reverse (the agent is started before and stopped after its run, and must answer"
-echo "\`/health\` 200 and count the calls). $elapsed s for both workloads. The store runs from a"
-echo "copy of \`build/metastore\` with \`--snapshot-count 100000000\` (no raft snapshot inside a"
-echo "run)${pin_note:+, $pin_note}. Load (\`build/bench/loadgen\`, same machine):"
+wname() { [ "$1" = read ] && echo "read-heavy (90% get)" || echo "write (put)"; }
+# quantiles: "p5 p25 p50 p75 p95" of the ON/OFF ratios on stdin ("ON OFF" lines)
+quantiles() {
+	awk '{ print $1 / $2 }' | sort -g | awk '{ v[NR] = $1 } END {
+		split("0.05 0.25 0.5 0.75 0.95", q, " ")
+		for (i = 1; i <= 5; i++) { j = int(q[i] * (NR - 1) + 0.5) + 1; printf "%s%.3f", (i > 1 ? " / " : ""), v[j] }
+	}'
+}
+
+echo "Two measurements per workload, on one store process each (data dir in"
+echo "\`${data_root:-$tmp}\`$([ -n "$data_root" ] && echo ", a tmpfs: a disk's latency spikes stall whole phases and are no probe cost"),"
+echo "\`--snapshot-count 100000000\`: no raft snapshot inside a run)${pin_note:+, $pin_note}. Load"
+echo "(\`build/bench/loadgen\`, same machine):"
 echo
 echo "- read-heavy: \`loadgen --endpoint 127.0.0.1:PORT ${read_args[*]}\`"
 echo "- write: \`loadgen --endpoint 127.0.0.1:PORT ${write_args[*]}\`"
 echo
 echo "\`--verify\` decodes every response; any non-OK or wrong response fails the run."
 echo
-echo "**Store CPU per call** is the run time of all the store's threads from"
-echo "\`/proc/<pid>/task/*/schedstat\` (ns; the uprobe handlers and BPF programs it runs"
-echo "included) over the load generator's run, divided by every call that run finished"
-echo "(warm-up and preload included). Its ratio is taken per round (attached / detached of"
-echo "the same round); the table gives the median of those ratios and a 95 % bootstrap"
-echo "percentile interval of that median (${STATS_RESAMPLES:-10000} resamples of the rounds, seed $seed)."
-echo "Target: CPU per call with all probes <= 1.01 of detached; \"not resolved\" when the"
-echo "interval has values on both sides of 1.01. Req/s ratios get the same treatment (no"
-echo "target: they move with whatever else runs on the machine, CPU per call far less)."
+echo "**Phases (the headline).** A shared VM's speed moves by tens of percent from one second to"
+echo "the next, and the same for both modes only by chance, so whole runs a second apart cannot"
+echo "resolve 1 %. So one agent (\`--probes all\`) stays attached while the load generator"
+echo "(\`--phase-pid\`, \`bench/lg_phases.c\`) writes the store's batch probe semaphore to 0 and"
+echo "back every $phase_ms ms, as the kernel does when the agent detaches and attaches. In an off"
+echo "phase the store takes its detached path (no timestamps, no records, no call of"
+echo "\`ms_probe_batch\`, so no uprobe hit there; the agent's other uprobes stay, on functions this"
+echo "load calls about 50 times a second: member status, connections), in an on phase its attached"
+echo "one. Phases come in pairs, off-on and on-off alternately (ABBA); $phase_runs runs of"
+echo "${phase_duration} s per workload. Per phase: the store's CPU time (all its threads,"
+echo "\`/proc/<pid>/task/*/schedstat\`, ns; the uprobe handlers and BPF programs it runs included)"
+echo "divided by the calls the load generator finished in it; per pair the ratio on / off; the"
+echo "table gives the median of those ratios and a 95 % bootstrap percentile interval of it"
+echo "(${STATS_RESAMPLES:-10000} resamples of the pairs, seed $seed). Pairs with a phase that"
+echo "finished no call are left out (their count is in the table). Target: <= 1.01; \"not"
+echo "resolved\" when the interval has values on both sides of it. req/s: calls per phase, on / off."
+echo
+echo "**Restart rounds (cross-check).** Rounds of ${modes[*]} runs (${duration} s; writes"
+echo "${write_duration} s), the agent started before and stopped after its run (it must answer"
+echo "\`/health\` 200 and count the calls), odd rounds in that order and even rounds in reverse:"
+echo "the real detached store against the real attach, what the phases take on trust. CPU per"
+echo "call: the store's schedstat over the run divided by every call it finished (warm-up and"
+echo "preload included); ratio per round, median and bootstrap interval as above. A round lasts"
+echo "a second, so its interval is wide."
 if [ "$pmu" = yes ]; then
 	echo "Instructions per call: hardware counters (\`perf_event_open\`) on the store's threads."
 else
 	echo "Instructions per call: not measured, this machine has no hardware counters"
-	echo "(${pmu#no: })."
+	echo "(${pmu#no: }); \`bench/store_instr.sh\` counts the store's own instructions instead."
 fi
 echo
-echo "Probe hits per call: uprobe hits (\`metastore_agent_probe_hits_total\`, each probed"
-echo "function once) after the run divided by its calls; records per call: the batch probe's"
-echo "records (\`metastore_agent_probe_records_total\`, all subsystems) per call. \"Added ns"
-echo "per call\": median attached CPU per call minus median detached."
+echo "Probe hits per call: hits of the batch probe (\`metastore_agent_probe_hits_total\`,"
+echo "function \`ms_probe_batch\`) over the calls served with it on; records per call: its"
+echo "records (\`metastore_agent_probe_records_total\`, all subsystems) over the same calls."
+echo "The whole $elapsed s for both workloads."
 echo
-echo "| workload | agent | req/s (median) | p50 us | p99 us | store CPU ns/call | CPU/call vs detached [95 % CI] | target <= 1.01 | req/s vs detached [95 % CI] | probe hits/call | records/call | added ns/call |$([ "$pmu" = yes ] && echo " instructions/call |")"
-echo "|---|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|$([ "$pmu" = yes ] && echo "---:|")"
+echo "| workload | measurement | pairs / rounds | store CPU ns/call off | on | CPU/call on / off [95 % CI] | target <= 1.01 | req/s on / off [95 % CI] | probe hits/call | records/call |$([ "$pmu" = yes ] && echo " instructions/call |")"
+echo "|---|---|---:|---:|---:|---|---|---|---:|---:|$([ "$pmu" = yes ] && echo "---:|")"
 for name in "${workloads[@]}"; do
+	pl=$(phase_pairs "$name" cpu | stats_ratio "$seed" 1.01 at-most)
+	prl=$(phase_pairs "$name" calls | stats_ratio "$seed" 1 at-least)
+	pairs_all=$(awk '{ split($2, id, "."); k[id[1] "." int(id[2] / 2)] = 1 } END { print length(k) }' \
+		"$tmp/phases.$name")
+	off_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $2 }'))
+	on_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $1 }'))
+	verdict=$(stats_verdict "$pl")
+	printf '| %s | phases of %s ms | %s of %s | %.0f | %.0f | %s | %s | %s | %s | %s |%s\n' \
+		"$(wname "$name")" "$phase_ms" "$(bench_field "$pl" n)" "$pairs_all" "$off_med" "$on_med" \
+		"$(stats_headline "$pl")" "$([ "$verdict" = met ] && echo met || echo "**$verdict**")" \
+		"$(stats_headline "$prl")" "${res_phase_hits[$name]}" "${res_phase_recs[$name]}" \
+		"$([ "$pmu" = yes ] && echo " - |")"
 	for mode in "${modes[@]}"; do
-		label=$([ "$mode" = detached ] && echo detached || echo "\`--probes $mode\`")
-		cpu=- verdict=- rps=- hpc=- rpc=- added=-
-		if [ "$mode" != detached ]; then
-			cl=$(stats_pairs "${res_cpu["$name/$mode"]}" "${res_cpu["$name/detached"]}" |
-				stats_ratio "$seed" 1.01 at-most)
-			rl=$(stats_pairs "${res_rps["$name/$mode"]}" "${res_rps["$name/detached"]}" |
-				stats_ratio "$seed" 1 at-least)
-			cpu=$(stats_headline "$cl")
-			verdict=$(stats_verdict "$cl")
-			rps=$(stats_headline "$rl")
-			hpc=$(printf '%.4f' "$(stats_med "${res_hits["$name/$mode"]}")")
-			rpc=$(printf '%.3f' "$(stats_med "${res_recs["$name/$mode"]}")")
-			added=$(awk -v a="$(stats_med "${res_cpu["$name/$mode"]}")" \
-				-v d="$(stats_med "${res_cpu["$name/detached"]}")" 'BEGIN { printf "%.0f", a - d }')
-			[ "$verdict" = met ] && verdict="met" || verdict="**$verdict**"
-		fi
+		[ "$mode" != detached ] || continue
+		cl=$(stats_pairs "${res_cpu["$name/$mode"]}" "${res_cpu["$name/detached"]}" |
+			stats_ratio "$seed" 1.01 at-most)
+		rl=$(stats_pairs "${res_rps["$name/$mode"]}" "${res_rps["$name/detached"]}" |
+			stats_ratio "$seed" 1 at-least)
+		rv=$(stats_verdict "$cl")
 		ins=
-		[ "$pmu" != yes ] || ins=" $(stats_med "${res_ins["$name/$mode"]}") |"
-		printf '| %s | %s | %.0f | %.1f | %.1f | %.0f | %s | %s | %s | %s | %s | %s |%s\n' \
-			"$([ "$name" = read ] && echo "read-heavy (90% get)" || echo "write (put)")" \
-			"$label" "$(stats_med "${res_rps["$name/$mode"]}")" "$(stats_med "${res_p50["$name/$mode"]}")" \
-			"$(stats_med "${res_p99["$name/$mode"]}")" "$(stats_med "${res_cpu["$name/$mode"]}")" \
-			"$cpu" "$verdict" "$rps" "$hpc" "$rpc" "$added" "$ins"
-		if [ -n "${BENCH_SUMMARY:-}" ] && [ "$mode" != detached ]; then
-			echo "overhead $name $mode cpu=$(bench_field "$cl" median) cpu_lo=$(bench_field "$cl" lo)" \
-				"cpu_hi=$(bench_field "$cl" hi) verdict=$(bench_field "$cl" verdict)" \
-				"rps=$(bench_field "$rl" median) rps_lo=$(bench_field "$rl" lo)" \
-				"rps_hi=$(bench_field "$rl" hi) hits=$hpc records=$rpc added_ns=$added" \
-				"cpu_ns=$(stats_med "${res_cpu["$name/detached"]}") rounds=$(bench_field "$cl" n)" \
-				"seed=$seed pmu=${pmu%%:*} seconds=$elapsed" >>"$BENCH_SUMMARY"
+		[ "$pmu" != yes ] || ins=" $(stats_med "${res_ins["$name/$mode"]}") / $(stats_med "${res_ins["$name/detached"]}") |"
+		printf '| %s | restart rounds, `--probes %s` | %s | %.0f | %.0f | %s | %s | %s | %.4f | %.3f |%s\n' \
+			"$(wname "$name")" "$mode" "$(bench_field "$cl" n)" \
+			"$(stats_med "${res_cpu["$name/detached"]}")" "$(stats_med "${res_cpu["$name/$mode"]}")" \
+			"$(stats_headline "$cl")" "$([ "$rv" = met ] && echo met || echo "**$rv**")" \
+			"$(stats_headline "$rl")" "$(stats_med "${res_hits["$name/$mode"]}")" \
+			"$(stats_med "${res_recs["$name/$mode"]}")" "$ins"
+		if [ -n "${BENCH_SUMMARY:-}" ] && [ "$mode" = all ]; then
+			echo "overhead $name all cpu=$(bench_field "$pl" median) cpu_lo=$(bench_field "$pl" lo)" \
+				"cpu_hi=$(bench_field "$pl" hi) verdict=$(bench_field "$pl" verdict)" \
+				"rps=$(bench_field "$prl" median) rps_lo=$(bench_field "$prl" lo)" \
+				"rps_hi=$(bench_field "$prl" hi) hits=${res_phase_hits[$name]}" \
+				"records=${res_phase_recs[$name]} cpu_ns=$(printf '%.0f' "$off_med")" \
+				"added_ns=$(awk -v a="$on_med" -v b="$off_med" 'BEGIN { printf "%.0f", a - b }')" \
+				"pairs=$(bench_field "$pl" n) phase_ms=$phase_ms" \
+				"restart_cpu=$(bench_field "$cl" median) restart_cpu_lo=$(bench_field "$cl" lo)" \
+				"restart_cpu_hi=$(bench_field "$cl" hi) restart_verdict=$(bench_field "$cl" verdict)" \
+				"restart_rounds=$(bench_field "$cl" n) seed=$seed pmu=${pmu%%:*} seconds=$elapsed" >>"$BENCH_SUMMARY"
 		fi
 	done
 done
 echo
-echo "Per-round store CPU per call (ns, ${modes[*]}):"
+echo "Spread of the phase pairs' CPU per call on / off (5th / 25th / 50th / 75th / 95th percentile):"
+echo
+for name in "${workloads[@]}"; do
+	echo "- $(wname "$name"): $(phase_pairs "$name" cpu | quantiles)"
+done
+echo
+echo "Per-round store CPU per call of the restart rounds (ns, ${modes[*]}):"
 echo
 for name in "${workloads[@]}"; do
 	line=

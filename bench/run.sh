@@ -111,13 +111,14 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 	echo "| gzip of that render: zlib default level / level 1 (agent/http.c) | ${gz6_ms} ms / ${gz1_ms} ms | |"
 	for w in read write; do
 		wn=$([ "$w" = read ] && echo "read-heavy" || echo "write")
-		echo "| $wn store CPU per call, \`--probes all\` / detached: median [95 % CI] of $(sumval "overhead $w all" rounds) rounds | $(ov_ci "$w" cpu) | <= 1.01: $(ov_verdict "$w") |"
+		echo "| $wn store CPU per call, \`--probes all\` on / off: median [95 % CI] of $(sumval "overhead $w all" pairs) pairs of $(sumval "overhead $w all" phase_ms) ms phases | $(ov_ci "$w" cpu) | <= 1.01: $(ov_verdict "$w") |"
 	done
 	for w in read write; do
 		wn=$([ "$w" = read ] && echo "read-heavy" || echo "write")
-		echo "| $wn throughput, \`--probes all\` / detached: median [95 % CI] | $(ov_ci "$w" rps) | |"
+		echo "| $wn store CPU per call, \`--probes all\` / detached, restart rounds (cross-check): median [95 % CI] of $(sumval "overhead $w all" restart_rounds) rounds | $(ov_ci "$w" restart_cpu) | |"
+		echo "| $wn throughput, \`--probes all\` on / off (phases): median [95 % CI] | $(ov_ci "$w" rps) | |"
 	done
-	echo "| write / read-heavy store CPU per call detached, and added with \`--probes all\` | $(sumval "overhead write all" cpu_ns) + $(sumval "overhead write all" added_ns) ns / $(sumval "overhead read all" cpu_ns) + $(sumval "overhead read all" added_ns) ns | |"
+	echo "| write / read-heavy store CPU per call off, and added with \`--probes all\` on (phases, medians) | $(sumval "overhead write all" cpu_ns) + $(sumval "overhead write all" added_ns) ns / $(sumval "overhead read all" cpu_ns) + $(sumval "overhead read all" added_ns) ns | |"
 	echo "| write / read-heavy uprobe hits per call, \`--probes all\` | $(sumval "overhead write all" hits) / $(sumval "overhead read all" hits) | |"
 	echo "| write / read-heavy event records per call, \`--probes all\` | $(sumval "overhead write all" records) / $(sumval "overhead read all" records) | |"
 	echo "| store-side instructions added per call, records written vs detached (callgrind; without the clock's anchors, which valgrind's slowdown multiplies): read-heavy / write | +$(sumval "instr read" added) ($(sumval "instr read" pct) %; $(sumval "instr read" rest_pct) %) / +$(sumval "instr write" added) ($(sumval "instr write" pct) %; $(sumval "instr write" rest_pct) %) | |"
