@@ -5,7 +5,9 @@
 #      seconds (15) per workload, in phases of PHASE_MS (50); the restart rounds: ROUNDS (10)
 #      per workload (READ_ROUNDS, WRITE_ROUNDS), each round one detached and one attached run
 #      of DURATION seconds (1; writes WRITE_DURATION, 1); WARMUP (0.3), CONNS (2),
-#      STREAMS (16), KEYS (10000), VALUE_SIZE (256); DATA_ROOT (/dev/shm when writable: the
+#      STREAMS (16), KEYS (10000), VALUE_SIZE (256); the breakdown: STORE_PHASE_RUNS (2)
+#      phase runs with the semaphore written and nothing attached (the store's own part),
+#      BREAKDOWN_DURATION (5) seconds with kernel.bpf_stats_enabled (BPF run time); DATA_ROOT (/dev/shm when writable: the
 #      store's data dir, so disk latency spikes stay out of the CPU figures);
 #      MODES ("detached all"; add grpc for a `--probes grpc` run per round);
 #      PIN (1: the store on the last CPU, the load generator on the others, when >= 2 CPUs);
@@ -27,6 +29,13 @@ write_rounds=${WRITE_ROUNDS:-${ROUNDS:-10}}
 phase_runs=${PHASE_RUNS:-4}
 phase_duration=${PHASE_DURATION:-15}
 phase_ms=${PHASE_MS:-50}
+store_phase_runs=${STORE_PHASE_RUNS:-2}
+breakdown_duration=${BREAKDOWN_DURATION:-5}
+here_root=$(cd "$here/.." && pwd)
+# The store's BPF programs (bpf/*.bpf.c but the Go target's), by name: bpftool's statistics
+# are per program.
+store_progs=$(cat "$here_root"/bpf/*.bpf.c | grep -v '^//' |
+	sed -n 's/^int BPF_K\(RET\)\{0,1\}PROBE(\([a-z_]*\).*/\2/p' | grep -v '^go_' | sort -u | tr '\n' ' ')
 load_settings
 duration=${DURATION:-1}
 warmup=${WARMUP:-0.3}
@@ -41,7 +50,9 @@ if [ -z "$data_root" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	data_root=/dev/shm
 fi
 data=$(mktemp -d "${data_root:-$tmp}/ms-bench-overhead-data.XXXXXX")
+bpf_stats_was=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
 cleanup() {
+	sysctl -q kernel.bpf_stats_enabled="$bpf_stats_was" 2>/dev/null || true
 	bench_cleanup
 	rm -rf "$tmp" "$data"
 }
@@ -131,7 +142,79 @@ run_workload() {
 		done
 	done
 	phase_runs_of "$name" "$@"
+	store_side_runs_of "$name" "$@"
+	bpf_breakdown_of "$name" "$@"
 	bench_stop "$spid"
+}
+
+# set_sem VALUE: writes the batch probe's semaphore in the store (as the kernel does while a
+# uprobe with it as reference counter is attached).
+set_sem() {
+	printf "\\x$(printf %02x "$1")\\x00" |
+		dd of="/proc/$spid/mem" bs=1 seek=$((0x$sem)) conv=notrunc status=none
+}
+
+# with_duration SECONDS ARGS...: ARGS with --duration's value replaced, into run_args.
+with_duration() {
+	local d=$1 i
+	shift
+	run_args=("$@")
+	for i in "${!run_args[@]}"; do
+		[ "${run_args[$i]}" != --duration ] || run_args[$((i + 1))]=$d
+	done
+}
+
+# store_side_runs_of NAME LOADGEN-ARGS...: the store's own part of the cost. Nothing is
+# attached; the script writes the semaphore to 1, so in an on phase the store takes its
+# timestamps, writes its records and calls the empty ms_probe_batch (no uprobe there), in an
+# off phase it does none of it. Phase lines to $tmp/sphases.NAME.
+store_side_runs_of() {
+	local name=$1 run line
+	shift
+	with_duration "$phase_duration" "$@"
+	[ "$(dd if="/proc/$spid/mem" bs=1 skip=$((0x$sem)) count=2 status=none | od -An -tu2 | tr -d ' ')" = 0 ] ||
+		{ echo "bench: the batch probe's semaphore is not 0 with no agent attached" >&2; return 1; }
+	set_sem 1
+	: >"$tmp/sphases.$name"
+	for run in $(seq 1 "$store_phase_runs"); do
+		line=$("${lg_pin[@]}" "$loadgen" --endpoint "127.0.0.1:$port" "${run_args[@]}" \
+			--phase-pid "$spid" --phase-sem "$sem" --phase-ms "$phase_ms") ||
+			{ set_sem 0; echo "bench: load generator (store phases) failed: $line" >&2; return 1; }
+		grep '^phase: ' <<<"$line" | sed "s/^phase: /phase: $run./" >>"$tmp/sphases.$name"
+		echo "  overhead $name store-side run $run: $(grep '^result: ' <<<"$line")" >&2
+	done
+	set_sem 0
+}
+
+# bpf_breakdown_of NAME LOADGEN-ARGS...: one run with the agent attached and the kernel's BPF
+# statistics on: the run time of each of the store's BPF programs per call, into
+# res_bpf[NAME] ("total prog=ns ..." per call).
+bpf_breakdown_of() {
+	local name=$1 line calls
+	shift
+	with_duration "$breakdown_duration" "$@"
+	bench_start_agent "$tmp/agent.log" "$agent_bin" --binary "$store" --probes all
+	sysctl -q kernel.bpf_stats_enabled=1
+	bpftool prog show >"$tmp/bpf0"
+	line=$(bench_loadgen "${lg_pin[@]}" "$loadgen" --endpoint "127.0.0.1:$port" "${run_args[@]}")
+	bpftool prog show >"$tmp/bpf1"
+	sysctl -q kernel.bpf_stats_enabled="$bpf_stats_was"
+	bench_stop "$BENCH_AGENT_PID"
+	calls=$(bench_field "$line" calls)
+	# the store's programs by name (each id in both listings): run time over the run per call
+	awk -v names="$store_progs" -v calls="$calls" '
+		BEGIN { split(names, n, " "); for (i in n) want[n[i]] = 1 }
+		FNR == 1 { f++ }
+		/^[0-9]+: / { id = $1; nm = ""; rt = 0
+			for (i = 1; i <= NF; i++) { if ($i == "name") nm = $(i + 1); if ($i == "run_time_ns") rt = $(i + 1) }
+			name[id] = nm; if (f == 1) r0[id] = rt; else r1[id] = rt }
+		END {
+			for (id in r1) if (want[name[id]] && (id in r0)) { d[name[id]] += r1[id] - r0[id] }
+			for (k in d) { tot += d[k]; if (d[k] / calls >= 0.05) out = out sprintf(" %s=%.1f", k, d[k] / calls) }
+			printf "%.1f%s\n", tot / calls, out
+		}' "$tmp/bpf0" "$tmp/bpf1" >"$tmp/bpf.$name"
+	res_bpf[$name]=$(cat "$tmp/bpf.$name")
+	echo "  overhead $name bpf breakdown: ${res_bpf[$name]} ($line)" >&2
 }
 
 # phase_runs_of NAME LOADGEN-ARGS...: with one agent (--probes all) attached throughout,
@@ -176,8 +259,8 @@ phase_runs_of() {
 	res_phase_recs[$name]=$(awk -v h="$recs" -v n="$((calls - off_calls))" 'BEGIN { printf "%.3f", h / n }')
 }
 
-# phase_pairs NAME cpu|calls: one "ON OFF" line per pair of phases (CPU per call, or calls)
-# of $tmp/phases.NAME, skipping pairs with a phase that finished no call.
+# phase_pairs NAME cpu|calls [FILE-PREFIX]: one "ON OFF" line per pair of phases (CPU per
+# call, or calls) of $tmp/PREFIX.NAME (phases), skipping pairs with a phase that finished no call.
 phase_pairs() {
 	awk -v what="$2" '{
 		split($2, id, "."); k = id[1] "." int(id[2] / 2)
@@ -191,10 +274,10 @@ phase_pairs() {
 			if (what == "cpu") printf "%.3f %.3f\n", ton[k] / con[k], toff[k] / coff[k]
 			else printf "%d %d\n", con[k], coff[k]
 		}
-	}' "$tmp/phases.$1"
+	}' "$tmp/${3:-phases}.$1"
 }
 
-declare -A res_rps res_p50 res_p99 res_cpu res_hits res_recs res_ins res_phase_hits res_phase_recs
+declare -A res_rps res_p50 res_p99 res_cpu res_hits res_recs res_ins res_phase_hits res_phase_recs res_bpf
 common=(--verify --conns "$conns" --streams "$streams" --warmup "$warmup" --keys "$keys"
 	--value-size "$value_size")
 read_args=(--workload mixed --get-percent 90 --duration "$duration" "${common[@]}")
@@ -308,6 +391,35 @@ for name in "${workloads[@]}"; do
 				"restart_rounds=$(bench_field "$cl" n) seed=$seed pmu=${pmu%%:*} seconds=$elapsed" >>"$BENCH_SUMMARY"
 		fi
 	done
+done
+echo
+echo "**Where the added CPU per call goes.** \"Store's own part\": $store_phase_runs more phase runs of"
+echo "${phase_duration} s with no agent attached and the semaphore written to 1 by this script, so"
+echo "an on phase takes the timestamps, writes the records and calls the empty \`ms_probe_batch\`"
+echo "with no uprobe there (ratio and interval as above). \"BPF programs\": one ${breakdown_duration} s run with"
+echo "the agent attached and \`kernel.bpf_stats_enabled\`, the run time of each of the store's"
+echo "BPF programs (\`bpftool prog show\`) over the calls of the run (\`--probes all\` attaches"
+echo "one batch program per subsystem on \`ms_probe_batch\`). \"The rest\": added minus both, the"
+echo "uprobe's entry into the kernel and what a hand-over costs the store after it (its caches)."
+echo
+echo "| workload | added ns/call, \`--probes all\` (phases) | store's own part: on / off [95 % CI] | its ns/call | BPF programs ns/call | by program | the rest ns/call |"
+echo "|---|---:|---|---:|---:|---|---:|"
+for name in "${workloads[@]}"; do
+	off_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $2 }'))
+	on_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $1 }'))
+	sl=$(phase_pairs "$name" cpu sphases | stats_ratio "$seed" 1.01 at-most)
+	s_off=$(bench_median $(phase_pairs "$name" cpu sphases | awk '{ print $2 }'))
+	s_on=$(bench_median $(phase_pairs "$name" cpu sphases | awk '{ print $1 }'))
+	added=$(awk -v a="$on_med" -v b="$off_med" 'BEGIN { printf "%.0f", a - b }')
+	s_added=$(awk -v a="$s_on" -v b="$s_off" 'BEGIN { printf "%.0f", a - b }')
+	read -r bpf_ns bpf_by <<<"${res_bpf[$name]}"
+	rest=$(awk -v a="$added" -v s="$s_added" -v b="$bpf_ns" 'BEGIN { printf "%.0f", a - s - b }')
+	printf '| %s | %s | %s | %s | %.0f | %s | %s |\n' "$(wname "$name")" "$added" \
+		"$(stats_headline "$sl")" "$s_added" "$bpf_ns" "$(tr ' ' '\n' <<<"$bpf_by" | sort | tr '\n' ' ' | sed 's/ $//; s/=/ /g')" "$rest"
+	[ -z "${BENCH_SUMMARY:-}" ] ||
+		echo "breakdown $name added_ns=$added store=$(bench_field "$sl" median)" \
+			"store_lo=$(bench_field "$sl" lo) store_hi=$(bench_field "$sl" hi)" \
+			"store_ns=$s_added bpf_ns=$bpf_ns rest_ns=$rest" >>"$BENCH_SUMMARY"
 done
 echo
 echo "Spread of the phase pairs' CPU per call on / off (5th / 25th / 50th / 75th / 95th percentile):"

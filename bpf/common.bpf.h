@@ -124,10 +124,29 @@ static __always_inline __u32 batch_open(void *ctx, const struct ms_probe_batch *
  * cost). Per CPU; `busy` keeps a second walk on the same CPU (uprobe programs can be
  * preempted) off a copy in use: that walk reads record by record instead.
  */
+#define MS_AGG_SERIES 8
+
+/*
+ * A batch's observations summed per series before they reach the shared maps: a batch holds
+ * a millisecond of calls, mostly of a few series (method and code, operation and engine), so
+ * a histogram series takes one atomic add per bucket it touched per batch instead of three
+ * per record. Series past MS_AGG_SERIES in one batch go to the map directly. Lives in the
+ * scratch, so its `busy` flag keeps it to one walk at a time; empty between walks.
+ */
+struct ms_agg {
+	__u32 n_hist;
+	__u32 n_count;
+	__u32 hist_idx[MS_AGG_SERIES];
+	__u32 count_idx[MS_AGG_SERIES];
+	__u64 count[MS_AGG_SERIES];
+	struct ms_hist hist[MS_AGG_SERIES];
+};
+
 struct ms_scratch {
 	__u32 busy;
 	__u32 pad;
 	struct ms_probe_rec rec[MS_PROBE_BATCH_MAX];
+	struct ms_agg agg;
 };
 
 struct {
@@ -169,32 +188,55 @@ struct ms_batch {
 	__u32 slot;   /* the node slot of the process */
 };
 
-/* Copies record i of a buffer, from the scratch when `copied`, else from the store. Returns
- * 0, or -1 after counting a fault. */
-static __always_inline int batch_read_rec(struct ms_probe_rec *r, const struct ms_probe_rec *recs,
-					  __u32 copied, __u32 i)
+/*
+ * Record i of a buffer without a copy when it is in this CPU's scratch: returns a pointer
+ * into the scratch and sets *agg to its aggregate; otherwise reads the record from the store
+ * into *buf, returns buf and sets *agg to NULL (observations then go to the maps directly).
+ * NULL after counting a fault.
+ */
+static __always_inline const struct ms_probe_rec *
+batch_rec(struct ms_probe_rec *buf, const struct ms_probe_rec *recs, __u32 copied, __u32 i,
+	  struct ms_agg **agg)
 {
 	__u32 k = 0;
 	struct ms_scratch *s;
 
+	*agg = NULL;
 	if (i >= MS_PROBE_BATCH_MAX)
 		goto fault;
 	if (copied) {
 		s = bpf_map_lookup_elem(&batch_scratch, &k);
 		if (!s)
 			goto fault;
-		*r = s->rec[i];
-		return 0;
+		*agg = &s->agg;
+		return &s->rec[i];
 	}
-	if (bpf_probe_read_user(r, sizeof(*r), recs + i) == 0)
-		return 0;
+	if (bpf_probe_read_user(buf, sizeof(*buf), recs + i) == 0)
+		return buf;
 fault:
 	record_fault();
-	return -1;
+	return NULL;
+}
+
+/* Copies record i of a buffer, from the scratch when `copied`, else from the store. Returns
+ * 0, or -1 after counting a fault. */
+static __always_inline int batch_read_rec(struct ms_probe_rec *r, const struct ms_probe_rec *recs,
+					  __u32 copied, __u32 i)
+{
+	struct ms_agg *agg;
+	const struct ms_probe_rec *p = batch_rec(r, recs, copied, i, &agg);
+
+	if (!p)
+		return -1;
+	if (p != r)
+		*r = *p;
+	return 0;
 }
 
 /* Record i of the walk `w` (a struct with `recs` and `copied`) into *r; 0 or -1. */
 #define batch_read(r, w, i) batch_read_rec(r, (w)->recs, (w)->copied, i)
+
+
 
 /* The usual walk: `cb(i, struct ms_batch *)` over every record of buffer `buf`, for a
  * process that is a known member. */
@@ -267,6 +309,104 @@ static __always_inline void hist_observe(struct ms_hist *h, __u64 v)
 	count_add(&h->bucket[b], 1);
 	count_add(&h->sum_ns, v);
 	count_add(&h->count, 1);
+}
+
+/* Observes v in series `idx` of histogram map `map`: into the batch's aggregate `agg` when
+ * there is one and it has room, else into the map. */
+static __always_inline void agg_hist(struct ms_agg *agg, void *map, __u32 idx, __u64 v)
+{
+	struct ms_hist *h;
+	__u32 j, b;
+
+	if (agg) {
+		for (j = 0; j < MS_AGG_SERIES; j++) {
+			if (j == agg->n_hist) {
+				agg->hist_idx[j] = idx;
+				agg->n_hist = j + 1;
+				break;
+			}
+			if (agg->hist_idx[j] == idx)
+				break;
+		}
+		if (j < MS_AGG_SERIES) {
+			b = hist_bucket(v);
+			if (b > MS_MAX_BUCKETS)
+				b = MS_MAX_BUCKETS;
+			h = &agg->hist[j];
+			h->bucket[b]++;
+			h->sum_ns += v;
+			h->count++;
+			return;
+		}
+	}
+	h = bpf_map_lookup_elem(map, &idx);
+	if (h)
+		hist_observe(h, v);
+}
+
+/* Adds 1 to counter `idx` of u64 array map `map`, through the aggregate as agg_hist. */
+static __always_inline void agg_count(struct ms_agg *agg, void *map, __u32 idx)
+{
+	__u32 j;
+
+	if (agg) {
+		for (j = 0; j < MS_AGG_SERIES; j++) {
+			if (j == agg->n_count) {
+				agg->count_idx[j] = idx;
+				agg->count[j] = 0;
+				agg->n_count = j + 1;
+				break;
+			}
+			if (agg->count_idx[j] == idx)
+				break;
+		}
+		if (j < MS_AGG_SERIES) {
+			agg->count[j]++;
+			return;
+		}
+	}
+	slot_add(map, idx, 1);
+}
+
+/* Adds the aggregate of this CPU's scratch to histogram map `hmap` and counter map `cmap`
+ * (NULL: none) and empties it. Call before scratch_put, only when the walk had the scratch. */
+static __always_inline void agg_flush(void *hmap, void *cmap)
+{
+	__u32 k = 0, n, idx;
+	struct ms_scratch *s = bpf_map_lookup_elem(&batch_scratch, &k);
+	struct ms_hist *h, *l;
+
+	if (!s)
+		return;
+	n = s->agg.n_hist;
+	for (__u32 j = 0; j < MS_AGG_SERIES; j++) {
+		if (j >= n)
+			break;
+		l = &s->agg.hist[j];
+		idx = s->agg.hist_idx[j];
+		h = bpf_map_lookup_elem(hmap, &idx);
+		for (__u32 b = 0; b <= MS_MAX_BUCKETS; b++) {
+			if (!l->bucket[b])
+				continue;
+			if (h)
+				count_add(&h->bucket[b], l->bucket[b]);
+			l->bucket[b] = 0;
+		}
+		if (h) {
+			count_add(&h->sum_ns, l->sum_ns);
+			count_add(&h->count, l->count);
+		}
+		l->sum_ns = 0;
+		l->count = 0;
+	}
+	s->agg.n_hist = 0;
+	n = s->agg.n_count;
+	for (__u32 j = 0; cmap && j < MS_AGG_SERIES; j++) {
+		if (j >= n)
+			break;
+		slot_add(cmap, s->agg.count_idx[j], s->agg.count[j]);
+	}
+	s->agg.n_count = 0;
 }
 
 /* A gauge in slot `slot` of a u64 array: holds the last value reported (a plain store: the

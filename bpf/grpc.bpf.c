@@ -25,10 +25,10 @@ static __always_inline __u32 clamp_method(__u32 method)
 	return method < MS_METHOD_COUNT ? method : MS_METHOD_UNKNOWN;
 }
 
-static __always_inline void call_end(struct grpc_walk *w, const struct ms_probe_rec *r)
+static __always_inline void call_end(struct grpc_walk *w, const struct ms_probe_rec *r,
+				     struct ms_agg *agg)
 {
 	__u32 method = clamp_method(r->a), code = r->b, idx;
-	struct ms_hist *h;
 
 	/* began before this program saw the process (or before records were written) */
 	if (!r->val || r->val <= w->since)
@@ -37,27 +37,28 @@ static __always_inline void call_end(struct grpc_walk *w, const struct ms_probe_
 	if (code >= MS_GRPC_CODE_COUNT)
 		code = MS_GRPC_UNKNOWN;
 	idx = w->slot * MS_GRPC_SERIES + method * MS_GRPC_CODE_COUNT + code;
-	h = bpf_map_lookup_elem(&grpc_hist, &idx);
-	if (h)
-		hist_observe(h, span_ns(r->val, r->t_ns));
+	agg_hist(agg, &grpc_hist, idx, span_ns(r->val, r->t_ns));
 }
 
 static long grpc_record(__u32 i, void *ctx)
 {
 	struct grpc_walk *w = ctx;
-	struct ms_probe_rec r;
+	struct ms_probe_rec buf;
+	const struct ms_probe_rec *r;
+	struct ms_agg *agg;
 
-	if (batch_read(&r, w, i))
+	r = batch_rec(&buf, w->recs, w->copied, i, &agg);
+	if (!r)
 		return 1;
-	switch (r.kind) {
+	switch (r->kind) {
 	case MS_REC_GRPC_END:
-		call_end(w, &r);
+		call_end(w, r, agg);
 		break;
 	case MS_REC_GRPC_PANIC:
-		slot_add(&grpc_panics, w->slot * MS_METHOD_COUNT + clamp_method(r.a), 1);
+		slot_add(&grpc_panics, w->slot * MS_METHOD_COUNT + clamp_method(r->a), 1);
 		break;
 	case MS_REC_GRPC_RATE_LIMITED:
-		slot_add(&grpc_rate_limited_hits, w->slot * MS_METHOD_COUNT + clamp_method(r.a), 1);
+		slot_add(&grpc_rate_limited_hits, w->slot * MS_METHOD_COUNT + clamp_method(r->a), 1);
 		break;
 	}
 	return 0;
@@ -120,6 +121,8 @@ int BPF_KPROBE(grpc_batch, const struct ms_probe_batch *b)
 	if (n) {
 		w.copied = scratch_fill(w.recs, n);
 		bpf_loop(n, grpc_record, &w, 0);
+		if (w.copied)
+			agg_flush(&grpc_hist, NULL);
 		scratch_put(w.copied);
 	}
 	for (__u32 m = 0; m < MS_METHOD_COUNT; m++) {

@@ -8,30 +8,38 @@
 static long storage_record(__u32 i, void *batch)
 {
 	struct ms_batch *w = batch;
-	struct ms_probe_rec r;
-	struct ms_hist *h;
-	__u32 idx, hidx;
+	struct ms_probe_rec buf;
+	const struct ms_probe_rec *r;
+	struct ms_agg *agg;
+	__u32 idx;
 
-	if (batch_read(&r, w, i))
+	r = batch_rec(&buf, w->recs, w->copied, i, &agg);
+	if (!r)
 		return 1;
 	/* Out-of-contract values are dropped rather than folded into a real label. */
-	if (r.kind != MS_REC_STORAGE_OP || r.a >= MS_STORAGE_OP_COUNT ||
-	    r.b >= MS_STORAGE_KIND_COUNT || r.c >= MS_STORAGE_STATUS_COUNT)
+	if (r->kind != MS_REC_STORAGE_OP || r->a >= MS_STORAGE_OP_COUNT ||
+	    r->b >= MS_STORAGE_KIND_COUNT || r->c >= MS_STORAGE_STATUS_COUNT)
 		return 0;
-	idx = (__u32)r.a * MS_STORAGE_KIND_COUNT + r.b;
-	hidx = w->slot * MS_STORAGE_SERIES + idx;
-	h = bpf_map_lookup_elem(&storage_hist, &hidx);
-	if (h)
-		hist_observe(h, span_ns(r.t_ns, r.val));
-	slot_add(&storage_total,
-		 w->slot * MS_STORAGE_TOTAL_SERIES + idx * MS_STORAGE_STATUS_COUNT + r.c, 1);
+	idx = (__u32)r->a * MS_STORAGE_KIND_COUNT + r->b;
+	agg_hist(agg, &storage_hist, w->slot * MS_STORAGE_SERIES + idx, span_ns(r->t_ns, r->val));
+	agg_count(agg, &storage_total,
+		  w->slot * MS_STORAGE_TOTAL_SERIES + idx * MS_STORAGE_STATUS_COUNT + r->c);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(storage_batch, const struct ms_probe_batch *b)
 {
-	BATCH_WALK(ctx, b, MS_BATCH_STORAGE, storage_record);
+	struct ms_batch w = { .recs = b->rec[MS_BATCH_STORAGE] };
+	__u32 n = batch_open(ctx, b, MS_BATCH_STORAGE);
+
+	if (n && current_slot(&w.slot) == 0) {
+		w.copied = scratch_fill(w.recs, n);
+		bpf_loop(n, storage_record, &w, 0);
+		if (w.copied)
+			agg_flush(&storage_hist, &storage_total);
+		scratch_put(w.copied);
+	}
 	return 0;
 }
 

@@ -6,6 +6,8 @@
 
 struct ms_probe_batch ms_trace_batch;
 int ms_trace_begun_any;
+uint64_t ms_trace_read_ns;
+uint32_t ms_trace_ends_from;
 /* per buffer: 1 + the slot of its gauge record in this batch, 0 if none */
 static uint32_t gauge_slot[MS_BATCH_BUFS];
 
@@ -18,8 +20,25 @@ int ms_trace_pending_any(void)
 	return any;
 }
 
+void ms_trace_stamp_ends_now(void)
+{
+	struct ms_probe_rec *r = ms_trace_batch.rec[MS_BATCH_GRPC];
+	uint32_t n = ms_trace_batch.n[MS_BATCH_GRPC];
+	uint64_t now;
+
+	if (!ms_trace_ends_from)
+		return;
+	now = ms_trace_now();
+	for (uint32_t i = ms_trace_ends_from - 1; i < n; i++) {
+		if (r[i].kind == MS_REC_GRPC_END && !r[i].t_ns)
+			r[i].t_ns = now;
+	}
+	ms_trace_ends_from = 0;
+}
+
 void ms_trace_flush(void)
 {
+	ms_trace_stamp_ends();
 	if (!ms_trace_pending_any())
 		return;
 	ms_probe_batch(&ms_trace_batch);

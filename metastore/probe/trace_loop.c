@@ -28,6 +28,8 @@ static void on_window(uv_timer_t *h)
 static void on_prepare(uv_prepare_t *h)
 {
 	(void)h;
+	/* a call that ended with no write after it (its connection closed) */
+	ms_trace_stamp_ends();
 	if (!uv_is_active((uv_handle_t *)&window) && ms_trace_pending_any())
 		uv_timer_start(&window, on_window, MS_TRACE_WINDOW_MS, 0);
 }

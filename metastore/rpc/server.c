@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ms_probes.h"
+#include "probe/trace.h"
 #include "rpc/server_conn.h"
 
 /* Stop pulling frames from nghttp2 while this much is queued for a slow reader. */
@@ -143,6 +144,8 @@ void ms_conn_flush(struct ms_conn *c)
 		ms_conn_close(c);
 		return;
 	}
+	if (out.len)
+		ms_trace_stamp_ends();
 	if (c->tls && !c->tls_ready)
 		return; /* no session to ask yet */
 	/* services refill streams that drained; their output goes out from the flusher */
@@ -172,9 +175,8 @@ ssize_t ms_conn_h2_recv(struct ms_conn *c, const uint8_t *p, size_t len)
 	return rv;
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+static void conn_read(struct ms_conn *c, ssize_t nread, const uv_buf_t *buf)
 {
-	struct ms_conn *c = st->data;
 	ssize_t rv;
 
 	if (nread < 0) {
@@ -193,6 +195,14 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	ms_conn_flush(c);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	/* the calls this read begins are timed from here (probe/trace.h) */
+	ms_trace_read_begin();
+	conn_read(st->data, nread, buf);
+	ms_trace_read_end();
 }
 
 static void on_conn_closed(uv_handle_t *h)

@@ -1,6 +1,7 @@
 /* Unit tests for the batch-probe record buffers (metastore/probe/trace.c, trace.h). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@ static char log_buf[8192];
 static size_t log_off;
 static unsigned direct_calls;
 static unsigned nbatches;
+static bool check_end_times;
 
 static void log_add(const char *fmt, ...)
 {
@@ -66,6 +68,11 @@ void ms_probe_batch(const struct ms_probe_batch *b)
 	nbatches++;
 	for (unsigned m = 0; m < MS_METHOD_COUNT; m++)
 		begun += b->grpc_begun[m];
+	/* no END record is handed over before it has its end time (tests that wrote their END
+	 * records through ms_trace_grpc_end) */
+	for (uint32_t i = 0; check_end_times && i < b->n[MS_BATCH_GRPC] && i < MS_PROBE_BATCH_MAX; i++)
+		if (b->rec[MS_BATCH_GRPC][i].kind == MS_REC_GRPC_END)
+			assert_true(b->rec[MS_BATCH_GRPC][i].t_ns >= b->rec[MS_BATCH_GRPC][i].val);
 	assert_true(b->n[0] + b->n[1] + b->n[2] + b->n[3] + begun > 0);
 	for (unsigned i = 0; i < MS_BATCH_BUFS; i++)
 		log_buf_of(names[i], b->rec[i], b->n[i]);
@@ -252,6 +259,11 @@ static void test_semaphores(void **state)
 	t0 = ms_trace_storage_begin(9, MS_STORAGE_OP_PUT, MS_STORAGE_MEMORY);
 	ms_trace_storage_end(9, MS_STORAGE_OP_PUT, MS_STORAGE_MEMORY, MS_STORAGE_STATUS_NOMEM, t0);
 	ms_trace_grpc_end(5, 2, 8, g0);
+	/* the end record waits for its end time until output is written */
+	assert_int_equal(ms_trace_peek(MS_BATCH_GRPC)[0].t_ns, 0);
+	assert_int_equal(ms_trace_ends_from, 1);
+	ms_trace_stamp_ends();
+	assert_int_equal(ms_trace_ends_from, 0);
 	ms_trace_raft_commit(1, 3, p0);
 	/* an operation that began before the semaphore went up gets no record */
 	ms_trace_storage_end(10, MS_STORAGE_OP_PUT, MS_STORAGE_MEMORY, MS_STORAGE_STATUS_OK, 0);
@@ -294,6 +306,50 @@ static void test_semaphores(void **state)
 	assert_int_equal(ms_trace_pending(MS_BATCH_GRPC), 0);
 	ms_trace_flush();
 	assert_int_equal(nbatches, 2);
+	ms_probe_batch_semaphore = 0;
+}
+
+/* A read callback's one timestamp begins every call of that read; the ends of the calls
+ * ended before a write all get that write's time, and a hand-over stamps what still waits. */
+static void test_read_and_write_stamps(void **state)
+{
+	uint64_t r, g1, g2, g3;
+	const struct ms_probe_rec *g;
+
+	(void)state;
+	log_reset();
+	ms_probe_batch_semaphore = 0;
+	ms_trace_read_begin();
+	assert_int_equal(ms_trace_read_ns, 0); /* detached: no time taken */
+	ms_trace_read_end();
+	ms_probe_batch_semaphore = 1;
+	ms_trace_read_begin();
+	r = ms_trace_read_ns;
+	assert_true(r > ms_trace_batch.window_ns);
+	g1 = ms_trace_grpc_begin(1, 2);
+	g2 = ms_trace_grpc_begin(2, 3);
+	ms_trace_read_end();
+	assert_int_equal(ms_trace_read_ns, 0);
+	g3 = ms_trace_grpc_begin(3, 2); /* outside a read: its own time */
+	assert_int_equal(g1, r);
+	assert_int_equal(g2, r);
+	assert_true(g3 >= r);
+	ms_trace_grpc_end(1, 2, 0, g1);
+	ms_trace_grpc_end(2, 3, 5, g2);
+	ms_trace_stamp_ends();
+	ms_trace_grpc_end(3, 2, 0, g3);
+	g = ms_trace_peek(MS_BATCH_GRPC);
+	assert_int_equal(ms_trace_pending(MS_BATCH_GRPC), 3);
+	assert_int_equal(g[0].t_ns, g[1].t_ns);
+	assert_true(g[0].t_ns >= g3);
+	assert_int_equal(g[2].t_ns, 0);
+	assert_int_equal(ms_trace_ends_from, 3);
+	/* the hand-over stamps the third (ms_probe_batch checks every END has its time) */
+	check_end_times = true;
+	ms_trace_flush();
+	check_end_times = false;
+	assert_int_equal(nbatches, 1);
+	assert_int_equal(ms_trace_ends_from, 0);
 	ms_probe_batch_semaphore = 0;
 }
 
@@ -416,6 +472,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buffers),
 		cmocka_unit_test(test_semaphores),
+		cmocka_unit_test(test_read_and_write_stamps),
 		cmocka_unit_test(test_gauges),
 		cmocka_unit_test(test_loop_flush),
 		cmocka_unit_test(test_clock),
