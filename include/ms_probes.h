@@ -25,8 +25,10 @@
  * subsystem). 2.0: the batch probe's buffers hold 256 records, the batch opens with the
  * window's start time and per-method counts of calls begun (struct ms_probe_batch), a call is
  * one END record (no BEGIN record), and a batch is handed over about once per millisecond
- * (not once per loop iteration). */
-#define MS_PROBE_ABI_MINOR 0
+ * (not once per loop iteration). 2.1: a call's begin time is its read callback's start and its
+ * END record's end time the first write to a client after its trailers (one timestamp each for
+ * many calls); the record layout is unchanged. */
+#define MS_PROBE_ABI_MINOR 1
 
 #include "ms_methods.h"
 
@@ -174,7 +176,9 @@ enum ms_probe_rec_kind {
 	/* grpc buffer; val of END is the begin time of the call. A call that began while the
 	 * batch probe was not attached has no END record (since 2.0). */
 	MS_REC_GRPC_BEGIN = 1,        /* 1.x only: 2.0 counts begins in grpc_begun instead */
-	MS_REC_GRPC_END = 2,          /* id req_id, t_ns end, val begin, a method, b grpc code */
+	MS_REC_GRPC_END = 2,          /* id req_id, t_ns end, val begin, a method, b grpc code
+				       * (since 2.1: begin = the read that brought the call's
+				       * headers, end = the first client write after its trailers) */
 	MS_REC_GRPC_PANIC = 3,        /* id req_id, t_ns now, a method */
 	MS_REC_GRPC_RATE_LIMITED = 4, /* id req_id, t_ns now, a method */
 	/* storage buffer: one record per operation, written at its end */
