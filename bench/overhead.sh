@@ -384,7 +384,7 @@ for name in "${workloads[@]}"; do
 				"rps=$(bench_field "$prl" median) rps_lo=$(bench_field "$prl" lo)" \
 				"rps_hi=$(bench_field "$prl" hi) hits=${res_phase_hits[$name]}" \
 				"records=${res_phase_recs[$name]} cpu_ns=$(printf '%.0f' "$off_med")" \
-				"added_ns=$(awk -v a="$on_med" -v b="$off_med" 'BEGIN { printf "%.0f", a - b }')" \
+				"added_ns=$(awk -v r="$(bench_field "$pl" median)" -v b="$off_med" 'BEGIN { printf "%.0f", (r - 1) * b }')" \
 				"pairs=$(bench_field "$pl" n) phase_ms=$phase_ms" \
 				"restart_cpu=$(bench_field "$cl" median) restart_cpu_lo=$(bench_field "$cl" lo)" \
 				"restart_cpu_hi=$(bench_field "$cl" hi) restart_verdict=$(bench_field "$cl" verdict)" \
@@ -401,17 +401,18 @@ echo "the agent attached and \`kernel.bpf_stats_enabled\`, the run time of each 
 echo "BPF programs (\`bpftool prog show\`) over the calls of the run (\`--probes all\` attaches"
 echo "one batch program per subsystem on \`ms_probe_batch\`). \"The rest\": added minus both, the"
 echo "uprobe's entry into the kernel and what a hand-over costs the store after it (its caches)."
+echo "The ns columns are (median ratio - 1) x the median off CPU per call of the phase runs."
 echo
 echo "| workload | added ns/call, \`--probes all\` (phases) | store's own part: on / off [95 % CI] | its ns/call | BPF programs ns/call | by program | the rest ns/call |"
 echo "|---|---:|---|---:|---:|---|---:|"
 for name in "${workloads[@]}"; do
 	off_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $2 }'))
 	on_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $1 }'))
+	pl=$(phase_pairs "$name" cpu | stats_ratio "$seed" 1.01 at-most)
 	sl=$(phase_pairs "$name" cpu sphases | stats_ratio "$seed" 1.01 at-most)
-	s_off=$(bench_median $(phase_pairs "$name" cpu sphases | awk '{ print $2 }'))
-	s_on=$(bench_median $(phase_pairs "$name" cpu sphases | awk '{ print $1 }'))
-	added=$(awk -v a="$on_med" -v b="$off_med" 'BEGIN { printf "%.0f", a - b }')
-	s_added=$(awk -v a="$s_on" -v b="$s_off" 'BEGIN { printf "%.0f", a - b }')
+	# ns from the median ratios (a difference of two medians of noisy phases is noisier)
+	added=$(awk -v r="$(bench_field "$pl" median)" -v b="$off_med" 'BEGIN { printf "%.0f", (r - 1) * b }')
+	s_added=$(awk -v r="$(bench_field "$sl" median)" -v b="$off_med" 'BEGIN { printf "%.0f", (r - 1) * b }')
 	read -r bpf_ns bpf_by <<<"${res_bpf[$name]}"
 	rest=$(awk -v a="$added" -v s="$s_added" -v b="$bpf_ns" 'BEGIN { printf "%.0f", a - s - b }')
 	printf '| %s | %s | %s | %s | %.0f | %s | %s |\n' "$(wname "$name")" "$added" \

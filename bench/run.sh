@@ -119,6 +119,10 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 		echo "| $wn throughput, \`--probes all\` on / off (phases): median [95 % CI] | $(ov_ci "$w" rps) | |"
 	done
 	echo "| write / read-heavy store CPU per call off, and added with \`--probes all\` on (phases, medians) | $(sumval "overhead write all" cpu_ns) + $(sumval "overhead write all" added_ns) ns / $(sumval "overhead read all" cpu_ns) + $(sumval "overhead read all" added_ns) ns | |"
+	for w in read write; do
+		wn=$([ "$w" = read ] && echo "read-heavy" || echo "write")
+		echo "| $wn added CPU per call: the store's own part (its ratio [95 % CI]) / BPF programs / the rest | $(sumval "breakdown $w" store_ns) ns ($(printf '%.3f [%.3f, %.3f]' "$(sumval "breakdown $w" store)" "$(sumval "breakdown $w" store_lo)" "$(sumval "breakdown $w" store_hi)")) / $(sumval "breakdown $w" bpf_ns) ns / $(sumval "breakdown $w" rest_ns) ns | |"
+	done
 	echo "| write / read-heavy uprobe hits per call, \`--probes all\` | $(sumval "overhead write all" hits) / $(sumval "overhead read all" hits) | |"
 	echo "| write / read-heavy event records per call, \`--probes all\` | $(sumval "overhead write all" records) / $(sumval "overhead read all" records) | |"
 	echo "| store-side instructions added per call, records written vs detached (callgrind; without the clock's anchors, which valgrind's slowdown multiplies): read-heavy / write | +$(sumval "instr read" added) ($(sumval "instr read" pct) %; $(sumval "instr read" rest_pct) %) / +$(sumval "instr write" added) ($(sumval "instr write" pct) %; $(sumval "instr write" rest_pct) %) | |"
