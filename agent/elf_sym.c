@@ -79,9 +79,9 @@ bool elf_syms_stripped(const struct elf_syms *es)
 	return es->stripped;
 }
 
-/* File offset of virtual address `addr`, from the section (code, or else writable data)
- * with file contents that holds it. */
-static int addr_to_offset(Elf *elf, uint64_t addr, bool code, uint64_t *off)
+/* File offset of virtual address `addr`, from the section with file contents and the section
+ * flag `flag` (SHF_EXECINSTR: code, SHF_WRITE: writable data, SHF_ALLOC: any) that holds it. */
+static int addr_to_offset(Elf *elf, uint64_t addr, uint64_t flag, uint64_t *off)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
@@ -89,7 +89,7 @@ static int addr_to_offset(Elf *elf, uint64_t addr, bool code, uint64_t *off)
 	while ((scn = elf_nextscn(elf, scn))) {
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
 			continue;
-		if (!(sh.sh_flags & (code ? SHF_EXECINSTR : SHF_WRITE)))
+		if (!(sh.sh_flags & flag))
 			continue;
 		if (addr >= sh.sh_addr && addr < sh.sh_addr + sh.sh_size) {
 			*off = addr - sh.sh_addr + sh.sh_offset;
@@ -131,7 +131,7 @@ int elf_syms_lookup(struct elf_syms *es, const char *name, struct elf_sym_info *
 	if (find_sym(es, name, STT_FUNC, &sym))
 		return -ENOENT;
 	info->addr = sym.st_value;
-	if (addr_to_offset(es->elf, sym.st_value, true, &info->offset))
+	if (addr_to_offset(es->elf, sym.st_value, SHF_EXECINSTR, &info->offset))
 		return -ENOENT;
 	info->nop5 = pread(es->fd, entry, sizeof(entry), (off_t)info->offset) == sizeof(entry) &&
 		     memcmp(entry, nop5, sizeof(nop5)) == 0;
@@ -144,5 +144,18 @@ int elf_syms_object_offset(struct elf_syms *es, const char *name, uint64_t *offs
 
 	if (find_sym(es, name, STT_OBJECT, &sym))
 		return -ENOENT;
-	return addr_to_offset(es->elf, sym.st_value, false, offset);
+	return addr_to_offset(es->elf, sym.st_value, SHF_WRITE, offset);
+}
+
+int elf_syms_read_u32(struct elf_syms *es, const char *name, uint32_t *val)
+{
+	uint64_t off;
+	GElf_Sym sym;
+
+	if (find_sym(es, name, STT_OBJECT, &sym) ||
+	    addr_to_offset(es->elf, sym.st_value, SHF_ALLOC, &off))
+		return -ENOENT;
+	if (pread(es->fd, val, sizeof(*val), (off_t)off) != (ssize_t)sizeof(*val))
+		return -EIO;
+	return 0;
 }

@@ -31,4 +31,9 @@ int elf_syms_lookup(struct elf_syms *es, const char *name, struct elf_sym_info *
  * -ENOENT when it is not defined there. */
 int elf_syms_object_offset(struct elf_syms *es, const char *name, uint64_t *offset);
 
+/* The 32-bit value data object `name` holds in the file (a constant such as the store's
+ * ms_probe_abi_version), in the host's byte order. Returns 0, -ENOENT when it is not defined
+ * in a section with file contents, or -EIO when the file is short. */
+int elf_syms_read_u32(struct elf_syms *es, const char *name, uint32_t *val);
+
 #endif /* AGENT_ELF_SYM_H */

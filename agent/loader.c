@@ -19,6 +19,7 @@
 #include "lease.skel.h"
 #include "member.skel.h"
 #include "ms_maps.h"
+#include "ms_probes.h"
 #include "mvcc.skel.h"
 #include "raft.skel.h"
 #include "storage.skel.h"
@@ -102,6 +103,7 @@ static void set_err(char *buf, size_t len, const char *fmt, ...)
 static int check_symbols(struct loader *l, const struct loader_opts *o, char *eb, size_t el)
 {
 	struct elf_syms *es = NULL;
+	uint32_t abi;
 	int err = elf_syms_open(o->binary, &es);
 
 	if (err == -ENODATA) {
@@ -116,6 +118,17 @@ static int check_symbols(struct loader *l, const struct loader_opts *o, char *eb
 	if (err) {
 		set_err(eb, el, "cannot open %s: %s", o->binary, strerror(-err));
 		return err;
+	}
+	/* A store of another major version writes records this agent would misread (counting
+	 * in-flight calls wrong, say): refuse it. A binary that names no version (a test or
+	 * benchmark program carrying the probe functions) is taken as this one. */
+	if (!elf_syms_read_u32(es, "ms_probe_abi_version", &abi) &&
+	    abi >> 16 != MS_PROBE_ABI_MAJOR) {
+		set_err(eb, el, "%s speaks probe contract %u.%u and this agent %u.%u: the major "
+				"versions differ, nothing attached",
+			o->binary, abi >> 16, abi & 0xffff, MS_PROBE_ABI_MAJOR, MS_PROBE_ABI_MINOR);
+		err = -EPROTO;
+		goto cleanup;
 	}
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		const struct subsys_desc *d = subsys_get(id);

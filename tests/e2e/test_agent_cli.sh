@@ -45,6 +45,19 @@ expect_error 1 "symbol ms_probe_batch (subsystem grpc) not found in $E2E_TMP/str
 	--binary "$E2E_TMP/stripped"
 expect_error 1 "symbol ms_probe_batch (subsystem storage) not found in /bin/true" \
 	--binary /bin/true --probes storage
+# A store of another major probe contract version: its ms_probe_abi_version patched to 1.7.
+cp "$METASTORE" "$E2E_TMP/old-abi"
+read -r abi_addr abi_ndx < <(readelf -sW "$E2E_TMP/old-abi" |
+	awk '$8 == "ms_probe_abi_version" { print $2, $7; exit }')
+read -r sec_addr sec_off < <(readelf -SW "$E2E_TMP/old-abi" | sed 's/\[ */[/' |
+	awk -v n="[$abi_ndx]" '$1 == n { print $4, $5; exit }')
+[ -n "$abi_addr" ] && [ -n "$sec_addr" ] || fail "no ms_probe_abi_version in $METASTORE"
+abi_off=$((0x$abi_addr - 0x$sec_addr + 0x$sec_off))
+major=$(dd if="$E2E_TMP/old-abi" bs=1 skip=$((abi_off + 2)) count=2 status=none | od -An -tu2 | tr -d ' ')
+minor=$(dd if="$E2E_TMP/old-abi" bs=1 skip="$abi_off" count=2 status=none | od -An -tu2 | tr -d ' ')
+printf '\x07\x00\x01\x00' | dd of="$E2E_TMP/old-abi" bs=1 seek="$abi_off" conv=notrunc status=none
+expect_error 1 "$E2E_TMP/old-abi speaks probe contract 1.7 and this agent $major.$minor: the major versions differ, nothing attached" \
+	--binary "$E2E_TMP/old-abi"
 
 # Configuration files and values, each with its exact line: "metastore-agent: MSG (see --help)".
 # expect_line EXIT_CODE LINE ARGS...: the agent exits so with exactly "metastore-agent: LINE".

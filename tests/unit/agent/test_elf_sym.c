@@ -21,6 +21,37 @@ __asm__(".text\n"
 	".size elf_test_plain_fn, .-elf_test_plain_fn\n");
 
 static char self_path[4096];
+/* Data objects with known contents: read-only, writable, and with no file contents (.bss). */
+const uint32_t elf_test_const = 0x00020001;
+uint32_t elf_test_data = 0x12345678;
+uint32_t elf_test_bss;
+
+static void test_read_u32(void **state)
+{
+	static const struct {
+		const char *name;
+		int err;
+		uint32_t val;
+	} cases[] = {
+		{ "elf_test_const", 0, 0x00020001 },
+		{ "elf_test_data", 0, 0x12345678 },
+		{ "elf_test_bss", -ENOENT, 0 },
+		{ "elf_test_nop5_fn", -ENOENT, 0 }, /* a function, not an object */
+		{ "elf_test_no_such_object", -ENOENT, 0 },
+	};
+	struct elf_syms *es;
+
+	(void)state;
+	elf_test_data++; /* the file keeps the initial value */
+	assert_int_equal(elf_syms_open(self_path, &es), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t v = 0;
+
+		assert_int_equal(elf_syms_read_u32(es, cases[i].name, &v), cases[i].err);
+		assert_int_equal(v, cases[i].val);
+	}
+	elf_syms_free(es);
+}
 
 static void test_lookup_table(void **state)
 {
@@ -88,6 +119,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lookup_table),
+		cmocka_unit_test(test_read_u32),
 		cmocka_unit_test(test_open_errors),
 	};
 	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
