@@ -1,20 +1,22 @@
 # Helpers to run Debian's etcd 3.4 as the control of a test, on 127.0.0.1; sourced after
 # lib.sh. Each etcd started is recorded in E2E_PIDS and ended with the test.
 
-# start_etcd_single CLIENT_PORT [ARGS...]: one etcd member with its own data dir (or
-# $E2E_ETCD_DIR); waits until it serves.
+# start_etcd_single CLIENT_PORT [ARGS...]: one etcd member ($ETCD, default /usr/bin/etcd)
+# with its own data dir (or $E2E_ETCD_DIR); waits until it serves; sets ETCD_PID.
 start_etcd_single() {
 	local cport=$1 pport
 	shift
+	[ -x "${ETCD:-/usr/bin/etcd}" ] || fail "${ETCD:-/usr/bin/etcd} missing (apt-get install etcd-server)"
 	pport=$(free_port)
-	/usr/bin/etcd --name "etcd-$cport" --data-dir "${E2E_ETCD_DIR:-$E2E_TMP/etcd-$cport}" \
+	"${ETCD:-/usr/bin/etcd}" --name "etcd-$cport" --data-dir "${E2E_ETCD_DIR:-$E2E_TMP/etcd-$cport}" \
 		--listen-client-urls "http://127.0.0.1:$cport" \
 		--advertise-client-urls "http://127.0.0.1:$cport" \
 		--listen-peer-urls "http://127.0.0.1:$pport" \
 		--initial-advertise-peer-urls "http://127.0.0.1:$pport" \
 		--initial-cluster "etcd-$cport=http://127.0.0.1:$pport" "$@" \
 		>"$E2E_TMP/etcd-$cport.log" 2>&1 &
-	E2E_PIDS+=("$!")
+	ETCD_PID=$!
+	E2E_PIDS+=("$ETCD_PID")
 	wait_until 20 etcdctl --endpoints="127.0.0.1:$cport" --dial-timeout=1s endpoint health ||
 		fail "etcd on port $cport did not start"
 }

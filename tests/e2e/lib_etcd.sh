@@ -2,6 +2,7 @@
 # Sourced after lib.sh; the process is recorded, so it ends with the test.
 
 : "${ETCD:=/usr/bin/etcd}"
+. "$(dirname "${BASH_SOURCE[0]}")/etcd.sh"
 
 # control_servers: "metastore etcd", or "metastore" with a line saying why when etcd is not
 # installed (the Debian package etcd-server; it is not in `make deps`, as installing it
@@ -15,22 +16,10 @@ control_servers() {
 	fi
 }
 
-# start_etcd PORT: a fresh single-member etcd serving clients on 127.0.0.1:PORT; sets ETCD_PID.
+# start_etcd PORT: a fresh single-member etcd serving clients on 127.0.0.1:PORT (etcd.sh's
+# start_etcd_single, quiet); sets ETCD_PID.
 start_etcd() {
-	local port=$1 peer
-	[ -x "$ETCD" ] || fail "$ETCD missing (apt-get install etcd-server)"
-	peer=$(free_port)
-	"$ETCD" --name control --data-dir "$E2E_TMP/etcd-$port" \
-		--listen-client-urls "http://127.0.0.1:$port" \
-		--advertise-client-urls "http://127.0.0.1:$port" \
-		--listen-peer-urls "http://127.0.0.1:$peer" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-		--initial-cluster "control=http://127.0.0.1:$peer" --log-level error \
-		>"$E2E_TMP/etcd-$port.log" 2>&1 &
-	ETCD_PID=$!
-	E2E_PIDS+=("$ETCD_PID")
-	wait_until 20 etcdctl --endpoints="127.0.0.1:$port" --dial-timeout=1s endpoint health ||
-		fail "etcd on port $port did not start"
+	start_etcd_single "$1" --log-level error
 }
 
 # rss_kb PID: resident set size of PID in KiB.
