@@ -58,6 +58,24 @@ wait_leader() {
 	fail "no leader elected within 10 s"
 }
 
+# wait_all_follow LEADER: waits up to 10 s until every live member names LEADER as its leader
+# (a follower that has not heard from a new leader yet answers a forwarded call "no leader").
+wait_all_follow() {
+	local want n s ok
+	want=$(jq -r '.[0].Status.header.member_id' <<<"$(status_json "$1")")
+	for _ in $(seq 100); do
+		ok=1
+		for n in "${MEMBERS[@]}"; do
+			kill -0 "${PID[$n]}" 2>/dev/null || continue
+			s=$(status_json "$n")
+			[ -n "$s" ] && [ "$(jq -r '.[0].Status.leader' <<<"$s")" = "$want" ] || ok=0
+		done
+		[ "$ok" = 0 ] || return 0
+		sleep 0.1
+	done
+	fail "not every member follows $1 within 10 s"
+}
+
 # wait_published LEADER: waits up to 10 s until LEADER lists a client URL for every member:
 # each member has published its name and client URL through the log, and the log is quiet
 # (a test that counts raft entries starts after that).

@@ -65,6 +65,7 @@ stop_pid "$MS_PID"
 cluster_init
 for n in n1 n2 n3; do start_member "$n"; done
 LEADER=$(wait_leader)
+wait_all_follow "$LEADER"
 for n in n1 n2 n3; do [ "$n" = "$LEADER" ] || F=$n; done
 for n in n1 n2 n3; do [ "$n" = "$LEADER" ] || [ "$n" = "$F" ] || OTHER=$n; done
 for n in n1 n2 n3; do
@@ -139,6 +140,7 @@ CLUSTER=${CLUSTER//http:/https:}
 # shellcheck disable=SC2046
 for n in n1 n2 n3; do start_member "$n" --snapshot-count 8 $(tls_flags "$n" "${RPORT[$n]}"); done
 LEADER=$(wait_leader)
+wait_all_follow "$LEADER"
 for n in n1 n2 n3; do [ "$n" = "$LEADER" ] || F=$n; done
 for n in n1 n2 n3; do [ "$n" = "$LEADER" ] || [ "$n" = "$F" ] || OTHER=$n; done
 for i in 1 2 3 4 5; do
@@ -177,6 +179,7 @@ ALL="127.0.0.1:${CPORT[n1]},127.0.0.1:${CPORT[n2]},127.0.0.1:${CPORT[n3]}"
 wait_until 10 bash -c "[ \$(etcdctl --endpoints=$ALL endpoint hashkv -w json | jq '[.[].HashKV.hash] | unique | length') = 1 ]" ||
 	fail "HashKV differs: $(etcdctl --endpoints="$ALL" endpoint hashkv)"
 LEADER=$(wait_leader)
+wait_all_follow "$LEADER"
 for n in n1 n2 n3; do [ "$n" = "$LEADER" ] || F=$n; done
 for n in n1 n2 n3; do [ "$n" = "$LEADER" ] || [ "$n" = "$F" ] || OTHER=$n; done
 
