@@ -196,9 +196,14 @@ done
 	fail "sanity counters missing"
 grep '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
 	fail "sanity checks failed: $(grep '^metastore_agent_go_sanity' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
-# the 21 probe sites (4 of them the member subsystem's), each with how the kernel handles its hits
-[ "$(grep -c '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt")" = 21 ] || fail "probe sites missing"
+# the 18 probe sites (2 of them the member subsystem's), each with how the kernel handles its
+# hits: none is single-stepped
+[ "$(grep -c '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt")" = 18 ] || fail "probe sites missing"
 grep -q '^metastore_agent_go_probe_site{subsystem="grpc",function="google.golang.org/grpc.(\*Server).handleStream",site="stack_check_jbe",kernel="emulated"} 1$' \
 	"$E2E_TMP/agent.txt" || fail "handleStream's site missing"
+grep -q '^metastore_agent_go_probe_site{subsystem="storage",function="go.etcd.io/etcd/mvcc/backend.(\*batchTx).commit",site="after_call",kernel="nop5"} 1$' \
+	"$E2E_TMP/agent.txt" || fail "the backend commit's end is not on its nop5"
+grep '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt" | grep -q 'kernel="single_step"' &&
+	fail "a single-stepped site: $(grep 'kernel="single_step"' "$E2E_TMP/agent.txt")"
 check_exposition "$E2E_TMP/agent.txt"
 echo "agent == etcd /metrics: $(tr '\n' ' ' <"$E2E_TMP/agent-delta.txt")"
