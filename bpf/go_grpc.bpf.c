@@ -30,6 +30,8 @@ struct go_call {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* entries of calls never seen ending age out */
 	__uint(max_entries, 65536);
+	/* per-CPU LRU lists: a begin and its end take no lock shared by the CPUs */
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, struct ms_go_gkey);
 	__type(value, struct go_call);
 } go_calls SEC(".maps");

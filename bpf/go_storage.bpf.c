@@ -8,6 +8,8 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
+	/* per-CPU LRU lists: a begin and its end take no lock shared by the CPUs */
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, struct ms_go_gkey);
 	__type(value, __u64);
 } go_storage_start SEC(".maps");
