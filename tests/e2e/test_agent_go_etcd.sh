@@ -98,8 +98,8 @@ agent_counts() {
 sleep 1
 etcd_metrics >"$E2E_TMP/etcd-before.txt"
 
-# The load: puts, gets, deletes, txns, a failing call, leases (one left to expire), watches,
-# a compaction.
+# The load: puts, gets, deletes, txns, a failing call, a snapshot, leases (one left to
+# expire), watches, a compaction.
 for i in $(seq 1 20); do ctl put "k$i" "v$i" >/dev/null; done
 for i in $(seq 1 7); do ctl get "k$i" >/dev/null; done
 ctl get k --prefix >/dev/null
@@ -108,6 +108,9 @@ for i in 1 2; do
 	printf 'value("k10") = "v10"\n\nput k10 t%s\n\nput k11 f\n\n' "$i" | ctl txn >/dev/null
 done
 ctl compaction 1000000 >/dev/null 2>&1 && fail "a compaction to a future revision succeeded"
+# a stream whose handler sends on its own goroutine (Maintenance/Snapshot): its end is the
+# handler's status, not one of its sends
+ctl snapshot save "$E2E_TMP/snap.db" >"$E2E_TMP/snap.log" 2>&1 || fail "etcdctl snapshot save failed: $(cat "$E2E_TMP/snap.log")"
 lease=$(ctl lease grant 60 | awk '{print $2}')
 ctl put --lease="$lease" leased x >/dev/null
 ctl lease keep-alive --once "$lease" >/dev/null
@@ -162,6 +165,7 @@ assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{metho
 assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Compact",code="OK"}' 1
 assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseGrant",code="OK"}' 3
 assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseRevoke",code="OK"}' 1
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.Maintenance/Snapshot",code="OK"}' 1
 for op in grant:3 revoke:1 renew:1 expire:1; do
 	assert_node_sample "$E2E_TMP/agent.txt" "$NODE" "lease_operations_total{operation=\"${op%:*}\",status=\"ok\"}" "${op#*:}"
 done
