@@ -17,10 +17,11 @@
 	X(STATUS_PROTO, "google.golang.org/grpc/internal/status.Status", "s")                    \
 	X(PROTO_STATUS_CODE, "google.golang.org/genproto/googleapis/rpc/status.Status", "Code")  \
 	X(SERVER_ID, "go.etcd.io/etcd/etcdserver.EtcdServer", "id")                              \
+	X(SERVER_RAFT_NODE, "go.etcd.io/etcd/etcdserver.EtcdServer", "r")                        \
+	X(SERVER_APPLIED_INDEX, "go.etcd.io/etcd/etcdserver.EtcdServer", "appliedIndex")         \
+	X(SERVER_KV, "go.etcd.io/etcd/etcdserver.EtcdServer", "kv")                              \
+	X(WATCHABLE_STORE_STORE, "go.etcd.io/etcd/mvcc.watchableStore", "store")                 \
 	X(STORE_CURRENT_REV, "go.etcd.io/etcd/mvcc.store", "currentRev")                         \
-	X(TXN_READ_STORE, "go.etcd.io/etcd/mvcc.storeTxnRead", "s")                               \
-	X(TXN_WRITE_READ, "go.etcd.io/etcd/mvcc.storeTxnWrite", "storeTxnRead")                   \
-	X(TXN_WRITE_CHANGES, "go.etcd.io/etcd/mvcc.storeTxnWrite", "changes")                     \
 	X(HMAP_COUNT, "runtime.hmap", "count")                                                    \
 	X(LEASE_REVOKE_ID, "go.etcd.io/etcd/etcdserver/etcdserverpb.LeaseRevokeRequest", "ID")   \
 	X(WATCH_RESP_EVENTS, "go.etcd.io/etcd/etcdserver/etcdserverpb.WatchResponse", "Events")   \

@@ -7,10 +7,11 @@
  *   GO_OFF_STATUS_PROTO google.golang.org/grpc/internal/status.Status.s
  *   GO_OFF_PROTO_STATUS_CODE google.golang.org/genproto/googleapis/rpc/status.Status.Code
  *   GO_OFF_SERVER_ID go.etcd.io/etcd/etcdserver.EtcdServer.id
+ *   GO_OFF_SERVER_RAFT_NODE go.etcd.io/etcd/etcdserver.EtcdServer.r
+ *   GO_OFF_SERVER_APPLIED_INDEX go.etcd.io/etcd/etcdserver.EtcdServer.appliedIndex
+ *   GO_OFF_SERVER_KV go.etcd.io/etcd/etcdserver.EtcdServer.kv
+ *   GO_OFF_WATCHABLE_STORE_STORE go.etcd.io/etcd/mvcc.watchableStore.store
  *   GO_OFF_STORE_CURRENT_REV go.etcd.io/etcd/mvcc.store.currentRev
- *   GO_OFF_TXN_READ_STORE go.etcd.io/etcd/mvcc.storeTxnRead.s
- *   GO_OFF_TXN_WRITE_READ go.etcd.io/etcd/mvcc.storeTxnWrite.storeTxnRead
- *   GO_OFF_TXN_WRITE_CHANGES go.etcd.io/etcd/mvcc.storeTxnWrite.changes
  *   GO_OFF_HMAP_COUNT runtime.hmap.count
  *   GO_OFF_LEASE_REVOKE_ID go.etcd.io/etcd/etcdserver/etcdserverpb.LeaseRevokeRequest.ID
  *   GO_OFF_WATCH_RESP_EVENTS go.etcd.io/etcd/etcdserver/etcdserverpb.WatchResponse.Events
@@ -25,10 +26,11 @@ static const struct go_offsets_build go_offsets_builds[] = {
 		[GO_OFF_STATUS_PROTO] = 0,
 		[GO_OFF_PROTO_STATUS_CODE] = 0,
 		[GO_OFF_SERVER_ID] = 1032,
+		[GO_OFF_SERVER_RAFT_NODE] = 48,
+		[GO_OFF_SERVER_APPLIED_INDEX] = 8,
+		[GO_OFF_SERVER_KV] = 1176,
+		[GO_OFF_WATCHABLE_STORE_STORE] = 0,
 		[GO_OFF_STORE_CURRENT_REV] = 160,
-		[GO_OFF_TXN_READ_STORE] = 0,
-		[GO_OFF_TXN_WRITE_READ] = 0,
-		[GO_OFF_TXN_WRITE_CHANGES] = 72,
 		[GO_OFF_HMAP_COUNT] = 0,
 		[GO_OFF_LEASE_REVOKE_ID] = 0,
 		[GO_OFF_WATCH_RESP_EVENTS] = 56,

@@ -219,3 +219,181 @@ int go_site_calls(const struct gopclntab *t, const char *caller, const char *cal
 	free(code);
 	return err;
 }
+
+/* What the walk after a call knows: where the callee's RAX is. */
+struct walk {
+	bool in_rax;  /* RAX still holds it */
+	int32_t slot; /* and/or the stack slot it was spilled to (-1: none) */
+};
+
+/* A register the instruction writes: RAX loses the value, RSP is never stepped over. */
+static int walk_writes(struct walk *w, unsigned reg)
+{
+	if (reg == 4)
+		return -1;
+	if (reg == 0)
+		w->in_rax = false;
+	return 0;
+}
+
+/* ModRM operand at p (after the opcode): its length into *len; *rsp_disp the displacement
+ * when it is disp(%rsp) with no index (else INT32_MIN); *is_reg for a register operand. */
+static int walk_modrm(const uint8_t *p, size_t avail, uint8_t rex, size_t *len, int32_t *rsp_disp,
+		      bool *is_reg)
+{
+	unsigned mod, rm;
+	bool rsp_simple = false;
+	size_t n = 1;
+
+	if (avail < 1)
+		return -1;
+	mod = p[0] >> 6;
+	rm = p[0] & 7;
+	*rsp_disp = INT32_MIN;
+	*is_reg = mod == 3;
+	if (mod == 3) {
+		*len = 1;
+		return 0;
+	}
+	if (rm == 4) {
+		if (avail < 2)
+			return -1;
+		/* base RSP (not R12), no index */
+		rsp_simple = (p[1] & 7) == 4 && !(rex & 1) && ((p[1] >> 3) & 7) == 4 && !(rex & 2);
+		n = 2;
+		if (mod == 0 && (p[1] & 7) == 5)
+			n += 4;
+	} else if (mod == 0 && rm == 5) {
+		n += 4; /* rip-relative */
+	}
+	n += mod == 1 ? 1 : mod == 2 ? 4 : 0;
+	if (n > avail)
+		return -1;
+	if (rsp_simple && mod == 0)
+		*rsp_disp = 0;
+	else if (rsp_simple && mod == 1)
+		*rsp_disp = (int8_t)p[2];
+	else if (rsp_simple && mod == 2)
+		*rsp_disp = rd_s32(p + 2);
+	*len = n;
+	return 0;
+}
+
+/* Steps over one instruction at p: its length, or 0 when the walk must stop without a
+ * site (see go_site_after_call). */
+static size_t walk_insn(const uint8_t *p, size_t avail, struct walk *w)
+{
+	size_t n = 0, ml;
+	uint8_t rex = 0, op;
+	int32_t disp;
+	bool is_reg;
+	unsigned reg, rm;
+
+	if (avail > 0 && p[0] == 0x66)
+		n++; /* operand size: only nopw is expected with it */
+	if (n < avail && (p[n] & 0xf0) == 0x40)
+		rex = p[n++];
+	if (n + 2 > avail)
+		return 0;
+	op = p[n++];
+	if (op == 0x0f) {
+		if (p[n++] != 0x1f || n >= avail)
+			return 0; /* only the multi-byte nop */
+		return walk_modrm(p + n, avail - n, rex, &ml, &disp, &is_reg) ? 0 : n + ml;
+	}
+	if (walk_modrm(p + n, avail - n, rex, &ml, &disp, &is_reg))
+		return 0;
+	reg = ((p[n] >> 3) & 7) | (rex & 4 ? 8 : 0);
+	rm = (p[n] & 7) | (rex & 1 ? 8 : 0);
+	n += ml;
+	switch (op) {
+	case 0x89: /* mov reg, r/m */
+		if (is_reg)
+			return walk_writes(w, rm) ? 0 : n;
+		if (disp == INT32_MIN)
+			return 0; /* a store the walk cannot place */
+		if (w->slot != INT32_MIN && disp > w->slot - 8 && disp < w->slot + 8)
+			w->slot = INT32_MIN; /* the spill slot is overwritten */
+		if (reg == 0 && (rex & 8) && w->in_rax)
+			w->slot = disp;
+		return n;
+	case 0x8b: /* mov r/m, reg */
+	case 0x8d: /* lea */
+		return walk_writes(w, reg) ? 0 : n;
+	case 0x84: /* test */
+	case 0x85:
+	case 0x38: /* cmp */
+	case 0x39:
+	case 0x3a:
+	case 0x3b:
+		return n;
+	case 0x83: /* group 1 with imm8: only cmp leaves its operand */
+		if (n + 1 > avail)
+			return 0;
+		if (((p[n - ml] >> 3) & 7) == 7)
+			return n + 1;
+		return is_reg && !walk_writes(w, rm) ? n + 1 : 0;
+	default:
+		return 0;
+	}
+}
+
+int go_site_walk(const uint8_t *code, size_t len, int32_t *result_slot)
+{
+	struct walk w = { .in_rax = true, .slot = INT32_MIN };
+	size_t at = 0;
+
+	for (int i = 0; i <= 16 && at + 5 <= len; i++) {
+		size_t n;
+
+		if (go_site_classify(code + at) != GO_SITE_STEPPED) {
+			if (w.in_rax)
+				*result_slot = -1;
+			else if (w.slot != INT32_MIN && w.slot >= 0)
+				*result_slot = w.slot;
+			else
+				return -1;
+			return (int)at;
+		}
+		n = walk_insn(code + at, len - at, &w);
+		if (!n)
+			return -1;
+		at += n;
+	}
+	return -1;
+}
+
+int go_site_after_call(const struct gopclntab *t, const char *caller, const char *callee,
+		       struct go_after_site *out, char *errbuf, size_t errlen)
+{
+	struct gopclntab_func f;
+	struct go_call_site cs;
+	uint8_t *code = NULL;
+	uint64_t from;
+	int at, err;
+
+	err = go_site_calls(t, caller, callee, &cs, 1, errbuf, errlen);
+	if (err)
+		return err;
+	err = read_func(t, caller, &f, &code, errbuf, errlen);
+	if (err)
+		return err;
+	from = cs.after.addr;
+	at = go_site_walk(code + (from - f.entry), (size_t)(f.end - from), &out->result_slot);
+	err = -ENOEXEC;
+	if (at < 0) {
+		snprintf(errbuf, errlen, "%s: no emulated instruction after the call to %s at %#llx "
+			 "with its result still known", caller, callee,
+			 (unsigned long long)cs.call.addr);
+		goto cleanup;
+	}
+	if (fill_site(t, from + (uint64_t)at, code + (from - f.entry) + at, &out->site)) {
+		snprintf(errbuf, errlen, "%s: %#llx has no file offset", caller,
+			 (unsigned long long)(from + (uint64_t)at));
+		goto cleanup;
+	}
+	err = 0;
+cleanup:
+	free(code);
+	return err;
+}

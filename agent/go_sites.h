@@ -51,6 +51,34 @@ struct go_call_site {
 int go_site_calls(const struct gopclntab *t, const char *caller, const char *callee,
 		  struct go_call_site *sites, size_t expected, char *errbuf, size_t errlen);
 
+/* The first instruction after a call that the kernel emulates (or a nop5), and where the
+ * callee's first result word is there. */
+struct go_after_site {
+	struct go_site site;
+	int32_t result_slot; /* -1: still in RAX; else spilled at result_slot(%rsp) */
+};
+
+/*
+ * The one direct call from `caller` to `callee` (as go_site_calls with one expected), and
+ * the first instruction after it the kernel does not single-step: the return address is
+ * an ordinary instruction (a spill, a load) and would cost an int3 and a single step per
+ * hit. The walk steps over the moves, loads, leas, tests, compares and multi-byte nops the
+ * compiler puts there, following the callee's RAX into its stack spill slot when a later
+ * load overwrites RAX; it stops at the first jcc, jmp, call, push, 1-byte nop or nop5.
+ * Anything else on the way (a store that is not to the stack frame, a write to RSP, an
+ * instruction it does not know, more than 16 of them) refuses the site: the value or the
+ * frame could change unseen. Returns 0, -ENOENT, or -ENOEXEC with a reason in errbuf.
+ */
+int go_site_after_call(const struct gopclntab *t, const char *caller, const char *callee,
+		       struct go_after_site *out, char *errbuf, size_t errlen);
+
+/*
+ * The walk of go_site_after_call over `code` (at least `len` bytes, the first instruction
+ * after the call first). Returns the offset of the site into code (>= 0) with *result_slot
+ * set, or -1 when the walk cannot get there.
+ */
+int go_site_walk(const uint8_t *code, size_t len, int32_t *result_slot);
+
 /* How the kernel handles a uprobe on the instruction starting with `insn` (>= 5 bytes). */
 enum go_site_class go_site_classify(const uint8_t *insn);
 

@@ -25,8 +25,8 @@
 #define GRPC_PKG "google.golang.org/grpc"
 #define ETCD_PKG "go.etcd.io/etcd"
 
-/* Where a program goes: a prologue's stack-check jbe, a direct call, or the instruction
- * after it (the callee has returned). */
+/* Where a program goes: a prologue's stack-check jbe, a direct call, or the first
+ * instruction after it the kernel emulates (the callee has returned; go_site_after_call). */
 enum site_kind { SITE_STACK, SITE_CALL, SITE_AFTER };
 
 struct probe_def {
@@ -38,22 +38,16 @@ struct probe_def {
 };
 
 static const struct probe_def defs[] = {
-	/* the member id, before anything of the process is counted: every apply batch, every
-	 * write before its proposal, every read and keep-alive */
+	/* the member id: every apply batch (a write is applied in one before its response, a
+	 * linearizable read waits for one), and the raft tick (every heartbeat interval, 100 ms
+	 * by default, idle or not); no per-request site */
 	{ SUBSYS_MEMBER, "go_member_seen", SITE_STACK, ETCD_PKG "/etcdserver.(*EtcdServer).applyAll",
 	  NULL },
-	{ SUBSYS_MEMBER, "go_member_seen", SITE_STACK,
-	  ETCD_PKG "/etcdserver.(*EtcdServer).processInternalRaftRequestOnce", NULL },
-	{ SUBSYS_MEMBER, "go_member_seen", SITE_STACK, ETCD_PKG "/etcdserver.(*EtcdServer).Range",
-	  NULL },
-	{ SUBSYS_MEMBER, "go_member_seen", SITE_STACK,
-	  ETCD_PKG "/etcdserver.(*EtcdServer).LeaseRenew", NULL },
+	{ SUBSYS_MEMBER, "go_member_tick", SITE_STACK, ETCD_PKG "/etcdserver.(*raftNode).tick", NULL },
 	{ SUBSYS_GRPC, "go_grpc_begin", SITE_STACK, GRPC_PKG ".(*Server).handleStream", NULL },
+	/* the end of every call: the status its server wrote (see go_grpc.bpf.c) */
 	{ SUBSYS_GRPC, "go_grpc_status", SITE_STACK,
 	  GRPC_PKG "/internal/transport.(*http2Server).WriteStatus", NULL },
-	/* the closure `defer wg.Done()` of the goroutine serveStreams starts per stream */
-	{ SUBSYS_GRPC, "go_grpc_end", SITE_STACK, GRPC_PKG ".(*Server).serveStreams.func1.2.1",
-	  NULL },
 	{ SUBSYS_STORAGE, "go_wal_fsync_begin", SITE_CALL, ETCD_PKG "/wal.(*WAL).sync",
 	  ETCD_PKG "/pkg/fileutil.Fdatasync" },
 	{ SUBSYS_STORAGE, "go_wal_fsync_end", SITE_AFTER, ETCD_PKG "/wal.(*WAL).sync",
@@ -62,11 +56,12 @@ static const struct probe_def defs[] = {
 	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit" },
 	{ SUBSYS_STORAGE, "go_bolt_commit_end", SITE_AFTER,
 	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit" },
-	{ SUBSYS_MVCC, "go_mvcc_txn_end", SITE_STACK, ETCD_PKG "/mvcc.(*storeTxnWrite).End", NULL },
+	/* the revision sampled on the raft tick, not per write */
+	{ SUBSYS_MVCC, "go_mvcc_tick", SITE_STACK, ETCD_PKG "/etcdserver.(*raftNode).tick", NULL },
 	{ SUBSYS_MVCC, "go_mvcc_compacted", SITE_AFTER, ETCD_PKG "/mvcc.(*store).compact.func1",
 	  ETCD_PKG "/mvcc.(*store).scheduleCompaction" },
-	{ SUBSYS_RAFT, "go_raft_applied", SITE_STACK, ETCD_PKG "/pkg/wait.(*timeList).Trigger",
-	  NULL },
+	/* the applied index sampled on the raft tick, not per apply batch */
+	{ SUBSYS_RAFT, "go_raft_tick", SITE_STACK, ETCD_PKG "/etcdserver.(*raftNode).tick", NULL },
 	{ SUBSYS_LEASE, "go_lease_grant", SITE_CALL, ETCD_PKG "/lease.(*lessor).Grant",
 	  "runtime.mapassign_fast64" },
 	{ SUBSYS_LEASE, "go_lease_revoke", SITE_CALL, ETCD_PKG "/lease.(*lessor).Revoke",
@@ -84,6 +79,15 @@ static const struct probe_def defs[] = {
 	  ETCD_PKG "/mvcc.(*watchableStore).cancelWatcher", NULL },
 };
 
+/* The functions whose WriteStatus is the status of the call itself (as opposed to one a
+ * stream's SendMsg or RecvMsg wrote after a failed send or receive): grpc-go 1.33's
+ * server.go writes the final status only there. */
+static const char *const status_callers[MS_GO_CALLER_RANGES] = {
+	GRPC_PKG ".(*Server).processUnaryRPC",
+	GRPC_PKG ".(*Server).processStreamingRPC",
+	GRPC_PKG ".(*Server).handleStream",
+};
+
 #define NR_DEFS (sizeof(defs) / sizeof(defs[0]))
 
 struct go_target {
@@ -91,6 +95,8 @@ struct go_target {
 	struct go_offsets off;
 	const char *off_source;
 	struct go_site sites[NR_DEFS];
+	uint32_t data[NR_DEFS];         /* per site, to the program in its cookie's high half */
+	struct ms_go_callers callers;   /* status_callers around the WriteStatus site */
 	uint32_t checked; /* subsystems whose sites were found */
 	const char *btf;  /* --btf for the objects (borrowed; NULL: the kernel's own) */
 };
@@ -145,6 +151,23 @@ const char *go_target_offsets_source(const struct go_target *gt)
 	return gt->off_source;
 }
 
+/* status_callers' code around the WriteStatus site at `site`, relative to it. */
+static int find_callers(struct go_target *gt, uint64_t site, char *eb, size_t el)
+{
+	for (int i = 0; i < MS_GO_CALLER_RANGES; i++) {
+		struct gopclntab_func f;
+
+		if (gopclntab_lookup(gt->tab, status_callers[i], &f)) {
+			snprintf(eb, el, "%s: no such function (or two of that name)",
+				 status_callers[i]);
+			return -ENOENT;
+		}
+		gt->callers.lo[i] = (int64_t)(f.entry - site);
+		gt->callers.hi[i] = (int64_t)(f.end - site);
+	}
+	return 0;
+}
+
 int go_target_check(struct go_target *gt, uint32_t mask, char *eb, size_t el)
 {
 	int err;
@@ -159,20 +182,33 @@ int go_target_check(struct go_target *gt, uint32_t mask, char *eb, size_t el)
 	}
 	for (size_t i = 0; i < NR_DEFS; i++) {
 		const struct probe_def *d = &defs[i];
+		struct go_after_site as;
 		struct go_call_site cs;
 
 		if (!(mask & (1u << d->sub)))
 			continue;
+		gt->data[i] = 0;
 		if (d->kind == SITE_STACK) {
 			err = go_site_stack_check(gt->tab, d->func, &gt->sites[i], eb, el);
+			if (!err && strcmp(d->prog, "go_grpc_status") == 0)
+				err = find_callers(gt, gt->sites[i].addr, eb, el);
 			if (err)
 				return err;
+			continue;
+		}
+		if (d->kind == SITE_AFTER) {
+			err = go_site_after_call(gt->tab, d->func, d->callee, &as, eb, el);
+			if (err)
+				return err;
+			gt->sites[i] = as.site;
+			/* where the program reads the callee's first result word */
+			gt->data[i] = as.result_slot < 0 ? 0 : (uint32_t)as.result_slot + 1;
 			continue;
 		}
 		err = go_site_calls(gt->tab, d->func, d->callee, &cs, 1, eb, el);
 		if (err)
 			return err;
-		gt->sites[i] = d->kind == SITE_CALL ? cs.call : cs.after;
+		gt->sites[i] = cs.call;
 	}
 	gt->checked = mask;
 	return 0;
@@ -199,7 +235,7 @@ int go_target_site_at(const struct go_target *gt, size_t i, struct go_target_sit
 }
 
 static int attach_at(struct bpf_object *obj, const char *prog_name, const char *binary, int pid,
-		     uint64_t offset, uint32_t cookie, struct bpf_link **links, size_t *nr,
+		     uint64_t offset, uint64_t cookie, struct bpf_link **links, size_t *nr,
 		     char *eb, size_t el)
 {
 	struct bpf_program *prog = bpf_object__find_program_by_name(obj, prog_name);
@@ -226,7 +262,51 @@ static int attach_at(struct bpf_object *obj, const char *prog_name, const char *
 	return 0;
 }
 
-/* Every site of subsystem `id` in `binary`, each with its program from `obj`. */
+/*
+ * The entry of the object's go_status_callers table holding gt's caller ranges: the one
+ * already filled with them (a copy of the same build) or the first free one. The entry's
+ * index goes to the WriteStatus program in its cookie, so each build's processes are
+ * checked against their own code.
+ */
+static int callers_entry(const struct go_target *gt, struct bpf_object *obj, uint32_t *idx,
+			 char *eb, size_t el)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, "go_status_callers");
+	struct ms_go_callers v, zero;
+
+	memset(&zero, 0, sizeof(zero));
+	if (!m) {
+		snprintf(eb, el, "BPF map go_status_callers missing");
+		return -ENOENT;
+	}
+	for (uint32_t i = 0; i < MS_GO_CALLER_BUILDS; i++) {
+		int err = bpf_map__lookup_elem(m, &i, sizeof(i), &v, sizeof(v), 0);
+
+		if (err) {
+			snprintf(eb, el, "cannot read go_status_callers: %s", strerror(-err));
+			return err;
+		}
+		if (memcmp(&v, &gt->callers, sizeof(v)) == 0) {
+			*idx = i;
+			return 0;
+		}
+		if (memcmp(&v, &zero, sizeof(v)) != 0)
+			continue;
+		err = bpf_map__update_elem(m, &i, sizeof(i), &gt->callers, sizeof(gt->callers),
+					   BPF_ANY);
+		if (err) {
+			snprintf(eb, el, "cannot fill go_status_callers: %s", strerror(-err));
+			return err;
+		}
+		*idx = i;
+		return 0;
+	}
+	snprintf(eb, el, "more than %d Go builds attached: restart the agent", MS_GO_CALLER_BUILDS);
+	return -ENOSPC;
+}
+
+/* Every site of subsystem `id` in `binary`, each with its program from `obj`; a site's
+ * own data (gt->data, the callers entry) in the high half of its cookie. */
 static int attach_sites(const struct go_target *gt, enum subsys_id id, struct bpf_object *obj,
 			const char *binary, int pid, uint32_t cookie, struct bpf_link **links,
 			size_t *nr, char *eb, size_t el)
@@ -234,9 +314,15 @@ static int attach_sites(const struct go_target *gt, enum subsys_id id, struct bp
 	int err = 0;
 
 	for (size_t i = 0; i < NR_DEFS && !err; i++) {
-		if (defs[i].sub == id)
-			err = attach_at(obj, defs[i].prog, binary, pid, gt->sites[i].offset, cookie,
-					links, nr, eb, el);
+		uint32_t data = gt->data[i];
+
+		if (defs[i].sub != id)
+			continue;
+		if (strcmp(defs[i].prog, "go_grpc_status") == 0)
+			err = callers_entry(gt, obj, &data, eb, el);
+		if (!err)
+			err = attach_at(obj, defs[i].prog, binary, pid, gt->sites[i].offset,
+					cookie | (uint64_t)data << 32, links, nr, eb, el);
 	}
 	return err;
 }
@@ -280,20 +366,21 @@ static void setup_storage(struct go_storage_bpf *k, const struct go_offsets *o)
 static void setup_member(struct go_member_bpf *k, const struct go_offsets *o)
 {
 	k->rodata->off_server_id = o->off[GO_OFF_SERVER_ID];
+	k->rodata->off_server_raft = o->off[GO_OFF_SERVER_RAFT_NODE];
 }
 
 static void setup_mvcc(struct go_mvcc_bpf *k, const struct go_offsets *o)
 {
-	k->rodata->off_txn_read = o->off[GO_OFF_TXN_WRITE_READ];
-	k->rodata->off_txn_store = o->off[GO_OFF_TXN_READ_STORE];
-	k->rodata->off_txn_changes = o->off[GO_OFF_TXN_WRITE_CHANGES];
+	k->rodata->off_server_raft = o->off[GO_OFF_SERVER_RAFT_NODE];
+	k->rodata->off_server_kv = o->off[GO_OFF_SERVER_KV];
+	k->rodata->off_wstore_store = o->off[GO_OFF_WATCHABLE_STORE_STORE];
 	k->rodata->off_current_rev = o->off[GO_OFF_STORE_CURRENT_REV];
 }
 
 static void setup_raft(struct go_raft_bpf *k, const struct go_offsets *o)
 {
-	(void)k;
-	(void)o;
+	k->rodata->off_server_raft = o->off[GO_OFF_SERVER_RAFT_NODE];
+	k->rodata->off_applied_index = o->off[GO_OFF_SERVER_APPLIED_INDEX];
 }
 
 static void setup_lease(struct go_lease_bpf *k, const struct go_offsets *o)

@@ -183,10 +183,12 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 	if [ -s "$tmp/goprobe" ]; then
 		echo "## Uprobe cost per Go probe site (\`bench/go_probe_cost.c\`)"
 		echo
-		echo "A Go program (\`bench/go/probe_loop.go\`, built by Debian's Go with external linking)"
-		echo "calls a small function in a loop; each row probes one kind of site the agent uses on"
-		echo "a Go etcd, found by the agent's own site finder, with the counting BPF program of the"
-		echo "table above; rounds rotate through the rows."
+		echo "A Go program (\`bench/go/\`, built by Debian's Go with external linking) runs a loop"
+		echo "that calls a small Go function, or one of two assembly loops around a 1-byte nop and"
+		echo "a nop5; each row probes one kind of site (the agent's own site finder finds the Go"
+		echo "function's), with the counting BPF program of the table above, against the same loop"
+		echo "unprobed; rounds rotate through the rows. The rows marked \"no agent site\" are"
+		echo "single-stepped kinds the agent avoids, for comparison."
 		echo
 		cat "$tmp/goprobe"
 		echo

@@ -1,4 +1,4 @@
-/* Helpers of the Go-target BPF programs: the morestack double hit, sanity counters, goroutine keys. */
+/* Helpers of the Go-target BPF programs: the morestack double hit, sanity counters, site data, goroutine keys. */
 #ifndef MS_GO_COMMON_BPF_H
 #define MS_GO_COMMON_BPF_H
 
@@ -29,6 +29,13 @@ static __always_inline void go_sanity_fail(__u32 check)
 static __always_inline bool go_stack_grows(struct pt_regs *ctx)
 {
 	return ctx->flags & (GO_EFLAGS_CF | GO_EFLAGS_ZF);
+}
+
+/* What the agent put in the high half of the site's cookie (the low half is the probe index
+ * probe_hit counts by): a spill slot, an entry of a per-build table. */
+static __always_inline __u32 go_site_data(void *ctx)
+{
+	return (__u32)(bpf_get_attach_cookie(ctx) >> 32);
 }
 
 static __always_inline struct ms_go_gkey go_gkey(struct pt_regs *ctx, __u32 site)

@@ -18,7 +18,8 @@ struct {
 	__type(value, __u32);
 } go_method_ids SEC(".maps");
 
-/* A call from handleStream to the end of its goroutine's deferred closure. */
+/* A call from handleStream to the WriteStatus that ends it, by its goroutine (both run on
+ * the one serveStreams starts for the stream). */
 struct go_call {
 	__u64 start_ns;
 	__u64 stream;
@@ -29,18 +30,21 @@ struct go_call {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* entries of calls never seen ending age out */
 	__uint(max_entries, 65536);
+	/* per-CPU LRU lists: a begin and its end take no lock shared by the CPUs */
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, struct ms_go_gkey);
 	__type(value, struct go_call);
 } go_calls SEC(".maps");
 
-/* The status a stream's handler wrote last (a streaming call's SendMsg or RecvMsg may
- * write one before the handler's own, which is the one the call ends with). */
+/* Per build (the WriteStatus site's cookie has the index): where the functions whose
+ * WriteStatus is a call's own status are, relative to the probed instruction. Filled by
+ * the agent. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* entries of calls never seen ending age out */
-	__uint(max_entries, 65536);
-	__type(key, struct ms_go_skey);
-	__type(value, __u32);
-} go_status SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MS_GO_CALLER_BUILDS);
+	__type(key, __u32);
+	__type(value, struct ms_go_callers);
+} go_status_callers SEC(".maps");
 
 /* Scratch for the method name (too big for the BPF stack next to the rest). */
 struct {
@@ -104,16 +108,29 @@ static __always_inline void inflight_add(__u32 tgid, __u32 method, __s64 d)
 	}
 }
 
-/* grpc.(*Server).handleStream(s, t ServerTransport, stream *Stream, trInfo): RDI = stream. */
+/*
+ * grpc.(*Server).handleStream(s, t ServerTransport, stream *Stream, trInfo): RDI = stream.
+ * Its goroutine runs one handleStream and exits; an entry still there from an earlier call
+ * on a reused goroutine is a call that ended with no status written (its client went away
+ * while the server read the request, or the response could not be sent): it leaves the
+ * in-flight gauge and is not counted, as etcd's interceptor never saw the first kind and
+ * counts the second with its handler's code, which no site here sees.
+ */
 SEC("uprobe")
 int BPF_KPROBE(go_grpc_begin)
 {
 	struct ms_go_gkey k = go_gkey(ctx, 0);
-	struct go_call c = { .stream = ctx->di };
+	struct go_call c = { .stream = ctx->di }, *old;
 
 	if (go_stack_grows(ctx))
 		return 0;
 	probe_hit(ctx);
+	old = bpf_map_lookup_elem(&go_calls, &k);
+	if (old) {
+		inflight_add(k.tgid, old->method < MS_METHOD_COUNT ? old->method : MS_METHOD_UNKNOWN,
+			     -1);
+		bpf_map_delete_elem(&go_calls, &k);
+	}
 	if (!stream_method(c.stream, &c.method))
 		return 0;
 	c.start_ns = bpf_ktime_get_ns();
@@ -125,17 +142,59 @@ int BPF_KPROBE(go_grpc_begin)
 	return 0;
 }
 
-/* transport.(*http2Server).WriteStatus(t, s *Stream, st *status.Status): RBX = s, RCX = st. */
+/* True when the return address at the top of the stack is in one of the functions whose
+ * WriteStatus is the call's own status (processUnaryRPC, processStreamingRPC, handleStream),
+ * not one that a stream's SendMsg or RecvMsg wrote after a failed send or receive: the
+ * handler's status, which etcd's interceptor counts, comes after those. */
+static __always_inline bool status_is_final(struct pt_regs *ctx)
+{
+	__u32 idx = go_site_data(ctx);
+	struct ms_go_callers *cl = bpf_map_lookup_elem(&go_status_callers, &idx);
+	__u64 ra;
+	__s64 d;
+
+	if (!cl)
+		return false;
+	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)ctx->sp)) {
+		go_sanity_fail(MS_GO_SANITY_READ_FAULT);
+		return false;
+	}
+	d = (__s64)(ra - ctx->ip);
+	for (int i = 0; i < MS_GO_CALLER_RANGES; i++) {
+		if (d >= cl->lo[i] && d < cl->hi[i])
+			return true;
+	}
+	return false;
+}
+
+/*
+ * transport.(*http2Server).WriteStatus(t, s *Stream, st *status.Status): RBX = s, RCX = st.
+ * On the goroutine of a call's handleStream, from one of the functions of status_is_final,
+ * it is the call's one status (a unary call writes one; a stream's handler status is the
+ * last of its stream): the call ends here, one hit for its end and its code.
+ */
 SEC("uprobe")
 int BPF_KPROBE(go_grpc_status)
 {
-	struct ms_go_skey k = { .tgid = bpf_get_current_pid_tgid() >> 32, .stream = ctx->bx };
-	__u64 st = ctx->cx, proto = 0;
+	struct ms_go_gkey k = go_gkey(ctx, 0);
+	__u64 st = ctx->cx, proto = 0, start;
+	__u32 method, idx, slot;
+	struct go_call *c;
+	struct ms_hist *h;
 	__s32 code = 0;
 
 	if (go_stack_grows(ctx))
 		return 0;
 	probe_hit(ctx);
+	c = bpf_map_lookup_elem(&go_calls, &k);
+	if (!c)
+		return 0; /* a stream's send or receive goroutine, or a call older than the agent */
+	if (!status_is_final(ctx))
+		return 0;
+	method = c->method < MS_METHOD_COUNT ? c->method : MS_METHOD_UNKNOWN;
+	start = c->start_ns;
+	bpf_map_delete_elem(&go_calls, &k);
+	inflight_add(k.tgid, method, -1);
 	/* a nil *Status or a nil proto is OK, as status.(*Status).Code() says */
 	if (st && bpf_probe_read_user(&proto, sizeof(proto), (void *)(st + off_status_proto))) {
 		go_sanity_fail(MS_GO_SANITY_READ_FAULT);
@@ -149,43 +208,10 @@ int BPF_KPROBE(go_grpc_status)
 		go_sanity_fail(MS_GO_SANITY_STATUS_CODE);
 		code = MS_GRPC_UNKNOWN;
 	}
-	if (bpf_map_update_elem(&go_status, &k, &code, BPF_ANY))
-		go_sanity_fail(MS_GO_SANITY_TABLE_FULL);
-	return 0;
-}
-
-/* grpc.(*Server).serveStreams.func1.2.1: the closure deferred by the goroutine that ran
- * handleStream, run when it returned (or panicked). */
-SEC("uprobe")
-int BPF_KPROBE(go_grpc_end)
-{
-	struct ms_go_gkey k = go_gkey(ctx, 0);
-	struct ms_go_skey sk = { .tgid = k.tgid };
-	struct go_call *c;
-	struct ms_hist *h;
-	__u32 method, code = MS_GRPC_UNKNOWN, idx, *st, slot;
-	__u64 start;
-
-	if (go_stack_grows(ctx))
-		return 0;
-	probe_hit(ctx);
-	c = bpf_map_lookup_elem(&go_calls, &k);
-	if (!c)
-		return 0; /* began before the agent attached, or failed a check */
-	method = c->method < MS_METHOD_COUNT ? c->method : MS_METHOD_UNKNOWN;
-	start = c->start_ns;
-	sk.stream = c->stream;
-	bpf_map_delete_elem(&go_calls, &k);
-	st = bpf_map_lookup_elem(&go_status, &sk);
-	if (st) {
-		code = *st < MS_GRPC_CODE_COUNT ? *st : MS_GRPC_UNKNOWN;
-		bpf_map_delete_elem(&go_status, &sk);
-	}
-	inflight_add(k.tgid, method, -1);
-	/* the process became a member by the end of any call that reached the EtcdServer */
+	/* a member from its first raft tick or apply batch (go_member.bpf.c) */
 	if (current_slot(&slot))
 		return 0;
-	idx = slot * MS_GRPC_SERIES + method * MS_GRPC_CODE_COUNT + code;
+	idx = slot * MS_GRPC_SERIES + method * MS_GRPC_CODE_COUNT + (__u32)code;
 	h = bpf_map_lookup_elem(&grpc_hist, &idx);
 	if (h)
 		hist_observe(h, span_ns(start, bpf_ktime_get_ns()));

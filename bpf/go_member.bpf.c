@@ -3,28 +3,45 @@
 #include "go_common.bpf.h"
 #include "member.bpf.h"
 
-const volatile __u32 off_server_id = 0; /* etcdserver.EtcdServer.id (types.ID, uint64) */
+const volatile __u32 off_server_id = 0;   /* etcdserver.EtcdServer.id (types.ID, uint64) */
+const volatile __u32 off_server_raft = 0; /* etcdserver.EtcdServer.r (raftNode, by value) */
+
+static __always_inline void member_seen(__u64 server)
+{
+	__u64 id;
+
+	if (bpf_probe_read_user(&id, sizeof(id), (void *)(server + off_server_id)) || !id) {
+		go_sanity_fail(MS_GO_SANITY_READ_FAULT);
+		return;
+	}
+	member_report(id, 0, 0, NULL, 1);
+}
 
 /*
- * The stack-check jbe of an (*EtcdServer) method, RAX = s: applyAll (before every batch of
- * entries it applies), processInternalRaftRequestOnce (every write, before it is proposed,
- * so before its WAL fsync), Range and LeaseRenew (reads and keep-alives). So a process is a
- * member before its first counted event. A taken jbe (the stack grows) hits twice: only
- * the hit that goes on counts, as in the other Go objects.
+ * The stack-check jbe of (*EtcdServer).applyAll, RAX = s: before every batch of entries it
+ * applies (a write's before its response; a linearizable read's read index comes through
+ * one too). A taken jbe (the stack grows) hits twice: only the hit that goes on counts, as
+ * in the other Go objects.
  */
 SEC("uprobe")
 int BPF_KPROBE(go_member_seen)
 {
-	__u64 id;
-
 	if (go_stack_grows(ctx))
 		return 0;
 	probe_hit(ctx);
-	if (bpf_probe_read_user(&id, sizeof(id), (void *)(ctx->ax + off_server_id)) || !id) {
-		go_sanity_fail(MS_GO_SANITY_READ_FAULT);
+	member_seen(ctx->ax);
+	return 0;
+}
+
+/* (*raftNode).tick, RAX = &s.r (the raftNode is a field of the EtcdServer): every tick of the
+ * member's raft clock, so an idle member is known within one heartbeat interval. */
+SEC("uprobe")
+int BPF_KPROBE(go_member_tick)
+{
+	if (go_stack_grows(ctx))
 		return 0;
-	}
-	member_report(id, 0, 0, NULL, 1);
+	probe_hit(ctx);
+	member_seen(ctx->ax - off_server_raft);
 	return 0;
 }
 

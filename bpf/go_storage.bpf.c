@@ -8,6 +8,8 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
+	/* per-CPU LRU lists: a begin and its end take no lock shared by the CPUs */
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, struct ms_go_gkey);
 	__type(value, __u64);
 } go_storage_start SEC(".maps");
@@ -23,14 +25,28 @@ static __always_inline void op_begin(struct pt_regs *ctx, __u32 op)
 		go_sanity_fail(MS_GO_SANITY_TABLE_FULL);
 }
 
-/* At the return address: the callee returned, its error (an interface: RAX is its type
- * word, nil for no error) in RAX:RBX. */
+/* The callee's error, an interface whose first word (its type) is nil for no error: in RAX,
+ * or in the stack slot the caller spilled it to (the site's data: slot + 1, 0 for RAX). */
+static __always_inline int result_word(struct pt_regs *ctx, __u64 *w)
+{
+	__u32 at = go_site_data(ctx);
+
+	*w = ctx->ax;
+	if (at && bpf_probe_read_user(w, sizeof(*w), (void *)(ctx->sp + at - 1))) {
+		go_sanity_fail(MS_GO_SANITY_READ_FAULT);
+		return -1;
+	}
+	return 0;
+}
+
+/* At the first emulated instruction after the call (go_site_after_call): the callee
+ * returned, nothing on the way changed its result. An unreadable result is not counted. */
 static __always_inline void op_end(struct pt_regs *ctx, __u32 op, __u32 kind)
 {
 	struct ms_go_gkey k = go_gkey(ctx, op);
-	__u32 status = ctx->ax ? MS_STORAGE_STATUS_ERROR : MS_STORAGE_STATUS_OK, idx, hidx, slot;
+	__u32 status, idx, hidx, slot;
 	struct ms_hist *h;
-	__u64 *start, t0;
+	__u64 *start, t0, err;
 
 	probe_hit(ctx);
 	start = bpf_map_lookup_elem(&go_storage_start, &k);
@@ -38,6 +54,9 @@ static __always_inline void op_end(struct pt_regs *ctx, __u32 op, __u32 kind)
 		return; /* the call began before the agent attached */
 	t0 = *start;
 	bpf_map_delete_elem(&go_storage_start, &k);
+	if (result_word(ctx, &err))
+		return;
+	status = err ? MS_STORAGE_STATUS_ERROR : MS_STORAGE_STATUS_OK;
 	idx = op * MS_STORAGE_KIND_COUNT + kind;
 	if (idx >= MS_STORAGE_SERIES || current_slot(&slot))
 		return;
@@ -49,7 +68,7 @@ static __always_inline void op_end(struct pt_regs *ctx, __u32 op, __u32 kind)
 		 1);
 }
 
-/* wal.(*WAL).sync: call fileutil.Fdatasync, and the instruction after it. */
+/* wal.(*WAL).sync: call fileutil.Fdatasync, and the first emulated instruction after it. */
 SEC("uprobe")
 int BPF_KPROBE(go_wal_fsync_begin)
 {
@@ -64,7 +83,8 @@ int BPF_KPROBE(go_wal_fsync_end)
 	return 0;
 }
 
-/* backend.(*batchTx).commit: call bbolt.(*Tx).Commit, and the instruction after it. */
+/* backend.(*batchTx).commit: call bbolt.(*Tx).Commit, and the first emulated instruction
+ * after it. */
 SEC("uprobe")
 int BPF_KPROBE(go_bolt_commit_begin)
 {

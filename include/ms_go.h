@@ -35,6 +35,19 @@ enum ms_go_sanity {
 };
 #undef MS_GO_SANITY_ENUM_
 
+/* The functions whose WriteStatus ends a call, and how many builds' worth of them the
+ * gRPC object holds (one entry per distinct build attached; copies share theirs). */
+#define MS_GO_CALLER_RANGES 3
+#define MS_GO_CALLER_BUILDS 64
+
+/* Entry of go_status_callers: each caller's code [lo, hi) relative to the probed WriteStatus
+ * instruction (a return address minus the probe's address falls in one of them). All zero:
+ * a free entry. */
+struct ms_go_callers {
+	__s64 lo[MS_GO_CALLER_RANGES];
+	__s64 hi[MS_GO_CALLER_RANGES];
+};
+
 /* A call or operation in progress on one goroutine of one process. */
 struct ms_go_gkey {
 	__u32 tgid;

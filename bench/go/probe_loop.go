@@ -1,4 +1,6 @@
-// Go program for bench/go_probe_cost.c: calls one small function N times and prints ns per call.
+// Go program for bench/go_probe_cost.c: N iterations of one loop, prints ns per iteration.
+// The loop is "go" (calls a small Go function: its stack check, the call, the return
+// address), or "nop1" / "nop5" (nops_amd64.s: a probed 1-byte or 5-byte nop).
 package main
 
 import (
@@ -29,13 +31,34 @@ func loop(n int) int {
 	return s
 }
 
+func nop1Loop(n int)
+func nop5Loop(n int)
+
 func main() {
-	n, err := strconv.Atoi(os.Args[1])
-	if err != nil || n <= 0 {
-		fmt.Fprintln(os.Stderr, "usage: probe_loop N")
+	var n int
+	var err error
+	kind := "go"
+	if len(os.Args) == 2 || len(os.Args) == 3 {
+		n, err = strconv.Atoi(os.Args[1])
+	}
+	if len(os.Args) == 3 {
+		kind = os.Args[2]
+	}
+	if len(os.Args) < 2 || len(os.Args) > 3 || err != nil || n <= 0 {
+		fmt.Fprintln(os.Stderr, "usage: probe_loop N [go|nop1|nop5]")
 		os.Exit(2)
 	}
 	t := time.Now()
-	sink = loop(n)
+	switch kind {
+	case "go":
+		sink = loop(n)
+	case "nop1":
+		nop1Loop(n)
+	case "nop5":
+		nop5Loop(n)
+	default:
+		fmt.Fprintln(os.Stderr, "probe_loop: unknown loop", kind)
+		os.Exit(2)
+	}
 	fmt.Printf("%.1f\n", float64(time.Since(t).Nanoseconds())/float64(n))
 }

@@ -98,8 +98,8 @@ agent_counts() {
 sleep 1
 etcd_metrics >"$E2E_TMP/etcd-before.txt"
 
-# The load: puts, gets, deletes, txns, a failing call, leases (one left to expire), watches,
-# a compaction.
+# The load: puts, gets, deletes, txns, a failing call, a snapshot, leases (one left to
+# expire), watches, a compaction.
 for i in $(seq 1 20); do ctl put "k$i" "v$i" >/dev/null; done
 for i in $(seq 1 7); do ctl get "k$i" >/dev/null; done
 ctl get k --prefix >/dev/null
@@ -108,6 +108,9 @@ for i in 1 2; do
 	printf 'value("k10") = "v10"\n\nput k10 t%s\n\nput k11 f\n\n' "$i" | ctl txn >/dev/null
 done
 ctl compaction 1000000 >/dev/null 2>&1 && fail "a compaction to a future revision succeeded"
+# a stream whose handler sends on its own goroutine (Maintenance/Snapshot): its end is the
+# handler's status, not one of its sends
+ctl snapshot save "$E2E_TMP/snap.db" >"$E2E_TMP/snap.log" 2>&1 || fail "etcdctl snapshot save failed: $(cat "$E2E_TMP/snap.log")"
 lease=$(ctl lease grant 60 | awk '{print $2}')
 ctl put --lease="$lease" leased x >/dev/null
 ctl lease keep-alive --once "$lease" >/dev/null
@@ -162,6 +165,7 @@ assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{metho
 assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.KV/Compact",code="OK"}' 1
 assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseGrant",code="OK"}' 3
 assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.Lease/LeaseRevoke",code="OK"}' 1
+assert_node_sample "$E2E_TMP/agent.txt" "$NODE" 'grpc_server_request_total{method="/etcdserverpb.Maintenance/Snapshot",code="OK"}' 1
 for op in grant:3 revoke:1 renew:1 expire:1; do
 	assert_node_sample "$E2E_TMP/agent.txt" "$NODE" "lease_operations_total{operation=\"${op%:*}\",status=\"ok\"}" "${op#*:}"
 done
@@ -196,9 +200,14 @@ done
 	fail "sanity counters missing"
 grep '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
 	fail "sanity checks failed: $(grep '^metastore_agent_go_sanity' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
-# the 21 probe sites (4 of them the member subsystem's), each with how the kernel handles its hits
-[ "$(grep -c '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt")" = 21 ] || fail "probe sites missing"
+# the 18 probe sites (2 of them the member subsystem's), each with how the kernel handles its
+# hits: none is single-stepped
+[ "$(grep -c '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt")" = 18 ] || fail "probe sites missing"
 grep -q '^metastore_agent_go_probe_site{subsystem="grpc",function="google.golang.org/grpc.(\*Server).handleStream",site="stack_check_jbe",kernel="emulated"} 1$' \
 	"$E2E_TMP/agent.txt" || fail "handleStream's site missing"
+grep -q '^metastore_agent_go_probe_site{subsystem="storage",function="go.etcd.io/etcd/mvcc/backend.(\*batchTx).commit",site="after_call",kernel="nop5"} 1$' \
+	"$E2E_TMP/agent.txt" || fail "the backend commit's end is not on its nop5"
+grep '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt" | grep -q 'kernel="single_step"' &&
+	fail "a single-stepped site: $(grep 'kernel="single_step"' "$E2E_TMP/agent.txt")"
 check_exposition "$E2E_TMP/agent.txt"
 echo "agent == etcd /metrics: $(tr '\n' ' ' <"$E2E_TMP/agent-delta.txt")"

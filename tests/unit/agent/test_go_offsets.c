@@ -101,6 +101,10 @@ static void test_etcd_table(void **state)
 	static const uint8_t mov_rax_d8_rbx[] = { 0x48, 0x8b, 0x58 };  /* mov d8(%rax),%rbx */
 	static const uint8_t mov_0rax_rcx[] = { 0x48, 0x8b, 0x08 };    /* mov (%rax),%rcx */
 	static const uint8_t mov_0rcx_eax[] = { 0x8b, 0x01 };          /* mov (%rcx),%eax */
+	static const uint8_t mov_rax_d8_rax[] = { 0x48, 0x8b, 0x40 };  /* mov d8(%rax),%rax */
+	static const uint8_t mov_rax_d32_rcx[] = { 0x48, 0x8b, 0x88 }; /* mov d32(%rax),%rcx */
+	static const uint8_t mov_rax_d32_rbx[] = { 0x48, 0x8b, 0x98 }; /* mov d32(%rax),%rbx */
+	static const uint8_t mov_rdx_d8_rcx[] = { 0x48, 0x8b, 0x4a };  /* mov d8(%rdx),%rcx */
 	const struct go_offsets_build *b;
 	struct go_offsets off;
 	struct gopclntab *t;
@@ -129,6 +133,21 @@ static void test_etcd_table(void **state)
 				 mov_rax_d8_rcx, 3, 1), off.off[GO_OFF_STREAM_METHOD]);
 	assert_int_equal(disp_in(t, "google.golang.org/grpc/internal/transport.(*Stream).Method", 4,
 				 mov_rax_d8_rbx, 3, 1), off.off[GO_OFF_STREAM_METHOD] + 8);
+	/* func (s *EtcdServer) AppliedIndex() uint64 { return s.getAppliedIndex() } */
+	assert_int_equal(disp_in(t, "go.etcd.io/etcd/etcdserver.(*EtcdServer).AppliedIndex", 0,
+				 mov_rax_d8_rax, 3, 1), off.off[GO_OFF_SERVER_APPLIED_INDEX]);
+	/* func (s *EtcdServer) KV() mvcc.ConsistentWatchableKV { return s.kv }: both words */
+	assert_int_equal(disp_in(t, "go.etcd.io/etcd/etcdserver.(*EtcdServer).KV", 0,
+				 mov_rax_d32_rcx, 3, 4), off.off[GO_OFF_SERVER_KV]);
+	assert_int_equal(disp_in(t, "go.etcd.io/etcd/etcdserver.(*EtcdServer).KV", 7,
+				 mov_rax_d32_rbx, 3, 4), off.off[GO_OFF_SERVER_KV] + 8);
+	/* s.r.ReportUnreachable(id) loads s.r.Node's type word; (*raftNode).tick loads r.Node's:
+	 * the difference is where the raftNode sits in the EtcdServer */
+	assert_int_equal(disp_in(t, "go.etcd.io/etcd/etcdserver.(*EtcdServer).ReportUnreachable",
+				 0x14, mov_rax_d8_rcx, 3, 1) -
+				 disp_in(t, "go.etcd.io/etcd/etcdserver.(*raftNode).tick", 0x3f,
+					 mov_rdx_d8_rcx, 3, 1),
+			 off.off[GO_OFF_SERVER_RAFT_NODE]);
 	/* func (s *Status) Code() codes.Code { ... return codes.Code(s.s.Code) } */
 	assert_int_equal(off.off[GO_OFF_STATUS_PROTO], 0);
 	assert_int_equal(off.off[GO_OFF_PROTO_STATUS_CODE], 0);

@@ -104,7 +104,25 @@ static void test_etcd(void **state)
 		{ "go.etcd.io/etcd/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit",
 		  0x86 },
 	};
+	/* the first instruction after the call the kernel does not single-step (objdump) */
+	static const struct {
+		const char *caller, *callee;
+		uint64_t site_off;
+		enum go_site_class cls;
+		int32_t slot;
+	} afters[] = {
+		/* nop (0x90) after two spills and three loads: the error's type in 0x68(%rsp) */
+		{ "go.etcd.io/etcd/wal.(*WAL).sync", "go.etcd.io/etcd/pkg/fileutil.Fdatasync", 0xbf,
+		  GO_SITE_EMULATED, 0x68 },
+		/* nopl 0x0(%rax,%rax,1) (nop5), RAX untouched on the way */
+		{ "go.etcd.io/etcd/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit",
+		  0xbb, GO_SITE_NOP5, -1 },
+		/* test %al,%al; je */
+		{ "go.etcd.io/etcd/mvcc.(*store).compact.func1",
+		  "go.etcd.io/etcd/mvcc.(*store).scheduleCompaction", 0xea, GO_SITE_EMULATED, -1 },
+	};
 	struct gopclntab_func f;
+	struct go_after_site as;
 	struct go_call_site cs;
 	struct gopclntab *t;
 	struct go_site site;
@@ -134,6 +152,14 @@ static void test_etcd(void **state)
 		assert_int_equal(cs.call.addr - f.entry, calls[i].call_off);
 		assert_int_equal(cs.call.cls, GO_SITE_EMULATED);
 	}
+	for (size_t i = 0; i < sizeof(afters) / sizeof(afters[0]); i++) {
+		assert_int_equal(go_site_after_call(t, afters[i].caller, afters[i].callee, &as, err,
+						    sizeof(err)), 0);
+		assert_int_equal(gopclntab_lookup(t, afters[i].caller, &f), 0);
+		assert_int_equal(as.site.addr - f.entry, afters[i].site_off);
+		assert_int_equal(as.site.cls, afters[i].cls);
+		assert_int_equal(as.result_slot, afters[i].slot);
+	}
 	gopclntab_free(t);
 }
 
@@ -159,6 +185,70 @@ static void test_classify(void **state)
 		assert_int_equal(go_site_classify(cases[i].insn), cases[i].cls);
 }
 
+/* The walk from a return address to the first instruction the kernel emulates, and where
+ * the callee's RAX is by then. */
+static void test_walk(void **state)
+{
+	static const struct {
+		const char *what;
+		uint8_t code[56];
+		size_t len;
+		int at;
+		int32_t slot;
+	} cases[] = {
+		{ "wal.(*WAL).sync: spills, RAX reloaded, 1-byte nop",
+		  { 0x48, 0x89, 0x44, 0x24, 0x68, 0x48, 0x89, 0x5c, 0x24, 0x58, 0x48, 0x8b, 0x4c,
+		    0x24, 0x70, 0x48, 0x8b, 0x44, 0x24, 0x48, 0x48, 0x8b, 0x5c, 0x24, 0x40, 0x90 },
+		  26, 25, 0x68 },
+		{ "backend.(*batchTx).commit: disp32 spill, loads, test, add, lea, nopw, nop5",
+		  { 0x48, 0x89, 0x44, 0x24, 0x30, 0x48, 0x89, 0x9c, 0x24, 0x68, 0x01, 0x00, 0x00,
+		    0x48, 0x8b, 0x8c, 0x24, 0x20, 0x02, 0x00, 0x00, 0x48, 0x8b, 0x71, 0x08, 0x84,
+		    0x06, 0x48, 0x83, 0xc6, 0x58, 0x48, 0x8d, 0xbc, 0x24, 0x08, 0x01, 0x00, 0x00,
+		    0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x1f, 0x44, 0x00,
+		    0x00 },
+		  53, 48, -1 },
+		{ "test %al,%al; je", { 0x84, 0xc0, 0x74, 0x15 }, 4, 2, -1 },
+		{ "the site itself: a call", { 0xe8, 0x00, 0x00, 0x00, 0x00 }, 5, 0, -1 },
+		{ "cmp $8,%rbx (group 1, /7); jmp", { 0x48, 0x83, 0xfb, 0x08, 0xeb, 0x00 }, 6, 4, -1 },
+		{ "RAX reloaded with no spill", { 0x48, 0x8b, 0x44, 0x24, 0x48, 0x90 }, 6, -1, 0 },
+		{ "the spill slot overwritten",
+		  { 0x48, 0x89, 0x44, 0x24, 0x30, 0x48, 0x8b, 0x44, 0x24, 0x48, 0x48, 0x89, 0x5c,
+		    0x24, 0x34, 0x90 },
+		  16, -1, 0 },
+		{ "a store not to the frame: mov %rax,0x8(%rcx)", { 0x48, 0x89, 0x41, 0x08, 0x90 },
+		  5, -1, 0 },
+		{ "a store through R12, not RSP: mov %rax,0x8(%r12)",
+		  { 0x49, 0x89, 0x44, 0x24, 0x08, 0x90 }, 6, -1, 0 },
+		{ "a store of R12 to the frame: mov %r12,0x8(%rsp)",
+		  { 0x4c, 0x89, 0x64, 0x24, 0x08, 0x90 }, 6, 5, -1 },
+		{ "RSP written: sub $0x10,%rsp", { 0x48, 0x83, 0xec, 0x10, 0x90 }, 5, -1, 0 },
+		{ "add %rax,%rbx: not an instruction the walk knows", { 0x48, 0x01, 0xc3, 0x90 }, 4,
+		  -1, 0 },
+		{ "more than 16 instructions",
+		  { 0x48, 0x85, 0xc0, 0x48, 0x85, 0xc0, 0x48, 0x85, 0xc0, 0x48, 0x85, 0xc0, 0x48,
+		    0x85, 0xc0, 0x48, 0x85, 0xc0, 0x48, 0x85, 0xc0, 0x48, 0x85, 0xc0, 0x48, 0x85,
+		    0xc0, 0x48, 0x85, 0xc0, 0x48, 0x85, 0xc0, 0x48, 0x85, 0xc0, 0x48, 0x85, 0xc0,
+		    0x48, 0x85, 0xc0, 0x48, 0x85, 0xc0, 0x48, 0x85, 0xc0, 0x48, 0x85, 0xc0, 0x90 },
+		  52, -1, 0 },
+		{ "the function ends first", { 0x48, 0x85, 0xc0 }, 3, -1, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t code[sizeof(cases[i].code) + 8];
+		int32_t slot = 12345;
+		int at;
+
+		/* int3 past the case's bytes, as read_func pads a function */
+		memset(code, 0xcc, sizeof(code));
+		memcpy(code, cases[i].code, cases[i].len);
+		at = go_site_walk(code, cases[i].len + 5, &slot);
+		assert_int_equal(at, cases[i].at);
+		if (at >= 0)
+			assert_int_equal(slot, cases[i].slot);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_external_link),
 		cmocka_unit_test(test_etcd),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_walk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,10 +21,10 @@ $(GO_UNIT_TESTS): $(GO_TEST_BINS)
 $(GO_UNIT_TESTS): AGENT_CFLAGS += -DGO_TEST_DIR='"$(abspath $(GO_TEST_DIR))"'
 
 # bench/go_probe_cost: ns per hit on each kind of Go probe site (part of `make bench`).
-$(BUILD)/bench/go_probe_loop: bench/go/probe_loop.go | $(BUILD)/.deps-ok
+$(BUILD)/bench/go_probe_loop: bench/go/probe_loop.go bench/go/nops_amd64.s | $(BUILD)/.deps-ok
 	$(call msg,GO,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(GO_ENV) go build -ldflags=-linkmode=external -o $@ $<
+	$(Q)$(GO_ENV) go build -ldflags=-linkmode=external -o $(abspath $@) ./bench/go
 
 $(BUILD)/bench/go_probe_cost: bench/go_probe_cost.c $(BUILD)/bench/probe_cost.skel.h $(AGENT_LIB) \
 		$(BUILD)/bench/go_probe_loop | $(SKELS)
