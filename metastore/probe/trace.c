@@ -20,6 +20,16 @@ int ms_trace_pending_any(void)
 	return any;
 }
 
+void ms_trace_prefault(void)
+{
+	/* volatile: every page written once, not a memset the compiler may drop for a zeroed
+	 * global */
+	volatile uint8_t *p = (volatile uint8_t *)&ms_trace_batch;
+
+	for (size_t off = 0; off < sizeof(ms_trace_batch); off += 64)
+		p[off] = p[off];
+}
+
 void ms_trace_stamp_ends_now(void)
 {
 	struct ms_probe_rec *r = ms_trace_batch.rec[MS_BATCH_GRPC];

@@ -41,6 +41,11 @@ void ms_trace_gauge(unsigned buf, uint16_t kind, uint64_t id, uint64_t val);
  * END records still waiting get their end time first. */
 void ms_trace_flush(void);
 
+/* Writes every page of the batch once (keeping its contents). A BPF program cannot fault a
+ * page in: its read of a batch page the store never wrote (a counter of a method not yet
+ * called, say) fails, and the batch is lost. Called once before the loop runs. */
+void ms_trace_prefault(void);
+
 /* Gives the END records waiting for an end time the time now (ms_trace_stamp_ends). */
 void ms_trace_stamp_ends_now(void);
 

@@ -41,6 +41,7 @@ int ms_trace_start(uv_loop_t *loop)
 	if (started)
 		return UV_EBUSY;
 	ms_trace_flush();
+	ms_trace_prefault();
 	e = uv_prepare_init(loop, &before_poll);
 	if (e)
 		return e;
