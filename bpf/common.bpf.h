@@ -300,15 +300,37 @@ static __always_inline __u32 hist_bucket(__u64 v)
 	return i;
 }
 
-static __always_inline void hist_observe(struct ms_hist *h, __u64 v)
+/* hist_bucket(v), bounded for the verifier: an index into ms_hist.bucket. */
+static __always_inline __u32 hist_slot(__u64 v)
 {
 	__u32 b = hist_bucket(v);
 
-	if (b > MS_MAX_BUCKETS)
-		b = MS_MAX_BUCKETS;
+	return b > MS_MAX_BUCKETS ? MS_MAX_BUCKETS : b;
+}
+
+static __always_inline void hist_observe(struct ms_hist *h, __u64 v)
+{
+	__u32 b = hist_slot(v);
+
 	count_add(&h->bucket[b], 1);
 	count_add(&h->sum_ns, v);
 	count_add(&h->count, 1);
+}
+
+/* The slot of series `idx` among the n series of an aggregate table (`idxs`), added when
+ * new; MS_AGG_SERIES when the table is full. */
+static __always_inline __u32 agg_find(__u32 *idxs, __u32 *n, __u32 idx)
+{
+	for (__u32 j = 0; j < MS_AGG_SERIES; j++) {
+		if (j == *n) {
+			idxs[j] = idx;
+			*n = j + 1;
+			return j;
+		}
+		if (idxs[j] == idx)
+			return j;
+	}
+	return MS_AGG_SERIES;
 }
 
 /* Observes v in series `idx` of histogram map `map`: into the batch's aggregate `agg` when
@@ -316,28 +338,14 @@ static __always_inline void hist_observe(struct ms_hist *h, __u64 v)
 static __always_inline void agg_hist(struct ms_agg *agg, void *map, __u32 idx, __u64 v)
 {
 	struct ms_hist *h;
-	__u32 j, b;
+	__u32 j = agg ? agg_find(agg->hist_idx, &agg->n_hist, idx) : MS_AGG_SERIES;
 
-	if (agg) {
-		for (j = 0; j < MS_AGG_SERIES; j++) {
-			if (j == agg->n_hist) {
-				agg->hist_idx[j] = idx;
-				agg->n_hist = j + 1;
-				break;
-			}
-			if (agg->hist_idx[j] == idx)
-				break;
-		}
-		if (j < MS_AGG_SERIES) {
-			b = hist_bucket(v);
-			if (b > MS_MAX_BUCKETS)
-				b = MS_MAX_BUCKETS;
-			h = &agg->hist[j];
-			h->bucket[b]++;
-			h->sum_ns += v;
-			h->count++;
-			return;
-		}
+	if (j < MS_AGG_SERIES) {
+		h = &agg->hist[j];
+		h->bucket[hist_slot(v)]++;
+		h->sum_ns += v;
+		h->count++;
+		return;
 	}
 	h = bpf_map_lookup_elem(map, &idx);
 	if (h)
@@ -347,25 +355,12 @@ static __always_inline void agg_hist(struct ms_agg *agg, void *map, __u32 idx, _
 /* Adds 1 to counter `idx` of u64 array map `map`, through the aggregate as agg_hist. */
 static __always_inline void agg_count(struct ms_agg *agg, void *map, __u32 idx)
 {
-	__u32 j;
+	__u32 j = agg ? agg_find(agg->count_idx, &agg->n_count, idx) : MS_AGG_SERIES;
 
-	if (agg) {
-		for (j = 0; j < MS_AGG_SERIES; j++) {
-			if (j == agg->n_count) {
-				agg->count_idx[j] = idx;
-				agg->count[j] = 0;
-				agg->n_count = j + 1;
-				break;
-			}
-			if (agg->count_idx[j] == idx)
-				break;
-		}
-		if (j < MS_AGG_SERIES) {
-			agg->count[j]++;
-			return;
-		}
-	}
-	slot_add(map, idx, 1);
+	if (j < MS_AGG_SERIES)
+		agg->count[j]++;
+	else
+		slot_add(map, idx, 1);
 }
 
 /* Adds the aggregate of this CPU's scratch to histogram map `hmap` and counter map `cmap`
@@ -405,6 +400,7 @@ static __always_inline void agg_flush(void *hmap, void *cmap)
 		if (j >= n)
 			break;
 		slot_add(cmap, s->agg.count_idx[j], s->agg.count[j]);
+		s->agg.count[j] = 0;
 	}
 	s->agg.n_count = 0;
 }
