@@ -94,13 +94,15 @@ static void on_sweep(uv_timer_t *t)
 		if (c->closing)
 			continue;
 		if (!c->handshaken) {
-			if (hs && now - c->opened_ms >= hs) {
+			/* loop times are whole ms, so a difference of hs may be up to 1 ms short
+			 * of it: only one past it is surely the whole deadline */
+			if (hs && now - c->opened_ms > hs) {
 				s->n_handshake_timeouts++;
 				ms_conn_close(c);
 			}
 			continue;
 		}
-		if (c->calls || !idle || now - c->idle_since_ms < idle)
+		if (c->calls || !idle || now - c->idle_since_ms <= idle)
 			continue;
 		if (c->draining) {
 			/* the GOAWAY did not get out within a sweep: the client does not read */
