@@ -67,3 +67,21 @@ stats_pins() {
 		pin_note="the server pinned to CPU $((ncpu - 1)), the load generator to CPU 0-$((ncpu - 2))"
 	fi
 }
+
+# stats_sem_addr BINARY: the address of the batch probe's semaphore (hex, no 0x) in BINARY;
+# the store is linked non-PIE, so it is the same in its process. Empty when there is none.
+stats_sem_addr() {
+	nm "$1" | awk '$3 == "ms_probe_batch_semaphore" { print $1 }'
+}
+
+# stats_set_sem PID ADDR VALUE: writes the semaphore in the process's memory, as the kernel
+# does while a uprobe with it as reference counter is attached (VALUE < 256).
+stats_set_sem() {
+	printf "\\x$(printf %02x "$3")\\x00" |
+		dd of="/proc/$1/mem" bs=1 seek=$((0x$2)) conv=notrunc status=none
+}
+
+# stats_get_sem PID ADDR: the semaphore's value in the process's memory.
+stats_get_sem() {
+	dd if="/proc/$1/mem" bs=1 skip=$((0x$2)) count=2 status=none | od -An -tu2 | tr -d ' '
+}

@@ -61,8 +61,7 @@ trap cleanup EXIT
 # A private copy: the agent's --binary then probes only the store this script started.
 cp "$store_bin" "$tmp/metastore"
 store=$tmp/metastore
-# The batch probe's semaphore (the store is linked non-PIE: the same address in the process).
-sem=$(nm "$store" | awk '$3 == "ms_probe_batch_semaphore" { print $1 }')
+sem=$(stats_sem_addr "$store")
 [ -n "$sem" ] || { echo "bench: no ms_probe_batch_semaphore in $store_bin" >&2; exit 1; }
 
 stats_pins
@@ -147,11 +146,20 @@ run_workload() {
 	bench_stop "$spid"
 }
 
-# set_sem VALUE: writes the batch probe's semaphore in the store (as the kernel does while a
-# uprobe with it as reference counter is attached).
-set_sem() {
-	printf "\\x$(printf %02x "$1")\\x00" |
-		dd of="/proc/$spid/mem" bs=1 seek=$((0x$sem)) conv=notrunc status=none
+# phase_run_into FILE RUN LOADGEN-ARGS...: one load generator run that switches the batch probe
+# off and on (lg_phases.c), its "phase:" lines appended to FILE as "phase: RUN.I ..."; prints
+# its result line. Fails when the run does, or when any answer was not OK.
+phase_run_into() {
+	local file=$1 run=$2 line
+	shift 2
+	line=$("${lg_pin[@]}" "$loadgen" --endpoint "127.0.0.1:$port" "$@" \
+		--phase-pid "$spid" --phase-sem "$sem" --phase-ms "$phase_ms") ||
+		{ echo "bench: load generator (phases) failed: $line" >&2; return 1; }
+	grep '^phase: ' <<<"$line" | sed "s/^phase: /phase: $run./" >>"$file"
+	line=$(grep '^result: ' <<<"$line")
+	grep -q '^result: .* errors=0 ' <<<"$line" ||
+		{ echo "bench: load generator (phases) failed: $line" >&2; return 1; }
+	echo "$line"
 }
 
 # with_duration SECONDS ARGS...: ARGS with --duration's value replaced, into run_args.
@@ -172,18 +180,16 @@ store_side_runs_of() {
 	local name=$1 run line
 	shift
 	with_duration "$phase_duration" "$@"
-	[ "$(dd if="/proc/$spid/mem" bs=1 skip=$((0x$sem)) count=2 status=none | od -An -tu2 | tr -d ' ')" = 0 ] ||
+	[ "$(stats_get_sem "$spid" "$sem")" = 0 ] ||
 		{ echo "bench: the batch probe's semaphore is not 0 with no agent attached" >&2; return 1; }
-	set_sem 1
+	stats_set_sem "$spid" "$sem" 1
 	: >"$tmp/sphases.$name"
 	for run in $(seq 1 "$store_phase_runs"); do
-		line=$("${lg_pin[@]}" "$loadgen" --endpoint "127.0.0.1:$port" "${run_args[@]}" \
-			--phase-pid "$spid" --phase-sem "$sem" --phase-ms "$phase_ms") ||
-			{ set_sem 0; echo "bench: load generator (store phases) failed: $line" >&2; return 1; }
-		grep '^phase: ' <<<"$line" | sed "s/^phase: /phase: $run./" >>"$tmp/sphases.$name"
-		echo "  overhead $name store-side run $run: $(grep '^result: ' <<<"$line")" >&2
+		line=$(phase_run_into "$tmp/sphases.$name" "$run" "${run_args[@]}") ||
+			{ stats_set_sem "$spid" "$sem" 0; return 1; }
+		echo "  overhead $name store-side run $run: $line" >&2
 	done
-	set_sem 0
+	stats_set_sem "$spid" "$sem" 0
 }
 
 # bpf_breakdown_of NAME LOADGEN-ARGS...: one run with the agent attached and the kernel's BPF
@@ -224,23 +230,13 @@ bpf_breakdown_of() {
 phase_runs_of() {
 	local name=$1 run apid aport line metrics calls=0 off_calls hits recs
 	shift
-	local -a args=("$@")
-	# the phase runs last PHASE_DURATION seconds each
-	for i in "${!args[@]}"; do
-		[ "${args[$i]}" != --duration ] || args[$((i + 1))]=$phase_duration
-	done
+	with_duration "$phase_duration" "$@"
 	bench_start_agent "$tmp/agent.log" "$agent_bin" --binary "$store" --probes all
 	apid=$BENCH_AGENT_PID
 	aport=$BENCH_AGENT_PORT
 	: >"$tmp/phases.$name"
 	for run in $(seq 1 "$phase_runs"); do
-		line=$("${lg_pin[@]}" "$loadgen" --endpoint "127.0.0.1:$port" "${args[@]}" \
-			--phase-pid "$spid" --phase-sem "$sem" --phase-ms "$phase_ms") ||
-			{ echo "bench: load generator (phases) failed: $line" >&2; return 1; }
-		grep '^phase: ' <<<"$line" | sed "s/^phase: /phase: $run./" >>"$tmp/phases.$name"
-		line=$(grep '^result: ' <<<"$line")
-		grep -q '^result: .* errors=0 ' <<<"$line" ||
-			{ echo "bench: load generator (phases) failed: $line" >&2; return 1; }
+		line=$(phase_run_into "$tmp/phases.$name" "$run" "${run_args[@]}") || return 1
 		calls=$((calls + $(bench_field "$line" calls)))
 		echo "  overhead $name phase run $run: $line" >&2
 	done
@@ -278,6 +274,7 @@ phase_pairs() {
 }
 
 declare -A res_rps res_p50 res_p99 res_cpu res_hits res_recs res_ins res_phase_hits res_phase_recs res_bpf
+declare -A ph_off ph_added
 common=(--verify --conns "$conns" --streams "$streams" --warmup "$warmup" --keys "$keys"
 	--value-size "$value_size")
 read_args=(--workload mixed --get-percent 90 --duration "$duration" "${common[@]}")
@@ -357,6 +354,9 @@ for name in "${workloads[@]}"; do
 		"$tmp/phases.$name")
 	off_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $2 }'))
 	on_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $1 }'))
+	# ns from the median ratio (a difference of two medians of noisy phases is noisier)
+	ph_off[$name]=$off_med
+	ph_added[$name]=$(awk -v r="$(bench_field "$pl" median)" -v b="$off_med" 'BEGIN { printf "%.0f", (r - 1) * b }')
 	verdict=$(stats_verdict "$pl")
 	printf '| %s | phases of %s ms | %s of %s | %.0f | %.0f | %s | %s | %s | %s | %s |%s\n' \
 		"$(wname "$name")" "$phase_ms" "$(bench_field "$pl" n)" "$pairs_all" "$off_med" "$on_med" \
@@ -384,7 +384,7 @@ for name in "${workloads[@]}"; do
 				"rps=$(bench_field "$prl" median) rps_lo=$(bench_field "$prl" lo)" \
 				"rps_hi=$(bench_field "$prl" hi) hits=${res_phase_hits[$name]}" \
 				"records=${res_phase_recs[$name]} cpu_ns=$(printf '%.0f' "$off_med")" \
-				"added_ns=$(awk -v r="$(bench_field "$pl" median)" -v b="$off_med" 'BEGIN { printf "%.0f", (r - 1) * b }')" \
+				"added_ns=${ph_added[$name]}" \
 				"pairs=$(bench_field "$pl" n) phase_ms=$phase_ms" \
 				"restart_cpu=$(bench_field "$cl" median) restart_cpu_lo=$(bench_field "$cl" lo)" \
 				"restart_cpu_hi=$(bench_field "$cl" hi) restart_verdict=$(bench_field "$cl" verdict)" \
@@ -406,13 +406,9 @@ echo
 echo "| workload | added ns/call, \`--probes all\` (phases) | store's own part: on / off [95 % CI] | its ns/call | BPF programs ns/call | by program | the rest ns/call |"
 echo "|---|---:|---|---:|---:|---|---:|"
 for name in "${workloads[@]}"; do
-	off_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $2 }'))
-	on_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $1 }'))
-	pl=$(phase_pairs "$name" cpu | stats_ratio "$seed" 1.01 at-most)
 	sl=$(phase_pairs "$name" cpu sphases | stats_ratio "$seed" 1.01 at-most)
-	# ns from the median ratios (a difference of two medians of noisy phases is noisier)
-	added=$(awk -v r="$(bench_field "$pl" median)" -v b="$off_med" 'BEGIN { printf "%.0f", (r - 1) * b }')
-	s_added=$(awk -v r="$(bench_field "$sl" median)" -v b="$off_med" 'BEGIN { printf "%.0f", (r - 1) * b }')
+	added=${ph_added[$name]}
+	s_added=$(awk -v r="$(bench_field "$sl" median)" -v b="${ph_off[$name]}" 'BEGIN { printf "%.0f", (r - 1) * b }')
 	read -r bpf_ns bpf_by <<<"${res_bpf[$name]}"
 	rest=$(awk -v a="$added" -v s="$s_added" -v b="$bpf_ns" 'BEGIN { printf "%.0f", a - s - b }')
 	printf '| %s | %s | %s | %s | %.0f | %s | %s |\n' "$(wname "$name")" "$added" \

@@ -26,17 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cp "$store_bin" "$tmp/metastore"
-# The semaphore's address: the store is linked non-PIE, so it is the same in the process.
-sem=$(nm "$tmp/metastore" | awk '$3 == "ms_probe_batch_semaphore" { print $1 }')
+sem=$(stats_sem_addr "$tmp/metastore")
 [ -n "$sem" ] || { echo "bench: no ms_probe_batch_semaphore in $store_bin" >&2; exit 1; }
-
-# set_sem PID VALUE: writes the batch probe's semaphore in the store's memory, as the kernel
-# does while a uprobe with it as reference counter is attached: the store then takes its
-# timestamps, writes its records and calls ms_probe_batch (no uprobe there: an empty call).
-set_sem() {
-	printf "\\x$(printf %02x "$2")\\x00" |
-		dd of="/proc/$1/mem" bs=1 seek=$((0x$sem)) conv=notrunc status=none
-}
 
 # dump_instr PID: instructions since the previous dump (callgrind zeroes its counters), and
 # (inclusive) those of the event clock's anchors, "TOTAL ANCHORS".
@@ -71,7 +62,9 @@ for w in "${workloads[@]}"; do
 	bench_loadgen "$loadgen" --endpoint "127.0.0.1:$port" "${args[@]}" >/dev/null
 	for round in $(seq 1 "$rounds"); do
 		for mode in off on; do
-			set_sem "$vpid" "$([ "$mode" = on ] && echo 1 || echo 0)"
+			# on: the store takes its timestamps, writes its records and calls
+			# ms_probe_batch, with no uprobe there (an empty call)
+			stats_set_sem "$vpid" "$sem" "$([ "$mode" = on ] && echo 1 || echo 0)"
 			dump_instr "$vpid" >/dev/null
 			line=$(bench_loadgen "$loadgen" --endpoint "127.0.0.1:$port" "${args[@]}")
 			read -r ins anc <<<"$(dump_instr "$vpid")"
@@ -81,7 +74,7 @@ for w in "${workloads[@]}"; do
 			anchors["$w/$mode"]+=" $(awk -v i="$anc" -v n="$calls" 'BEGIN { printf "%.1f", i / n }')"
 		done
 	done
-	set_sem "$vpid" 0
+	stats_set_sem "$vpid" "$sem" 0
 	bench_stop "$vpid"
 done
 
