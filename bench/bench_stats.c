@@ -1,5 +1,4 @@
 /* Statistics and counters for the overhead benchmarks: ratio intervals, schedstat, PMU. */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/perf_event.h>
@@ -79,28 +78,6 @@ static int cmd_ratio(int argc, char **argv)
 	return 0;
 }
 
-/* Calls fn(tid, ctx) for each thread of process `pid`; stops at the first non-zero return.
- * Returns 0, that return, or 1 when the process cannot be read. */
-static int each_task(const char *pid, int (*fn)(const char *tid, void *ctx), void *ctx)
-{
-	char path[512];
-	struct dirent *e;
-	int rc = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%s/task", pid);
-	d = opendir(path);
-	if (!d) {
-		fprintf(stderr, "bench_stats: %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	while (!rc && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			rc = fn(e->d_name, ctx);
-	closedir(d);
-	return rc;
-}
-
 static int cmd_schedstat(const char *pid)
 {
 	uint64_t ns;
@@ -170,8 +147,14 @@ static int cmd_instructions(const char *pid, char **cmd)
 	int rc = 1, st;
 	pid_t child;
 
-	if (each_task(pid, open_task_counter, &c))
+	rc = bench_each_task((pid_t)atoi(pid), open_task_counter, &c);
+	if (rc < 0)
+		fprintf(stderr, "bench_stats: /proc/%s/task: %s\n", pid, strerror(-rc));
+	if (rc) {
+		rc = 1;
 		goto cleanup;
+	}
+	rc = 1;
 	for (int i = 0; i < c.n; i++)
 		ioctl(c.fds[i], PERF_EVENT_IOC_ENABLE, 0);
 	fflush(stdout);
