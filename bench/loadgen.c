@@ -59,7 +59,7 @@ struct lg_worker {
 	struct lg_call *calls;
 	unsigned *free_slots, n_free;
 	struct lg_lat lat;
-	uint64_t ok, errors, measured_errors, last_done, finished;
+	uint64_t ok, errors, measured_errors, last_done;
 	int err;
 };
 
@@ -109,7 +109,6 @@ static void on_done(void *conn_user, void *call_user, int grpc_status, const uin
 	bool ok = call_verify(c, r->o, grpc_status, body, body_len);
 
 	w->free_slots[w->n_free++] = (unsigned)(c - w->calls);
-	w->finished++;
 	atomic_fetch_add_explicit(&r->finished, 1, memory_order_relaxed);
 	if (!ok)
 		w->errors++;
@@ -352,11 +351,11 @@ static int collect(const struct lg_opts *o, struct lg_worker *ws, const struct l
 {
 	uint64_t end = r->t_end;
 
+	res->finished = atomic_load(&r->finished);
 	for (unsigned i = 0; i < o->conns; i++) {
 		res->ok += ws[i].ok;
 		res->errors += ws[i].errors;
 		res->measured_errors += ws[i].measured_errors;
-		res->finished += ws[i].finished;
 		if (!r->t_end && ws[i].last_done > end)
 			end = ws[i].last_done;
 		if (lg_lat_merge(&res->lat, &ws[i].lat))
