@@ -6,7 +6,7 @@
 
 /* The per-request events (calls, engine operations, revisions, raft commits, permission
  * checks, watch events sent) come through the batch probe, shared by the subsystems: about
- * one hit per millisecond of activity, whichever of them are attached. */
+ * one hit per 4 ms of activity, whichever of them are attached. */
 static const struct subsys_probe grpc_probes[] = {
 	{ "ms_probe_batch", "grpc_batch", "ms_probe_batch_semaphore" },
 };

@@ -36,7 +36,7 @@ static long auth_record(__u32 i, void *ctx)
 SEC("uprobe")
 int BPF_KPROBE(auth_batch, const struct ms_probe_batch *b)
 {
-	BATCH_WALK(ctx, b, MS_BATCH_AUTH, auth_record);
+	BATCH_WALK(ctx, b, MS_BATCH_AUTH, auth_record, NULL, NULL);
 	return 0;
 }
 

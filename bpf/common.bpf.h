@@ -239,8 +239,10 @@ static __always_inline int batch_read_rec(struct ms_probe_rec *r, const struct m
 
 
 /* The usual walk: `cb(i, struct ms_batch *)` over every record of buffer `buf`, for a
- * process that is a known member. */
-#define BATCH_WALK(ctx, b, buf, cb)                                                        \
+ * process that is a known member. Observations made through the batch aggregate (agg_hist,
+ * agg_count) reach histogram map `hmap` and counter map `cmap` (NULL: none) once the walk is
+ * done. */
+#define BATCH_WALK(ctx, b, buf, cb, hmap, cmap)                                            \
 	do {                                                                               \
 		struct ms_batch walk_ = { .recs = (b)->rec[buf] };                         \
 		__u32 n_ = batch_open(ctx, b, buf);                                        \
@@ -248,6 +250,8 @@ static __always_inline int batch_read_rec(struct ms_probe_rec *r, const struct m
 		if (n_ && current_slot(&walk_.slot) == 0) {                                \
 			walk_.copied = scratch_fill(walk_.recs, n_);                       \
 			bpf_loop(n_, cb, &walk_, 0);                                       \
+			if (walk_.copied)                                                  \
+				agg_flush(hmap, cmap);                                     \
 			scratch_put(walk_.copied);                                         \
 		}                                                                          \
 	} while (0)
@@ -374,7 +378,7 @@ static __always_inline void agg_flush(void *hmap, void *cmap)
 	if (!s)
 		return;
 	n = s->agg.n_hist;
-	for (__u32 j = 0; j < MS_AGG_SERIES; j++) {
+	for (__u32 j = 0; hmap && j < MS_AGG_SERIES; j++) {
 		if (j >= n)
 			break;
 		l = &s->agg.hist[j];

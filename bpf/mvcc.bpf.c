@@ -22,7 +22,7 @@ static long mvcc_record(__u32 i, void *batch)
 SEC("uprobe")
 int BPF_KPROBE(mvcc_batch, const struct ms_probe_batch *b)
 {
-	BATCH_WALK(ctx, b, MS_BATCH_MVCC, mvcc_record);
+	BATCH_WALK(ctx, b, MS_BATCH_MVCC, mvcc_record, NULL, NULL);
 	return 0;
 }
 

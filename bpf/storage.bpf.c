@@ -30,16 +30,7 @@ static long storage_record(__u32 i, void *batch)
 SEC("uprobe")
 int BPF_KPROBE(storage_batch, const struct ms_probe_batch *b)
 {
-	struct ms_batch w = { .recs = b->rec[MS_BATCH_STORAGE] };
-	__u32 n = batch_open(ctx, b, MS_BATCH_STORAGE);
-
-	if (n && current_slot(&w.slot) == 0) {
-		w.copied = scratch_fill(w.recs, n);
-		bpf_loop(n, storage_record, &w, 0);
-		if (w.copied)
-			agg_flush(&storage_hist, &storage_total);
-		scratch_put(w.copied);
-	}
+	BATCH_WALK(ctx, b, MS_BATCH_STORAGE, storage_record, &storage_hist, &storage_total);
 	return 0;
 }
 

@@ -45,7 +45,7 @@ static long watch_record(__u32 i, void *ctx)
 SEC("uprobe")
 int BPF_KPROBE(watch_batch, const struct ms_probe_batch *b)
 {
-	BATCH_WALK(ctx, b, MS_BATCH_WATCH, watch_record);
+	BATCH_WALK(ctx, b, MS_BATCH_WATCH, watch_record, NULL, NULL);
 	return 0;
 }
 

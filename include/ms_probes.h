@@ -27,8 +27,9 @@
  * one END record (no BEGIN record), and a batch is handed over about once per millisecond
  * (not once per loop iteration). 2.1: a call's begin time is its read callback's start and its
  * END record's end time the first write to a client after its trailers (one timestamp each for
- * many calls); the record layout is unchanged. */
-#define MS_PROBE_ABI_MINOR 1
+ * many calls); the record layout is unchanged. 2.2: a batch is handed over about every 4 ms
+ * (the layout and the meaning of every field are unchanged). */
+#define MS_PROBE_ABI_MINOR 2
 
 #include "ms_methods.h"
 
@@ -140,18 +141,19 @@ enum ms_auth_authz_result {
  * of the grpc, storage, mvcc, raft and auth probes, and the watch events sent, also exist as
  * records: while the batch probe is attached (its semaphore, below, is non-zero) the store
  * appends one record per event to the buffer of its subsystem and hands all buffers to
- * ms_probe_batch from a 1 ms loop timer, armed before the loop waits for I/O in the first
- * iteration that leaves an event pending (so it also wakes an idle loop), or as soon as one
- * buffer is full. One hit then carries every event of
- * about a millisecond, however many loop iterations served them (since 2.0; before, one hit
- * per iteration). Without an attached batch probe the store writes no records and takes no
- * timestamps; the direct probes (below) fire for every event either way.
+ * ms_probe_batch from a 4 ms loop timer (1 ms before 2.2), armed before the loop waits for
+ * I/O in the first iteration that leaves an event pending (so it also wakes an idle loop), or
+ * as soon as one buffer is full. One hit then carries every event of about 4 ms, however many
+ * loop iterations served them (since 2.0; before, one hit per iteration). Without an attached
+ * batch probe the store writes no records and takes no timestamps; the direct probes (below)
+ * fire for every event either way.
  *
  * Every record is 32 bytes. Times are CLOCK_MONOTONIC nanoseconds taken by the store at the
  * event (the clock of bpf_ktime_get_ns; since 2.0 read through the TSC between 1 ms anchors
- * while the kernel's clocksource is the TSC, within the CLOCK_MONOTONIC reads around it). The records of one buffer are in event order; a
- * record reaches the probe within about 2 ms of its event (the loop timer's granularity is
- * 1 ms), and before the store exits.
+ * while the kernel's clocksource is the TSC, within the CLOCK_MONOTONIC reads around it).
+ * The records of one buffer are in event order; a record reaches the probe within about 5 ms
+ * of its event (the window plus the loop timer's granularity of 1 ms), and before the store
+ * exits.
  *
  * gRPC calls (since 2.0): a call's begin is no record but a count (grpc_begun, per method) in
  * the batch of the window it began in, and its begin time, which is later than that window's

@@ -1,4 +1,4 @@
-/* Hands the batch probe's records over on the event loop, about once per millisecond. */
+/* Hands the batch probe's records over on the event loop, about every 4 ms. */
 #ifndef MS_TRACE_LOOP_H
 #define MS_TRACE_LOOP_H
 
