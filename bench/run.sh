@@ -241,8 +241,8 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 	done
 	echo "- Every uprobe hit enters the kernel on the store's thread (ns per hit: the probe cost"
 	echo "  table), about as long as a whole in-memory read; the batch probe pays it about once"
-	echo "  per millisecond. A store that served one call per millisecond would pay a hit per"
-	echo "  call: (e1) in the probe cost table."
+	echo "  every 4 ms, or per 256 calls under load. A store that served one call per 4 ms would"
+	echo "  pay a hit per call: (e1) in the probe cost table."
 	echo "- The load generator runs on the same CPUs as the server (and, for the agent, the"
 	echo "  agent's scrapes); other work on the machine during the run (see the load average"
 	echo "  above) shifts single runs, which is why rounds are interleaved and medians reported."
