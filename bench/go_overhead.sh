@@ -3,7 +3,8 @@
 # per request and throughput, put and range, in phases (headline) and restart rounds.
 # usage: bench/go_overhead.sh AGENT LOADGEN   (root; prints a Markdown section)
 # env: the phases: PHASE_RUNS (2) runs of PHASE_DURATION seconds (40) per workload, phases
-#      of PHASE_MS (200); the restart rounds (cross-check): ROUNDS (4), each one detached and
+#      of PHASE_MS (200); their control: SHAM_RUNS (1) runs of SHAM_DURATION (20) with a
+#      sham switch (0: none); the restart rounds (cross-check): ROUNDS (4), each one detached and
 #      one attached run of DURATION seconds (1) per workload; WARMUP (0.3), CONNS (2),
 #      STREAMS (16), KEYS (10000; gets: GET_KEYS, 100), VALUE_SIZE (256); PROBES (all six Go
 #      subsystems); DATA_ROOT (/dev/shm when writable: etcd's data dir, so that fsync latency
@@ -28,6 +29,8 @@ rounds=${ROUNDS:-4}
 phase_runs=${PHASE_RUNS:-2}
 phase_duration=${PHASE_DURATION:-40}
 phase_ms=${PHASE_MS:-200}
+sham_runs=${SHAM_RUNS:-1}
+sham_duration=${SHAM_DURATION:-20}
 load_settings
 duration=${DURATION:-1}
 warmup=${WARMUP:-0.3}
@@ -71,39 +74,82 @@ for w in put get; do
 		--keys "${wkeys[$w]}" --duration "$duration" "${common[@]}" >/dev/null
 done
 
+# phase_sum W on|off FIELD [PREFIX]: the sum of FIELD (calls, cpu_ns, hits) over W's on or
+# off phases ($tmp/PREFIX.W, PREFIX phases).
+phase_sum() {
+	awk -v on="on=$([ "$2" = on ] && echo 1 || echo 0)" -v f="$3=" '$3 == on {
+		for (i = 4; i <= NF; i++) if (index($i, f) == 1) s += substr($i, length(f) + 1) }
+		END { printf "%.0f", s }' "$tmp/${4:-phases}.$1"
+}
+# switch_ms W on|off: the median time (ms) of the switches that opened W's on or off phases.
+switch_ms() {
+	bench_median $(awk -v on="on=$([ "$2" = on ] && echo 1 || echo 0)" '$3 == on {
+		for (i = 4; i <= NF; i++) if (index($i, "switch_ns=") == 1) printf "%.1f\n", substr($i, 11) / 1e6 }' \
+		"$tmp/phases.$1")
+}
+
+# start_toggle [--sham]: the switcher (bench/go_toggle.c) on $ctl, its objects loaded, ready.
+start_toggle() {
+	local i
+	rm -f "$ctl"
+	bench_spawn "$tmp/toggle.log" "${lg_pin[@]}" "$GO_TOGGLE" --binary "$tmp/etcd" \
+		--probes "$probes" --ctl "$ctl" "$@"
+	toggle_pid=$BENCH_LAST_PID
+	for i in $(seq 1 300); do
+		grep -q '^ready ' "$tmp/toggle.log" && return 0
+		kill -0 "$toggle_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "bench: the probe switcher is not ready after 30 s:" >&2
+	cat "$tmp/toggle.log" >&2
+	return 1
+}
+
+# phase_runs_into FILE W RUNS SECONDS: RUNS load generator runs of workload W whose phases
+# the switcher switches; their "phase:" lines to FILE as "phase: RUN.I ...".
+phase_runs_into() {
+	local file=$1 w=$2 run out
+	: >"$file"
+	for run in $(seq 1 "$3"); do
+		out=$("${lg_pin[@]}" "$loadgen" --endpoint "127.0.0.1:$port" --workload "$w" \
+			--keys "${wkeys[$w]}" --duration "$4" "${common[@]}" \
+			--phase-pid "$etcd_pid" --phase-ctl "$ctl" --phase-ms "$phase_ms" 2>&1) || true
+		if ! grep -q '^result: .* errors=0 ' <<<"$out"; then
+			echo "bench: load generator (phases) failed: $out" >&2
+			cat "$tmp/toggle.log" >&2
+			return 1
+		fi
+		grep '^phase: ' <<<"$out" | sed "s/^phase: /phase: $run./" >>"$file"
+		echo "  go-etcd $w phase run $run ($(basename "$file")): $(grep '^result: ' <<<"$out")" >&2
+	done
+}
+
 # --- phases: one switcher keeps the agent's objects loaded and detaches / re-attaches every
 # uprobe on the load generator's command (bench/go_toggle.c, bench/lg_phase_ctl.h).
 t0=$(date +%s)
 ctl=$tmp/toggle.sock
-bench_spawn "$tmp/toggle.log" "${lg_pin[@]}" "$GO_TOGGLE" --binary "$tmp/etcd" --probes "$probes" \
-	--ctl "$ctl"
-toggle_pid=$BENCH_LAST_PID
-for i in $(seq 1 300); do
-	grep -q '^ready ' "$tmp/toggle.log" && break
-	kill -0 "$toggle_pid" 2>/dev/null || break
-	sleep 0.1
-done
-grep -q '^ready ' "$tmp/toggle.log" ||
-	{ echo "bench: the probe switcher is not ready after 30 s:" >&2; cat "$tmp/toggle.log" >&2; exit 1; }
+start_toggle
 for w in put get; do
-	: >"$tmp/phases.$w"
-	for run in $(seq 1 "$phase_runs"); do
-		out=$("${lg_pin[@]}" "$loadgen" --endpoint "127.0.0.1:$port" --workload "$w" \
-			--keys "${wkeys[$w]}" --duration "$phase_duration" "${common[@]}" \
-			--phase-pid "$etcd_pid" --phase-ctl "$ctl" --phase-ms "$phase_ms" 2>&1) ||
-			{ echo "bench: load generator (phases) failed: $out" >&2; cat "$tmp/toggle.log" >&2; exit 1; }
-		grep -q '^result: .* errors=0 ' <<<"$out" ||
-			{ echo "bench: load generator (phases) failed: $out" >&2; exit 1; }
-		grep '^phase: ' <<<"$out" | sed "s/^phase: /phase: $run./" >>"$tmp/phases.$w"
-		echo "  go-etcd $w phase run $run: $(grep '^result: ' <<<"$out")" >&2
-	done
+	phase_runs_into "$tmp/phases.$w" "$w" "$phase_runs" "$phase_duration"
 	# Detached means no uprobe hit: the switcher's counts say so, or nothing is measured.
-	off_hits=$(awk '$3 == "on=0" { sub(/hits=/, "", $6); s += $6 } END { printf "%.0f", s }' "$tmp/phases.$w")
+	off_hits=$(phase_sum "$w" off hits)
 	[ "$off_hits" = 0 ] ||
 		{ echo "bench: $off_hits uprobe hits counted in $w phases with the uprobes detached" >&2; exit 1; }
 done
 bench_stop "$toggle_pid"
 phase_elapsed=$(($(date +%s) - t0))
+
+# --- the method's control: the same phases with a sham switch (go_toggle --sham: the
+# detach's kernel work, then attached again), so both phases of a pair run attached.
+t0=$(date +%s)
+if [ "$sham_runs" -gt 0 ]; then
+	start_toggle --sham
+	for w in put get; do
+		phase_runs_into "$tmp/sham.$w" "$w" "$sham_runs" "$sham_duration"
+	done
+	bench_stop "$toggle_pid"
+fi
+sham_elapsed=$(($(date +%s) - t0))
 
 # --- restart rounds (cross-check): the agent itself started before and stopped after its run.
 t0=$(date +%s)
@@ -143,17 +189,10 @@ for round in $(seq 1 "$rounds"); do
 done
 round_elapsed=$(($(date +%s) - t0))
 
-# phase_sum W on|off FIELD: the sum of FIELD (calls, cpu_ns, hits) over W's on or off phases.
-phase_sum() {
-	awk -v on="on=$([ "$2" = on ] && echo 1 || echo 0)" -v f="$3=" '$3 == on {
-		for (i = 4; i <= NF; i++) if (index($i, f) == 1) s += substr($i, length(f) + 1) }
-		END { printf "%.0f", s }' "$tmp/phases.$1"
-}
-# switch_ms W on|off: the median time (ms) of the switches that opened W's on or off phases.
-switch_ms() {
-	bench_median $(awk -v on="on=$([ "$2" = on ] && echo 1 || echo 0)" '$3 == on {
-		for (i = 4; i <= NF; i++) if (index($i, "switch_ns=") == 1) printf "%.1f\n", substr($i, 11) / 1e6 }' \
-		"$tmp/phases.$1")
+# inside_1 LINE: "yes" when a bench_stats line's interval holds 1, else "no".
+inside_1() {
+	awk -v lo="$(bench_field "$1" lo)" -v hi="$(bench_field "$1" hi)" \
+		'BEGIN { print (lo <= 1 && hi >= 1) ? "yes" : "no" }'
 }
 
 echo "Debian's etcd (\`$(/usr/bin/etcd --version | head -n 1)\`), single node, a private copy"
@@ -187,6 +226,15 @@ echo "just after each attach and just before each detach; their sum over the on 
 echo "the calls of the on phases. A hit the Go stack check re-enters is counted once, as by the"
 echo "agent. The off phases counted no hit (the script checks it)."
 echo
+echo "**The method's control (sham switch).** $sham_runs run(s) of $sham_duration s per workload ($sham_elapsed s) with"
+echo "\`go_toggle --sham\`: before each \"off\" phase the switcher detaches and at once re-attaches"
+echo "every uprobe (the same kernel work), before each \"on\" phase it does nothing; so both"
+echo "phases of a pair run attached, in the same order and timing as above. Its ratio shows"
+echo "what the schedule itself (the off phase first, after the detach's seconds) does to the"
+echo "ratio: an interval holding 1 finds no such bias at this resolution; one that does not"
+echo "is a bias the headline carries too. Its hits per request (off / on) must agree: both"
+echo "phases attached.$([ "$sham_runs" -gt 0 ] || echo " Not run (SHAM_RUNS=0).")"
+echo
 echo "**Restart rounds (cross-check).** $rounds rounds ($round_elapsed s), each one detached and one"
 echo "attached run of $duration s per workload, \`metastore-agent\` itself started before the attached run"
 echo "(it must answer \`/health\`) and stopped after it, odd rounds detached first, even rounds"
@@ -208,6 +256,19 @@ for w in put get; do
 		"$phase_ms" "$(bench_field "$pl" n)" "$pairs_all" "$off_med" "$on_med" \
 		"$(stats_headline "$pl")" "$(stats_verdict "$pl")" "$(stats_headline "$prl")" \
 		"$(stats_verdict "$prl")" "$phits"
+	sham_kv=
+	if [ "$sham_runs" -gt 0 ]; then
+		stats_phases "$tmp/sham.$w" "$seed" 1.03 0.97
+		shits=$(awk -v a="$(phase_sum "$w" off hits sham)" -v b="$(phase_sum "$w" off calls sham)" \
+			-v c="$(phase_sum "$w" on hits sham)" -v d="$(phase_sum "$w" on calls sham)" \
+			'BEGIN { printf "%.3f / %.3f", a / b, c / d }')
+		printf '| %s | control: sham switch, phases of %s ms | %s of %s | %.0f | %.0f | %s | 1 inside: %s | %s | 1 inside: %s | %s |\n' \
+			"$w" "$phase_ms" "$(bench_field "$phase_cpu" n)" "$phase_pairs_all" "$phase_off_med" \
+			"$phase_on_med" "$(stats_headline "$phase_cpu")" "$(inside_1 "$phase_cpu")" \
+			"$(stats_headline "$phase_rps")" "$(inside_1 "$phase_rps")" "$shits"
+		sham_kv="sham_cpu=$(bench_field "$phase_cpu" median) sham_cpu_lo=$(bench_field "$phase_cpu" lo)"
+		sham_kv+=" sham_cpu_hi=$(bench_field "$phase_cpu" hi) sham_pairs=$(bench_field "$phase_cpu" n)"
+	fi
 	printf '| %s | restart rounds | %s | %.0f | %.0f | %s | %s | %s | %s | %.3f |\n' "$w" \
 		"$(bench_field "$cl" n)" "$(stats_med "${cpu["$w/detached"]}")" \
 		"$(stats_med "${cpu["$w/attached"]}")" "$(stats_headline "$cl")" "$(stats_verdict "$cl")" \
@@ -223,7 +284,8 @@ for w in put get; do
 			"restart_cpu_hi=$(bench_field "$cl" hi) restart_cpu_verdict=$(bench_field "$cl" verdict)" \
 			"restart_rps=$(bench_field "$rl" median) restart_rps_lo=$(bench_field "$rl" lo)" \
 			"restart_rps_hi=$(bench_field "$rl" hi) restart_hits=$(stats_med "${hpc["$w"]}")" \
-			"rounds=$rounds seed=$seed seconds=$((phase_elapsed + round_elapsed))" >>"$BENCH_SUMMARY"
+			"rounds=$rounds seed=$seed seconds=$((phase_elapsed + sham_elapsed + round_elapsed))" \
+			$sham_kv >>"$BENCH_SUMMARY"
 	fi
 done
 echo

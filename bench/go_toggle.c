@@ -22,7 +22,7 @@
 
 static const char usage[] =
 	"usage: go_toggle --binary PATH --probes LIST --ctl SOCKET [--pid PID]\n"
-	"                 [--idle-timeout S] [--cmd-timeout S]\n"
+	"                 [--idle-timeout S] [--cmd-timeout S] [--sham]\n"
 	"\n"
 	"Loads the agent's probes (LIST as metastore-agent --probes takes it, the default\n"
 	"buckets) on PATH, then listens on the Unix socket SOCKET. Each connection sends \"0\"\n"
@@ -30,7 +30,10 @@ static const char usage[] =
 	"answered once the switch is done: \"ok on=0|1 hits_before=N hits_after=N\" (uprobe hits\n"
 	"the probes' BPF objects counted) or \"err REASON\". A connection that closes, or sends\n"
 	"nothing for --cmd-timeout seconds (default 30), leaves the probes attached. Exits after\n"
-	"--idle-timeout seconds (default 1800) with no connection, or on SIGTERM/SIGINT.\n";
+	"--idle-timeout seconds (default 1800) with no connection, or on SIGTERM/SIGINT.\n"
+	"--sham: the control of the method: \"0\" detaches and at once re-attaches (the same\n"
+	"kernel work, the probes attached after it), \"1\" changes nothing; the answers say\n"
+	"what was asked for.\n";
 
 static volatile sig_atomic_t stop;
 
@@ -45,6 +48,7 @@ struct toggle {
 	struct mapread *reader;
 	uint64_t hits[MS_MAX_PROBES];
 	unsigned cmd_timeout_ms;
+	bool sham; /* --sham */
 };
 
 /* Every hit the loaded objects counted (each subsystem's own probe_hits table). */
@@ -77,9 +81,9 @@ static int do_command(struct toggle *t, char cmd, char *ans, size_t len)
 
 	if (!err && cmd == '0')
 		err = loader_detach(t->loader);
-	else if (!err && cmd == '1')
+	if (!err && (cmd == '1' || (cmd == '0' && t->sham)))
 		err = loader_reattach(t->loader, why, sizeof(why));
-	else if (!err) {
+	else if (!err && cmd != '0') {
 		snprintf(ans, len, "err unknown command '%c'\n", cmd);
 		return 0;
 	}
@@ -90,7 +94,7 @@ static int do_command(struct toggle *t, char cmd, char *ans, size_t len)
 		return err;
 	}
 	snprintf(ans, len, "ok on=%d hits_before=%" PRIu64 " hits_after=%" PRIu64 "\n",
-		 !loader_detached(t->loader), before, after);
+		 t->sham ? cmd == '1' : !loader_detached(t->loader), before, after);
 	return 0;
 }
 
@@ -199,6 +203,7 @@ int main(int argc, char **argv)
 		{ "ctl", required_argument, NULL, 'c' },    { "pid", required_argument, NULL, 'P' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "cmd-timeout", required_argument, NULL, 't' },
+		{ "sham", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
 	};
 	uint64_t bounds[MS_MAX_BUCKETS];
@@ -220,6 +225,8 @@ int main(int argc, char **argv)
 			ctl = optarg;
 		else if (c == 'P')
 			lo.pid = atoi(optarg);
+		else if (c == 's')
+			t.sham = true;
 		else if ((c == 'i' && !parse_secs(optarg, &idle_ms)) ||
 			 (c == 't' && !parse_secs(optarg, &t.cmd_timeout_ms)))
 			continue;

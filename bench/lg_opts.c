@@ -232,7 +232,7 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, idx;
+	int c, idx, switches;
 
 	memset(o, 0, sizeof(*o));
 	strcpy(o->host, "127.0.0.1");
@@ -266,7 +266,8 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 		fprintf(stderr, "loadgen: unexpected argument: %s\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!o->phase_pid != (!o->phase_sem && !o->phase_ctl[0]) || (o->phase_sem && o->phase_ctl[0]) ||
+	switches = (o->phase_sem != 0) + (o->phase_ctl[0] != '\0');
+	if ((o->phase_pid ? switches != 1 : switches != 0) ||
 	    (o->phase_pid && (o->duration_s <= 0 || o->workload == LG_WATCH_LATENCY))) {
 		fprintf(stderr, "loadgen: --phase-pid goes with one of --phase-sem and --phase-ctl, "
 				"with --duration and a workload other than watch-latency\n");
