@@ -203,9 +203,10 @@ unit: $(UNIT_MS) $(UNIT_AGENT)
 	done; exit $$fail
 
 # (the benchmark load generator's rule is further down: its path is spelled out here)
-e2e: $(METASTORE) $(AGENT) $(LOADCLIENT) $(BUILD)/bench/loadgen
+e2e: $(METASTORE) $(AGENT) $(LOADCLIENT) $(BUILD)/bench/loadgen $(BUILD)/bench/go_toggle
 	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) \
 		LOADCLIENT=$(abspath $(LOADCLIENT)) LOADGEN=$(abspath $(BUILD)/bench/loadgen) \
+		GO_TOGGLE=$(abspath $(BUILD)/bench/go_toggle) \
 		tests/e2e/run.sh
 
 test: all
