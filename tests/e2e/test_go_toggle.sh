@@ -10,18 +10,12 @@ need_root
 [ -x "$GO_TOGGLE" ] || fail "$GO_TOGGLE not built (make)"
 [ -x /usr/bin/etcd ] || fail "needs Debian's etcd (etcd-server)"
 command -v python3 >/dev/null || fail "needs python3 (the socket client)"
+# Its own copy: uprobes attach to an inode, so etcds other tests run are not counted here.
 cp /usr/bin/etcd "$E2E_TMP/etcd"
 ETCD=$E2E_TMP/etcd
-
-EP=$(free_port)
-PP=$(free_port)
-"$ETCD" --name toggle-e2e --data-dir "$E2E_TMP/etcd-data" \
-	--listen-client-urls "http://127.0.0.1:$EP" --advertise-client-urls "http://127.0.0.1:$EP" \
-	--listen-peer-urls "http://127.0.0.1:$PP" --initial-advertise-peer-urls "http://127.0.0.1:$PP" \
-	--initial-cluster "toggle-e2e=http://127.0.0.1:$PP" >"$E2E_TMP/etcd.log" 2>&1 &
-E2E_PIDS+=("$!")
-MS_PORT=$EP
-wait_until 20 ctl endpoint health || fail "etcd did not start"
+. "$(dirname "$0")/etcd.sh"
+MS_PORT=$(free_port)
+start_etcd_single "$MS_PORT" --log-level error
 
 # A subsystem Go targets lack: one line, non-zero exit, nothing listening.
 out=$("$GO_TOGGLE" --binary "$ETCD" --probes grpc,auth --ctl "$E2E_TMP/refused.sock" 2>&1) &&
