@@ -210,7 +210,8 @@ echo "buckets), and on the load generator's command (\`--phase-ctl\`, a Unix soc
 echo "every uprobe or attaches them again at the same sites with the same cookies"
 echo "(\`loader_detach\`, \`loader_reattach\`); the objects, maps and counters stay loaded. A"
 echo "phase of $phase_ms ms starts once the switch is answered, so the switch's own time is in no"
-echo "phase. A detach costs the kernel a grace period per uprobe, serialized (median"
+echo "phase. A detach is slow: closing one uprobe's perf event took 70-250 ms here (strace),"
+echo "and closing them from parallel threads was no faster (median"
 echo "$(switch_ms put off) ms before the put workload's off phases, $(switch_ms get off) ms before the get ones), an attach a few ms"
 echo "(median $(switch_ms put on) / $(switch_ms get on) ms). So phases do not come ABBA as for the store: every pair is an"
 echo "off phase, the attach, an on phase, the two phases a few ms apart, and the detach falls"
@@ -288,6 +289,12 @@ for w in put get; do
 			$sham_kv >>"$BENCH_SUMMARY"
 	fi
 done
+echo
+echo "Pairs left out (a phase that finished no call: etcd or the load generator stalled for a"
+echo "whole phase), by the phase that did:$(for w in put get; do
+	printf ' %s %s off, %s on;' "$w" "$(awk '$3 == "on=0" && $4 == "calls=0"' "$tmp/phases.$w" | wc -l)" \
+		"$(awk '$3 == "on=1" && $4 == "calls=0"' "$tmp/phases.$w" | wc -l)"
+done | sed 's/;$/./')"
 echo
 echo "Spread of the phase pairs' CPU per request on / off (5th / 25th / 50th / 75th / 95th percentile):"
 echo

@@ -164,9 +164,9 @@ static void sleep_until(uint64_t t)
 
 /*
  * Pair k runs off then on for even k, on then off for odd k (ABBA). With the switcher every
- * pair is off then on: a detach takes the kernel a grace period per uprobe (seconds for a
- * Go etcd's sites) and an attach milliseconds, so only off -> on keeps a pair's phases
- * adjacent; the detach falls between pairs.
+ * pair is off then on: a detach takes seconds (a Go etcd's 18 uprobes, 70-250 ms each to
+ * close, no faster in parallel) and an attach milliseconds, so only off -> on keeps a pair's
+ * phases adjacent; the detach falls between pairs.
  */
 static bool phase_on(const struct lg_phases *p, size_t i)
 {
