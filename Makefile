@@ -203,9 +203,10 @@ unit: $(UNIT_MS) $(UNIT_AGENT)
 	done; exit $$fail
 
 # (the benchmark load generator's rule is further down: its path is spelled out here)
-e2e: $(METASTORE) $(AGENT) $(LOADCLIENT) $(BUILD)/bench/loadgen
+e2e: $(METASTORE) $(AGENT) $(LOADCLIENT) $(BUILD)/bench/loadgen $(BUILD)/bench/go_toggle
 	$(Q)METASTORE=$(abspath $(METASTORE)) AGENT=$(abspath $(AGENT)) \
 		LOADCLIENT=$(abspath $(LOADCLIENT)) LOADGEN=$(abspath $(BUILD)/bench/loadgen) \
+		GO_TOGGLE=$(abspath $(BUILD)/bench/go_toggle) \
 		tests/e2e/run.sh
 
 test: all
@@ -253,7 +254,7 @@ asan:
 BENCH_DIR := $(BUILD)/bench
 BENCH_BINS := $(BENCH_DIR)/probe_cost $(BENCH_DIR)/render_cost $(BENCH_DIR)/loadgen
 LOADGEN_SRCS := bench/loadgen.c bench/lg_opts.c bench/lg_stats.c bench/lg_verify.c bench/lg_watch.c \
-	bench/lg_phases.c bench/schedstat.c \
+	bench/lg_phases.c bench/lg_phase_ctl.c bench/schedstat.c \
 	bench/h2client.c
 
 $(BENCH_DIR)/%.bpf.o: bench/%.bpf.c | $(BUILD)/.deps-ok
@@ -276,6 +277,13 @@ $(BENCH_DIR)/render_cost: bench/render_cost.c $(AGENT_LIB) | $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(AGENT_CFLAGS) -o $@ $< $(AGENT_LIB) $(AGENT_LIBS)
 
+# The probe switcher of bench/go_overhead.sh's phases: the agent's loader, detached and
+# re-attached on command.
+$(BENCH_DIR)/go_toggle: bench/go_toggle.c $(AGENT_LIB) | $(SKELS)
+	$(call msg,BENCH-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(AGENT_CFLAGS) -o $@ $< $(AGENT_LIB) $(AGENT_LIBS)
+
 # The load generator links the store's generated protobuf objects (non-PIC, hence -no-pie).
 $(BENCH_DIR)/loadgen: $(LOADGEN_SRCS) $(wildcard bench/*.h) $(PROTO_O) | $(PROTO_H)
 	$(call msg,BENCH-CC,$@)
@@ -291,19 +299,22 @@ $(BENCH_DIR)/bench_stats: bench/bench_stats.c bench/stats.c bench/stats.h bench/
 
 UNIT_BENCH := $(BUILD)/tests/bench/test_stats $(BUILD)/tests/bench/test_lg_phases
 $(BUILD)/tests/bench/test_lg_phases: tests/unit/bench/test_lg_phases.c bench/lg_phases.c \
-		bench/lg_phases.h bench/schedstat.c bench/schedstat.h
+		bench/lg_phases.h bench/lg_phase_ctl.c bench/lg_phase_ctl.h bench/schedstat.c \
+		bench/schedstat.h
 	$(call msg,TEST-CC,$<)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(COMMON_CFLAGS) -Ibench -o $@ $< bench/lg_phases.c bench/schedstat.c -lcmocka -lpthread
+	$(Q)$(CC) $(COMMON_CFLAGS) -Ibench -o $@ $< bench/lg_phases.c bench/lg_phase_ctl.c \
+		bench/schedstat.c -lcmocka -lpthread
 $(BUILD)/tests/bench/test_stats: tests/unit/bench/test_stats.c bench/stats.c bench/stats.h
 	$(call msg,TEST-CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(COMMON_CFLAGS) -Ibench -o $@ $< bench/stats.c -lcmocka -lm
 
 unit: $(UNIT_BENCH)
-all: $(UNIT_BENCH) $(BENCH_DIR)/bench_stats
+all: $(UNIT_BENCH) $(BENCH_DIR)/bench_stats $(BENCH_DIR)/go_toggle
 
-bench: $(BENCH_BINS) $(METASTORE) $(AGENT) $(BENCH_DIR)/go_probe_cost $(BENCH_DIR)/bench_stats
+bench: $(BENCH_BINS) $(METASTORE) $(AGENT) $(BENCH_DIR)/go_probe_cost $(BENCH_DIR)/bench_stats \
+		$(BENCH_DIR)/go_toggle
 	$(Q)GO_PROBE_COST=$(BENCH_DIR)/go_probe_cost GO_PROBE_LOOP=$(BENCH_DIR)/go_probe_loop \
 		bench/run.sh $(BENCH_BINS) $(METASTORE) $(AGENT) docs/BENCHMARKS.md
 

@@ -477,7 +477,7 @@ int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary
 }
 
 int go_target_attach_loaded(const struct go_target *gt, enum subsys_id id,
-			    struct bpf_object *obj, const char *binary, uint32_t cookie,
+			    struct bpf_object *obj, const char *binary, int pid, uint32_t cookie,
 			    struct bpf_link **links, size_t *nr, char *eb, size_t el)
 {
 	if (!(gt->checked & (1u << id))) {
@@ -485,7 +485,7 @@ int go_target_attach_loaded(const struct go_target *gt, enum subsys_id id,
 			 subsys_get(id)->name);
 		return -EINVAL;
 	}
-	return attach_sites(gt, id, obj, binary, -1, cookie, links, nr, eb, el);
+	return attach_sites(gt, id, obj, binary, pid, cookie, links, nr, eb, el);
 }
 
 bool go_target_same_offsets(const struct go_target *a, const struct go_target *b)

@@ -58,14 +58,14 @@ int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary
 		     struct go_target_sub *sub, char *errbuf, size_t errlen);
 
 /*
- * Attaches the programs of subsystem `id`, already loaded in `obj` for another build, to the
- * sites of `gt` in `binary` (every process running it), adding the links to links[*nr]
+ * Attaches the programs of subsystem `id`, already loaded in `obj` (for gt or another build),
+ * to the sites of `gt` in `binary` (pid -1: every process running it), adding the links to links[*nr]
  * (room for MS_MAX_PROBES). go_target_check must have found gt's sites, and gt's offsets
  * must be those `obj` was loaded with (go_target_same_offsets). Returns 0 or -errno with a
  * reason in errbuf; links already made stay in links[] for the caller to destroy.
  */
 int go_target_attach_loaded(const struct go_target *gt, enum subsys_id id,
-			    struct bpf_object *obj, const char *binary, uint32_t cookie,
+			    struct bpf_object *obj, const char *binary, int pid, uint32_t cookie,
 			    struct bpf_link **links, size_t *nr, char *errbuf, size_t errlen);
 
 /* True when both targets' programs read the same struct offsets. */

@@ -49,6 +49,9 @@ struct loader {
 	struct loader_gen gens[LOADER_MAX_GENERATIONS]; /* oldest first */
 	size_t nr_gens;
 	struct go_target *go; /* a Go binary: its probe sites and offsets (else NULL) */
+	char *binary; /* what loader_new attached to, and pid: for loader_reattach */
+	int pid;
+	bool detached; /* loader_detach took the links of loader_new away */
 };
 
 /* Each skeleton has its own rodata type; these wrappers give them one shape. */
@@ -377,7 +380,7 @@ static int attach_go_path(struct loader *l, const char *binary, const char *show
 		err = allow_exe(l, binary, eb, el);
 	for (int id = 0; id < SUBSYS_COUNT && !err; id++) {
 		if (l->subsys_mask & (1u << id))
-			err = go_target_attach_loaded(gt, id, l->subs[id].obj, binary,
+			err = go_target_attach_loaded(gt, id, l->subs[id].obj, binary, -1,
 						      subsys_probe_index(id, 0), g.links,
 						      &g.nr_links, eb, el);
 	}
@@ -420,6 +423,71 @@ cleanup:
 	return err;
 }
 
+/* Destroys the links loader_new (or loader_reattach) made; their probes read detached. */
+static void drop_own_links(struct loader *l)
+{
+	for (int id = 0; id < SUBSYS_COUNT; id++) {
+		const struct subsys_desc *d = subsys_get(id);
+		struct loader_sub *s = &l->subs[id];
+
+		for (size_t i = 0; i < s->nr_links; i++)
+			bpf_link__destroy(s->links[i]);
+		s->nr_links = 0;
+		if (!(l->subsys_mask & (1u << id)))
+			continue;
+		for (size_t i = 0; i < d->nr_probes; i++)
+			l->probes[subsys_probe_index(id, i)].attached = false;
+	}
+}
+
+int loader_detach(struct loader *l)
+{
+	if (l->nr_gens)
+		return -EBUSY;
+	drop_own_links(l);
+	l->detached = true;
+	return 0;
+}
+
+/* Subsystem `id`'s links, made again into its own links[] as loader_new made them. */
+static int reattach_sub(struct loader *l, enum subsys_id id, char *eb, size_t el)
+{
+	const struct subsys_desc *d = subsys_get(id);
+	struct loader_sub *s = &l->subs[id];
+	int err;
+
+	if (!l->go)
+		return attach_probes(l, id, l->binary, l->pid, s->links, &s->nr_links, eb, el);
+	err = go_target_attach_loaded(l->go, id, s->obj, l->binary, l->pid,
+				      subsys_probe_index(id, 0), s->links, &s->nr_links, eb, el);
+	for (size_t i = 0; !err && i < d->nr_probes; i++)
+		l->probes[subsys_probe_index(id, i)].attached = true;
+	return err;
+}
+
+int loader_reattach(struct loader *l, char *eb, size_t el)
+{
+	int err = 0;
+
+	if (!l->detached)
+		return 0;
+	for (int id = 0; id < SUBSYS_COUNT && !err; id++) {
+		if (l->subsys_mask & (1u << id))
+			err = reattach_sub(l, id, eb, el);
+	}
+	if (err) {
+		drop_own_links(l);
+		return err;
+	}
+	l->detached = false;
+	return 0;
+}
+
+bool loader_detached(const struct loader *l)
+{
+	return l->detached;
+}
+
 int loader_check(const struct loader_opts *o, char *eb, size_t el)
 {
 	struct loader_opts with_member = *o;
@@ -458,6 +526,13 @@ int loader_new(const struct loader_opts *o, struct loader **out, char *eb, size_
 	memcpy(l->bounds, o->bounds_ns, sizeof(l->bounds[0]) * o->nr_bounds);
 	l->nr_bounds = o->nr_bounds;
 	l->btf = o->btf;
+	l->pid = o->pid;
+	l->binary = strdup(o->binary);
+	if (!l->binary) {
+		set_err(eb, el, "out of memory");
+		err = -ENOMEM;
+		goto cleanup;
+	}
 	/* the member subsystem names the process of every event: always there */
 	l->subsys_mask = o->subsys_mask | SUBSYS_MEMBER_BIT;
 
@@ -507,6 +582,7 @@ void loader_free(struct loader *l)
 			s->destroy(s->skel);
 	}
 	go_target_free(l->go);
+	free(l->binary);
 	free(l);
 }
 

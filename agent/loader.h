@@ -63,6 +63,26 @@ int loader_check(const struct loader_opts *opts, char *errbuf, size_t errlen);
 int loader_attach_path(struct loader *l, const char *binary, const char *shown, char *errbuf,
 		       size_t errlen);
 
+/*
+ * Detaches every uprobe loader_new attached; the objects and their maps stay loaded, so the
+ * counters continue once loader_reattach attached the same programs again. A call in flight
+ * meanwhile may miss its end (its duration is not recorded, an in-flight gauge may stay
+ * raised). Returns 0 (also when already detached), or -EBUSY once loader_attach_path added
+ * links (their files are not kept, so they could not come back: nothing is detached).
+ */
+int loader_detach(struct loader *l);
+
+/*
+ * Attaches again what loader_detach detached, exactly as loader_new did: the same binary,
+ * pid, sites (a Go target's go_target sites), BPF cookies and semaphore reference counters.
+ * Returns 0 (also when not detached), or -errno with a one-line reason in errbuf; on failure
+ * nothing of this call stays attached and the loader stays detached (it may be retried).
+ */
+int loader_reattach(struct loader *l, char *errbuf, size_t errlen);
+
+/* True between loader_detach and the loader_reattach that succeeded. */
+bool loader_detached(const struct loader *l);
+
 /* Detaches and frees everything; NULL is allowed. */
 void loader_free(struct loader *l);
 

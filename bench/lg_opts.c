@@ -52,6 +52,12 @@ static const char usage[] =
 	"                       --phase-ms, writing the semaphore as detaching would; print\n"
 	"                       each phase's calls and the store's CPU time (schedstat)\n"
 	"  --phase-sem ADDR     the address of ms_probe_batch_semaphore in PID (hex)\n"
+	"  --phase-ctl SOCKET   instead of --phase-sem, for a target with no semaphore (a Go\n"
+	"                       etcd): a probe switcher (build/bench/go_toggle) listening on\n"
+	"                       the Unix socket SOCKET detaches and re-attaches the agent's\n"
+	"                       uprobes on each switch; a phase starts once the switch is\n"
+	"                       answered (its time is in no phase); each phase line also\n"
+	"                       has the uprobe hits counted in it and the switch's ns\n"
 	"  --phase-ms MS        phase length (default 20)\n"
 	"  --help               this text\n";
 
@@ -190,6 +196,11 @@ static int parse_one(struct lg_opts *o, int c, const char *arg)
 	}
 	case 'M':
 		return parse_uint(arg, 1, 10000, &o->phase_ms);
+	case 'C':
+		if (!*arg || strlen(arg) >= sizeof(o->phase_ctl))
+			return -EINVAL;
+		strcpy(o->phase_ctl, arg);
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -217,10 +228,11 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 		{ "phase-pid", required_argument, NULL, 'P' },
 		{ "phase-sem", required_argument, NULL, 'A' },
 		{ "phase-ms", required_argument, NULL, 'M' },
+		{ "phase-ctl", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, idx;
+	int c, idx, switches;
 
 	memset(o, 0, sizeof(*o));
 	strcpy(o->host, "127.0.0.1");
@@ -254,10 +266,11 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 		fprintf(stderr, "loadgen: unexpected argument: %s\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!o->phase_pid != !o->phase_sem ||
+	switches = (o->phase_sem != 0) + (o->phase_ctl[0] != '\0');
+	if ((o->phase_pid ? switches != 1 : switches != 0) ||
 	    (o->phase_pid && (o->duration_s <= 0 || o->workload == LG_WATCH_LATENCY))) {
-		fprintf(stderr, "loadgen: --phase-pid and --phase-sem go together, with --duration "
-				"and a workload other than watch-latency\n");
+		fprintf(stderr, "loadgen: --phase-pid goes with one of --phase-sem and --phase-ctl, "
+				"with --duration and a workload other than watch-latency\n");
 		return -EINVAL;
 	}
 	return 0;

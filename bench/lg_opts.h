@@ -27,10 +27,12 @@ struct lg_opts {
 	double put_rate;      /* watch-latency: puts per second (0: next put once all events came) */
 	bool verify; /* decode every response and check it */
 	char prefix[64];
-	/* --phase-pid: interleaved phases with the store's batch probe off and on (lg_phases) */
+	/* --phase-pid: interleaved phases with the store's batch probe (or a switcher's uprobes)
+	 * off and on (lg_phases) */
 	int phase_pid;
 	uint64_t phase_sem; /* the semaphore's address in that process */
 	unsigned phase_ms;  /* phase length */
+	char phase_ctl[108]; /* or --phase-ctl: a probe switcher's socket (lg_phase_ctl.h) */
 };
 
 /* Parses argv into o (defaults for what is not given). Returns 0, 1 after printing

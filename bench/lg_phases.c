@@ -1,14 +1,17 @@
-/* Load generator: the store's batch probe switched off and on in short interleaved phases, with the store's CPU per call in each. */
+/* Load generator: the store's batch probe (or a Go target's uprobes) switched off and on in short interleaved phases, with the target's CPU per call in each. */
 #include "lg_phases.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "lg_phase_ctl.h"
 #include "schedstat.h"
 
 struct lg_phases {
@@ -25,6 +28,13 @@ struct lg_phases {
 	pthread_t th;
 	bool running;
 	int err;
+	char why[256];
+	/* the switcher backend (else NULL): the uprobes themselves detached and attached */
+	struct lg_phase_ctl *ctl;
+	bool ctl_off;     /* the last answered switch was to off */
+	uint64_t end_ns;  /* no phase past t_start + this */
+	size_t opened;    /* the phase the last switch opened (its hits come with the next) */
+	uint64_t hits_on; /* the switcher's hit count after that switch */
 };
 
 static int sem_write(struct lg_phases *p, uint16_t v)
@@ -32,6 +42,36 @@ static int sem_write(struct lg_phases *p, uint16_t v)
 	if (pwrite(p->mem_fd, &v, sizeof(v), (off_t)p->sem_addr) != (ssize_t)sizeof(v))
 		return -errno;
 	p->sem_off = v == 0;
+	return 0;
+}
+
+/* The parts both backends share: p with room for the phases that fit in `seconds`. */
+static int phases_alloc(struct lg_phases **out, pid_t pid, unsigned phase_ms, double seconds)
+{
+	struct lg_phases *p;
+
+	*out = NULL;
+	if (pid <= 0 || !phase_ms || !(seconds > 0))
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->mem_fd = -1;
+	p->pid = pid;
+	p->phase_ns = (uint64_t)phase_ms * 1000000u;
+	p->end_ns = (uint64_t)(seconds * 1e9);
+	p->opened = SIZE_MAX; /* no phase opened yet */
+	/* whole pairs only: each pair has one phase of each kind */
+	p->cap = (size_t)(seconds * 1e9 / (double)p->phase_ns) & ~(size_t)1;
+	if (p->cap)
+		p->ph = calloc(p->cap, sizeof(*p->ph));
+	if (!p->ph) {
+		int err = p->cap ? -ENOMEM : -EINVAL;
+
+		free(p);
+		return err;
+	}
+	*out = p;
 	return 0;
 }
 
@@ -43,26 +83,12 @@ int lg_phases_new(struct lg_phases **out, pid_t pid, uint64_t sem_addr, unsigned
 	int err;
 
 	*out = NULL;
-	if (pid <= 0 || !sem_addr || !phase_ms || !(seconds > 0))
+	if (!sem_addr)
 		return -EINVAL;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->mem_fd = -1;
-	p->pid = pid;
+	err = phases_alloc(&p, pid, phase_ms, seconds);
+	if (err)
+		return err;
 	p->sem_addr = sem_addr;
-	p->phase_ns = (uint64_t)phase_ms * 1000000u;
-	/* whole pairs only: each pair has one phase of each kind */
-	p->cap = (size_t)(seconds * 1e9 / (double)p->phase_ns) & ~(size_t)1;
-	if (!p->cap) {
-		err = -EINVAL;
-		goto cleanup;
-	}
-	p->ph = calloc(p->cap, sizeof(*p->ph));
-	if (!p->ph) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
 	p->mem_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (p->mem_fd < 0) {
@@ -85,6 +111,48 @@ cleanup:
 	return err;
 }
 
+/* Switches through the switcher and records how long it took; the error's line in p->why. */
+static int ctl_switch(struct lg_phases *p, bool on, struct lg_phase_ack *ack, uint64_t *ns)
+{
+	struct timespec a, b;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	err = lg_phase_ctl_set(p->ctl, on, ack, p->why, sizeof(p->why));
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	*ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u + (uint64_t)b.tv_nsec -
+	      (uint64_t)a.tv_nsec;
+	if (!err)
+		p->ctl_off = !on;
+	return err;
+}
+
+int lg_phases_new_ctl(struct lg_phases **out, pid_t pid, struct lg_phase_ctl *ctl,
+		      unsigned phase_ms, double seconds, char *why, size_t why_len)
+{
+	struct lg_phase_ack ack;
+	struct lg_phases *p;
+	uint64_t ns;
+	int err;
+
+	*out = NULL;
+	err = ctl ? phases_alloc(&p, pid, phase_ms, seconds) : -EINVAL;
+	if (err) {
+		snprintf(why, why_len, "bad phase settings or no switcher: %s", strerror(-err));
+		lg_phase_ctl_free(ctl);
+		return err;
+	}
+	p->ctl = ctl;
+	err = ctl_switch(p, true, &ack, &ns);
+	if (err) {
+		snprintf(why, why_len, "%s", p->why);
+		lg_phases_free(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
 static void sleep_until(uint64_t t)
 {
 	struct timespec ts = { .tv_sec = (time_t)(t / 1000000000u),
@@ -94,29 +162,107 @@ static void sleep_until(uint64_t t)
 		;
 }
 
-/* Pair k runs off then on for even k, on then off for odd k (ABBA). */
-static bool phase_on(size_t i)
+/*
+ * Pair k runs off then on for even k, on then off for odd k (ABBA). With the switcher every
+ * pair is off then on: a detach takes seconds (a Go etcd's 18 uprobes, 70-250 ms each to
+ * close, no faster in parallel) and an attach milliseconds, so only off -> on keeps a pair's
+ * phases adjacent; the detach falls between pairs.
+ */
+static bool phase_on(const struct lg_phases *p, size_t i)
 {
+	if (p->ctl)
+		return i % 2 == 1;
 	return ((i / 2) % 2 == 0) == (i % 2 == 1);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The switcher's answer closes the phase the previous switch opened: its hits. */
+static void ctl_close_hits(struct lg_phases *p, const struct lg_phase_ack *ack)
+{
+	if (p->opened < p->cap)
+		p->ph[p->opened].hits = ack->hits_before - p->hits_on;
+}
+
+/*
+ * Switches phase i's way. With the switcher the phase then starts at the answer; *t_end is
+ * when it ends, 0 when the phase would end past the run (with a pair started only if it
+ * fits: its two switches take at most what the slowest one yet took).
+ */
+static int phase_switch(struct lg_phases *p, size_t i, bool on, uint64_t *slowest,
+			uint64_t *t_end)
+{
+	struct lg_phase_ack ack;
+	uint64_t ns, now, run_end = p->t_start + p->end_ns;
+	int err;
+
+	if (!p->ctl) {
+		*t_end = p->t_start + (i + 1) * p->phase_ns;
+		return sem_write(p, on ? p->attached : 0);
+	}
+	*t_end = 0;
+	if (i % 2 == 0 && mono_ns() + 2 * (p->phase_ns + *slowest) > run_end)
+		return 0;
+	err = ctl_switch(p, on, &ack, &ns);
+	if (err)
+		return err;
+	now = mono_ns();
+	ctl_close_hits(p, &ack);
+	p->opened = i;
+	p->hits_on = ack.hits_after;
+	p->ph[i].switch_ns = ns;
+	if (ns > *slowest)
+		*slowest = ns;
+	if (now + p->phase_ns <= run_end)
+		*t_end = now + p->phase_ns;
+	return 0;
+}
+
+/* The state the target was found in: attached (semaphore value, or the switcher on). */
+static int phases_restore(struct lg_phases *p)
+{
+	struct lg_phase_ack ack;
+	uint64_t ns;
+	int err;
+
+	if (!p->ctl)
+		return p->sem_off ? sem_write(p, p->attached) : 0;
+	/* also when on: the answer's count closes the last phase */
+	err = ctl_switch(p, true, &ack, &ns);
+	if (!err)
+		ctl_close_hits(p, &ack);
+	return err;
 }
 
 static void *phase_main(void *arg)
 {
 	struct lg_phases *p = arg;
-	uint64_t calls0, cpu0, cpu1;
+	uint64_t calls0, cpu0, cpu1, t_end, slowest = 0;
 	int err;
 
 	sleep_until(p->t_start);
 	for (size_t i = 0; i < p->cap; i++) {
-		bool on = phase_on(i);
+		bool on = phase_on(p, i);
 
-		err = sem_write(p, on ? p->attached : 0);
-		if (!err)
-			err = bench_schedstat_ns(p->pid, &cpu0);
+		err = phase_switch(p, i, on, &slowest, &t_end);
+		if (err)
+			goto fail;
+		if (!t_end) {
+			/* the run ends first: whole pairs only */
+			p->n = i & ~(size_t)1;
+			break;
+		}
+		err = bench_schedstat_ns(p->pid, &cpu0);
 		if (err)
 			goto fail;
 		calls0 = atomic_load_explicit(p->calls, memory_order_relaxed);
-		sleep_until(p->t_start + (i + 1) * p->phase_ns);
+		sleep_until(t_end);
 		err = bench_schedstat_ns(p->pid, &cpu1);
 		if (err)
 			goto fail;
@@ -125,12 +271,14 @@ static void *phase_main(void *arg)
 		p->ph[i].cpu_ns = cpu1 - cpu0;
 		p->n = i + 1;
 	}
-	err = sem_write(p, p->attached);
+	err = phases_restore(p);
 	if (err)
 		goto fail;
 	return NULL;
 fail:
 	p->err = err;
+	if (!p->why[0])
+		snprintf(p->why, sizeof(p->why), "%s", strerror(-err));
 	return NULL;
 }
 
@@ -150,13 +298,18 @@ int lg_phases_join(struct lg_phases *p)
 		pthread_join(p->th, NULL);
 		p->running = false;
 	}
-	if (p->sem_off) {
-		int err = sem_write(p, p->attached);
+	if (p->sem_off || p->ctl_off) {
+		int err = phases_restore(p);
 
 		if (err && !p->err)
 			p->err = err;
 	}
 	return p->err;
+}
+
+const char *lg_phases_error(const struct lg_phases *p)
+{
+	return p->why;
 }
 
 const struct lg_probe_phase *lg_phases_get(const struct lg_phases *p, size_t *n)
@@ -167,19 +320,25 @@ const struct lg_probe_phase *lg_phases_get(const struct lg_phases *p, size_t *n)
 
 void lg_phases_print(const struct lg_phases *p, FILE *f)
 {
-	for (size_t i = 0; i < p->n; i++)
-		fprintf(f, "phase: %zu on=%d calls=%" PRIu64 " cpu_ns=%" PRIu64 "\n", i,
-			p->ph[i].on, p->ph[i].calls, p->ph[i].cpu_ns);
+	for (size_t i = 0; i < p->n; i++) {
+		fprintf(f, "phase: %zu on=%d calls=%" PRIu64 " cpu_ns=%" PRIu64, i, p->ph[i].on,
+			p->ph[i].calls, p->ph[i].cpu_ns);
+		if (p->ctl)
+			fprintf(f, " hits=%" PRIu64 " switch_ns=%" PRIu64, p->ph[i].hits,
+				p->ph[i].switch_ns);
+		fputc('\n', f);
+	}
 }
 
 void lg_phases_free(struct lg_phases *p)
 {
 	if (!p)
 		return;
-	if (p->running || p->sem_off)
+	if (p->running || p->sem_off || p->ctl_off)
 		lg_phases_join(p);
 	if (p->mem_fd >= 0)
 		close(p->mem_fd);
+	lg_phase_ctl_free(p->ctl);
 	free(p->ph);
 	free(p);
 }

@@ -1,4 +1,4 @@
-/* Load generator: the store's batch probe switched off and on in short interleaved phases, with the store's CPU per call in each. */
+/* Load generator: the store's batch probe (or a Go target's uprobes) switched off and on in short interleaved phases, with the target's CPU per call in each. */
 #ifndef BENCH_LG_PHASES_H
 #define BENCH_LG_PHASES_H
 
@@ -17,12 +17,15 @@
  * from one second to the next on a shared VM) weighs on both alike.
  */
 struct lg_probe_phase {
-	bool on;         /* the semaphore held its attached value */
+	bool on;         /* the semaphore held its attached value (the uprobes were attached) */
 	uint64_t calls;  /* calls finished by the load generator during the phase */
 	uint64_t cpu_ns; /* the store's CPU time during the phase (all threads) */
+	uint64_t hits;      /* switcher only: uprobe hits its BPF objects counted in the phase */
+	uint64_t switch_ns; /* switcher only: the switch before the phase, sent to answered */
 };
 
 struct lg_phases;
+struct lg_phase_ctl;
 
 /*
  * Opens the store `pid`'s memory and reads its semaphore at `sem_addr` (the attached value,
@@ -35,21 +38,39 @@ int lg_phases_new(struct lg_phases **out, pid_t pid, uint64_t sem_addr, unsigned
 		  double seconds);
 
 /*
+ * The other switch, for a target with no semaphore (a Go program): each phase detaches or
+ * re-attaches the agent's uprobes themselves through the switcher `ctl` (lg_phase_ctl.h),
+ * which p owns from here on (also on failure). A "1" first checks that it answers, attached.
+ * A phase starts once its switch is answered and lasts `phase_ms`, so the switches' time is
+ * in no phase; every pair is off then on (see phase_on in lg_phases.c for why not ABBA); a
+ * pair starts only while it still fits before `seconds` end, so there may be fewer phases
+ * than fit in `seconds`. `pid` is the target whose CPU is read. Returns 0 and
+ * *out, -EINVAL, -ENOMEM, or lg_phase_ctl_set's error (its line in why).
+ */
+int lg_phases_new_ctl(struct lg_phases **out, pid_t pid, struct lg_phase_ctl *ctl,
+		      unsigned phase_ms, double seconds, char *why, size_t why_len);
+
+/*
  * Starts the phase thread: from monotonic time `t_start` on, phases in pairs (pair k: off
- * then on for even k, on then off for odd k), each closed by reading `calls` (the load
+ * then on for even k, on then off for odd k; with a switcher always off then on), each closed by reading `calls` (the load
  * generator's finished calls, updated by its workers) and the store's schedstat. `calls`
  * must outlive lg_phases_join. Returns 0 or -errno.
  */
 int lg_phases_start(struct lg_phases *p, const atomic_uint_fast64_t *calls, uint64_t t_start);
 
-/* Waits for the phase thread to finish its phases and writes the attached value back.
- * Returns 0, or the first -errno the thread met (schedstat or semaphore). */
+/* Waits for the phase thread to finish its phases and writes the attached value back (with
+ * a switcher: switches back on). Returns 0, or the first -errno the thread met (schedstat,
+ * semaphore or switcher; lg_phases_error says more). */
 int lg_phases_join(struct lg_phases *p);
+
+/* What the first error was, one line ("" when none); valid until lg_phases_free. */
+const char *lg_phases_error(const struct lg_phases *p);
 
 /* The finished phases, in order; *n their count. Valid until lg_phases_free. */
 const struct lg_probe_phase *lg_phases_get(const struct lg_phases *p, size_t *n);
 
-/* Prints one "phase: i on=0|1 calls=N cpu_ns=N" line per finished phase to f. */
+/* Prints one "phase: i on=0|1 calls=N cpu_ns=N" line per finished phase to f (with a
+ * switcher followed by " hits=N switch_ns=N"). */
 void lg_phases_print(const struct lg_phases *p, FILE *f);
 
 /* Writes the attached value back (if the thread did not) and frees p. Accepts NULL. */

@@ -1,4 +1,4 @@
-# Shared by the overhead scripts: CPU per call from schedstat, the PMU check, ratio intervals.
+# Shared by the overhead scripts: CPU per call from schedstat, the PMU check, ratio intervals, phase pairs.
 # Sourced after lib.sh; needs BENCH_STATS (the path of build/bench/bench_stats).
 
 # stats_run_ns PID: run time of all PID's live threads, ns (/proc/PID/task/*/schedstat).
@@ -84,4 +84,43 @@ stats_set_sem() {
 # stats_get_sem PID ADDR: the semaphore's value in the process's memory.
 stats_get_sem() {
 	dd if="/proc/$1/mem" bs=1 skip=$((0x$2)) count=2 status=none | od -An -tu2 | tr -d ' '
+}
+
+# stats_phase_pairs FILE cpu|calls: one "ON OFF" line per pair of phases (CPU per call, or
+# calls) of FILE's "phase: RUN.I on=0|1 calls=N cpu_ns=N ..." lines (phases 2k and 2k+1 of
+# a run are pair k), skipping pairs with a phase that finished no call.
+stats_phase_pairs() {
+	awk -v what="$2" '{
+		split($2, id, "."); k = id[1] "." int(id[2] / 2)
+		on = ($3 == "on=1"); c = $4; t = $5; sub(/calls=/, "", c); sub(/cpu_ns=/, "", t)
+		if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+		if (on) { con[k] = c; ton[k] = t } else { coff[k] = c; toff[k] = t }
+	} END {
+		for (i = 1; i <= n; i++) {
+			k = order[i]
+			if (!(k in con) || !(k in coff) || con[k] < 1 || coff[k] < 1) continue
+			if (what == "cpu") printf "%.3f %.3f\n", ton[k] / con[k], toff[k] / coff[k]
+			else printf "%d %d\n", con[k], coff[k]
+		}
+	}' "$1"
+}
+
+# stats_quantiles: "p5 / p25 / p50 / p75 / p95" of the ON/OFF ratios on stdin ("ON OFF" lines).
+stats_quantiles() {
+	awk '{ print $1 / $2 }' | sort -g | awk '{ v[NR] = $1 } END {
+		split("0.05 0.25 0.5 0.75 0.95", q, " ")
+		for (i = 1; i <= 5; i++) { j = int(q[i] * (NR - 1) + 0.5) + 1; printf "%s%.3f", (i > 1 ? " / " : ""), v[j] }
+	}'
+}
+
+# stats_phases FILE SEED CPU_TARGET RPS_TARGET: the phase pairs of FILE summed up: phase_cpu
+# and phase_rps (bench_stats lines for CPU per call on / off, at most CPU_TARGET, and calls
+# on / off, at least RPS_TARGET), phase_pairs_all (every pair, those left out included),
+# phase_off_med and phase_on_med (median CPU per call off and on, ns).
+stats_phases() {
+	phase_cpu=$(stats_phase_pairs "$1" cpu | stats_ratio "$2" "$3" at-most)
+	phase_rps=$(stats_phase_pairs "$1" calls | stats_ratio "$2" "$4" at-least)
+	phase_pairs_all=$(awk '{ split($2, id, "."); k[id[1] "." int(id[2] / 2)] = 1 } END { print length(k) }' "$1")
+	phase_off_med=$(bench_median $(stats_phase_pairs "$1" cpu | awk '{ print $2 }'))
+	phase_on_med=$(bench_median $(stats_phase_pairs "$1" cpu | awk '{ print $1 }'))
 }

@@ -10,6 +10,7 @@
 
 #include "h2client.h"
 #include "lg_opts.h"
+#include "lg_phase_ctl.h"
 #include "lg_phases.h"
 #include "lg_stats.h"
 #include "lg_verify.h"
@@ -454,7 +455,7 @@ static int run_calls(const struct lg_opts *o, struct lg_result *res, struct lg_p
 
 		if (perr && !err) {
 			fprintf(stderr, "loadgen: phases of process %d: %s\n", o->phase_pid,
-				strerror(-perr));
+				lg_phases_error(phases));
 			err = perr;
 		}
 	}
@@ -473,6 +474,22 @@ cleanup:
 	return err;
 }
 
+/* --phase-ctl: the switcher connected and answering, attached. Returns 0 or -errno after
+ * printing what it saw. */
+static int open_switcher(const struct lg_opts *o, struct lg_phases **out)
+{
+	struct lg_phase_ctl *ctl;
+	char why[256];
+	int err = lg_phase_ctl_open(o->phase_ctl, LG_PHASE_CTL_TIMEOUT_MS, &ctl, why, sizeof(why));
+
+	if (!err)
+		err = lg_phases_new_ctl(out, o->phase_pid, ctl, o->phase_ms, o->duration_s, why,
+					sizeof(why));
+	if (err)
+		fprintf(stderr, "loadgen: probe switcher: %s\n", why);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	struct lg_opts o;
@@ -482,7 +499,9 @@ int main(int argc, char **argv)
 
 	if (rv)
 		return rv > 0 ? 0 : 2;
-	if (o.phase_pid) {
+	if (o.phase_ctl[0] && open_switcher(&o, &phases))
+		return 2;
+	if (o.phase_pid && !o.phase_ctl[0]) {
 		err = lg_phases_new(&phases, o.phase_pid, o.phase_sem, o.phase_ms, o.duration_s);
 		if (err) {
 			fprintf(stderr, "loadgen: the batch probe semaphore of process %d at %#" PRIx64

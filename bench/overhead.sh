@@ -255,22 +255,9 @@ phase_runs_of() {
 	res_phase_recs[$name]=$(awk -v h="$recs" -v n="$((calls - off_calls))" 'BEGIN { printf "%.3f", h / n }')
 }
 
-# phase_pairs NAME cpu|calls [FILE-PREFIX]: one "ON OFF" line per pair of phases (CPU per
-# call, or calls) of $tmp/PREFIX.NAME (phases), skipping pairs with a phase that finished no call.
+# phase_pairs NAME cpu|calls [FILE-PREFIX]: stats_phase_pairs of $tmp/PREFIX.NAME (phases).
 phase_pairs() {
-	awk -v what="$2" '{
-		split($2, id, "."); k = id[1] "." int(id[2] / 2)
-		on = ($3 == "on=1"); c = $4; t = $5; sub(/calls=/, "", c); sub(/cpu_ns=/, "", t)
-		if (!(k in seen)) { seen[k] = 1; order[++n] = k }
-		if (on) { con[k] = c; ton[k] = t } else { coff[k] = c; toff[k] = t }
-	} END {
-		for (i = 1; i <= n; i++) {
-			k = order[i]
-			if (!(k in con) || !(k in coff) || con[k] < 1 || coff[k] < 1) continue
-			if (what == "cpu") printf "%.3f %.3f\n", ton[k] / con[k], toff[k] / coff[k]
-			else printf "%d %d\n", con[k], coff[k]
-		}
-	}' "$tmp/${3:-phases}.$1"
+	stats_phase_pairs "$tmp/${3:-phases}.$1" "$2"
 }
 
 declare -A res_rps res_p50 res_p99 res_cpu res_hits res_recs res_ins res_phase_hits res_phase_recs res_bpf
@@ -291,13 +278,6 @@ done
 elapsed=$(($(date +%s) - t0))
 
 wname() { [ "$1" = read ] && echo "read-heavy (90% get)" || echo "write (put)"; }
-# quantiles: "p5 p25 p50 p75 p95" of the ON/OFF ratios on stdin ("ON OFF" lines)
-quantiles() {
-	awk '{ print $1 / $2 }' | sort -g | awk '{ v[NR] = $1 } END {
-		split("0.05 0.25 0.5 0.75 0.95", q, " ")
-		for (i = 1; i <= 5; i++) { j = int(q[i] * (NR - 1) + 0.5) + 1; printf "%s%.3f", (i > 1 ? " / " : ""), v[j] }
-	}'
-}
 
 echo "Two measurements per workload, on one store process each (data dir in"
 echo "\`${data_root:-$tmp}\`$([ -n "$data_root" ] && echo ", a tmpfs: a disk's latency spikes stall whole phases and are no probe cost"),"
@@ -348,12 +328,8 @@ echo
 echo "| workload | measurement | pairs / rounds | store CPU ns/call off | on | CPU/call on / off [95 % CI] | target <= 1.01 | req/s on / off [95 % CI] | probe hits/call | records/call |$([ "$pmu" = yes ] && echo " instructions/call |")"
 echo "|---|---|---:|---:|---:|---|---|---|---:|---:|$([ "$pmu" = yes ] && echo "---:|")"
 for name in "${workloads[@]}"; do
-	pl=$(phase_pairs "$name" cpu | stats_ratio "$seed" 1.01 at-most)
-	prl=$(phase_pairs "$name" calls | stats_ratio "$seed" 1 at-least)
-	pairs_all=$(awk '{ split($2, id, "."); k[id[1] "." int(id[2] / 2)] = 1 } END { print length(k) }' \
-		"$tmp/phases.$name")
-	off_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $2 }'))
-	on_med=$(bench_median $(phase_pairs "$name" cpu | awk '{ print $1 }'))
+	stats_phases "$tmp/phases.$name" "$seed" 1.01 1
+	pl=$phase_cpu prl=$phase_rps pairs_all=$phase_pairs_all off_med=$phase_off_med on_med=$phase_on_med
 	# ns from the median ratio (a difference of two medians of noisy phases is noisier)
 	ph_off[$name]=$off_med
 	ph_added[$name]=$(awk -v r="$(bench_field "$pl" median)" -v b="$off_med" 'BEGIN { printf "%.0f", (r - 1) * b }')
@@ -422,7 +398,7 @@ echo
 echo "Spread of the phase pairs' CPU per call on / off (5th / 25th / 50th / 75th / 95th percentile):"
 echo
 for name in "${workloads[@]}"; do
-	echo "- $(wname "$name"): $(phase_pairs "$name" cpu | quantiles)"
+	echo "- $(wname "$name"): $(phase_pairs "$name" cpu | stats_quantiles)"
 done
 echo
 echo "Per-round store CPU per call of the restart rounds (ns, ${modes[*]}):"

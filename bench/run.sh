@@ -131,9 +131,14 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 	echo "| uprobe hit on a nop5 today (probe_cost (b)) / agent grpc subsystem per gRPC call at 1 / 8 / 32 / 128 calls per batch | $(probe_ns b) ns / $(probe_ns e1) / $(probe_ns e8) / $(probe_ns e32) / $(probe_ns e128) ns | |"
 	if [ -s "$tmp/goetcd" ]; then
 		for w in put get; do
-			echo "| Go etcd $w: etcd CPU per request, agent attached / detached [95 % CI] | $(go_ci "$w" cpu) | <= 1.03: $(go_verdict "$w" cpu) |"
-			echo "| Go etcd $w: throughput, attached / detached [95 % CI] | $(go_ci "$w" rps) | >= 0.97: $(go_verdict "$w" rps) |"
-			echo "| Go etcd $w: uprobe hits per request | $(sumval "goetcd $w" hits) | |"
+			echo "| Go etcd $w: etcd CPU per request, every uprobe attached / detached, phases: median [95 % CI] of $(sumval "goetcd $w" pairs) pairs of $(sumval "goetcd $w" phase_ms) ms phases | $(go_ci "$w" cpu) | <= 1.03: $(go_verdict "$w" cpu) |"
+			echo "| Go etcd $w: throughput, attached / detached (phases) [95 % CI] | $(go_ci "$w" rps) | >= 0.97: $(go_verdict "$w" rps) |"
+			if [ -n "$(sumval "goetcd $w" sham_cpu)" ]; then
+				echo "| Go etcd $w: CPU per request, the phases' control (sham switch, both phases attached): median [95 % CI] of $(sumval "goetcd $w" sham_pairs) pairs | $(go_ci "$w" sham_cpu) | holds 1 if the schedule adds no bias |"
+			fi
+			echo "| Go etcd $w: CPU per request, agent started / stopped, restart rounds (cross-check): median [95 % CI] of $(sumval "goetcd $w" rounds) rounds | $(go_ci "$w" restart_cpu) | |"
+			echo "| Go etcd $w: uprobe hits per request, on phases (restart rounds) | $(sumval "goetcd $w" hits) ($(sumval "goetcd $w" restart_hits)) | |"
+			echo "| Go etcd $w: median time to detach / attach every uprobe (in no phase) | $(sumval "goetcd $w" detach_ms) ms / $(sumval "goetcd $w" attach_ms) ms | |"
 		done
 	fi
 	for w in $etcd_workloads; do
@@ -229,7 +234,7 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 			for k in cpu rps; do
 				v=$(go_verdict "$w" "$k")
 				[ "$v" = met ] && continue
-				echo "- Go etcd $w: $([ "$k" = cpu ] && echo "CPU per request <= 1.03" || echo "throughput >= 0.97") is **$v** ($(go_ci "$w" "$k"))."
+				echo "- Go etcd $w: $([ "$k" = cpu ] && echo "CPU per request <= 1.03" || echo "throughput >= 0.97") is **$v** ($(go_ci "$w" "$k"), phases)."
 			done
 		done
 	fi

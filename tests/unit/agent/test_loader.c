@@ -445,6 +445,93 @@ static void test_lease_exact(void **state)
 	loader_free(l);
 }
 
+/* Hits of probe `i` of subsystem `id`. */
+static uint64_t hits_of(struct loader *l, enum subsys_id id, size_t i)
+{
+	uint64_t *v = read_all(l, id, "probe_hits", MS_MAX_PROBES, 1);
+	uint64_t h = v[subsys_probe_index(id, i)];
+
+	free(v);
+	return h;
+}
+
+static void lease_ops(int n)
+{
+	for (int i = 0; i < n; i++)
+		ms_probe_lease_op(MS_LEASE_OP_RENEW, 100 + i, MS_LEASE_STATUS_OK);
+}
+
+/* Detached, the probes do not fire and the semaphore is 0; attached again, they count on
+ * from where they were, the semaphore back to its value, each probe attached once. */
+static void test_detach_and_reattach(void **state)
+{
+	struct loader *l = attach((1u << SUBSYS_GRPC) | (1u << SUBSYS_LEASE));
+	uint32_t lease_op = subsys_probe_index(SUBSYS_LEASE, 0);
+	uint16_t sem = ms_probe_batch_semaphore;
+	char eb[256] = "";
+
+	(void)state;
+	assert_int_not_equal(sem, 0);
+	lease_ops(2);
+	assert_int_equal(hits_of(l, SUBSYS_LEASE, 0), 2);
+	assert_false(loader_detached(l));
+	assert_int_equal(loader_detach(l), 0);
+	assert_true(loader_detached(l));
+	assert_false(loader_probe(l, lease_op)->attached);
+	assert_false(loader_probe(l, subsys_probe_index(SUBSYS_GRPC, 0))->attached);
+	assert_int_equal(ms_probe_batch_semaphore, 0);
+	lease_ops(3);
+	assert_int_equal(hits_of(l, SUBSYS_LEASE, 0), 2);
+	assert_int_equal(loader_detach(l), 0); /* already detached: nothing changes */
+	assert_int_equal(loader_reattach(l, eb, sizeof(eb)), 0);
+	assert_false(loader_detached(l));
+	assert_true(loader_probe(l, lease_op)->attached);
+	assert_int_equal(ms_probe_batch_semaphore, sem);
+	lease_ops(4);
+	assert_int_equal(hits_of(l, SUBSYS_LEASE, 0), 6);
+	/* attached already: no second link, one hit per call */
+	assert_int_equal(loader_reattach(l, eb, sizeof(eb)), 0);
+	lease_ops(1);
+	assert_int_equal(hits_of(l, SUBSYS_LEASE, 0), 7);
+	assert_int_equal(ms_probe_batch_semaphore, sem);
+	loader_free(l);
+	assert_int_equal(ms_probe_batch_semaphore, 0);
+}
+
+/* A re-attach that fails leaves nothing attached and the loader detached; once the file is
+ * back, it succeeds. The binary is a copy of this one (every process running it: none). */
+static void test_failed_reattach_attaches_nothing(void **state)
+{
+	char dir[] = "/tmp/test_loader.XXXXXX", bin[128], away[128], cmd[4352], eb[256] = "";
+	struct loader_opts o = { .binary = bin, .pid = -1,
+				 .subsys_mask = (1u << SUBSYS_GRPC) | (1u << SUBSYS_LEASE),
+				 .bounds_ns = bounds, .nr_bounds = 2 };
+	struct loader *l = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(bin, sizeof(bin), "%s/copy", dir);
+	snprintf(away, sizeof(away), "%s/away", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", self, bin);
+	assert_int_equal(system(cmd), 0);
+	if (loader_new(&o, &l, eb, sizeof(eb)))
+		fail_msg("loader_new: %s", eb);
+	assert_int_equal(loader_detach(l), 0);
+	assert_int_equal(rename(bin, away), 0);
+	assert_int_equal(loader_reattach(l, eb, sizeof(eb)), -ENOENT);
+	assert_non_null(strstr(eb, "cannot attach uprobe to ms_probe_batch in "));
+	assert_true(loader_detached(l));
+	for (uint32_t i = 0; i < subsys_total_probes(); i++)
+		assert_false(loader_probe(l, i)->attached);
+	assert_int_equal(rename(away, bin), 0);
+	assert_int_equal(loader_reattach(l, eb, sizeof(eb)), 0);
+	assert_false(loader_detached(l));
+	assert_true(loader_probe(l, subsys_probe_index(SUBSYS_LEASE, 1))->attached);
+	loader_free(l);
+	assert_int_equal(unlink(bin), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_missing_symbol_attaches_nothing(void **state)
 {
 	struct loader_opts o = { .binary = "/bin/true", .pid = -1, .subsys_mask = SUBSYS_ALL_MASK,
@@ -472,6 +559,8 @@ int main(void)
 		cmocka_unit_test(test_auth_and_watch),
 		cmocka_unit_test(test_lease_exact),
 		cmocka_unit_test(test_missing_symbol_attaches_nothing),
+		cmocka_unit_test(test_detach_and_reattach),
+		cmocka_unit_test(test_failed_reattach_attaches_nothing),
 	};
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
