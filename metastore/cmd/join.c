@@ -21,7 +21,12 @@ static bool has_owner(const char *data_dir)
 	return access(path, F_OK) == 0;
 }
 
-/* The member list from the first peer of c (not this member) that answers. */
+/*
+ * The member list from the first peer of c (not this member) that answers and lists this
+ * member's peer URL. `member add` answers once the member that took it applied the change;
+ * another peer may not have applied it yet, so a list without this member is asked of the
+ * next peer before the start is refused (-ENOENT, with the last reason in err).
+ */
 static int fetch(const struct ms_args *a, const struct ms_cluster *c, const char *self_addr,
 		 struct ms_members *table, uint64_t *cluster_id, char *err, size_t errlen)
 {
@@ -39,6 +44,13 @@ static int fetch(const struct ms_args *a, const struct ms_cluster *c, const char
 			continue;
 		e = ms_members_fetch(c->members[i].address, tls, FETCH_TIMEOUT_MS, cluster_id, table,
 				     err, errlen);
+		if (!e && !ms_members_by_address(table, self_addr)) {
+			snprintf(err, errlen, "the cluster has no member with peer URL %s://%s (add "
+				 "it first: etcdctl member add %s --peer-urls=%s://%s)",
+				 c->peer_https ? "https" : "http", self_addr, a->name,
+				 c->peer_https ? "https" : "http", self_addr);
+			e = -ENOENT;
+		}
 	}
 	ms_tls_ctx_free(tls);
 	return e;
@@ -74,14 +86,11 @@ int ms_join_members(const struct ms_args *a, struct ms_cluster *c, struct ms_mem
 	e = fetch(a, c, self->address, table, &cluster_id, err, errlen);
 	if (e)
 		return e;
-	/* as etcd: this member is the one the cluster knows by this peer URL */
+	/* as etcd: this member is the one the cluster knows by this peer URL (fetch made sure
+	 * the table lists it) */
 	found = ms_members_by_address(table, self->address);
-	if (!found) {
-		snprintf(err, errlen, "the cluster has no member with peer URL %s://%s (add it first: "
-			 "etcdctl member add %s --peer-urls=%s://%s)", c->peer_https ? "https" : "http",
-			 self->address, a->name, c->peer_https ? "https" : "http", self->address);
+	if (!found)
 		return -ENOENT;
-	}
 	c->self_id = found->id;
 	c->cluster_id = cluster_id;
 	*f = (struct ms_member_file){ .self_id = found->id, .cluster_id = cluster_id,

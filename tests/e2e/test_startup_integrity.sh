@@ -99,7 +99,10 @@ writer() {
 # every acknowledged write is there, and the 120 keys written before
 check_acked() {
 	local got lost
-	got=$(ctl get w --prefix --keys-only | sed '/^$/d' | sort)
+	# a restarted member serves reads once it leads again (one election timeout)
+	wait_until 20 ctl get probe >/dev/null || fail "$1: no read answered within 20 s"
+	got=$(ctl get w --prefix --keys-only) || fail "$1: the get of the acknowledged keys failed"
+	got=$(echo "$got" | sed '/^$/d' | sort)
 	lost=$(comm -23 <(sort "$ACKED") <(echo "$got") | sed '/^$/d' | wc -l)
 	[ "$lost" = 0 ] || fail "$1: lost $lost acknowledged writes"
 	[ "$(ctl get k --prefix --keys-only | sed '/^$/d' | wc -l)" = 120 ] || fail "$1: keys k lost"
