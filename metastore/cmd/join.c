@@ -25,10 +25,12 @@ static bool has_owner(const char *data_dir)
  * The member list from the first peer of c (not this member) that answers and lists this
  * member's peer URL. `member add` answers once the member that took it applied the change;
  * another peer may not have applied it yet, so a list without this member is asked of the
- * next peer before the start is refused (-ENOENT, with the last reason in err).
+ * next peer before the start is refused (-ENOENT, with the last reason in err). On 0,
+ * *self is this member's entry in the table.
  */
 static int fetch(const struct ms_args *a, const struct ms_cluster *c, const char *self_addr,
-		 struct ms_members *table, uint64_t *cluster_id, char *err, size_t errlen)
+		 struct ms_members *table, const struct ms_raft_peer **self, uint64_t *cluster_id,
+		 char *err, size_t errlen)
 {
 	struct ms_tls_ctx *tls = NULL;
 	struct ms_tls_cfg cfg = { .cert_file = a->peer_cert_file, .key_file = a->peer_key_file,
@@ -44,7 +46,8 @@ static int fetch(const struct ms_args *a, const struct ms_cluster *c, const char
 			continue;
 		e = ms_members_fetch(c->members[i].address, tls, FETCH_TIMEOUT_MS, cluster_id, table,
 				     err, errlen);
-		if (!e && !ms_members_by_address(table, self_addr)) {
+		*self = e ? NULL : ms_members_by_address(table, self_addr);
+		if (!e && !*self) {
 			snprintf(err, errlen, "the cluster has no member with peer URL %s://%s (add "
 				 "it first: etcdctl member add %s --peer-urls=%s://%s)",
 				 c->peer_https ? "https" : "http", self_addr, a->name,
@@ -83,14 +86,10 @@ int ms_join_members(const struct ms_args *a, struct ms_cluster *c, struct ms_mem
 	for (size_t i = 0; i < c->n; i++)
 		if (c->members[i].id == c->self_id)
 			self = &c->members[i];
-	e = fetch(a, c, self->address, table, &cluster_id, err, errlen);
+	/* as etcd: this member is the one the cluster knows by this peer URL */
+	e = fetch(a, c, self->address, table, &found, &cluster_id, err, errlen);
 	if (e)
 		return e;
-	/* as etcd: this member is the one the cluster knows by this peer URL (fetch made sure
-	 * the table lists it) */
-	found = ms_members_by_address(table, self->address);
-	if (!found)
-		return -ENOENT;
 	c->self_id = found->id;
 	c->cluster_id = cluster_id;
 	*f = (struct ms_member_file){ .self_id = found->id, .cluster_id = cluster_id,
