@@ -238,22 +238,30 @@ static __always_inline int batch_read_rec(struct ms_probe_rec *r, const struct m
 
 
 
-/* The usual walk: `cb(i, struct ms_batch *)` over every record of buffer `buf`, for a
- * process that is a known member. Observations made through the batch aggregate (agg_hist,
- * agg_count) reach histogram map `hmap` and counter map `cmap` (NULL: none) once the walk is
- * done. */
+/*
+ * Runs `cb(i, &walk)` over the n records of `walk` (a struct with `recs`, `copied` and the
+ * callback's own fields), from this CPU's scratch when it is free. Observations made through
+ * the batch aggregate (agg_hist, agg_count) reach histogram map `hmap` and counter map `cmap`
+ * (NULL: none) once the walk is done.
+ */
+#define BATCH_RUN(walk, n, cb, hmap, cmap)                                                 \
+	do {                                                                               \
+		(walk).copied = scratch_fill((walk).recs, n);                              \
+		bpf_loop(n, cb, &(walk), 0);                                               \
+		if ((walk).copied)                                                         \
+			agg_flush(hmap, cmap);                                             \
+		scratch_put((walk).copied);                                                \
+	} while (0)
+
+/* The usual walk: BATCH_RUN over every record of buffer `buf` with a struct ms_batch, for a
+ * process that is a known member. */
 #define BATCH_WALK(ctx, b, buf, cb, hmap, cmap)                                            \
 	do {                                                                               \
 		struct ms_batch walk_ = { .recs = (b)->rec[buf] };                         \
 		__u32 n_ = batch_open(ctx, b, buf);                                        \
                                                                                            \
-		if (n_ && current_slot(&walk_.slot) == 0) {                                \
-			walk_.copied = scratch_fill(walk_.recs, n_);                       \
-			bpf_loop(n_, cb, &walk_, 0);                                       \
-			if (walk_.copied)                                                  \
-				agg_flush(hmap, cmap);                                     \
-			scratch_put(walk_.copied);                                         \
-		}                                                                          \
+		if (n_ && current_slot(&walk_.slot) == 0)                                  \
+			BATCH_RUN(walk_, n_, cb, hmap, cmap);                              \
 	} while (0)
 
 /* Duration between two store timestamps; a clock that went backwards reads as 0. */

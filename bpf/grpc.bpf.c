@@ -118,13 +118,8 @@ int BPF_KPROBE(grpc_batch, const struct ms_probe_batch *b)
 	if ((!n && !begun) || current_slot(&w.slot))
 		return 0;
 	w.since = since_of(tgid, window);
-	if (n) {
-		w.copied = scratch_fill(w.recs, n);
-		bpf_loop(n, grpc_record, &w, 0);
-		if (w.copied)
-			agg_flush(&grpc_hist, NULL);
-		scratch_put(w.copied);
-	}
+	if (n)
+		BATCH_RUN(w, n, grpc_record, &grpc_hist, NULL);
 	for (__u32 m = 0; m < MS_METHOD_COUNT; m++) {
 		if (w.delta[m])
 			inflight_apply(tgid, m, w.delta[m]);
