@@ -168,6 +168,16 @@ cleanup:
 
 /* Attaches every probe of loaded subsystem `id` to `binary` (pid -1: every process), adding
  * the links to links[*nr]. Returns 0 or -errno with a reason in eb. */
+/* Marks every probe of subsystem `id` attached or not (a Go target's sites are attached per
+ * subsystem, not per probe). */
+static void mark_attached(struct loader *l, enum subsys_id id, bool on)
+{
+	const struct subsys_desc *d = subsys_get(id);
+
+	for (size_t i = 0; i < d->nr_probes; i++)
+		l->probes[subsys_probe_index(id, i)].attached = on;
+}
+
 static int attach_probes(struct loader *l, enum subsys_id id, const char *binary, int pid,
 			 struct bpf_link **links, size_t *nr, char *eb, size_t el)
 {
@@ -277,8 +287,8 @@ static int attach_go_sub(struct loader *l, enum subsys_id id, const struct loade
 	s->nr_links = gs.nr_links;
 	if (!err && id == SUBSYS_MEMBER)
 		err = member_setup(l, o, eb, el);
-	for (size_t i = 0; !err && i < d->nr_probes; i++)
-		l->probes[subsys_probe_index(id, i)].attached = true;
+	if (!err)
+		mark_attached(l, id, true);
 	return err;
 }
 
@@ -427,16 +437,13 @@ cleanup:
 static void drop_own_links(struct loader *l)
 {
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
-		const struct subsys_desc *d = subsys_get(id);
 		struct loader_sub *s = &l->subs[id];
 
 		for (size_t i = 0; i < s->nr_links; i++)
 			bpf_link__destroy(s->links[i]);
 		s->nr_links = 0;
-		if (!(l->subsys_mask & (1u << id)))
-			continue;
-		for (size_t i = 0; i < d->nr_probes; i++)
-			l->probes[subsys_probe_index(id, i)].attached = false;
+		if (l->subsys_mask & (1u << id))
+			mark_attached(l, id, false);
 	}
 }
 
@@ -452,7 +459,6 @@ int loader_detach(struct loader *l)
 /* Subsystem `id`'s links, made again into its own links[] as loader_new made them. */
 static int reattach_sub(struct loader *l, enum subsys_id id, char *eb, size_t el)
 {
-	const struct subsys_desc *d = subsys_get(id);
 	struct loader_sub *s = &l->subs[id];
 	int err;
 
@@ -460,8 +466,8 @@ static int reattach_sub(struct loader *l, enum subsys_id id, char *eb, size_t el
 		return attach_probes(l, id, l->binary, l->pid, s->links, &s->nr_links, eb, el);
 	err = go_target_attach_loaded(l->go, id, s->obj, l->binary, l->pid,
 				      subsys_probe_index(id, 0), s->links, &s->nr_links, eb, el);
-	for (size_t i = 0; !err && i < d->nr_probes; i++)
-		l->probes[subsys_probe_index(id, i)].attached = true;
+	if (!err)
+		mark_attached(l, id, true);
 	return err;
 }
 

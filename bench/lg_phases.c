@@ -111,17 +111,21 @@ cleanup:
 	return err;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Switches through the switcher and records how long it took; the error's line in p->why. */
 static int ctl_switch(struct lg_phases *p, bool on, struct lg_phase_ack *ack, uint64_t *ns)
 {
-	struct timespec a, b;
-	int err;
+	uint64_t t0 = mono_ns();
+	int err = lg_phase_ctl_set(p->ctl, on, ack, p->why, sizeof(p->why));
 
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	err = lg_phase_ctl_set(p->ctl, on, ack, p->why, sizeof(p->why));
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	*ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u + (uint64_t)b.tv_nsec -
-	      (uint64_t)a.tv_nsec;
+	*ns = mono_ns() - t0;
 	if (!err)
 		p->ctl_off = !on;
 	return err;
@@ -173,14 +177,6 @@ static bool phase_on(const struct lg_phases *p, size_t i)
 	if (p->ctl)
 		return i % 2 == 1;
 	return ((i / 2) % 2 == 0) == (i % 2 == 1);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* The switcher's answer closes the phase the previous switch opened: its hits. */
