@@ -18,6 +18,7 @@
 #include "go_storage.skel.h"
 #include "go_watch.skel.h"
 #include "gopclntab.h"
+#include "uprobe_multi.h"
 #include "ms_go.h"
 #include "ms_maps.h"
 #include "ms_methods.h"
@@ -99,6 +100,7 @@ struct go_target {
 	struct ms_go_callers callers;   /* status_callers around the WriteStatus site */
 	uint32_t checked; /* subsystems whose sites were found */
 	const char *btf;  /* --btf for the objects (borrowed; NULL: the kernel's own) */
+	int multi; /* uprobe_multi links: 1 yes, 0 no (perf-event uprobes), -1 not probed yet */
 };
 
 int go_target_open(const char *binary, struct go_target **out, char *eb, size_t el)
@@ -111,6 +113,7 @@ int go_target_open(const char *binary, struct go_target **out, char *eb, size_t 
 	gt = calloc(1, sizeof(*gt));
 	if (!gt)
 		return -ENOMEM;
+	gt->multi = -1;
 	err = gopclntab_open(binary, &gt->tab);
 	if (err == -ENODATA || err == -ENOEXEC || err == -ENOENT || err == -EACCES) {
 		free(gt); /* not Go (or not readable): the ELF checks say why */
@@ -234,9 +237,29 @@ int go_target_site_at(const struct go_target *gt, size_t i, struct go_target_sit
 	return -ENOENT;
 }
 
+/* A program loaded for uprobe_multi (go_target_attach found the kernel has it) gets one
+ * such link: its detach is a close without a perf event; else a perf-event uprobe link. */
+static int attach_multi(struct bpf_program *prog, const char *binary, int pid, uint64_t offset,
+			uint64_t cookie, struct go_links *gl, char *eb, size_t el)
+{
+	struct uprobe_multi_attr a;
+	int fd = uprobe_multi_fill(&a, bpf_program__fd(prog), binary, &offset, NULL, &cookie, 1,
+				   pid);
+
+	if (!fd)
+		fd = uprobe_multi_link(&a);
+	if (fd < 0) {
+		snprintf(eb, el, "cannot attach uprobe_multi %s at offset %#llx of %s: %s",
+			 bpf_program__name(prog), (unsigned long long)offset, binary,
+			 strerror(-fd));
+		return fd;
+	}
+	gl->fds[gl->nr_fds++] = fd;
+	return 0;
+}
+
 static int attach_at(struct bpf_object *obj, const char *prog_name, const char *binary, int pid,
-		     uint64_t offset, uint64_t cookie, struct bpf_link **links, size_t *nr,
-		     char *eb, size_t el)
+		     uint64_t offset, uint64_t cookie, struct go_links *gl, char *eb, size_t el)
 {
 	struct bpf_program *prog = bpf_object__find_program_by_name(obj, prog_name);
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookie);
@@ -247,10 +270,12 @@ static int attach_at(struct bpf_object *obj, const char *prog_name, const char *
 		snprintf(eb, el, "BPF program %s missing", prog_name);
 		return -ENOENT;
 	}
-	if (*nr >= MS_MAX_PROBES) {
+	if (gl->nr_links + gl->nr_fds >= MS_MAX_PROBES) {
 		snprintf(eb, el, "too many probes");
 		return -E2BIG;
 	}
+	if (bpf_program__expected_attach_type(prog) == (enum bpf_attach_type)UPROBE_MULTI_ATTACH_TYPE)
+		return attach_multi(prog, binary, pid, offset, cookie, gl, eb, el);
 	link = bpf_program__attach_uprobe_opts(prog, pid, binary, (size_t)offset, &uo);
 	if (!link) {
 		err = -errno;
@@ -258,7 +283,7 @@ static int attach_at(struct bpf_object *obj, const char *prog_name, const char *
 			 (unsigned long long)offset, binary, strerror(-err));
 		return err;
 	}
-	links[(*nr)++] = link;
+	gl->links[gl->nr_links++] = link;
 	return 0;
 }
 
@@ -308,8 +333,8 @@ static int callers_entry(const struct go_target *gt, struct bpf_object *obj, uin
 /* Every site of subsystem `id` in `binary`, each with its program from `obj`; a site's
  * own data (gt->data, the callers entry) in the high half of its cookie. */
 static int attach_sites(const struct go_target *gt, enum subsys_id id, struct bpf_object *obj,
-			const char *binary, int pid, uint32_t cookie, struct bpf_link **links,
-			size_t *nr, char *eb, size_t el)
+			const char *binary, int pid, uint32_t cookie, struct go_links *gl, char *eb,
+			size_t el)
 {
 	int err = 0;
 
@@ -322,7 +347,7 @@ static int attach_sites(const struct go_target *gt, enum subsys_id id, struct bp
 			err = callers_entry(gt, obj, &data, eb, el);
 		if (!err)
 			err = attach_at(obj, defs[i].prog, binary, pid, gt->sites[i].offset,
-					cookie | (uint64_t)data << 32, links, nr, eb, el);
+					cookie | (uint64_t)data << 32, gl, eb, el);
 	}
 	return err;
 }
@@ -434,6 +459,34 @@ static int (*const openers[SUBSYS_COUNT])(const struct go_target *, const uint64
 	[SUBSYS_WATCH] = open_watch,
 };
 
+/* Once per target, before its first object loads: does the kernel make uprobe_multi links
+ * (probed on the target's first site, for the agent's own pid only)? 1 or 0; a probe that
+ * fails otherwise (e.g. -EPERM) counts as 0: the perf-event links still get their own error. */
+static int probe_multi(const struct go_target *gt, const char *binary)
+{
+	for (size_t d = 0; d < NR_DEFS; d++) {
+		if (gt->checked & (1u << defs[d].sub))
+			return uprobe_multi_supported(binary, gt->sites[d].offset) == 1;
+	}
+	return 0;
+}
+
+/* uprobe_multi needs the programs loaded with that expected attach type (and a program so
+ * loaded cannot take a perf-event link: one mode per loaded object). */
+static void set_multi(struct bpf_object *obj)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, obj)
+		bpf_program__set_expected_attach_type(p,
+			(enum bpf_attach_type)UPROBE_MULTI_ATTACH_TYPE);
+}
+
+const char *go_target_link_kind(const struct go_target *gt)
+{
+	return gt->multi > 0 ? "uprobe_multi" : gt->multi == 0 ? "perf_event" : "none";
+}
+
 int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary, int pid,
 		     const uint64_t *bounds, uint32_t nr_bounds, uint32_t cookie, int proc_fd,
 		     struct go_target_sub *sub, char *eb, size_t el)
@@ -461,6 +514,10 @@ int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary
 			return err;
 		}
 	}
+	if (gt->multi < 0)
+		gt->multi = probe_multi(gt, binary);
+	if (gt->multi > 0)
+		set_multi(sub->obj);
 	err = bpf_object__load(sub->obj);
 	if (err) {
 		snprintf(eb, el, "cannot load Go BPF object of subsystem %s: %s", name,
@@ -472,20 +529,19 @@ int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary
 		if (err)
 			return err;
 	}
-	return attach_sites(gt, id, sub->obj, binary, pid, cookie, sub->links, &sub->nr_links,
-			    eb, el);
+	return attach_sites(gt, id, sub->obj, binary, pid, cookie, &sub->gl, eb, el);
 }
 
 int go_target_attach_loaded(const struct go_target *gt, enum subsys_id id,
 			    struct bpf_object *obj, const char *binary, int pid, uint32_t cookie,
-			    struct bpf_link **links, size_t *nr, char *eb, size_t el)
+			    struct go_links *gl, char *eb, size_t el)
 {
 	if (!(gt->checked & (1u << id))) {
 		snprintf(eb, el, "%s: the sites of subsystem %s were not checked", binary,
 			 subsys_get(id)->name);
 		return -EINVAL;
 	}
-	return attach_sites(gt, id, obj, binary, pid, cookie, links, nr, eb, el);
+	return attach_sites(gt, id, obj, binary, pid, cookie, gl, eb, el);
 }
 
 bool go_target_same_offsets(const struct go_target *a, const struct go_target *b)

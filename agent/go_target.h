@@ -38,13 +38,21 @@ void go_target_free(struct go_target *gt);
  */
 int go_target_check(struct go_target *gt, uint32_t mask, char *errbuf, size_t errlen);
 
+/* Links made for Go sites: libbpf links (perf-event uprobes) or uprobe_multi link fds
+ * (libbpf 1.1 cannot wrap those); room for MS_MAX_PROBES of both together. */
+struct go_links {
+	struct bpf_link **links;
+	size_t nr_links;
+	int *fds;
+	size_t nr_fds;
+};
+
 /* What go_target_attach hands back for one subsystem: the loader owns it afterwards. */
 struct go_target_sub {
 	void *skel;
 	struct bpf_object *obj;
 	void (*destroy)(void *skel);
-	struct bpf_link **links; /* room for MS_MAX_PROBES */
-	size_t nr_links;
+	struct go_links gl;
 };
 
 /*
@@ -59,14 +67,18 @@ int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary
 
 /*
  * Attaches the programs of subsystem `id`, already loaded in `obj` (for gt or another build),
- * to the sites of `gt` in `binary` (pid -1: every process running it), adding the links to links[*nr]
- * (room for MS_MAX_PROBES). go_target_check must have found gt's sites, and gt's offsets
+ * to the sites of `gt` in `binary` (pid -1: every process running it), adding the links to
+ * gl (each program as it was loaded: uprobe_multi or perf-event links). go_target_check must have found gt's sites, and gt's offsets
  * must be those `obj` was loaded with (go_target_same_offsets). Returns 0 or -errno with a
- * reason in errbuf; links already made stay in links[] for the caller to destroy.
+ * reason in errbuf; links already made stay in gl for the caller to destroy.
  */
 int go_target_attach_loaded(const struct go_target *gt, enum subsys_id id,
 			    struct bpf_object *obj, const char *binary, int pid, uint32_t cookie,
-			    struct bpf_link **links, size_t *nr, char *errbuf, size_t errlen);
+			    struct go_links *gl, char *errbuf, size_t errlen);
+
+/* Which links go_target_attach makes on this kernel: "uprobe_multi" (one fd per site, no
+ * perf event), "perf_event" (the fallback), or "none" before the first attach; static. */
+const char *go_target_link_kind(const struct go_target *gt);
 
 /* True when both targets' programs read the same struct offsets. */
 bool go_target_same_offsets(const struct go_target *a, const struct go_target *b);

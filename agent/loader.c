@@ -23,6 +23,7 @@
 #include "mvcc.skel.h"
 #include "raft.skel.h"
 #include "storage.skel.h"
+#include "uprobe_multi.h"
 #include "watch.skel.h"
 
 struct loader_sub {
@@ -31,13 +32,28 @@ struct loader_sub {
 	void (*destroy)(void *skel);
 	struct bpf_link *links[MS_MAX_PROBES];
 	size_t nr_links;
+	int fds[MS_MAX_PROBES]; /* a Go target's uprobe_multi links */
+	size_t nr_fds;
 };
 
 /* Links of one loader_attach_path() call: every selected probe on one more binary file. */
 struct loader_gen {
 	struct bpf_link *links[MS_MAX_PROBES];
 	size_t nr_links;
+	int fds[MS_MAX_PROBES];
+	size_t nr_fds;
 };
+
+/* Detaches a set of links: the uprobe_multi fds closed in parallel (each close waits for a
+ * grace period of its own), then the libbpf links. */
+static void links_drop(struct bpf_link **links, size_t *nr, int *fds, size_t *nr_fds)
+{
+	uprobe_multi_close_all(fds, *nr_fds);
+	*nr_fds = 0;
+	for (size_t i = 0; i < *nr; i++)
+		bpf_link__destroy(links[i]);
+	*nr = 0;
+}
 
 struct loader {
 	struct loader_sub subs[SUBSYS_COUNT];
@@ -267,7 +283,7 @@ static int attach_go_sub(struct loader *l, enum subsys_id id, const struct loade
 {
 	const struct subsys_desc *d = subsys_get(id);
 	struct loader_sub *s = &l->subs[id];
-	struct go_target_sub gs = { .links = s->links };
+	struct go_target_sub gs = { .gl = { .links = s->links, .fds = s->fds } };
 	struct bpf_object *mo = l->subs[SUBSYS_MEMBER].obj;
 	int proc_fd = -1, err;
 
@@ -284,7 +300,8 @@ static int attach_go_sub(struct loader *l, enum subsys_id id, const struct loade
 	s->skel = gs.skel;
 	s->obj = gs.obj;
 	s->destroy = gs.destroy;
-	s->nr_links = gs.nr_links;
+	s->nr_links = gs.gl.nr_links;
+	s->nr_fds = gs.gl.nr_fds;
 	if (!err && id == SUBSYS_MEMBER)
 		err = member_setup(l, o, eb, el);
 	if (!err)
@@ -348,9 +365,7 @@ static void rename_in_reason(char *eb, size_t el, const char *from, const char *
 
 static void gen_destroy(struct loader_gen *g)
 {
-	for (size_t i = 0; i < g->nr_links; i++)
-		bpf_link__destroy(g->links[i]);
-	g->nr_links = 0;
+	links_drop(g->links, &g->nr_links, g->fds, &g->nr_fds);
 }
 
 /* Keeps generation `g`; past LOADER_MAX_GENERATIONS the oldest added one goes (the links of
@@ -389,10 +404,15 @@ static int attach_go_path(struct loader *l, const char *binary, const char *show
 	if (!err)
 		err = allow_exe(l, binary, eb, el);
 	for (int id = 0; id < SUBSYS_COUNT && !err; id++) {
-		if (l->subsys_mask & (1u << id))
-			err = go_target_attach_loaded(gt, id, l->subs[id].obj, binary, -1,
-						      subsys_probe_index(id, 0), g.links,
-						      &g.nr_links, eb, el);
+		struct go_links gl = { .links = g.links, .nr_links = g.nr_links, .fds = g.fds,
+				       .nr_fds = g.nr_fds };
+
+		if (!(l->subsys_mask & (1u << id)))
+			continue;
+		err = go_target_attach_loaded(gt, id, l->subs[id].obj, binary, -1,
+					      subsys_probe_index(id, 0), &gl, eb, el);
+		g.nr_links = gl.nr_links;
+		g.nr_fds = gl.nr_fds;
 	}
 	go_target_free(gt);
 	if (err) {
@@ -436,12 +456,22 @@ cleanup:
 /* Destroys the links loader_new (or loader_reattach) made; their probes read detached. */
 static void drop_own_links(struct loader *l)
 {
+	int fds[MS_MAX_PROBES];
+	size_t nr = 0, none = 0;
+
+	/* every subsystem's uprobe_multi fds in one parallel close: one wait, not one each */
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		struct loader_sub *s = &l->subs[id];
 
-		for (size_t i = 0; i < s->nr_links; i++)
-			bpf_link__destroy(s->links[i]);
-		s->nr_links = 0;
+		for (size_t i = 0; i < s->nr_fds && nr < MS_MAX_PROBES; i++)
+			fds[nr++] = s->fds[i];
+		s->nr_fds = 0;
+	}
+	links_drop(NULL, &none, fds, &nr);
+	for (int id = 0; id < SUBSYS_COUNT; id++) {
+		struct loader_sub *s = &l->subs[id];
+
+		links_drop(s->links, &s->nr_links, s->fds, &s->nr_fds);
 		if (l->subsys_mask & (1u << id))
 			mark_attached(l, id, false);
 	}
@@ -460,12 +490,17 @@ int loader_detach(struct loader *l)
 static int reattach_sub(struct loader *l, enum subsys_id id, char *eb, size_t el)
 {
 	struct loader_sub *s = &l->subs[id];
+	struct go_links gl;
 	int err;
 
 	if (!l->go)
 		return attach_probes(l, id, l->binary, l->pid, s->links, &s->nr_links, eb, el);
+	gl = (struct go_links){ .links = s->links, .nr_links = s->nr_links, .fds = s->fds,
+				.nr_fds = s->nr_fds };
 	err = go_target_attach_loaded(l->go, id, s->obj, l->binary, l->pid,
-				      subsys_probe_index(id, 0), s->links, &s->nr_links, eb, el);
+				      subsys_probe_index(id, 0), &gl, eb, el);
+	s->nr_links = gl.nr_links;
+	s->nr_fds = gl.nr_fds;
 	if (!err)
 		mark_attached(l, id, true);
 	return err;
@@ -582,8 +617,7 @@ void loader_free(struct loader *l)
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		struct loader_sub *s = &l->subs[id];
 
-		for (size_t i = 0; i < s->nr_links; i++)
-			bpf_link__destroy(s->links[i]);
+		links_drop(s->links, &s->nr_links, s->fds, &s->nr_fds);
 		if (s->skel)
 			s->destroy(s->skel);
 	}

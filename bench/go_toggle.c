@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "buckets.h"
+#include "go_target.h"
 #include "loader.h"
 #include "mapread.h"
 #include "ms_maps.h"
@@ -261,7 +262,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "go_toggle: cannot listen on %s: %s\n", ctl, strerror(-err));
 		goto cleanup;
 	}
-	printf("ready binary=%s probes=%s ctl=%s\n", lo.binary, probes, ctl);
+	printf("ready binary=%s probes=%s ctl=%s links=%s\n", lo.binary, probes, ctl,
+	       loader_go_target(t.loader) ? go_target_link_kind(loader_go_target(t.loader))
+					  : "perf_event");
 	fflush(stdout);
 	rc = run(&t, lfd, idle_ms) ? 1 : 0;
 cleanup:

@@ -30,11 +30,18 @@ TOGGLE_PID=$!
 E2E_PIDS+=("$TOGGLE_PID")
 wait_until 30 grep -q '^ready ' "$E2E_TMP/toggle.log" || fail "the switcher is not ready"
 
-# uprobes the switcher holds: one perf event each
-uprobes() { find "/proc/$TOGGLE_PID/fd" -lname 'anon_inode:*perf_event*' | wc -l; }
+# uprobes the switcher holds: one perf event each, or one uprobe_multi link each (on kernels
+# that have them: the "links=" of its ready line)
+kind=$(sed -n 's/^ready .* links=\([a-z_]*\).*/\1/p' "$E2E_TMP/toggle.log")
+case $kind in
+uprobe_multi) uprobes() { grep -l '^link_type:[[:space:]]*uprobe_multi' /proc/"$TOGGLE_PID"/fdinfo/* 2>/dev/null | wc -l; } ;;
+perf_event) uprobes() { find "/proc/$TOGGLE_PID/fd" -lname 'anon_inode:*perf_event*' | wc -l; } ;;
+*) fail "the switcher's ready line names no link kind: $(cat "$E2E_TMP/toggle.log")" ;;
+esac
 uprobes_are() { [ "$(uprobes)" = "$1" ]; }
 N=$(uprobes)
-[ "$N" -gt 0 ] || fail "no uprobe attached"
+# every site of the six subsystems and the member one: 2+2+4+2+1+4+3
+[ "$N" = 18 ] || fail "$N $kind uprobes attached, not 18"
 
 # One connection for several commands (closing it re-attaches): a python3 client as a
 # coprocess, one answer line per command line.
@@ -85,4 +92,4 @@ rc=0
 wait "$TOGGLE_PID" || rc=$?
 [ "$rc" = 0 ] || fail "the switcher exited $rc on SIGTERM"
 [ ! -e "$SOCK" ] || fail "the switcher left its socket"
-echo "PASS $E2E_NAME ($N uprobes detached and re-attached)"
+echo "PASS $E2E_NAME ($N $kind uprobes detached and re-attached)"
