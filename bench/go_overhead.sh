@@ -129,6 +129,7 @@ phase_runs_into() {
 t0=$(date +%s)
 ctl=$tmp/toggle.sock
 start_toggle
+link_kind=$(sed -n 's/^ready .* links=\([a-z_]*\).*/\1/p' "$tmp/toggle.log")
 for w in put get; do
 	phase_runs_into "$tmp/phases.$w" "$w" "$phase_runs" "$phase_duration"
 	# Detached means no uprobe hit: the switcher's counts say so, or nothing is measured.
@@ -210,12 +211,14 @@ echo "buckets), and on the load generator's command (\`--phase-ctl\`, a Unix soc
 echo "every uprobe or attaches them again at the same sites with the same cookies"
 echo "(\`loader_detach\`, \`loader_reattach\`); the objects, maps and counters stay loaded. A"
 echo "phase of $phase_ms ms starts once the switch is answered, so the switch's own time is in no"
-echo "phase. A detach is slow: closing one uprobe's perf event took 70-250 ms here (strace),"
-echo "and closing them from parallel threads was no faster (median"
-echo "$(switch_ms put off) ms before the put workload's off phases, $(switch_ms get off) ms before the get ones), an attach a few ms"
-echo "(median $(switch_ms put on) / $(switch_ms get on) ms). So phases do not come ABBA as for the store: every pair is an"
-echo "off phase, the attach, an on phase, the two phases a few ms apart, and the detach falls"
-echo "between pairs. $phase_runs runs of $phase_duration s per workload ($phase_elapsed s in all). Per phase: etcd's CPU time (all"
+echo "phase. The switcher attaches every Go site as an uprobe_multi link where the kernel has"
+echo "them (this run: $link_kind; else one perf-event uprobe per site) and detaches by closing"
+echo "the links from parallel threads, so that the grace periods each close waits for overlap"
+echo "(one after the other they add up: a grace period per link)."
+echo "Median switch: detach $(switch_ms put off) ms before the put workload's off phases, $(switch_ms get off) ms before the get ones;"
+echo "attach $(switch_ms put on) / $(switch_ms get on) ms. Short against a phase, so pairs come ABBA as for the store"
+echo "(off on, on off, ...): a drift over a run cancels between a pair and the next."
+echo "$phase_runs runs of $phase_duration s per workload ($phase_elapsed s in all). Per phase: etcd's CPU time (all"
 echo "its threads, \`/proc/<pid>/task/*/schedstat\`, ns; the uprobe traps and BPF programs it runs"
 echo "included) divided by the calls the load generator finished in it; per pair the ratio"
 echo "on / off; the table gives the median of those ratios and a 95 % bootstrap percentile"
@@ -231,7 +234,7 @@ echo "**The method's control (sham switch).** $sham_runs run(s) of $sham_duratio
 echo "\`go_toggle --sham\`: before each \"off\" phase the switcher detaches and at once re-attaches"
 echo "every uprobe (the same kernel work), before each \"on\" phase it does nothing; so both"
 echo "phases of a pair run attached, in the same order and timing as above. Its ratio shows"
-echo "what the schedule itself (the off phase first, after the detach's seconds) does to the"
+echo "what the schedule itself (the switch before each phase, the order of a pair) does to the"
 echo "ratio: an interval holding 1 finds no such bias at this resolution; one that does not"
 echo "is a bias the headline carries too. Its hits per request (off / on) must agree: both"
 echo "phases attached.$([ "$sham_runs" -gt 0 ] || echo " Not run (SHAM_RUNS=0).")"

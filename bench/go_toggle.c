@@ -33,8 +33,8 @@ static const char usage[] =
 	"nothing for --cmd-timeout seconds (default 30), leaves the probes attached. Exits after\n"
 	"--idle-timeout seconds (default 1800) with no connection, or on SIGTERM/SIGINT.\n"
 	"--sham: the control of the method: \"0\" detaches and at once re-attaches (the same\n"
-	"kernel work, the probes attached after it), \"1\" changes nothing; the answers say\n"
-	"what was asked for.\n";
+	"kernel work, the probes attached after it; a \"0\" right after a \"0\" does nothing, as\n"
+	"a real one would), \"1\" changes nothing; the answers say what was asked for.\n";
 
 static volatile sig_atomic_t stop;
 
@@ -50,6 +50,7 @@ struct toggle {
 	uint64_t hits[MS_MAX_PROBES];
 	unsigned cmd_timeout_ms;
 	bool sham; /* --sham */
+	bool sham_off; /* --sham: the last command was "0" */
 };
 
 /* Every hit the loaded objects counted (each subsystem's own probe_hits table). */
@@ -80,14 +81,19 @@ static int do_command(struct toggle *t, char cmd, char *ans, size_t len)
 	uint64_t before, after;
 	int err = hits_now(t, &before);
 
-	if (!err && cmd == '0')
-		err = loader_detach(t->loader);
-	if (!err && (cmd == '1' || (cmd == '0' && t->sham)))
-		err = loader_reattach(t->loader, why, sizeof(why));
-	else if (!err && cmd != '0') {
+	/* a sham "off" after a sham "off" does nothing, as a real detach of detached probes */
+	bool sham_work = t->sham && cmd == '0' && !t->sham_off;
+
+	if (cmd != '0' && cmd != '1') {
 		snprintf(ans, len, "err unknown command '%c'\n", cmd);
 		return 0;
 	}
+	if (!err && cmd == '0' && (!t->sham || sham_work))
+		err = loader_detach(t->loader);
+	if (!err && (cmd == '1' || sham_work))
+		err = loader_reattach(t->loader, why, sizeof(why));
+	if (!err && t->sham)
+		t->sham_off = cmd == '0';
 	if (!err)
 		err = hits_now(t, &after);
 	if (err) {

@@ -42,7 +42,7 @@ int lg_phases_new(struct lg_phases **out, pid_t pid, uint64_t sem_addr, unsigned
  * re-attaches the agent's uprobes themselves through the switcher `ctl` (lg_phase_ctl.h),
  * which p owns from here on (also on failure). A "1" first checks that it answers, attached.
  * A phase starts once its switch is answered and lasts `phase_ms`, so the switches' time is
- * in no phase; every pair is off then on (see phase_on in lg_phases.c for why not ABBA); a
+ * in no phase; pairs come ABBA as with the semaphore (see phase_on in lg_phases.c); a
  * pair starts only while it still fits before `seconds` end, so there may be fewer phases
  * than fit in `seconds`. `pid` is the target whose CPU is read. Returns 0 and
  * *out, -EINVAL, -ENOMEM, or lg_phase_ctl_set's error (its line in why).
@@ -52,7 +52,7 @@ int lg_phases_new_ctl(struct lg_phases **out, pid_t pid, struct lg_phase_ctl *ct
 
 /*
  * Starts the phase thread: from monotonic time `t_start` on, phases in pairs (pair k: off
- * then on for even k, on then off for odd k; with a switcher always off then on), each closed by reading `calls` (the load
+ * then on for even k, on then off for odd k, also with a switcher), each closed by reading `calls` (the load
  * generator's finished calls, updated by its workers) and the store's schedstat. `calls`
  * must outlive lg_phases_join. Returns 0 or -errno.
  */
