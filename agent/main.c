@@ -17,6 +17,7 @@
 #include "args.h"
 #include "binwatch.h"
 #include "collect.h"
+#include "go_target.h"
 #include "http.h"
 #include "kernel.h"
 #include "log.h"
@@ -351,6 +352,10 @@ int main(int argc, char **argv)
 	else
 		log_msg(LOG_INFO, "probing every process of %s for %s; serving %s://%s%s",
 			shown, a.probes_text, cert_pem ? "https" : "http", listening, a.metrics_path);
+	/* which kernel interface holds a Go target's sites: it decides what a detach costs */
+	if (loader_go_target(loader))
+		log_msg(LOG_INFO, "Go target: sites attached as %s links",
+			go_target_link_kind(loader_go_target(loader)));
 	/* Type=notify: ready once attached and serving */
 	notify_send(notify_fd, "READY=1");
 	/* SIGHUP (a terminal closing, a reload by habit) must not stop the agent: there is no
