@@ -182,8 +182,6 @@ cleanup:
 	return err;
 }
 
-/* Attaches every probe of loaded subsystem `id` to `binary` (pid -1: every process), adding
- * the links to links[*nr]. Returns 0 or -errno with a reason in eb. */
 /* Marks every probe of subsystem `id` attached or not (a Go target's sites are attached per
  * subsystem, not per probe). */
 static void mark_attached(struct loader *l, enum subsys_id id, bool on)
@@ -194,6 +192,8 @@ static void mark_attached(struct loader *l, enum subsys_id id, bool on)
 		l->probes[subsys_probe_index(id, i)].attached = on;
 }
 
+/* Attaches every probe of loaded subsystem `id` to `binary` (pid -1: every process), adding
+ * the links to links[*nr]. Returns 0 or -errno with a reason in eb. */
 static int attach_probes(struct loader *l, enum subsys_id id, const char *binary, int pid,
 			 struct bpf_link **links, size_t *nr, char *eb, size_t el)
 {
@@ -457,17 +457,23 @@ cleanup:
 static void drop_own_links(struct loader *l)
 {
 	int fds[MS_MAX_PROBES];
-	size_t nr = 0, none = 0;
+	size_t nr = 0;
 
-	/* every subsystem's uprobe_multi fds in one parallel close: one wait, not one each */
+	/* every subsystem's uprobe_multi fds in one parallel close: one wait, not one each
+	 * (a batch per MS_MAX_PROBES fds, so none is left open) */
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		struct loader_sub *s = &l->subs[id];
 
-		for (size_t i = 0; i < s->nr_fds && nr < MS_MAX_PROBES; i++)
+		for (size_t i = 0; i < s->nr_fds; i++) {
+			if (nr == MS_MAX_PROBES) {
+				uprobe_multi_close_all(fds, nr);
+				nr = 0;
+			}
 			fds[nr++] = s->fds[i];
+		}
 		s->nr_fds = 0;
 	}
-	links_drop(NULL, &none, fds, &nr);
+	uprobe_multi_close_all(fds, nr);
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		struct loader_sub *s = &l->subs[id];
 
