@@ -13,6 +13,7 @@
 #include "go_member.skel.h"
 #include "go_mvcc.skel.h"
 #include "go_raft.skel.h"
+#include "go_methods.h"
 #include "go_offsets.h"
 #include "go_sites.h"
 #include "go_storage.skel.h"
@@ -101,6 +102,8 @@ struct go_target {
 	uint32_t checked; /* subsystems whose sites were found */
 	const char *btf;  /* --btf for the objects (borrowed; NULL: the kernel's own) */
 	int multi; /* uprobe_multi links: 1 yes, 0 no (perf-event uprobes), -1 not probed yet */
+	uint64_t method_seed; /* go_methods_build's, for the gRPC object */
+	struct ms_go_method_slot methods[MS_GO_METHOD_SLOTS];
 };
 
 int go_target_open(const char *binary, struct go_target **out, char *eb, size_t el)
@@ -114,6 +117,13 @@ int go_target_open(const char *binary, struct go_target **out, char *eb, size_t 
 	if (!gt)
 		return -ENOMEM;
 	gt->multi = -1;
+	err = go_methods_build(gt->methods, &gt->method_seed);
+	if (err) {
+		snprintf(eb, el, "no seed separates the gRPC method names in %d slots",
+			 MS_GO_METHOD_SLOTS);
+		free(gt);
+		return err;
+	}
 	err = gopclntab_open(binary, &gt->tab);
 	if (err == -ENODATA || err == -ENOEXEC || err == -ENOENT || err == -EACCES) {
 		free(gt); /* not Go (or not readable): the ELF checks say why */
@@ -352,20 +362,21 @@ static int attach_sites(const struct go_target *gt, enum subsys_id id, struct bp
 	return err;
 }
 
-/* Method name -> id for every method the store knows (unknown paths find nothing). */
-static int fill_methods(struct bpf_map *map, char *eb, size_t el)
+/* The method table go_target_open built, into the loaded object's go_method_tab (the
+ * slots left free stay zero: no name matches them). */
+static int fill_methods(const struct go_target *gt, struct bpf_map *map, char *eb, size_t el)
 {
 	if (!map) {
-		snprintf(eb, el, "BPF map go_method_ids missing");
+		snprintf(eb, el, "BPF map go_method_tab missing");
 		return -ENOENT;
 	}
-	for (uint32_t m = 1; m < MS_METHOD_COUNT; m++) {
-		struct ms_go_method_key k;
+	for (uint32_t i = 0; i < MS_GO_METHOD_SLOTS; i++) {
 		int err;
 
-		memset(&k, 0, sizeof(k));
-		snprintf(k.name, sizeof(k.name), "%s", ms_method_name(m));
-		err = bpf_map__update_elem(map, &k, sizeof(k), &m, sizeof(m), BPF_ANY);
+		if (!gt->methods[i].name[0])
+			continue;
+		err = bpf_map__update_elem(map, &i, sizeof(i), &gt->methods[i],
+					   sizeof(gt->methods[i]), BPF_ANY);
 		if (err) {
 			snprintf(eb, el, "cannot fill the method table: %s", strerror(-err));
 			return err;
@@ -375,47 +386,60 @@ static int fill_methods(struct bpf_map *map, char *eb, size_t el)
 }
 
 /* Each object's field offsets, in its own rodata type. */
-static void setup_grpc(struct go_grpc_bpf *k, const struct go_offsets *o)
+static void setup_grpc(struct go_grpc_bpf *k, const struct go_target *gt)
 {
+	const struct go_offsets *o = &gt->off;
+
 	k->rodata->off_stream_method = o->off[GO_OFF_STREAM_METHOD];
 	k->rodata->off_status_proto = o->off[GO_OFF_STATUS_PROTO];
 	k->rodata->off_proto_code = o->off[GO_OFF_PROTO_STATUS_CODE];
+	k->rodata->method_seed = gt->method_seed;
 }
 
-static void setup_storage(struct go_storage_bpf *k, const struct go_offsets *o)
+static void setup_storage(struct go_storage_bpf *k, const struct go_target *gt)
 {
 	(void)k;
-	(void)o;
+	(void)gt;
 }
 
-static void setup_member(struct go_member_bpf *k, const struct go_offsets *o)
+static void setup_member(struct go_member_bpf *k, const struct go_target *gt)
 {
+	const struct go_offsets *o = &gt->off;
+
 	k->rodata->off_server_id = o->off[GO_OFF_SERVER_ID];
 	k->rodata->off_server_raft = o->off[GO_OFF_SERVER_RAFT_NODE];
 }
 
-static void setup_mvcc(struct go_mvcc_bpf *k, const struct go_offsets *o)
+static void setup_mvcc(struct go_mvcc_bpf *k, const struct go_target *gt)
 {
+	const struct go_offsets *o = &gt->off;
+
 	k->rodata->off_server_raft = o->off[GO_OFF_SERVER_RAFT_NODE];
 	k->rodata->off_server_kv = o->off[GO_OFF_SERVER_KV];
 	k->rodata->off_wstore_store = o->off[GO_OFF_WATCHABLE_STORE_STORE];
 	k->rodata->off_current_rev = o->off[GO_OFF_STORE_CURRENT_REV];
 }
 
-static void setup_raft(struct go_raft_bpf *k, const struct go_offsets *o)
+static void setup_raft(struct go_raft_bpf *k, const struct go_target *gt)
 {
+	const struct go_offsets *o = &gt->off;
+
 	k->rodata->off_server_raft = o->off[GO_OFF_SERVER_RAFT_NODE];
 	k->rodata->off_applied_index = o->off[GO_OFF_SERVER_APPLIED_INDEX];
 }
 
-static void setup_lease(struct go_lease_bpf *k, const struct go_offsets *o)
+static void setup_lease(struct go_lease_bpf *k, const struct go_target *gt)
 {
+	const struct go_offsets *o = &gt->off;
+
 	k->rodata->off_hmap_count = o->off[GO_OFF_HMAP_COUNT];
 	k->rodata->off_revoke_id = o->off[GO_OFF_LEASE_REVOKE_ID];
 }
 
-static void setup_watch(struct go_watch_bpf *k, const struct go_offsets *o)
+static void setup_watch(struct go_watch_bpf *k, const struct go_target *gt)
 {
+	const struct go_offsets *o = &gt->off;
+
 	k->rodata->off_resp_events = o->off[GO_OFF_WATCH_RESP_EVENTS];
 	k->rodata->off_event_type = o->off[GO_OFF_EVENT_TYPE];
 	k->rodata->off_watcher_ch = o->off[GO_OFF_WATCHER_CH];
@@ -436,7 +460,7 @@ static void setup_watch(struct go_watch_bpf *k, const struct go_offsets *o)
 		sub->destroy = (void (*)(void *))go_##name##_bpf__destroy;                 \
 		memcpy((void *)k->rodata->bounds_ns, bounds, sizeof(bounds[0]) * nr_bounds); \
 		k->rodata->nr_bounds = nr_bounds;                                          \
-		setup_##name(k, &gt->off);                                                 \
+		setup_##name(k, gt);                                                       \
 		return 0;                                                                  \
 	}
 
@@ -525,7 +549,8 @@ int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary
 		return err;
 	}
 	if (id == SUBSYS_GRPC) {
-		err = fill_methods(bpf_object__find_map_by_name(sub->obj, "go_method_ids"), eb, el);
+		err = fill_methods(gt, bpf_object__find_map_by_name(sub->obj, "go_method_tab"), eb,
+				   el);
 		if (err)
 			return err;
 	}

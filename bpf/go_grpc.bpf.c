@@ -10,31 +10,25 @@ const volatile __u32 off_proto_code = 0;     /* spb.Status.Code (int32) */
 /* The maps grpc.bpf.c has, same names and layouts: the collector reads either object. */
 #include "grpc_maps.bpf.h"
 
-/* Method name -> method id (ms_methods.h), filled by the agent. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MS_METHOD_COUNT);
-	__type(key, struct ms_go_method_key);
-	__type(value, __u32);
-} go_method_ids SEC(".maps");
+/* The seed under which each method of go_method_tab has a slot of its own (the agent's). */
+const volatile __u64 method_seed = 0;
 
-/* A call from handleStream to the WriteStatus that ends it, by its goroutine (both run on
- * the one serveStreams starts for the stream). */
-struct go_call {
-	__u64 start_ns;
-	__u64 stream;
-	__u32 method;
-	__u32 pad;
-};
-
+/* Method names at their slots (ms_go_method_slot), filled by the agent. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* entries of calls never seen ending age out */
-	__uint(max_entries, 65536);
-	/* per-CPU LRU lists: a begin and its end take no lock shared by the CPUs */
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct ms_go_gkey);
-	__type(value, struct go_call);
-} go_calls SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MS_GO_METHOD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ms_go_method_slot);
+} go_method_tab SEC(".maps");
+
+/*
+ * A call from handleStream to the WriteStatus that ends it, by its goroutine (both run on
+ * the one serveStreams starts for the stream): t_ns its begin, aux its method. 16384
+ * calls in sets, 65536 more in the spill map, whose entries of calls never seen ending
+ * age out.
+ */
+#define GO_CALLS_BITS 12
+GO_GTAB_DEFINE(go_calls, GO_CALLS_BITS, 65536);
 
 /* Per build (the WriteStatus site's cookie has the index): where the functions whose
  * WriteStatus is a call's own status are, relative to the probed instruction. Filled by
@@ -57,9 +51,11 @@ struct {
 /* Method id of the stream's method string; false when the string fails a sanity check. */
 static __always_inline bool stream_method(__u64 stream, __u32 *method)
 {
+	struct ms_go_method_slot *m;
 	struct ms_go_method_key *k;
 	struct { __u64 ptr, len; } s;
-	__u32 zero = 0, *id;
+	__u32 zero = 0, at;
+	const __u64 *w;
 
 	if (bpf_probe_read_user(&s, sizeof(s), (void *)(stream + off_stream_method))) {
 		go_sanity_fail(MS_GO_SANITY_READ_FAULT);
@@ -84,9 +80,17 @@ static __always_inline bool stream_method(__u64 stream, __u32 *method)
 		go_sanity_fail(MS_GO_SANITY_METHOD_SLASH);
 		return false;
 	}
-	id = bpf_map_lookup_elem(&go_method_ids, k);
-	if (id && *id < MS_METHOD_COUNT)
-		*method = *id;
+	w = (const __u64 *)k->name;
+	at = ms_go_method_slot(w, method_seed);
+	m = bpf_map_lookup_elem(&go_method_tab, &at);
+	if (!m)
+		return true;
+	for (int i = 0; i < MS_GO_METHOD_WORDS; i++) {
+		if (m->name[i] != w[i])
+			return true;
+	}
+	if (m->id < MS_METHOD_COUNT)
+		*method = m->id;
 	return true;
 }
 
@@ -119,26 +123,30 @@ static __always_inline void inflight_add(__u32 tgid, __u32 method, __s64 d)
 SEC("uprobe")
 int BPF_KPROBE(go_grpc_begin)
 {
+	struct go_gtab t = GO_GTAB(go_calls, GO_CALLS_BITS);
 	struct ms_go_gkey k = go_gkey(ctx, 0);
-	struct go_call c = { .stream = ctx->di }, *old;
+	struct ms_go_gslot *c;
+	bool fresh, spilled;
+	__u32 method;
 
 	if (go_stack_grows(ctx))
 		return 0;
 	probe_hit(ctx);
-	old = bpf_map_lookup_elem(&go_calls, &k);
-	if (old) {
-		inflight_add(k.tgid, old->method < MS_METHOD_COUNT ? old->method : MS_METHOD_UNKNOWN,
-			     -1);
-		bpf_map_delete_elem(&go_calls, &k);
+	c = go_gtab_find(&t, &k, &spilled);
+	if (c) {
+		inflight_add(k.tgid, c->aux < MS_METHOD_COUNT ? c->aux : MS_METHOD_UNKNOWN, -1);
+		go_gtab_release(&t, &k, c, spilled);
 	}
-	if (!stream_method(c.stream, &c.method))
+	if (!stream_method(ctx->di, &method))
 		return 0;
-	c.start_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY)) {
+	c = go_gtab_claim(&t, &k, &fresh, &spilled);
+	if (!c) {
 		go_sanity_fail(MS_GO_SANITY_TABLE_FULL);
 		return 0;
 	}
-	inflight_add(k.tgid, c.method, 1);
+	c->t_ns = bpf_ktime_get_ns();
+	c->aux = (__u16)method;
+	inflight_add(k.tgid, method, 1);
 	return 0;
 }
 
@@ -176,24 +184,26 @@ static __always_inline bool status_is_final(struct pt_regs *ctx)
 SEC("uprobe")
 int BPF_KPROBE(go_grpc_status)
 {
+	struct go_gtab t = GO_GTAB(go_calls, GO_CALLS_BITS);
 	struct ms_go_gkey k = go_gkey(ctx, 0);
 	__u64 st = ctx->cx, proto = 0, start;
 	__u32 method, idx, slot;
-	struct go_call *c;
+	struct ms_go_gslot *c;
 	struct ms_hist *h;
 	__s32 code = 0;
+	bool spilled;
 
 	if (go_stack_grows(ctx))
 		return 0;
 	probe_hit(ctx);
-	c = bpf_map_lookup_elem(&go_calls, &k);
+	c = go_gtab_find(&t, &k, &spilled);
 	if (!c)
 		return 0; /* a stream's send or receive goroutine, or a call older than the agent */
 	if (!status_is_final(ctx))
 		return 0;
-	method = c->method < MS_METHOD_COUNT ? c->method : MS_METHOD_UNKNOWN;
-	start = c->start_ns;
-	bpf_map_delete_elem(&go_calls, &k);
+	method = c->aux < MS_METHOD_COUNT ? c->aux : MS_METHOD_UNKNOWN;
+	start = c->t_ns;
+	go_gtab_release(&t, &k, c, spilled);
 	inflight_add(k.tgid, method, -1);
 	/* a nil *Status or a nil proto is OK, as status.(*Status).Code() says */
 	if (st && bpf_probe_read_user(&proto, sizeof(proto), (void *)(st + off_status_proto))) {

@@ -4,25 +4,26 @@
 
 #include "storage_maps.bpf.h"
 
-/* Goroutine -> time of the call instruction, until the instruction after it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	/* per-CPU LRU lists: a begin and its end take no lock shared by the CPUs */
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct ms_go_gkey);
-	__type(value, __u64);
-} go_storage_start SEC(".maps");
+/* (Goroutine, operation) -> time of the call instruction (t_ns), until the instruction
+ * after it. Few goroutines sync or commit: 64 sets, 4096 more in the spill map. */
+#define GO_STORAGE_BITS 6
+GO_GTAB_DEFINE(go_storage_start, GO_STORAGE_BITS, 4096);
 
 /* At the call: the callee has not run yet. */
 static __always_inline void op_begin(struct pt_regs *ctx, __u32 op)
 {
+	struct go_gtab t = GO_GTAB(go_storage_start, GO_STORAGE_BITS);
 	struct ms_go_gkey k = go_gkey(ctx, op);
-	__u64 now = bpf_ktime_get_ns();
+	struct ms_go_gslot *s;
+	bool fresh, spilled;
 
 	probe_hit(ctx);
-	if (bpf_map_update_elem(&go_storage_start, &k, &now, BPF_ANY))
+	s = go_gtab_claim(&t, &k, &fresh, &spilled);
+	if (!s) {
 		go_sanity_fail(MS_GO_SANITY_TABLE_FULL);
+		return;
+	}
+	s->t_ns = bpf_ktime_get_ns();
 }
 
 /* The callee's error, an interface whose first word (its type) is nil for no error: in RAX,
@@ -43,17 +44,20 @@ static __always_inline int result_word(struct pt_regs *ctx, __u64 *w)
  * returned, nothing on the way changed its result. An unreadable result is not counted. */
 static __always_inline void op_end(struct pt_regs *ctx, __u32 op, __u32 kind)
 {
+	struct go_gtab t = GO_GTAB(go_storage_start, GO_STORAGE_BITS);
 	struct ms_go_gkey k = go_gkey(ctx, op);
 	__u32 status, idx, hidx, slot;
+	struct ms_go_gslot *s;
 	struct ms_hist *h;
-	__u64 *start, t0, err;
+	__u64 t0, err;
+	bool spilled;
 
 	probe_hit(ctx);
-	start = bpf_map_lookup_elem(&go_storage_start, &k);
-	if (!start)
+	s = go_gtab_find(&t, &k, &spilled);
+	if (!s)
 		return; /* the call began before the agent attached */
-	t0 = *start;
-	bpf_map_delete_elem(&go_storage_start, &k);
+	t0 = s->t_ns;
+	go_gtab_release(&t, &k, s, spilled);
 	if (result_word(ctx, &err))
 		return;
 	status = err ? MS_STORAGE_STATUS_ERROR : MS_STORAGE_STATUS_OK;

@@ -55,11 +55,54 @@ struct ms_go_gkey {
 	__u64 g;    /* the goroutine (R14) */
 };
 
-/* The status last written on one stream of one process. */
-struct ms_go_skey {
-	__u32 tgid;
+/*
+ * The method table: each known method's name at the slot its hash picks (ms_go_method_slot
+ * with the seed the agent found, under which no two names share a slot), so a BPF program
+ * finds a method with one array read and eight compares instead of a hash-map lookup of a
+ * 64-byte key (a helper call, a jhash, a bucket walk).
+ */
+#define MS_GO_METHOD_SLOTS 512
+#define MS_GO_METHOD_WORDS (MS_GO_METHOD_MAX / 8)
+
+struct ms_go_method_slot {
+	__u64 name[MS_GO_METHOD_WORDS]; /* the name, zero padded; all zero: a free slot */
+	__u32 id;
 	__u32 pad;
-	__u64 stream;
+};
+
+/* The slot of the zero-padded name `w` under `seed`: the same function in BPF and the agent. */
+static inline __u32 ms_go_method_slot(const __u64 *w, __u64 seed)
+{
+	__u64 h = seed;
+
+	for (int i = 0; i < MS_GO_METHOD_WORDS; i++) {
+		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	return (__u32)(h >> 32) & (MS_GO_METHOD_SLOTS - 1);
+}
+
+/*
+ * The goroutine tables (bpf/go_common.bpf.h): what goes on from one probe site to a later
+ * one on the same goroutine (a call from its begin to its status, a WAL fsync from its call
+ * to the instruction after it), in sets of MS_GO_GTAB_WAYS slots picked by a hash of the key,
+ * claimed with a compare-and-swap; a full set spills into an LRU hash. An array read is
+ * inlined in the program, a hash-map update takes locks: on this kind of VM the LRU update
+ * and delete alone cost ~600 ns a call.
+ */
+#define MS_GO_GTAB_WAYS 4
+
+struct ms_go_gslot {
+	__u64 g;      /* the goroutine (R14); 0: a free slot */
+	__u32 tgid;   /* 0 until the claim is complete */
+	__u16 site;
+	__u16 aux;    /* the owner's: a method id */
+	__u64 t_ns;   /* the owner's: a begin time */
+	__u64 pad;    /* a set of four: two cache lines */
+};
+
+struct ms_go_gset {
+	struct ms_go_gslot s[MS_GO_GTAB_WAYS];
 };
 
 #endif /* MS_GO_H */
