@@ -296,6 +296,10 @@ static size_t walk_insn(const uint8_t *p, size_t avail, struct walk *w)
 	if (n + 2 > avail)
 		return 0;
 	op = p[n++];
+	if (op == 0x3c || op == 0x3d) { /* cmp $imm,%al / %eax / %rax: no ModRM */
+		n += op == 0x3c ? 1 : 4;
+		return n <= avail ? n : 0;
+	}
 	if (op == 0x0f) {
 		if (p[n++] != 0x1f || n >= avail)
 			return 0; /* only the multi-byte nop */
@@ -392,6 +396,70 @@ int go_site_after_call(const struct gopclntab *t, const char *caller, const char
 			 (unsigned long long)(from + (uint64_t)at));
 		goto cleanup;
 	}
+	err = 0;
+cleanup:
+	free(code);
+	return err;
+}
+
+/* True when the code [from, to) of f (its bytes at code) leaves slot(%rsp) unwritten: only
+ * the instructions go_site_walk steps over, and 1-byte nops. */
+static bool slot_kept(const uint8_t *code, const struct gopclntab_func *f, uint64_t from,
+		      uint64_t to, int32_t slot)
+{
+	struct walk w = { .in_rax = false, .slot = slot };
+
+	while (from < to) {
+		const uint8_t *p = code + (from - f->entry);
+		size_t n = p[0] == 0x90 ? 1 : walk_insn(p, (size_t)(f->end - from), &w);
+
+		if (!n || w.slot != slot)
+			return false;
+		from += n;
+	}
+	return from == to;
+}
+
+int go_site_timed(const struct gopclntab *t, const char *caller, const char *callee,
+		  const char *timer, struct go_timed_site *out, char *errbuf, size_t errlen)
+{
+	struct go_after_site op, tm;
+	struct gopclntab_func f, tf;
+	struct go_call_site tc;
+	uint8_t *code = NULL;
+	int err;
+
+	err = go_site_after_call(t, caller, callee, &op, errbuf, errlen);
+	if (!err)
+		err = go_site_after_call(t, caller, timer, &tm, errbuf, errlen);
+	if (!err)
+		err = go_site_calls(t, caller, timer, &tc, 1, errbuf, errlen);
+	if (err)
+		return err;
+	if (gopclntab_lookup(t, timer, &tf)) {
+		snprintf(errbuf, errlen, "%s: no such function (or two of that name)", timer);
+		return -ENOENT;
+	}
+	err = read_func(t, caller, &f, &code, errbuf, errlen);
+	if (err)
+		return err;
+	err = -ENOEXEC;
+	if (op.result_slot < tf.args || op.site.addr > tc.call.addr) {
+		snprintf(errbuf, errlen, "%s: the result of %s is not in a stack slot past the "
+			 "arguments of %s, which follows it", caller, callee, timer);
+		goto cleanup;
+	}
+	/* the operation's site itself is a nop or a branch the walk does not step: from it on
+	 * only when it is a nop, else the call must come right at it */
+	if (!slot_kept(code, &f, op.site.addr, tc.call.addr, op.result_slot) ||
+	    !slot_kept(code, &f, tc.after.addr, tm.site.addr, op.result_slot)) {
+		snprintf(errbuf, errlen, "%s: the spilled result of %s may be overwritten before "
+			 "%#llx", caller, callee, (unsigned long long)tm.site.addr);
+		goto cleanup;
+	}
+	out->site = tm.site;
+	out->result_slot = op.result_slot;
+	out->duration_slot = tm.result_slot;
 	err = 0;
 cleanup:
 	free(code);

@@ -72,6 +72,26 @@ struct go_after_site {
 int go_site_after_call(const struct gopclntab *t, const char *caller, const char *callee,
 		       struct go_after_site *out, char *errbuf, size_t errlen);
 
+/* One site that sees an operation's result and how long it took: the first emulated
+ * instruction after the call of a timer (time.Since) that follows the operation's call. */
+struct go_timed_site {
+	struct go_site site;
+	int32_t result_slot;   /* the operation's first result word, spilled at result_slot(%rsp) */
+	int32_t duration_slot; /* the timer's result: -1 still in RAX, else at duration_slot(%rsp) */
+};
+
+/*
+ * For `caller` that calls `callee` once and then `timer` once (`took := time.Since(start)`
+ * right after `err := callee(...)`), the site go_site_after_call finds after the timer's call,
+ * where the duration is known, with the callee's result still in the stack slot it was
+ * spilled to: that slot past the timer's spill area (its args), and nothing from the
+ * callee's return to the site writing it. One hit per operation instead of a hit at its
+ * call and one after it, and the target's own duration. Returns 0, -ENOENT, or -ENOEXEC
+ * with a reason in errbuf.
+ */
+int go_site_timed(const struct gopclntab *t, const char *caller, const char *callee,
+		  const char *timer, struct go_timed_site *out, char *errbuf, size_t errlen);
+
 /*
  * The walk of go_site_after_call over `code` (at least `len` bytes, the first instruction
  * after the call first). Returns the offset of the site into code (>= 0) with *result_slot

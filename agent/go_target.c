@@ -27,58 +27,58 @@
 #define GRPC_PKG "google.golang.org/grpc"
 #define ETCD_PKG "go.etcd.io/etcd"
 
-/* Where a program goes: a prologue's stack-check jbe, a direct call, or the first
- * instruction after it the kernel emulates (the callee has returned; go_site_after_call). */
-enum site_kind { SITE_STACK, SITE_CALL, SITE_AFTER };
+/* Where a program goes: a prologue's stack-check jbe, a direct call, the first
+ * instruction after it the kernel emulates (the callee has returned; go_site_after_call),
+ * or that after the timer's call that follows the callee's (go_site_timed). */
+enum site_kind { SITE_STACK, SITE_CALL, SITE_AFTER, SITE_TIMED };
 
 struct probe_def {
 	enum subsys_id sub;
 	const char *prog;
 	enum site_kind kind;
 	const char *func;
-	const char *callee; /* SITE_CALL, SITE_AFTER */
+	const char *callee; /* SITE_CALL, SITE_AFTER, SITE_TIMED */
+	const char *timer;  /* SITE_TIMED */
 };
 
 static const struct probe_def defs[] = {
-	/* the member id: every apply batch (a write is applied in one before its response, a
-	 * linearizable read waits for one), and the raft tick (every heartbeat interval, 100 ms
-	 * by default, idle or not); no per-request site */
-	{ SUBSYS_MEMBER, "go_member_seen", SITE_STACK, ETCD_PKG "/etcdserver.(*EtcdServer).applyAll",
-	  NULL },
-	{ SUBSYS_MEMBER, "go_member_tick", SITE_STACK, ETCD_PKG "/etcdserver.(*raftNode).tick", NULL },
-	{ SUBSYS_GRPC, "go_grpc_begin", SITE_STACK, GRPC_PKG ".(*Server).handleStream", NULL },
+	/* the member id on the raft tick (every heartbeat interval, 100 ms by default, idle or
+	 * not): no per-request or per-batch site */
+	{ SUBSYS_MEMBER, "go_member_tick", SITE_STACK, ETCD_PKG "/etcdserver.(*raftNode).tick",
+	  NULL, NULL },
+	{ SUBSYS_GRPC, "go_grpc_begin", SITE_STACK, GRPC_PKG ".(*Server).handleStream", NULL, NULL },
 	/* the end of every call: the status its server wrote (see go_grpc.bpf.c) */
 	{ SUBSYS_GRPC, "go_grpc_status", SITE_STACK,
-	  GRPC_PKG "/internal/transport.(*http2Server).WriteStatus", NULL },
-	{ SUBSYS_STORAGE, "go_wal_fsync_begin", SITE_CALL, ETCD_PKG "/wal.(*WAL).sync",
-	  ETCD_PKG "/pkg/fileutil.Fdatasync" },
-	{ SUBSYS_STORAGE, "go_wal_fsync_end", SITE_AFTER, ETCD_PKG "/wal.(*WAL).sync",
-	  ETCD_PKG "/pkg/fileutil.Fdatasync" },
+	  GRPC_PKG "/internal/transport.(*http2Server).WriteStatus", NULL, NULL },
+	/* one site per fsync, where etcd has its duration (`took`) and the error */
+	{ SUBSYS_STORAGE, "go_wal_fsync", SITE_TIMED, ETCD_PKG "/wal.(*WAL).sync",
+	  ETCD_PKG "/pkg/fileutil.Fdatasync", "time.Since" },
 	{ SUBSYS_STORAGE, "go_bolt_commit_begin", SITE_CALL,
-	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit" },
+	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit", NULL },
 	{ SUBSYS_STORAGE, "go_bolt_commit_end", SITE_AFTER,
-	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit" },
+	  ETCD_PKG "/mvcc/backend.(*batchTx).commit", "go.etcd.io/bbolt.(*Tx).Commit", NULL },
 	/* the revision sampled on the raft tick, not per write */
-	{ SUBSYS_MVCC, "go_mvcc_tick", SITE_STACK, ETCD_PKG "/etcdserver.(*raftNode).tick", NULL },
+	{ SUBSYS_MVCC, "go_mvcc_tick", SITE_STACK, ETCD_PKG "/etcdserver.(*raftNode).tick",
+	  NULL, NULL },
 	{ SUBSYS_MVCC, "go_mvcc_compacted", SITE_AFTER, ETCD_PKG "/mvcc.(*store).compact.func1",
-	  ETCD_PKG "/mvcc.(*store).scheduleCompaction" },
+	  ETCD_PKG "/mvcc.(*store).scheduleCompaction", NULL },
 	/* the applied index sampled on the raft tick, not per apply batch */
-	{ SUBSYS_RAFT, "go_raft_tick", SITE_STACK, ETCD_PKG "/etcdserver.(*raftNode).tick", NULL },
+	{ SUBSYS_RAFT, "go_raft_tick", SITE_STACK, ETCD_PKG "/etcdserver.(*raftNode).tick", NULL, NULL },
 	{ SUBSYS_LEASE, "go_lease_grant", SITE_CALL, ETCD_PKG "/lease.(*lessor).Grant",
-	  "runtime.mapassign_fast64" },
+	  "runtime.mapassign_fast64", NULL },
 	{ SUBSYS_LEASE, "go_lease_revoke", SITE_CALL, ETCD_PKG "/lease.(*lessor).Revoke",
-	  "runtime.mapdelete_fast64" },
+	  "runtime.mapdelete_fast64", NULL },
 	{ SUBSYS_LEASE, "go_lease_renew", SITE_CALL, ETCD_PKG "/lease.(*lessor).Renew",
-	  ETCD_PKG "/lease.(*LeaseExpiredNotifier).RegisterOrUpdate" },
+	  ETCD_PKG "/lease.(*LeaseExpiredNotifier).RegisterOrUpdate", NULL },
 	{ SUBSYS_LEASE, "go_lease_expiring", SITE_CALL,
 	  ETCD_PKG "/etcdserver.(*EtcdServer).revokeExpiredLeases.func1.1.1",
-	  ETCD_PKG "/etcdserver.(*EtcdServer).LeaseRevoke" },
+	  ETCD_PKG "/etcdserver.(*EtcdServer).LeaseRevoke", NULL },
 	{ SUBSYS_WATCH, "go_watch_send", SITE_STACK,
-	  ETCD_PKG "/etcdserver/etcdserverpb.(*watchWatchServer).Send", NULL },
+	  ETCD_PKG "/etcdserver/etcdserverpb.(*watchWatchServer).Send", NULL, NULL },
 	{ SUBSYS_WATCH, "go_watch_create", SITE_STACK, ETCD_PKG "/mvcc.(*watchableStore).watch",
-	  NULL },
+	  NULL, NULL },
 	{ SUBSYS_WATCH, "go_watch_cancel", SITE_STACK,
-	  ETCD_PKG "/mvcc.(*watchableStore).cancelWatcher", NULL },
+	  ETCD_PKG "/mvcc.(*watchableStore).cancelWatcher", NULL, NULL },
 };
 
 /* The functions whose WriteStatus is the status of the call itself (as opposed to one a
@@ -209,6 +209,18 @@ int go_target_check(struct go_target *gt, uint32_t mask, char *eb, size_t el)
 				return err;
 			continue;
 		}
+		if (d->kind == SITE_TIMED) {
+			struct go_timed_site ts;
+
+			err = go_site_timed(gt->tab, d->func, d->callee, d->timer, &ts, eb, el);
+			if (err)
+				return err;
+			gt->sites[i] = ts.site;
+			/* the error's slot + 1, the duration's + 1 (0: RAX) */
+			gt->data[i] = ((uint32_t)ts.result_slot + 1) |
+				      (ts.duration_slot < 0 ? 0 : (uint32_t)ts.duration_slot + 1) << 16;
+			continue;
+		}
 		if (d->kind == SITE_AFTER) {
 			err = go_site_after_call(gt->tab, d->func, d->callee, &as, eb, el);
 			if (err)
@@ -230,7 +242,8 @@ int go_target_check(struct go_target *gt, uint32_t mask, char *eb, size_t el)
 int go_target_site_at(const struct go_target *gt, size_t i, struct go_target_site *out)
 {
 	static const char *const kinds[] = { [SITE_STACK] = "stack_check_jbe",
-					     [SITE_CALL] = "call", [SITE_AFTER] = "after_call" };
+					     [SITE_CALL] = "call", [SITE_AFTER] = "after_call",
+					     [SITE_TIMED] = "after_timer_call" };
 	static const char *const kernel[] = { [GO_SITE_NOP5] = "nop5",
 					      [GO_SITE_EMULATED] = "emulated",
 					      [GO_SITE_STEPPED] = "single_step" };

@@ -211,7 +211,7 @@ int gopclntab_func_at(const struct gopclntab *t, uint32_t i, struct gopclntab_fu
 	func_off = rd32(ft + 4);
 	end_off = rd32(ft + 8); /* the next entry; the last one holds the end of the text */
 	rec = t->pcln_off + (size_t)func_off;
-	if (rec > t->size - 8 || rd32(t->data + rec) != entry_off || end_off < entry_off)
+	if (rec > t->size - 12 || rd32(t->data + rec) != entry_off || end_off < entry_off)
 		return -EPROTO;
 	name = t->funcname_off + (size_t)(int64_t)(int32_t)rd32(t->data + rec + 4);
 	if (name >= t->size || !memchr(t->data + name, '\0', t->size - name))
@@ -219,6 +219,7 @@ int gopclntab_func_at(const struct gopclntab *t, uint32_t i, struct gopclntab_fu
 	f->name = (const char *)t->data + name;
 	f->entry = t->text_start + entry_off;
 	f->end = t->text_start + end_off;
+	f->args = (int32_t)rd32(t->data + rec + 8);
 	return 0;
 }
 

@@ -11,6 +11,8 @@ struct gopclntab_func {
 	const char *name; /* points into the table: valid until gopclntab_free */
 	uint64_t entry;   /* virtual address of the first instruction */
 	uint64_t end;     /* first address past the function */
+	int32_t args;     /* its stack arguments' size (_func.args): with the register ABI the
+			   * spill area its callers keep for it */
 };
 
 /*

@@ -17,24 +17,10 @@ static __always_inline void member_seen(__u64 server)
 	member_report(id, 0, 0, NULL, 1);
 }
 
-/*
- * The stack-check jbe of (*EtcdServer).applyAll, RAX = s: before every batch of entries it
- * applies (a write's before its response; a linearizable read's read index comes through
- * one too). A taken jbe (the stack grows) hits twice: only the hit that goes on counts, as
- * in the other Go objects.
- */
-SEC("uprobe")
-int BPF_KPROBE(go_member_seen)
-{
-	if (go_stack_grows(ctx))
-		return 0;
-	probe_hit(ctx);
-	member_seen(ctx->ax);
-	return 0;
-}
-
 /* (*raftNode).tick, RAX = &s.r (the raftNode is a field of the EtcdServer): every tick of the
- * member's raft clock, so an idle member is known within one heartbeat interval. */
+ * member's raft clock, so a member is known within one heartbeat interval of the attach, idle
+ * or not, at no cost per request. A taken jbe (the stack grows) hits twice: only the hit that
+ * goes on counts, as in the other Go objects. */
 SEC("uprobe")
 int BPF_KPROBE(go_member_tick)
 {

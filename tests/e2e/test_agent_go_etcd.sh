@@ -200,9 +200,9 @@ done
 	fail "sanity counters missing"
 grep '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt" | grep -qv ' 0$' &&
 	fail "sanity checks failed: $(grep '^metastore_agent_go_sanity' "$E2E_TMP/agent.txt" | grep -v ' 0$')"
-# the 18 probe sites (2 of them the member subsystem's), each with how the kernel handles its
+# the 16 probe sites (1 of them the member subsystem's), each with how the kernel handles its
 # hits: none is single-stepped
-[ "$(grep -c '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt")" = 18 ] || fail "probe sites missing"
+[ "$(grep -c '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt")" = 16 ] || fail "probe sites missing"
 grep -q '^metastore_agent_go_probe_site{subsystem="grpc",function="google.golang.org/grpc.(\*Server).handleStream",site="stack_check_jbe",kernel="emulated"} 1$' \
 	"$E2E_TMP/agent.txt" || fail "handleStream's site missing"
 grep -q '^metastore_agent_go_probe_site{subsystem="storage",function="go.etcd.io/etcd/mvcc/backend.(\*batchTx).commit",site="after_call",kernel="nop5"} 1$' \

@@ -40,8 +40,8 @@ perf_event) uprobes() { find "/proc/$TOGGLE_PID/fd" -lname 'anon_inode:*perf_eve
 esac
 uprobes_are() { [ "$(uprobes)" = "$1" ]; }
 N=$(uprobes)
-# every site of the six subsystems and the member one: 2+2+4+2+1+4+3
-[ "$N" = 18 ] || fail "$N $kind uprobes attached, not 18"
+# every site of the six subsystems and the member one: 1+2+3+2+1+4+3
+[ "$N" = 16 ] || fail "$N $kind uprobes attached, not 16"
 
 # One connection for several commands (closing it re-attaches): a python3 client as a
 # coprocess, one answer line per command line.

@@ -54,13 +54,11 @@ static const struct {
 	enum subsys_id sub;
 	const char *func, *kind, *kernel;
 } sites[] = {
-	{ SUBSYS_MEMBER, E "etcdserver.(*EtcdServer).applyAll", "stack_check_jbe", "emulated" },
 	{ SUBSYS_MEMBER, E "etcdserver.(*raftNode).tick", "stack_check_jbe", "emulated" },
 	{ SUBSYS_GRPC, G ".(*Server).handleStream", "stack_check_jbe", "emulated" },
 	{ SUBSYS_GRPC, G "/internal/transport.(*http2Server).WriteStatus", "stack_check_jbe",
 	  "emulated" },
-	{ SUBSYS_STORAGE, E "wal.(*WAL).sync", "call", "emulated" },
-	{ SUBSYS_STORAGE, E "wal.(*WAL).sync", "after_call", "emulated" }, /* a 1-byte nop */
+	{ SUBSYS_STORAGE, E "wal.(*WAL).sync", "after_timer_call", "emulated" }, /* jle */
 	{ SUBSYS_STORAGE, E "mvcc/backend.(*batchTx).commit", "call", "emulated" },
 	{ SUBSYS_STORAGE, E "mvcc/backend.(*batchTx).commit", "after_call", "nop5" },
 	{ SUBSYS_MVCC, E "etcdserver.(*raftNode).tick", "stack_check_jbe", "emulated" },
