@@ -20,11 +20,12 @@ static const struct {
 	enum site base;    /* the same loop unprobed */
 } sites[S_COUNT] = {
 	[S_BASE] = { "(a) Go loop, no probe (baseline of b, c, f, g)", "go", S_BASE },
-	[S_JBE] = { "(b) stack-check jbe (emulated): member, grpc, mvcc and raft tick, watch sites",
-		    "go", S_BASE },
-	[S_CALL] = { "(c) call instruction (emulated): storage begins, lease sites", "go", S_BASE },
+	[S_JBE] = { "(b) stack-check jbe (emulated): member, grpc, mvcc and raft tick, watch sites; "
+		    "a jcc as the WAL fsync's jle", "go", S_BASE },
+	[S_CALL] = { "(c) call instruction (emulated): the backend commit's begin, lease sites", "go",
+		     S_BASE },
 	[S_NOP1_BASE] = { "(d0) nop loop, no probe (baseline of d)", "nop1", S_NOP1_BASE },
-	[S_NOP1] = { "(d) 1-byte nop (emulated): the WAL fsync's end", "nop1", S_NOP1_BASE },
+	[S_NOP1] = { "(d) 1-byte nop (emulated; no agent site)", "nop1", S_NOP1_BASE },
 	[S_NOP5_BASE] = { "(e0) nop5 loop, no probe (baseline of e)", "nop5", S_NOP5_BASE },
 	[S_NOP5] = { "(e) 5-byte nop (optimized trampoline): the backend commit's end", "nop5",
 		     S_NOP5_BASE },
