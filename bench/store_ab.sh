@@ -2,9 +2,9 @@
 # Paired A/B of two store binaries under `--probes all`: both loaded at once on one CPU, CPU per call compared per window.
 # usage: bench/store_ab.sh BIN_A BIN_B   (root; prints a Markdown section)
 # env: AGENT, LOADGEN (build/ next to this script), BENCH_STATS (next to LOADGEN);
-#      WORKLOADS ("read write"); RUNS (2: per workload, run i starts A first when odd, B first
-#      when even, and gives the first one the lower-numbered port); RUN_SECONDS (20) measured
-#      per run in windows of WINDOW_MS (1000); PROBES (all); CONNS, STREAMS, KEYS, VALUE_SIZE,
+#      WORKLOADS ("read write"); RUNS (4: per workload, run i starts A first when odd, B first
+#      when even: its store and agent first, each on a fresh free port); RUN_SECONDS (15) measured
+#      per run in windows of WINDOW_MS (250); PROBES (all); CONNS, STREAMS, KEYS, VALUE_SIZE,
 #      WARMUP as bench/overhead.sh (lib.sh's load_settings); PIN (1: both stores on the last
 #      CPU, the load generators on the others); SEED; DATA_ROOT (/dev/shm when writable)
 set -euo pipefail
@@ -20,9 +20,9 @@ loadgen=$(realpath "${LOADGEN:-$here/../build/bench/loadgen}")
 BENCH_STATS=${BENCH_STATS:-$(dirname "$loadgen")/bench_stats}
 [ -x "$BENCH_STATS" ] || { echo "bench: $BENCH_STATS not built (make bench)" >&2; exit 1; }
 load_settings
-runs=${RUNS:-2}
-run_seconds=${RUN_SECONDS:-20}
-window_ms=${WINDOW_MS:-1000}
+runs=${RUNS:-4}
+run_seconds=${RUN_SECONDS:-15}
+window_ms=${WINDOW_MS:-250}
 probes=${PROBES:-all}
 seed=${SEED:-$(date +%s%N | cut -c 8-16)}
 read -r -a workloads <<<"${WORKLOADS:-read write}"
@@ -156,4 +156,17 @@ for name in "${workloads[@]}"; do
 		"$(bench_median $(pairs "$name" | awk '{ print $1 }'))" "$(stats_headline "$l")" \
 		"$(awk -v lo="$(bench_field "$l" lo)" -v hi="$(bench_field "$l" hi)" 'BEGIN { print hi - lo }')" \
 		"$(stats_headline "$odd")" "$even"
+done
+echo
+echo "Median B / A of each run's windows (run 1, 2, ...): windows of one run share its offsets"
+echo "(where each store's memory landed, which got its port first), so the interval above holds"
+echo "the window-to-window noise only; a spread between runs wider than it is the run-to-run part:"
+echo
+for name in "${workloads[@]}"; do
+	line=
+	for r in $(seq 1 "$runs"); do
+		line+="$(pairs "$name" "$r" | awk '{ print $1 / $2 }' | sort -g |
+			awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }') "
+	done
+	echo "- $(wname "$name"): ${line% }"
 done
