@@ -59,6 +59,12 @@ static const char usage[] =
 	"                       answered (its time is in no phase); each phase line also\n"
 	"                       has the uprobe hits counted in it and the switch's ns\n"
 	"  --phase-ms MS        phase length (default 20)\n"
+	"  --window-pid PID     while measuring, print the calls finished and the CPU time of\n"
+	"                       process PID (schedstat) in each window of --window-ms that\n"
+	"                       starts on a multiple of its length on CLOCK_MONOTONIC, so two\n"
+	"                       load generators started together have the same windows\n"
+	"                       (\"window: W calls=N cpu_ns=N\"; nothing is switched)\n"
+	"  --window-ms MS       window length (default 1000)\n"
 	"  --help               this text\n";
 
 static const char *const workload_names[] = {
@@ -196,6 +202,10 @@ static int parse_one(struct lg_opts *o, int c, const char *arg)
 	}
 	case 'M':
 		return parse_uint(arg, 1, 10000, &o->phase_ms);
+	case 'I':
+		return parse_uint(arg, 1, 1u << 30, (unsigned *)&o->window_pid);
+	case 'N':
+		return parse_uint(arg, 1, 60000, &o->window_ms);
 	case 'C':
 		if (!*arg || strlen(arg) >= sizeof(o->phase_ctl))
 			return -EINVAL;
@@ -229,6 +239,8 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 		{ "phase-sem", required_argument, NULL, 'A' },
 		{ "phase-ms", required_argument, NULL, 'M' },
 		{ "phase-ctl", required_argument, NULL, 'C' },
+		{ "window-pid", required_argument, NULL, 'I' },
+		{ "window-ms", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -249,6 +261,7 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 	o->watchers = 1;
 	strcpy(o->prefix, "bench/");
 	o->phase_ms = 20;
+	o->window_ms = 1000;
 	opterr = 0;
 	while ((idx = -1, c = getopt_long(argc, argv, "", longs, &idx)) != -1) {
 		if (c == 'h') {
@@ -271,6 +284,12 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 	    (o->phase_pid && (o->duration_s <= 0 || o->workload == LG_WATCH_LATENCY))) {
 		fprintf(stderr, "loadgen: --phase-pid goes with one of --phase-sem and --phase-ctl, "
 				"with --duration and a workload other than watch-latency\n");
+		return -EINVAL;
+	}
+	if (o->window_pid && (o->phase_pid || o->duration_s <= 0 ||
+			      o->workload == LG_WATCH_LATENCY)) {
+		fprintf(stderr, "loadgen: --window-pid goes with --duration, a workload other than "
+				"watch-latency and no --phase-pid\n");
 		return -EINVAL;
 	}
 	return 0;

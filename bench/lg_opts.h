@@ -33,6 +33,9 @@ struct lg_opts {
 	uint64_t phase_sem; /* the semaphore's address in that process */
 	unsigned phase_ms;  /* phase length */
 	char phase_ctl[108]; /* or --phase-ctl: a probe switcher's socket (lg_phase_ctl.h) */
+	/* --window-pid: that process's CPU time and the calls in aligned windows (lg_phases) */
+	int window_pid;
+	unsigned window_ms;
 };
 
 /* Parses argv into o (defaults for what is not given). Returns 0, 1 after printing

@@ -35,6 +35,10 @@ struct lg_phases {
 	uint64_t end_ns;  /* no phase past t_start + this */
 	size_t opened;    /* the phase the last switch opened (its hits come with the next) */
 	uint64_t hits_on; /* the switcher's hit count after that switch */
+	/* windows only (lg_phases_new_windows): nothing switched, windows start on multiples
+	 * of their length on CLOCK_MONOTONIC; first_window is the first one's number */
+	bool windows;
+	uint64_t first_window;
 };
 
 static int sem_write(struct lg_phases *p, uint16_t v)
@@ -111,6 +115,28 @@ cleanup:
 	return err;
 }
 
+int lg_phases_new_windows(struct lg_phases **out, pid_t pid, unsigned window_ms, double seconds)
+{
+	struct lg_phases *p;
+	size_t fit;
+	int err;
+
+	*out = NULL;
+	if (!window_ms || !(seconds > 0))
+		return -EINVAL;
+	/* the first window waits for the next boundary: one less than fits in the run */
+	fit = (size_t)(seconds * 1e3 / window_ms);
+	if (fit < 2)
+		return -EINVAL;
+	err = phases_alloc(&p, pid, window_ms, seconds);
+	if (err)
+		return err;
+	p->windows = true;
+	p->cap = fit - 1;
+	*out = p;
+	return 0;
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -175,7 +201,8 @@ static void sleep_until(uint64_t t)
  */
 static bool phase_on(const struct lg_phases *p, size_t i)
 {
-	(void)p;
+	if (p->windows)
+		return true;
 	return ((i / 2) % 2 == 0) == (i % 2 == 1);
 }
 
@@ -198,6 +225,10 @@ static int phase_switch(struct lg_phases *p, size_t i, bool on, uint64_t *slowes
 	uint64_t ns, now, run_end = p->t_start + p->end_ns;
 	int err;
 
+	if (p->windows) {
+		*t_end = p->t_start + (i + 1) * p->phase_ns;
+		return 0;
+	}
 	if (!p->ctl) {
 		*t_end = p->t_start + (i + 1) * p->phase_ns;
 		return sem_write(p, on ? p->attached : 0);
@@ -282,6 +313,11 @@ int lg_phases_start(struct lg_phases *p, const atomic_uint_fast64_t *calls, uint
 {
 	p->calls = calls;
 	p->t_start = t_start;
+	if (p->windows) {
+		/* two load generators' windows of one length then cover the same time */
+		p->first_window = (t_start + p->phase_ns - 1) / p->phase_ns;
+		p->t_start = p->first_window * p->phase_ns;
+	}
 	if (pthread_create(&p->th, NULL, phase_main, p))
 		return -EAGAIN;
 	p->running = true;
@@ -316,7 +352,10 @@ const struct lg_probe_phase *lg_phases_get(const struct lg_phases *p, size_t *n)
 
 void lg_phases_print(const struct lg_phases *p, FILE *f)
 {
-	for (size_t i = 0; i < p->n; i++) {
+	for (size_t i = 0; i < p->n && p->windows; i++)
+		fprintf(f, "window: %" PRIu64 " calls=%" PRIu64 " cpu_ns=%" PRIu64 "\n",
+			p->first_window + i, p->ph[i].calls, p->ph[i].cpu_ns);
+	for (size_t i = 0; i < p->n && !p->windows; i++) {
 		fprintf(f, "phase: %zu on=%d calls=%" PRIu64 " cpu_ns=%" PRIu64, i, p->ph[i].on,
 			p->ph[i].calls, p->ph[i].cpu_ns);
 		if (p->ctl)

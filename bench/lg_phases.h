@@ -51,6 +51,15 @@ int lg_phases_new_ctl(struct lg_phases **out, pid_t pid, struct lg_phase_ctl *ct
 		      unsigned phase_ms, double seconds, char *why, size_t why_len);
 
 /*
+ * Windows only, nothing switched: the calls and the CPU time of process `pid` in windows of
+ * `window_ms`, aligned to multiples of window_ms on CLOCK_MONOTONIC (so the windows of two
+ * load generators with one length cover the same time), as many as fit in `seconds` after
+ * the first boundary. For an A/B of two processes loaded at once. Returns 0 and *out
+ * (lg_phases_free), or -EINVAL (a bad pid, length, or fewer than 2 windows' time), -ENOMEM.
+ */
+int lg_phases_new_windows(struct lg_phases **out, pid_t pid, unsigned window_ms, double seconds);
+
+/*
  * Starts the phase thread: from monotonic time `t_start` on, phases in pairs (pair k: off
  * then on for even k, on then off for odd k, also with a switcher), each closed by reading `calls` (the load
  * generator's finished calls, updated by its workers) and the store's schedstat. `calls`
@@ -70,7 +79,8 @@ const char *lg_phases_error(const struct lg_phases *p);
 const struct lg_probe_phase *lg_phases_get(const struct lg_phases *p, size_t *n);
 
 /* Prints one "phase: i on=0|1 calls=N cpu_ns=N" line per finished phase to f (with a
- * switcher followed by " hits=N switch_ns=N"). */
+ * switcher followed by " hits=N switch_ns=N"; windows: "window: W calls=N cpu_ns=N", W the
+ * window's number, its start on CLOCK_MONOTONIC / its length). */
 void lg_phases_print(const struct lg_phases *p, FILE *f);
 
 /* Writes the attached value back (if the thread did not) and frees p. Accepts NULL. */

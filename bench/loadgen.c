@@ -454,7 +454,8 @@ static int run_calls(const struct lg_opts *o, struct lg_result *res, struct lg_p
 		int perr = lg_phases_join(phases);
 
 		if (perr && !err) {
-			fprintf(stderr, "loadgen: phases of process %d: %s\n", o->phase_pid,
+			fprintf(stderr, "loadgen: phases of process %d: %s\n",
+				o->phase_pid ? o->phase_pid : o->window_pid,
 				lg_phases_error(phases));
 			err = perr;
 		}
@@ -507,6 +508,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "loadgen: the batch probe semaphore of process %d at %#" PRIx64
 					": %s\n", o.phase_pid, o.phase_sem,
 				err == -ENOENT ? "0, no agent attached" : strerror(-err));
+			return 2;
+		}
+	}
+	if (o.window_pid) {
+		err = lg_phases_new_windows(&phases, o.window_pid, o.window_ms, o.duration_s);
+		if (err) {
+			fprintf(stderr, "loadgen: windows of %u ms in %g s: %s\n", o.window_ms,
+				o.duration_s, strerror(-err));
 			return 2;
 		}
 	}

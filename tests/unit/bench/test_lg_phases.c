@@ -79,6 +79,63 @@ static void test_schedule_and_restore(void **state)
 	assert_int_equal(fake_sem, 3);
 }
 
+/* Windows: refusals, then one window less than fits, numbered from the first boundary after
+ * the start, nothing written to the semaphore. */
+static void test_windows(void **state)
+{
+	static const struct {
+		int pid;
+		unsigned ms;
+		double secs;
+		int err;
+	} bad[] = {
+		{ 0, 10, 1, -EINVAL },    /* no process */
+		{ 1, 0, 1, -EINVAL },     /* no window length */
+		{ 1, 10, 0.019, -EINVAL }, /* not two windows' time */
+	};
+	atomic_uint_fast64_t calls = 0;
+	struct lg_phases *p;
+	const struct lg_probe_phase *ph;
+	uint64_t t0 = 7 * 10000000ull + 1; /* 1 ns past a 10 ms boundary */
+	char buf[512];
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(lg_phases_new_windows(&p, bad[i].pid, bad[i].ms, bad[i].secs),
+				 bad[i].err);
+	fake_sem = 3;
+	assert_int_equal(lg_phases_new_windows(&p, getpid(), 10, 0.04), 0);
+	assert_int_equal(lg_phases_start(p, &calls, t0), 0);
+	assert_int_equal(lg_phases_join(p), 0);
+	ph = lg_phases_get(p, &n);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(ph[i].calls, 0);
+	assert_int_equal(fake_sem, 3);
+	f = fmemopen(buf, sizeof(buf), "w");
+	assert_non_null(f);
+	lg_phases_print(p, f);
+	fclose(f);
+	{
+		unsigned long long w[3], c[3], ns[3];
+
+		/* the CPU time is the test process's own: any value */
+		assert_int_equal(sscanf(buf, "window: %llu calls=%llu cpu_ns=%llu\n"
+					     "window: %llu calls=%llu cpu_ns=%llu\n"
+					     "window: %llu calls=%llu cpu_ns=%llu\n",
+					&w[0], &c[0], &ns[0], &w[1], &c[1], &ns[1], &w[2], &c[2], &ns[2]),
+				 9);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(w[i], 8 + i);
+			assert_int_equal(c[i], 0);
+			assert_int_equal(ns[i], ph[i].cpu_ns);
+		}
+	}
+	lg_phases_free(p);
+}
+
 /* The phase thread writes 0 in an off phase: seen from here while it runs. */
 static void test_off_phase_writes_zero(void **state)
 {
@@ -289,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_ack_parse),
 		cmocka_unit_test(test_ctl_schedule),
 		cmocka_unit_test(test_ctl_refusals),
+		cmocka_unit_test(test_windows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
