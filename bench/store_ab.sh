@@ -162,11 +162,25 @@ echo "Median B / A of each run's windows (run 1, 2, ...): windows of one run sha
 echo "(where each store's memory landed, which got its port first), so the interval above holds"
 echo "the window-to-window noise only; a spread between runs wider than it is the run-to-run part:"
 echo
+# run_median WORKLOAD RUN: the median B / A of one run's windows
+run_median() {
+	pairs "$1" "$2" | awk '{ print $1 / $2 }' | sort -g |
+		awk '{ v[NR] = $1 } END { printf "%.4f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 for name in "${workloads[@]}"; do
 	line=
 	for r in $(seq 1 "$runs"); do
-		line+="$(pairs "$name" "$r" | awk '{ print $1 / $2 }' | sort -g |
-			awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }') "
+		line+="$(run_median "$name" "$r") "
 	done
 	echo "- $(wname "$name"): ${line% }"
+done
+echo
+echo "Over runs (the figure to read a difference by): the median of the runs' medians and a 95 %"
+echo "bootstrap interval resampling whole runs (seed $seed), so the run-to-run part is in it;"
+echo "with few runs it is wide (8 or more make it useful):"
+echo
+for name in "${workloads[@]}"; do
+	l=$(for r in $(seq 1 "$runs"); do echo "$(run_median "$name" "$r") 1"; done |
+		"$BENCH_STATS" ratio --seed "$seed" --resamples "${STATS_RESAMPLES:-10000}")
+	echo "- $(wname "$name"): $(stats_headline "$l") over $(bench_field "$l" n) runs"
 done
