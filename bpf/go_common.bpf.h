@@ -128,24 +128,19 @@ static __always_inline struct ms_go_gslot *go_gtab_find(const struct go_gtab *t,
 }
 
 /*
- * The slot for k: the one already holding it (*fresh false: an entry a goroutine left, which
- * the caller replaces), or a new one, claimed with a compare-and-swap on its goroutine word so
- * that two CPUs never take the same; the set full, one in the spill map. Its t_ns, val and aux
- * are the caller's to fill. NULL when even the spill map refused it.
+ * A new slot for k, which the table does not hold (go_gtab_find found nothing): claimed with
+ * a compare-and-swap on its goroutine word so that two CPUs never take the same; the set
+ * full, one in the spill map. Its t_ns and aux are the caller's to fill. NULL when even the
+ * spill map refused it.
  */
 static __always_inline struct ms_go_gslot *go_gtab_claim(const struct go_gtab *t,
-							  const struct ms_go_gkey *k, bool *fresh,
-							  bool *spilled)
+							  const struct ms_go_gkey *k, bool *spilled)
 {
-	struct ms_go_gslot *s = go_gtab_find(t, k, spilled), zero = {};
-	struct ms_go_gset *set;
+	struct ms_go_gset *set = go_gtab_set(t, k);
+	struct ms_go_gslot *s, zero = {};
 	__u32 idx0 = 0;
 	__u64 *n;
 
-	*fresh = !s;
-	if (s)
-		return s;
-	set = go_gtab_set(t, k);
 	if (!set)
 		return NULL;
 	for (int w = 0; w < MS_GO_GTAB_WAYS; w++) {

@@ -126,20 +126,22 @@ int BPF_KPROBE(go_grpc_begin)
 	struct go_gtab t = GO_GTAB(go_calls, GO_CALLS_BITS);
 	struct ms_go_gkey k = go_gkey(ctx, 0);
 	struct ms_go_gslot *c;
-	bool fresh, spilled;
+	bool spilled;
 	__u32 method;
 
 	if (go_stack_grows(ctx))
 		return 0;
 	probe_hit(ctx);
 	c = go_gtab_find(&t, &k, &spilled);
-	if (c) {
+	if (c) /* the entry a call with no status left: replaced, or dropped below */
 		inflight_add(k.tgid, c->aux < MS_METHOD_COUNT ? c->aux : MS_METHOD_UNKNOWN, -1);
-		go_gtab_release(&t, &k, c, spilled);
-	}
-	if (!stream_method(ctx->di, &method))
+	if (!stream_method(ctx->di, &method)) {
+		if (c)
+			go_gtab_release(&t, &k, c, spilled);
 		return 0;
-	c = go_gtab_claim(&t, &k, &fresh, &spilled);
+	}
+	if (!c)
+		c = go_gtab_claim(&t, &k, &spilled);
 	if (!c) {
 		go_sanity_fail(MS_GO_SANITY_TABLE_FULL);
 		return 0;

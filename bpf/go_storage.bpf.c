@@ -5,7 +5,8 @@
 #include "storage_maps.bpf.h"
 
 /* (Goroutine, operation) -> time of the call instruction (t_ns), until the instruction
- * after it. Few goroutines sync or commit: 64 sets, 4096 more in the spill map. */
+ * after it: the backend commit's (a WAL fsync needs none: go_wal_fsync). Few goroutines
+ * commit: 64 sets, 4096 more in the spill map. */
 #define GO_STORAGE_BITS 6
 GO_GTAB_DEFINE(go_storage_start, GO_STORAGE_BITS, 4096);
 
@@ -15,10 +16,12 @@ static __always_inline void op_begin(struct pt_regs *ctx, __u32 op)
 	struct go_gtab t = GO_GTAB(go_storage_start, GO_STORAGE_BITS);
 	struct ms_go_gkey k = go_gkey(ctx, op);
 	struct ms_go_gslot *s;
-	bool fresh, spilled;
+	bool spilled;
 
 	probe_hit(ctx);
-	s = go_gtab_claim(&t, &k, &fresh, &spilled);
+	s = go_gtab_find(&t, &k, &spilled); /* one a call whose end was not seen left */
+	if (!s)
+		s = go_gtab_claim(&t, &k, &spilled);
 	if (!s) {
 		go_sanity_fail(MS_GO_SANITY_TABLE_FULL);
 		return;

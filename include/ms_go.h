@@ -84,8 +84,8 @@ static inline __u32 ms_go_method_slot(const __u64 *w, __u64 seed)
 
 /*
  * The goroutine tables (bpf/go_common.bpf.h): what goes on from one probe site to a later
- * one on the same goroutine (a call from its begin to its status, a WAL fsync from its call
- * to the instruction after it), in sets of MS_GO_GTAB_WAYS slots picked by a hash of the key,
+ * one on the same goroutine (a call from its begin to its status, a backend commit from its
+ * call to the instruction after it), in sets of MS_GO_GTAB_WAYS slots picked by a hash of the key,
  * claimed with a compare-and-swap; a full set spills into an LRU hash. An array read is
  * inlined in the program, a hash-map update takes locks: on this kind of VM the LRU update
  * and delete alone cost ~600 ns a call.
