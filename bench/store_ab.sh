@@ -164,8 +164,7 @@ echo "the window-to-window noise only; a spread between runs wider than it is th
 echo
 # run_median WORKLOAD RUN: the median B / A of one run's windows
 run_median() {
-	pairs "$1" "$2" | awk '{ print $1 / $2 }' | sort -g |
-		awk '{ v[NR] = $1 } END { printf "%.4f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	printf '%.4f' "$(bench_median $(pairs "$1" "$2" | awk '{ print $1 / $2 }'))"
 }
 for name in "${workloads[@]}"; do
 	line=
