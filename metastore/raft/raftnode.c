@@ -459,19 +459,20 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	if (e)
 		goto fail_glue;
 	ms_raft_members_changed(rn);
-	rv = raft_uv_init(&rn->io, loop, rn->dir, &rn->transport);
+	rv = raft_uv_init(&rn->io.io, loop, rn->dir, &rn->transport);
 	if (rv) {
-		snprintf(err, errlen, "raft storage in %s: %s", rn->dir, rn->io.errmsg);
+		snprintf(err, errlen, "raft storage in %s: %s", rn->dir, rn->io.io.errmsg);
 		e = -EIO;
 		goto fail_transport;
 	}
 	/* a damaged file stops the start instead of being renamed corrupt-* and skipped
 	 * (integrity.c names it before libraft runs) */
-	raft_uv_set_auto_recovery(&rn->io, false);
+	ms_io_once_wrap(&rn->io);
+	raft_uv_set_auto_recovery(&rn->io.io, false);
 	/* libraft compresses snapshots (LZ4) on a worker thread while it writes them: the loop
 	 * only copies the state out. Without LZ4 the state ops compress (zlib) on the loop. */
-	rn->lib_compress = raft_uv_set_snapshot_compression(&rn->io, true) == 0;
-	rv = raft_init(rn->raft, &rn->io, &rn->fsm, o->node_id, self);
+	rn->lib_compress = raft_uv_set_snapshot_compression(&rn->io.io, true) == 0;
+	rv = raft_init(rn->raft, &rn->io.io, &rn->fsm, o->node_id, self);
 	if (rv) {
 		snprintf(err, errlen, "raft: %s", raft_strerror(rv));
 		e = -EIO;
@@ -485,10 +486,11 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	/* libraft waits 30 s for a snapshot install it sent to a member that went away (killed,
 	 * restarted) before it sends another: a restarted member would lag that long */
 	raft_set_install_snapshot_timeout(rn->raft, 10000);
+	rn->storage_live = true;
 	*out = rn;
 	return 0;
 fail_io:
-	raft_uv_close(&rn->io);
+	raft_uv_close(&rn->io.io);
 fail_transport:
 	ms_peer_transport_free(&rn->transport);
 fail_glue:
@@ -676,8 +678,7 @@ static void on_raft_closed(struct raft *r)
 {
 	struct ms_raft *rn = r->data;
 
-	raft_uv_close(&rn->io);
-	ms_peer_transport_free(&rn->transport);
+	/* the io and the transport stay: libraft may still look at them (io_once.h) */
 	rn->closed = true;
 }
 
@@ -704,6 +705,10 @@ void ms_raft_free(struct ms_raft *rn)
 {
 	if (!rn)
 		return;
+	if (rn->storage_live) {
+		raft_uv_close(&rn->io.io);
+		ms_peer_transport_free(&rn->transport);
+	}
 	ms_fwd_keys_free(rn->fwd_keys);
 	free(rn->dir);
 	free(rn);

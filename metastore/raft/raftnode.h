@@ -229,7 +229,8 @@ const struct ms_raft_peer *ms_raft_peers(const struct ms_raft *rn, size_t *n);
  * Idempotent. */
 void ms_raft_stop(struct ms_raft *rn);
 
-/* Frees rn after the loop finished closing it; NULL is allowed. */
+/* Frees rn once the loop has run dry after ms_raft_stop (libraft's last close callbacks
+ * still read its storage); NULL is allowed. */
 void ms_raft_free(struct ms_raft *rn);
 
 #endif /* MS_RAFTNODE_H */

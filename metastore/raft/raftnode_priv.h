@@ -5,6 +5,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 
+#include "raft/io_once.h"
 #include "raft/members.h"
 #include "raft/raftnode.h"
 #include "raft/wait.h"
@@ -63,7 +64,7 @@ struct ms_raft {
 	uv_loop_t *loop;
 	struct raft *raft;     /* raft_storage, or a test fixture's server */
 	struct raft raft_storage;
-	struct raft_io io;
+	struct ms_io_once io; /* raft_uv's io, its close callback passed on once */
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
 	struct ms_raft_state_ops st;
@@ -95,6 +96,7 @@ struct ms_raft {
 	bool lead_barrier_busy;
 	bool was_leader, started, stopping, closed;
 	bool attached; /* raft is another owner's instance (ms_raft_new_attached) */
+	bool storage_live; /* io and transport are freed by ms_raft_free, once the loop ran dry */
 	bool lib_compress; /* libraft compresses snapshots itself */
 	uint64_t published_ms; /* when this leader last proposed its client address */
 	uint64_t reported_applied;
