@@ -13,10 +13,11 @@
 #include "log.h"
 #include "args_priv.h"
 #include "ms_cli.h"
+#include "ms_go.h"
 #include "subsys.h"
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
-	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_TARGET_PIDNS, OPT_BTF, OPT_CONFIG,
+	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_TARGET_PIDNS, OPT_BTF, OPT_GO_MAX_CALLS, OPT_CONFIG,
 	      OPT_VERBOSE,
 	      OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_METRICS_PATH, OPT_WEB_CONFIG, OPT_CHECK, OPT_HELP,
 	      OPT_VERSION, OPT_LIST_PROBES };
@@ -35,6 +36,7 @@ const struct ms_cli_opt agent_options[] = {
 	{ "target-cgroup", OPT_TARGET_CGROUP, "PATH", "count only store processes in this cgroup v2" },
 	{ "target-pidns", OPT_TARGET_PIDNS, "PATH", "count only store processes in this pid namespace (/proc/PID/ns/pid)" },
 	{ "btf", OPT_BTF, "PATH", "kernel BTF file (default /sys/kernel/btf/vmlinux)" },
+	{ "go-max-calls", OPT_GO_MAX_CALLS, "N", "Go targets: calls in flight kept in the fast table (default 16384)" },
 	{ "config", OPT_CONFIG, "PATH", "YAML file of settings; environment and command line win" },
 	{ "log-level", OPT_LOG_LEVEL, "LEVEL", "error, warn, info (default) or debug" },
 	{ "log-format", OPT_LOG_FORMAT, "FORMAT", "text (default) or json: one object per line" },
@@ -101,7 +103,7 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 {
 	char host[64], reason[160], *end;
 	uint16_t port;
-	long pid;
+	long pid, n;
 	int e;
 
 	switch (id) {
@@ -174,6 +176,17 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 			return -EINVAL;
 		}
 		a->btf = v;
+		return 0;
+	case OPT_GO_MAX_CALLS:
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (!*v || *end || errno || strspn(v, "0123456789") != strlen(v) || n < 1 ||
+		    n > (long)MS_GO_GTAB_WAYS << MS_GO_CALLS_MAX_BITS) {
+			snprintf(err, len, "--go-max-calls: '%s' is not a count of 1 to %ld", v,
+				 (long)MS_GO_GTAB_WAYS << MS_GO_CALLS_MAX_BITS);
+			return -EINVAL;
+		}
+		a->go_max_calls = (uint32_t)n;
 		return 0;
 	case OPT_CONFIG:
 		/* Read before everything else by agent_args_parse. */

@@ -1,6 +1,7 @@
 /* Go-target metrics: failed sanity checks (wrong offsets show up here) and where each probe sits. */
 #include "go_collect.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 
@@ -35,6 +36,56 @@ static void collect_sites(struct expo_registry *reg, const struct go_target *gt)
 	}
 }
 
+/* The goroutine tables' sizes and what spilled out of them (bpf/go_common.bpf.h): a table
+ * that spills costs a hash-map update per call, and --go-max-calls makes it bigger. */
+static int collect_tables(struct expo_registry *reg, const struct go_target *gt,
+			  const struct loader *l)
+{
+	static const struct {
+		enum subsys_id sub;
+		const char *table, *map;
+	} tabs[] = {
+		{ SUBSYS_GRPC, "calls", "go_calls_spilled" },
+		{ SUBSYS_STORAGE, "storage", "go_storage_start_spilled" },
+	};
+	struct expo_family *slots = NULL, *spilled = NULL;
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++) {
+		struct bpf_object *obj = loader_object(l, tabs[i].sub);
+		int fd = obj ? bpf_object__find_map_fd_by_name(obj, tabs[i].map) : -ENOENT;
+		struct expo_label lb[] = { { "table", tabs[i].table } };
+		uint32_t zero = 0;
+		uint64_t n;
+
+		if (fd < 0)
+			continue;
+		if (!slots) {
+			slots = expo_family_add(reg, "metastore_agent_go_table_slots",
+						"Slots of a Go target's goroutine table (calls in "
+						"flight, backend commits): what it holds without "
+						"spilling (--go-max-calls sizes the calls' table).",
+						EXPO_GAUGE);
+			spilled = expo_family_add(reg, "metastore_agent_go_table_spilled",
+						  "Entries of a Go target's goroutine table in its "
+						  "spill hash map now (their set was full; entries "
+						  "the map evicted when full stay counted).",
+						  EXPO_GAUGE);
+		}
+		if (bpf_map_lookup_elem(fd, &zero, &n)) {
+			err = -EIO;
+			continue;
+		}
+		if (slots)
+			expo_series_add_u64(slots, lb, 1,
+					    tabs[i].sub == SUBSYS_GRPC ? go_target_call_slots(gt) :
+					    (uint64_t)MS_GO_GTAB_WAYS << MS_GO_STORAGE_BITS);
+		if (spilled)
+			expo_series_add_u64(spilled, lb, 1, n);
+	}
+	return err;
+}
+
 int go_collect_sanity(struct expo_registry *reg, struct mapread *r, const struct loader *l)
 {
 	const struct go_target *gt = loader_go_target(l);
@@ -45,6 +96,7 @@ int go_collect_sanity(struct expo_registry *reg, struct mapread *r, const struct
 	if (!gt)
 		return 0;
 	collect_sites(reg, gt);
+	err = collect_tables(reg, gt, l);
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		struct bpf_object *obj = loader_object(l, id);
 		int fd = obj ? bpf_object__find_map_fd_by_name(obj, "go_sanity") : -ENOENT;

@@ -6,8 +6,9 @@ struct expo_registry;
 struct loader;
 struct mapread;
 
-/* Adds metastore_agent_go_sanity_failures_total{subsystem,check} and
- * metastore_agent_go_probe_site{subsystem,function,site,kernel} to `reg` when a Go target's
+/* Adds metastore_agent_go_sanity_failures_total{subsystem,check},
+ * metastore_agent_go_probe_site{subsystem,function,site,kernel} and
+ * metastore_agent_go_table_{slots,spilled}{table} to `reg` when a Go target's
  * objects are loaded (nothing otherwise). Returns 0, or -errno when a map could not be read. */
 int go_collect_sanity(struct expo_registry *reg, struct mapread *r, const struct loader *l);
 

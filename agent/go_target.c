@@ -102,6 +102,7 @@ struct go_target {
 	uint32_t checked; /* subsystems whose sites were found */
 	const char *btf;  /* --btf for the objects (borrowed; NULL: the kernel's own) */
 	int multi; /* uprobe_multi links: 1 yes, 0 no (perf-event uprobes), -1 not probed yet */
+	uint32_t call_bits;   /* 2^call_bits sets in the gRPC calls' table (--go-max-calls) */
 	uint64_t method_seed; /* go_methods_build's, for the gRPC object */
 	struct ms_go_method_slot methods[MS_GO_METHOD_SLOTS];
 };
@@ -117,6 +118,7 @@ int go_target_open(const char *binary, struct go_target **out, char *eb, size_t 
 	if (!gt)
 		return -ENOMEM;
 	gt->multi = -1;
+	gt->call_bits = MS_GO_CALLS_DEFAULT_BITS;
 	err = go_methods_build(gt->methods, &gt->method_seed);
 	if (err) {
 		snprintf(eb, el, "no seed separates the gRPC method names in %d slots",
@@ -157,6 +159,20 @@ void go_target_free(struct go_target *gt)
 void go_target_set_btf(struct go_target *gt, const char *btf)
 {
 	gt->btf = btf;
+}
+
+void go_target_set_max_calls(struct go_target *gt, uint32_t max_calls)
+{
+	uint32_t bits = 0;
+
+	while (bits < MS_GO_CALLS_MAX_BITS && ((uint32_t)MS_GO_GTAB_WAYS << bits) < max_calls)
+		bits++;
+	gt->call_bits = bits;
+}
+
+uint32_t go_target_call_slots(const struct go_target *gt)
+{
+	return (uint32_t)MS_GO_GTAB_WAYS << gt->call_bits;
 }
 
 const char *go_target_offsets_source(const struct go_target *gt)
@@ -407,6 +423,7 @@ static void setup_grpc(struct go_grpc_bpf *k, const struct go_target *gt)
 	k->rodata->off_status_proto = o->off[GO_OFF_STATUS_PROTO];
 	k->rodata->off_proto_code = o->off[GO_OFF_PROTO_STATUS_CODE];
 	k->rodata->method_seed = gt->method_seed;
+	k->rodata->go_calls_mask = (1u << gt->call_bits) - 1;
 }
 
 static void setup_storage(struct go_storage_bpf *k, const struct go_target *gt)
@@ -548,6 +565,15 @@ int go_target_attach(struct go_target *gt, enum subsys_id id, const char *binary
 		if (err) {
 			snprintf(eb, el, "cannot share the process table with subsystem %s: %s",
 				 name, strerror(-err));
+			return err;
+		}
+	}
+	if (id == SUBSYS_GRPC) {
+		err = bpf_map__set_max_entries(((struct go_grpc_bpf *)sub->skel)->maps.go_calls_sets,
+					       1u << gt->call_bits);
+		if (err) {
+			snprintf(eb, el, "cannot size the calls' table of subsystem %s: %s", name,
+				 strerror(-err));
 			return err;
 		}
 	}

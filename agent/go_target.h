@@ -28,6 +28,14 @@ int go_target_open(const char *binary, struct go_target **out, char *errbuf, siz
 /* The kernel BTF the objects are opened with (--btf; `btf` is borrowed, NULL: the kernel's). */
 void go_target_set_btf(struct go_target *gt, const char *btf);
 
+/* Sizes the table of gRPC calls in flight for at least `max_calls` calls (rounded up to a
+ * power of two of sets, at most MS_GO_GTAB_WAYS << MS_GO_CALLS_MAX_BITS); calls beyond it
+ * go to a hash map, which costs more per call. Before go_target_attach. */
+void go_target_set_max_calls(struct go_target *gt, uint32_t max_calls);
+
+/* The calls the table holds before it spills (go_target_set_max_calls, rounded). */
+uint32_t go_target_call_slots(const struct go_target *gt);
+
 /* Frees a target from go_target_open; NULL is allowed. */
 void go_target_free(struct go_target *gt);
 

@@ -592,8 +592,11 @@ int loader_new(const struct loader_opts *o, struct loader **out, char *eb, size_
 		err = go_target_open(o->binary, &l->go, eb, el);
 		if (err)
 			goto cleanup;
-		if (l->go)
+		if (l->go) {
 			go_target_set_btf(l->go, l->btf);
+			if (o->go_max_calls)
+				go_target_set_max_calls(l->go, o->go_max_calls);
+		}
 		err = l->go ? go_target_check(l->go, l->subsys_mask, eb, el)
 			    : check_symbols(l, &with_member, eb, el);
 		if (err)

@@ -23,6 +23,7 @@ struct loader_opts {
 	uint32_t target_uid;
 	uint64_t target_cgroup;    /* --target-cgroup: cgroup v2 id (inode) they must be in; 0: any */
 	uint64_t target_pidns_dev, target_pidns_ino; /* --target-pidns (kernel dev encoding); ino 0: any */
+	uint32_t go_max_calls;     /* --go-max-calls: a Go target's calls table; 0: its default */
 };
 
 /* Attachment state of one probe (index = its BPF cookie, subsys_probe_index()). */

@@ -239,6 +239,7 @@ int main(int argc, char **argv)
 		.btf = a.btf,
 		.has_target_uid = a.has_target_uid,
 		.target_uid = a.target_uid,
+		.go_max_calls = a.go_max_calls,
 	};
 	if (a.target_cgroup && target_cgroup_id(a.target_cgroup, &lo.target_cgroup))
 		return 1;

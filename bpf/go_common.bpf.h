@@ -51,9 +51,11 @@ static __always_inline struct ms_go_gkey go_gkey(struct pt_regs *ctx, __u32 site
 /*
  * A goroutine table (ms_go.h): NAME_sets, an array of 2^BITS sets, and NAME_spill, the LRU
  * hash a key goes to when its set is full, with NAME_spilled counting what went there (while
- * it is 0, a key not in its set is nowhere: no hash lookup on a miss).
+ * it is 0, a key not in its set is nowhere: no hash lookup on a miss). The agent may size
+ * the array to another power of two before load: NAME_mask is then its size - 1.
  */
 #define GO_GTAB_DEFINE(name, bits, spill_max)                                            \
+	const volatile __u32 name##_mask = (1u << (bits)) - 1;                         \
 	struct {                                                                       \
 		__uint(type, BPF_MAP_TYPE_ARRAY);                                      \
 		__uint(max_entries, 1u << (bits));                                     \
@@ -82,8 +84,8 @@ struct go_gtab {
 	__u32 mask; /* sets - 1 */
 };
 
-#define GO_GTAB(name, bits)                                                              \
-	((struct go_gtab){ &name##_sets, &name##_spill, &name##_spilled, (1u << (bits)) - 1 })
+#define GO_GTAB(name)                                                                    \
+	((struct go_gtab){ &name##_sets, &name##_spill, &name##_spilled, name##_mask })
 
 /* The set of key k: a multiplicative hash, since goroutines sit a few hundred bytes apart. */
 static __always_inline struct ms_go_gset *go_gtab_set(const struct go_gtab *t,

@@ -23,12 +23,11 @@ struct {
 
 /*
  * A call from handleStream to the WriteStatus that ends it, by its goroutine (both run on
- * the one serveStreams starts for the stream): t_ns its begin, aux its method. 16384
- * calls in sets, 65536 more in the spill map, whose entries of calls never seen ending
- * age out.
+ * the one serveStreams starts for the stream): t_ns its begin, aux its method. Sets for
+ * --go-max-calls calls (16384 by default), MS_GO_CALLS_SPILL more in the spill map, whose
+ * entries of calls never seen ending age out.
  */
-#define GO_CALLS_BITS 12
-GO_GTAB_DEFINE(go_calls, GO_CALLS_BITS, 65536);
+GO_GTAB_DEFINE(go_calls, MS_GO_CALLS_DEFAULT_BITS, MS_GO_CALLS_SPILL);
 
 /* Per build (the WriteStatus site's cookie has the index): where the functions whose
  * WriteStatus is a call's own status are, relative to the probed instruction. Filled by
@@ -123,7 +122,7 @@ static __always_inline void inflight_add(__u32 tgid, __u32 method, __s64 d)
 SEC("uprobe")
 int BPF_KPROBE(go_grpc_begin)
 {
-	struct go_gtab t = GO_GTAB(go_calls, GO_CALLS_BITS);
+	struct go_gtab t = GO_GTAB(go_calls);
 	struct ms_go_gkey k = go_gkey(ctx, 0);
 	struct ms_go_gslot *c;
 	bool spilled;
@@ -186,7 +185,7 @@ static __always_inline bool status_is_final(struct pt_regs *ctx)
 SEC("uprobe")
 int BPF_KPROBE(go_grpc_status)
 {
-	struct go_gtab t = GO_GTAB(go_calls, GO_CALLS_BITS);
+	struct go_gtab t = GO_GTAB(go_calls);
 	struct ms_go_gkey k = go_gkey(ctx, 0);
 	__u64 st = ctx->cx, proto = 0, start;
 	__u32 method, idx, slot;

@@ -7,13 +7,12 @@
 /* (Goroutine, operation) -> time of the call instruction (t_ns), until the instruction
  * after it: the backend commit's (a WAL fsync needs none: go_wal_fsync). Few goroutines
  * commit: 64 sets, 4096 more in the spill map. */
-#define GO_STORAGE_BITS 6
-GO_GTAB_DEFINE(go_storage_start, GO_STORAGE_BITS, 4096);
+GO_GTAB_DEFINE(go_storage_start, MS_GO_STORAGE_BITS, MS_GO_STORAGE_SPILL);
 
 /* At the call: the callee has not run yet. */
 static __always_inline void op_begin(struct pt_regs *ctx, __u32 op)
 {
-	struct go_gtab t = GO_GTAB(go_storage_start, GO_STORAGE_BITS);
+	struct go_gtab t = GO_GTAB(go_storage_start);
 	struct ms_go_gkey k = go_gkey(ctx, op);
 	struct ms_go_gslot *s;
 	bool spilled;
@@ -63,7 +62,7 @@ static __always_inline void op_observe(__u32 op, __u32 kind, __u64 dur_ns, __u64
  * returned, nothing on the way changed its result. An unreadable result is not counted. */
 static __always_inline void op_end(struct pt_regs *ctx, __u32 op, __u32 kind)
 {
-	struct go_gtab t = GO_GTAB(go_storage_start, GO_STORAGE_BITS);
+	struct go_gtab t = GO_GTAB(go_storage_start);
 	struct ms_go_gkey k = go_gkey(ctx, op);
 	struct ms_go_gslot *s;
 	__u64 t0, err;

@@ -92,6 +92,16 @@ static inline __u32 ms_go_method_slot(const __u64 *w, __u64 seed)
  */
 #define MS_GO_GTAB_WAYS 4
 
+/* The gRPC calls' table: 2^bits sets by default (the agent's --go-max-calls picks another
+ * power of two, up to MS_GO_CALLS_MAX_BITS), and the spill map's size. */
+#define MS_GO_CALLS_DEFAULT_BITS 12
+#define MS_GO_CALLS_MAX_BITS 18
+#define MS_GO_CALLS_SPILL 65536
+
+/* The backend commits' table: few goroutines commit. */
+#define MS_GO_STORAGE_BITS 6
+#define MS_GO_STORAGE_SPILL 4096
+
 struct ms_go_gslot {
 	__u64 g;      /* the goroutine (R14); 0: a free slot */
 	__u32 tgid;   /* 0 until the claim is complete */

@@ -121,6 +121,25 @@ static void test_buckets_option(void **state)
 	assert_memory_equal(a.bounds_ns, want, sizeof(want));
 }
 
+static void test_go_max_calls(void **state)
+{
+	static const struct {
+		const char *v;
+		uint32_t want;
+	} cases[] = { { NULL, 0 }, { "1", 1 }, { "4", 4 }, { "5000", 5000 }, { "1048576", 1048576 } };
+
+	(void)state;
+	for (size_t i = 0; i < LEN(cases); i++) {
+		const char *args[] = { "--pid", "1", cases[i].v ? "--go-max-calls" : NULL, cases[i].v,
+				       NULL };
+		struct agent_args a;
+		char err[256] = "";
+
+		assert_int_equal(parse(args, &a, err, sizeof(err)), 0);
+		assert_int_equal(a.go_max_calls, cases[i].want);
+	}
+}
+
 static void test_invalid(void **state)
 {
 	static const struct {
@@ -158,6 +177,11 @@ static void test_invalid(void **state)
 		{ { "--pid", "1", "--target-uid=99999999999" }, "--target-uid: invalid uid '99999999999'" },
 		{ { "--pid", "1", "--target-cgroup=" }, "--target-cgroup: empty path" },
 		{ { "--pid", "1", "--btf=" }, "--btf: empty path" },
+		{ { "--pid", "1", "--go-max-calls=0" }, "--go-max-calls: '0' is not a count of 1 to 1048576" },
+		{ { "--pid", "1", "--go-max-calls", "1048577" },
+		  "--go-max-calls: '1048577' is not a count of 1 to 1048576" },
+		{ { "--pid", "1", "--go-max-calls=+8" }, "--go-max-calls: '+8' is not a count of 1 to 1048576" },
+		{ { "--pid", "1", "--go-max-calls=" }, "--go-max-calls: '' is not a count of 1 to 1048576" },
 		{ { "--pid", "1", "--metrics-path=/" },
 		  "--metrics-path: '/' is not a path like /metrics (not / or /health)" },
 		{ { "--pid", "1", "--metrics-path=/health" },
@@ -307,6 +331,7 @@ static void test_help(void **state)
 		"  --target-cgroup PATH     count only store processes in this cgroup v2\n"
 		"  --target-pidns PATH      count only store processes in this pid namespace (/proc/PID/ns/pid)\n"
 		"  --btf PATH               kernel BTF file (default /sys/kernel/btf/vmlinux)\n"
+		"  --go-max-calls N         Go targets: calls in flight kept in the fast table (default 16384)\n"
 		"  --config PATH            YAML file of settings; environment and command line win\n"
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
 		"  --log-format FORMAT      text (default) or json: one object per line\n"
@@ -391,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_buckets_option),
+		cmocka_unit_test(test_go_max_calls),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_split_listen),
 		cmocka_unit_test(test_list_probes),

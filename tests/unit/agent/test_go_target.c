@@ -77,16 +77,25 @@ static const struct {
 #undef E
 #undef G
 
-static void test_etcd(void **state)
+/* Debian's etcd as a target (the test fails, saying why, where it is missing). */
+static struct go_target *open_etcd(void)
 {
 	struct go_target *gt;
 	char err[512] = "";
 
-	(void)state;
 	if (access(ETCD_PATH, R_OK) != 0)
 		fail_msg("needs Debian's etcd at %s (etcd-server, in the Makefile's DEB_PKGS)", ETCD_PATH);
 	assert_int_equal(go_target_open(ETCD_PATH, &gt, err, sizeof(err)), 0);
 	assert_non_null(gt);
+	return gt;
+}
+
+static void test_etcd(void **state)
+{
+	struct go_target *gt = open_etcd();
+	char err[512] = "";
+
+	(void)state;
 	assert_non_null(strstr(go_target_offsets_source(gt), "etcd 3.4.23"));
 	assert_int_equal(go_target_check(gt, GO_TARGET_SUBSYS, err, sizeof(err)), 0);
 	/* every site, in order, and how the kernel handles it: none is single-stepped */
@@ -109,12 +118,33 @@ static void test_etcd(void **state)
 	go_target_free(gt);
 }
 
+/* The calls' table: whole sets of 4, a power of two of them, at most 2^18. */
+static void test_max_calls(void **state)
+{
+	static const struct {
+		uint32_t max_calls, slots;
+	} cases[] = {
+		{ 1, 4 }, { 4, 4 }, { 5, 8 }, { 9, 16 }, { 16384, 16384 }, { 16385, 32768 },
+		{ 1048576, 1048576 }, { 1048577, 1048576 }, { UINT32_MAX, 1048576 },
+	};
+	struct go_target *gt = open_etcd();
+
+	(void)state;
+	assert_int_equal(go_target_call_slots(gt), 16384); /* the default */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		go_target_set_max_calls(gt, cases[i].max_calls);
+		assert_int_equal(go_target_call_slots(gt), cases[i].slots);
+	}
+	go_target_free(gt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_not_go),
 		cmocka_unit_test(test_other_go_program),
 		cmocka_unit_test(test_etcd),
+		cmocka_unit_test(test_max_calls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
