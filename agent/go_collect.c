@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "expo.h"
+#include "go_gtab.h"
 #include "go_target.h"
 #include "loader.h"
 #include "mapread.h"
@@ -36,29 +37,31 @@ static void collect_sites(struct expo_registry *reg, const struct go_target *gt)
 	}
 }
 
-/* The goroutine tables' sizes and what spilled out of them (bpf/go_common.bpf.h): a table
- * that spills costs a hash-map update per call, and --go-max-calls makes it bigger. */
-static int collect_tables(struct expo_registry *reg, const struct go_target *gt,
-			  const struct loader *l)
+/* The goroutine tables' sizes, use and what spilled out of them (bpf/go_common.bpf.h): a
+ * table that spills costs a hash-map update per call, and --go-max-calls makes it bigger.
+ * Each scrape also frees the entries exited processes left (go_gtab_reap). */
+static int collect_tables(struct expo_registry *reg, const struct loader *l)
 {
 	static const struct {
 		enum subsys_id sub;
-		const char *table, *map;
+		const char *table, *sets, *spill, *spilled;
 	} tabs[] = {
-		{ SUBSYS_GRPC, "calls", "go_calls_spilled" },
-		{ SUBSYS_STORAGE, "storage", "go_storage_start_spilled" },
+		{ SUBSYS_GRPC, "calls", "go_calls_sets", "go_calls_spill", "go_calls_spilled" },
+		{ SUBSYS_STORAGE, "storage", "go_storage_start_sets", "go_storage_start_spill",
+		  "go_storage_start_spilled" },
 	};
-	struct expo_family *slots = NULL, *spilled = NULL;
+	struct expo_family *slots = NULL, *held = NULL, *spilled = NULL;
 	int err = 0;
 
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++) {
 		struct bpf_object *obj = loader_object(l, tabs[i].sub);
-		int fd = obj ? bpf_object__find_map_fd_by_name(obj, tabs[i].map) : -ENOENT;
+		struct bpf_map *sets = obj ? bpf_object__find_map_by_name(obj, tabs[i].sets) : NULL;
+		struct bpf_map *spill = obj ? bpf_object__find_map_by_name(obj, tabs[i].spill) : NULL;
+		int spilled_fd = obj ? bpf_object__find_map_fd_by_name(obj, tabs[i].spilled) : -1;
 		struct expo_label lb[] = { { "table", tabs[i].table } };
-		uint32_t zero = 0;
-		uint64_t n;
+		struct go_gtab_usage u;
 
-		if (fd < 0)
+		if (!sets || !spill || spilled_fd < 0)
 			continue;
 		if (!slots) {
 			slots = expo_family_add(reg, "metastore_agent_go_table_slots",
@@ -66,22 +69,29 @@ static int collect_tables(struct expo_registry *reg, const struct go_target *gt,
 						"flight, backend commits): what it holds without "
 						"spilling (--go-max-calls sizes the calls' table).",
 						EXPO_GAUGE);
+			held = expo_family_add(reg, "metastore_agent_go_table_held",
+					       "Slots of a Go target's goroutine table held now by "
+					       "running processes (those of exited ones are freed "
+					       "at each scrape).",
+					       EXPO_GAUGE);
 			spilled = expo_family_add(reg, "metastore_agent_go_table_spilled",
 						  "Entries of a Go target's goroutine table in its "
 						  "spill hash map now (their set was full; entries "
 						  "the map evicted when full stay counted).",
 						  EXPO_GAUGE);
 		}
-		if (bpf_map_lookup_elem(fd, &zero, &n)) {
+		if (go_gtab_reap(bpf_map__fd(sets), bpf_map__max_entries(sets), bpf_map__fd(spill),
+				 bpf_map__max_entries(spill), spilled_fd, NULL, &u)) {
 			err = -EIO;
 			continue;
 		}
 		if (slots)
 			expo_series_add_u64(slots, lb, 1,
-					    tabs[i].sub == SUBSYS_GRPC ? go_target_call_slots(gt) :
-					    (uint64_t)MS_GO_GTAB_WAYS << MS_GO_STORAGE_BITS);
+					    (uint64_t)MS_GO_GTAB_WAYS * bpf_map__max_entries(sets));
+		if (held)
+			expo_series_add_u64(held, lb, 1, u.held);
 		if (spilled)
-			expo_series_add_u64(spilled, lb, 1, n);
+			expo_series_add_u64(spilled, lb, 1, u.spilled);
 	}
 	return err;
 }
@@ -96,7 +106,7 @@ int go_collect_sanity(struct expo_registry *reg, struct mapread *r, const struct
 	if (!gt)
 		return 0;
 	collect_sites(reg, gt);
-	err = collect_tables(reg, gt, l);
+	err = collect_tables(reg, l);
 	for (int id = 0; id < SUBSYS_COUNT; id++) {
 		struct bpf_object *obj = loader_object(l, id);
 		int fd = obj ? bpf_object__find_map_fd_by_name(obj, "go_sanity") : -ENOENT;

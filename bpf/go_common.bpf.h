@@ -59,6 +59,7 @@ static __always_inline struct ms_go_gkey go_gkey(struct pt_regs *ctx, __u32 site
 	struct {                                                                       \
 		__uint(type, BPF_MAP_TYPE_ARRAY);                                      \
 		__uint(max_entries, 1u << (bits));                                     \
+		__uint(map_flags, BPF_F_MMAPABLE); /* the agent frees exited processes' */ \
 		__type(key, __u32);                                                    \
 		__type(value, struct ms_go_gset);                                      \
 	} name##_sets SEC(".maps");                                                    \
@@ -72,6 +73,7 @@ static __always_inline struct ms_go_gkey go_gkey(struct pt_regs *ctx, __u32 site
 	struct {                                                                       \
 		__uint(type, BPF_MAP_TYPE_ARRAY);                                      \
 		__uint(max_entries, 1);                                                \
+		__uint(map_flags, BPF_F_MMAPABLE);                                     \
 		__type(key, __u32);                                                    \
 		__type(value, __u64);                                                  \
 	} name##_spilled SEC(".maps")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A Go target whose calls in flight outnumber the agent's table (--go-max-calls 4): watch
 # streams hold the table's 4 slots and more, puts run beside them, and every call still
-# counts once, as etcd's own /metrics counts it; the spill gauge follows what is held.
+# counts once, as etcd's own /metrics counts it; the spill gauge follows what is held, and
+# what a killed etcd held is freed.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/etcd.sh"
 
@@ -95,4 +96,20 @@ grep '^metastore_agent_go_sanity_failures_total{' "$E2E_TMP/agent.txt" | grep -q
 grep -q '^metastore_agent_table_full_total{subsystem="grpc"} 0$' "$E2E_TMP/agent.txt" ||
 	fail "calls were dropped: $(grep '^metastore_agent_table_full_total' "$E2E_TMP/agent.txt")"
 check_exposition "$E2E_TMP/agent.txt"
-echo "agent == etcd /metrics with $WATCHERS watches in a 4-call table: $(tr '\n' ' ' <"$E2E_TMP/agent-delta.txt")"
+
+# etcd killed with 6 watches open: what they held (4 slots, 2 spilled) is freed
+table_is() {
+	local m
+	m=$(scrape) || return 1
+	grep -qxF "metastore_agent_go_table_held{table=\"calls\"} $1" <<<"$m" &&
+		grep -qxF "metastore_agent_go_table_spilled{table=\"calls\"} $2" <<<"$m"
+}
+for i in $(seq 1 6); do
+	etcdctl --endpoints="127.0.0.1:$EP" watch "x$i" >"$E2E_TMP/watch-x$i.out" 2>&1 &
+	E2E_PIDS+=("$!")
+done
+wait_until 20 table_is 4 2 || fail "6 watches do not hold 4 slots and 2 spill entries: $(scrape | grep go_table_)"
+kill -KILL "$ETCD_PID"
+wait "$ETCD_PID" 2>/dev/null || true
+wait_until 10 table_is 0 0 || fail "the killed etcd's entries were not freed: $(scrape | grep go_table_)"
+echo "agent == etcd /metrics with $WATCHERS watches in a 4-call table: $(tr '\n' ' ' <"$E2E_TMP/agent-delta.txt"); a killed etcd's 6 entries freed"
