@@ -17,7 +17,7 @@
 #include "subsys.h"
 
 enum opt_id { OPT_BINARY, OPT_PID, OPT_PROBES, OPT_LISTEN, OPT_BUCKETS, OPT_BPF_STATS,
-	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_TARGET_PIDNS, OPT_BTF, OPT_GO_MAX_CALLS, OPT_CONFIG,
+	      OPT_USER, OPT_TARGET_UID, OPT_TARGET_CGROUP, OPT_TARGET_PIDNS, OPT_BTF, OPT_GO_MAX_CALLS, OPT_GO_PERF_EVENT, OPT_CONFIG,
 	      OPT_VERBOSE,
 	      OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_METRICS_PATH, OPT_WEB_CONFIG, OPT_CHECK, OPT_HELP,
 	      OPT_VERSION, OPT_LIST_PROBES };
@@ -37,6 +37,7 @@ const struct ms_cli_opt agent_options[] = {
 	{ "target-pidns", OPT_TARGET_PIDNS, "PATH", "count only store processes in this pid namespace (/proc/PID/ns/pid)" },
 	{ "btf", OPT_BTF, "PATH", "kernel BTF file (default /sys/kernel/btf/vmlinux)" },
 	{ "go-max-calls", OPT_GO_MAX_CALLS, "N", "Go targets: calls in flight kept in the fast table (default 16384)" },
+	{ "go-perf-event-links", OPT_GO_PERF_EVENT, NULL, "Go targets: perf-event uprobes even where the kernel has uprobe_multi" },
 	{ "config", OPT_CONFIG, "PATH", "YAML file of settings; environment and command line win" },
 	{ "log-level", OPT_LOG_LEVEL, "LEVEL", "error, warn, info (default) or debug" },
 	{ "log-format", OPT_LOG_FORMAT, "FORMAT", "text (default) or json: one object per line" },
@@ -187,6 +188,9 @@ static int apply(struct agent_args *a, enum opt_id id, const char *v, char *err,
 			return -EINVAL;
 		}
 		a->go_max_calls = (uint32_t)n;
+		return 0;
+	case OPT_GO_PERF_EVENT:
+		a->go_perf_event = v == NULL;
 		return 0;
 	case OPT_CONFIG:
 		/* Read before everything else by agent_args_parse. */

@@ -28,6 +28,7 @@ struct agent_args {
 	const char *target_pidns;  /* --target-pidns PATH: only processes in that pid namespace */
 	const char *btf;        /* --btf PATH: kernel BTF (vmlinux) for kernels without /sys/kernel/btf */
 	uint32_t go_max_calls;  /* --go-max-calls N: a Go target's table of calls in flight; 0: default */
+	bool go_perf_event;     /* --go-perf-event-links: no uprobe_multi links for a Go target */
 	bool bpf_stats;   /* --bpf-stats: turn on kernel.bpf_stats_enabled */
 	bool verbose;     /* --verbose: libbpf messages */
 	bool help, version, list_probes;

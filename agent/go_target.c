@@ -170,6 +170,11 @@ void go_target_set_max_calls(struct go_target *gt, uint32_t max_calls)
 	gt->call_bits = bits;
 }
 
+void go_target_set_perf_event(struct go_target *gt)
+{
+	gt->multi = 0; /* decided: probe_multi does not run */
+}
+
 uint32_t go_target_call_slots(const struct go_target *gt)
 {
 	return (uint32_t)MS_GO_GTAB_WAYS << gt->call_bits;

@@ -33,6 +33,10 @@ void go_target_set_btf(struct go_target *gt, const char *btf);
  * go to a hash map, which costs more per call. Before go_target_attach. */
 void go_target_set_max_calls(struct go_target *gt, uint32_t max_calls);
 
+/* Attaches the sites as perf-event uprobes even where the kernel has uprobe_multi links.
+ * Before go_target_attach. */
+void go_target_set_perf_event(struct go_target *gt);
+
 /* The calls the table holds before it spills (go_target_set_max_calls, rounded). */
 uint32_t go_target_call_slots(const struct go_target *gt);
 

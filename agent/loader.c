@@ -596,6 +596,8 @@ int loader_new(const struct loader_opts *o, struct loader **out, char *eb, size_
 			go_target_set_btf(l->go, l->btf);
 			if (o->go_max_calls)
 				go_target_set_max_calls(l->go, o->go_max_calls);
+			if (o->go_perf_event)
+				go_target_set_perf_event(l->go);
 		}
 		err = l->go ? go_target_check(l->go, l->subsys_mask, eb, el)
 			    : check_symbols(l, &with_member, eb, el);

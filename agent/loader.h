@@ -24,6 +24,7 @@ struct loader_opts {
 	uint64_t target_cgroup;    /* --target-cgroup: cgroup v2 id (inode) they must be in; 0: any */
 	uint64_t target_pidns_dev, target_pidns_ino; /* --target-pidns (kernel dev encoding); ino 0: any */
 	uint32_t go_max_calls;     /* --go-max-calls: a Go target's calls table; 0: its default */
+	bool go_perf_event;        /* --go-perf-event-links: a Go target's sites as perf-event uprobes */
 };
 
 /* Attachment state of one probe (index = its BPF cookie, subsys_probe_index()). */

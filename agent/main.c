@@ -240,6 +240,7 @@ int main(int argc, char **argv)
 		.has_target_uid = a.has_target_uid,
 		.target_uid = a.target_uid,
 		.go_max_calls = a.go_max_calls,
+		.go_perf_event = a.go_perf_event,
 	};
 	if (a.target_cgroup && target_cgroup_id(a.target_cgroup, &lo.target_cgroup))
 		return 1;

@@ -2,7 +2,8 @@
 # The agent on an unmodified Go etcd (Debian's 3.4.23): gRPC calls by method and code, WAL
 # fsyncs and backend commits, lease grants/revokes/renewals/expiries, compactions, watch events
 # sent and open watchers, the current revision and the applied index equal etcd's own /metrics
-# series by series, in-flight back to 0, with --binary and --pid; an unknown build without DWARF and a subsystem Go targets lack
+# series by series, in-flight back to 0, with --binary (uprobe_multi links where the kernel
+# has them) and --pid (perf-event uprobes); an unknown build without DWARF and a subsystem Go targets lack
 # are refused in one line with nothing attached.
 source "$(dirname "$0")/lib.sh"
 
@@ -40,10 +41,16 @@ AGENT_PORT=$(free_port)
 PROBES=grpc,storage,mvcc,raft,lease,watch
 start_agent "$AGENT_PORT" --binary "$ETCD" --probes "$PROBES"
 PID_PORT=$(free_port)
-"$AGENT" --listen "127.0.0.1:$PID_PORT" --pid "$ETCD_PID" --probes "$PROBES" \
+# the --pid agent takes perf-event uprobes (what kernels before 6.6 have), the other one
+# uprobe_multi links where the kernel has them: both must count the same
+"$AGENT" --listen "127.0.0.1:$PID_PORT" --pid "$ETCD_PID" --probes "$PROBES" --go-perf-event-links \
 	>"$E2E_TMP/agent-pid.log" 2>&1 &
 E2E_PIDS+=("$!")
 wait_until 20 curl -sf "http://127.0.0.1:$PID_PORT/health" || fail "the --pid agent did not start"
+grep -q "Go target: sites attached as perf_event links" "$E2E_TMP/agent-pid.log" ||
+	fail "the --pid agent's sites are not perf-event uprobes: $(cat "$E2E_TMP/agent-pid.log")"
+links=$(sed -n 's/.*Go target: sites attached as \([a-z_]*\) links.*/\1/p' "$E2E_TMP/agent-$AGENT_PORT.log")
+[ -n "$links" ] || fail "the --binary agent does not say how its sites are attached"
 
 etcd_metrics() { curl -sf --max-time 10 "http://127.0.0.1:$EP/metrics"; }
 
@@ -210,4 +217,4 @@ grep -q '^metastore_agent_go_probe_site{subsystem="storage",function="go.etcd.io
 grep '^metastore_agent_go_probe_site{' "$E2E_TMP/agent.txt" | grep -q 'kernel="single_step"' &&
 	fail "a single-stepped site: $(grep 'kernel="single_step"' "$E2E_TMP/agent.txt")"
 check_exposition "$E2E_TMP/agent.txt"
-echo "agent == etcd /metrics: $(tr '\n' ' ' <"$E2E_TMP/agent-delta.txt")"
+echo "agent ($links links) == agent (perf_event links) == etcd /metrics: $(tr '\n' ' ' <"$E2E_TMP/agent-delta.txt")"

@@ -332,6 +332,7 @@ static void test_help(void **state)
 		"  --target-pidns PATH      count only store processes in this pid namespace (/proc/PID/ns/pid)\n"
 		"  --btf PATH               kernel BTF file (default /sys/kernel/btf/vmlinux)\n"
 		"  --go-max-calls N         Go targets: calls in flight kept in the fast table (default 16384)\n"
+		"  --go-perf-event-links    Go targets: perf-event uprobes even where the kernel has uprobe_multi\n"
 		"  --config PATH            YAML file of settings; environment and command line win\n"
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
 		"  --log-format FORMAT      text (default) or json: one object per line\n"
