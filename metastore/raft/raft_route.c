@@ -109,7 +109,8 @@ int ms_raft_propose(struct ms_raft *rn, const uint8_t *entry, size_t len, ms_raf
 	return ms_raft_propose_kind(rn, MS_RAFT_KIND_STORE, entry, len, done, arg);
 }
 
-/* A follower passes the call on to the leader when it can; else "not leader". */
+/* A follower passes the call on to the leader when it can, holds it while it knows none
+ * (leader_wait.c); else "not leader". */
 void ms_raft_not_leader(struct ms_raft *rn, struct grpc_call *call, const uint8_t *msg,
 			size_t len)
 {
@@ -117,6 +118,9 @@ void ms_raft_not_leader(struct ms_raft *rn, struct grpc_call *call, const uint8_
 	struct ms_forward_cred cred;
 	char proof[MS_FWD_PROOF_MAX];
 
+	if (!leader && !rn->stopping && rn->forward_fn && raft_state(rn->raft) != RAFT_LEADER &&
+	    ms_raft_leader_wait_add(rn, call, msg, len) == 0)
+		return;
 	if (leader && rn->forward_fn) {
 		ms_raft_forward_cred(rn, call, call->method, msg, len, &cred, proof);
 		if (rn->forward_fn(rn->forward_ctx, leader, call, &cred, msg, len) == 0)

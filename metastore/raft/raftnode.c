@@ -361,6 +361,7 @@ void ms_raft_poll(struct ms_raft *rn)
 	}
 	/* also the timeouts of waits this member does not catch up with */
 	ms_raft_waits_run(&rn->waits, applied, uv_now(rn->loop));
+	ms_raft_leader_waits_run(rn);
 }
 
 static void on_poll(uv_timer_t *t)
@@ -688,6 +689,7 @@ void ms_raft_stop(struct ms_raft *rn)
 		return;
 	rn->stopping = true;
 	ms_raft_fail_reads(rn, MS_ERR_STOPPED);
+	ms_raft_leader_waits_fail(rn, MS_ERR_STOPPED);
 	ms_raft_waits_cancel(&rn->waits, -ECANCELED);
 	uv_timer_stop(&rn->poll);
 	uv_close((uv_handle_t *)&rn->poll, NULL);

@@ -126,8 +126,9 @@ int ms_raft_propose(struct ms_raft *rn, const uint8_t *entry, size_t len, ms_raf
 		    void *arg);
 
 /* Answers a call this member cannot serve as a follower: forwards it to the leader when one
- * is known (see ms_raft_set_forwarder), else UNAVAILABLE "no leader" / "not leader" /
- * "server stopped". */
+ * is known (see ms_raft_set_forwarder); while none is, holds it (a reference and a copy of
+ * msg) and runs its handler again once one is, for up to ms_raft_request_timeout_ms; else
+ * UNAVAILABLE "no leader" / "not leader" / "server stopped". */
 void ms_raft_not_leader(struct ms_raft *rn, struct grpc_call *call, const uint8_t *msg,
 			size_t len);
 

@@ -52,6 +52,14 @@ struct ms_read_wait {
 	struct ms_read_wait *next;
 };
 
+/* A call a follower holds while it knows no leader to forward it to (leader_wait.c). */
+struct ms_leader_wait {
+	struct grpc_call *call; /* referenced */
+	struct ms_buf msg;      /* its request, copied */
+	uint64_t deadline_ms;   /* loop time it fails at, "no leader" / "not leader" */
+	struct ms_leader_wait *next;
+};
+
 /* A removed member still in libraft's configuration: the transport still talks to it, so that
  * it learns its removal before the leader drops it from the configuration. */
 struct ms_leaving {
@@ -105,6 +113,8 @@ struct ms_raft {
 	struct ms_proposal *pending_tail;
 	struct ms_read_wait *reads, *reads_tail; /* waiting for the next barrier */
 	struct ms_read_wait *reads_inflight;     /* served when the current barrier applies */
+	struct ms_leader_wait *leader_waits, *leader_waits_tail; /* for a leader to forward to */
+	uint64_t redispatch_deadline; /* while one runs again: its wait's deadline, else 0 */
 	struct raft_barrier barrier;
 	bool barrier_busy;
 	uv_idle_t kick;  /* work deferred out of libraft callbacks (ms_raft_kick) */
@@ -145,6 +155,24 @@ int ms_raft_propose_kind(struct ms_raft *rn, unsigned kind, const void *body, si
 
 /* Ends every waiting read with UNAVAILABLE `why` (leadership lost, shutdown). */
 void ms_raft_fail_reads(struct ms_raft *rn, const char *why);
+
+/* Holds `call` (a reference and a copy of msg) until a leader is known, for at most
+ * ms_raft_leader_wait_ms, or until the deadline of the wait it runs again from. Returns 0,
+ * or -ETIMEDOUT (that deadline passed) / -ENOMEM: nothing held, the caller answers. */
+int ms_raft_leader_wait_add(struct ms_raft *rn, struct grpc_call *call, const uint8_t *msg,
+			    size_t len);
+
+/* Runs every held call's handler again once this member leads or knows its leader's client
+ * address (a forward, or the call served here); ends those past their deadline with
+ * UNAVAILABLE "no leader" / "not leader". From the poll timer. */
+void ms_raft_leader_waits_run(struct ms_raft *rn);
+
+/* Ends every held call with UNAVAILABLE `why` (shutdown). */
+void ms_raft_leader_waits_fail(struct ms_raft *rn, const char *why);
+
+/* How long a follower holds a call for a leader: as long as a proposal may wait to commit
+ * (ms_raft_request_timeout_ms); etcdctl's own 5 s command timeout ends first. */
+uint64_t ms_raft_leader_wait_ms(const struct ms_raft *rn);
 
 /* The leader's client address if it is known and not this node, else NULL. */
 const char *ms_raft_leader_client(const struct ms_raft *rn);

@@ -117,6 +117,12 @@ void grpc_call_ref(struct grpc_call *call);
 /* Drops a reference; the call is freed when its stream is gone and no reference is left. */
 void grpc_call_unref(struct grpc_call *call);
 
+/* Runs the unary handler of `call` again with its request `msg`, as its dispatch did: for a
+ * call a layer above held back (a follower waiting to learn its leader). The caller holds a
+ * reference across. A call that finished or is gone is left alone; a handler that returns
+ * with neither a status nor a reference of its own ends the call through the fault path. */
+void grpc_call_redispatch(struct grpc_call *call, const uint8_t *msg, size_t len);
+
 /* True once the stream is gone (reset by the client, connection lost, server shut down):
  * sends fail with -ECANCELED and finishes do nothing; the call already ended as CANCELLED
  * unless it had finished before. */

@@ -347,6 +347,19 @@ static bool call_authorized(struct ms_server *s, struct grpc_call *call, const u
 	return false;
 }
 
+void grpc_call_redispatch(struct grpc_call *call, const uint8_t *msg, size_t len)
+{
+	struct ms_server *s;
+	unsigned refs = call->refs;
+
+	if (call->finished || call->gone || !call->conn || call->streaming)
+		return;
+	s = call->conn->srv;
+	s->handlers[call->method](call, msg, len, s->ctx[call->method]);
+	if (!call->finished && call->refs <= refs)
+		grpc_call_fault(call, "handler returned without a status");
+}
+
 /* Runs the unary handler once the whole request body is in. */
 static void call_dispatch(struct ms_server *s, struct grpc_call *call)
 {

@@ -56,6 +56,18 @@ void grpc_call_unref(struct grpc_call *call)
 	call->refs--;
 }
 
+/* A held call run again: through the handler the test names (a follower's propose path). */
+static grpc_unary_fn redispatch_fn;
+static void *redispatch_ctx;
+static int redispatches;
+
+void grpc_call_redispatch(struct grpc_call *call, const uint8_t *msg, size_t len)
+{
+	redispatches++;
+	if (!call->finished && !call->gone)
+		redispatch_fn(call, msg, len, redispatch_ctx);
+}
+
 bool grpc_call_cancelled(const struct grpc_call *call)
 {
 	return call->gone;
@@ -246,6 +258,59 @@ static int forwarder(void *ctx, const char *leader_addr, struct grpc_call *call,
 	return 0;
 }
 
+/* What a follower's propose path does with a call: ms_raft_not_leader. */
+static void follower_call(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	ms_raft_not_leader(ctx, call, msg, len);
+}
+
+/* A follower with a forwarder holds a call while there is no leader: "no leader" once its
+ * wait ends (the request timeout: 5 s with the fixture's election timeout of 0), "server
+ * stopped" when the member stops first. */
+static void test_follower_holds_for_a_leader(void **state)
+{
+	struct grpc_call call = { .method = MS_METHOD_KV_PUT };
+	struct grpc_call call2 = { .method = MS_METHOD_KV_PUT };
+	struct timespec t0, t;
+	long ms = 0;
+
+	(void)state;
+	fwd_calls = 0;
+	ms_raft_set_forwarder(mb[1].rn, forwarder, NULL);
+	redispatch_fn = follower_call;
+	redispatch_ctx = mb[1].rn;
+	redispatches = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ms_raft_not_leader(mb[1].rn, &call, (const uint8_t *)"x", 1);
+	assert_false(call.finished);
+	while (!call.finished && ms < 8000) {
+		usleep(10000);
+		settle();
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+	}
+	if (!call.finished)
+		fail_msg("the held call did not end within 8 s");
+	assert_in_range(ms, 4900, 8000); /* held for its whole wait, not ended early */
+	assert_int_equal(call.code, MS_GRPC_UNAVAILABLE);
+	assert_string_equal(call.message, MS_ERR_NO_LEADER);
+	assert_int_equal(call.refs, 0);
+	assert_int_equal(redispatches, 0);
+	assert_int_equal(fwd_calls, 0);
+	free_call(&call);
+	ms_raft_not_leader(mb[2].rn, &call2, (const uint8_t *)"x", 1); /* no forwarder: at once */
+	assert_string_equal(call2.message, MS_ERR_NO_LEADER);
+	free_call(&call2);
+	ms_raft_set_forwarder(mb[2].rn, forwarder, NULL);
+	ms_raft_not_leader(mb[2].rn, &call2, (const uint8_t *)"x", 1);
+	assert_false(call2.finished);
+	ms_raft_stop(mb[2].rn);
+	assert_int_equal(call2.code, MS_GRPC_UNAVAILABLE);
+	assert_string_equal(call2.message, MS_ERR_STOPPED);
+	assert_int_equal(call2.refs, 0);
+	free_call(&call2);
+}
+
 static void test_follower_refuses_and_forwards(void **state)
 {
 	struct grpc_call call = { .method = MS_METHOD_KV_PUT };
@@ -261,18 +326,27 @@ static void test_follower_refuses_and_forwards(void **state)
 	free_call(&call);
 	elect(0);
 	assert_int_equal(ms_raft_propose(mb[1].rn, (const uint8_t *)"x", 1, on_done, &o), -EPERM);
-	/* a leader whose client address is not applied yet: "not leader" */
+	/* a leader whose client address is not applied yet: the call is held, then handed to
+	 * the leader once its address applied */
 	ms_raft_set_forwarder(mb[1].rn, forwarder, NULL);
+	redispatch_fn = follower_call;
+	redispatch_ctx = mb[1].rn;
+	redispatches = 0;
 	ms_raft_not_leader(mb[1].rn, &call, (const uint8_t *)"x", 1);
-	assert_int_equal(call.code, MS_GRPC_UNAVAILABLE);
-	assert_string_equal(call.message, MS_ERR_NOT_LEADER);
+	settle();
+	assert_false(call.finished);
+	assert_int_equal(call.refs, 1);
 	assert_int_equal(fwd_calls, 0);
-	free_call(&call);
-	/* once the leader's address applied, the follower hands the call to it */
 	replicate();
+	assert_int_equal(redispatches, 1);
+	assert_int_equal(fwd_calls, 1);
+	assert_int_equal(call.code, MS_GRPC_OK);
+	assert_int_equal(call.refs, 0);
+	free_call(&call);
+	/* from now on the address is known: the follower hands calls over at once */
 	call.token = "t-1";
 	ms_raft_not_leader(mb[1].rn, &call, (const uint8_t *)"x", 1);
-	assert_int_equal(fwd_calls, 1);
+	assert_int_equal(fwd_calls, 2);
 	assert_string_equal(fwd_target, "127.0.0.1:1001");
 	assert_string_equal(fwd_token, "t-1"); /* the client's token goes with it */
 	assert_null(fwd_user);
@@ -283,7 +357,7 @@ static void test_follower_refuses_and_forwards(void **state)
 	 * libraft): no proof can be made, so no user is asserted */
 	call.auth_user = "cn-user";
 	ms_raft_not_leader(mb[1].rn, &call, (const uint8_t *)"x", 1);
-	assert_int_equal(fwd_calls, 2);
+	assert_int_equal(fwd_calls, 3);
 	assert_null(fwd_token);
 	assert_null(fwd_user);
 	call.auth_user = NULL;
@@ -694,6 +768,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_propose_applies_everywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_refuses_and_forwards, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_follower_holds_for_a_leader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_barrier_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leader_lost_mid_barrier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proposal_lost_on_leader_change, setup,
