@@ -17,10 +17,11 @@ typedef int (*go_gtab_alive_fn)(uint32_t tgid);
 /*
  * One pass over a goroutine table (bpf/go_common.bpf.h): `sets_fd` its BPF_F_MMAPABLE array
  * of nr_sets struct ms_go_gset, `spill_fd` its LRU hash of spill_max entries, `spilled_fd`
- * its BPF_F_MMAPABLE one-entry counter. A process that exits with calls or commits in flight never frees their
- * entries, so the pass frees them, as the programs do (the process id first, then the
- * goroutine word, atomically: a program claiming a free slot on another CPU meanwhile is
- * safe), and deletes its spill entries, taking them off the counter. `alive` NULL: /proc.
+ * its BPF_F_MMAPABLE one-entry counter. A process that exits with calls or commits in
+ * flight never frees their entries, so the pass frees them, as the programs do (the
+ * process id first, then the goroutine word, atomically: a program claiming a free slot on
+ * another CPU meanwhile is safe), and deletes its spill entries, taking them off the
+ * counter. `alive` NULL: /proc.
  * Returns 0 with *out filled, or -errno (a map that cannot be mapped or read).
  */
 int go_gtab_reap(int sets_fd, uint32_t nr_sets, int spill_fd, uint32_t spill_max, int spilled_fd,

@@ -9,6 +9,17 @@ uint64_t ms_raft_leader_wait_ms(const struct ms_raft *rn)
 	return ms_raft_request_timeout_ms(rn);
 }
 
+/* Appends w to the held calls. */
+static void wait_push(struct ms_raft *rn, struct ms_leader_wait *w)
+{
+	w->next = NULL;
+	if (rn->leader_waits_tail)
+		rn->leader_waits_tail->next = w;
+	else
+		rn->leader_waits = w;
+	rn->leader_waits_tail = w;
+}
+
 static void wait_free(struct ms_leader_wait *w)
 {
 	grpc_call_unref(w->call);
@@ -36,11 +47,7 @@ int ms_raft_leader_wait_add(struct ms_raft *rn, struct grpc_call *call, const ui
 	w->call = call;
 	w->deadline_ms = deadline;
 	grpc_call_ref(call);
-	if (rn->leader_waits_tail)
-		rn->leader_waits_tail->next = w;
-	else
-		rn->leader_waits = w;
-	rn->leader_waits_tail = w;
+	wait_push(rn, w);
 	return 0;
 }
 
@@ -69,12 +76,7 @@ void ms_raft_leader_waits_run(struct ms_raft *rn)
 					 ms_raft_leader_id(rn) ? MS_ERR_NOT_LEADER : MS_ERR_NO_LEADER);
 			wait_free(w);
 		} else {
-			w->next = NULL;
-			if (rn->leader_waits_tail)
-				rn->leader_waits_tail->next = w;
-			else
-				rn->leader_waits = w;
-			rn->leader_waits_tail = w;
+			wait_push(rn, w);
 		}
 		w = next;
 	}

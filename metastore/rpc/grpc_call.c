@@ -347,17 +347,21 @@ static bool call_authorized(struct ms_server *s, struct grpc_call *call, const u
 	return false;
 }
 
+/* Runs the method's unary handler. `held`: the references on the call before it; a handler
+ * that returns with neither a status nor one of its own ends the call through the fault path. */
+static void run_handler(struct ms_server *s, struct grpc_call *call, const uint8_t *msg,
+			size_t len, unsigned held)
+{
+	s->handlers[call->method](call, msg, len, s->ctx[call->method]);
+	if (!call->finished && call->refs <= held)
+		grpc_call_fault(call, "handler returned without a status");
+}
+
 void grpc_call_redispatch(struct grpc_call *call, const uint8_t *msg, size_t len)
 {
-	struct ms_server *s;
-	unsigned refs = call->refs;
-
 	if (call->finished || call->gone || !call->conn || call->streaming)
 		return;
-	s = call->conn->srv;
-	s->handlers[call->method](call, msg, len, s->ctx[call->method]);
-	if (!call->finished && call->refs <= refs)
-		grpc_call_fault(call, "handler returned without a status");
+	run_handler(call->conn->srv, call, msg, len, call->refs);
 }
 
 /* Runs the unary handler once the whole request body is in. */
@@ -374,9 +378,7 @@ static void call_dispatch(struct ms_server *s, struct grpc_call *call)
 		if (!call_authorized(s, call, msg, len))
 			break;
 		call->running = true;
-		s->handlers[call->method](call, msg, len, s->ctx[call->method]);
-		if (!call->finished && call->refs < 2)
-			grpc_call_fault(call, "handler returned without a status");
+		run_handler(s, call, msg, len, 1); /* the stream's own reference */
 		break;
 	case GRPC_UNFRAME_TOO_LARGE:
 		snprintf(err, sizeof(err), "grpc: received message larger than max (%zu vs. %zu)", len,
