@@ -1,9 +1,12 @@
-/* Ordered key index for the MVCC store: a skip list of keys, each with its revision history. */
+/* Ordered key index for the MVCC store: a skip list of keys, each with its revision history,
+ * and a hash of the same nodes for exact-key lookups (keyhash.c). */
 #include "store/keyindex.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "store/keyhash.h"
 
 /* With p = 1/4 per level, 24 levels keep lookups logarithmic far past 2^40 keys. */
 #define KI_MAX_LEVEL 24
@@ -13,6 +16,9 @@ struct ms_keyindex {
 	unsigned level; /* levels in use, >= 1 */
 	size_t len;
 	uint64_t rng;
+	/* every node by its bytes: a put or a point read finds its key in a probe or two, not
+	 * in a walk of dependent loads down the levels */
+	struct ms_keyhash *hash;
 };
 
 struct ms_keyindex *ms_keyindex_new(uint64_t seed)
@@ -21,6 +27,11 @@ struct ms_keyindex *ms_keyindex_new(uint64_t seed)
 
 	if (!ix)
 		return NULL;
+	ix->hash = ms_keyhash_new(seed ^ 0x6a09e667f3bcc909ULL);
+	if (!ix->hash) {
+		free(ix);
+		return NULL;
+	}
 	ix->level = 1;
 	/* xorshift must never hold 0 */
 	ix->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
@@ -43,6 +54,7 @@ void ms_keyindex_free(struct ms_keyindex *ix)
 		next = k->next[0];
 		key_free(k);
 	}
+	ms_keyhash_free(ix->hash);
 	free(ix);
 }
 
@@ -67,8 +79,8 @@ static inline int node_cmp(const struct ms_key *k, const uint8_t *key, size_t le
 }
 
 /* Fills update[i] with the link slot, at level i, that points at the first key >= `key`. */
-static struct ms_key *locate(struct ms_keyindex *ix, const uint8_t *key, size_t len,
-			     struct ms_key ***update)
+static void locate(struct ms_keyindex *ix, const uint8_t *key, size_t len,
+		   struct ms_key ***update)
 {
 	struct ms_key **links = ix->head;
 
@@ -79,7 +91,6 @@ static struct ms_key *locate(struct ms_keyindex *ix, const uint8_t *key, size_t 
 			links = x->next;
 		update[i] = &links[i];
 	}
-	return links[0];
 }
 
 struct ms_key *ms_keyindex_seek(const struct ms_keyindex *ix, const uint8_t *key, size_t len)
@@ -99,9 +110,7 @@ struct ms_key *ms_keyindex_seek(const struct ms_keyindex *ix, const uint8_t *key
 
 struct ms_key *ms_keyindex_find(const struct ms_keyindex *ix, const uint8_t *key, size_t len)
 {
-	struct ms_key *k = ms_keyindex_seek(ix, key, len);
-
-	return k && node_cmp(k, key, len) == 0 ? k : NULL;
+	return ms_keyhash_find(ix->hash, ms_keyhash_of(ix->hash, key, len), key, len);
 }
 
 static unsigned random_level(struct ms_keyindex *ix)
@@ -123,11 +132,15 @@ static unsigned random_level(struct ms_keyindex *ix)
 struct ms_key *ms_keyindex_upsert(struct ms_keyindex *ix, const uint8_t *key, size_t len)
 {
 	struct ms_key **update[KI_MAX_LEVEL];
-	struct ms_key *k = locate(ix, key, len, update);
+	uint64_t hash = ms_keyhash_of(ix->hash, key, len);
+	struct ms_key *k = ms_keyhash_find(ix->hash, hash, key, len);
 	unsigned level;
 
-	if (k && node_cmp(k, key, len) == 0)
+	if (k)
 		return k;
+	if (ms_keyhash_reserve(ix->hash))
+		return NULL;
+	locate(ix, key, len, update);
 	level = random_level(ix);
 	k = malloc(sizeof(*k) + level * sizeof(k->next[0]) + len);
 	if (!k)
@@ -146,6 +159,7 @@ struct ms_key *ms_keyindex_upsert(struct ms_keyindex *ix, const uint8_t *key, si
 		k->next[i] = *update[i];
 		*update[i] = k;
 	}
+	ms_keyhash_insert(ix->hash, hash, k);
 	ix->len++;
 	return k;
 }
@@ -251,6 +265,7 @@ void ms_keyindex_compact(struct ms_keyindex *ix, int64_t rev)
 		}
 		for (unsigned i = 0; i < k->level; i++)
 			*update[i] = k->next[i];
+		ms_keyhash_remove(ix->hash, ms_keyhash_of(ix->hash, ms_key_bytes(k), k->key_len), k);
 		key_free(k);
 		ix->len--;
 	}
