@@ -12,6 +12,10 @@
 
 #define POLL_MS 20
 
+/* Open log segments of 64 MiB, as etcd's WAL files, not libraft's 8: every segment libraft
+ * closes ends its writer's AIO context, and io_destroy() holds the loop for an RCU grace
+ * period (30 ms measured here), a stall of every call in flight once per segment. */
+#define MS_RAFT_SEGMENT_SIZE (64u << 20)
 #define RN_SNAP_MAGIC 0x31504e53524d4dULL /* "MMRSNP1": member addresses, then the state */
 #define RN_SNAP_MAGIC2 0x32504e53524d4dULL /* "MMRSNP2": the member table, then the state */
 
@@ -470,6 +474,7 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	 * (integrity.c names it before libraft runs) */
 	ms_io_once_wrap(&rn->io);
 	raft_uv_set_auto_recovery(&rn->io.io, false);
+	raft_uv_set_segment_size(&rn->io.io, MS_RAFT_SEGMENT_SIZE);
 	/* libraft compresses snapshots (LZ4) on a worker thread while it writes them: the loop
 	 * only copies the state out. Without LZ4 the state ops compress (zlib) on the loop. */
 	rn->lib_compress = raft_uv_set_snapshot_compression(&rn->io.io, true) == 0;

@@ -12,31 +12,34 @@ source "$(dirname "$0")/etcd.sh"
 [ -x /usr/bin/etcd ] || fail "needs Debian's etcd (etcd-server) as the control"
 DISK=$E2E_TMP/disk
 mkdir -p "$DISK"
-# etcd preallocates 64 MiB WAL segments, metastore 8 MiB raft segments
+# etcd and metastore both preallocate 64 MiB log segments: writes of 1 MB reach the end of
+# what is preallocated within a few hundred
 mount -t tmpfs -o size=160m tmpfs "$DISK" || fail "cannot mount a tmpfs on $DISK"
 # the test's status survives the unmount (e2e_cleanup reads $?)
 trap 'st=$?; umount -l "$DISK" 2>/dev/null; (exit $st); e2e_cleanup' EXIT
-VALUE=$(head -c 100000 /dev/zero | tr '\0' v)
+# a value too long for one argument (128 kB at most): etcdctl reads it from stdin
+VALUE=$E2E_TMP/value
+head -c 1000000 /dev/zero | tr '\0' v >"$VALUE"
 
 # fill_disk: takes what room is left on the tmpfs, in a file removed later
 fill_disk() {
 	dd if=/dev/zero of="$DISK/filler" bs=1M status=none 2>/dev/null || true
 }
 
-# write_until_refused NAME PORT: puts 100 kB values until one fails; ACKED gets the count.
+# write_until_refused NAME PORT: puts 1 MB values until one fails; ACKED gets the count.
 write_until_refused() {
 	local i out
 	ACKED=0
 	for i in $(seq 400); do
 		if out=$(etcdctl --endpoints="127.0.0.1:$2" --dial-timeout=2s --command-timeout=5s \
-			put "big/$i" "$VALUE" 2>&1); then
+			put "big/$i" <"$VALUE" 2>&1); then
 			ACKED=$i
 		else
 			REFUSED=$out
 			return 0
 		fi
 	done
-	fail "$1: 400 puts of 100 kB on a full disk all acknowledged"
+	fail "$1: 400 puts of 1 MB on a full disk all acknowledged"
 }
 
 # check_acked NAME PORT: every acknowledged put is there.
