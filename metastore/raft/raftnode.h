@@ -64,10 +64,11 @@ typedef int (*ms_raft_unary_fn)(void *ctx, const char *leader_addr, uint32_t met
 				const struct ms_forward_cred *cred, const uint8_t *msg,
 				size_t len, ms_forward_done_fn done, void *arg);
 
-/* The state machine's snapshot functions (whole state, see snapshot.h). `snapshot` runs on
- * the event loop and only copies the state out; libraft compresses it (LZ4, on a worker
- * thread) when built with LZ4, else `compress` (may be NULL) does on the loop. `restore`
- * reads either form. */
+/* The state machine's snapshot functions (whole state, see snapshot.h). `snapshot` runs in a
+ * child forked from the loop (snap_fork.c; on the loop itself where fork fails, or under a
+ * test fixture's io) and only copies the state out; libraft compresses it (LZ4, on a worker
+ * thread) when built with LZ4, else `compress` (may be NULL) does, on a worker thread too.
+ * `restore` reads either form. */
 struct ms_raft_state_ops {
 	int (*snapshot)(void *arg, struct ms_buf *out);
 	int (*compress)(const uint8_t *raw, size_t len, struct ms_buf *out);

@@ -6,6 +6,7 @@
 #include <raft/uv.h>
 
 #include "raft/io_once.h"
+#include "raft/snap_fork.h"
 #include "raft/members.h"
 #include "raft/raftnode.h"
 #include "raft/wait.h"
@@ -106,6 +107,11 @@ struct ms_raft {
 	bool attached; /* raft is another owner's instance (ms_raft_new_attached) */
 	bool storage_live; /* io and transport are freed by ms_raft_free, once the loop ran dry */
 	bool lib_compress; /* libraft compresses snapshots itself */
+	/* the snapshot being taken: its bytes (the member table, then the state from the child,
+	 * from snap_state_at on) and the child serializing the state */
+	struct ms_buf snap_buf;
+	size_t snap_state_at;
+	struct ms_snap_fork snap_fork;
 	uint64_t published_ms; /* when this leader last proposed its client address */
 	uint64_t reported_applied;
 	uint64_t seq;
