@@ -23,6 +23,7 @@
 struct write_req {
 	uv_write_t req;
 	uv_buf_t buf;
+	char *base; /* what to free: buf may start past bytes already written */
 };
 
 static uint64_t conn_seq;
@@ -78,7 +79,7 @@ static void on_write(uv_write_t *req, int status)
 	struct write_req *w = (struct write_req *)req;
 	struct ms_conn *c = req->data;
 
-	free(w->buf.base);
+	free(w->base);
 	free(w);
 	if (status < 0)
 		ms_conn_close(c);
@@ -88,16 +89,34 @@ static void on_write(uv_write_t *req, int status)
 
 int ms_conn_write_raw(struct ms_conn *c, uint8_t *data, size_t len)
 {
-	struct write_req *w = malloc(sizeof(*w));
+	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+	struct write_req *w;
+	int n;
 
+	/* Written at once when the socket takes it (libuv refuses while earlier writes are
+	 * queued, so the order holds): no request, and no change of the poll set, which a
+	 * queued write costs twice (epoll_ctl to watch for POLLOUT, again to stop). */
+	n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	if (n == (int)len) {
+		free(data);
+		return 0;
+	}
+	if (n < 0 && n != UV_EAGAIN) {
+		free(data);
+		return -EIO;
+	}
+	if (n > 0)
+		b = uv_buf_init((char *)data + n, (unsigned)(len - (size_t)n));
+	w = malloc(sizeof(*w));
 	if (!w) {
 		free(data);
 		return -ENOMEM;
 	}
-	w->buf = uv_buf_init((char *)data, (unsigned)len);
+	w->buf = b;
+	w->base = (char *)data;
 	w->req.data = c;
 	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, on_write)) {
-		free(w->buf.base);
+		free(data);
 		free(w);
 		return -EIO;
 	}
@@ -108,6 +127,7 @@ void ms_conn_flush(struct ms_conn *c)
 {
 	struct ms_buf out = { 0 };
 	const uint8_t *data;
+	bool more = false;
 	ssize_t n;
 
 	if (c->closing || c->in_recv)
@@ -119,8 +139,8 @@ void ms_conn_flush(struct ms_conn *c)
 		return;
 	}
 	/* nghttp2 speaks only once the TLS handshake is done */
-	while ((!c->tls || c->tls_ready) &&
-	       uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + out.len < WRITE_HIGH_WATER) {
+	while ((!c->tls || c->tls_ready) && !(more = uv_stream_get_write_queue_size(
+		       (uv_stream_t *)&c->tcp) + out.len >= WRITE_HIGH_WATER)) {
 		n = nghttp2_session_mem_send(c->h2, &data);
 		if (n < 0) {
 			ms_buf_free(&out);
@@ -146,6 +166,10 @@ void ms_conn_flush(struct ms_conn *c)
 	}
 	if (out.len)
 		ms_trace_stamp_ends();
+	/* stopped at the high-water mark and all of it written at once: no write callback
+	 * will come to send the rest */
+	if (more && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
+		ms_conn_schedule_flush(c);
 	if (c->tls && !c->tls_ready)
 		return; /* no session to ask yet */
 	/* services refill streams that drained; their output goes out from the flusher */

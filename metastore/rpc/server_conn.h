@@ -83,7 +83,9 @@ void ms_conn_close(struct ms_conn *c);
 /* Feeds bytes from the socket to nghttp2 (in_recv set meanwhile). Returns its result. */
 ssize_t ms_conn_h2_recv(struct ms_conn *c, const uint8_t *p, size_t len);
 
-/* Hands `len` bytes to the socket. 0 or -errno (the caller closes). */
+/* Hands `len` bytes to the socket, and `data` (malloc'ed) with them, freed once written: at
+ * once when the socket takes them all, else by a queued write whose completion flushes the
+ * connection again. 0 or -errno (the caller closes). */
 int ms_conn_write_raw(struct ms_conn *c, uint8_t *data, size_t len);
 
 /* --- server_tls.c ------------------------------------------------------------------------ */

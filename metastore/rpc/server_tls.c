@@ -30,7 +30,7 @@ void ms_conn_tls_free(struct ms_conn *c)
 }
 
 /* The handshake failed: its alert goes out (the client learns why), then the connection
- * closes, from ms_conn_flush once the write is done. */
+ * closes: here when the socket took it at once, else from ms_conn_flush once it is written. */
 static void tls_failed(struct ms_conn *c, const char *why)
 {
 	struct ms_server *s = c->srv;
@@ -41,7 +41,8 @@ static void tls_failed(struct ms_conn *c, const char *why)
 	ms_conn_guard_log(s);
 	c->tls_dead = true;
 	uv_read_stop((uv_stream_t *)&c->tcp);
-	if (ms_conn_tls_seal(c, &out) || !out.len || ms_conn_write_raw(c, out.data, out.len))
+	if (ms_conn_tls_seal(c, &out) || !out.len || ms_conn_write_raw(c, out.data, out.len) ||
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
 		ms_conn_close(c);
 }
 
