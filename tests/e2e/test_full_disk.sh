@@ -12,9 +12,10 @@ source "$(dirname "$0")/etcd.sh"
 [ -x /usr/bin/etcd ] || fail "needs Debian's etcd (etcd-server) as the control"
 DISK=$E2E_TMP/disk
 mkdir -p "$DISK"
-# etcd and metastore both preallocate 64 MiB log segments: writes of 1 MB reach the end of
-# what is preallocated within a few hundred
-mount -t tmpfs -o size=160m tmpfs "$DISK" || fail "cannot mount a tmpfs on $DISK"
+# etcd and metastore both preallocate 64 MiB log segments (metastore up to 3), so writes of
+# 1 MB reach the end of what is preallocated within a few hundred; the disk is large enough
+# that the filler, not a server's own files, takes most of it: removing it makes room again
+mount -t tmpfs -o size=512m tmpfs "$DISK" || fail "cannot mount a tmpfs on $DISK"
 # the test's status survives the unmount (e2e_cleanup reads $?)
 trap 'st=$?; umount -l "$DISK" 2>/dev/null; (exit $st); e2e_cleanup' EXIT
 # a value too long for one argument (128 kB at most): etcdctl reads it from stdin
