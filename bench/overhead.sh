@@ -123,7 +123,7 @@ run_workload() {
 	# No raft snapshot during the runs: each one (a cost that grows with the data) would
 	# otherwise fall in one mode's run more often than in the other's.
 	bench_spawn "$tmp/store.log" "${server_pin[@]}" "$store" --listen "127.0.0.1:$port" \
-		--data-dir "$data/$name" --snapshot-count 100000000
+		--data-dir "$data/$name" --snapshot-count 100000000 --quota-backend-bytes -1
 	spid=$BENCH_LAST_PID
 	bench_wait_listen "$spid" "$port" 10
 	bench_wait_ready "$loadgen" "$port" 30
@@ -281,7 +281,7 @@ wname() { [ "$1" = read ] && echo "read-heavy (90% get)" || echo "write (put)"; 
 
 echo "Two measurements per workload, on one store process each (data dir in"
 echo "\`${data_root:-$tmp}\`$([ -n "$data_root" ] && echo ", a tmpfs: a disk's latency spikes stall whole phases and are no probe cost"),"
-echo "\`--snapshot-count 100000000\`: no raft snapshot inside a run)${pin_note:+, $pin_note}. Load"
+echo "\`--snapshot-count 100000000\`: no raft snapshot inside a run, \`--quota-backend-bytes -1\`: a history never compacted raises no NOSPACE)${pin_note:+, $pin_note}. Load"
 echo "(\`build/bench/loadgen\`, same machine):"
 echo
 echo "- read-heavy: \`loadgen --endpoint 127.0.0.1:PORT ${read_args[*]}\`"

@@ -52,7 +52,8 @@ start_side() {
 	port=$(bench_free_port)
 	rm -rf "$data/$s"
 	bench_spawn "$tmp/$s/store.log" "${server_pin[@]}" "$tmp/$s/metastore" \
-		--listen "127.0.0.1:$port" --data-dir "$data/$s" --snapshot-count 100000000
+		--listen "127.0.0.1:$port" --data-dir "$data/$s" --snapshot-count 100000000 \
+		--quota-backend-bytes -1
 	printf -v "pid_$s" %s "$BENCH_LAST_PID"
 	printf -v "port_$s" %s "$port"
 	bench_wait_listen "$BENCH_LAST_PID" "$port" 10
