@@ -16,8 +16,9 @@ mkdir -p "$DISK"
 # 1 MB reach the end of what is preallocated within a few hundred; the disk is large enough
 # that the filler, not a server's own files, takes most of it: removing it makes room again
 mount -t tmpfs -o size=512m tmpfs "$DISK" || fail "cannot mount a tmpfs on $DISK"
-# the test's status survives the unmount (e2e_cleanup reads $?)
-trap 'st=$?; umount -l "$DISK" 2>/dev/null; (exit $st); e2e_cleanup' EXIT
+# the test's status survives the unmount (e2e_cleanup reads $?); errexit off first, or the
+# failing `(exit $st)` of a failed test would end the trap before e2e_cleanup ends its servers
+trap 'st=$?; set +e; umount -l "$DISK" 2>/dev/null; (exit $st); e2e_cleanup' EXIT
 # a value too long for one argument (128 kB at most): etcdctl reads it from stdin
 VALUE=$E2E_TMP/value
 head -c 1000000 /dev/zero | tr '\0' v >"$VALUE"
