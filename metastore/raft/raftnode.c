@@ -134,6 +134,8 @@ done:
 }
 
 static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs);
+static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+				 unsigned *n_bufs);
 
 /* A state ops error as libraft's code: -EBUSY is a transient refusal, retried later. */
 static int snap_rv(int err)
@@ -169,12 +171,19 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 	rn->snap_buf = b;
 	(*bufs)[0] = (struct raft_buffer){ .base = b.data, .len = b.len };
 	*n_bufs = 1;
-	/* an io with no async work (a test fixture's): the rest here, on the loop */
-	return rn->fsm.snapshot_async ? 0 : fsm_snapshot_async(fsm, bufs, n_bufs);
+	if (rn->fsm.snapshot_async)
+		return 0;
+	/* an io with no async work (a test fixture's): the rest here, on the loop; libraft
+	 * finalizes no snapshot whose `snapshot` failed, so a failure frees here */
+	err = fsm_snapshot_async(fsm, bufs, n_bufs);
+	if (err)
+		fsm_snapshot_finalize(fsm, bufs, n_bufs);
+	return err;
 }
 
-/* On a worker thread (the loop runs on; for a fixture's io, on the loop): the child's state appended, and compressed where
- * libraft does not compress. Touches only the snapshot's own fields of rn. */
+/* On a worker thread while the loop runs (on the loop for a fixture's io): the child's state
+ * appended, and compressed where libraft does not compress. Touches only the snapshot's own
+ * fields of rn. */
 static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
 	struct ms_raft *rn = fsm->data;
@@ -515,8 +524,8 @@ int ms_raft_new(uv_loop_t *loop, const struct ms_raft_opts *o, const struct ms_r
 	}
 	raft_uv_set_auto_recovery(&rn->io.io, false);
 	raft_uv_set_segment_size(&rn->io.io, MS_RAFT_SEGMENT_SIZE);
-	/* libraft compresses snapshots (LZ4) on a worker thread while it writes them: the loop
-	 * only copies the state out. Without LZ4 the state ops compress (zlib) on the loop. */
+	/* libraft compresses snapshots (LZ4) on a worker thread while it writes them. Without
+	 * LZ4 the state ops compress (zlib) in fsm_snapshot_async, on a worker thread too. */
 	rn->lib_compress = raft_uv_set_snapshot_compression(&rn->io.io, true) == 0;
 	rv = raft_init(rn->raft, &rn->io.io, &rn->fsm, o->node_id, self);
 	if (rv) {
