@@ -32,10 +32,12 @@ void ms_raft_on_members(struct ms_raft *rn, void (*fn)(void *arg, const struct m
 	rn->members_arg = arg;
 }
 
-void ms_raft_publish_via_leader(struct ms_raft *rn, const struct ms_member_change *c)
+bool ms_raft_publish_via_leader(struct ms_raft *rn, const struct ms_member_change *c)
 {
-	if (rn->publish_fn && ms_raft_leader_client(rn))
-		rn->publish_fn(rn->publish_ctx, c);
+	if (!rn->publish_fn || !ms_raft_leader_client(rn))
+		return false;
+	rn->publish_fn(rn->publish_ctx, c);
+	return true;
 }
 
 void ms_raft_members_changed(struct ms_raft *rn)

@@ -274,15 +274,18 @@ static void publish_client_addr(struct ms_raft *rn)
 	/* until it applies: a proposal lost to a leader change is made again, once a second */
 	if (rn->published_ms && uv_now(rn->loop) - rn->published_ms < 1000)
 		return;
-	rn->published_ms = uv_now(rn->loop);
 	/* without a --name (a test's node) the table's name stays */
 	snprintf(c.name, sizeof(c.name), "%s", rn->name[0] ? rn->name : self->name);
 	snprintf(c.client, sizeof(c.client), "%s", rn->client_addr);
 	if (raft_state(rn->raft) == RAFT_LEADER) {
+		rn->published_ms = uv_now(rn->loop);
 		if (!ms_member_change_encode(&c, &b))
 			ms_raft_propose_kind(rn, MS_RAFT_KIND_MEMBERSHIP, b.data, b.len, NULL, NULL);
-	} else {
-		ms_raft_publish_via_leader(rn, &c);
+	} else if (ms_raft_publish_via_leader(rn, &c)) {
+		/* only a send starts the wait: one not sent (the leader's address is not applied
+		 * here yet) is tried at the next poll, so a member is known to all as soon as it
+		 * can reach the leader, not up to a second later */
+		rn->published_ms = uv_now(rn->loop);
 	}
 	ms_buf_free(&b);
 }

@@ -227,8 +227,9 @@ bool ms_raft_member_connected(const struct ms_raft *rn, uint64_t id);
 /* etcd's isLearnerReady, on the leader: the log of member `id` is within 90% of its own. */
 bool ms_raft_learner_ready(const struct ms_raft *rn, uint64_t id);
 
-/* A follower's publish (name, client address) sent to the leader through the publisher. */
-void ms_raft_publish_via_leader(struct ms_raft *rn, const struct ms_member_change *c);
+/* A follower's publish (name, client address) sent to the leader through the publisher.
+ * Returns false when it could not be sent: no publisher, or no leader address known yet. */
+bool ms_raft_publish_via_leader(struct ms_raft *rn, const struct ms_member_change *c);
 
 /* From the poll: forgets removed members libraft's configuration dropped; on the leader,
  * brings libraft's configuration to the table, one change at a time (add, learner or voter

@@ -20,6 +20,8 @@ status() {
 	status_json "$2" | jq -r ".[0].Status.$1"
 }
 leader=$(wait_leader)
+# the count below holds once every member's publish is in the log
+wait_published "$leader"
 
 for i in $(seq "$N_PUT"); do
 	etcdctl --endpoints="127.0.0.1:${CPORT[$leader]}" --command-timeout=3s put "k$i" v >/dev/null
