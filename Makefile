@@ -51,7 +51,7 @@ PROTO_C := $(patsubst metastore/proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 PROTO_H := $(PROTO_C:.c=.h)
 PROTO_O := $(patsubst $(GEN)/%.c,$(BUILD)/obj/metastore/gen/%.o,$(PROTO_C))
 
-MS_SRCS := $(filter-out metastore/cmd/main.c,$(wildcard metastore/*/*.c))
+MS_SRCS := $(filter-out metastore/cmd/main.c metastore/cmd/preallocate.c,$(wildcard metastore/*/*.c))
 MS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(MS_SRCS)) $(PROTO_O)
 MS_LIB  := $(BUILD)/libmetastore.a
 
@@ -134,7 +134,7 @@ $(MS_LIB): $(MS_OBJS) | $(BUILD)/.layers-ok
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(METASTORE): $(BUILD)/obj/metastore/cmd/main.o $(MS_LIB)
+$(METASTORE): $(BUILD)/obj/metastore/cmd/main.o $(BUILD)/obj/metastore/cmd/preallocate.o $(MS_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(MS_LDFLAGS) $(EXTRA_LDFLAGS) -o $@ $^ $(MS_LIBS)
 
