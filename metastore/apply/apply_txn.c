@@ -1,60 +1,9 @@
-/* Applying a Txn: compares, then the chosen branch's ops in one revision (etcd's applyTxn). */
+/* Applying a Txn: the branches its plan chose, their ops in one revision (etcd's applyTxn). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "apply/apply.h"
-
-/* Reads of the chosen branch must name a revision the store still has: checked after the
- * compares and before any write, as etcd does, since a txn cannot be rolled back. */
-static struct kv_pb_err check_revisions(struct ms_mvcc *s, Etcdserverpb__RequestOp **ops, size_t n)
-{
-	struct kv_pb_err e = { MS_GRPC_OK, NULL };
-
-	for (size_t i = 0; i < n && e.code == MS_GRPC_OK; i++) {
-		const Etcdserverpb__RequestOp *op = ops[i];
-
-		if (op->request_case == ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE) {
-			int64_t rev = op->request_range->revision;
-
-			if (rev > ms_mvcc_rev(s))
-				e = kv_pb_mvcc_err(-MS_MVCC_EFUTURE);
-			else if (rev > 0 && rev < ms_mvcc_compact_rev(s))
-				e = kv_pb_mvcc_err(-MS_MVCC_ECOMPACTED);
-		} else if (op->request_case == ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_TXN) {
-			const Etcdserverpb__TxnRequest *t = op->request_txn;
-
-			e = check_revisions(s, t->success, t->n_success);
-			if (e.code == MS_GRPC_OK)
-				e = check_revisions(s, t->failure, t->n_failure);
-		}
-	}
-	return e;
-}
-
-/* Puts of the chosen branch (and of nested txns, either way) must name existing leases. */
-static struct kv_pb_err check_leases(const struct ms_applier *ap, Etcdserverpb__RequestOp **ops,
-				     size_t n)
-{
-	struct kv_pb_err e = { MS_GRPC_OK, NULL };
-
-	for (size_t i = 0; i < n && e.code == MS_GRPC_OK; i++) {
-		const Etcdserverpb__RequestOp *op = ops[i];
-
-		if (op->request_case == ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT) {
-			e = ms_apply_lease_check(ap, op->request_put->lease);
-		} else if (op->request_case == ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_TXN) {
-			const Etcdserverpb__TxnRequest *t = op->request_txn;
-
-			e = check_leases(ap, t->success, t->n_success);
-			if (e.code == MS_GRPC_OK)
-				e = check_leases(ap, t->failure, t->n_failure);
-		}
-	}
-	return e;
-}
-
-/* --- applying ------------------------------------------------------------------------ */
+#include "apply/txn_plan.h"
 
 struct txn_ctx {
 	struct ms_applier *ap;
@@ -62,91 +11,9 @@ struct txn_ctx {
 	struct kv_pb_arena *a;
 	Etcdserverpb__ResponseHeader *hdr; /* shared by every sub-response */
 	int err;                           /* first store failure */
-	int depth;                         /* nesting of txn requests */
-	struct kv_pb_err pre;              /* request error found before any write */
+	const struct ms_txn_plan *plan;    /* the branch each txn takes */
+	size_t cur;                        /* the next txn's place in the plan */
 };
-
-static int64_t target_of(const Etcdserverpb__Compare *c, const struct ms_kv *kv)
-{
-	switch (c->target) {
-	case ETCDSERVERPB__COMPARE__COMPARE_TARGET__VERSION:
-		return kv->version;
-	case ETCDSERVERPB__COMPARE__COMPARE_TARGET__CREATE:
-		return kv->create_rev;
-	case ETCDSERVERPB__COMPARE__COMPARE_TARGET__MOD:
-		return kv->mod_rev;
-	case ETCDSERVERPB__COMPARE__COMPARE_TARGET__LEASE:
-		return kv->lease;
-	default:
-		return 0;
-	}
-}
-
-static int64_t operand_of(const Etcdserverpb__Compare *c)
-{
-	switch (c->target_union_case) {
-	case ETCDSERVERPB__COMPARE__TARGET_UNION_VERSION:
-		return c->version;
-	case ETCDSERVERPB__COMPARE__TARGET_UNION_CREATE_REVISION:
-		return c->create_revision;
-	case ETCDSERVERPB__COMPARE__TARGET_UNION_MOD_REVISION:
-		return c->mod_revision;
-	case ETCDSERVERPB__COMPARE__TARGET_UNION_LEASE:
-		return c->lease;
-	default:
-		return 0;
-	}
-}
-
-static bool compare_kv(const Etcdserverpb__Compare *c, const struct ms_kv *kv)
-{
-	int r;
-
-	if (c->target == ETCDSERVERPB__COMPARE__COMPARE_TARGET__VALUE) {
-		ProtobufCBinaryData v = { kv->value_len, (uint8_t *)kv->value };
-
-		r = kv_pb_bin_cmp(&v, &c->value);
-	} else {
-		int64_t a = target_of(c, kv), b = operand_of(c);
-
-		r = (a > b) - (a < b);
-	}
-	switch (c->result) {
-	case ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL:
-		return r == 0;
-	case ETCDSERVERPB__COMPARE__COMPARE_RESULT__GREATER:
-		return r > 0;
-	case ETCDSERVERPB__COMPARE__COMPARE_RESULT__LESS:
-		return r < 0;
-	case ETCDSERVERPB__COMPARE__COMPARE_RESULT__NOT_EQUAL:
-		return r != 0;
-	default:
-		return false;
-	}
-}
-
-/* etcd's applyCompare: every key in the range must satisfy it; a missing key compares as
- * a zero kv, except that a value compare on a missing key is always false. */
-static bool compare_holds(struct txn_ctx *x, const Etcdserverpb__Compare *c)
-{
-	struct ms_range_req q = { .key = c->key.data, .key_len = c->key.len,
-				  .end = c->range_end.data, .end_len = c->range_end.len };
-	struct ms_range_res res = { 0 };
-	bool ok = true;
-
-	if (ms_mvcc_txn_range(x->t, &q, &res))
-		return false;
-	if (res.n == 0) {
-		struct ms_kv zero = { 0 };
-
-		ok = c->target != ETCDSERVERPB__COMPARE__COMPARE_TARGET__VALUE &&
-		     compare_kv(c, &zero);
-	}
-	for (size_t i = 0; i < res.n && ok; i++)
-		ok = compare_kv(c, &res.kvs[i]);
-	ms_range_res_release(&res);
-	return ok;
-}
 
 static Etcdserverpb__TxnResponse *apply_txn(struct txn_ctx *x, const Etcdserverpb__TxnRequest *r);
 
@@ -284,24 +151,18 @@ static Etcdserverpb__TxnResponse *apply_txn(struct txn_ctx *x, const Etcdserverp
 	Etcdserverpb__TxnResponse *resp = kv_pb_alloc(x->a, sizeof(*resp));
 	Etcdserverpb__RequestOp **ops;
 	size_t n;
-	bool ok = true;
+	bool ok;
 
 	if (!resp)
 		return NULL;
 	etcdserverpb__txn_response__init(resp);
 	resp->header = x->hdr;
-	for (size_t i = 0; i < r->n_compare && ok; i++)
-		ok = compare_holds(x, r->compare[i]);
+	/* the compares were decided by the plan, on the store before this txn wrote */
+	ok = x->cur < x->plan->n && x->plan->path[x->cur];
+	x->cur++;
 	resp->succeeded = ok;
 	ops = ok ? r->success : r->failure;
 	n = ok ? r->n_success : r->n_failure;
-	if (x->depth++ == 0) {
-		x->pre = check_revisions(x->ap->mvcc, ops, n);
-		if (x->pre.code == MS_GRPC_OK)
-			x->pre = check_leases(x->ap, ops, n);
-		if (x->pre.code != MS_GRPC_OK)
-			return resp;
-	}
 	resp->responses = kv_pb_alloc(x->a, n * sizeof(*resp->responses));
 	if (!resp->responses)
 		return resp;
@@ -315,24 +176,31 @@ void ms_apply_txn(struct ms_applier *ap, const Etcdserverpb__TxnRequest *req,
 		  struct ms_apply_res *res)
 {
 	Etcdserverpb__TxnResponse *resp;
-	struct txn_ctx x = { .ap = ap, .a = &res->arena, .pre = { MS_GRPC_OK, NULL } };
+	struct ms_txn_plan plan = { 0 };
+	struct txn_ctx x = { .ap = ap, .a = &res->arena, .plan = &plan };
+	struct kv_pb_err refusal;
 
 	x.hdr = kv_pb_rev_header(&res->arena, 0);
 	x.t = ms_mvcc_txn_begin(ap->mvcc);
-	if (!x.t || !x.hdr) {
+	if (!x.t || !x.hdr || ms_txn_plan_make(ap, x.t, req, &plan, &refusal)) {
 		ms_mvcc_txn_end(x.t);
+		ms_txn_plan_release(&plan);
 		ms_apply_res_fail(res, MS_GRPC_INTERNAL, NULL);
+		return;
+	}
+	if (refusal.code != MS_GRPC_OK) {
+		/* nothing was written: the txn is refused whole, as etcd refuses it */
+		ms_mvcc_txn_end(x.t);
+		ms_txn_plan_release(&plan);
+		ms_apply_res_fail(res, refusal.code, refusal.msg);
 		return;
 	}
 	resp = apply_txn(&x, req);
 	x.hdr->revision = ms_mvcc_txn_end(x.t);
-	if (x.pre.code != MS_GRPC_OK) {
-		/* Nothing was written: the reads of the chosen branch name a lost revision. */
-		ms_apply_res_fail(res, x.pre.code, x.pre.msg);
-		return;
-	}
+	ms_txn_plan_release(&plan);
 	if (x.err == -ENOENT) {
-		/* ignore_value/ignore_lease on a key the branch itself deleted. */
+		/* ignore_value/ignore_lease on a key the txn itself deleted: the edge refuses
+		 * that as a duplicate key, so only an entry from elsewhere gets here */
 		ms_apply_res_fail(res, MS_GRPC_INVALID_ARGUMENT, ERR_KEY_NOT_FOUND);
 		return;
 	}

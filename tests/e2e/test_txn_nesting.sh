@@ -24,7 +24,15 @@ follower=n1
 [ "$leader" = n1 ] && follower=n2
 $PY "$CHECK" "127.0.0.1:${CPORT[$leader]}" >"$E2E_TMP/leader-check.log" 2>&1 ||
 	fail "leader $leader: $(cat "$E2E_TMP/leader-check.log")"
-# a follower refuses at its own edge too (and forwards what it may)
+# a follower refuses at its own edge too (and forwards what it may); it counts from the
+# leader's last commit, which it learns with the leader's next message
+raft_index() {
+	etcdctl --endpoints="127.0.0.1:${CPORT[$1]}" endpoint status -w json |
+		$PY -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["raftIndex"])'
+}
+li=$(raft_index "$leader")
+wait_until 10 bash -c "[ \"\$(etcdctl --endpoints=127.0.0.1:${CPORT[$follower]} endpoint status -w json | $PY -c 'import json,sys; print(json.load(sys.stdin)[0][\"Status\"][\"raftIndex\"])')\" = $li ]" ||
+	fail "follower $follower did not reach the leader's raft index $li: $(raft_index "$follower")"
 $PY "$CHECK" "127.0.0.1:${CPORT[$follower]}" >"$E2E_TMP/follower-check.log" 2>&1 ||
 	fail "follower $follower: $(cat "$E2E_TMP/follower-check.log")"
 for n in "${MEMBERS[@]}"; do
