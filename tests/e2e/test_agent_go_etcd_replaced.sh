@@ -41,6 +41,10 @@ ONE_PORT=$EP
 node_one=$(ctl member list | cut -d, -f1)
 AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --binary "$ETCD" --probes grpc,mvcc
+# hits of a process are counted once its member is known (its first raft status, sampled on
+# the 100 ms tick); until then they are dropped and counted as such
+wait_until 5 metric_is "metastore_up{node=\"$node_one\"}" 1 ||
+	fail "member $node_one not known: $(scrape | grep -E '^metastore_(up|agent_unattributed)')"
 for i in 1 2 3; do ctl put "a$i" v >/dev/null; done
 scrape >"$E2E_TMP/m1"
 assert_node_sample "$E2E_TMP/m1" "$node_one" "$put_ok" 3
@@ -52,11 +56,13 @@ replace /usr/bin/etcd
 wait_until 5 metric_is "$reattached" 1 || fail "no re-attach after the binary was replaced: $(scrape | grep reattach)"
 [ "$(health)" = ok ] || fail "/health after re-attach: $(health)"
 start_etcd two
+node_two=$(ctl member list | cut -d, -f1)
+wait_until 5 metric_is "metastore_up{node=\"$node_two\"}" 1 ||
+	fail "member $node_two not known: $(scrape | grep -E '^metastore_(up|agent_unattributed)')"
 for i in 1 2; do ctl put "b$i" v >/dev/null; done
 MS_PORT=$ONE_PORT ctl put a4 v >/dev/null
 scrape >"$E2E_TMP/m2"
 # 3 on one before the replacement, then 2 on two and 1 more on one, each under its node
-node_two=$(ctl member list | cut -d, -f1)
 [ "$node_two" != "$node_one" ] || fail "both members have id $node_one"
 assert_node_sample "$E2E_TMP/m2" "$node_one" "$put_ok" 4
 assert_node_sample "$E2E_TMP/m2" "$node_two" "$put_ok" 2
