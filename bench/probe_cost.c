@@ -379,7 +379,7 @@ static double amid_run(const uint32_t *t, int stamp, int tsc)
 
 static int clock_amid_loads_ns(int rounds, int tsc, double *added)
 {
-	double with[MAX_ROUNDS], without[MAX_ROUNDS];
+	double with[MAX_ROUNDS], without[MAX_ROUNDS], lo, hi;
 	uint32_t *t = malloc(TABLE_WORDS * sizeof(*t));
 
 	if (!t)
@@ -391,9 +391,7 @@ static int clock_amid_loads_ns(int rounds, int tsc, double *added)
 		with[r] = amid_run(t, 1, tsc);
 	}
 	free(t);
-	qsort(with, (size_t)rounds, sizeof(with[0]), cmp_dbl);
-	qsort(without, (size_t)rounds, sizeof(without[0]), cmp_dbl);
-	*added = with[rounds / 2] - without[rounds / 2];
+	*added = median(with, rounds, &lo, &hi) - median(without, rounds, &lo, &hi);
 	return 0;
 }
 

@@ -172,6 +172,14 @@ assert_node_sample() {
 	assert_sample "$1" "$(node_series "$3" "$2")" "$4"
 }
 
+# wait_member_known NODE: waits (5 s at most) until the agent on $AGENT_PORT knows member NODE
+# (metastore_up{node="NODE"} 1), else fails with what it saw. A process's hits are counted
+# from then on; before its first member status (raft's 100 ms tick) they are unattributed.
+wait_member_known() {
+	wait_until 5 metric_is "metastore_up{node=\"$1\"}" 1 ||
+		fail "the agent on port $AGENT_PORT does not know member $1: $(scrape | grep -E '^metastore_(up|agent_unattributed)')"
+}
+
 # check_exposition FILE: promtool check metrics accepts FILE. The metric contract names two
 # gauges watch_active_total and lease_active_total; promtool's lint (exit 3) flags their
 # "_total" suffix, and only that lint finding is tolerated, for only those two names.

@@ -101,14 +101,9 @@ agent_counts() {
 	}' "$1" | sort
 }
 
-# Each agent counts etcd's calls once it knows etcd's member (its first raft status, on the
-# 100 ms tick); before that its hits are unattributed.
-member_known() {
-	AGENT_PORT=$1 metric_is "metastore_up{node=\"$NODE\"}" 1
-}
+# each agent counts etcd's calls once it knows etcd's member
 for p in "$AGENT_PORT" "$PID_PORT"; do
-	wait_until 5 member_known "$p" ||
-		fail "the agent on port $p does not know member $NODE: $(AGENT_PORT=$p scrape | grep -E '^metastore_(up|agent_unattributed)')"
+	AGENT_PORT=$p wait_member_known "$NODE"
 done
 # Nothing runs against etcd now: its counts from here on are what the agents must see.
 sleep 1

@@ -41,10 +41,7 @@ ONE_PORT=$EP
 node_one=$(ctl member list | cut -d, -f1)
 AGENT_PORT=$(free_port)
 start_agent "$AGENT_PORT" --binary "$ETCD" --probes grpc,mvcc
-# hits of a process are counted once its member is known (its first raft status, sampled on
-# the 100 ms tick); until then they are dropped and counted as such
-wait_until 5 metric_is "metastore_up{node=\"$node_one\"}" 1 ||
-	fail "member $node_one not known: $(scrape | grep -E '^metastore_(up|agent_unattributed)')"
+wait_member_known "$node_one"
 for i in 1 2 3; do ctl put "a$i" v >/dev/null; done
 scrape >"$E2E_TMP/m1"
 assert_node_sample "$E2E_TMP/m1" "$node_one" "$put_ok" 3
@@ -57,8 +54,7 @@ wait_until 5 metric_is "$reattached" 1 || fail "no re-attach after the binary wa
 [ "$(health)" = ok ] || fail "/health after re-attach: $(health)"
 start_etcd two
 node_two=$(ctl member list | cut -d, -f1)
-wait_until 5 metric_is "metastore_up{node=\"$node_two\"}" 1 ||
-	fail "member $node_two not known: $(scrape | grep -E '^metastore_(up|agent_unattributed)')"
+wait_member_known "$node_two"
 for i in 1 2; do ctl put "b$i" v >/dev/null; done
 MS_PORT=$ONE_PORT ctl put a4 v >/dev/null
 scrape >"$E2E_TMP/m2"

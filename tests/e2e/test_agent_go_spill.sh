@@ -37,9 +37,7 @@ agent_calls() {
 		c = $0; sub(/.*code="/, "", c); sub(/".*/, "", c)
 		if ($2 != 0) print m "|" c, $2 }' "$1" | sort
 }
-# calls count once the agent knows etcd's member (its first raft status, on the 100 ms tick)
-wait_until 5 metric_is "metastore_up{node=\"$NODE\"}" 1 ||
-	fail "member $NODE not known: $(scrape | grep -E '^metastore_(up|agent_unattributed)')"
+wait_member_known "$NODE"
 sleep 1
 etcd_metrics >"$E2E_TMP/etcd-before.txt"
 
