@@ -345,7 +345,8 @@ FUZZ_SRCS_fuzz_grpc_request := metastore/rpc/grpc.c metastore/rpc/pb_scan.c \
 	metastore/api/kv_service.c metastore/api/kv_txn.c \
 	metastore/api/reply.c metastore/api/propose.c metastore/api/quota.c \
 	metastore/raft/raftnode.c metastore/raft/raft_route.c metastore/raft/wait.c \
-	metastore/raft/leader_wait.c metastore/raft/io_once.c metastore/raft/snap_fork.c \
+	metastore/raft/leader_wait.c metastore/raft/ready.c metastore/raft/io_once.c \
+	metastore/raft/snap_fork.c \
 	metastore/raft/transport.c metastore/raft/peer_conn.c metastore/raft/peer_hs.c \
 	metastore/raft/fwd_proof.c metastore/raft/raft_fwd.c \
 	metastore/raft/members.c metastore/raft/member_change.c metastore/raft/member_conf.c \

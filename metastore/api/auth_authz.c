@@ -46,6 +46,7 @@ static enum policy policy_of(uint32_t method)
 	case MS_METHOD_MAINT_STATUS:
 	case MS_METHOD_MAINT_ALARM:
 	case MS_METHOD_CLUSTER_MEMBER_LIST:
+	case GRPC_METHOD_READ_INDEX: /* a member's question for the leader's applied index */
 		return POLICY_NONE;
 	case GRPC_METHOD_MEMBER_PUBLISH: /* a member's name and client URL */
 		return POLICY_MEMBER;

@@ -389,6 +389,7 @@ int main(int argc, char **argv)
 	ms_forward_set_wait(app.fwd, wait_applied, app.raft);
 	ms_forward_set_timeout(app.fwd, ms_raft_request_timeout_ms(app.raft));
 	ms_server_set_applied_index(app.srv, applied_index, app.raft);
+	ms_raft_serve_read_index(app.raft, app.srv);
 	kv = (struct kv_service){ .mvcc = mvcc, .cluster_id = cluster.cluster_id,
 				  .member_id = cluster.self_id, .raft_term = 1,
 				  .max_request_bytes = a.max_request_bytes, .leases = leases,

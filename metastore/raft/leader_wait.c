@@ -1,4 +1,4 @@
-/* Calls a follower holds while it knows no leader to forward them to, as etcd holds clients until it has one. */
+/* Calls a member holds while it knows no leader to forward them to, or until it is ready, as etcd holds clients until it has one and is ready. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -28,7 +28,7 @@ static void wait_free(struct ms_leader_wait *w)
 }
 
 int ms_raft_leader_wait_add(struct ms_raft *rn, struct grpc_call *call, const uint8_t *msg,
-			    size_t len)
+			    size_t len, bool for_ready)
 {
 	uint64_t now = uv_now(rn->loop);
 	uint64_t deadline = rn->redispatch_deadline ? rn->redispatch_deadline :
@@ -46,6 +46,7 @@ int ms_raft_leader_wait_add(struct ms_raft *rn, struct grpc_call *call, const ui
 	}
 	w->call = call;
 	w->deadline_ms = deadline;
+	w->for_ready = for_ready;
 	grpc_call_ref(call);
 	wait_push(rn, w);
 	return 0;
@@ -54,7 +55,8 @@ int ms_raft_leader_wait_add(struct ms_raft *rn, struct grpc_call *call, const ui
 void ms_raft_leader_waits_run(struct ms_raft *rn)
 {
 	struct ms_leader_wait *w = rn->leader_waits;
-	bool go = !rn->stopping && (raft_state(rn->raft) == RAFT_LEADER || ms_raft_leader_client(rn));
+	bool led = !rn->stopping && (raft_state(rn->raft) == RAFT_LEADER || ms_raft_leader_client(rn));
+	bool ready = !rn->stopping && ms_raft_ready(rn);
 	uint64_t now = uv_now(rn->loop);
 
 	if (!w)
@@ -63,6 +65,7 @@ void ms_raft_leader_waits_run(struct ms_raft *rn)
 	rn->leader_waits = rn->leader_waits_tail = NULL;
 	while (w) {
 		struct ms_leader_wait *next = w->next;
+		bool go = w->for_ready ? ready : led;
 
 		if (grpc_call_cancelled(w->call)) {
 			wait_free(w);
@@ -73,7 +76,8 @@ void ms_raft_leader_waits_run(struct ms_raft *rn)
 			wait_free(w);
 		} else if (w->deadline_ms <= now) {
 			grpc_call_finish(w->call, MS_GRPC_UNAVAILABLE,
-					 ms_raft_leader_id(rn) ? MS_ERR_NOT_LEADER : MS_ERR_NO_LEADER);
+					 !ms_raft_leader_id(rn) ? MS_ERR_NO_LEADER :
+					 w->for_ready ? MS_ERR_REQUEST_TIMEOUT : MS_ERR_NOT_LEADER);
 			wait_free(w);
 		} else {
 			wait_push(rn, w);

@@ -119,7 +119,7 @@ void ms_raft_not_leader(struct ms_raft *rn, struct grpc_call *call, const uint8_
 	char proof[MS_FWD_PROOF_MAX];
 
 	if (!leader && !rn->stopping && rn->forward_fn && raft_state(rn->raft) != RAFT_LEADER &&
-	    ms_raft_leader_wait_add(rn, call, msg, len) == 0)
+	    ms_raft_leader_wait_add(rn, call, msg, len, false) == 0)
 		return;
 	if (leader && rn->forward_fn) {
 		ms_raft_forward_cred(rn, call, call->method, msg, len, &cred, proof);
@@ -218,10 +218,24 @@ static void read_call(struct grpc_call *call, const uint8_t *msg, size_t len, vo
 	struct ms_raft *rn = route->rn;
 	struct ms_read_wait *w;
 
-	if ((rn->members.n == 1 && raft_state(rn->raft) == RAFT_LEADER) ||
-	    (route->serializable && route->serializable(msg, len))) {
+	if (rn->members.n == 1 && raft_state(rn->raft) == RAFT_LEADER) {
 		/* a single voter that leads has applied all it acknowledged: local is current */
 		route->fn(call, msg, len, route->ctx);
+		return;
+	}
+	if (route->serializable && route->serializable(msg, len)) {
+		/* a member that just started may hold less than it served before it stopped:
+		 * local reads wait until it caught up with its cluster (ready.c) */
+		int e = ms_raft_ready(rn) ? 0 :
+			rn->stopping ? -ECANCELED : ms_raft_leader_wait_add(rn, call, msg, len, true);
+
+		if (ms_raft_ready(rn))
+			route->fn(call, msg, len, route->ctx);
+		else if (e == -ENOMEM)
+			grpc_call_fault(call, "out of memory holding a read");
+		else if (e)
+			grpc_call_finish(call, MS_GRPC_UNAVAILABLE,
+					 e == -ECANCELED ? MS_ERR_STOPPED : MS_ERR_REQUEST_TIMEOUT);
 		return;
 	}
 	if (rn->stopping || raft_state(rn->raft) != RAFT_LEADER) {
@@ -276,6 +290,12 @@ void ms_raft_route_read(struct ms_raft *rn, struct ms_server *srv, enum ms_metho
 	rn->routes[m] = (struct ms_raft_route){ .fn = fn, .ctx = ctx, .rn = rn,
 						.serializable = serializable };
 	ms_server_handle(srv, m, read_call, &rn->routes[m]);
+}
+
+void ms_raft_serve_read_index(struct ms_raft *rn, struct ms_server *srv)
+{
+	rn->read_index_route = (struct ms_raft_route){ .fn = ms_raft_read_index_serve, .rn = rn };
+	ms_server_handle(srv, GRPC_METHOD_READ_INDEX, read_call, &rn->read_index_route);
 }
 
 /* Leadership transfer, libraft's callback: the request is ours again; what came of it is

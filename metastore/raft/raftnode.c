@@ -409,6 +409,7 @@ void ms_raft_poll(struct ms_raft *rn)
 	}
 	/* also the timeouts of waits this member does not catch up with */
 	ms_raft_waits_run(&rn->waits, applied, uv_now(rn->loop));
+	ms_raft_ready_poll(rn, leader);
 	ms_raft_leader_waits_run(rn);
 }
 

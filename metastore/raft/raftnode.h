@@ -197,6 +197,18 @@ int ms_raft_forward_member(struct ms_raft *rn, const struct grpc_call *call, con
  */
 int ms_raft_wait_applied(struct ms_raft *rn, uint64_t index, ms_raft_wait_cb cb, void *arg);
 
+/*
+ * Whether this member serves local (serializable) reads: once it has applied what its
+ * cluster had committed after it started (a leader: its predecessors' entries; a follower:
+ * the leader's applied index it asked for with /metastorepb.Internal/ReadIndex). Until
+ * then such reads are held, as etcd serves no client before it is ready. NULL: ready.
+ */
+bool ms_raft_ready(const struct ms_raft *rn);
+
+/* Serves /metastorepb.Internal/ReadIndex on srv: the leader answers after a barrier, the
+ * call's applied-index trailer being the answer; others forward it or say not leader. */
+void ms_raft_serve_read_index(struct ms_raft *rn, struct ms_server *srv);
+
 /* fn(arg) runs each time this node becomes the leader (before it serves as one). */
 void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
 

@@ -53,11 +53,13 @@ struct ms_read_wait {
 	struct ms_read_wait *next;
 };
 
-/* A call a follower holds while it knows no leader to forward it to (leader_wait.c). */
+/* A call a follower holds while it knows no leader to forward it to, or a local read held
+ * until this member is ready (leader_wait.c). */
 struct ms_leader_wait {
 	struct grpc_call *call; /* referenced */
 	struct ms_buf msg;      /* its request, copied */
 	uint64_t deadline_ms;   /* loop time it fails at, "no leader" / "not leader" */
+	bool for_ready;         /* runs again once this member is ready, not once a leader is known */
 	struct ms_leader_wait *next;
 };
 
@@ -126,6 +128,12 @@ struct ms_raft {
 	uv_idle_t kick;  /* work deferred out of libraft callbacks (ms_raft_kick) */
 	bool kicked;
 	struct ms_raft_route routes[MS_METHOD_COUNT];
+	/* readiness (ready.c): a started member serves local reads once it applied what its
+	 * cluster had committed when it asked the leader (ready_index, 0: not known yet) */
+	struct ms_raft_route read_index_route; /* the leader's side of that question */
+	bool ready, ready_asking;
+	uint64_t ready_index;
+	uint64_t ready_asked_ms;
 	ms_raft_apply_fn apply_fn;
 	void *apply_arg;
 	ms_raft_fatal_fn fatal_fn;
@@ -162,16 +170,28 @@ int ms_raft_propose_kind(struct ms_raft *rn, unsigned kind, const void *body, si
 /* Ends every waiting read with UNAVAILABLE `why` (leadership lost, shutdown). */
 void ms_raft_fail_reads(struct ms_raft *rn, const char *why);
 
-/* Holds `call` (a reference and a copy of msg) until a leader is known, for at most
- * ms_raft_leader_wait_ms, or until the deadline of the wait it runs again from. Returns 0,
- * or -ETIMEDOUT (that deadline passed) / -ENOMEM: nothing held, the caller answers. */
+/* Holds `call` (a reference and a copy of msg) until a leader is known (or, `for_ready`,
+ * until this member is ready: ms_raft_ready), for at most ms_raft_leader_wait_ms, or until
+ * the deadline of the wait it runs again from. Returns 0, or -ETIMEDOUT (that deadline
+ * passed) / -ENOMEM: nothing held, the caller answers. */
 int ms_raft_leader_wait_add(struct ms_raft *rn, struct grpc_call *call, const uint8_t *msg,
-			    size_t len);
+			    size_t len, bool for_ready);
 
-/* Runs every held call's handler again once this member leads or knows its leader's client
- * address (a forward, or the call served here); ends those past their deadline with
- * UNAVAILABLE "no leader" / "not leader". From the poll timer. */
+/* Runs every held call's handler again once what it waits for holds: this member leads or
+ * knows its leader's client address (a forward, or the call served here), or it is ready;
+ * ends those past their deadline with UNAVAILABLE "no leader" / "not leader" ("request
+ * timed out" for a ready wait with a leader known). From the poll timer. */
 void ms_raft_leader_waits_run(struct ms_raft *rn);
+
+/* One look at readiness (ready.c), from the poll timer: a leader that has applied its
+ * predecessors' entries (`leading`) is ready; a follower asks the leader for its applied
+ * index once and is ready when it has applied as much. */
+void ms_raft_ready_poll(struct ms_raft *rn, bool leading);
+
+/* The leader's answer to a member's ReadIndex, served after a barrier (raft_route.c): an
+ * empty message; the trailer of the forwarded call carries the applied index. */
+void ms_raft_read_index_serve(struct grpc_call *call, const uint8_t *msg, size_t len,
+			      void *ctx);
 
 /* Ends every held call with UNAVAILABLE `why` (shutdown). */
 void ms_raft_leader_waits_fail(struct ms_raft *rn, const char *why);

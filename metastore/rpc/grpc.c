@@ -32,6 +32,7 @@ enum grpc_unframe_result grpc_unframe(const uint8_t *body, size_t body_len, size
 static const char *const internal_paths[] = {
 	[GRPC_METHOD_LEASE_RENEW - MS_METHOD_COUNT] = "/metastorepb.Internal/LeaseRenew",
 	[GRPC_METHOD_MEMBER_PUBLISH - MS_METHOD_COUNT] = "/metastorepb.Internal/MemberPublish",
+	[GRPC_METHOD_READ_INDEX - MS_METHOD_COUNT] = "/metastorepb.Internal/ReadIndex",
 };
 
 const char *grpc_method_path(uint32_t id)

@@ -20,6 +20,7 @@
 enum grpc_internal_method {
 	GRPC_METHOD_LEASE_RENEW = MS_METHOD_COUNT, /* /metastorepb.Internal/LeaseRenew */
 	GRPC_METHOD_MEMBER_PUBLISH,                /* /metastorepb.Internal/MemberPublish */
+	GRPC_METHOD_READ_INDEX,                    /* /metastorepb.Internal/ReadIndex */
 	GRPC_METHOD_COUNT
 };
 

@@ -1,5 +1,6 @@
 /* Unit tests for the raft node (metastore/raft/) on libraft's deterministic fixture: proposals,
- * barrier reads, leadership loss in the middle of both, not-leader answers and forwarding. */
+ * barrier reads, leadership loss in the middle of both, not-leader answers and forwarding,
+ * a started follower's readiness. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,8 +22,8 @@
 
 /* --- the gRPC side, recorded ------------------------------------------------------------ */
 
-static grpc_unary_fn routed_fn[MS_METHOD_COUNT];
-static void *routed_ctx[MS_METHOD_COUNT];
+static grpc_unary_fn routed_fn[GRPC_METHOD_COUNT];
+static void *routed_ctx[GRPC_METHOD_COUNT];
 
 void ms_server_handle(struct ms_server *s, enum ms_method m, grpc_unary_fn fn, void *ctx)
 {
@@ -71,6 +72,14 @@ void grpc_call_redispatch(struct grpc_call *call, const uint8_t *msg, size_t len
 bool grpc_call_cancelled(const struct grpc_call *call)
 {
 	return call->gone;
+}
+
+int grpc_call_send_framed(struct grpc_call *call, const uint8_t *framed, size_t len)
+{
+	if (call->finished)
+		return -EINVAL;
+	assert_int_equal(ms_buf_append(&call->out, framed, len), 0);
+	return 0;
 }
 
 /* --- the cluster ----------------------------------------------------------------------- */
@@ -216,6 +225,7 @@ static void on_done(void *arg, int status, const struct ms_apply_res *res)
 static void free_call(struct grpc_call *c)
 {
 	free(c->message);
+	ms_buf_free(&c->out);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -419,6 +429,150 @@ static void test_barrier_reads(void **state)
 	free_call(&a);
 	free_call(&b);
 	free_call(&c);
+}
+
+/* The one unary call a member made to its leader (ms_raft_call_leader), answered later. */
+static struct {
+	int calls;
+	uint32_t method;
+	size_t len;
+	ms_forward_done_fn done;
+	void *arg;
+} asked;
+
+static int unary_recorder(void *ctx, const char *leader_addr, uint32_t method,
+			  const struct ms_forward_cred *cred, const uint8_t *msg, size_t len,
+			  ms_forward_done_fn done, void *arg)
+{
+	(void)ctx, (void)leader_addr, (void)cred, (void)msg;
+	asked.calls++;
+	asked.method = method;
+	asked.len = len;
+	asked.done = done;
+	asked.arg = arg;
+	return 0;
+}
+
+static bool always_serializable(const uint8_t *msg, size_t len)
+{
+	(void)msg, (void)len;
+	return true;
+}
+
+static int applied_when_served; /* mb[1]'s store entries applied when its read ran */
+
+static void local_read_fn(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	(void)msg, (void)len, (void)ctx;
+	reads_served++;
+	applied_when_served = mb[1].applied;
+	grpc_call_finish(call, MS_GRPC_OK, NULL);
+}
+
+/* A follower that started serves a serializable read only once it applied the leader's
+ * applied index it asked for (ReadIndex): before, the read is held, then run again. A failed
+ * question is asked again after a pause. The leader is ready once it leads. */
+static void test_follower_ready(void **state)
+{
+	static struct grpc_call r; /* static: held until teardown if an assertion fails */
+	struct ms_forward_reply failed = { .status = MS_GRPC_UNAVAILABLE };
+	struct ms_forward_reply answer = { .status = MS_GRPC_OK };
+	struct outcome o = { 0 };
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	memset(&asked, 0, sizeof(asked));
+	reads_served = 0;
+	applied_when_served = -1;
+	ms_raft_set_unary_forwarder(mb[1].rn, unary_recorder, NULL);
+	assert_false(ms_raft_ready(mb[1].rn));
+	settle(); /* no leader known: nobody to ask */
+	assert_int_equal(asked.calls, 0);
+	elect(0);
+	replicate(); /* the leader's client address */
+	assert_true(ms_raft_ready(mb[0].rn));
+	assert_false(ms_raft_ready(mb[1].rn));
+	assert_int_equal(asked.calls, 1);
+	assert_int_equal(asked.method, GRPC_METHOD_READ_INDEX);
+	assert_int_equal(asked.len, 0);
+	settle(); /* one question at a time */
+	assert_int_equal(asked.calls, 1);
+	/* a failed question: asked again once READY_RETRY_MS passed, not before */
+	asked.done(asked.arg, &failed);
+	settle();
+	assert_int_equal(asked.calls, 1);
+	usleep(120 * 1000);
+	settle();
+	assert_int_equal(asked.calls, 2);
+	/* the leader has applied an entry the follower has not */
+	assert_int_equal(ms_raft_propose(mb[0].rn, (const uint8_t *)"put-1", 5, on_done, &o), 0);
+	assert_true(raft_fixture_step_until_applied(&fx, 0, raft_last_index(mb[0].rn->raft),
+						    5000));
+	assert_int_equal(mb[0].applied, 1);
+	ms_raft_route_read(mb[1].rn, NULL, MS_METHOD_KV_RANGE, local_read_fn, NULL,
+			   always_serializable);
+	redispatch_fn = routed_fn[MS_METHOD_KV_RANGE];
+	redispatch_ctx = routed_ctx[MS_METHOD_KV_RANGE];
+	redispatches = 0;
+	r.method = MS_METHOD_KV_RANGE;
+	routed_fn[MS_METHOD_KV_RANGE](&r, (const uint8_t *)"r", 1, routed_ctx[MS_METHOD_KV_RANGE]);
+	assert_false(r.finished);
+	assert_int_equal(r.refs, 1);
+	answer.applied_index = raft_last_applied(mb[0].rn->raft);
+	asked.done(asked.arg, &answer);
+	settle();
+	assert_false(ms_raft_ready(mb[1].rn));
+	assert_false(r.finished);
+	assert_int_equal(redispatches, 0);
+	replicate();
+	assert_true(ms_raft_ready(mb[1].rn));
+	assert_int_equal(redispatches, 1);
+	assert_int_equal(reads_served, 1);
+	assert_int_equal(applied_when_served, 1);
+	assert_int_equal(r.code, MS_GRPC_OK);
+	assert_int_equal(r.refs, 0);
+	free_call(&r);
+	/* from now on local reads run at once; nothing more is asked */
+	routed_fn[MS_METHOD_KV_RANGE](&r, (const uint8_t *)"r", 1, routed_ctx[MS_METHOD_KV_RANGE]);
+	assert_int_equal(r.code, MS_GRPC_OK);
+	assert_int_equal(reads_served, 2);
+	assert_int_equal(redispatches, 1);
+	assert_int_equal(asked.calls, 2);
+	free_call(&r);
+}
+
+/* The leader answers ReadIndex after a barrier of its term, with one empty message (the
+ * forwarded call's trailer carries its applied index); a follower forwards it. */
+static void test_read_index_answer(void **state)
+{
+	static struct grpc_call q, f;
+	static const uint8_t empty[GRPC_FRAME_HDR];
+
+	(void)state;
+	memset(&q, 0, sizeof(q));
+	memset(&f, 0, sizeof(f));
+	fwd_calls = 0;
+	elect(0);
+	replicate();
+	ms_raft_serve_read_index(mb[0].rn, NULL);
+	q.method = GRPC_METHOD_READ_INDEX;
+	routed_fn[GRPC_METHOD_READ_INDEX](&q, NULL, 0, routed_ctx[GRPC_METHOD_READ_INDEX]);
+	assert_false(q.finished); /* its barrier is in flight */
+	replicate();
+	assert_true(q.finished);
+	assert_int_equal(q.code, MS_GRPC_OK);
+	assert_int_equal(q.out.len, sizeof(empty));
+	assert_memory_equal(q.out.data, empty, sizeof(empty));
+	assert_int_equal(q.refs, 0);
+	free_call(&q);
+	ms_raft_set_forwarder(mb[2].rn, forwarder, NULL);
+	ms_raft_serve_read_index(mb[2].rn, NULL);
+	f.method = GRPC_METHOD_READ_INDEX;
+	routed_fn[GRPC_METHOD_READ_INDEX](&f, NULL, 0, routed_ctx[GRPC_METHOD_READ_INDEX]);
+	assert_int_equal(fwd_calls, 1);
+	assert_string_equal(fwd_target, "127.0.0.1:1001");
+	assert_int_equal(f.code, MS_GRPC_OK);
+	free_call(&f);
 }
 
 static void test_leader_lost_mid_barrier(void **state)
@@ -770,6 +924,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_follower_refuses_and_forwards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_holds_for_a_leader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_barrier_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_follower_ready, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_index_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leader_lost_mid_barrier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proposal_lost_on_leader_change, setup,
 						teardown),
