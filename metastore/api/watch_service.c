@@ -28,6 +28,9 @@
 #define WATCH_STREAM_RESUME (WATCH_STREAM_BUF / 2)
 /* Watch id etcd uses for responses that belong to no watcher (progress). */
 #define WATCH_ID_NONE (-1)
+/* Request bytes a stream may send before its member is ready (they wait, in order); beyond,
+ * the stream ends as a call would at the request timeout. */
+#define WATCH_HELD_MAX (256u * 1024)
 #define ERR_COMPACTED "etcdserver: mvcc: required revision has been compacted"
 
 struct watcher {
@@ -46,6 +49,10 @@ struct watch_stream {
 	int64_t next_id;
 	struct watcher *watchers;
 	bool blocked; /* send buffer full: producing again when the call drains */
+	/* requests that came before this member was ready (ms_raft_ready), each a 4-byte
+	 * length and the message: a watch from "now" created then would start from the state
+	 * the member had replayed so far and report what it applies next as new */
+	struct ms_buf held;
 	struct watch_stream *next, *prev;
 };
 
@@ -384,14 +391,11 @@ static void on_open(struct grpc_call *call, void *ctx)
 	call->user = st;
 }
 
-static void on_message(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+static void handle_message(struct watch_stream *st, const uint8_t *msg, size_t len)
 {
-	struct watch_stream *st = call->user;
+	struct grpc_call *call = st->call;
 	Etcdserverpb__WatchRequest *req;
 
-	(void)ctx;
-	if (!st)
-		return;
 	req = etcdserverpb__watch_request__unpack(NULL, len, msg);
 	if (!req) {
 		grpc_call_finish(call, MS_GRPC_INTERNAL, "grpc: error unmarshalling request");
@@ -413,6 +417,57 @@ static void on_message(struct grpc_call *call, const uint8_t *msg, size_t len, v
 	etcdserverpb__watch_request__free_unpacked(req, NULL);
 }
 
+/* Whether the member serves watches from its own state yet. */
+static bool hub_ready(const struct watch_hub *hub)
+{
+	return ms_raft_ready(hub->kv->raft);
+}
+
+/* Keeps a request for when the member is ready. */
+static void hold_message(struct watch_stream *st, const uint8_t *msg, size_t len)
+{
+	uint8_t n[4] = { (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+			 (uint8_t)(len >> 24) };
+
+	if (st->held.len + sizeof(n) + len > WATCH_HELD_MAX) {
+		grpc_call_finish(st->call, MS_GRPC_UNAVAILABLE, MS_ERR_REQUEST_TIMEOUT);
+		return;
+	}
+	if (ms_buf_append(&st->held, n, sizeof(n)) || ms_buf_append(&st->held, msg, len))
+		grpc_call_fault(st->call, "out of memory holding a watch request");
+}
+
+/* The member is ready: the held requests run, in the order they came. */
+static void run_held(struct watch_stream *st)
+{
+	struct ms_buf held = st->held;
+	size_t off = 0;
+
+	st->held = (struct ms_buf){ 0 };
+	while (off + 4 <= held.len && !st->call->finished) {
+		const uint8_t *p = held.data + off;
+		size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 |
+			     (size_t)p[3] << 24;
+
+		handle_message(st, p + 4, len);
+		off += 4 + len;
+	}
+	ms_buf_free(&held);
+}
+
+static void on_message(struct grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	struct watch_stream *st = call->user;
+
+	(void)ctx;
+	if (!st)
+		return;
+	if (st->held.len || !hub_ready(st->hub))
+		hold_message(st, msg, len);
+	else
+		handle_message(st, msg, len);
+}
+
 static void on_half_close(struct grpc_call *call, void *ctx)
 {
 	(void)ctx;
@@ -428,6 +483,7 @@ static void on_closed(struct grpc_call *call, void *ctx)
 		return;
 	while (st->watchers)
 		watcher_unlink(st, &st->watchers);
+	ms_buf_free(&st->held);
 	if (st->prev)
 		st->prev->next = st->next;
 	else
@@ -452,11 +508,15 @@ static void on_writable(struct grpc_call *call, void *ctx)
 void watch_hub_notify(void *arg)
 {
 	struct watch_hub *hub = arg;
+	bool ready = hub_ready(hub);
 
-	/* a blocked stream catches up from the log when it drains, not now */
-	for (struct watch_stream *st = hub->streams; st; st = st->next)
+	for (struct watch_stream *st = hub->streams; st; st = st->next) {
+		if (st->held.len && ready)
+			run_held(st);
+		/* a blocked stream catches up from the log when it drains, not now */
 		if (!st->blocked)
 			stream_pump(st);
+	}
 }
 
 void watch_hub_register(struct watch_hub *hub, struct ms_server *srv)

@@ -36,8 +36,10 @@ void watch_hub_set_limit(struct watch_hub *hub, size_t max_watchers);
 /* Routes /etcdserverpb.Watch/Watch of `srv` to the hub. */
 void watch_hub_register(struct watch_hub *hub, struct ms_server *srv);
 
-/* The store changed: sends every watcher the events it has not seen yet. Suitable as the
- * KV service's `changed` hook (arg is the hub). */
+/* The store changed, or the member became ready (ms_raft_on_ready): runs the requests
+ * streams sent before it was ready (they wait until then, in order), and sends every
+ * watcher the events it has not seen yet. Suitable as the KV service's `changed` hook (arg
+ * is the hub). */
 void watch_hub_notify(void *hub);
 
 /* Watchers open across all streams. */

@@ -204,8 +204,9 @@ static uint64_t applied_index(void *arg)
 	return ms_raft_applied_index(arg);
 }
 
-/* After a snapshot replaced the store, watchers read on from their positions. */
-static void on_restored(void *arg)
+/* After a snapshot replaced the store, or once the member is ready: watchers read on from
+ * their positions, and watch requests held until it was ready run. */
+static void wake_watchers(void *arg)
 {
 	struct app *app = arg;
 
@@ -456,7 +457,8 @@ int main(int argc, char **argv)
 	app.snap.extra_arg = auth;
 	auth_service_register(&authsvc, app.srv);
 	watch_hub_set_permit(hub, auth_service_watch_permitted, &authsvc);
-	ms_raft_on_restore(app.raft, on_restored, &app);
+	ms_raft_on_restore(app.raft, wake_watchers, &app);
+	ms_raft_on_ready(app.raft, wake_watchers, &app);
 	/* a restored member's log starts from its seed; a raft snapshot, if any, replaces it */
 	e = ms_restore_load(a.data_dir, &app.snap, (int64_t)uv_now(loop), &seed_rev, err,
 			    sizeof(err));

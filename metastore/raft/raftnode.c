@@ -677,6 +677,12 @@ void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg)
 	rn->leader_arg = arg;
 }
 
+void ms_raft_on_ready(struct ms_raft *rn, void (*fn)(void *arg), void *arg)
+{
+	rn->ready_fn = fn;
+	rn->ready_arg = arg;
+}
+
 void ms_raft_on_restore(struct ms_raft *rn, void (*fn)(void *arg), void *arg)
 {
 	rn->restore_fn = fn;

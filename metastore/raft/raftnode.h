@@ -212,6 +212,9 @@ void ms_raft_serve_read_index(struct ms_raft *rn, struct ms_server *srv);
 /* fn(arg) runs each time this node becomes the leader (before it serves as one). */
 void ms_raft_on_leader(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
 
+/* fn(arg) runs once, from the poll timer, when this member becomes ready (ms_raft_ready). */
+void ms_raft_on_ready(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
+
 /* fn(arg) runs after a snapshot replaced the state (watchers must catch up). */
 void ms_raft_on_restore(struct ms_raft *rn, void (*fn)(void *arg), void *arg);
 

@@ -161,6 +161,8 @@ struct ms_raft {
 	void *leader_arg;
 	void (*restore_fn)(void *arg);
 	void *restore_arg;
+	void (*ready_fn)(void *arg);
+	void *ready_arg;
 };
 
 /* Proposes a frame of `kind` with `body` (copied); see ms_raft_propose. */

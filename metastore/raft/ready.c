@@ -38,6 +38,14 @@ static void on_read_index(void *arg, const struct ms_forward_reply *reply)
 		rn->ready_index = reply->applied_index;
 }
 
+/* From now on local reads are served: what waited for it is told. */
+static void become_ready(struct ms_raft *rn)
+{
+	rn->ready = true;
+	if (rn->ready_fn)
+		rn->ready_fn(rn->ready_arg);
+}
+
 void ms_raft_ready_poll(struct ms_raft *rn, bool leading)
 {
 	uint64_t now = uv_now(rn->loop);
@@ -47,11 +55,12 @@ void ms_raft_ready_poll(struct ms_raft *rn, bool leading)
 		return;
 	/* a leader serves once it applied every entry its log held when elected (caught_up) */
 	if (leading || ms_raft_ready(rn)) {
-		rn->ready = true;
+		become_ready(rn);
 		return;
 	}
 	if (rn->ready_index) {
-		rn->ready = raft_last_applied(rn->raft) >= rn->ready_index;
+		if (raft_last_applied(rn->raft) >= rn->ready_index)
+			become_ready(rn);
 		return;
 	}
 	if (rn->ready_asking || (rn->ready_asked_ms && now - rn->ready_asked_ms < READY_RETRY_MS))
