@@ -62,6 +62,8 @@ struct watch_hub {
 	size_t nwatchers;
 	watch_permit_fn permit; /* NULL: every create is allowed */
 	void *permit_ctx;
+	bool (*ready)(void *ctx); /* NULL: always */
+	void *ready_ctx;
 	size_t max_watchers; /* creates beyond are refused; 0: no limit */
 	struct watch_pack *pack; /* events packed once for all their watchers */
 	struct ms_buf events, frame; /* one response being built (reused) */
@@ -420,7 +422,7 @@ static void handle_message(struct watch_stream *st, const uint8_t *msg, size_t l
 /* Whether the member serves watches from its own state yet. */
 static bool hub_ready(const struct watch_hub *hub)
 {
-	return ms_raft_ready(hub->kv->raft);
+	return !hub->ready || hub->ready(hub->ready_ctx);
 }
 
 /* Keeps a request for when the member is ready. */
@@ -517,6 +519,12 @@ void watch_hub_notify(void *arg)
 		if (!st->blocked)
 			stream_pump(st);
 	}
+}
+
+void watch_hub_set_ready(struct watch_hub *hub, bool (*ready)(void *ctx), void *ctx)
+{
+	hub->ready = ready;
+	hub->ready_ctx = ctx;
 }
 
 void watch_hub_register(struct watch_hub *hub, struct ms_server *srv)

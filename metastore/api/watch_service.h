@@ -33,6 +33,11 @@ void watch_hub_set_permit(struct watch_hub *hub, watch_permit_fn fn, void *ctx);
  * a refused one (created and canceled at once) with ERR_TOO_MANY_WATCHES. */
 void watch_hub_set_limit(struct watch_hub *hub, size_t max_watchers);
 
+/* Installs the check of whether the member is ready (NULL: always) with `ctx` (borrowed):
+ * until it is, what a stream sends waits, in order; it runs at the first watch_hub_notify
+ * once ready (so the caller notifies when the member becomes ready). */
+void watch_hub_set_ready(struct watch_hub *hub, bool (*ready)(void *ctx), void *ctx);
+
 /* Routes /etcdserverpb.Watch/Watch of `srv` to the hub. */
 void watch_hub_register(struct watch_hub *hub, struct ms_server *srv);
 

@@ -204,6 +204,12 @@ static uint64_t applied_index(void *arg)
 	return ms_raft_applied_index(arg);
 }
 
+/* Whether the member serves watches yet (ms_raft_ready). */
+static bool member_ready(void *arg)
+{
+	return ms_raft_ready(arg);
+}
+
 /* After a snapshot replaced the store, or once the member is ready: watchers read on from
  * their positions, and watch requests held until it was ready run. */
 static void wake_watchers(void *arg)
@@ -457,6 +463,7 @@ int main(int argc, char **argv)
 	app.snap.extra_arg = auth;
 	auth_service_register(&authsvc, app.srv);
 	watch_hub_set_permit(hub, auth_service_watch_permitted, &authsvc);
+	watch_hub_set_ready(hub, member_ready, app.raft);
 	ms_raft_on_restore(app.raft, wake_watchers, &app);
 	ms_raft_on_ready(app.raft, wake_watchers, &app);
 	/* a restored member's log starts from its seed; a raft snapshot, if any, replaces it */

@@ -1,5 +1,6 @@
-/* Unit tests for the Watch service's backpressure: real requests through the stream ops, a
- * recording transport whose client reads only when the test drains it. */
+/* Unit tests for the Watch service's backpressure and its wait for a ready member: real
+ * requests through the stream ops, a recording transport whose client reads only when the
+ * test drains it. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,7 +143,8 @@ static void drain(struct grpc_call *call, struct seen *s)
 	}
 }
 
-static void send_create(struct grpc_call *call, int64_t start_rev)
+/* Sends one create of the /w/ prefix; returns the message's size. */
+static size_t send_create(struct grpc_call *call, int64_t start_rev)
 {
 	Etcdserverpb__WatchRequest w = ETCDSERVERPB__WATCH_REQUEST__INIT;
 	Etcdserverpb__WatchCreateRequest cr = ETCDSERVERPB__WATCH_CREATE_REQUEST__INIT;
@@ -158,6 +160,7 @@ static void send_create(struct grpc_call *call, int64_t start_rev)
 	cr.start_revision = start_rev;
 	n = protobuf_c_message_pack(&w.base, buf);
 	ops.message(call, buf, n, ops_ctx);
+	return n;
 }
 
 /* --- tests ----------------------------------------------------------------------------- */
@@ -272,10 +275,103 @@ static void test_backpressure_table(void **state)
 	}
 }
 
+static bool member_ready;
+
+static bool ready_fn(void *ctx)
+{
+	(void)ctx;
+	return member_ready;
+}
+
+/*
+ * A create from "now" sent before the member is ready (a restarted member replaying its
+ * log) waits: the writes it applies meanwhile are history, not events of that watcher. Once
+ * ready (and notified), the create runs: created, then only later writes' events. A create
+ * from revision 1 sent meanwhile gets the whole history, in order after the first.
+ */
+static void test_create_waits_until_ready(void **state)
+{
+	struct ms_mvcc *mvcc = ms_mvcc_new(1);
+	struct kv_service kv = { .mvcc = mvcc, .cluster_id = 7, .member_id = 9, .raft_term = 1 };
+	struct watch_hub *hub = watch_hub_new(&kv);
+	struct grpc_call call = { .method = MS_METHOD_WATCH_WATCH, .refs = 1, .streaming = true };
+	struct seen s = { .per_rev = 1 };
+
+	(void)state;
+	assert_non_null(mvcc);
+	assert_non_null(hub);
+	armed = 0;
+	faults = 0;
+	member_ready = false;
+	watch_hub_set_ready(hub, ready_fn, NULL);
+	watch_hub_register(hub, NULL);
+	ops.open(&call, ops_ctx);
+	write_n(mvcc, hub, 3, 1); /* revisions 2-4: what the member had before it stopped */
+	send_create(&call, 0);    /* watcher 0: from now */
+	send_create(&call, 1);    /* watcher 1: from revision 1 */
+	write_n(mvcc, hub, 5, 1); /* revisions 5-9 replayed: still not ready */
+	assert_int_equal(call.out.len, 0);
+	assert_int_equal(watch_hub_watchers(hub), 0);
+	member_ready = true;
+	watch_hub_notify(hub);
+	s.last_rev[0] = 9;
+	s.in_rev[0] = 1;
+	s.last_rev[1] = 1;
+	s.in_rev[1] = 1;
+	drain(&call, &s);
+	assert_int_equal(s.created, 2);
+	assert_int_equal(s.events[0], 0);
+	assert_int_equal(s.events[1], 8);
+	write_n(mvcc, hub, 2, 1); /* revisions 10-11 */
+	drain(&call, &s);
+	assert_int_equal(s.events[0], 2);
+	assert_int_equal(s.last_rev[0], 11);
+	assert_int_equal(s.events[1], 10);
+	assert_int_equal(faults, 0);
+	ops.closed(&call, ops_ctx);
+	ms_buf_free(&call.out);
+	watch_hub_free(hub);
+	ms_mvcc_free(mvcc);
+}
+
+/* A stream that sends more than the service holds for a member not ready ends UNAVAILABLE
+ * (as a call held past the request timeout), without a fault; closing frees the rest. */
+static void test_held_bound(void **state)
+{
+	struct ms_mvcc *mvcc = ms_mvcc_new(1);
+	struct kv_service kv = { .mvcc = mvcc, .cluster_id = 7, .member_id = 9, .raft_term = 1 };
+	struct watch_hub *hub = watch_hub_new(&kv);
+	struct grpc_call call = { .method = MS_METHOD_WATCH_WATCH, .refs = 1, .streaming = true };
+	size_t sent = 0, n = 0;
+
+	(void)state;
+	assert_non_null(hub);
+	faults = 0;
+	member_ready = false;
+	watch_hub_set_ready(hub, ready_fn, NULL);
+	watch_hub_register(hub, NULL);
+	ops.open(&call, ops_ctx);
+	/* each create is held with a 4-byte length, up to 256 KiB */
+	while (!call.finished && sent < 100000) {
+		n = send_create(&call, 0);
+		sent++;
+	}
+	assert_true(call.finished);
+	assert_int_equal(call.code, MS_GRPC_UNAVAILABLE);
+	assert_int_equal(sent, 256 * 1024 / (n + 4) + 1);
+	assert_int_equal(faults, 0);
+	ops.closed(&call, ops_ctx);
+	assert_int_equal(watch_hub_watchers(hub), 0);
+	watch_hub_free(hub);
+	ms_mvcc_free(mvcc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backpressure_table),
+		cmocka_unit_test(test_create_waits_until_ready),
+		cmocka_unit_test(test_held_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
