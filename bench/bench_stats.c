@@ -1,6 +1,7 @@
 /* Statistics and counters for the overhead benchmarks: ratio intervals, schedstat, PMU. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,10 @@
 static void usage(void)
 {
 	fputs("usage: bench_stats ratio [--seed N] [--resamples N] [--level P] [--target T (--at-most|--at-least)]\n"
-	      "         reads one round per line, \"A B\", and prints the median of A/B and its\n"
-	      "         bootstrap interval: n= median= lo= hi= level= resamples= seed= [verdict=]\n"
+	      "         reads one round per line, \"A B\" or \"A B GROUP\" (an integer: rounds of one\n"
+	      "         process), and prints the median of A/B and its bootstrap interval (two-stage\n"
+	      "         over groups and their rounds when GROUP is given): n= groups= median= lo=\n"
+	      "         hi= level= resamples= seed= [verdict=]\n"
 	      "       bench_stats schedstat PID   run time of all PID's threads in ns (schedstat)\n"
 	      "       bench_stats pmu             whether perf_event_open counts instructions here\n"
 	      "       bench_stats instructions PID -- CMD...\n"
@@ -33,6 +36,9 @@ static void usage(void)
 static int cmd_ratio(int argc, char **argv)
 {
 	static double a[MAX_ROUNDS], b[MAX_ROUNDS];
+	static long group[MAX_ROUNDS];
+	char line[256];
+	bool grouped = false;
 	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	unsigned resamples = 10000;
 	double level = 0.95, target = 0;
@@ -58,15 +64,26 @@ static int cmd_ratio(int argc, char **argv)
 			return 2;
 		}
 	}
-	while (n < MAX_ROUNDS && scanf("%lf %lf", &a[n], &b[n]) == 2)
+	while (n < MAX_ROUNDS && fgets(line, sizeof(line), stdin)) {
+		int got = sscanf(line, "%lf %lf %ld", &a[n], &b[n], &group[n]);
+
+		if (got < 2)
+			break;
+		/* all rounds grouped or none: a round without a group is a bad input */
+		if (n && grouped != (got == 3)) {
+			fprintf(stderr, "bench_stats: round %zu: a group on some rounds only\n", n + 1);
+			return 1;
+		}
+		grouped = got == 3;
 		n++;
-	rc = stats_ratio_ci(a, b, n, resamples, level, seed, &r);
+	}
+	rc = stats_ratio_ci_grouped(a, b, grouped ? group : NULL, n, resamples, level, seed, &r);
 	if (rc) {
 		fprintf(stderr, "bench_stats: %zu rounds read: %s\n", n, strerror(-rc));
 		return 1;
 	}
-	printf("n=%zu median=%.4f lo=%.4f hi=%.4f level=%.2f resamples=%u seed=%" PRIu64, r.n,
-	       r.median, r.lo, r.hi, r.level, r.resamples, r.seed);
+	printf("n=%zu groups=%zu median=%.4f lo=%.4f hi=%.4f level=%.2f resamples=%u seed=%" PRIu64,
+	       r.n, r.groups, r.median, r.lo, r.hi, r.level, r.resamples, r.seed);
 	if (at_most >= 0) {
 		const char *v = stats_verdict_name(stats_verdict_of(r.lo, r.hi, target, at_most));
 

@@ -16,7 +16,8 @@ stats_pmu() {
 	esac
 }
 
-# stats_ratio SEED TARGET at-most|at-least: reads "A B" lines (one per round) on stdin and
+# stats_ratio SEED TARGET at-most|at-least: reads "A B" lines (one per round; "A B GROUP" for
+# rounds in groups, resampled in two stages) on stdin and
 # prints bench_stats' "n= median= lo= hi= ... verdict=" line for the median of A/B.
 stats_ratio() {
 	"$BENCH_STATS" ratio --seed "$1" --resamples "${STATS_RESAMPLES:-10000}" --target "$2" "--$3"
@@ -86,9 +87,10 @@ stats_get_sem() {
 	dd if="/proc/$1/mem" bs=1 skip=$((0x$2)) count=2 status=none | od -An -tu2 | tr -d ' '
 }
 
-# stats_phase_pairs FILE cpu|calls: one "ON OFF" line per pair of phases (CPU per call, or
-# calls) of FILE's "phase: RUN.I on=0|1 calls=N cpu_ns=N ..." lines (phases 2k and 2k+1 of
-# a run are pair k), skipping pairs with a phase that finished no call.
+# stats_phase_pairs FILE cpu|calls: one "ON OFF RUN" line per pair of phases (CPU per call,
+# or calls) of FILE's "phase: RUN.I on=0|1 calls=N cpu_ns=N ..." lines (phases 2k and 2k+1
+# of a run are pair k), skipping pairs with a phase that finished no call. RUN groups the
+# pairs for stats_ratio (a run's pairs share its process).
 stats_phase_pairs() {
 	awk -v what="$2" '{
 		split($2, id, "."); k = id[1] "." int(id[2] / 2)
@@ -99,8 +101,9 @@ stats_phase_pairs() {
 		for (i = 1; i <= n; i++) {
 			k = order[i]
 			if (!(k in con) || !(k in coff) || con[k] < 1 || coff[k] < 1) continue
-			if (what == "cpu") printf "%.3f %.3f\n", ton[k] / con[k], toff[k] / coff[k]
-			else printf "%d %d\n", con[k], coff[k]
+			split(k, r, ".")
+			if (what == "cpu") printf "%.3f %.3f %d\n", ton[k] / con[k], toff[k] / coff[k], r[1]
+			else printf "%d %d %d\n", con[k], coff[k], r[1]
 		}
 	}' "$1"
 }

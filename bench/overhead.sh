@@ -1,12 +1,14 @@
 #!/bin/bash
 # The store's CPU per call and throughput with the agent detached and with `--probes all`.
 # usage: bench/overhead.sh METASTORE AGENT LOADGEN   (root; prints a Markdown section)
-# env: WORKLOADS ("read write"); the phase runs: PHASE_RUNS (4) runs of PHASE_DURATION
-#      seconds (15) per workload, in phases of PHASE_MS (50); the restart rounds: ROUNDS (10)
+# env: WORKLOADS ("read write"); the phase runs: PHASE_RUNS (6) runs of PHASE_DURATION
+#      seconds (10) per workload, each on a new store process, in phases of PHASE_MS (50);
+#      the restart rounds: ROUNDS (10)
 #      per workload (READ_ROUNDS, WRITE_ROUNDS), each round one detached and one attached run
 #      of DURATION seconds (1; writes WRITE_DURATION, 1); WARMUP (0.3), CONNS (2),
-#      STREAMS (16), KEYS (10000), VALUE_SIZE (256); the breakdown: STORE_PHASE_RUNS (2)
-#      phase runs with the semaphore written and nothing attached (the store's own part),
+#      STREAMS (16), KEYS (10000), VALUE_SIZE (256); the breakdown: STORE_PHASE_RUNS (4)
+#      phase runs of STORE_PHASE_DURATION seconds (8), each on a new store process, with the
+#      semaphore written and nothing attached (the store's own part),
 #      BREAKDOWN_DURATION (5) seconds with kernel.bpf_stats_enabled (BPF run time); DATA_ROOT (/dev/shm when writable: the
 #      store's data dir, so disk latency spikes stay out of the CPU figures);
 #      MODES ("detached all"; add grpc for a `--probes grpc` run per round);
@@ -26,10 +28,11 @@ BENCH_STATS=${BENCH_STATS:-$(dirname "$loadgen")/bench_stats}
 [ -x "$BENCH_STATS" ] || { echo "bench: $BENCH_STATS not built (make bench)" >&2; exit 1; }
 read_rounds=${READ_ROUNDS:-${ROUNDS:-10}}
 write_rounds=${WRITE_ROUNDS:-${ROUNDS:-10}}
-phase_runs=${PHASE_RUNS:-4}
-phase_duration=${PHASE_DURATION:-15}
+phase_runs=${PHASE_RUNS:-6}
+phase_duration=${PHASE_DURATION:-10}
 phase_ms=${PHASE_MS:-50}
-store_phase_runs=${STORE_PHASE_RUNS:-2}
+store_phase_runs=${STORE_PHASE_RUNS:-4}
+store_phase_duration=${STORE_PHASE_DURATION:-8}
 breakdown_duration=${BREAKDOWN_DURATION:-5}
 here_root=$(cd "$here/.." && pwd)
 # The store's BPF programs (bpf/*.bpf.c but the Go target's), by name: bpftool's statistics
@@ -114,10 +117,11 @@ one_run() {
 	[ -z "$ins" ] || res_ins["$name/$mode"]+=" $(awk -v d="$ins" -v n="$calls" 'BEGIN { printf "%.1f", d / n }')"
 }
 
-# run_workload NAME ROUNDS LOADGEN-ARGS...: all rounds of one workload on one store process.
-run_workload() {
-	local name=$1 rounds=$2 round i n=${#modes[@]}
-	shift 2
+# store_start NAME LOADGEN-ARGS...: a fresh store process on an empty data dir, warmed up by
+# one unmeasured run; sets spid and port.
+store_start() {
+	local name=$1
+	shift
 	port=$(bench_free_port)
 	rm -rf "$data/$name"
 	# No raft snapshot during the runs: each one (a cost that grows with the data) would
@@ -129,6 +133,23 @@ run_workload() {
 	bench_wait_ready "$loadgen" "$port" 30
 	# One unmeasured run: the store's first allocations and the page cache warm up.
 	bench_loadgen "${lg_pin[@]}" "$loadgen" --endpoint "127.0.0.1:$port" "$@" >/dev/null
+}
+
+# store_restart NAME LOADGEN-ARGS...: the store stopped and started afresh (store_start).
+# Each phase run gets its own process: the cost of the records moves by about 1 % of a
+# call between processes of the same binary (their memory layouts differ), far more than
+# between runs on one process, so the interval is taken over processes too.
+store_restart() {
+	bench_stop "$spid"
+	store_start "$@"
+}
+
+# run_workload NAME ROUNDS LOADGEN-ARGS...: all rounds of one workload on one store process,
+# then the phase runs, each on a new one.
+run_workload() {
+	local name=$1 rounds=$2 round i n=${#modes[@]}
+	shift 2
+	store_start "$name" "$@"
 	for round in $(seq 1 "$rounds"); do
 		# Odd rounds run the modes in order, even rounds in reverse (ABBA), so a
 		# drift over the run weighs on every mode alike.
@@ -179,17 +200,18 @@ with_duration() {
 store_side_runs_of() {
 	local name=$1 run line
 	shift
-	with_duration "$phase_duration" "$@"
-	[ "$(stats_get_sem "$spid" "$sem")" = 0 ] ||
-		{ echo "bench: the batch probe's semaphore is not 0 with no agent attached" >&2; return 1; }
-	stats_set_sem "$spid" "$sem" 1
+	with_duration "$store_phase_duration" "$@"
 	: >"$tmp/sphases.$name"
 	for run in $(seq 1 "$store_phase_runs"); do
+		store_restart "$name" "$@"
+		[ "$(stats_get_sem "$spid" "$sem")" = 0 ] ||
+			{ echo "bench: the batch probe's semaphore is not 0 with no agent attached" >&2; return 1; }
+		stats_set_sem "$spid" "$sem" 1
 		line=$(phase_run_into "$tmp/sphases.$name" "$run" "${run_args[@]}") ||
 			{ stats_set_sem "$spid" "$sem" 0; return 1; }
+		stats_set_sem "$spid" "$sem" 0
 		echo "  overhead $name store-side run $run: $line" >&2
 	done
-	stats_set_sem "$spid" "$sem" 0
 }
 
 # bpf_breakdown_of NAME LOADGEN-ARGS...: one run with the agent attached and the kernel's BPF
@@ -225,10 +247,10 @@ bpf_breakdown_of() {
 
 # phase_runs_of NAME LOADGEN-ARGS...: with one agent (--probes all) attached throughout,
 # PHASE_RUNS load generator runs that switch the batch probe off and on every PHASE_MS
-# (lg_phases.c); their "phase:" lines go to $tmp/phases.NAME, the agent's counters after
-# the last run to res_phase_*.
+# (lg_phases.c), each on a new store process; their "phase:" lines go to $tmp/phases.NAME,
+# the agent's counters over the runs (not the warm-ups) to res_phase_*.
 phase_runs_of() {
-	local name=$1 run apid aport line metrics calls=0 off_calls hits recs
+	local name=$1 run apid aport line metrics calls=0 off_calls hits=0 recs=0 c0 c1
 	shift
 	with_duration "$phase_duration" "$@"
 	bench_start_agent "$tmp/agent.log" "$agent_bin" --binary "$store" --probes all
@@ -236,7 +258,13 @@ phase_runs_of() {
 	aport=$BENCH_AGENT_PORT
 	: >"$tmp/phases.$name"
 	for run in $(seq 1 "$phase_runs"); do
+		store_restart "$name" "$@"
+		# the counters over the run only: the warm-up of the new process counts too
+		c0=$(agent_counts "$aport")
 		line=$(phase_run_into "$tmp/phases.$name" "$run" "${run_args[@]}") || return 1
+		c1=$(agent_counts "$aport")
+		hits=$((hits + ${c1% *} - ${c0% *}))
+		recs=$((recs + ${c1#* } - ${c0#* }))
 		calls=$((calls + $(bench_field "$line" calls)))
 		echo "  overhead $name phase run $run: $line" >&2
 	done
@@ -247,12 +275,18 @@ phase_runs_of() {
 	# The calls that ran with the batch probe on: all but those of the off phases.
 	off_calls=$(awk '$3 == "on=0" { sub(/calls=/, "", $4); s += $4 } END { printf "%.0f", s }' \
 		"$tmp/phases.$name")
-	hits=$(awk '$1 ~ /^metastore_agent_probe_hits_total[{]/ && $1 ~ /function="ms_probe_batch"/ {
-			if ($2 > h) h = $2 } END { printf "%.0f", h }' <<<"$metrics")
-	recs=$(awk '$1 ~ /^metastore_agent_probe_records_total[{]/ { s += $2 }
-		END { printf "%.0f", s }' <<<"$metrics")
 	res_phase_hits[$name]=$(awk -v h="$hits" -v n="$((calls - off_calls))" 'BEGIN { printf "%.4f", h / n }')
 	res_phase_recs[$name]=$(awk -v h="$recs" -v n="$((calls - off_calls))" 'BEGIN { printf "%.3f", h / n }')
+}
+
+# agent_counts PORT: "HITS RECORDS" of the agent on PORT: the batch probe's uprobe hits and
+# the records it took, so far.
+agent_counts() {
+	curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | awk '
+		$1 ~ /^metastore_agent_probe_hits_total[{]/ && $1 ~ /function="ms_probe_batch"/ {
+			if ($2 > h) h = $2 }
+		$1 ~ /^metastore_agent_probe_records_total[{]/ { r += $2 }
+		END { printf "%.0f %.0f\n", h, r }'
 }
 
 # phase_pairs NAME cpu|calls [FILE-PREFIX]: stats_phase_pairs of $tmp/PREFIX.NAME (phases).
@@ -279,7 +313,7 @@ elapsed=$(($(date +%s) - t0))
 
 wname() { [ "$1" = read ] && echo "read-heavy (90% get)" || echo "write (put)"; }
 
-echo "Two measurements per workload, on one store process each (data dir in"
+echo "Two measurements per workload (data dir in"
 echo "\`${data_root:-$tmp}\`$([ -n "$data_root" ] && echo ", a tmpfs: a disk's latency spikes stall whole phases and are no probe cost"),"
 echo "\`--snapshot-count 100000000\`: no raft snapshot inside a run, \`--quota-backend-bytes -1\`: a history never compacted raises no NOSPACE)${pin_note:+, $pin_note}. Load"
 echo "(\`build/bench/loadgen\`, same machine):"
@@ -298,15 +332,20 @@ echo "phase the store takes its detached path (no timestamps, no records, no cal
 echo "\`ms_probe_batch\`, so no uprobe hit there; the agent's other uprobes stay, on functions this"
 echo "load calls about 50 times a second: member status, connections), in an on phase its attached"
 echo "one. Phases come in pairs, off-on and on-off alternately (ABBA); $phase_runs runs of"
-echo "${phase_duration} s per workload. Per phase: the store's CPU time (all its threads,"
+echo "${phase_duration} s per workload, each on a store process of its own, started afresh and"
+echo "warmed up by one unmeasured run: what the records cost moves by about 1 % of a call between"
+echo "processes of the same binary (their memory layouts differ; with ASLR off, runs agree),"
+echo "far more than between runs on one process. Per phase: the store's CPU time (all its threads,"
 echo "\`/proc/<pid>/task/*/schedstat\`, ns; the uprobe handlers and BPF programs it runs included)"
 echo "divided by the calls the load generator finished in it; per pair the ratio on / off; the"
 echo "table gives the median of those ratios and a 95 % bootstrap percentile interval of it"
-echo "(${STATS_RESAMPLES:-10000} resamples of the pairs, seed $seed). Pairs with a phase that"
+echo "(${STATS_RESAMPLES:-10000} resamples, seed $seed, in two stages: as many runs as there are,"
+echo "drawn with replacement, then as many of each drawn run's pairs, so that the interval"
+echo "holds the spread between processes; $phase_runs processes make it coarse). Pairs with a phase that"
 echo "finished no call are left out (their count is in the table). Target: <= 1.01; \"not"
 echo "resolved\" when the interval has values on both sides of it. req/s: calls per phase, on / off."
 echo
-echo "**Restart rounds (cross-check).** Rounds of ${modes[*]} runs (${duration} s; writes"
+echo "**Restart rounds (cross-check).** On one store process, rounds of ${modes[*]} runs (${duration} s; writes"
 echo "${write_duration} s), the agent started before and stopped after its run (it must answer"
 echo "\`/health\` 200 and count the calls), odd rounds in that order and even rounds in reverse:"
 echo "the real detached store against the real attach, what the phases take on trust. CPU per"
@@ -361,7 +400,7 @@ for name in "${workloads[@]}"; do
 				"rps_hi=$(bench_field "$prl" hi) hits=${res_phase_hits[$name]}" \
 				"records=${res_phase_recs[$name]} cpu_ns=$(printf '%.0f' "$off_med")" \
 				"added_ns=${ph_added[$name]}" \
-				"pairs=$(bench_field "$pl" n) phase_ms=$phase_ms" \
+				"pairs=$(bench_field "$pl" n) processes=$(bench_field "$pl" groups) phase_ms=$phase_ms" \
 				"restart_cpu=$(bench_field "$cl" median) restart_cpu_lo=$(bench_field "$cl" lo)" \
 				"restart_cpu_hi=$(bench_field "$cl" hi) restart_verdict=$(bench_field "$cl" verdict)" \
 				"restart_rounds=$(bench_field "$cl" n) seed=$seed pmu=${pmu%%:*} seconds=$elapsed" >>"$BENCH_SUMMARY"
@@ -370,7 +409,7 @@ for name in "${workloads[@]}"; do
 done
 echo
 echo "**Where the added CPU per call goes.** \"Store's own part\": $store_phase_runs more phase runs of"
-echo "${phase_duration} s with no agent attached and the semaphore written to 1 by this script, so"
+echo "${store_phase_duration} s, each on a new store process, with no agent attached and the semaphore written to 1 by this script, so"
 echo "an on phase takes the timestamps, writes the records and calls the empty \`ms_probe_batch\`"
 echo "with no uprobe there (ratio and interval as above). \"BPF programs\": one ${breakdown_duration} s run with"
 echo "the agent attached and \`kernel.bpf_stats_enabled\`, the run time of each of the store's"

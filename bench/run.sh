@@ -111,7 +111,7 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 	echo "| gzip of that render: zlib default level / level 1 (agent/http.c) | ${gz6_ms} ms / ${gz1_ms} ms | |"
 	for w in read write; do
 		wn=$([ "$w" = read ] && echo "read-heavy" || echo "write")
-		echo "| $wn store CPU per call, \`--probes all\` on / off: median [95 % CI] of $(sumval "overhead $w all" pairs) pairs of $(sumval "overhead $w all" phase_ms) ms phases | $(ov_ci "$w" cpu) | <= 1.01: $(ov_verdict "$w") |"
+		echo "| $wn store CPU per call, \`--probes all\` on / off: median [95 % CI] of $(sumval "overhead $w all" pairs) pairs of $(sumval "overhead $w all" phase_ms) ms phases on $(sumval "overhead $w all" processes) store processes | $(ov_ci "$w" cpu) | <= 1.01: $(ov_verdict "$w") |"
 	done
 	for w in read write; do
 		wn=$([ "$w" = read ] && echo "read-heavy" || echo "write")

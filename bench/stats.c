@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 void stats_rng_seed(struct stats_rng *r, uint64_t seed)
 {
@@ -60,16 +61,76 @@ static double quantile_sorted(const double *v, size_t n, double p)
 int stats_ratio_ci(const double *a, const double *b, size_t n, unsigned resamples, double level,
 		   uint64_t seed, struct stats_ratio *out)
 {
+	return stats_ratio_ci_grouped(a, b, NULL, n, resamples, level, seed, out);
+}
+
+/* Rounds by group: idx[start[g] .. start[g + 1]) are the rounds of group g, in order. */
+struct groups {
+	size_t n;
+	size_t *start; /* n + 1 entries */
+	size_t *idx;
+};
+
+/* Groups the rounds by label, groups in the order their first round comes. 0 or -ENOMEM. */
+static int groups_of(const long *group, size_t n, struct groups *g)
+{
+	size_t *of = malloc(n * sizeof(*of)), *count = calloc(n + 1, sizeof(*count));
+	long *label = malloc(n * sizeof(*label));
+	int rc = -ENOMEM;
+
+	g->n = 0;
+	g->start = calloc(n + 1, sizeof(*g->start));
+	g->idx = malloc(n * sizeof(*g->idx));
+	if (!of || !count || !label || !g->start || !g->idx)
+		goto cleanup;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+
+		/* quadratic in the groups, which are a handful of processes */
+		while (k < g->n && group && label[k] != group[i])
+			k++;
+		if (k == g->n)
+			label[g->n++] = group ? group[i] : 0;
+		of[i] = k;
+		count[k]++;
+	}
+	for (size_t k = 0; k < g->n; k++)
+		g->start[k + 1] = g->start[k] + count[k];
+	memset(count, 0, (n + 1) * sizeof(*count));
+	for (size_t i = 0; i < n; i++)
+		g->idx[g->start[of[i]] + count[of[i]]++] = i;
+	rc = 0;
+cleanup:
+	free(of);
+	free(count);
+	free(label);
+	return rc;
+}
+
+int stats_ratio_ci_grouped(const double *a, const double *b, const long *group, size_t n,
+			   unsigned resamples, double level, uint64_t seed,
+			   struct stats_ratio *out)
+{
 	double *r = NULL, *draw = NULL, *meds = NULL;
+	struct groups g = { 0 };
 	struct stats_rng rng;
+	size_t most = 0;
 	int rc = -EINVAL;
 
 	if (!n || !resamples || !(level > 0 && level < 1))
 		return -EINVAL;
 	r = malloc(n * sizeof(*r));
-	draw = malloc(n * sizeof(*draw));
 	meds = malloc(resamples * sizeof(*meds));
-	if (!r || !draw || !meds) {
+	if (!r || !meds || groups_of(group, n, &g)) {
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t c = 0; c < g.n; c++)
+		if (g.start[c + 1] - g.start[c] > most)
+			most = g.start[c + 1] - g.start[c];
+	/* groups of unequal size: a resample holds up to g.n times the largest */
+	draw = malloc(g.n * most * sizeof(*draw));
+	if (!draw) {
 		rc = -ENOMEM;
 		goto cleanup;
 	}
@@ -80,17 +141,28 @@ int stats_ratio_ci(const double *a, const double *b, size_t n, unsigned resample
 	}
 	stats_rng_seed(&rng, seed);
 	for (unsigned k = 0; k < resamples; k++) {
-		for (size_t i = 0; i < n; i++)
-			draw[i] = r[stats_rng_below(&rng, n)];
-		stats_median(draw, n, &meds[k]);
+		size_t m = 0;
+
+		for (size_t d = 0; d < g.n; d++) {
+			/* one group: no draw for it, so the rounds' draws are stats_ratio_ci's */
+			size_t c = g.n == 1 ? 0 : stats_rng_below(&rng, g.n);
+			size_t from = g.start[c], len = g.start[c + 1] - from;
+
+			for (size_t i = 0; i < len; i++)
+				draw[m++] = r[g.idx[from + stats_rng_below(&rng, len)]];
+		}
+		stats_median(draw, m, &meds[k]);
 	}
 	qsort(meds, resamples, sizeof(*meds), cmp_double);
-	*out = (struct stats_ratio){ .n = n, .level = level, .resamples = resamples, .seed = seed };
+	*out = (struct stats_ratio){ .n = n, .groups = g.n, .level = level,
+				     .resamples = resamples, .seed = seed };
 	out->lo = quantile_sorted(meds, resamples, (1 - level) / 2);
 	out->hi = quantile_sorted(meds, resamples, 1 - (1 - level) / 2);
 	stats_median(r, n, &out->median);
 	rc = 0;
 cleanup:
+	free(g.start);
+	free(g.idx);
 	free(r);
 	free(draw);
 	free(meds);

@@ -35,6 +35,7 @@ enum stats_verdict {
 /* The median of per-round ratios a[i] / b[i] and its bootstrap percentile interval. */
 struct stats_ratio {
 	size_t n;         /* rounds */
+	size_t groups;    /* distinct groups the rounds came in (1 without groups) */
 	double median;    /* median of the n ratios */
 	double lo, hi;    /* the interval's bounds */
 	double level;     /* its confidence level, e.g. 0.95 */
@@ -51,6 +52,18 @@ struct stats_ratio {
  */
 int stats_ratio_ci(const double *a, const double *b, size_t n, unsigned resamples, double level,
 		   uint64_t seed, struct stats_ratio *out);
+
+/*
+ * As stats_ratio_ci, for rounds that come in groups whose rounds share more than chance
+ * (phases of one process: its memory layout moves them all): round i is of group
+ * group[i] (any labels; NULL: one group). Each resample draws as many groups as there are,
+ * with replacement, then within each drawn group as many of its rounds, with replacement
+ * (a two-stage bootstrap), so the interval holds the spread between groups too. With one
+ * group it is stats_ratio_ci's interval, draw for draw. Returns as stats_ratio_ci.
+ */
+int stats_ratio_ci_grouped(const double *a, const double *b, const long *group, size_t n,
+			   unsigned resamples, double level, uint64_t seed,
+			   struct stats_ratio *out);
 
 /*
  * The verdict of interval [lo, hi] against `target`: for at_most, met when hi <= target,
