@@ -137,7 +137,7 @@ store_start() {
 
 # store_restart NAME LOADGEN-ARGS...: the store stopped and started afresh (store_start).
 # Each phase run gets its own process: the cost of the records moves by about 1 % of a
-# call between processes of the same binary (their memory layouts differ), far more than
+# call between processes of the same binary (their memory layouts are one cause), far more than
 # between runs on one process, so the interval is taken over processes too.
 store_restart() {
 	bench_stop "$spid"
@@ -334,7 +334,7 @@ echo "load calls about 50 times a second: member status, connections), in an on 
 echo "one. Phases come in pairs, off-on and on-off alternately (ABBA); $phase_runs runs of"
 echo "${phase_duration} s per workload, each on a store process of its own, started afresh and"
 echo "warmed up by one unmeasured run: what the records cost moves by about 1 % of a call between"
-echo "processes of the same binary (their memory layouts differ; with ASLR off, runs agree),"
+echo "processes of the same binary (their memory layouts are one cause, not the only one),"
 echo "far more than between runs on one process. Per phase: the store's CPU time (all its threads,"
 echo "\`/proc/<pid>/task/*/schedstat\`, ns; the uprobe handlers and BPF programs it runs included)"
 echo "divided by the calls the load generator finished in it; per pair the ratio on / off; the"
