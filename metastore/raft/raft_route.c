@@ -224,14 +224,16 @@ static void read_call(struct grpc_call *call, const uint8_t *msg, size_t len, vo
 		return;
 	}
 	if (route->serializable && route->serializable(msg, len)) {
+		int e;
+
+		if (ms_raft_ready(rn)) {
+			route->fn(call, msg, len, route->ctx);
+			return;
+		}
 		/* a member that just started may hold less than it served before it stopped:
 		 * local reads wait until it caught up with its cluster (ready.c) */
-		int e = ms_raft_ready(rn) ? 0 :
-			rn->stopping ? -ECANCELED : ms_raft_leader_wait_add(rn, call, msg, len, true);
-
-		if (ms_raft_ready(rn))
-			route->fn(call, msg, len, route->ctx);
-		else if (e == -ENOMEM)
+		e = rn->stopping ? -ECANCELED : ms_raft_leader_wait_add(rn, call, msg, len, true);
+		if (e == -ENOMEM)
 			grpc_call_fault(call, "out of memory holding a read");
 		else if (e)
 			grpc_call_finish(call, MS_GRPC_UNAVAILABLE,
