@@ -28,8 +28,11 @@
  * (not once per loop iteration). 2.1: a call's begin time is its read callback's start and its
  * END record's end time the first write to a client after its trailers (one timestamp each for
  * many calls); the record layout is unchanged. 2.2: a batch is handed over about every 4 ms
- * (the layout and the meaning of every field are unchanged). */
-#define MS_PROBE_ABI_MINOR 2
+ * (the layout and the meaning of every field are unchanged). 2.3: only the member that
+ * proposed an entry writes its commit record (one proposed elsewhere had val 0 and was
+ * timed by no probe), and the commit time is when that member learned the commit index that
+ * covers the entry (one timestamp for all the entries one commit index covers). */
+#define MS_PROBE_ABI_MINOR 3
 
 #include "ms_methods.h"
 
@@ -191,7 +194,9 @@ enum ms_probe_rec_kind {
 	MS_REC_MVCC_COMPACT = 33,  /* id node, val revision (as ms_probe_mvcc_compact) */
 	/* raft buffer; APPLY is a gauge record like REVISION. The leader that proposed an
 	 * entry knows when it did: its COMMIT record carries that time, so propose-to-commit
-	 * needs no matching of records (0: proposed on another node, or not recorded). */
+	 * needs no matching of records (before 2.3, 0: proposed on another node, or not
+	 * recorded; since 2.3 such entries have no record). The commit time is when the member
+	 * learned the commit index covering the entry (since 2.3; before, its apply's start). */
 	MS_REC_RAFT_COMMIT = 49, /* id node, t_ns commit time, val propose time, a 0 */
 	MS_REC_RAFT_APPLY = 50,  /* id node, val applied index */
 	/* auth buffer: as ms_probe_auth_authenticate / ms_probe_auth_authorize */

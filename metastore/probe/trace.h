@@ -208,12 +208,18 @@ static inline uint64_t ms_trace_raft_propose(uint64_t node, uint64_t index)
 	return MS_TRACE_ON() ? ms_trace_now() : 0;
 }
 
-/* `proposed_ns`: what ms_trace_raft_propose returned on this node for the entry, else 0. */
-static inline void ms_trace_raft_commit(uint64_t node, uint64_t index, uint64_t proposed_ns)
+/*
+ * `proposed_ns`: what ms_trace_raft_propose returned on this node for the entry, else 0;
+ * `commit_ns`: when this node learned that the entry is committed (the caller reads the clock
+ * once per commit index it learns, not once per entry). Only the proposer times an entry, so
+ * one proposed elsewhere, or before the batch probe was attached (0), gets no record.
+ */
+static inline void ms_trace_raft_commit(uint64_t node, uint64_t index, uint64_t proposed_ns,
+					uint64_t commit_ns)
 {
 	ms_probe_raft_commit(node, index);
-	if (MS_TRACE_ON())
-		ms_trace_fill(ms_trace_slot(MS_BATCH_RAFT), MS_REC_RAFT_COMMIT, node, ms_trace_now(),
+	if (proposed_ns && MS_TRACE_ON())
+		ms_trace_fill(ms_trace_slot(MS_BATCH_RAFT), MS_REC_RAFT_COMMIT, node, commit_ns,
 			      proposed_ns, 0, 0, 0);
 }
 

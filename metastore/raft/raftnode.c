@@ -75,6 +75,28 @@ static void apply_store(struct ms_raft *rn, struct ms_proposal *prop, const uint
 	ms_apply_res_release(&res);
 }
 
+/*
+ * When this member learned that the entry being applied is committed, for the commit record
+ * of an entry it proposed (`proposed_ns`, 0: none; then 0, as while the batch probe is not
+ * attached). libraft applies every entry up to the commit index as soon as it moves, so the
+ * first apply under a commit index reads the clock and the entries after it share the
+ * time: a clock read amid the apply's work costs as much as a cache miss, and their commit
+ * was one event. A time older than the entry's propose (the index was learned before the
+ * entry was proposed here: libraft applies it later, behind a snapshot) is read again.
+ */
+uint64_t ms_raft_commit_time(struct ms_raft *rn, uint64_t proposed_ns)
+{
+	uint64_t ci = rn->raft->commit_index;
+
+	if (!proposed_ns || !MS_TRACE_ON())
+		return 0;
+	if (ci != rn->commit_seen_index || rn->commit_seen_ns < proposed_ns) {
+		rn->commit_seen_index = ci;
+		rn->commit_seen_ns = ms_trace_now();
+	}
+	return rn->commit_seen_ns;
+}
+
 /* Applies one committed entry, in log order, on every member (libraft callback). */
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
@@ -96,7 +118,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		prop = ms_raft_pending_find(rn, ms_le64_read(p + 16));
 	if (prop && prop->req.index != index)
 		prop = NULL;
-	ms_trace_raft_commit(rn->opts.node_id, index, prop ? prop->proposed_ns : 0);
+	ms_trace_raft_commit(rn->opts.node_id, index, prop ? prop->proposed_ns : 0,
+			     ms_raft_commit_time(rn, prop ? prop->proposed_ns : 0));
 	if (!ours && buf->len >= MS_RAFT_ENTRY_HDR &&
 	    (uint32_t)ms_le64_read(p) == MS_RAFT_ENTRY_MAGIC_V1) {
 		/* skipping it would serve less than was acknowledged: stop instead */

@@ -116,6 +116,9 @@ struct ms_raft {
 	struct ms_snap_fork snap_fork;
 	uint64_t published_ms; /* when this leader last proposed its client address */
 	uint64_t reported_applied;
+	/* the commit index the batch probe's commit records last read the clock for, and that
+	 * time: every entry up to it was committed by then (ms_raft_commit_time) */
+	uint64_t commit_seen_index, commit_seen_ns;
 	uint64_t seq;
 	struct ms_proposal *pending; /* oldest first */
 	struct ms_proposal *pending_tail;
@@ -260,5 +263,10 @@ void ms_raft_members_reconcile(struct ms_raft *rn);
 
 /* The pending proposal of this node with sequence `seq`, or NULL. */
 struct ms_proposal *ms_raft_pending_find(struct ms_raft *rn, uint64_t seq);
+
+/* The commit time for the batch probe's commit record of the entry being applied, which this
+ * node proposed at `proposed_ns` (0: elsewhere); 0 when there is to be no record. One clock
+ * read per commit index the node learns (raftnode.c). */
+uint64_t ms_raft_commit_time(struct ms_raft *rn, uint64_t proposed_ns);
 
 #endif /* MS_RAFTNODE_PRIV_H */

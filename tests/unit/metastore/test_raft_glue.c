@@ -15,6 +15,7 @@
 #include <raft/fixture.h>
 
 #include "raft/member_change.h"
+#include "probe/trace.h"
 #include "raft/raftnode_priv.h"
 #include "store/codec.h"
 
@@ -249,6 +250,78 @@ static void test_propose_applies_everywhere(void **state)
 		assert_int_equal(mb[i].last_len, 5);
 		assert_memory_equal(mb[i].last, "put-1", 5);
 	}
+}
+
+/* The batch probe's commit records: only the proposer writes them, one per entry it proposed,
+ * in log order, each carrying its propose time and a commit time no earlier. */
+static void test_commit_records(void **state)
+{
+	struct outcome o[3] = { { 0 } };
+	const struct ms_probe_rec *r;
+	uint64_t proposed[3], last = 0;
+	uint32_t n, commits = 0;
+
+	(void)state;
+	elect(0);
+	replicate();
+	ms_probe_batch_semaphore = 1;
+	ms_trace_flush();
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(ms_raft_propose(mb[0].rn, (const uint8_t *)"put", 3, on_done, &o[i]),
+				 0);
+		proposed[i] = mb[0].rn->pending_tail->proposed_ns;
+		assert_true(proposed[i] != 0);
+	}
+	replicate();
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(o[i].calls, 1);
+	r = ms_trace_peek(MS_BATCH_RAFT);
+	n = ms_trace_pending(MS_BATCH_RAFT);
+	for (uint32_t i = 0; i < n; i++) {
+		if (r[i].kind != MS_REC_RAFT_COMMIT)
+			continue;
+		assert_true(commits < 3);
+		assert_int_equal(r[i].id, 1); /* the leader's node id: the followers write none */
+		assert_int_equal(r[i].val, proposed[commits]);
+		assert_true(r[i].t_ns >= r[i].val && r[i].t_ns >= last);
+		last = r[i].t_ns;
+		commits++;
+	}
+	assert_int_equal(commits, 3);
+	ms_probe_batch_semaphore = 0;
+	ms_trace_flush();
+}
+
+/* A commit time is read once per commit index the member learns: entries applied under one
+ * index share it; a new index, or a propose later than the time held, reads the clock again;
+ * nothing is read for an entry proposed elsewhere or while the batch probe is detached. */
+static void test_commit_time(void **state)
+{
+	struct ms_raft *rn;
+	uint64_t t1, t2, t3, ci;
+
+	(void)state;
+	elect(0);
+	replicate();
+	rn = mb[0].rn;
+	ci = rn->raft->commit_index;
+	assert_int_equal(ms_raft_commit_time(rn, 5), 0); /* detached */
+	ms_probe_batch_semaphore = 1;
+	assert_int_equal(ms_raft_commit_time(rn, 0), 0); /* proposed elsewhere */
+	t1 = ms_raft_commit_time(rn, 5);
+	assert_true(t1 >= 5);
+	assert_int_equal(ms_raft_commit_time(rn, 5), t1); /* the same index: the same time */
+	assert_int_equal(rn->commit_seen_index, ci);
+	rn->raft->commit_index = ci + 1; /* the member learns a new commit index */
+	t2 = ms_raft_commit_time(rn, 5);
+	assert_true(t2 > t1);
+	assert_int_equal(rn->commit_seen_index, ci + 1);
+	t3 = ms_raft_commit_time(rn, t2 + 1); /* proposed after the time held */
+	assert_true(t3 > t2);
+	assert_int_equal(ms_raft_commit_time(rn, 5), t3);
+	rn->raft->commit_index = ci;
+	ms_probe_batch_semaphore = 0;
+	ms_trace_flush();
 }
 
 static const char *fwd_target;
@@ -921,6 +994,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_propose_applies_everywhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_refuses_and_forwards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_holds_for_a_leader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_barrier_reads, setup, teardown),

@@ -242,7 +242,7 @@ static void test_semaphores(void **state)
 	ms_trace_storage_end(9, MS_STORAGE_OP_PUT, MS_STORAGE_MEMORY, MS_STORAGE_STATUS_OK, t0);
 	ms_trace_grpc_end(5, 2, 0, g0);
 	p0 = ms_trace_raft_propose(1, 3);
-	ms_trace_raft_commit(1, 3, p0);
+	ms_trace_raft_commit(1, 3, p0, 0);
 	ms_trace_flush();
 	assert_int_equal(g0, 0);
 	assert_int_equal(t0, 0);
@@ -264,10 +264,12 @@ static void test_semaphores(void **state)
 	assert_int_equal(ms_trace_ends_from, 1);
 	ms_trace_stamp_ends();
 	assert_int_equal(ms_trace_ends_from, 0);
-	ms_trace_raft_commit(1, 3, p0);
+	ms_trace_raft_commit(1, 3, p0, ms_trace_now());
+	/* an entry proposed on another node: nothing here times it, so no record */
+	ms_trace_raft_commit(1, 4, 0, ms_trace_now());
 	/* an operation that began before the semaphore went up gets no record */
 	ms_trace_storage_end(10, MS_STORAGE_OP_PUT, MS_STORAGE_MEMORY, MS_STORAGE_STATUS_OK, 0);
-	assert_int_equal(direct_calls, 7);
+	assert_int_equal(direct_calls, 8);
 	/* the call's begin is a count, its end the one record */
 	assert_int_equal(ms_trace_pending(MS_BATCH_GRPC), 1);
 	for (uint32_t m = 0; m < MS_METHOD_COUNT; m++)
@@ -365,7 +367,7 @@ static void test_gauges(void **state)
 	ms_trace_mvcc_revision(7, 4);
 	ms_trace_mvcc_revision(8, 1); /* another node: its own record */
 	ms_trace_raft_apply(7, 10);
-	ms_trace_raft_commit(7, 11, 0);
+	ms_trace_raft_commit(7, 11, 5, 6);
 	ms_trace_raft_apply(7, 11);
 	ms_trace_flush();
 	ms_trace_mvcc_revision(7, 5); /* a new batch: a new record */
@@ -373,7 +375,7 @@ static void test_gauges(void **state)
 	ms_probe_batch_semaphore = 0;
 	/* kind/id/val/a/b/c */
 	assert_string_equal(log_buf, "mvcc[3]: 32/7/4/0/0/0 33/7/2/0/0/0 32/8/1/0/0/0; "
-				     "raft[2]: 50/7/11/0/0/0 49/7/0/0/0/0; | "
+				     "raft[2]: 50/7/11/0/0/0 49/7/5/0/0/0; | "
 				     "mvcc[1]: 32/7/5/0/0/0; | ");
 }
 
