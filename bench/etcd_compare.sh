@@ -128,7 +128,7 @@ echo "| put | \`${wl_args[put]}\` | Put of a random key |"
 echo "| range-l | \`${wl_args[range-l]}\` | linearizable Range of one random key (every key put first) |"
 echo "| range-s | \`${wl_args[range-s]}\` | the same, serializable |"
 echo "| txn-put | \`${wl_args[txn-put]}\` | Txn without compares, one Put |"
-echo "| watch-latency | \`${wl_args[watch-latency]}\` | $((conns * streams)) watchers (one per stream) on one key; one more connection puts it, the next put once every watcher got the last one's event; a call is one event |"
+echo "| watch-latency | \`${wl_args[watch-latency]}\` | $((conns * streams)) watchers (one per stream) on one key; one more connection puts it, the next put once every watcher got the last one's event; one client thread serves every connection; a call is one event |"
 echo "| lease-keepalive | \`${wl_args[lease-keepalive]}\` | each stream grants a lease (TTL 100 s) first; a call is one LeaseKeepAlive stream with one request and one answer (clientv3's KeepAliveOnce) |"
 echo "| mixed | \`${wl_args[mixed]}\` | 90 % linearizable Range, 10 % Put, random keys (every key put first) |"
 echo

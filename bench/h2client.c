@@ -398,18 +398,11 @@ static int conn_flush(struct h2c_conn *c)
 	}
 }
 
-int h2c_poll(struct h2c_conn *c, int timeout_ms)
+/* Reads what the socket holds (revents: poll's answer for it) into the session, then sends
+ * what that made the session queue. Returns 0 or -errno. */
+static int conn_take(struct h2c_conn *c, short revents)
 {
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	int err = conn_flush(c);
-
-	if (err)
-		return err;
-	if (c->out_off < c->out_len)
-		pfd.events |= POLLOUT;
-	if (poll(&pfd, 1, timeout_ms) < 0)
-		return errno == EINTR ? 0 : -errno;
-	if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
 		for (;;) {
 			ssize_t n = read(c->fd, c->in, sizeof(c->in));
 
@@ -429,6 +422,36 @@ int h2c_poll(struct h2c_conn *c, int timeout_ms)
 	if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2))
 		return -ECONNRESET;
 	return conn_flush(c);
+}
+
+int h2c_poll(struct h2c_conn *c, int timeout_ms)
+{
+	return h2c_poll_many(&c, 1, timeout_ms);
+}
+
+int h2c_poll_many(struct h2c_conn *const *cs, unsigned n, int timeout_ms)
+{
+	struct pollfd pfd[H2C_POLL_MAX];
+	int err;
+
+	if (n > H2C_POLL_MAX)
+		return -E2BIG;
+	for (unsigned i = 0; i < n; i++) {
+		err = conn_flush(cs[i]);
+		if (err)
+			return err;
+		pfd[i] = (struct pollfd){ .fd = cs[i]->fd, .events = POLLIN };
+		if (cs[i]->out_off < cs[i]->out_len)
+			pfd[i].events |= POLLOUT;
+	}
+	if (poll(pfd, n, timeout_ms) < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (unsigned i = 0; i < n; i++) {
+		err = conn_take(cs[i], pfd[i].revents);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 size_t h2c_in_flight(const struct h2c_conn *c)

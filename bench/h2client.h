@@ -55,6 +55,13 @@ int h2c_stream_send(struct h2c_conn *c, int32_t stream_id, const uint8_t *msg, s
  * connection failed or was closed by the server. */
 int h2c_poll(struct h2c_conn *c, int timeout_ms);
 
+/* The most connections h2c_poll_many takes at once. */
+#define H2C_POLL_MAX 64
+
+/* h2c_poll over connections cs[0..n) at once: one wait for whichever socket is ready first.
+ * Returns 0, -E2BIG past H2C_POLL_MAX, or -errno of the first connection that failed. */
+int h2c_poll_many(struct h2c_conn *const *cs, unsigned n, int timeout_ms);
+
 /* Number of calls submitted and not finished yet. */
 size_t h2c_in_flight(const struct h2c_conn *c);
 

@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +30,6 @@ struct wl_stream {
 };
 
 struct wl_conn {
-	pthread_t th;
 	struct wl_run *run;
 	struct h2c_conn *conn;
 	struct wl_stream *streams;
@@ -47,16 +44,17 @@ struct wl_run {
 	size_t key_len;
 	uint8_t *value; /* scratch for building and checking values */
 	uint64_t t_measure, t_end;
-	atomic_uint_fast64_t *put_start; /* per put: when it was sent (ns) */
-	atomic_bool stop;
+	uint64_t *put_start; /* per put: when it was sent (ns) */
+	bool stop;
 	unsigned watchers; /* in all */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	uint64_t events;   /* accepted events, all watchers (under mu) */
-	uint64_t bad;      /* wrong events (under mu) */
-	bool lost;         /* a watch stream ended (under mu) */
+	uint64_t events;   /* accepted events, all watchers */
+	uint64_t bad;      /* wrong events */
+	bool lost;         /* a watch stream ended */
 	/* The putter's connection's one call. */
 	bool put_done, put_ok;
+	/* every connection, the watch connections first: one thread polls them all */
+	struct h2c_conn *all[H2C_POLL_MAX];
+	unsigned n_all;
 };
 
 /* The value of put number seq: its number in the first 8 bytes, then the usual filler. */
@@ -78,13 +76,10 @@ static uint64_t seq_of(const uint8_t *v)
 
 static void note(struct wl_run *r, bool good)
 {
-	pthread_mutex_lock(&r->mu);
 	if (good)
 		r->events++;
 	else
 		r->bad++;
-	pthread_cond_broadcast(&r->cv);
-	pthread_mutex_unlock(&r->mu);
 }
 
 /* One event for watcher w: must be the PUT of the key with the value of the put it waits for. */
@@ -137,7 +132,7 @@ static void on_watch_msg(void *conn_user, void *call_user, const uint8_t *msg, s
 		bool good = w && event_ok(r, w, resp->events[i], scratch);
 
 		if (good) {
-			start = atomic_load(&r->put_start[w->next_seq]);
+			start = r->put_start[w->next_seq];
 			w->next_seq++;
 			wc->events++;
 			if (start >= r->t_measure && start < r->t_end) {
@@ -161,12 +156,8 @@ static void on_watch_done(void *conn_user, void *call_user, int grpc_status,
 	(void)grpc_status;
 	(void)body;
 	(void)len;
-	if (atomic_load(&wc->run->stop))
-		return;
-	pthread_mutex_lock(&wc->run->mu);
-	wc->run->lost = true;
-	pthread_cond_broadcast(&wc->run->cv);
-	pthread_mutex_unlock(&wc->run->mu);
+	if (!wc->run->stop)
+		wc->run->lost = true;
 }
 
 static void on_put_done(void *conn_user, void *call_user, int grpc_status, const uint8_t *body,
@@ -222,12 +213,11 @@ static int wait_created(struct wl_run *r, struct wl_conn *wcs)
 
 	for (;;) {
 		unsigned created = 0;
+		int err = h2c_poll_many(r->all, r->n_all, 1);
 
+		if (err)
+			return err;
 		for (unsigned i = 0; i < o->conns; i++) {
-			int err = h2c_poll(wcs[i].conn, 1);
-
-			if (err)
-				return err;
 			for (unsigned s = 0; s < o->streams; s++)
 				created += wcs[i].streams[s].n_created;
 		}
@@ -243,39 +233,39 @@ static int wait_created(struct wl_run *r, struct wl_conn *wcs)
 	}
 }
 
-static void *watch_main(void *arg)
+/* The first error a watch connection met (an event it could not record), or 0. */
+static int watch_err(const struct wl_run *r, const struct wl_conn *wcs)
 {
-	struct wl_conn *wc = arg;
-
-	while (!wc->err && !atomic_load(&wc->run->stop))
-		wc->err = h2c_poll(wc->conn, 50);
-	return NULL;
+	for (unsigned i = 0; i < r->o->conns; i++) {
+		if (wcs[i].err)
+			return wcs[i].err;
+	}
+	return 0;
 }
 
-/* Waits until every watcher got the event of put number seq. Returns 0 or -errno. */
-static int wait_events(struct wl_run *r, uint64_t seq)
+/* Polls every connection until every watcher got the event of put number seq. Returns 0
+ * or -errno. */
+static int wait_events(struct wl_run *r, const struct wl_conn *wcs, uint64_t seq)
 {
-	uint64_t want = (seq + 1) * r->watchers;
-	struct timespec until;
+	uint64_t want = (seq + 1) * r->watchers, deadline = lg_now_ns() + LG_DRAIN_NS;
 	int err = 0;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += LG_DRAIN_NS / 1000000000ULL;
-	pthread_mutex_lock(&r->mu);
-	while (!err && r->events < want && !r->bad && !r->lost)
-		err = pthread_cond_timedwait(&r->cv, &r->mu, &until);
+	while (!err && r->events < want && !r->bad && !r->lost) {
+		err = h2c_poll_many(r->all, r->n_all, 100);
+		if (!err)
+			err = watch_err(r, wcs);
+		if (!err && lg_now_ns() > deadline) {
+			fprintf(stderr, "loadgen: %" PRIu64 " of %u events of put %" PRIu64
+				" missing after 10 s\n", want - r->events, r->watchers, seq);
+			return -ETIMEDOUT;
+		}
+	}
 	if (r->bad)
 		fprintf(stderr, "loadgen: %" PRIu64 " watch answers were not the next put's event\n",
 			r->bad);
 	else if (r->lost)
 		fprintf(stderr, "loadgen: a watch stream ended during the load\n");
-	if (r->bad || r->lost)
-		err = EPROTO;
-	if (err == ETIMEDOUT)
-		fprintf(stderr, "loadgen: %" PRIu64 " of %u events of put %" PRIu64
-			" missing after 10 s\n", want - r->events, r->watchers, seq);
-	pthread_mutex_unlock(&r->mu);
-	return -err;
+	return r->bad || r->lost ? -EPROTO : err;
 }
 
 /* One put of the key, answered. Returns 0 or -errno. */
@@ -293,17 +283,18 @@ static int put_one(struct wl_run *r, struct h2c_conn *pc, uint64_t seq, uint8_t 
 	req.value.len = o->value_size;
 	len = etcdserverpb__put_request__pack(&req, msg);
 	r->put_done = false;
-	atomic_store(&r->put_start[seq], lg_now_ns());
+	r->put_start[seq] = lg_now_ns();
 	err = h2c_call_submit(pc, PATH_PUT, msg, len, NULL);
 	while (!err && !r->put_done)
-		err = h2c_poll(pc, 100);
+		err = h2c_poll_many(r->all, r->n_all, 100);
 	if (!err && !r->put_ok)
 		err = -EPROTO;
 	return err;
 }
 
 /* Puts until the window ends. Returns 0 or -errno. */
-static int put_loop(struct wl_run *r, struct h2c_conn *pc, struct lg_result *res)
+static int put_loop(struct wl_run *r, struct h2c_conn *pc, const struct wl_conn *wcs,
+		    struct lg_result *res)
 {
 	const struct lg_opts *o = r->o;
 	uint8_t *msg = malloc(o->value_size + sizeof(r->key) + 32);
@@ -324,14 +315,14 @@ static int put_loop(struct wl_run *r, struct h2c_conn *pc, struct lg_result *res
 				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		}
 		err = put_one(r, pc, seq, msg);
-		start = atomic_load(&r->put_start[seq]);
+		start = r->put_start[seq];
 		if (!err && start >= r->t_measure && start < r->t_end) {
 			res->puts++;
 			if (lg_lat_add(&res->put_lat, lg_now_ns() - start))
 				err = -ENOMEM;
 		}
 		if (!err)
-			err = wait_events(r, seq);
+			err = wait_events(r, wcs, seq);
 	}
 	if (!err && o->requests)
 		r->t_end = lg_now_ns(); /* the window: until the last measured put's events */
@@ -340,32 +331,36 @@ static int put_loop(struct wl_run *r, struct h2c_conn *pc, struct lg_result *res
 	return err;
 }
 
+/*
+ * One thread serves every connection: it sends a put, then polls the put's connection and
+ * the watch connections at once until the answer and every watcher's event are in. So an
+ * event and the next put are no hand-off between threads apart (a wake-up of another thread
+ * costs tens of microseconds on a VM), and what the client adds to a round stays small.
+ */
 static int run_all(struct wl_run *r, struct wl_conn *wcs, struct lg_result *res)
 {
 	const struct lg_opts *o = r->o;
 	struct h2c_conn *pc = NULL;
-	unsigned started = 0;
 	int err = 0;
 
-	for (unsigned i = 0; !err && i < o->conns; i++)
+	for (unsigned i = 0; !err && i < o->conns; i++) {
 		err = conn_open(r, &wcs[i]);
+		if (wcs[i].conn)
+			r->all[r->n_all++] = wcs[i].conn;
+	}
 	if (!err)
 		err = h2c_connect(&pc, o->host, o->port, true, on_put_done, r);
-	if (!err)
+	if (!err) {
+		r->all[r->n_all++] = pc;
 		err = wait_created(r, wcs);
-	for (; !err && started < o->conns; started++)
-		if (pthread_create(&wcs[started].th, NULL, watch_main, &wcs[started]))
-			err = -EAGAIN;
+	}
 	r->t_measure = lg_now_ns() + (uint64_t)(o->warmup_s * 1e9);
 	r->t_end = o->duration_s > 0 ? r->t_measure + (uint64_t)(o->duration_s * 1e9) : UINT64_MAX;
 	if (!err)
-		err = put_loop(r, pc, res);
-	atomic_store(&r->stop, true);
-	for (unsigned i = 0; i < started; i++) {
-		pthread_join(wcs[i].th, NULL);
-		if (wcs[i].err && !err)
-			err = wcs[i].err;
-	}
+		err = put_loop(r, pc, wcs, res);
+	r->stop = true;
+	if (!err)
+		err = watch_err(r, wcs);
 	h2c_close(pc);
 	return err;
 }
@@ -376,13 +371,15 @@ int lg_watch_run(const struct lg_opts *o, struct lg_result *res)
 	struct wl_conn *wcs = calloc(o->conns, sizeof(*wcs));
 	int err = 0;
 
-	pthread_mutex_init(&r.mu, NULL);
-	pthread_cond_init(&r.cv, NULL);
 	r.key_len = (size_t)snprintf(r.key, sizeof(r.key), "%swatched", o->prefix);
 	r.value = malloc(o->value_size + 1);
 	r.put_start = calloc(MAX_PUTS, sizeof(*r.put_start));
 	if (o->value_size < 8) {
 		fprintf(stderr, "loadgen: watch-latency needs --value-size 8 or more\n");
+		err = -EINVAL;
+	} else if (o->conns + 1 > H2C_POLL_MAX) {
+		fprintf(stderr, "loadgen: watch-latency takes at most %u --conns\n",
+			H2C_POLL_MAX - 1);
 		err = -EINVAL;
 	} else if (!wcs || !r.value || !r.put_start) {
 		err = -ENOMEM;
@@ -407,7 +404,5 @@ int lg_watch_run(const struct lg_opts *o, struct lg_result *res)
 	free(wcs);
 	free(r.value);
 	free(r.put_start);
-	pthread_cond_destroy(&r.cv);
-	pthread_mutex_destroy(&r.mu);
 	return err;
 }
