@@ -313,9 +313,18 @@ $(BUILD)/tests/bench/test_stats: tests/unit/bench/test_stats.c bench/stats.c ben
 unit: $(UNIT_BENCH)
 all: $(UNIT_BENCH) $(BENCH_DIR)/bench_stats $(BENCH_DIR)/go_toggle
 
+# The store built to take no storage operation timestamps (and write no storage records):
+# bench/run.sh measures what timing storage operations costs a call against it.
+NST_DIR := $(BENCH_DIR)/no-storage-times
+.PHONY: $(NST_DIR)/metastore
+$(NST_DIR)/metastore:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(NST_DIR) EXTRA_CFLAGS=-DMS_TRACE_NO_STORAGE_TIMES \
+		$(NST_DIR)/metastore
+
 bench: $(BENCH_BINS) $(METASTORE) $(AGENT) $(BENCH_DIR)/go_probe_cost $(BENCH_DIR)/bench_stats \
-		$(BENCH_DIR)/go_toggle
+		$(BENCH_DIR)/go_toggle $(NST_DIR)/metastore
 	$(Q)GO_PROBE_COST=$(BENCH_DIR)/go_probe_cost GO_PROBE_LOOP=$(BENCH_DIR)/go_probe_loop \
+		NO_STORAGE_TIMES_STORE=$(NST_DIR)/metastore \
 		bench/run.sh $(BENCH_BINS) $(METASTORE) $(AGENT) docs/BENCHMARKS.md
 
 # --- fuzzing ----------------------------------------------------------------------------

@@ -6,7 +6,9 @@
 #      when even: its store and agent first, each on a fresh free port); RUN_SECONDS (15) measured
 #      per run in windows of WINDOW_MS (250); PROBES (all); CONNS, STREAMS, KEYS, VALUE_SIZE,
 #      WARMUP as bench/overhead.sh (lib.sh's load_settings); PIN (1: both stores on the last
-#      CPU, the load generators on the others); SEED; DATA_ROOT (/dev/shm when writable)
+#      CPU, the load generators on the others); SEED; DATA_ROOT (/dev/shm when writable);
+#      BENCH_SUMMARY: a file to append "storeab WORKLOAD ratio=... lo=... hi=... runs=..."
+#      lines to (the over-runs figure)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -183,4 +185,7 @@ for name in "${workloads[@]}"; do
 	l=$(for r in $(seq 1 "$runs"); do echo "$(run_median "$name" "$r") 1"; done |
 		"$BENCH_STATS" ratio --seed "$seed" --resamples "${STATS_RESAMPLES:-10000}")
 	echo "- $(wname "$name"): $(stats_headline "$l") over $(bench_field "$l" n) runs"
+	[ -z "${BENCH_SUMMARY:-}" ] ||
+		echo "storeab $name ratio=$(bench_field "$l" median) lo=$(bench_field "$l" lo) hi=$(bench_field "$l" hi) runs=$(bench_field "$l" n)" \
+			>>"$BENCH_SUMMARY"
 done
