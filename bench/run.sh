@@ -243,10 +243,10 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 		fi
 	fi
 	if [ -s "$tmp/storetimes" ]; then
+		# the cost of timing storage operations, in % of a call: 1 / (B / A) - 1
+		pct() { awk -v r="$1" 'BEGIN { printf "%.2f", (1 / r - 1) * 100 }'; }
 		for w in read write; do
 			wn=$([ "$w" = read ] && echo "read-heavy" || echo "write")
-			# the cost of timing storage operations, in % of a call: 1 / (B / A) - 1
-			pct() { awk -v r="$1" 'BEGIN { printf "%.2f", (1 / r - 1) * 100 }'; }
 			med_pct=$(pct "$(sumval "storeab $w" ratio)")
 			lo_pct=$(pct "$(sumval "storeab $w" hi)")
 			hi_pct=$(pct "$(sumval "storeab $w" lo)")

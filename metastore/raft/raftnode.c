@@ -104,6 +104,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	const uint8_t *p = buf->base;
 	uint64_t index = raft_last_applied(rn->raft) + 1;
 	struct ms_proposal *prop = NULL;
+	uint64_t proposed_ns;
 	bool ours = buf->len >= MS_RAFT_ENTRY_HDR &&
 		    (uint32_t)ms_le64_read(p) == MS_RAFT_ENTRY_MAGIC;
 	size_t pad, body_len;
@@ -118,8 +119,9 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		prop = ms_raft_pending_find(rn, ms_le64_read(p + 16));
 	if (prop && prop->req.index != index)
 		prop = NULL;
-	ms_trace_raft_commit(rn->opts.node_id, index, prop ? prop->proposed_ns : 0,
-			     ms_raft_commit_time(rn, prop ? prop->proposed_ns : 0));
+	proposed_ns = prop ? prop->proposed_ns : 0;
+	ms_trace_raft_commit(rn->opts.node_id, index, proposed_ns,
+			     ms_raft_commit_time(rn, proposed_ns));
 	if (!ours && buf->len >= MS_RAFT_ENTRY_HDR &&
 	    (uint32_t)ms_le64_read(p) == MS_RAFT_ENTRY_MAGIC_V1) {
 		/* skipping it would serve less than was acknowledged: stop instead */
